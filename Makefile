@@ -1,0 +1,26 @@
+# Two commands do all set-up on a fresh machine (see README):
+#   make demo   -> installs upliftree and runs the demo report on built-in synthetic data
+#   make test   -> installs upliftree with its test extras and runs the whole test suite
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+DEMO_OUT ?= upliftree-demo
+
+.PHONY: install install-test demo test lint
+
+install:
+	@command -v dot >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) || \
+		echo "note: install Graphviz (the 'dot' program) to render tree drawings")
+	$(PIP) install -q -e .
+
+install-test: install
+	$(PIP) install -q -e ".[test]"
+
+demo: install
+	$(PYTHON) -m upliftree demo --out $(DEMO_OUT)
+
+test: install-test
+	$(PYTHON) -m pytest -n 2 tests
+
+lint:
+	$(PYTHON) -m ruff check upliftree tests benchmarks

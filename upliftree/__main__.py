@@ -1,0 +1,3 @@
+from upliftree.cli import main
+
+main()

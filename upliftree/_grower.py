@@ -1,0 +1,154 @@
+"""Grow one uplift tree from binned data: histograms -> best split -> partition, depth first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._kernels.histogram import COUNT, WEIGHT, build_histograms, build_histograms_parallel
+from ._kernels.partition import partition_rows
+from ._kernels.splitter import find_best_split, node_totals
+from ._tree_arrays import BITSET_WORDS, TreeArrays, category_bitset_of, empty_stats, node_values
+from .binning import BinMapper
+
+
+@dataclass(frozen=True)
+class GrowthParams:
+    """Validated settings of one tree's growth."""
+
+    criterion: int
+    binary: bool
+    normalize: bool
+    n_reg: float
+    max_depth: int
+    min_samples_leaf: int
+    min_samples_treatment: int
+    n_features_per_split: int
+    parallel: bool
+
+
+class _NodeTable:
+    """Split fields of the nodes created so far; leaves until a split is recorded."""
+
+    def __init__(self) -> None:
+        self.parent: list[int] = []
+        self.depth: list[int] = []
+        self.children_left: list[int] = []
+        self.children_right: list[int] = []
+        self.feature: list[int] = []
+        self.threshold: list[float] = []
+        self.is_categorical: list[bool] = []
+        self.category_bitset: list[np.ndarray] = []
+        self.missing_left: list[bool] = []
+        self.gain: list[float] = []
+        self.raw_gain: list[float] = []
+
+    def add_leaf(self, parent: int, depth: int) -> int:
+        self.parent.append(parent)
+        self.depth.append(depth)
+        self.children_left.append(-1)
+        self.children_right.append(-1)
+        self.feature.append(-1)
+        self.threshold.append(np.nan)
+        self.is_categorical.append(False)
+        self.category_bitset.append(np.zeros(BITSET_WORDS, dtype=np.uint64))
+        self.missing_left.append(False)
+        self.gain.append(0.0)
+        self.raw_gain.append(0.0)
+        return len(self.parent) - 1
+
+    def to_arrays(self, n_arms: int) -> TreeArrays:
+        n_nodes = len(self.parent)
+        stats = empty_stats(n_nodes, n_arms)
+        parent = np.asarray(self.parent, dtype=np.int64)
+        return TreeArrays(
+            children_left=np.asarray(self.children_left, dtype=np.int64),
+            children_right=np.asarray(self.children_right, dtype=np.int64),
+            parent=parent,
+            depth=np.asarray(self.depth, dtype=np.int64),
+            feature=np.asarray(self.feature, dtype=np.int64),
+            threshold=np.asarray(self.threshold, dtype=np.float64),
+            is_categorical=np.asarray(self.is_categorical, dtype=np.bool_),
+            category_bitset=np.asarray(self.category_bitset, dtype=np.uint64).reshape(n_nodes, BITSET_WORDS),
+            missing_left=np.asarray(self.missing_left, dtype=np.bool_),
+            gain=np.asarray(self.gain, dtype=np.float64),
+            raw_gain=np.asarray(self.raw_gain, dtype=np.float64),
+            stats=stats,
+            value=node_values(stats, parent),
+        )
+
+
+def grow_tree(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, arm: np.ndarray, weight: np.ndarray,
+              y: np.ndarray, n_arms: int, params: GrowthParams, rng: np.random.Generator) -> TreeArrays:
+    """Grow a tree on ``rows`` of the feature-major ``binned`` matrix; node statistics are left empty.
+
+    The caller fills them by routing its estimation rows through the returned splits.
+    """
+    build = build_histograms_parallel if params.parallel else build_histograms
+    n_features = binned.shape[0]
+    n_bins_total = bin_mapper.missing_bin_ + 1
+    table = _NodeTable()
+    root = table.add_leaf(-1, 0)
+    root_histogram = build(binned, rows, arm, weight, y, n_arms, n_bins_total)
+    root_weight = node_totals(root_histogram)[:, WEIGHT].sum()
+    stack = [(root, rows, root_histogram)]
+    while stack:
+        node, node_rows, histogram = stack.pop()
+        if not _may_split(histogram, table.depth[node], params):
+            continue
+        features = _features_to_try(n_features, params.n_features_per_split, rng)
+        feature, gain, raw_gain, left_bins = find_best_split(
+            histogram, features, bin_mapper.n_bins_non_missing_, bin_mapper.is_categorical_,
+            bin_mapper.missing_bin_, params.criterion, params.normalize, params.n_reg, params.binary,
+            params.min_samples_leaf, params.min_samples_treatment,
+        )
+        if feature < 0:
+            continue
+        _record_split(table, node, feature, gain, raw_gain, left_bins, bin_mapper,
+                      node_totals(histogram)[:, WEIGHT].sum() / root_weight)
+        left_rows, right_rows = partition_rows(node_rows, binned[feature], left_bins)
+        # Build the smaller child's histograms; the larger one is the parent's minus its sibling's.
+        if len(left_rows) <= len(right_rows):
+            left_histogram = build(binned, left_rows, arm, weight, y, n_arms, n_bins_total)
+            right_histogram = histogram - left_histogram
+        else:
+            right_histogram = build(binned, right_rows, arm, weight, y, n_arms, n_bins_total)
+            left_histogram = histogram - right_histogram
+        stack.append((table.children_right[node], right_rows, right_histogram))
+        stack.append((table.children_left[node], left_rows, left_histogram))
+    return table.to_arrays(n_arms)
+
+
+def _may_split(histogram: np.ndarray, depth: int, params: GrowthParams) -> bool:
+    if depth >= params.max_depth:
+        return False
+    counts = node_totals(histogram)[:, COUNT]
+    return bool(counts.sum() >= 2 * params.min_samples_leaf
+                and (counts >= max(2 * params.min_samples_treatment, 2)).all())
+
+
+def _features_to_try(n_features: int, n_per_split: int, rng: np.random.Generator) -> np.ndarray:
+    if n_per_split >= n_features:
+        return np.arange(n_features)
+    return np.sort(rng.choice(n_features, size=n_per_split, replace=False))
+
+
+def _record_split(table: _NodeTable, node: int, feature: int, gain: float, raw_gain: float,
+                  left_bins: np.ndarray, bin_mapper: BinMapper, weight_share: float) -> None:
+    depth = table.depth[node] + 1
+    table.children_left[node] = table.add_leaf(node, depth)
+    table.children_right[node] = table.add_leaf(node, depth)
+    table.feature[node] = feature
+    table.gain[node] = gain
+    table.raw_gain[node] = raw_gain * weight_share
+    table.missing_left[node] = bool(left_bins[bin_mapper.missing_bin_])
+    n_bins = bin_mapper.n_bins_non_missing_[feature]
+    if bin_mapper.is_categorical_[feature]:
+        table.is_categorical[node] = True
+        table.category_bitset[node] = category_bitset_of(np.flatnonzero(left_bins[:n_bins]))
+    else:
+        last_left_bin = int(left_bins[:n_bins].sum()) - 1
+        thresholds = bin_mapper.bin_thresholds_[feature]
+        # All non-missing bins on the left: the split is "missing or not".
+        table.threshold[node] = thresholds[last_left_bin] if last_left_bin < len(thresholds) else np.inf

@@ -1,0 +1,126 @@
+"""Best admissible split of one node, from its histograms.
+
+Numeric features are scanned in bin order; categorical features in the order of their categories' observed
+uplift in the node, so a split is a set of categories versus the rest. At every threshold the missing bin is
+tried on both sides; "missing versus not missing" is a candidate too. Ties keep the first candidate found
+(features in the given order, thresholds left to right, missing right before missing left).
+"""
+
+import numpy as np
+from numba import njit
+
+from .criteria import arm_means, divergence, is_admissible, split_gain
+from .histogram import COUNT, WEIGHT, WEIGHTED_Y
+
+
+@njit(cache=True, nogil=True)
+def node_totals(histogram):
+    """Per-arm sums of the node: the histogram of any feature summed over its bins."""
+    return histogram[0].sum(axis=0)
+
+
+@njit(cache=True, nogil=True)
+def category_scan_order(feature_histogram, n_categories, node_means, n_reg):
+    """Non-empty category bins sorted by their shrunk uplift (summed over treatments), ties by code."""
+    n_arms = feature_histogram.shape[1]
+    means = np.empty(n_arms)
+    codes = np.empty(n_categories, dtype=np.int64)
+    scores = np.empty(n_categories)
+    n_present = 0
+    for code in range(n_categories):
+        if feature_histogram[code, :, COUNT].sum() == 0.0:
+            continue
+        arm_means(feature_histogram[code], node_means, n_reg, means)
+        score = 0.0
+        for arm in range(1, n_arms):
+            score += means[arm] - means[0]
+        codes[n_present] = code
+        scores[n_present] = score
+        n_present += 1
+    order = np.argsort(scores[:n_present], kind="mergesort")
+    return codes[:n_present][order]
+
+
+@njit(cache=True, nogil=True)
+def _scan_order(feature_histogram, n_bins, categorical, node_means, n_reg):
+    if categorical:
+        return category_scan_order(feature_histogram, n_bins, node_means, n_reg)
+    return np.arange(n_bins)
+
+
+@njit(cache=True, nogil=True)
+def find_best_split(histogram, features, n_bins_non_missing, is_categorical, missing_bin, criterion,
+                    normalize, n_reg, binary, min_samples_leaf, min_samples_treatment):
+    """Best split of a node over ``features``.
+
+    Returns ``(feature, gain, raw_gain, left_bins)`` where ``left_bins[b]`` tells whether bin ``b`` (the
+    missing bin included) goes to the left child; ``feature == -1`` when no admissible split has gain > 0.
+    """
+    n_arms = histogram.shape[2]
+    node = node_totals(histogram)
+    node_means = np.empty(n_arms)
+    for arm in range(n_arms):
+        node_means[arm] = node[arm, WEIGHTED_Y] / node[arm, WEIGHT] if node[arm, WEIGHT] > 0.0 else 0.0
+    node_divergence = divergence(node_means, criterion, binary)
+    left = np.empty_like(node)
+    candidate_left = np.empty_like(node)
+    candidate_right = np.empty_like(node)
+    left_means = np.empty(n_arms)
+    right_means = np.empty(n_arms)
+
+    best_feature = -1
+    best_prefix = -1
+    best_missing_left = False
+    best_gain = 0.0
+    best_raw_gain = 0.0
+    for feature in features:
+        feature_histogram = histogram[feature]
+        missing = feature_histogram[missing_bin]
+        has_missing = missing[:, COUNT].sum() > 0.0
+        order = _scan_order(feature_histogram, n_bins_non_missing[feature], is_categorical[feature],
+                            node_means, n_reg)
+        left[:] = 0.0
+        for prefix in range(order.shape[0]):
+            left += feature_histogram[order[prefix]]
+            last = prefix == order.shape[0] - 1
+            for missing_left in (False, True):
+                # With every non-missing bin on the left, only "missing goes right" is a real split.
+                if (missing_left and not has_missing) or (last and (missing_left or not has_missing)):
+                    continue
+                candidate_left[:] = left
+                if missing_left:
+                    candidate_left += missing
+                candidate_right[:] = node - candidate_left
+                if not is_admissible(candidate_left, candidate_right, min_samples_leaf, min_samples_treatment):
+                    continue
+                gain, raw_gain = split_gain(candidate_left, candidate_right, node, node_means, node_divergence,
+                                            criterion, normalize, n_reg, binary, left_means, right_means)
+                if gain > best_gain:
+                    best_feature = feature
+                    best_prefix = prefix
+                    best_missing_left = missing_left
+                    best_gain = gain
+                    best_raw_gain = raw_gain
+
+    left_bins = np.zeros(missing_bin + 1, dtype=np.bool_)
+    if best_feature >= 0:
+        feature_histogram = histogram[best_feature]
+        order = _scan_order(feature_histogram, n_bins_non_missing[best_feature], is_categorical[best_feature],
+                            node_means, n_reg)
+        for prefix in range(best_prefix + 1):
+            left_bins[order[prefix]] = True
+        if feature_histogram[missing_bin, :, COUNT].sum() > 0.0:
+            left_bins[missing_bin] = best_missing_left
+        else:
+            # No missing rows here: missing values met later go to the heavier child.
+            left_weight = 0.0
+            for code in range(missing_bin):
+                if left_bins[code]:
+                    left_weight += feature_histogram[code, :, WEIGHT].sum()
+            left_bins[missing_bin] = left_weight >= node[:, WEIGHT].sum() - left_weight
+        if is_categorical[best_feature]:
+            # Categories absent from this node follow the missing-value direction, like unseen ones.
+            for code in range(n_bins_non_missing[best_feature]):
+                if feature_histogram[code, :, COUNT].sum() == 0.0:
+                    left_bins[code] = left_bins[missing_bin]
+    return best_feature, best_gain, best_raw_gain, left_bins

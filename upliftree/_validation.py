@@ -1,0 +1,315 @@
+"""Turn user input into the arrays the compiled core works on.
+
+Every user-facing error message about data lives here: features (numeric vs categorical schema), arm labels
+(control first, coded 0), outcomes (binary or continuous, never coerced) and sample weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MAX_CATEGORIES = 255
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """Names and kinds of the features a model was fitted on.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Column names, in the order of the model's feature indices.
+    categories : tuple
+        For each feature, ``None`` when it is numeric, else the tuple of its category values; a category's
+        code is its position in that tuple.
+    """
+
+    names: tuple[str, ...]
+    categories: tuple[tuple[Any, ...] | None, ...]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.names)
+
+    @property
+    def is_categorical(self) -> np.ndarray:
+        return np.array([cats is not None for cats in self.categories], dtype=np.bool_)
+
+
+def _is_categorical_dtype(dtype: Any) -> bool:
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )
+
+
+def _is_numeric_dtype(dtype: Any) -> bool:
+    return pd.api.types.is_bool_dtype(dtype) or (
+        pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype)
+    )
+
+
+def _sorted_categories(values: pd.Series, name: str) -> tuple[Any, ...]:
+    unique = pd.unique(values.dropna())
+    try:
+        ordered = sorted(unique.tolist())
+    except TypeError:
+        # Mixed types (e.g. ints and strings) cannot be compared; a stable text order still reproduces codes.
+        ordered = sorted(unique.tolist(), key=lambda value: (type(value).__name__, str(value)))
+    for value in ordered:
+        if not isinstance(value, str | bool | Integral | Real):
+            raise TypeError(
+                f"Column {name!r}: categorical values must be strings or numbers, found {type(value).__name__}"
+            )
+    return tuple(_python_scalar(value) for value in ordered)
+
+
+def _python_scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def infer_schema(X: Any, max_categories: int = MAX_CATEGORIES) -> FeatureSchema:
+    """Read feature names and kinds from a DataFrame or a 2-D array.
+
+    DataFrame columns that are numeric or bool are numeric features; ``category``, ``object`` and string
+    columns are categorical. A 2-D numpy array must be numeric; its features are named ``x0, x1, ...``.
+    """
+    if isinstance(X, pd.DataFrame):
+        if X.shape[1] == 0:
+            raise ValueError("X has no columns; expected at least one feature")
+        names = [str(column) for column in X.columns]
+        if len(set(names)) != len(names):
+            duplicated = sorted({name for name in names if names.count(name) > 1})
+            raise ValueError(f"X has duplicated column names: {duplicated}")
+        categories: list[tuple[Any, ...] | None] = []
+        for column, name in zip(X.columns, names, strict=True):
+            dtype = X[column].dtype
+            if isinstance(dtype, pd.CategoricalDtype):
+                cats = tuple(_python_scalar(value) for value in dtype.categories.tolist())
+                categories.append(cats)
+            elif _is_numeric_dtype(dtype):
+                categories.append(None)
+            elif _is_categorical_dtype(dtype):
+                categories.append(_sorted_categories(X[column], name))
+            else:
+                raise TypeError(
+                    f"Column {name!r} has dtype {dtype}; expected a numeric, bool, category or string column"
+                )
+            cats = categories[-1]
+            if cats is not None and len(cats) > max_categories:
+                raise ValueError(
+                    f"Column {name!r} has {len(cats)} categories; at most {max_categories} are supported "
+                    "(group rare categories, or encode the column numerically)"
+                )
+        return FeatureSchema(tuple(names), tuple(categories))
+    array = _as_2d_array(X)
+    return FeatureSchema(tuple(f"x{i}" for i in range(array.shape[1])), (None,) * array.shape[1])
+
+
+def _as_2d_array(X: Any) -> np.ndarray:
+    array = np.asarray(X)
+    if array.ndim != 2:
+        raise ValueError(f"X must be a 2-D array or a DataFrame, got an array with {array.ndim} dimension(s)")
+    if array.shape[1] == 0:
+        raise ValueError("X has no columns; expected at least one feature")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.iscomplexobj(array):
+        raise TypeError(
+            f"X is an array of dtype {array.dtype}; a numpy X must be numeric. "
+            "Pass a pandas DataFrame to use categorical (string) features."
+        )
+    return array
+
+
+def encode_features(X: Any, schema: FeatureSchema) -> np.ndarray:
+    """Encode ``X`` as a C-contiguous float64 matrix in the schema's column order.
+
+    Numeric features keep their values; categorical features become their category codes. Missing values
+    and categories unseen at fit time become NaN, so they follow each split's missing-value direction.
+    """
+    if isinstance(X, pd.DataFrame):
+        columns = {str(column): column for column in X.columns}
+        missing = [name for name in schema.names if name not in columns]
+        if missing:
+            raise ValueError(f"X is missing the feature column(s) {missing} the model was fitted on")
+        encoded = np.empty((len(X), schema.n_features), dtype=np.float64)
+        for index, (name, cats) in enumerate(zip(schema.names, schema.categories, strict=True)):
+            column = X[columns[name]]
+            if cats is None:
+                encoded[:, index] = _numeric_column(column, name)
+            else:
+                encoded[:, index] = _category_codes(column, cats, name)
+        return encoded
+    array = _as_2d_array(X)
+    if array.shape[1] != schema.n_features:
+        raise ValueError(f"X has {array.shape[1]} features, but the model was fitted on {schema.n_features}")
+    if schema.is_categorical.any():
+        raise TypeError("This model has categorical features; pass X as a pandas DataFrame with named columns")
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _numeric_column(column: pd.Series, name: str) -> np.ndarray:
+    if not _is_numeric_dtype(column.dtype):
+        raise TypeError(f"Column {name!r} was numeric at fit time but has dtype {column.dtype} now")
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _category_codes(column: pd.Series, categories: tuple[Any, ...], name: str) -> np.ndarray:
+    if not (_is_categorical_dtype(column.dtype) or _is_numeric_dtype(column.dtype)):
+        raise TypeError(f"Column {name!r} was categorical at fit time but has dtype {column.dtype} now")
+    codes = pd.Categorical(column.astype(object), categories=list(categories)).codes.astype(np.float64)
+    codes[codes < 0] = np.nan
+    return codes
+
+
+@dataclass(frozen=True)
+class Arms:
+    """Arm codes of every row: 0 is control, 1..k the treatments in ``labels[1:]`` order."""
+
+    codes: np.ndarray
+    labels: tuple[Any, ...]
+
+    @property
+    def n_arms(self) -> int:
+        return len(self.labels)
+
+
+def _check_1d(values: Any, argument: str, n_rows: int) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(f"{argument} must be 1-D, got shape {array.shape}")
+    if len(array) != n_rows:
+        raise ValueError(f"{argument} has {len(array)} rows but X has {n_rows}")
+    return array
+
+
+def validate_treatment(treatment: Any, control: Any, n_rows: int) -> Arms:
+    """Code arm labels with control as 0 and the other labels, sorted, as 1..k."""
+    labels = _check_1d(treatment, "treatment", n_rows)
+    if pd.isna(labels).any():
+        raise ValueError("treatment contains missing values; every row needs an arm label")
+    unique = pd.unique(labels)
+    if not any(_labels_equal(value, control) for value in unique):
+        shown = [_python_scalar(value) for value in unique[:10]]
+        raise ValueError(
+            f"control={control!r} is not a label in treatment; labels found: {shown}. "
+            "Pass control=<the control arm's label>."
+        )
+    others = [value for value in unique if not _labels_equal(value, control)]
+    if not others:
+        raise ValueError(f"treatment has only the control arm {control!r}; an uplift model needs a treated arm")
+    try:
+        others = sorted(others)
+    except TypeError:
+        others = sorted(others, key=str)
+    ordered = (_python_scalar(control), *(_python_scalar(value) for value in others))
+    return Arms(arm_codes(labels, ordered), ordered)
+
+
+def arm_codes(labels: np.ndarray, ordered_labels: tuple[Any, ...]) -> np.ndarray:
+    """Map arm labels to codes by their position in ``ordered_labels``; unknown labels raise."""
+    codes = np.full(len(labels), -1, dtype=np.int64)
+    for code, label in enumerate(ordered_labels):
+        codes[_label_mask(labels, label)] = code
+    if (codes < 0).any():
+        unknown = sorted({str(value) for value in labels[codes < 0]})[:10]
+        raise ValueError(f"treatment has labels {unknown} that the model was not fitted on {list(ordered_labels)}")
+    return codes
+
+
+def _label_mask(labels: np.ndarray, label: Any) -> np.ndarray:
+    if labels.dtype.kind in "iufb" and not isinstance(label, str | bytes):
+        return labels == label
+    return np.array([_labels_equal(value, label) for value in labels], dtype=np.bool_)
+
+
+def _labels_equal(value: Any, label: Any) -> bool:
+    if isinstance(value, str | bytes) != isinstance(label, str | bytes):
+        return False
+    return bool(value == label)
+
+
+def validate_outcome(y: Any, n_rows: int, binary: bool) -> np.ndarray:
+    """Check the outcome; a classifier's must be 0/1 or bool, and nothing is thresholded."""
+    values = _check_1d(y, "y", n_rows)
+    if values.dtype == np.bool_:
+        return values.astype(np.float64)
+    if pd.api.types.is_bool_dtype(values.dtype) or values.dtype == object:
+        try:
+            values = values.astype(np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"y must be numeric, got values of type {values.dtype}: {error}") from None
+    if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
+        raise TypeError(f"y must be numeric, got dtype {values.dtype}")
+    values = values.astype(np.float64)
+    if not np.isfinite(values).all():
+        bad = int((~np.isfinite(values)).sum())
+        raise ValueError(f"y contains {bad} NaN or infinite value(s); drop or impute those rows first")
+    if binary:
+        not_binary = (values != 0.0) & (values != 1.0)
+        if not_binary.any():
+            examples = np.unique(values[not_binary])[:5].tolist()
+            raise ValueError(
+                f"y must be binary (0/1 or bool) for a classifier; found values {examples}. "
+                "Use UpliftTreeRegressor / UpliftRandomForestRegressor for a continuous outcome."
+            )
+    return values
+
+
+def validate_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray:
+    """Check weights: finite, non-negative, one per row; ``None`` means all ones."""
+    if sample_weight is None:
+        return np.ones(n_rows, dtype=np.float64)
+    weights = _check_1d(sample_weight, "sample_weight", n_rows)
+    if not np.issubdtype(weights.dtype, np.number) and weights.dtype != np.bool_:
+        raise TypeError(f"sample_weight must be numeric, got dtype {weights.dtype}")
+    weights = weights.astype(np.float64)
+    if not np.isfinite(weights).all():
+        raise ValueError("sample_weight contains NaN or infinite values")
+    if (weights < 0).any():
+        raise ValueError("sample_weight contains negative values; weights must be >= 0")
+    return weights
+
+
+def check_arm_sizes(arms: Arms, weights: np.ndarray, min_rows: int, argument: str = "treatment") -> None:
+    """Every arm needs at least ``min_rows`` rows (and positive total weight)."""
+    counts = np.bincount(arms.codes, minlength=arms.n_arms)
+    totals = np.bincount(arms.codes, weights=weights, minlength=arms.n_arms)
+    for code, label in enumerate(arms.labels):
+        if counts[code] < max(min_rows, 1):
+            raise ValueError(
+                f"{argument}: arm {label!r} has {counts[code]} row(s), fewer than "
+                f"min_samples_treatment={min_rows}"
+            )
+        if totals[code] <= 0:
+            raise ValueError(f"sample_weight: arm {label!r} has zero total weight")
+
+
+def check_n_rows(X: Any) -> int:
+    n_rows = len(X) if isinstance(X, pd.DataFrame) else _as_2d_array(X).shape[0]
+    if n_rows == 0:
+        raise ValueError("X has no rows")
+    return n_rows
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_real(value: Any, name: str, minimum: float, maximum: float = np.inf, *, open_low: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or np.isnan(value):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    low_ok = value > minimum if open_low else value >= minimum
+    if not (low_ok and value <= maximum):
+        bracket = "(" if open_low else "["
+        raise ValueError(f"{name} must be in {bracket}{minimum}, {maximum}], got {value!r}")
+    return float(value)

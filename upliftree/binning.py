@@ -1,0 +1,103 @@
+"""Map features to small integer bin codes, once, before any tree is grown.
+
+A numeric feature with at most ``max_bins`` distinct values gets one bin per value (splits are exact); otherwise
+its bin edges are quantiles taken from the data's own values, so that ``x <= edge`` at prediction time puts
+every training row in the same child as its bin did. A categorical feature's code is its category code.
+Missing values (and unseen categories) always get the last bin, ``missing_bin == max_bins``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels.binning import map_to_bins
+from ._validation import FeatureSchema
+
+QUANTILE_SUBSAMPLE = 200_000
+
+
+class BinMapper:
+    """Learn bin edges per feature and map raw values (as encoded by ``encode_features``) to ``uint8`` codes.
+
+    Parameters
+    ----------
+    max_bins : int
+        Maximum number of non-missing bins per feature, at most 255; bin ``max_bins`` holds missing values.
+    subsample : int or None
+        Number of rows used to find quantile edges; ``None`` uses all rows.
+    random_state : int, numpy Generator or None
+        Seed for the quantile subsample.
+
+    Attributes
+    ----------
+    bin_thresholds_ : list of ndarray
+        For numeric feature ``f``, the upper edge of each bin but the last: a value ``x`` has bin
+        ``searchsorted(bin_thresholds_[f], x, side="left")``; empty for categorical features.
+    n_bins_non_missing_ : ndarray of int
+        Number of non-missing bins of each feature.
+    is_categorical_ : ndarray of bool
+    missing_bin_ : int
+    """
+
+    def __init__(self, max_bins: int = 255, subsample: int | None = QUANTILE_SUBSAMPLE, random_state=None):
+        self.max_bins = max_bins
+        self.subsample = subsample
+        self.random_state = random_state
+
+    def fit(self, encoded: np.ndarray, schema: FeatureSchema) -> BinMapper:
+        if not 2 <= self.max_bins <= 255:
+            raise ValueError(f"max_bins must be an integer in [2, 255], got {self.max_bins!r}")
+        n_rows = encoded.shape[0]
+        rows = np.arange(n_rows)
+        if self.subsample is not None and n_rows > self.subsample:
+            rng = np.random.default_rng(self.random_state)
+            rows = np.sort(rng.choice(n_rows, size=self.subsample, replace=False))
+        self.is_categorical_ = schema.is_categorical.copy()
+        self.bin_thresholds_ = []
+        n_bins = []
+        for feature, categories in enumerate(schema.categories):
+            if categories is not None:
+                self.bin_thresholds_.append(np.empty(0, dtype=np.float64))
+                n_bins.append(len(categories))
+                continue
+            column = encoded[:, feature]
+            distinct = np.unique(column[~np.isnan(column)])
+            if len(distinct) > self.max_bins:
+                distinct = _quantile_edges(encoded[rows, feature], self.max_bins)
+            thresholds = distinct[:-1].copy()
+            self.bin_thresholds_.append(thresholds)
+            n_bins.append(max(len(thresholds) + 1, 1))
+        self.n_bins_non_missing_ = np.asarray(n_bins, dtype=np.int64)
+        self.missing_bin_ = self.max_bins
+        return self
+
+    def transform(self, encoded: np.ndarray) -> np.ndarray:
+        """Bin codes, feature-major: shape ``(n_features, n_rows)``, ``uint8``."""
+        n_features = len(self.bin_thresholds_)
+        padded = np.full((n_features, self.max_bins), np.inf, dtype=np.float64)
+        for feature, thresholds in enumerate(self.bin_thresholds_):
+            padded[feature, : len(thresholds)] = thresholds
+        return map_to_bins(
+            np.ascontiguousarray(encoded, dtype=np.float64),
+            padded,
+            np.array([len(t) for t in self.bin_thresholds_], dtype=np.int64),
+            self.is_categorical_,
+            self.missing_bin_,
+        )
+
+    def fit_transform(self, encoded: np.ndarray, schema: FeatureSchema) -> np.ndarray:
+        return self.fit(encoded, schema).transform(encoded)
+
+
+def _quantile_edges(values: np.ndarray, max_bins: int) -> np.ndarray:
+    """Up to ``max_bins`` upper bin edges taken from the data's own values.
+
+    ``inverted_cdf`` returns observed values, which keeps bins unchanged when a feature is rescaled.
+    The largest value is appended so the last bin is closed like the others.
+    """
+    values = np.sort(values[~np.isnan(values)])
+    levels = np.arange(1, max_bins) / max_bins
+    edges = np.unique(np.quantile(values, levels, method="inverted_cdf"))
+    if edges[-1] < values[-1]:
+        edges = np.append(edges, values[-1])
+    return edges

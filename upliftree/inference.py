@@ -1,0 +1,177 @@
+"""Confidence intervals and p-values for a difference between two arms.
+
+Plain numpy functions, vectorized over arrays of groups (bins, tree nodes, ...):
+arrays in, arrays out (a numpy scalar when every input is a scalar).
+Weighted data: pass effective sample sizes and weighted sums; the formulas do
+not require whole numbers.
+
+References
+----------
+Newcombe, R. G. (1998). Interval estimation for the difference between
+independent proportions: comparison of eleven methods. Statistics in
+Medicine 17, 873-890 (method 10, hybrid score interval without continuity
+correction).
+
+Welch, B. L. (1947). The generalization of "Student's" problem when several
+different population variances are involved. Biometrika 34, 28-35.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["diff_proportions_ci", "welch_ci"]
+
+
+def _check_alpha(alpha: float) -> float:
+    if not isinstance(alpha, (float, int)) or isinstance(alpha, bool) or not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    return float(alpha)
+
+
+def _as_float(name: str, values: ArrayLike) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def _wilson_bounds(n: np.ndarray, successes: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion; callers mask n == 0."""
+    z2 = z * z
+    center = (successes + z2 / 2.0) / (n + z2)
+    half_width = z * np.sqrt(successes * (n - successes) / n + z2 / 4.0) / (n + z2)
+    return center - half_width, center + half_width
+
+
+def diff_proportions_ci(
+    n_t: ArrayLike, x_t: ArrayLike, n_c: ArrayLike, x_c: ArrayLike, alpha: float = 0.05
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Difference of two proportions ``x_t/n_t - x_c/n_c`` with Newcombe's hybrid score interval.
+
+    Parameters
+    ----------
+    n_t, x_t : array-like
+        Treated rows and treated responders (or effective sizes and weighted
+        responder sums), ``0 <= x_t <= n_t``.
+    n_c, x_c : array-like
+        The same for control rows. All four broadcast together.
+    alpha : float
+        The interval has coverage ``1 - alpha``.
+
+    Returns
+    -------
+    estimate, low, high, p_value : ndarray
+        ``low``/``high`` follow Newcombe (1998) method 10 (Wilson score
+        bounds of each proportion combined by square-and-add). ``p_value`` is
+        the two-sided pooled two-proportion z test of no difference; it is 1
+        when the pooled rate is 0 or 1 (no variation at all). Entries where an
+        arm is empty (``n == 0``) are NaN, without a warning: callers know
+        which group it is and say so.
+    """
+    from scipy import special
+
+    alpha = _check_alpha(alpha)
+    n_t, x_t, n_c, x_c = np.broadcast_arrays(
+        _as_float("n_t", n_t), _as_float("x_t", x_t), _as_float("n_c", n_c), _as_float("x_c", x_c)
+    )
+    for name, n, x in (("t", n_t, x_t), ("c", n_c, x_c)):
+        if np.any(n < 0):
+            raise ValueError(f"n_{name} must be >= 0")
+        if np.any((x < 0) | (x > n)):
+            raise ValueError(f"x_{name} must lie in [0, n_{name}]")
+
+    defined = (n_t > 0) & (n_c > 0)
+    # Empty arms get n = 1 so the formulas stay finite; those entries are set to NaN below.
+    safe_n_t = np.where(defined, n_t, 1.0)
+    safe_n_c = np.where(defined, n_c, 1.0)
+    rate_t = x_t / safe_n_t
+    rate_c = x_c / safe_n_c
+    estimate = rate_t - rate_c
+
+    z = special.ndtri(1.0 - alpha / 2.0)
+    low_t, high_t = _wilson_bounds(safe_n_t, np.where(defined, x_t, 0.0), z)
+    low_c, high_c = _wilson_bounds(safe_n_c, np.where(defined, x_c, 0.0), z)
+    low = estimate - np.sqrt((rate_t - low_t) ** 2 + (high_c - rate_c) ** 2)
+    high = estimate + np.sqrt((high_t - rate_t) ** 2 + (rate_c - low_c) ** 2)
+
+    pooled = (x_t + x_c) / (safe_n_t + safe_n_c)
+    standard_error = np.sqrt(pooled * (1.0 - pooled) * (1.0 / safe_n_t + 1.0 / safe_n_c))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z_stat = np.abs(estimate) / standard_error
+    p_value = np.where(standard_error > 0, 2.0 * special.ndtr(-z_stat), 1.0)
+
+    results = [np.where(defined, value, np.nan) for value in (estimate, low, high, p_value)]
+    return tuple(value[()] for value in results)
+
+
+def welch_ci(
+    n_t: ArrayLike,
+    mean_t: ArrayLike,
+    var_t: ArrayLike,
+    n_c: ArrayLike,
+    mean_c: ArrayLike,
+    var_c: ArrayLike,
+    alpha: float = 0.05,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Difference of two means ``mean_t - mean_c`` with Welch's t interval.
+
+    Parameters
+    ----------
+    n_t, mean_t, var_t : array-like
+        Size (or effective size), mean and sample variance (``ddof=1``) of the
+        treated rows.
+    n_c, mean_c, var_c : array-like
+        The same for control rows. All six broadcast together.
+    alpha : float
+        The interval has coverage ``1 - alpha``.
+
+    Returns
+    -------
+    estimate, low, high, p_value : ndarray
+        Student t interval with Welch-Satterthwaite degrees of freedom and the
+        two-sided p-value of no difference. When both variances are 0 the
+        interval is the point estimate and the p-value is 1 if the means are
+        equal, else 0. Entries with fewer than 2 rows in an arm are NaN,
+        without a warning: callers know which group it is and say so.
+    """
+    from scipy import special
+
+    alpha = _check_alpha(alpha)
+    n_t, mean_t, var_t, n_c, mean_c, var_c = np.broadcast_arrays(
+        _as_float("n_t", n_t),
+        _as_float("mean_t", mean_t),
+        _as_float("var_t", var_t),
+        _as_float("n_c", n_c),
+        _as_float("mean_c", mean_c),
+        _as_float("var_c", var_c),
+    )
+    for name, values in (("n_t", n_t), ("n_c", n_c), ("var_t", var_t), ("var_c", var_c)):
+        if np.any(values < 0):
+            raise ValueError(f"{name} must be >= 0")
+
+    defined = (n_t >= 2) & (n_c >= 2)
+    # Arms with fewer than 2 rows get n = 2 so the formulas stay finite; set to NaN below.
+    safe_n_t = np.where(defined, n_t, 2.0)
+    safe_n_c = np.where(defined, n_c, 2.0)
+    share_t = var_t / safe_n_t
+    share_c = var_c / safe_n_c
+    variance = share_t + share_c
+    standard_error = np.sqrt(variance)
+    estimate = mean_t - mean_c
+
+    spread = variance > 0
+    denominator = share_t**2 / (safe_n_t - 1.0) + share_c**2 / (safe_n_c - 1.0)
+    dof = np.where(spread, variance**2 / np.where(spread, denominator, 1.0), 1.0)
+    half_width = np.where(spread, special.stdtrit(dof, 1.0 - alpha / 2.0) * standard_error, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_stat = np.abs(estimate) / standard_error
+    p_value = np.where(spread, 2.0 * special.stdtr(dof, -np.where(spread, t_stat, 0.0)),
+                       np.where(estimate == 0, 1.0, 0.0))
+
+    results = [estimate, estimate - half_width, estimate + half_width, p_value]
+    return tuple(np.where(defined, value, np.nan)[()] for value in results)

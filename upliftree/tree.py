@@ -1,0 +1,318 @@
+"""Uplift tree estimators: thin sklearn-style classes over validation, binning, growth and the node table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+from ._base import BaseEstimator, check_is_fitted, spawn_generators
+from ._grower import GrowthParams, grow_tree
+from ._kernels.criteria import CHI, DDP, ED, KL, TSTAT
+from ._tree_arrays import TreeArrays, arms_below
+from ._validation import (
+    Arms,
+    FeatureSchema,
+    arm_codes,
+    check_arm_sizes,
+    check_int,
+    check_n_rows,
+    check_real,
+    encode_features,
+    infer_schema,
+    validate_outcome,
+    validate_sample_weight,
+    validate_treatment,
+)
+from .binning import BinMapper
+
+CLASSIFIER_CRITERIA = {"kl": KL, "ed": ED, "chi": CHI, "ddp": DDP}
+REGRESSOR_CRITERIA = {"ed": ED, "ddp": DDP, "tstat": TSTAT}
+
+
+@dataclass(frozen=True)
+class ExperimentData:
+    """One experiment's rows as the core needs them."""
+
+    encoded: np.ndarray
+    arm: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+
+
+def resolve_max_features(max_features: Any, n_features: int) -> int:
+    """Number of features tried per split, like scikit-learn's ``max_features``."""
+    if max_features is None:
+        return n_features
+    if isinstance(max_features, str):
+        if max_features == "sqrt":
+            return max(1, int(np.sqrt(n_features)))
+        if max_features == "log2":
+            return max(1, int(np.log2(n_features)))
+        raise ValueError(f"max_features must be None, 'sqrt', 'log2', an int or a float in (0, 1], got {max_features!r}")
+    if isinstance(max_features, Integral) and not isinstance(max_features, bool):
+        if not 1 <= max_features:
+            raise ValueError(f"max_features must be >= 1 when an int, got {max_features}")
+        return min(int(max_features), n_features)
+    if isinstance(max_features, Real) and 0.0 < max_features <= 1.0:
+        return max(1, int(max_features * n_features))
+    raise ValueError(f"max_features must be None, 'sqrt', 'log2', an int or a float in (0, 1], got {max_features!r}")
+
+
+def stratified_holdout(arm: np.ndarray, y: np.ndarray, binary: bool, fraction: float,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask of rows held out, ``fraction`` of every arm (and outcome class when binary)."""
+    strata = arm * 2 + y.astype(np.int64) if binary else arm
+    held_out = np.zeros(len(arm), dtype=np.bool_)
+    for stratum in np.unique(strata):
+        members = np.flatnonzero(strata == stratum)
+        n_held_out = int(round(fraction * len(members)))
+        held_out[rng.permutation(members)[:n_held_out]] = True
+    return held_out
+
+
+class _BaseUpliftTree(BaseEstimator):
+    _binary: bool
+    _criteria: dict[str, int]
+
+    def __init__(self, criterion: str, max_depth: int = 5, min_samples_leaf: int = 100,
+                 min_samples_treatment: int = 10, n_reg: float = 100, normalize: bool = True,
+                 max_features: Any = None, max_bins: int = 255, control: Any = 0, honest: bool = False,
+                 honest_fraction: float = 0.5, random_state: Any = None):
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.min_samples_treatment = min_samples_treatment
+        self.n_reg = n_reg
+        self.normalize = normalize
+        self.max_features = max_features
+        self.max_bins = max_bins
+        self.control = control
+        self.honest = honest
+        self.honest_fraction = honest_fraction
+        self.random_state = random_state
+
+    # -- fitting ---------------------------------------------------------------------------------------
+    def fit(self, X, treatment, y, sample_weight=None, *, X_est=None, treatment_est=None, y_est=None,
+            sample_weight_est=None) -> _BaseUpliftTree:
+        """Grow the tree on ``X, treatment, y``.
+
+        With ``honest=True`` the rows are split, stratified by arm (and outcome when binary), into a part
+        that grows the tree and a part (``honest_fraction``) that estimates every node's statistics. Pass
+        ``X_est, treatment_est, y_est`` to estimate on another sample instead (all rows then grow the tree).
+        """
+        self._check_params()
+        n_rows = check_n_rows(X)
+        schema = infer_schema(X, max_categories=self.max_bins)
+        arms = validate_treatment(treatment, self.control, n_rows)
+        data = ExperimentData(
+            encode_features(X, schema), arms.codes, validate_outcome(y, n_rows, self._binary),
+            validate_sample_weight(sample_weight, n_rows),
+        )
+        check_arm_sizes(arms, data.weight, self.min_samples_treatment)
+        split_rng, binning_rng, growth_rng = spawn_generators(self.random_state, 3)
+
+        explicit_estimation = X_est is not None or treatment_est is not None or y_est is not None
+        if explicit_estimation:
+            structure = data
+            estimation = self._estimation_data(X_est, treatment_est, y_est, sample_weight_est, schema, arms)
+        elif self.honest:
+            held_out = stratified_holdout(data.arm, data.y, self._binary, self.honest_fraction, split_rng)
+            structure, estimation = _subset(data, ~held_out), _subset(data, held_out)
+            check_arm_sizes(Arms(structure.arm, arms.labels), structure.weight, self.min_samples_treatment,
+                            "treatment (structure rows of the honest split)")
+        else:
+            structure = estimation = data
+
+        self._fit_structure(structure, schema, arms, binning_rng, growth_rng)
+        self._estimate(estimation)
+        return self
+
+    def _check_params(self) -> None:
+        if self.criterion not in self._criteria:
+            raise ValueError(
+                f"criterion must be one of {sorted(self._criteria)} for {type(self).__name__}, got {self.criterion!r}"
+            )
+        check_int(self.max_depth, "max_depth", 0)
+        check_int(self.min_samples_leaf, "min_samples_leaf", 1)
+        check_int(self.min_samples_treatment, "min_samples_treatment", 0)
+        check_real(self.n_reg, "n_reg", 0.0)
+        check_int(self.max_bins, "max_bins", 2)
+        if self.max_bins > 255:
+            raise ValueError(f"max_bins must be <= 255, got {self.max_bins}")
+        if not isinstance(self.normalize, bool | np.bool_):
+            raise ValueError(f"normalize must be True or False, got {self.normalize!r}")
+        if not isinstance(self.honest, bool | np.bool_):
+            raise ValueError(f"honest must be True or False, got {self.honest!r}")
+        check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True)
+        if self.honest_fraction >= 1.0:
+            raise ValueError(f"honest_fraction must be in (0, 1), got {self.honest_fraction!r}")
+
+    def _estimation_data(self, X_est, treatment_est, y_est, sample_weight_est, schema: FeatureSchema,
+                         arms: Arms) -> ExperimentData:
+        if X_est is None or treatment_est is None or y_est is None:
+            raise ValueError("X_est, treatment_est and y_est must be given together")
+        n_rows = check_n_rows(X_est)
+        labels = np.asarray(treatment_est)
+        if labels.ndim != 1 or len(labels) != n_rows:
+            raise ValueError(f"treatment_est must be 1-D with one label per row of X_est ({n_rows})")
+        estimation = ExperimentData(
+            encode_features(X_est, schema), arm_codes(labels, arms.labels),
+            validate_outcome(y_est, n_rows, self._binary), validate_sample_weight(sample_weight_est, n_rows),
+        )
+        check_arm_sizes(Arms(estimation.arm, arms.labels), estimation.weight, self.min_samples_treatment,
+                        "treatment_est")
+        return estimation
+
+    def _fit_structure(self, structure: ExperimentData, schema: FeatureSchema, arms: Arms,
+                       binning_rng: np.random.Generator, growth_rng: np.random.Generator) -> None:
+        self.schema_ = schema
+        self.treatments_ = np.asarray(arms.labels, dtype=object)
+        self.feature_names_in_ = np.asarray(schema.names, dtype=object)
+        self.n_features_in_ = schema.n_features
+        self.bin_mapper_ = BinMapper(self.max_bins, random_state=binning_rng).fit(structure.encoded, schema)
+        binned = self.bin_mapper_.transform(structure.encoded)
+        tree = grow_tree(
+            binned, self.bin_mapper_, np.arange(len(structure.arm)), structure.arm, structure.weight,
+            structure.y, arms.n_arms, self._growth_params(schema.n_features, parallel=True), growth_rng,
+        )
+        self._set_tree(tree)
+
+    def _growth_params(self, n_features: int, parallel: bool) -> GrowthParams:
+        return GrowthParams(
+            criterion=self._criteria[self.criterion], binary=self._binary, normalize=bool(self.normalize),
+            n_reg=float(self.n_reg), max_depth=int(self.max_depth), min_samples_leaf=int(self.min_samples_leaf),
+            min_samples_treatment=int(self.min_samples_treatment),
+            n_features_per_split=resolve_max_features(self.max_features, n_features), parallel=parallel,
+        )
+
+    def _estimate(self, estimation: ExperimentData) -> None:
+        """Fill node statistics from ``estimation`` rows; merge leaves that lack rows of some arm."""
+        tree = self.tree_
+        n_splits_before = int((~tree.is_leaf).sum())
+        while True:
+            tree = tree.with_stats(
+                tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y)
+            )
+            short = tree.is_leaf & arms_below(tree.stats, self.min_samples_treatment)
+            short[0] = False
+            if not short.any():
+                break
+            tree = tree.collapse(np.unique(tree.parent[short]))
+        self.n_splits_merged_ = n_splits_before - int((~tree.is_leaf).sum())
+        self._set_tree(tree)
+
+    def _set_tree(self, tree: TreeArrays) -> None:
+        self.tree_ = tree
+        self.n_leaves_ = int(tree.is_leaf.sum())
+        self.depth_ = tree.max_depth()
+        importances = np.bincount(tree.feature[~tree.is_leaf], weights=tree.raw_gain[~tree.is_leaf],
+                                  minlength=self.n_features_in_)
+        importances = np.maximum(importances, 0.0)
+        total = importances.sum()
+        self.feature_importances_ = importances / total if total > 0 else np.zeros(self.n_features_in_)
+
+    # -- prediction ------------------------------------------------------------------------------------
+    def _encode(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        check_n_rows(X)
+        return encode_features(X, self.schema_)
+
+    def apply(self, X) -> np.ndarray:
+        """Leaf id (row of the node table ``tree_``) of every row of ``X``."""
+        return self.tree_.apply(self._encode(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Uplift of each treatment over control: shape ``(n,)`` with one treatment, ``(n, k)`` with k."""
+        uplift = self.tree_.uplift[self.apply(X)]
+        return uplift[:, 0] if uplift.shape[1] == 1 else uplift
+
+    def predict_outcome(self, X) -> np.ndarray:
+        """Expected outcome per arm, shape ``(n, k + 1)``, control first (order of ``treatments_``)."""
+        return self.tree_.value[self.apply(X)]
+
+
+def _subset(data: ExperimentData, mask: np.ndarray) -> ExperimentData:
+    return ExperimentData(data.encoded[mask], data.arm[mask], data.y[mask], data.weight[mask])
+
+
+class UpliftTreeClassifier(_BaseUpliftTree):
+    """Uplift tree for a binary outcome (0/1 or bool).
+
+    Parameters
+    ----------
+    criterion : {"kl", "ed", "chi", "ddp"}
+        Split criterion: Kullback-Leibler, squared Euclidean or chi-squared divergence between treatment and
+        control outcome distributions (Rzepakowski & Jaroszewicz 2012), or the difference of uplifts
+        between children, DeltaDeltaP (Hansotia & Rukstales 2002). See ``docs/criteria.md``.
+    max_depth : int
+        Maximum depth; the root has depth 0, so depth d allows 2**d leaves.
+    min_samples_leaf : int
+        Minimum rows in each child of a split.
+    min_samples_treatment : int
+        Minimum rows of every arm in each child of a split (and in each honest leaf).
+    n_reg : float
+        Shrinks a candidate child's arm rates toward the parent's, (sum y + n_reg p_parent) / (n + n_reg),
+        for split scoring only.
+    normalize : bool
+        Divide KL/ED/Chi gains by the Rzepakowski-Jaroszewicz normalization factor.
+    max_features : None, int, float, "sqrt" or "log2"
+        Features drawn at random for each split.
+    max_bins : int
+        At most this many bins per numeric feature (<= 255); features with fewer distinct values are exact.
+    control : label
+        The control arm's label in ``treatment``.
+    honest : bool
+        Estimate node statistics on held-out rows (see ``docs/honesty.md``).
+    honest_fraction : float
+        Share of rows (per arm and outcome) held out for estimation when ``honest=True``.
+    random_state : None, int or numpy Generator
+        Seeds feature sampling, the honest split and quantile subsampling.
+
+    Attributes
+    ----------
+    tree_ : TreeArrays
+        The fitted node table.
+    treatments_ : ndarray
+        Arm labels, control first; columns of ``predict_outcome`` follow this order.
+    feature_names_in_, n_features_in_, feature_importances_, n_leaves_, depth_
+    n_splits_merged_ : int
+        Splits undone because a leaf had fewer than ``min_samples_treatment`` estimation rows in some arm.
+    schema_ : FeatureSchema
+    bin_mapper_ : BinMapper
+    """
+
+    _binary = True
+    _criteria = CLASSIFIER_CRITERIA
+
+    def __init__(self, criterion: str = "kl", max_depth: int = 5, min_samples_leaf: int = 100,
+                 min_samples_treatment: int = 10, n_reg: float = 100, normalize: bool = True,
+                 max_features: Any = None, max_bins: int = 255, control: Any = 0, honest: bool = False,
+                 honest_fraction: float = 0.5, random_state: Any = None):
+        super().__init__(criterion, max_depth, min_samples_leaf, min_samples_treatment, n_reg, normalize,
+                         max_features, max_bins, control, honest, honest_fraction, random_state)
+
+
+class UpliftTreeRegressor(_BaseUpliftTree):
+    """Uplift tree for a continuous outcome (e.g. revenue).
+
+    Parameters are those of :class:`UpliftTreeClassifier`, except ``criterion``:
+
+    criterion : {"ed", "ddp", "tstat"}
+        ``"ed"``: squared difference of treatment and control means (with the Gini-based normalization);
+        ``"ddp"``: absolute difference of the children's uplifts; ``"tstat"``: squared t-statistic of the
+        difference in uplift between the children, with the pooled within-cell variance (the interaction
+        test of Su et al. 2009), which prefers splits whose effect difference is large relative to noise.
+    """
+
+    _binary = False
+    _criteria = REGRESSOR_CRITERIA
+
+    def __init__(self, criterion: str = "tstat", max_depth: int = 5, min_samples_leaf: int = 100,
+                 min_samples_treatment: int = 10, n_reg: float = 100, normalize: bool = True,
+                 max_features: Any = None, max_bins: int = 255, control: Any = 0, honest: bool = False,
+                 honest_fraction: float = 0.5, random_state: Any = None):
+        super().__init__(criterion, max_depth, min_samples_leaf, min_samples_treatment, n_reg, normalize,
+                         max_features, max_bins, control, honest, honest_fraction, random_state)
