@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "UpliftTreeClassifier": ("upliftree.tree", "UpliftTreeClassifier"),
     "UpliftTreeRegressor": ("upliftree.tree", "UpliftTreeRegressor"),
+    "UpliftRandomForestClassifier": ("upliftree.forest", "UpliftRandomForestClassifier"),
+    "UpliftRandomForestRegressor": ("upliftree.forest", "UpliftRandomForestRegressor"),
     "make_uplift_data": ("upliftree.datasets", "make_uplift_data"),
 }
 

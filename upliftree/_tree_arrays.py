@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y
-from ._kernels.predictor import NODE_STATS, accumulate_node_stats, apply_tree
+from ._kernels.predictor import NODE_STATS, accumulate_node_stats, apply_tree, apply_tree_rows
 
 BITSET_WORDS = 4  # 4 x 64 bits cover the at most 255 categories of a feature
 
@@ -83,17 +83,23 @@ class TreeArrays:
         """Leaf id of each row of an encoded feature matrix."""
         return apply_tree(encoded, *self._routing())
 
-    def route_statistics(self, encoded, arm, weight, y) -> np.ndarray:
-        """Per-node, per-arm statistics of the given rows (see ``stats``)."""
-        return accumulate_node_stats(encoded, arm, weight, y, self.n_arms, *self._routing())
+    def route_statistics(self, encoded, arm, weight, y, rows=None) -> np.ndarray:
+        """Per-node, per-arm statistics of the given rows (all rows, or the index array ``rows``).
+
+        With ``rows`` the traversal runs on one thread, for callers that parallelize over trees.
+        """
+        if rows is None:
+            return accumulate_node_stats(self.apply(encoded), arm, weight, y, self.n_arms, self.parent)
+        leaves = apply_tree_rows(encoded, rows, *self._routing())
+        return accumulate_node_stats(leaves, arm[rows], weight[rows], y[rows], self.n_arms, self.parent)
 
     def _routing(self):
         return (self.children_left, self.children_right, self.feature, self.threshold, self.is_categorical,
                 self.category_bitset, self.missing_left)
 
-    def with_stats(self, stats: np.ndarray) -> TreeArrays:
-        """The same splits with new node statistics (and the values they imply)."""
-        return replace(self, stats=stats, value=node_values(stats, self.parent))
+    def with_stats(self, stats: np.ndarray, root_fallback: np.ndarray | None = None) -> TreeArrays:
+        """The same splits with new node statistics (and the values they imply, see :func:`node_values`)."""
+        return replace(self, stats=stats, value=node_values(stats, self.parent, root_fallback))
 
     def collapse(self, nodes) -> TreeArrays:
         """Turn ``nodes`` into leaves, drop their descendants and renumber the rest in order."""
@@ -125,15 +131,22 @@ class TreeArrays:
         return int(self.depth[self.is_leaf].max())
 
 
-def node_values(stats: np.ndarray, parent: np.ndarray) -> np.ndarray:
-    """Expected outcome per node and arm; an arm without weight in a node falls back to the parent's value."""
+def node_values(stats: np.ndarray, parent: np.ndarray, root_fallback: np.ndarray | None = None) -> np.ndarray:
+    """Expected outcome per node and arm; an arm without weight in a node falls back to the parent's value.
+
+    At the root, an arm without weight takes ``root_fallback`` (e.g. the arm's mean over a whole forest's
+    data), or 0 when none is given, so values are never NaN.
+    """
     weight = stats[:, :, WEIGHT]
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(weight > 0, stats[:, :, WEIGHTED_Y] / np.where(weight > 0, weight, 1.0), np.nan)
     for node in range(value.shape[0]):  # parents precede children
         empty = np.isnan(value[node])
         if empty.any():
-            value[node, empty] = value[parent[node], empty] if parent[node] >= 0 else 0.0
+            if parent[node] >= 0:
+                value[node, empty] = value[parent[node], empty]
+            else:
+                value[node, empty] = 0.0 if root_fallback is None else root_fallback[empty]
     return value
 
 

@@ -9,6 +9,7 @@ Missing values (and unseen categories) always get the last bin, ``missing_bin ==
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ._kernels.binning import map_to_bins
 from ._validation import FeatureSchema
@@ -60,10 +61,14 @@ class BinMapper:
                 self.bin_thresholds_.append(np.empty(0, dtype=np.float64))
                 n_bins.append(len(categories))
                 continue
-            column = encoded[:, feature]
-            distinct = np.unique(column[~np.isnan(column)])
+            distinct = _distinct_values(encoded[rows, feature])
             if len(distinct) > self.max_bins:
                 distinct = _quantile_edges(encoded[rows, feature], self.max_bins)
+            elif len(rows) < n_rows:
+                # The subsample may miss rare values of a low-cardinality feature: look at every row.
+                distinct = _distinct_values(encoded[:, feature])
+                if len(distinct) > self.max_bins:
+                    distinct = _quantile_edges(encoded[rows, feature], self.max_bins)
             thresholds = distinct[:-1].copy()
             self.bin_thresholds_.append(thresholds)
             n_bins.append(max(len(thresholds) + 1, 1))
@@ -87,6 +92,11 @@ class BinMapper:
 
     def fit_transform(self, encoded: np.ndarray, schema: FeatureSchema) -> np.ndarray:
         return self.fit(encoded, schema).transform(encoded)
+
+
+def _distinct_values(values: np.ndarray) -> np.ndarray:
+    values = values[~np.isnan(values)]
+    return np.sort(pd.unique(values))
 
 
 def _quantile_edges(values: np.ndarray, max_bins: int) -> np.ndarray:

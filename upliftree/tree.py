@@ -42,6 +42,9 @@ class ExperimentData:
     weight: np.ndarray
 
 
+_MAX_FEATURES_ERROR = "max_features must be None, 'sqrt', 'log2', an int >= 1 or a float in (0, 1], got {!r}"
+
+
 def resolve_max_features(max_features: Any, n_features: int) -> int:
     """Number of features tried per split, like scikit-learn's ``max_features``."""
     if max_features is None:
@@ -51,14 +54,14 @@ def resolve_max_features(max_features: Any, n_features: int) -> int:
             return max(1, int(np.sqrt(n_features)))
         if max_features == "log2":
             return max(1, int(np.log2(n_features)))
-        raise ValueError(f"max_features must be None, 'sqrt', 'log2', an int or a float in (0, 1], got {max_features!r}")
+        raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
     if isinstance(max_features, Integral) and not isinstance(max_features, bool):
-        if not 1 <= max_features:
-            raise ValueError(f"max_features must be >= 1 when an int, got {max_features}")
+        if max_features < 1:
+            raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
         return min(int(max_features), n_features)
-    if isinstance(max_features, Real) and 0.0 < max_features <= 1.0:
+    if isinstance(max_features, Real) and not isinstance(max_features, bool) and 0.0 < max_features <= 1.0:
         return max(1, int(max_features * n_features))
-    raise ValueError(f"max_features must be None, 'sqrt', 'log2', an int or a float in (0, 1], got {max_features!r}")
+    raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
 
 
 def stratified_holdout(arm: np.ndarray, y: np.ndarray, binary: bool, fraction: float,
@@ -73,10 +76,69 @@ def stratified_holdout(arm: np.ndarray, y: np.ndarray, binary: bool, fraction: f
     return held_out
 
 
-class _BaseUpliftTree(BaseEstimator):
+class _UpliftModel(BaseEstimator):
+    """What trees and forests share: parameter checks, input preparation and prediction from arm values."""
+
     _binary: bool
     _criteria: dict[str, int]
+    _fitted_attribute = "tree_"
 
+    def _check_tree_params(self) -> None:
+        if self.criterion not in self._criteria:
+            raise ValueError(
+                f"criterion must be one of {sorted(self._criteria)} for {type(self).__name__}, got {self.criterion!r}"
+            )
+        check_int(self.max_depth, "max_depth", 0)
+        check_int(self.min_samples_leaf, "min_samples_leaf", 1)
+        check_int(self.min_samples_treatment, "min_samples_treatment", 0)
+        check_real(self.n_reg, "n_reg", 0.0)
+        check_int(self.max_bins, "max_bins", 2)
+        if self.max_bins > 255:
+            raise ValueError(f"max_bins must be <= 255, got {self.max_bins}")
+        for name in ("normalize", "honest"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True)
+        if self.honest_fraction >= 1.0:
+            raise ValueError(f"honest_fraction must be in (0, 1), got {self.honest_fraction!r}")
+
+    def _prepare(self, X, treatment, y, sample_weight) -> tuple[FeatureSchema, Arms, ExperimentData]:
+        """Validate the training data and record the feature schema and arm labels."""
+        n_rows = check_n_rows(X)
+        schema = infer_schema(X, max_categories=self.max_bins)
+        arms = validate_treatment(treatment, self.control, n_rows)
+        data = ExperimentData(
+            encode_features(X, schema), arms.codes, validate_outcome(y, n_rows, self._binary),
+            validate_sample_weight(sample_weight, n_rows),
+        )
+        check_arm_sizes(arms, data.weight, self.min_samples_treatment)
+        self.schema_ = schema
+        self.treatments_ = np.asarray(arms.labels, dtype=object)
+        self.feature_names_in_ = np.asarray(schema.names, dtype=object)
+        self.n_features_in_ = schema.n_features
+        return schema, arms, data
+
+    def _growth_params(self, n_features: int, parallel: bool) -> GrowthParams:
+        return GrowthParams(
+            criterion=self._criteria[self.criterion], binary=self._binary, normalize=bool(self.normalize),
+            n_reg=float(self.n_reg), max_depth=int(self.max_depth), min_samples_leaf=int(self.min_samples_leaf),
+            min_samples_treatment=int(self.min_samples_treatment),
+            n_features_per_split=resolve_max_features(self.max_features, n_features), parallel=parallel,
+        )
+
+    def _encode(self, X) -> np.ndarray:
+        check_is_fitted(self, self._fitted_attribute)
+        check_n_rows(X)
+        return encode_features(X, self.schema_)
+
+    def predict(self, X) -> np.ndarray:
+        """Uplift of each treatment over control: shape ``(n,)`` with one treatment, ``(n, k)`` with k."""
+        values = self.predict_outcome(X)
+        uplift = values[:, 1:] - values[:, :1]
+        return uplift[:, 0] if uplift.shape[1] == 1 else uplift
+
+
+class _BaseUpliftTree(_UpliftModel):
     def __init__(self, criterion: str, max_depth: int = 5, min_samples_leaf: int = 100,
                  min_samples_treatment: int = 10, n_reg: float = 100, normalize: bool = True,
                  max_features: Any = None, max_bins: int = 255, control: Any = 0, honest: bool = False,
@@ -103,135 +165,96 @@ class _BaseUpliftTree(BaseEstimator):
         that grows the tree and a part (``honest_fraction``) that estimates every node's statistics. Pass
         ``X_est, treatment_est, y_est`` to estimate on another sample instead (all rows then grow the tree).
         """
-        self._check_params()
-        n_rows = check_n_rows(X)
-        schema = infer_schema(X, max_categories=self.max_bins)
-        arms = validate_treatment(treatment, self.control, n_rows)
-        data = ExperimentData(
-            encode_features(X, schema), arms.codes, validate_outcome(y, n_rows, self._binary),
-            validate_sample_weight(sample_weight, n_rows),
-        )
-        check_arm_sizes(arms, data.weight, self.min_samples_treatment)
+        self._check_tree_params()
+        schema, arms, data = self._prepare(X, treatment, y, sample_weight)
         split_rng, binning_rng, growth_rng = spawn_generators(self.random_state, 3)
 
-        explicit_estimation = X_est is not None or treatment_est is not None or y_est is not None
+        explicit_estimation = any(value is not None for value in (X_est, treatment_est, y_est, sample_weight_est))
         if explicit_estimation:
             structure = data
-            estimation = self._estimation_data(X_est, treatment_est, y_est, sample_weight_est, schema, arms)
+            estimation = self._estimation_data(X_est, treatment_est, y_est, sample_weight_est, schema,
+                                               arms.labels)
         elif self.honest:
             held_out = stratified_holdout(data.arm, data.y, self._binary, self.honest_fraction, split_rng)
             structure, estimation = _subset(data, ~held_out), _subset(data, held_out)
-            check_arm_sizes(Arms(structure.arm, arms.labels), structure.weight, self.min_samples_treatment,
-                            "treatment (structure rows of the honest split)")
+            for part, rows in (("structure", structure), ("estimation", estimation)):
+                check_arm_sizes(Arms(rows.arm, arms.labels), rows.weight, self.min_samples_treatment,
+                                f"treatment ({part} rows of the honest split)")
         else:
             structure = estimation = data
+        self.honest_estimates_ = bool(explicit_estimation or self.honest)
 
-        self._fit_structure(structure, schema, arms, binning_rng, growth_rng)
-        self._estimate(estimation)
+        self.bin_mapper_ = BinMapper(self.max_bins, random_state=binning_rng).fit(structure.encoded, schema)
+        tree = grow_tree(
+            self.bin_mapper_.transform(structure.encoded), self.bin_mapper_, np.arange(len(structure.arm)),
+            structure.arm, structure.weight, structure.y, arms.n_arms,
+            self._growth_params(schema.n_features, parallel=True), growth_rng,
+        )
+        tree, self.n_splits_merged_ = estimate_nodes(tree, estimation, self.min_samples_treatment)
+        self._set_tree(tree)
         return self
 
-    def _check_params(self) -> None:
-        if self.criterion not in self._criteria:
-            raise ValueError(
-                f"criterion must be one of {sorted(self._criteria)} for {type(self).__name__}, got {self.criterion!r}"
-            )
-        check_int(self.max_depth, "max_depth", 0)
-        check_int(self.min_samples_leaf, "min_samples_leaf", 1)
-        check_int(self.min_samples_treatment, "min_samples_treatment", 0)
-        check_real(self.n_reg, "n_reg", 0.0)
-        check_int(self.max_bins, "max_bins", 2)
-        if self.max_bins > 255:
-            raise ValueError(f"max_bins must be <= 255, got {self.max_bins}")
-        if not isinstance(self.normalize, bool | np.bool_):
-            raise ValueError(f"normalize must be True or False, got {self.normalize!r}")
-        if not isinstance(self.honest, bool | np.bool_):
-            raise ValueError(f"honest must be True or False, got {self.honest!r}")
-        check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True)
-        if self.honest_fraction >= 1.0:
-            raise ValueError(f"honest_fraction must be in (0, 1), got {self.honest_fraction!r}")
-
     def _estimation_data(self, X_est, treatment_est, y_est, sample_weight_est, schema: FeatureSchema,
-                         arms: Arms) -> ExperimentData:
+                         arm_labels: tuple, suffix: str = "_est") -> ExperimentData:
+        """Validate a second sample (estimation rows, or with ``suffix="_val"`` validation rows)."""
         if X_est is None or treatment_est is None or y_est is None:
-            raise ValueError("X_est, treatment_est and y_est must be given together")
+            raise ValueError(f"X{suffix}, treatment{suffix} and y{suffix} must be given together")
         n_rows = check_n_rows(X_est)
         labels = np.asarray(treatment_est)
         if labels.ndim != 1 or len(labels) != n_rows:
-            raise ValueError(f"treatment_est must be 1-D with one label per row of X_est ({n_rows})")
+            raise ValueError(f"treatment{suffix} must be 1-D with one label per row of X{suffix} ({n_rows})")
         estimation = ExperimentData(
-            encode_features(X_est, schema), arm_codes(labels, arms.labels),
+            encode_features(X_est, schema), arm_codes(labels, arm_labels),
             validate_outcome(y_est, n_rows, self._binary), validate_sample_weight(sample_weight_est, n_rows),
         )
-        check_arm_sizes(Arms(estimation.arm, arms.labels), estimation.weight, self.min_samples_treatment,
-                        "treatment_est")
+        check_arm_sizes(Arms(estimation.arm, arm_labels), estimation.weight, self.min_samples_treatment,
+                        f"treatment{suffix}")
         return estimation
-
-    def _fit_structure(self, structure: ExperimentData, schema: FeatureSchema, arms: Arms,
-                       binning_rng: np.random.Generator, growth_rng: np.random.Generator) -> None:
-        self.schema_ = schema
-        self.treatments_ = np.asarray(arms.labels, dtype=object)
-        self.feature_names_in_ = np.asarray(schema.names, dtype=object)
-        self.n_features_in_ = schema.n_features
-        self.bin_mapper_ = BinMapper(self.max_bins, random_state=binning_rng).fit(structure.encoded, schema)
-        binned = self.bin_mapper_.transform(structure.encoded)
-        tree = grow_tree(
-            binned, self.bin_mapper_, np.arange(len(structure.arm)), structure.arm, structure.weight,
-            structure.y, arms.n_arms, self._growth_params(schema.n_features, parallel=True), growth_rng,
-        )
-        self._set_tree(tree)
-
-    def _growth_params(self, n_features: int, parallel: bool) -> GrowthParams:
-        return GrowthParams(
-            criterion=self._criteria[self.criterion], binary=self._binary, normalize=bool(self.normalize),
-            n_reg=float(self.n_reg), max_depth=int(self.max_depth), min_samples_leaf=int(self.min_samples_leaf),
-            min_samples_treatment=int(self.min_samples_treatment),
-            n_features_per_split=resolve_max_features(self.max_features, n_features), parallel=parallel,
-        )
-
-    def _estimate(self, estimation: ExperimentData) -> None:
-        """Fill node statistics from ``estimation`` rows; merge leaves that lack rows of some arm."""
-        tree = self.tree_
-        n_splits_before = int((~tree.is_leaf).sum())
-        while True:
-            tree = tree.with_stats(
-                tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y)
-            )
-            short = tree.is_leaf & arms_below(tree.stats, self.min_samples_treatment)
-            short[0] = False
-            if not short.any():
-                break
-            tree = tree.collapse(np.unique(tree.parent[short]))
-        self.n_splits_merged_ = n_splits_before - int((~tree.is_leaf).sum())
-        self._set_tree(tree)
 
     def _set_tree(self, tree: TreeArrays) -> None:
         self.tree_ = tree
         self.n_leaves_ = int(tree.is_leaf.sum())
         self.depth_ = tree.max_depth()
-        importances = np.bincount(tree.feature[~tree.is_leaf], weights=tree.raw_gain[~tree.is_leaf],
-                                  minlength=self.n_features_in_)
-        importances = np.maximum(importances, 0.0)
-        total = importances.sum()
-        self.feature_importances_ = importances / total if total > 0 else np.zeros(self.n_features_in_)
+        self.feature_importances_ = tree_feature_importances(tree, self.n_features_in_)
 
     # -- prediction ------------------------------------------------------------------------------------
-    def _encode(self, X) -> np.ndarray:
-        check_is_fitted(self)
-        check_n_rows(X)
-        return encode_features(X, self.schema_)
-
     def apply(self, X) -> np.ndarray:
         """Leaf id (row of the node table ``tree_``) of every row of ``X``."""
         return self.tree_.apply(self._encode(X))
 
-    def predict(self, X) -> np.ndarray:
-        """Uplift of each treatment over control: shape ``(n,)`` with one treatment, ``(n, k)`` with k."""
-        uplift = self.tree_.uplift[self.apply(X)]
-        return uplift[:, 0] if uplift.shape[1] == 1 else uplift
-
     def predict_outcome(self, X) -> np.ndarray:
         """Expected outcome per arm, shape ``(n, k + 1)``, control first (order of ``treatments_``)."""
         return self.tree_.value[self.apply(X)]
+
+
+def tree_feature_importances(tree: TreeArrays, n_features: int) -> np.ndarray:
+    """Raw gain per feature, weighted by node size, scaled to sum to 1 (zeros for a stump)."""
+    internal = ~tree.is_leaf
+    importances = np.maximum(np.bincount(tree.feature[internal], weights=tree.raw_gain[internal],
+                                         minlength=n_features), 0.0)
+    total = importances.sum()
+    return importances / total if total > 0 else np.zeros(n_features)
+
+
+def estimate_nodes(tree: TreeArrays, estimation: ExperimentData, min_samples_treatment: int,
+                   rows: np.ndarray | None = None, root_fallback: np.ndarray | None = None) -> tuple[TreeArrays, int]:
+    """Fill node statistics from ``estimation`` rows (all, or ``rows``); merge leaves lacking an arm.
+
+    A leaf with fewer than ``min_samples_treatment`` rows (or no weight) of some arm would report a made-up
+    rate, so its parent's split is undone, repeatedly. Returns the tree and the number of splits undone.
+    """
+    n_splits_before = int((~tree.is_leaf).sum())
+    while True:
+        tree = tree.with_stats(
+            tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y, rows),
+            root_fallback,
+        )
+        short = tree.is_leaf & arms_below(tree.stats, min_samples_treatment)
+        short[0] = False
+        if not short.any():
+            break
+        tree = tree.collapse(np.unique(tree.parent[short]))
+    return tree, n_splits_before - int((~tree.is_leaf).sum())
 
 
 def _subset(data: ExperimentData, mask: np.ndarray) -> ExperimentData:

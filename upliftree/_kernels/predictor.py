@@ -27,9 +27,9 @@ def _goes_left(value, node, threshold, is_categorical, category_bitset, missing_
 
 
 @njit(cache=True, nogil=True)
-def _leaf_of_row(encoded, row, children_left, children_right, feature, threshold, is_categorical,
-                 category_bitset, missing_left):
-    node = 0
+def _descend(encoded, row, node, children_left, children_right, feature, threshold, is_categorical,
+             category_bitset, missing_left):
+    """Follow ``row`` from ``node`` down to a leaf."""
     while children_left[node] >= 0:
         value = encoded[row, feature[node]]
         if _goes_left(value, node, threshold, is_categorical, category_bitset, missing_left):
@@ -46,32 +46,78 @@ def apply_tree(encoded, children_left, children_right, feature, threshold, is_ca
     n_rows = encoded.shape[0]
     leaves = np.empty(n_rows, dtype=np.int64)
     for row in prange(n_rows):
-        leaves[row] = _leaf_of_row(encoded, row, children_left, children_right, feature, threshold,
-                                   is_categorical, category_bitset, missing_left)
+        leaves[row] = _descend(encoded, row, 0, children_left, children_right, feature, threshold,
+                               is_categorical, category_bitset, missing_left)
     return leaves
 
 
 @njit(cache=True, nogil=True)
-def accumulate_node_stats(encoded, arm, weight, y, n_arms, children_left, children_right, feature, threshold,
-                          is_categorical, category_bitset, missing_left):
-    """Per node and arm: count, weight, weighted y, weighted y^2 and squared weight of the rows reaching it."""
-    n_nodes = children_left.shape[0]
+def apply_tree_rows(encoded, rows, children_left, children_right, feature, threshold, is_categorical,
+                    category_bitset, missing_left):
+    """Leaf id of the rows ``rows`` of ``encoded``, on one thread."""
+    leaves = np.empty(rows.shape[0], dtype=np.int64)
+    for i in range(rows.shape[0]):
+        leaves[i] = _descend(encoded, rows[i], 0, children_left, children_right, feature, threshold,
+                             is_categorical, category_bitset, missing_left)
+    return leaves
+
+
+@njit(cache=True, nogil=True)
+def accumulate_node_stats(leaves, arm, weight, y, n_arms, parent):
+    """Per node and arm: count, weight, weighted y, weighted y^2 and squared weight of the rows reaching it.
+
+    Rows are summed into their leaves, then every node's sums are added to its parent's (children have
+    larger ids than their parents).
+    """
+    n_nodes = parent.shape[0]
     stats = np.zeros((n_nodes, n_arms, NODE_STATS), dtype=np.float64)
-    for row in range(encoded.shape[0]):
+    for row in range(leaves.shape[0]):
+        node = leaves[row]
         arm_code = arm[row]
         w = weight[row]
-        node = 0
-        while True:
-            stats[node, arm_code, 0] += 1.0
-            stats[node, arm_code, WEIGHT] += w
-            stats[node, arm_code, WEIGHTED_Y] += w * y[row]
-            stats[node, arm_code, WEIGHTED_Y2] += w * y[row] * y[row]
-            stats[node, arm_code, WEIGHT_SQUARED] += w * w
-            if children_left[node] < 0:
-                break
-            value = encoded[row, feature[node]]
-            if _goes_left(value, node, threshold, is_categorical, category_bitset, missing_left):
-                node = children_left[node]
-            else:
-                node = children_right[node]
+        stats[node, arm_code, 0] += 1.0
+        stats[node, arm_code, WEIGHT] += w
+        stats[node, arm_code, WEIGHTED_Y] += w * y[row]
+        stats[node, arm_code, WEIGHTED_Y2] += w * y[row] * y[row]
+        stats[node, arm_code, WEIGHT_SQUARED] += w * w
+    for node in range(n_nodes - 1, 0, -1):
+        stats[parent[node]] += stats[node]
     return stats
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def apply_forest(encoded, tree_roots, children_left, children_right, feature, threshold, is_categorical,
+                 category_bitset, missing_left):
+    """Leaf of every row in every tree of a stacked forest, as ids local to each tree: ``(n_rows, n_trees)``.
+
+    The trees' node tables are concatenated; ``tree_roots[t]`` is tree ``t``'s first node and child ids are
+    global (already offset).
+    """
+    n_rows = encoded.shape[0]
+    n_trees = tree_roots.shape[0]
+    leaves = np.empty((n_rows, n_trees), dtype=np.int64)
+    for row in prange(n_rows):
+        for tree in range(n_trees):
+            node = _descend(encoded, row, tree_roots[tree], children_left, children_right, feature, threshold,
+                            is_categorical, category_bitset, missing_left)
+            leaves[row, tree] = node - tree_roots[tree]
+    return leaves
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def forest_mean_values(encoded, tree_roots, children_left, children_right, feature, threshold, is_categorical,
+                       category_bitset, missing_left, value):
+    """Mean over trees of the per-arm value of the leaf each row reaches: ``(n_rows, n_arms)``."""
+    n_rows = encoded.shape[0]
+    n_trees = tree_roots.shape[0]
+    n_arms = value.shape[1]
+    mean = np.zeros((n_rows, n_arms), dtype=np.float64)
+    for row in prange(n_rows):
+        for tree in range(n_trees):
+            node = _descend(encoded, row, tree_roots[tree], children_left, children_right, feature, threshold,
+                            is_categorical, category_bitset, missing_left)
+            for arm in range(n_arms):
+                mean[row, arm] += value[node, arm]
+        for arm in range(n_arms):
+            mean[row, arm] /= n_trees
+    return mean
