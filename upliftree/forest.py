@@ -230,7 +230,12 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
 
     Each tree grows on its own sample of rows (drawn within each arm, with replacement when ``bootstrap``)
     with ``max_features`` features tried per split; predictions average the trees' per-arm leaf rates.
-    Tree parameters are those of :class:`~upliftree.UpliftTreeClassifier`.
+    Tree parameters are those of :class:`~upliftree.UpliftTreeClassifier`. The defaults (KL, depth 4,
+    ``max_features="sqrt"``, bootstrap) were chosen for ranking: many shallow, decorrelated trees rank better
+    than deep ones on low-signal experiments (see ``docs/forest.md`` and ``benchmarks/bench_hillstrom.py``).
+
+    A tree whose sample lacks rows of an arm in some node uses the parent node's estimate for that arm; at the
+    root, the arm's mean over all training rows. Predictions are therefore never NaN.
 
     Parameters
     ----------
@@ -259,7 +264,7 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
     _criteria = CLASSIFIER_CRITERIA
     _tree_class = UpliftTreeClassifier
 
-    def __init__(self, n_estimators: int = 100, criterion: str = "kl", max_depth: int = 6,
+    def __init__(self, n_estimators: int = 100, criterion: str = "kl", max_depth: int = 4,
                  min_samples_leaf: int = 100, min_samples_treatment: int = 10, n_reg: float = 100,
                  normalize: bool = True, max_features: Any = "sqrt", max_bins: int = 255, bootstrap: bool = True,
                  max_samples: Any = None, honest: bool = False, honest_fraction: float = 0.5, control: Any = 0,
@@ -276,7 +281,7 @@ class UpliftRandomForestRegressor(_BaseUpliftForest):
     _criteria = REGRESSOR_CRITERIA
     _tree_class = UpliftTreeRegressor
 
-    def __init__(self, n_estimators: int = 100, criterion: str = "tstat", max_depth: int = 6,
+    def __init__(self, n_estimators: int = 100, criterion: str = "tstat", max_depth: int = 4,
                  min_samples_leaf: int = 100, min_samples_treatment: int = 10, n_reg: float = 100,
                  normalize: bool = True, max_features: Any = "sqrt", max_bins: int = 255, bootstrap: bool = True,
                  max_samples: Any = None, honest: bool = False, honest_fraction: float = 0.5, control: Any = 0,
