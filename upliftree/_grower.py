@@ -9,7 +9,7 @@ import numpy as np
 from ._kernels.histogram import COUNT, WEIGHT, build_histograms, build_histograms_parallel
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import find_best_split, node_totals
-from ._tree_arrays import BITSET_WORDS, TreeArrays, category_bitset_of, empty_stats, node_values
+from ._tree_arrays import BITSET_WORDS, PARALLEL_MIN_ROWS, TreeArrays, category_bitset_of, empty_stats, node_values
 from .binning import BinMapper
 
 
@@ -85,39 +85,55 @@ def grow_tree(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, arm: 
 
     The caller fills them by routing its estimation rows through the returned splits.
     """
-    build = build_histograms_parallel if params.parallel else build_histograms
-    n_features = binned.shape[0]
     n_bins_total = bin_mapper.missing_bin_ + 1
+
+    def build(node_rows: np.ndarray) -> np.ndarray:
+        parallel = params.parallel and len(node_rows) >= PARALLEL_MIN_ROWS
+        kernel = build_histograms_parallel if parallel else build_histograms
+        return kernel(binned, node_rows, arm, weight, y, n_arms, n_bins_total)
+
     table = _NodeTable()
     root = table.add_leaf(-1, 0)
-    root_histogram = build(binned, rows, arm, weight, y, n_arms, n_bins_total)
+    root_histogram = build(rows)
     root_weight = node_totals(root_histogram)[:, WEIGHT].sum()
     stack = [(root, rows, root_histogram)]
     while stack:
         node, node_rows, histogram = stack.pop()
-        if not _may_split(histogram, table.depth[node], params):
+        left_bins = split_node(table, node, histogram, bin_mapper, params, rng, root_weight)
+        if left_bins is None:
             continue
-        features = _features_to_try(n_features, params.n_features_per_split, rng)
-        feature, gain, raw_gain, left_bins = find_best_split(
-            histogram, features, bin_mapper.n_bins_non_missing_, bin_mapper.is_categorical_,
-            bin_mapper.missing_bin_, params.criterion, params.normalize, params.n_reg, params.binary,
-            params.min_samples_leaf, params.min_samples_treatment,
-        )
-        if feature < 0:
-            continue
-        _record_split(table, node, feature, gain, raw_gain, left_bins, bin_mapper,
-                      node_totals(histogram)[:, WEIGHT].sum() / root_weight)
-        left_rows, right_rows = partition_rows(node_rows, binned[feature], left_bins)
+        left_rows, right_rows = partition_rows(node_rows, binned[table.feature[node]], left_bins)
         # Build the smaller child's histograms; the larger one is the parent's minus its sibling's.
         if len(left_rows) <= len(right_rows):
-            left_histogram = build(binned, left_rows, arm, weight, y, n_arms, n_bins_total)
+            left_histogram = build(left_rows)
             right_histogram = histogram - left_histogram
         else:
-            right_histogram = build(binned, right_rows, arm, weight, y, n_arms, n_bins_total)
+            right_histogram = build(right_rows)
             left_histogram = histogram - right_histogram
         stack.append((table.children_right[node], right_rows, right_histogram))
         stack.append((table.children_left[node], left_rows, left_histogram))
     return table.to_arrays(n_arms)
+
+
+def split_node(table: _NodeTable, node: int, histogram: np.ndarray, bin_mapper: BinMapper, params: GrowthParams,
+               rng: np.random.Generator, root_weight: float) -> np.ndarray | None:
+    """Find and record the best split of ``node`` from its histograms (shared by every grower).
+
+    Returns the split's ``left_bins``, or None when the node stays a leaf.
+    """
+    if not _may_split(histogram, table.depth[node], params):
+        return None
+    features = _features_to_try(histogram.shape[0], params.n_features_per_split, rng)
+    feature, gain, raw_gain, left_bins = find_best_split(
+        histogram, features, bin_mapper.n_bins_non_missing_, bin_mapper.is_categorical_,
+        bin_mapper.missing_bin_, params.criterion, params.normalize, params.n_reg, params.binary,
+        params.min_samples_leaf, params.min_samples_treatment,
+    )
+    if feature < 0:
+        return None
+    _record_split(table, node, feature, gain, raw_gain, left_bins, bin_mapper,
+                  node_totals(histogram)[:, WEIGHT].sum() / root_weight)
+    return left_bins
 
 
 def _may_split(histogram: np.ndarray, depth: int, params: GrowthParams) -> bool:

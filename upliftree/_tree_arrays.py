@@ -9,7 +9,9 @@ import numpy as np
 from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y
 from ._kernels.predictor import NODE_STATS, accumulate_node_stats, apply_tree, apply_tree_rows
 
-BITSET_WORDS = 4  # 4 x 64 bits cover the at most 255 categories of a feature
+BITSET_WORDS = 4
+# Below this many rows, compiled passes run on one thread: waking the thread pool costs more than it saves.
+PARALLEL_MIN_ROWS = 50_000  # 4 x 64 bits cover the at most 255 categories of a feature
 
 
 @dataclass
@@ -81,6 +83,8 @@ class TreeArrays:
 
     def apply(self, encoded: np.ndarray) -> np.ndarray:
         """Leaf id of each row of an encoded feature matrix."""
+        if encoded.shape[0] < PARALLEL_MIN_ROWS:
+            return apply_tree_rows(encoded, np.arange(encoded.shape[0]), *self._routing())
         return apply_tree(encoded, *self._routing())
 
     def route_statistics(self, encoded, arm, weight, y, rows=None) -> np.ndarray:

@@ -162,7 +162,8 @@ def _numeric_column(column: pd.Series, name: str) -> np.ndarray:
 def _category_codes(column: pd.Series, categories: tuple[Any, ...], name: str) -> np.ndarray:
     if not (_is_categorical_dtype(column.dtype) or _is_numeric_dtype(column.dtype)):
         raise TypeError(f"Column {name!r} was categorical at fit time but has dtype {column.dtype} now")
-    codes = pd.Categorical(column.astype(object), categories=list(categories)).codes.astype(np.float64)
+    # get_indexer gives -1 for missing values and for categories unseen at fit time.
+    codes = pd.Index(list(categories), dtype=object).get_indexer(column.astype(object)).astype(np.float64)
     codes[codes < 0] = np.nan
     return codes
 
@@ -213,14 +214,14 @@ def validate_treatment(treatment: Any, control: Any, n_rows: int) -> Arms:
     return Arms(arm_codes(labels, ordered), ordered)
 
 
-def arm_codes(labels: np.ndarray, ordered_labels: tuple[Any, ...]) -> np.ndarray:
-    """Map arm labels to codes by their position in ``ordered_labels``; unknown labels raise."""
+def arm_codes(labels: np.ndarray, ordered_labels: tuple[Any, ...], argument: str = "treatment") -> np.ndarray:
+    """Map arm labels to codes by their position in ``ordered_labels``; unknown labels raise, naming ``argument``."""
     codes = np.full(len(labels), -1, dtype=np.int64)
     for code, label in enumerate(ordered_labels):
         codes[_label_mask(labels, label)] = code
     if (codes < 0).any():
         unknown = sorted({str(value) for value in labels[codes < 0]})[:10]
-        raise ValueError(f"treatment has labels {unknown} that the model was not fitted on {list(ordered_labels)}")
+        raise ValueError(f"{argument} has labels {unknown} that the model was not fitted on {list(ordered_labels)}")
     return codes
 
 

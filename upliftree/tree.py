@@ -137,6 +137,27 @@ class _UpliftModel(BaseEstimator):
         uplift = values[:, 1:] - values[:, :1]
         return uplift[:, 0] if uplift.shape[1] == 1 else uplift
 
+    # -- export: JSON model file and SQL scoring, trees and forests (issue 6, upliftree.export) ---------
+    def save(self, path) -> None:
+        """Write the fitted model to ``path`` as JSON (``docs/model_json.md``); read it with ``upliftree.load``."""
+        from .export.model_json import save
+
+        save(self, path)
+
+    def to_json(self) -> str:
+        """The fitted model as a JSON document; ``upliftree.from_json`` rebuilds it exactly."""
+        from .export.model_json import to_json
+
+        return to_json(self)
+
+    def to_sql(self, table, dialect: str = "ansi", key_columns=(), leaf_actions=None,
+               tree_leaf_ids: bool = False) -> str:
+        """A ``SELECT`` over ``table`` scoring every row like ``apply``/``predict``; see
+        :func:`upliftree.export.sql.to_sql` and ``docs/export.md``."""
+        from .export.sql import to_sql
+
+        return to_sql(self, table, dialect, key_columns, leaf_actions, tree_leaf_ids)
+
 
 class _BaseUpliftTree(_UpliftModel):
     def __init__(self, criterion: str, max_depth: int = 5, min_samples_leaf: int = 100,
@@ -163,7 +184,8 @@ class _BaseUpliftTree(_UpliftModel):
 
         With ``honest=True`` the rows are split, stratified by arm (and outcome when binary), into a part
         that grows the tree and a part (``honest_fraction``) that estimates every node's statistics. Pass
-        ``X_est, treatment_est, y_est`` to estimate on another sample instead (all rows then grow the tree).
+        ``X_est, treatment_est, y_est`` (and optionally ``sample_weight_est``) to estimate on another sample
+        instead (all rows then grow the tree). See ``docs/honesty.md``.
         """
         self._check_tree_params()
         schema, arms, data = self._prepare(X, treatment, y, sample_weight)
@@ -204,7 +226,7 @@ class _BaseUpliftTree(_UpliftModel):
         if labels.ndim != 1 or len(labels) != n_rows:
             raise ValueError(f"treatment{suffix} must be 1-D with one label per row of X{suffix} ({n_rows})")
         estimation = ExperimentData(
-            encode_features(X_est, schema), arm_codes(labels, arm_labels),
+            encode_features(X_est, schema), arm_codes(labels, arm_labels, f"treatment{suffix}"),
             validate_outcome(y_est, n_rows, self._binary), validate_sample_weight(sample_weight_est, n_rows),
         )
         check_arm_sizes(Arms(estimation.arm, arm_labels), estimation.weight, self.min_samples_treatment,
@@ -226,6 +248,74 @@ class _BaseUpliftTree(_UpliftModel):
         """Expected outcome per arm, shape ``(n, k + 1)``, control first (order of ``treatments_``)."""
         return self.tree_.value[self.apply(X)]
 
+    # -- honest inference: segment table, pruning on held-out rows, calibration (issue 3) --------------
+    def segments(self, alpha: float = 0.05):
+        """Segment table: one row per leaf (and treatment), with rule, counts, uplift, CI and p-value.
+
+        See :func:`upliftree.segments.segment_table` and ``docs/honesty.md``.
+        """
+        from .segments import segment_table
+
+        return segment_table(self, alpha)
+
+    def prune(self, X_val, treatment_val, y_val, sample_weight_val=None, *, alpha: float = 0.05,
+              correction: str = "bonferroni") -> _BaseUpliftTree:
+        """Remove, bottom-up, the splits whose children's uplift difference does not replicate on held-out rows.
+
+        Node statistics stay those of the fit. Sets ``n_splits_pruned_``. See
+        :func:`upliftree.pruning.prune_splits` and ``docs/honesty.md``.
+        """
+        from .pruning import prune_splits
+
+        check_is_fitted(self)
+        validation = self._estimation_data(X_val, treatment_val, y_val, sample_weight_val, self.schema_,
+                                           tuple(self.treatments_), suffix="_val")
+        validation_stats = self.tree_.route_statistics(validation.encoded, validation.arm, validation.weight,
+                                                       validation.y)
+        tree, self.n_splits_pruned_ = prune_splits(self.tree_, validation_stats, alpha, correction)
+        self._set_tree(tree)
+        return self
+
+    def calibration(self, X, treatment, y, bins: int = 10, alpha: float = 0.05, arm: Any = None):
+        """Predicted vs observed uplift per bin of predicted uplift on held-out rows.
+
+        A thin call of :func:`upliftree.metrics.calibration_table` on the rows of control and ``arm`` (the
+        only treatment by default). A tree predicts one value per leaf, so tied leaves share a bin.
+        """
+        from .metrics import calibration_table, one_vs_control
+
+        check_is_fitted(self)
+        if arm is None:
+            if len(self.treatments_) > 2:
+                raise ValueError(f"arm must name one of the treatments {list(self.treatments_[1:])}")
+            arm = self.treatments_[1]
+        rows = one_vs_control(y, self.predict(X), treatment, arm=arm, control=self.treatments_[0],
+                              arms=list(self.treatments_[1:]))
+        return calibration_table(*rows, bins=bins, alpha=alpha)
+
+    # -- export: rule sheets and Graphviz drawings (issue 6, upliftree.export) -------------------------
+    def rules(self, format: str = "text", alpha: float = 0.05, leaf_actions=None, leaf_values=None,
+              precision: int | None = 6):
+        """Segments as an indented text tree, a Markdown/CSV sheet, a DataFrame or pandas query strings.
+
+        See :func:`upliftree.export.sheets.rules` and ``docs/export.md``.
+        """
+        from .export.sheets import rules
+
+        return rules(self, format, alpha, leaf_actions, leaf_values, precision)
+
+    def to_dot(self, alpha: float = 0.05, precision: int | None = 4) -> str:
+        """Graphviz DOT source of the tree; see :func:`upliftree.export.dot.to_dot`."""
+        from .export.dot import to_dot
+
+        return to_dot(self, alpha, precision)
+
+    def plot(self, path, format: str = "svg", alpha: float = 0.05, precision: int | None = 4):
+        """Render the tree to ``path`` (svg, png or pdf) with Graphviz's ``dot``; returns the path."""
+        from .export.dot import plot
+
+        return plot(self, path, format, alpha, precision)
+
 
 def tree_feature_importances(tree: TreeArrays, n_features: int) -> np.ndarray:
     """Raw gain per feature, weighted by node size, scaled to sum to 1 (zeros for a stump)."""
@@ -243,12 +333,18 @@ def estimate_nodes(tree: TreeArrays, estimation: ExperimentData, min_samples_tre
     A leaf with fewer than ``min_samples_treatment`` rows (or no weight) of some arm would report a made-up
     rate, so its parent's split is undone, repeatedly. Returns the tree and the number of splits undone.
     """
+    stats = tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y, rows)
+    return merge_short_leaves(tree.with_stats(stats, root_fallback), min_samples_treatment)
+
+
+def merge_short_leaves(tree: TreeArrays, min_samples_treatment: int) -> tuple[TreeArrays, int]:
+    """Undo the splits of leaves lacking an arm in ``tree.stats``, repeatedly (see :func:`estimate_nodes`).
+
+    A node's statistics already sum its subtree's rows, so a collapsed node keeps them: no rows are routed
+    again, which lets distributed fits pass statistics summed over partitions.
+    """
     n_splits_before = int((~tree.is_leaf).sum())
     while True:
-        tree = tree.with_stats(
-            tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y, rows),
-            root_fallback,
-        )
         short = tree.is_leaf & arms_below(tree.stats, min_samples_treatment)
         short[0] = False
         if not short.any():
@@ -303,6 +399,10 @@ class UpliftTreeClassifier(_BaseUpliftTree):
     feature_names_in_, n_features_in_, feature_importances_, n_leaves_, depth_
     n_splits_merged_ : int
         Splits undone because a leaf had fewer than ``min_samples_treatment`` estimation rows in some arm.
+    honest_estimates_ : bool
+        Whether node statistics come from rows that did not grow the tree (``honest=True`` or ``X_est``).
+    n_splits_pruned_ : int
+        Splits removed by the last :meth:`prune` (set by ``prune``).
     schema_ : FeatureSchema
     bin_mapper_ : BinMapper
     """
