@@ -10,6 +10,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -73,6 +74,24 @@ def _git_commit() -> str | None:
     return completed.stdout.strip() or None
 
 
+def _load_average() -> list[float] | None:
+    try:
+        return [round(load, 2) for load in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def busy_machine_note(info: dict[str, Any]) -> str | None:
+    """A warning when other processes were using the cores as the run started (timings then inflate)."""
+    load = info.get("load_average_at_start")
+    if load is not None and load[0] > 0.5:
+        return (
+            f"machine busy at start (1-min load average {load[0]} on {info['cpu_count']} cores): "
+            "timings may be inflated by other processes"
+        )
+    return None
+
+
 def machine_info() -> dict[str, Any]:
     """Everything needed to tell whether two result files are comparable."""
     return {
@@ -84,6 +103,7 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "python_executable": sys.executable,
         "git_commit": _git_commit(),
+        "load_average_at_start": _load_average(),
         "versions": {name: version_of(name) for name in _DISTRIBUTIONS},
     }
 
@@ -95,6 +115,28 @@ def try_import(module: str, notes: list[str]) -> Any | None:
     except ImportError as error:
         notes.append(f"{module} skipped: not importable ({error}); run benchmarks/setup_peers.sh")
         return None
+
+
+def optional_attribute(module: Any, name: str, notes: list[str]) -> Any | None:
+    """``module.name``, or None with a note when it does not exist (yet) or fails to import."""
+    try:
+        return getattr(module, name)
+    except (AttributeError, ImportError) as error:
+        notes.append(f"{module.__name__}.{name} skipped: not available ({error})")
+        return None
+
+
+def without_progress(estimator_class: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` plus ``verbose=0`` when the estimator has that switch (no progress bar inside timings)."""
+    if "verbose" in estimator_class().get_params():
+        return {**params, "verbose": 0}
+    return params
+
+
+def quiet_peer_warnings() -> None:
+    """Silence the deprecation chatter peers emit on every fit; upliftree's own warnings still show."""
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"(sklearn|causalml|econml|sklift|lightgbm)\b")
 
 
 def time_call(function: Callable[[], Any], repeats: int = 1) -> tuple[list[float], Any]:
@@ -111,7 +153,15 @@ def default_out(name: str) -> Path:
     return RESULTS_DIR / f"{name}.json"
 
 
+def _repo_relative(argument: str) -> str:
+    """An existing path as seen from the repository root (results then name no machine's folders)."""
+    return os.path.relpath(argument, BENCHMARKS_DIR.parent) if os.path.exists(argument) else argument
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as JSON, with the command line that produced it first."""
+    command = " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *map(_repo_relative, sys.argv[1:])])
+    payload = {"command": command, **payload, "load_average_at_end": _load_average()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
@@ -139,13 +189,15 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         "  ".join(str(title).ljust(width) for title, width in zip(header, widths, strict=True)),
         "  ".join("-" * width for width in widths),
     ]
-    lines += [
-        "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)) for row in text_rows
-    ]
+    lines += ["  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)) for row in text_rows]
     return "\n".join(lines)
 
 
-def print_header(title: str, info: dict[str, Any], notes: Sequence[str] = ()) -> None:
+def print_header(title: str, info: dict[str, Any], notes: list[str]) -> None:
+    """Print the run's title, machine and versions, and its notes so far (adding a busy-machine warning)."""
+    busy = busy_machine_note(info)
+    if busy is not None:
+        notes.append(busy)
     versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items() if version)
     print(f"{title}\n{info['cpu_count']} cores ({info['cpu_model']}), Python {info['python']}\n{versions}")
     for note in notes:

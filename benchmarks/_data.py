@@ -80,9 +80,7 @@ def make_uplift_classification_numpy(n_rows: int, seed: int = 20190101) -> Uplif
         n_all, N_BASE_FEATURES, N_BASE_INFORMATIVE, POSITIVE_CLASS_PROPORTION, rng
     )
     increase_share = UPLIFT_INCREASE_DELTA / (1.0 - POSITIVE_CLASS_PROPORTION)
-    X_increase, y_increase = make_classification_numpy(
-        n_all, N_UPLIFT_INCREASE, N_UPLIFT_INCREASE, increase_share, rng
-    )
+    X_increase, y_increase = make_classification_numpy(n_all, N_UPLIFT_INCREASE, N_UPLIFT_INCREASE, increase_share, rng)
     informative_column = X_base[:, rng.integers(N_BASE_INFORMATIVE)]
     increase_column = X_increase[:, rng.integers(N_UPLIFT_INCREASE)]
     mix = rng.uniform(-1, 1) * informative_column + rng.uniform(-1, 1) * increase_column

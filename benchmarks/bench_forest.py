@@ -38,9 +38,12 @@ from _common import (
     default_out,
     format_table,
     machine_info,
+    optional_attribute,
     print_header,
+    quiet_peer_warnings,
     time_call,
     try_import,
+    without_progress,
     write_json,
 )
 from _data import UpliftData, make_uplift_data
@@ -133,13 +136,13 @@ def lightgbm_params(args, n_features: int) -> dict[str, Any]:
     }
 
 
-def fit_upliftree(upliftree, data: UpliftData, params: dict[str, Any]):
-    return upliftree.UpliftRandomForestClassifier(**params).fit(data.X, data.treatment, data.y)
+def fit_upliftree(forest_class, data: UpliftData, params: dict[str, Any]):
+    return forest_class(**without_progress(forest_class, params)).fit(data.X, data.treatment, data.y)
 
 
 def fit_causalml(causalml_tree, data: UpliftData, params: dict[str, Any]):
     arm_names = np.where(data.treatment == 1, "treatment1", "control")
-    return causalml_tree.UpliftRandomForestClassifier(**params).fit(data.X, arm_names, data.y)
+    return causalml_tree.UpliftRandomForestClassifier(**params).fit(data.X, treatment=arm_names, y=data.y)
 
 
 def fit_lightgbm(lightgbm, data: UpliftData, params: dict[str, Any]):
@@ -148,9 +151,7 @@ def fit_lightgbm(lightgbm, data: UpliftData, params: dict[str, Any]):
 
 
 def head(data: UpliftData, n_rows: int) -> UpliftData:
-    return UpliftData(
-        data.X[:n_rows], data.treatment[:n_rows], data.y[:n_rows], data.feature_names, data.source
-    )
+    return UpliftData(data.X[:n_rows], data.treatment[:n_rows], data.y[:n_rows], data.feature_names, data.source)
 
 
 def peak_memory(data: UpliftData, params: dict[str, Any]) -> dict[str, Any]:
@@ -176,15 +177,14 @@ def peak_memory(data: UpliftData, params: dict[str, Any]) -> dict[str, Any]:
         "x_float64_bytes": x_bytes,
         "fit_increase_bytes": increase,
         "fit_increase_over_x": increase / x_bytes,
-        "within_target": increase
-        <= TARGETS["fit_memory_over_x_max"] * x_bytes + measured["forest_pickle_bytes"],
+        "within_target": increase <= TARGETS["fit_memory_over_x_max"] * x_bytes + measured["forest_pickle_bytes"],
     }
 
 
 def scaling_table(
     peers: dict[str, Any], results_fit: dict[str, Any], data: UpliftData, args, notes: list[str]
 ) -> list[dict[str, Any]]:
-    sizes = [*SCALING_ROWS, *(SCALING_ROWS_UPLIFTREE_ONLY if args.scaling_10m else ())]
+    sizes = [*args.scaling_rows, *(SCALING_ROWS_UPLIFTREE_ONLY if args.scaling_10m else ())]
     rows = []
     for n_rows in sizes:
         sample = head(data, n_rows) if n_rows <= len(data.X) else make_uplift_data(n_rows, args.seed)
@@ -204,10 +204,7 @@ def scaling_table(
                 args.repeats if name != "causalml" else 1,
             )
             row[name] = min(seconds)
-        print(
-            f"  scaling {n_rows:>10,} rows: "
-            + ", ".join(f"{k} {v:.3g} s" for k, v in row.items() if k != "n_rows")
-        )
+        print(f"  scaling {n_rows:>10,} rows: " + ", ".join(f"{k} {v:.3g} s" for k, v in row.items() if k != "n_rows"))
         rows.append(row)
     return rows
 
@@ -279,14 +276,10 @@ def build_tables(results: dict[str, Any], ratios: dict[str, Any], args, n_rows: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-rows", type=int, default=1_000_000, help="rows in total, half per arm")
     parser.add_argument("--n-trees", type=int, default=20, help="trees per forest in the fit comparison")
-    parser.add_argument(
-        "--max-features", default="sqrt", help="features per split: sqrt, log2, all or an int"
-    )
+    parser.add_argument("--max-features", default="sqrt", help="features per split: sqrt, log2, all or an int")
     parser.add_argument("--n-jobs", type=int, default=cpu_count(), help="threads for every library")
     parser.add_argument(
         "--causalml-rows",
@@ -297,21 +290,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="fit repeats for upliftree and LightGBM")
     parser.add_argument("--scaling", action="store_true", help="also time fits at 10k, 100k, 1M rows")
     parser.add_argument(
-        "--scaling-10m", action="store_true", help="add 10M rows to the scaling table (upliftree)"
+        "--scaling-rows", type=int, nargs="+", default=list(SCALING_ROWS), help="row counts of the scaling table"
     )
-    parser.add_argument(
-        "--no-memory", dest="memory", action="store_false", help="skip the peak-memory subprocess"
-    )
+    parser.add_argument("--scaling-10m", action="store_true", help="add 10M rows to the scaling table (upliftree)")
+    parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-memory subprocess")
     parser.add_argument("--seed", type=int, default=20190101, help="data seed (causalml's default)")
     parser.add_argument("--out", type=Path, default=default_out("forest"), help="JSON result path")
     args = parser.parse_args(argv)
     args.causalml_rows = min(args.causalml_rows or args.n_rows, args.n_rows)
 
     notes: list[str] = []
+    quiet_peer_warnings()
     upliftree = try_import("upliftree", notes)
-    if upliftree is not None and not hasattr(upliftree, "UpliftRandomForestClassifier"):
-        notes.append("upliftree skipped: it has no UpliftRandomForestClassifier yet")
-        upliftree = None
+    forest_class = optional_attribute(upliftree, "UpliftRandomForestClassifier", notes) if upliftree else None
     causalml_tree = try_import("causalml.inference.tree", notes)
     lightgbm = try_import("lightgbm", notes)
     info = machine_info()
@@ -322,13 +313,11 @@ def main(argv: list[str] | None = None) -> int:
             f"causalml fitted on {args.causalml_rows:,} rows; its {args.n_rows:,}-row time and ratio "
             "are extrapolated linearly"
         )
-    print_header(
-        f"bench_forest: {len(data.X):,} rows x {data.X.shape[1]} features from {data.source}", info, notes
-    )
+    print_header(f"bench_forest: {len(data.X):,} rows x {data.X.shape[1]} features from {data.source}", info, notes)
 
     peers: dict[str, Any] = {}
-    if upliftree is not None:
-        peers["upliftree"] = (upliftree, fit_upliftree, upliftree_params(args, args.n_trees))
+    if forest_class is not None:
+        peers["upliftree"] = (forest_class, fit_upliftree, upliftree_params(args, args.n_trees))
     if causalml_tree is not None:
         peers["causalml"] = (causalml_tree, fit_causalml, causalml_params(args))
     if lightgbm is not None:
@@ -364,9 +353,9 @@ def main(argv: list[str] | None = None) -> int:
             fit["upliftree"]["fit_seconds_at_n_rows"] / fit["lightgbm"]["fit_seconds_at_n_rows"]
         )
 
-    if upliftree is not None:
+    if forest_class is not None:
         params = upliftree_params(args, N_TREES_PREDICT)
-        fit_seconds, forest = time_call(lambda: fit_upliftree(upliftree, data, params), 1)
+        fit_seconds, forest = time_call(lambda: fit_upliftree(forest_class, data, params), 1)
         forest.predict(data.X[:1000])
         predict_seconds, _ = time_call(lambda: forest.predict(data.X), args.repeats)
         results["predict"] = {
@@ -377,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": min(predict_seconds),
         }
         if args.memory:
-            results["memory"] = peak_memory(data, params)
+            results["memory"] = peak_memory(data, without_progress(forest_class, params))
     if args.scaling:
         results["scaling"] = scaling_table(peers, results["fit"], data, args, notes)
 

@@ -31,7 +31,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import cpu_count, default_out, format_table, machine_info, print_header, try_import, write_json
+from _common import (
+    cpu_count,
+    default_out,
+    format_table,
+    machine_info,
+    optional_attribute,
+    print_header,
+    quiet_peer_warnings,
+    try_import,
+    without_progress,
+    write_json,
+)
 
 NUMERIC_FEATURES = ["recency", "history", "mens", "womens", "newbie"]
 CATEGORICAL_FEATURES = ["zip_code", "channel"]
@@ -93,29 +104,25 @@ def model_factories(args, notes: list[str]) -> dict[str, Callable[[dict[str, Any
     """name -> function(split, seed) returning held-out uplift; only models whose library imports."""
     factories: dict[str, Callable[[dict[str, Any], int], np.ndarray]] = {}
     upliftree = try_import("upliftree", notes)
-    if upliftree is not None and hasattr(upliftree, "UpliftRandomForestClassifier"):
+    forest_class = optional_attribute(upliftree, "UpliftRandomForestClassifier", notes) if upliftree else None
+    tree_class = optional_attribute(upliftree, "UpliftTreeClassifier", notes) if upliftree else None
+    if forest_class is not None:
 
         def upliftree_forest(split, seed):
-            model = upliftree.UpliftRandomForestClassifier(n_estimators=args.n_estimators, random_state=seed)
+            params = {"n_estimators": args.n_estimators, "random_state": seed}
+            model = forest_class(**without_progress(forest_class, params))
             return model.fit(split["X_train"], split["t_train"], split["y_train"]).predict(split["X_test"])
 
         factories["upliftree_forest"] = upliftree_forest
-    elif upliftree is not None:
-        notes.append("upliftree_forest skipped: upliftree has no UpliftRandomForestClassifier yet")
-    if upliftree is not None and hasattr(upliftree, "UpliftTreeClassifier"):
-        if "honest" in upliftree.UpliftTreeClassifier().get_params():
+    if tree_class is not None and "honest" not in tree_class().get_params():
+        notes.append("upliftree_honest skipped: UpliftTreeClassifier has no `honest` parameter yet")
+    elif tree_class is not None:
 
-            def upliftree_honest(split, seed):
-                model = upliftree.UpliftTreeClassifier(**HONEST_TREE_PARAMS, random_state=seed)
-                return model.fit(split["X_train"], split["t_train"], split["y_train"]).predict(
-                    split["X_test"]
-                )
+        def upliftree_honest(split, seed):
+            model = tree_class(**HONEST_TREE_PARAMS, random_state=seed)
+            return model.fit(split["X_train"], split["t_train"], split["y_train"]).predict(split["X_test"])
 
-            factories["upliftree_honest"] = upliftree_honest
-        else:
-            notes.append("upliftree_honest skipped: UpliftTreeClassifier has no `honest` parameter yet")
-    elif upliftree is not None:
-        notes.append("upliftree_honest skipped: upliftree has no UpliftTreeClassifier yet")
+        factories["upliftree_honest"] = upliftree_honest
 
     causalml_tree = try_import("causalml.inference.tree", notes)
     if causalml_tree is not None:
@@ -130,7 +137,7 @@ def model_factories(args, notes: list[str]) -> dict[str, Callable[[dict[str, Any
                     n_jobs=cpu_count(),
                 )
                 arm_names = np.where(split["t_train"] == 1, "treatment", "control")
-                model.fit(split["Z_train"], arm_names, split["y_train"])
+                model.fit(split["Z_train"], treatment=arm_names, y=split["y_train"])
                 return np.asarray(model.predict(split["Z_test"])).reshape(-1)
 
             return fit_predict
@@ -158,9 +165,7 @@ def model_factories(args, notes: list[str]) -> dict[str, Callable[[dict[str, Any
             def classifier():
                 return lightgbm.LGBMClassifier(random_state=seed, n_jobs=cpu_count(), verbose=-1)
 
-            model = sklift_models.TwoModels(
-                estimator_trmnt=classifier(), estimator_ctrl=classifier(), method="vanilla"
-            )
+            model = sklift_models.TwoModels(estimator_trmnt=classifier(), estimator_ctrl=classifier(), method="vanilla")
             model.fit(split["Z_train"], split["y_train"], split["t_train"])
             return np.asarray(model.predict(split["Z_test"])).reshape(-1)
 
@@ -169,9 +174,7 @@ def model_factories(args, notes: list[str]) -> dict[str, Callable[[dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_path", type=Path, help="path to hillstrom.csv")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="split seeds")
     parser.add_argument("--n-estimators", type=int, default=100, help="trees in every forest")
@@ -181,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data_path.is_file():
         parser.error(f"data_path: no such file {args.data_path}")
 
+    quiet_peer_warnings()
     notes: list[str] = []
     X, treatment, y = load_hillstrom(args.data_path)
     Z = one_hot(X)
@@ -190,9 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = args.models.split(",")
         unknown = sorted(set(wanted) - set(factories))
         if unknown:
-            parser.error(
-                f"--models: not available here: {', '.join(unknown)}; available: {', '.join(factories)}"
-            )
+            parser.error(f"--models: not available here: {', '.join(unknown)}; available: {', '.join(factories)}")
         factories = {name: factories[name] for name in wanted}
     info = machine_info()
     print_header(
@@ -202,9 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         notes,
     )
 
-    per_model: dict[str, dict[str, Any]] = {
-        name: {"qini": [], "fit_predict_seconds": []} for name in factories
-    }
+    per_model: dict[str, dict[str, Any]] = {name: {"qini": [], "fit_predict_seconds": []} for name in factories}
     for seed in args.seeds:
         train, test = stratified_half_split(treatment, y, seed)
         split = {

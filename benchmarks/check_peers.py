@@ -29,11 +29,11 @@ def check_causalml(X, treatment, y) -> None:
     make_uplift_classification(n_samples=200, treatment_name=["control", "treatment1"], random_seed=0)
     arm = np.where(treatment == 1, "treatment1", "control")
     tree = UpliftTreeClassifier(max_depth=3, min_samples_leaf=50, control_name="control")
-    tree.fit(X, arm, y)
+    tree.fit(X, treatment=arm, y=y)
     forest = UpliftRandomForestClassifier(
         n_estimators=3, max_depth=3, min_samples_leaf=50, control_name="control", n_jobs=1, random_state=0
     )
-    forest.fit(X, arm, y)
+    forest.fit(X, treatment=arm, y=y)
     assert forest.predict(X).shape[0] == len(X)
 
 

@@ -50,6 +50,8 @@ def test_shapes_and_mean_of_trees(experiment):
     for i, tree in enumerate(forest.estimators_):
         assert isinstance(tree, UpliftTreeClassifier)
         np.testing.assert_array_equal(tree.apply(X), leaves[:, i])
+    segments = forest.estimators_[0].segments()
+    assert segments["leaf_id"].isin(forest.estimators_[0].tree_.leaf_ids).all()
     assert forest.feature_importances_.shape == (len(FEATURES),)
     assert forest.feature_importances_.sum() == pytest.approx(1.0)
 

@@ -16,6 +16,11 @@ _LAZY = {
     "UpliftRandomForestClassifier": ("upliftree.forest", "UpliftRandomForestClassifier"),
     "UpliftRandomForestRegressor": ("upliftree.forest", "UpliftRandomForestRegressor"),
     "make_uplift_data": ("upliftree.datasets", "make_uplift_data"),
+    "load": ("upliftree.export.model_json", "load"),
+    "from_json": ("upliftree.export.model_json", "from_json"),
+    "distill": ("upliftree.export.distill", "distill"),
+    "Policy": ("upliftree.policy", "Policy"),
+    "policy_value": ("upliftree.policy", "policy_value"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

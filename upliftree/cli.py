@@ -1,38 +1,703 @@
-"""The ``upliftree`` command line."""
+"""The ``upliftree`` command line: from an experiment file to a report, a model, scores, SQL and drift checks.
+
+Every command reads CSV or Parquet, prints a one-line reason and exits with code 1 on bad input, shows
+progress on long steps (``--quiet`` hides it) and takes ``--seed`` where randomness is involved. Reference:
+``docs/cli.md``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import time
+from collections.abc import Callable, Iterator
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
 
-app = typer.Typer(help="Interpretable uplift trees: fit, evaluate, export and decide.", no_args_is_help=True)
+app = typer.Typer(
+    help="Interpretable uplift trees: fit, evaluate, export and decide from randomized experiments.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+
+EXIT_BAD_INPUT = 1
+EXIT_DRIFT = 3
+DEMO_ROWS = 1_000_000
+# Demo tree: the ED criterion, depth 4 and leaves of 0.6% of the training rows recover both planted segments
+# (persuadables +8 pp, sleeping dogs -5 pp) on the synthetic data; see docs/cli.md, "demo".
+DEMO_CRITERION = "ed"
+DEMO_MAX_DEPTH = 4
+DEMO_LEAF_SHARE = 0.006
+DEMO_DESCRIPTION = (
+    "Synthetic e-mail campaign from upliftree.datasets.make_uplift_data with four planted segments: persuadables "
+    "(age < 35 and visits >= 3) convert 8 pp more when e-mailed; sleeping dogs (tenure >= 60 and region north) "
+    "convert 5 pp less; sure things (income > 80) convert at 60% and lost causes at 3% whatever happens. "
+    "Does the honest tree find them?"
+)
 
 
-@app.callback()
-def _root() -> None:
-    """Interpretable uplift trees: fit, evaluate, export and decide."""
+class OutcomeType(str, Enum):
+    auto = "auto"
+    binary = "binary"
+    continuous = "continuous"
+
+
+class ModelKind(str, Enum):
+    tree = "tree"
+    forest = "forest"
+
+
+class RulesFormat(str, Enum):
+    markdown = "markdown"
+    csv = "csv"
+    text = "text"
+    query = "query"
+
+
+class PlotKind(str, Enum):
+    tree = "tree"
+    qini = "qini"
+    uplift = "uplift"
+    deciles = "deciles"
+    calibration = "calibration"
+
+
+class Dialect(str, Enum):
+    ansi = "ansi"
+    duckdb = "duckdb"
+    sqlite = "sqlite"
+    postgres = "postgres"
+    spark = "spark"
+
+
+# -- shared options ----------------------------------------------------------------------------------------------
+def _data_argument(help_text: str = "Experiment table, CSV or Parquet.") -> Any:
+    return typer.Argument(..., help=help_text, show_default=False)
+
+
+TREATMENT = typer.Option(..., "--treatment", "-t", help="Column with each row's arm label.", show_default=False)
+CONTROL = typer.Option(..., "--control", "-c", help="The control arm's label in the treatment column.",
+                       show_default=False)
+OUTCOME = typer.Option(..., "--outcome", "-y", help="Outcome column (0/1 conversion, or a number such as spend).",
+                       show_default=False)
+FEATURES = typer.Option(None, "--features", "-f", show_default="all other columns",
+                        help="Feature columns, comma separated or repeated.")
+EXCLUDE = typer.Option(None, "--exclude", "-x", show_default=False,
+                       help="Columns that are not features (ids, data recorded after treatment), comma separated "
+                            "or repeated.")
+OUTCOME_TYPE = typer.Option(OutcomeType.auto, "--outcome-type",
+                            help="auto: binary when every outcome is 0 or 1.")
+SEED = typer.Option(0, "--seed", min=0, help="Random seed: the same seed gives the same results.")
+QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (and the command's own output).")
+BENEFIT = typer.Option(None, "--benefit", show_default=False,
+                       help="Value of one unit of outcome (e.g. 25 per conversion): turns uplift into net value.")
+COST = typer.Option(None, "--cost", min=0.0, show_default=False,
+                    help="Cost of treating one row (needs --benefit).")
+ALPHA = typer.Option(0.05, "--alpha", min=0.001, max=0.5, help="Intervals have coverage 1 - alpha.")
+
+
+def _columns(values: list[str] | None) -> list[str] | None:
+    """Column names given repeated and/or comma separated."""
+    if not values:
+        return None
+    names = [name.strip() for value in values for name in value.split(",")]
+    return [name for name in names if name]
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def _handle_errors(command: Callable) -> Callable:
+    """Bad input (files, columns, labels, model files) ends the command with one line on stderr and exit code 1."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ValueError, TypeError, OSError, RuntimeError) as error:
+            typer.echo(f"Error: {_one_line(str(error)) or type(error).__name__}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    return wrapper
+
+
+class _Console:
+    """Progress and results on the terminal: steps with a spinner and their time, rich tables; silent when quiet."""
+
+    def __init__(self, quiet: bool):
+        from rich.console import Console
+
+        self.quiet = quiet
+        self.err = Console(stderr=True, highlight=False)
+        self.out = Console(highlight=False)
+
+    @contextlib.contextmanager
+    def step(self, description: str) -> Iterator[None]:
+        if self.quiet:
+            yield
+            return
+        started = time.perf_counter()
+        with self.err.status(description):
+            yield
+        self.err.print(f"[green]✓[/green] {description} [dim]({time.perf_counter() - started:.1f} s)[/dim]")
+
+    def print(self, *objects: Any) -> None:
+        if not self.quiet:
+            self.out.print(*objects)
+
+    def table(self, frame: Any, title: str) -> None:
+        """A DataFrame as a rich table (numbers rounded for reading)."""
+        if self.quiet:
+            return
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left")
+        for column in frame.columns:
+            table.add_column(str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_cell(value) for value in row))
+        self.out.print(table)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# -- reading experiments and models -----------------------------------------------------------------------------
+def _load_experiment(data: Path, treatment: str, control: str, outcome: str, features: list[str] | None,
+                     exclude: list[str] | None, outcome_type: OutcomeType, extra_columns: tuple[str, ...] = ()):
+    from .report import experiment_from_frame, read_table
+    from .report.io import require_columns, table_columns
+
+    wanted = None
+    if features is not None:
+        wanted = list(dict.fromkeys([treatment, outcome, *features, *extra_columns]))
+        require_columns(table_columns(data), wanted, data)
+    frame = read_table(data, wanted)
+    experiment = experiment_from_frame(frame, treatment=treatment, control=control, outcome=outcome,
+                                       features=features, exclude=[*(exclude or ()), *extra_columns],
+                                       outcome_type=outcome_type.value, source=str(data))
+    return experiment, frame
+
+
+def _load_model(path: Path) -> Any:
+    from .export.model_json import load
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such model file")
+    return load(path)
+
+
+def _require_tree(model: Any, command: str) -> None:
+    if not hasattr(model, "tree_"):
+        raise ValueError(f"{command} needs a single tree model, got {type(model).__name__}; fit one with "
+                         "'upliftree fit --model tree', or distill the forest with upliftree.distill")
+
+
+def _policy(model: Any, benefit: float | None, cost: float | None) -> Any:
+    """A :class:`~upliftree.policy.Policy` on ``model`` (``None`` without ``--benefit``)."""
+    if benefit is None:
+        if cost is not None:
+            raise ValueError("--cost needs --benefit (the value of one unit of outcome)")
+        return None
+    from .policy import Policy
+
+    return Policy(model, benefit=benefit, cost=cost or 0.0)
+
+
+def _model_features(model: Any) -> list[str]:
+    return [str(name) for name in model.schema_.names]
+
+
+# -- commands ---------------------------------------------------------------------------------------------------
+@app.command()
+@_handle_errors
+def report(
+    data: Path = _data_argument(),
+    treatment: str = TREATMENT,
+    control: str = CONTROL,
+    outcome: str = OUTCOME,
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for report.html and the other files.",
+                             show_default=False),
+    features: list[str] = FEATURES,
+    exclude: list[str] = EXCLUDE,
+    outcome_type: OutcomeType = OUTCOME_TYPE,
+    benefit: float = BENEFIT,
+    cost: float = COST,
+    budget: float = typer.Option(None, "--budget", min=0.0, show_default=False,
+                                 help="Most the treatments may cost in total (needs --benefit)."),
+    explore: float = typer.Option(0.0, "--explore", min=0.0, max=0.99,
+                                  help="Share of the eligibility list put in a randomized exploration bucket."),
+    id_column: str = typer.Option(None, "--id-column", show_default="row number",
+                                  help="Column identifying rows in eligibility.csv (not used as a feature)."),
+    criterion: str = typer.Option(None, "--criterion", show_default="kl (binary), tstat (continuous)",
+                                  help="Split criterion: kl, ed, chi, ddp (binary); ed, ddp, tstat (continuous)."),
+    max_depth: int = typer.Option(4, "--max-depth", min=0, help="Depth of the honest tree."),
+    min_samples_leaf: int = typer.Option(None, "--min-samples-leaf", min=1,
+                                         show_default="0.5% of training rows, at least 100",
+                                         help="Rows per leaf of the tree."),
+    n_estimators: int = typer.Option(100, "--n-estimators", min=1, help="Trees in the forest."),
+    test_size: float = typer.Option(0.3, "--test-size", min=0.05, max=0.9, help="Share of rows held out."),
+    n_boot: int = typer.Option(200, "--n-boot", min=10, help="Bootstrap resamples for intervals and bands."),
+    alpha: float = ALPHA,
+    baseline: bool = typer.Option(True, "--baseline/--no-baseline",
+                                  help="Fit the T-learner baseline (needs scikit-learn)."),
+    title: str = typer.Option("Uplift report", "--title", help="Title of the report."),
+    seed: int = SEED,
+    quiet: bool = QUIET,
+) -> None:
+    """Fit an honest uplift tree, a forest and a baseline, evaluate them on held-out rows, write DIR/report.html.
+
+    Also writes model.json, tree.svg, rules.md, rules.csv, segments.csv, qini.png, uplift.png, deciles.png,
+    scoring.sql and, with --benefit, eligibility.csv.
+    """
+    from .report import ReportSettings, make_report
+
+    console = _Console(quiet)
+    with console.step(f"Reading {data}"):
+        experiment, frame = _load_experiment(data, treatment, control, outcome, _columns(features),
+                                             _columns(exclude), outcome_type,
+                                             (id_column,) if id_column else ())
+    settings = ReportSettings(
+        criterion=criterion, max_depth=max_depth, min_samples_leaf=min_samples_leaf, n_estimators=n_estimators,
+        test_size=test_size, n_boot=n_boot, alpha=alpha, baseline=baseline, benefit=benefit, cost=cost or 0.0,
+        budget=budget, explore=explore, seed=seed, title=title,
+    )
+    ids = frame[id_column].to_numpy() if id_column else None
+    result = make_report(experiment, out, settings, ids=ids, progress=console.step)
+    _print_report_summary(console, result)
+
+
+def _print_report_summary(console: _Console, result: Any) -> None:
+    console.print(f"\n[bold]Report:[/bold] {result.html}")
+    _print_segments(console, result.tree, "Segments of the honest tree, best first")
+    for check in result.checks:
+        if check.level == "warning":
+            console.print(f"[yellow]warning:[/yellow] {check.title}. {check.detail}")
+
+
+def _print_segments(console: _Console, tree: Any, title: str) -> None:
+    """The tree's leaves as a short table: share, uplift with interval per treatment, rule."""
+    import pandas as pd
+
+    from .export.sheets import format_uplift
+
+    sheet = tree.rules("frame")
+    labels = [str(label) for label in tree.treatments_[1:]]
+    shown = pd.DataFrame({"leaf": sheet["leaf_id"], "share": [f"{share:.1%}" for share in sheet["share"]]})
+    for label in labels:
+        suffix = "" if len(labels) == 1 else f"_{label}"
+        shown["uplift" + suffix.replace("_", " ")] = [
+            format_uplift(*values, tree._binary)
+            for values in sheet[[f"uplift{suffix}", f"ci_low{suffix}", f"ci_high{suffix}"]].to_numpy()]
+    shown["rule"] = sheet["rule"]
+    console.table(shown, title)
 
 
 @app.command()
-def demo(
-    out: Path = typer.Option(Path("upliftree-demo"), "--out", help="Folder for the demo's outputs."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the synthetic experiment and the models."),
+@_handle_errors
+def fit(
+    data: Path = _data_argument(),
+    treatment: str = TREATMENT,
+    control: str = CONTROL,
+    outcome: str = OUTCOME,
+    out: Path = typer.Option(Path("model.json"), "--out", "-o", help="Model file to write (JSON)."),
+    features: list[str] = FEATURES,
+    exclude: list[str] = EXCLUDE,
+    outcome_type: OutcomeType = OUTCOME_TYPE,
+    model: ModelKind = typer.Option(ModelKind.tree, "--model", "-m", help="An honest tree or a forest."),
+    criterion: str = typer.Option(None, "--criterion", show_default="kl (binary), tstat (continuous)",
+                                  help="Split criterion: kl, ed, chi, ddp (binary); ed, ddp, tstat (continuous)."),
+    max_depth: int = typer.Option(None, "--max-depth", min=0, show_default="4 (tree), 6 (forest)",
+                                  help="Maximum depth."),
+    min_samples_leaf: int = typer.Option(100, "--min-samples-leaf", min=1, help="Rows per leaf."),
+    honest: bool = typer.Option(True, "--honest/--no-honest",
+                                help="Estimate leaves on rows that did not choose the splits."),
+    n_estimators: int = typer.Option(100, "--n-estimators", min=1, help="Trees in a forest."),
+    benefit: float = BENEFIT,
+    cost: float = COST,
+    seed: int = SEED,
+    quiet: bool = QUIET,
 ) -> None:
-    """Fit an honest uplift tree on a built-in synthetic experiment and print its segments."""
-    from .datasets import FEATURES, make_uplift_data
-    from .tree import UpliftTreeClassifier
+    """Fit an uplift tree (or forest) on all rows and save it as JSON, with the training profile for 'monitor'.
 
-    data = make_uplift_data(40_000, random_state=seed)
-    model = UpliftTreeClassifier(max_depth=3, min_samples_leaf=500, control="control", honest=True,
-                                 random_state=seed)
-    model.fit(data[FEATURES], data["treatment"], data["outcome"])
-    out.mkdir(parents=True, exist_ok=True)
-    leaves = model.tree_.leaf_ids
-    typer.echo(f"Fitted a tree with {model.n_leaves_} leaves; uplift per leaf:")
-    for leaf, uplift in zip(leaves, model.tree_.uplift[leaves, 0], strict=True):
-        typer.echo(f"  leaf {leaf}: {uplift:+.3f}")
+    With --benefit (and --cost) the profile also records net values and the share of rows the policy treats.
+    """
+    from .forest import UpliftRandomForestClassifier, UpliftRandomForestRegressor
+    from .monitor import record_training_profile
+    from .tree import UpliftTreeClassifier, UpliftTreeRegressor
+
+    console = _Console(quiet)
+    with console.step(f"Reading {data}"):
+        experiment, _ = _load_experiment(data, treatment, control, outcome, _columns(features), _columns(exclude),
+                                         outcome_type)
+    options: dict[str, Any] = {"min_samples_leaf": min_samples_leaf, "honest": honest,
+                               "control": experiment.control, "random_state": seed}
+    if criterion:
+        options["criterion"] = criterion
+    if model is ModelKind.tree:
+        estimator_class = UpliftTreeClassifier if experiment.binary else UpliftTreeRegressor
+        estimator = estimator_class(max_depth=4 if max_depth is None else max_depth, **options)
+    else:
+        estimator_class = UpliftRandomForestClassifier if experiment.binary else UpliftRandomForestRegressor
+        estimator = estimator_class(n_estimators=n_estimators, max_depth=6 if max_depth is None else max_depth,
+                                    n_jobs=-1, verbose=0, **options)
+    with console.step(f"Fitting {type(estimator).__name__} on {experiment.n_rows:,} rows"):
+        estimator.fit(experiment.X, experiment.treatment, experiment.y)
+    with console.step("Recording the training profile for drift monitoring"):
+        record_training_profile(estimator, experiment.X, _policy(estimator, benefit, cost))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    estimator.save(out)
+    console.print(f"[bold]Model:[/bold] {out}")
+    if model is ModelKind.tree:
+        _print_segments(console, estimator, "Segments, best first")
+
+
+@app.command()
+@_handle_errors
+def evaluate(
+    model_path: Path = typer.Argument(..., metavar="MODEL", help="Model file (JSON) from 'upliftree fit'.",
+                                      show_default=False),
+    data: Path = _data_argument("Held-out experiment rows, CSV or Parquet."),
+    treatment: str = TREATMENT,
+    control: str = CONTROL,
+    outcome: str = OUTCOME,
+    out: Path = typer.Option(None, "--out", "-o", show_default=False,
+                             help="Write the scores (and decile tables) to this CSV file."),
+    n_boot: int = typer.Option(200, "--n-boot", min=10, help="Bootstrap resamples of the Qini interval."),
+    alpha: float = ALPHA,
+    seed: int = SEED,
+    quiet: bool = QUIET,
+) -> None:
+    """Score held-out experiment rows: Qini coefficient with interval, uplift AUC, uplift at 10/20/30%, deciles."""
+    import numpy as np
+    import pandas as pd
+
+    from ._validation import arm_codes
+    from .metrics import calibration_table
+    from .report.evaluation import score_table
+
+    console = _Console(quiet)
+    fitted = _load_model(model_path)
+    with console.step(f"Reading {data}"):
+        experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
+                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous)
+    labels = [str(label) for label in fitted.treatments_]
+    arms = arm_codes(experiment.treatment, tuple(fitted.treatments_))
+    with console.step(f"Scoring {experiment.n_rows:,} rows and bootstrapping"):
+        uplift = np.asarray(fitted.predict(experiment.X), dtype=np.float64).reshape(experiment.n_rows, -1)
+        tables, deciles = [], []
+        for code, label in enumerate(labels[1:], start=1):
+            rows = (arms == code) | (arms == 0)
+            y, treated, score = experiment.y[rows], arms[rows] == code, uplift[rows, code - 1]
+            table = score_table(y, treated, {type(fitted).__name__: score}, experiment.binary, n_boot, alpha, seed)
+            table.insert(0, "treatment", label)
+            tables.append(table)
+            decile = calibration_table(y, score, treated.astype(np.int64), alpha=alpha)
+            decile.insert(0, "treatment", label)
+            deciles.append(decile)
+    scores = pd.concat(tables, ignore_index=True)
+    console.table(scores, f"Held-out scores ({experiment.n_rows:,} rows; Qini interval {1 - alpha:.0%})")
+    decile_table = pd.concat(deciles, ignore_index=True)
+    console.table(decile_table[["treatment", "bin", "n_treatment", "n_control", "predicted_uplift",
+                                "observed_uplift", "ci_low", "ci_high"]], "Observed uplift by decile")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        scores.to_csv(out, index=False)
+        decile_table.to_csv(out.with_name(out.stem + "_deciles.csv"), index=False)
+        console.print(f"[bold]Scores:[/bold] {out} (deciles: {out.with_name(out.stem + '_deciles.csv')})")
+
+
+@app.command()
+@_handle_errors
+def rules(
+    model_path: Path = typer.Argument(..., metavar="MODEL", help="Tree model file (JSON).", show_default=False),
+    format: RulesFormat = typer.Option(RulesFormat.markdown, "--format", help="Rule sheet format."),
+    out: Path = typer.Option(None, "--out", "-o", show_default="print", help="File to write."),
+    benefit: float = BENEFIT,
+    cost: float = COST,
+    alpha: float = ALPHA,
+) -> None:
+    """Print or write the tree's segment rule sheet (Markdown, CSV, indented text or pandas queries).
+
+    With --benefit (and --cost) every segment gets its action and net value per row.
+    """
+    fitted = _load_model(model_path)
+    _require_tree(fitted, "rules")
+    policy = _policy(fitted, benefit, cost)
+    options: dict[str, Any] = {"alpha": alpha}
+    if policy is not None and format in (RulesFormat.markdown, RulesFormat.csv):
+        sheet = policy.segment_sheet()
+        options["leaf_actions"] = policy.leaf_actions()
+        options["leaf_values"] = dict(zip(sheet["leaf_id"].astype(int), sheet["net_value"], strict=True))
+    text = fitted.rules(format.value, **options)
+    if format is RulesFormat.query:
+        text = "".join(f"{leaf}\t{query}\n" for leaf, query in text.items())
+    _emit(text, out)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+
+
+@app.command()
+@_handle_errors
+def plot(
+    model_path: Path = typer.Argument(..., metavar="MODEL", help="Model file (JSON).", show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", show_default=False,
+                             help="Image to write; the format follows the suffix (.svg, .png, .pdf)."),
+    kind: PlotKind = typer.Option(PlotKind.tree, "--kind", "-k",
+                                  help="tree: the tree drawing; the others need --data and the experiment columns."),
+    data: Path = typer.Option(None, "--data", "-d", show_default=False, help="Held-out experiment rows."),
+    treatment: str = typer.Option(None, "--treatment", "-t", show_default=False, help="Arm label column."),
+    control: str = typer.Option(None, "--control", "-c", show_default=False, help="Control label."),
+    outcome: str = typer.Option(None, "--outcome", "-y", show_default=False, help="Outcome column."),
+    arm: str = typer.Option(None, "--arm", show_default="the only treatment",
+                            help="Treatment to draw against control when there are several."),
+    n_boot: int = typer.Option(200, "--n-boot", min=0, help="Bootstrap resamples of the curve band (0: none)."),
+    alpha: float = ALPHA,
+    seed: int = SEED,
+    quiet: bool = QUIET,
+) -> None:
+    """Draw the tree (Graphviz), or Qini / uplift curves, deciles or calibration of a model on held-out rows."""
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("svg", "png", "pdf"):
+        raise ValueError(f"--out must end in .svg, .png or .pdf, got {out.name!r}")
+    fitted = _load_model(model_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    console = _Console(quiet)
+    if kind is PlotKind.tree:
+        _require_tree(fitted, "plot --kind tree")
+        with console.step("Rendering the tree with Graphviz"):
+            fitted.plot(out, format=fmt, alpha=alpha)
+        console.print(f"[bold]Drawing:[/bold] {out}")
+        return
+    missing = [name for name, value in (("--data", data), ("--treatment", treatment), ("--control", control),
+                                        ("--outcome", outcome)) if value is None]
+    if missing:
+        raise ValueError(f"plot --kind {kind.value} needs {', '.join(missing)}")
+    import numpy as np
+
+    from . import plot as plots
+    from .metrics import one_vs_control
+
+    with console.step(f"Reading {data}"):
+        experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
+                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous)
+    treatments = list(fitted.treatments_[1:])
+    if arm is None and len(treatments) > 1:
+        raise ValueError(f"the model has several treatments {treatments}; choose one with --arm")
+    from .report.experiment import as_label
+
+    chosen = treatments[0] if arm is None else as_label(np.asarray(treatments, dtype=object), arm)
+    if chosen is None:
+        raise ValueError(f"--arm {arm!r} is not a treatment of the model; treatments: {treatments}")
+    with console.step(f"Drawing the {kind.value} plot"):
+        uplift = np.asarray(fitted.predict(experiment.X), dtype=np.float64)
+        rows = one_vs_control(experiment.y, uplift, experiment.treatment, arm=chosen, control=experiment.control,
+                              arms=treatments if uplift.ndim == 2 else None)
+        if kind is PlotKind.qini:
+            ax = plots.plot_qini_curve(*rows, n_boot=n_boot, alpha=alpha, random_state=seed)
+        elif kind is PlotKind.uplift:
+            ax = plots.plot_uplift_curve(*rows, perfect=experiment.binary, n_boot=n_boot, alpha=alpha,
+                                         random_state=seed)
+        elif kind is PlotKind.deciles:
+            ax = plots.plot_uplift_by_percentile(*rows, alpha=alpha)
+        else:
+            ax = plots.plot_calibration(*rows, alpha=alpha)
+        ax.figure.savefig(out, dpi=110)
+    console.print(f"[bold]Plot:[/bold] {out}")
+
+
+@app.command()
+@_handle_errors
+def score(
+    model_path: Path = typer.Argument(..., metavar="MODEL", help="Model file (JSON).", show_default=False),
+    data: Path = _data_argument("Rows to score, CSV or Parquet (streamed in chunks)."),
+    out: Path = typer.Option(..., "--out", "-o", show_default=False,
+                             help="Scores to write, CSV or Parquet (from the suffix)."),
+    id_columns: list[str] = typer.Option(None, "--id", show_default=False,
+                                         help="Columns copied to the output (e.g. a customer id), comma separated "
+                                              "or repeated."),
+    keep_columns: bool = typer.Option(False, "--keep-columns", help="Copy every input column to the output."),
+    benefit: float = BENEFIT,
+    cost: float = COST,
+    chunk_size: int = typer.Option(100_000, "--chunk-size", min=1, help="Rows read and scored at a time."),
+    quiet: bool = QUIET,
+) -> None:
+    """Score new rows: predicted uplift, leaf (trees) and action, chunk by chunk so any file size works.
+
+    The action is the best treatment whose net value (uplift x benefit - cost; without --benefit, the uplift
+    itself) is positive, else the control label: the threshold rule of upliftree.policy.Policy, row by row.
+    """
+    import numpy as np
+
+    from ._validation import arm_codes
+    from .report.io import TableWriter, iter_table, table_columns
+
+    fitted = _load_model(model_path)
+    features = _model_features(fitted)
+    ids = _columns(id_columns) or []
+    columns = None if keep_columns else list(dict.fromkeys([*ids, *features]))
+    if columns is None:
+        from .report.io import require_columns
+
+        require_columns(table_columns(data), features, data)
+    policy = _policy(fitted, 1.0 if benefit is None else benefit, cost)
+    labels = [str(label) for label in fitted.treatments_]
+    uplift_names = ["uplift"] if len(labels) == 2 else [f"uplift_{label}" for label in labels[1:]]
+    console = _Console(quiet)
+    progress = _row_progress(console, data)
+    with TableWriter(out) as writer, progress as advance:
+        for chunk in iter_table(data, chunk_size, columns):
+            X = chunk[features]
+            scores = chunk.reset_index(drop=True) if keep_columns else chunk[ids].reset_index(drop=True)
+            uplift = np.asarray(fitted.predict(X), dtype=np.float64).reshape(len(chunk), -1)
+            for column, name in enumerate(uplift_names):
+                scores[name] = uplift[:, column]
+            if hasattr(fitted, "tree_"):
+                scores["leaf_id"] = fitted.apply(X)
+            action = policy.decide(X)
+            scores["action"] = action
+            if benefit is not None:
+                net_value = policy.net_value(X).to_numpy(dtype=np.float64)
+                scores["net_value"] = net_value[np.arange(len(chunk)), arm_codes(action, tuple(fitted.treatments_))]
+            writer.write(scores)
+            advance(len(chunk))
+    console.print(f"[bold]Scores:[/bold] {out} ({writer.n_rows:,} rows)")
+
+
+@contextlib.contextmanager
+def _row_progress(console: _Console, data: Path) -> Iterator[Callable[[int], None]]:
+    """A progress bar counting scored rows (the total is known for Parquet files)."""
+    if console.quiet:
+        yield lambda n_rows: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    total = None
+    from .report.io import table_format
+
+    if data.exists() and table_format(data) == "parquet":
+        import pyarrow.parquet as pq
+
+        total = pq.ParquetFile(data).metadata.num_rows
+    with Progress(SpinnerColumn(), TextColumn("Scoring rows"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console.err, transient=True) as progress:
+        task = progress.add_task("score", total=total)
+        yield lambda n_rows: progress.advance(task, n_rows)
+
+
+@app.command()
+@_handle_errors
+def sql(
+    model_path: Path = typer.Argument(..., metavar="MODEL", help="Model file (JSON).", show_default=False),
+    table: str = typer.Option(..., "--table", help="Table (or schema.table) the query reads.", show_default=False),
+    dialect: Dialect = typer.Option(Dialect.ansi, "--dialect", help="SQL dialect."),
+    key_columns: list[str] = typer.Option(None, "--key", show_default=False,
+                                          help="Columns copied to the output, comma separated or repeated."),
+    benefit: float = BENEFIT,
+    cost: float = COST,
+    out: Path = typer.Option(None, "--out", "-o", show_default="print", help="File to write."),
+) -> None:
+    """Print or write a SELECT that scores every row of a table like the model (leaf_id, uplift, action).
+
+    The action column needs a tree and --benefit: each segment's action under the threshold rule.
+    """
+    fitted = _load_model(model_path)
+    policy = _policy(fitted, benefit, cost)
+    if policy is not None:
+        _require_tree(fitted, "sql --benefit")
+    table_name: Any = tuple(table.split(".")) if "." in table else table
+    text = fitted.to_sql(table_name, dialect=dialect.value, key_columns=_columns(key_columns) or (),
+                         leaf_actions=None if policy is None else policy.leaf_actions())
+    _emit(text, out)
+
+
+@app.command()
+@_handle_errors
+def monitor(
+    model_path: Path = typer.Argument(..., metavar="MODEL", help="Model file (JSON) with a training profile.",
+                                      show_default=False),
+    new_data: Path = typer.Argument(..., metavar="NEW_DATA", help="New rows, CSV or Parquet.",
+                                    show_default=False),
+    out: Path = typer.Option(None, "--out", "-o", show_default=False, help="Write every check to this CSV file."),
+    fail_on_drift: bool = typer.Option(False, "--fail-on-drift",
+                                       help=f"Exit with code {EXIT_DRIFT} when a check is flagged."),
+    quiet: bool = QUIET,
+) -> None:
+    """Drift report: new rows against the training data the model remembers.
+
+    Population stability index (PSI) of every feature, of predicted uplift, of net value (when fitted with
+    --benefit) and of the share of rows per segment; changes of missing rates and of the share of rows treated.
+    Flagged: PSI > 0.25, or a rate changed by more than 0.05 (see docs/cli.md).
+    """
+    from .monitor import drift_report
+    from .report import read_table
+
+    console = _Console(quiet)
+    fitted = _load_model(model_path)
+    with console.step(f"Reading {new_data}"):
+        from .report.io import require_columns, table_columns
+
+        features = _model_features(fitted)
+        require_columns(table_columns(new_data), features, new_data)
+        frame = read_table(new_data, features)
+    with console.step(f"Comparing {len(frame):,} rows with the training profile"):
+        checks = drift_report(fitted, frame)
+    flagged = checks[checks["flagged"]]
+    console.table(checks, f"Drift checks ({len(flagged)} flagged)")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        checks.to_csv(out, index=False)
+        console.print(f"[bold]Checks:[/bold] {out}")
+    if len(flagged):
+        names = ", ".join(f"{row.check} {row.name}" for row in flagged.itertuples())
+        typer.echo(f"Drift flagged in {len(flagged)} check(s): {names}", err=True)
+        if fail_on_drift:
+            raise typer.Exit(EXIT_DRIFT)
+
+
+@app.command()
+@_handle_errors
+def demo(
+    out: Path = typer.Option(Path("upliftree-demo"), "--out", "-o", help="Folder for the demo report."),
+    n_samples: int = typer.Option(DEMO_ROWS, "--n-samples", "-n", min=2_000,
+                                  help="Rows of the synthetic experiment."),
+    seed: int = SEED,
+    quiet: bool = QUIET,
+) -> None:
+    """Generate a synthetic experiment with known segments and run 'report' on it (the main job, end to end).
+
+    The planted segments: persuadables (+8 pp), sleeping dogs (-5 pp), sure things and lost causes (no effect).
+    """
+    from .datasets import FEATURES as DEMO_FEATURES
+    from .datasets import make_uplift_data
+    from .report import ReportSettings, experiment_from_frame, make_report
+
+    console = _Console(quiet)
+    with console.step(f"Generating a synthetic experiment of {n_samples:,} rows"):
+        frame = make_uplift_data(n_samples, random_state=seed)
+        experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
+                                           features=DEMO_FEATURES, source="synthetic demo data")
+    n_train = n_samples - round(n_samples * ReportSettings.test_size)
+    settings = ReportSettings(
+        criterion=DEMO_CRITERION, max_depth=DEMO_MAX_DEPTH,
+        min_samples_leaf=max(100, round(DEMO_LEAF_SHARE * n_train)), benefit=25.0, cost=0.5, seed=seed,
+        title="upliftree demo: who should get the e-mail?", description=DEMO_DESCRIPTION,
+    )
+    result = make_report(experiment, out, settings, progress=console.step)
+    _print_report_summary(console, result)
 
 
 def main() -> None:
+    """Entry point of the ``upliftree`` script and ``python -m upliftree``."""
     app()

@@ -184,6 +184,7 @@ class _BaseUpliftForest(_UpliftModel):
         estimator.n_features_in_ = self.n_features_in_
         estimator.bin_mapper_ = self.bin_mapper_
         estimator.n_splits_merged_ = n_merged
+        estimator.honest_estimates_ = bool(self.honest)
         estimator._set_tree(tree)
         return estimator
 

@@ -36,7 +36,7 @@ def _as_float(name: str, values: ArrayLike) -> np.ndarray:
         raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
     array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise ValueError(f"{name} contains {int(np.sum(~np.isfinite(array)))} NaN or infinite value(s)")
     return array
 
 
@@ -86,21 +86,21 @@ def diff_proportions_ci(
             raise ValueError(f"x_{name} must lie in [0, n_{name}]")
 
     defined = (n_t > 0) & (n_c > 0)
-    # Empty arms get n = 1 so the formulas stay finite; those entries are set to NaN below.
-    safe_n_t = np.where(defined, n_t, 1.0)
-    safe_n_c = np.where(defined, n_c, 1.0)
-    rate_t = x_t / safe_n_t
-    rate_c = x_c / safe_n_c
+    # Where an arm is empty, use 0 of 1 in both arms so the formulas stay finite; set to NaN below.
+    n_t, n_c = np.where(defined, n_t, 1.0), np.where(defined, n_c, 1.0)
+    x_t, x_c = np.where(defined, x_t, 0.0), np.where(defined, x_c, 0.0)
+    rate_t = x_t / n_t
+    rate_c = x_c / n_c
     estimate = rate_t - rate_c
 
     z = special.ndtri(1.0 - alpha / 2.0)
-    low_t, high_t = _wilson_bounds(safe_n_t, np.where(defined, x_t, 0.0), z)
-    low_c, high_c = _wilson_bounds(safe_n_c, np.where(defined, x_c, 0.0), z)
+    low_t, high_t = _wilson_bounds(n_t, x_t, z)
+    low_c, high_c = _wilson_bounds(n_c, x_c, z)
     low = estimate - np.sqrt((rate_t - low_t) ** 2 + (high_c - rate_c) ** 2)
     high = estimate + np.sqrt((high_t - rate_t) ** 2 + (rate_c - low_c) ** 2)
 
-    pooled = (x_t + x_c) / (safe_n_t + safe_n_c)
-    standard_error = np.sqrt(pooled * (1.0 - pooled) * (1.0 / safe_n_t + 1.0 / safe_n_c))
+    pooled = (x_t + x_c) / (n_t + n_c)
+    standard_error = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n_t + 1.0 / n_c))
     with np.errstate(divide="ignore", invalid="ignore"):
         z_stat = np.abs(estimate) / standard_error
     p_value = np.where(standard_error > 0, 2.0 * special.ndtr(-z_stat), 1.0)
@@ -156,16 +156,15 @@ def welch_ci(
 
     defined = (n_t >= 2) & (n_c >= 2)
     # Arms with fewer than 2 rows get n = 2 so the formulas stay finite; set to NaN below.
-    safe_n_t = np.where(defined, n_t, 2.0)
-    safe_n_c = np.where(defined, n_c, 2.0)
-    share_t = var_t / safe_n_t
-    share_c = var_c / safe_n_c
+    n_t, n_c = np.where(defined, n_t, 2.0), np.where(defined, n_c, 2.0)
+    share_t = var_t / n_t
+    share_c = var_c / n_c
     variance = share_t + share_c
     standard_error = np.sqrt(variance)
     estimate = mean_t - mean_c
 
     spread = variance > 0
-    denominator = share_t**2 / (safe_n_t - 1.0) + share_c**2 / (safe_n_c - 1.0)
+    denominator = share_t**2 / (n_t - 1.0) + share_c**2 / (n_c - 1.0)
     dof = np.where(spread, variance**2 / np.where(spread, denominator, 1.0), 1.0)
     half_width = np.where(spread, special.stdtrit(dof, 1.0 - alpha / 2.0) * standard_error, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -242,11 +242,13 @@ class _BaseUpliftTree(_UpliftModel):
     # -- prediction ------------------------------------------------------------------------------------
     def apply(self, X) -> np.ndarray:
         """Leaf id (row of the node table ``tree_``) of every row of ``X``."""
-        return self.tree_.apply(self._encode(X))
+        encoded = self._encode(X)  # first: it raises the "not fitted" error before ``tree_`` is read
+        return self.tree_.apply(encoded)
 
     def predict_outcome(self, X) -> np.ndarray:
         """Expected outcome per arm, shape ``(n, k + 1)``, control first (order of ``treatments_``)."""
-        return self.tree_.value[self.apply(X)]
+        leaves = self.apply(X)
+        return self.tree_.value[leaves]
 
     # -- honest inference: segment table, pruning on held-out rows, calibration (issue 3) --------------
     def segments(self, alpha: float = 0.05):

@@ -1,14 +1,14 @@
 """Uplift and Qini curves, and their bootstrap over resampled rows.
 
-A curve is evaluated at the end of each group of tied scores (groups in descending score order) from the
-cumulative treated/control counts and outcome sums. :mod:`upliftree.metrics` calls ``curve_values`` and
-``curve_area`` for point estimates and the bootstrap kernels call them per resample, so both use one
-formula.
+A curve is swept along the rows in descending score order, with one point at the end of each group of
+tied scores, from the cumulative treated/control counts and outcome sums. :mod:`upliftree.metrics`
+computes point estimates with :func:`curve_points` (every row counted once) and the bootstrap kernels
+call the same sweep with each resample's row counts, so both use one formula.
 
 A bootstrap resample draws ``n_treated`` rows with replacement from the treated rows and ``n_control``
-from the control rows (arm sizes fixed); a row drawn ``c`` times counts ``c`` times in its tie group.
-Each kernel call takes its own ``numpy.random.Generator``, so calls can run in parallel threads (nogil)
-and results do not depend on how resamples are split between threads.
+from the control rows (arm sizes fixed); a row drawn ``c`` times counts ``c`` times. Draws come from a
+splitmix64 stream seeded per kernel call (``seed``): a call reproduces its resamples whatever thread runs
+it, and :func:`resample_rows` returns exactly the rows that the other kernels count for the same seed.
 """
 
 import numpy as np
@@ -16,6 +16,27 @@ from numba import njit
 
 QINI = 0
 UPLIFT = 1
+
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+_SHIFT_30 = np.uint64(30)
+_SHIFT_27 = np.uint64(27)
+_SHIFT_31 = np.uint64(31)
+_SHIFT_11 = np.uint64(11)
+_TWO_POW_MINUS_53 = 2.0**-53
+
+
+@njit(cache=True, nogil=True)
+def _next_position(state, n):
+    """Uniform integer in [0, n) from the splitmix64 stream whose state is ``state[0]``."""
+    state[0] += _GOLDEN_GAMMA
+    z = state[0]
+    z = (z ^ (z >> _SHIFT_30)) * _MIX_1
+    z = (z ^ (z >> _SHIFT_27)) * _MIX_2
+    z = z ^ (z >> _SHIFT_31)
+    # 53 random bits as a double in [0, 1); u * n can still round up to n for large n, hence the min.
+    return min(int(float(z >> _SHIFT_11) * _TWO_POW_MINUS_53 * n), n - 1)
 
 
 @njit(cache=True, nogil=True)
@@ -32,128 +53,159 @@ def _curve_value(kind, n_treated, outcome_treated, n_control, outcome_control):
 
 
 @njit(cache=True, nogil=True)
-def curve_values(kind, n_treated, outcome_treated, n_control, outcome_control):
-    """Curve heights from cumulative counts and outcome sums (scikit-uplift 0.5.1 definitions).
+def curve_points(kind, counts, rows_in_order, treated_in_order, outcome_in_order, group_ends, x, values):
+    """Sweep one curve (scikit-uplift 0.5.1 definitions) and its trapezoid area from (0, 0).
 
-    ``kind`` is ``QINI`` or ``UPLIFT``; the four arrays hold cumulative treated count, treated outcome
-    sum, control count and control outcome sum at the end of each group of tied scores.
+    Parameters
+    ----------
+    kind : int
+        ``QINI`` or ``UPLIFT``.
+    counts : int64 array (n_rows,)
+        How many times each row counts (1 for the data itself, resample counts for a bootstrap).
+    rows_in_order : int64 array (n_rows,)
+        Rows by descending score.
+    treated_in_order, outcome_in_order : float64 arrays (n_rows,)
+        1.0 for treated and 0.0 for control rows (arithmetic instead of a branch per row), and the outcome,
+        both already in ``rows_in_order`` order: only ``counts`` is read out of order.
+    group_ends : int64 array (n_groups,)
+        Position in ``rows_in_order`` just past each group of tied scores.
+    x, values : float64 arrays (n_groups,)
+        Filled with the number of rows targeted and the curve height at each group end.
+
+    Returns
+    -------
+    area, outcome_treated, outcome_control : float
+        Area under the curve and the outcome sum of each arm over all rows.
     """
-    values = np.empty(n_treated.shape[0])
-    for point in range(values.shape[0]):
-        values[point] = _curve_value(
-            kind, n_treated[point], outcome_treated[point], n_control[point], outcome_control[point]
-        )
-    return values
+    n_treated = 0.0
+    outcome_treated = 0.0
+    n_control = 0.0
+    outcome_control = 0.0
+    area = 0.0
+    previous_x = 0.0
+    previous_value = 0.0
+    position = 0
+    for group in range(group_ends.shape[0]):
+        while position < group_ends[group]:
+            count = counts[rows_in_order[position]]
+            treated_count = count * treated_in_order[position]
+            control_count = count - treated_count
+            n_treated += treated_count
+            outcome_treated += treated_count * outcome_in_order[position]
+            n_control += control_count
+            outcome_control += control_count * outcome_in_order[position]
+            position += 1
+        point_x = n_treated + n_control
+        point_value = _curve_value(kind, n_treated, outcome_treated, n_control, outcome_control)
+        x[group] = point_x
+        values[group] = point_value
+        area += (point_x - previous_x) * (point_value + previous_value)
+        previous_x = point_x
+        previous_value = point_value
+    return area / 2.0, outcome_treated, outcome_control
 
 
 @njit(cache=True, nogil=True)
-def curve_area(x, values):
-    """Trapezoid area under the polyline (0, 0), (x[0], values[0]), (x[1], values[1]), ..."""
-    area = x[0] * values[0]
-    for point in range(1, x.shape[0]):
-        area += (x[point] - x[point - 1]) * (values[point] + values[point - 1])
-    return area / 2.0
-
-
-@njit(cache=True, nogil=True)
-def _add_draws(generator, rows, counts):
-    n_rows = rows.shape[0]
-    for _ in range(n_rows):
-        # random() < 1, but u * n can round up to n for large n, hence the min.
-        position = min(int(generator.random() * n_rows), n_rows - 1)
-        counts[rows[position]] += 1
-
-
-@njit(cache=True, nogil=True)
-def _draw_counts(generator, treated_rows, control_rows, counts):
+def _draw_counts(state, treated_rows, control_rows, counts):
     """How many times each row is drawn in one stratified resample."""
     counts[:] = 0
-    _add_draws(generator, treated_rows, counts)
-    _add_draws(generator, control_rows, counts)
+    for rows in (treated_rows, control_rows):
+        n_rows = rows.shape[0]
+        for _ in range(n_rows):
+            counts[rows[_next_position(state, n_rows)]] += 1
 
 
 @njit(cache=True, nogil=True)
-def _add_arm_sums(rows, counts, outcome, group_of_row, sums, column):
-    # Branch-free on purpose: rows drawn 0 times add 0, which is cheaper than a mispredicted branch.
-    for row in rows:
-        count = counts[row]
-        group = group_of_row[row]
-        sums[group, column] += count
-        sums[group, column + 1] += count * outcome[row]
-
-
-@njit(cache=True, nogil=True)
-def _cumulative_group_sums(counts, treated_rows, control_rows, outcome, group_of_row, n_groups):
-    """Columns 0..3: cumulative treated count, treated outcome, control count, control outcome per group."""
-    sums = np.zeros((n_groups, 4))
-    _add_arm_sums(treated_rows, counts, outcome, group_of_row, sums, 0)
-    _add_arm_sums(control_rows, counts, outcome, group_of_row, sums, 2)
-    for group in range(1, n_groups):
-        for stat in range(4):
-            sums[group, stat] += sums[group - 1, stat]
-    return sums
+def resample_rows(seed, n_boot, treated_rows, control_rows):
+    """Rows of ``n_boot`` stratified resamples, (n_boot, n_treated + n_control): treated draws first."""
+    state = np.array([seed], dtype=np.uint64)
+    n_treated = treated_rows.shape[0]
+    rows = np.empty((n_boot, n_treated + control_rows.shape[0]), dtype=np.int64)
+    for rep in range(n_boot):
+        column = 0
+        for arm_rows in (treated_rows, control_rows):
+            n_rows = arm_rows.shape[0]
+            for _ in range(n_rows):
+                rows[rep, column] = arm_rows[_next_position(state, n_rows)]
+                column += 1
+    return rows
 
 
 @njit(cache=True, nogil=True)
 def bootstrap_curve_areas(
-    generator, n_boot, kind, treated_rows, control_rows, outcome, group_of_row, n_groups
+    seed, n_boot, kind, treated_rows, control_rows, rows_in_order, treated_in_order, outcome_in_order,
+    group_ends, group_offsets,
 ):
     """Curve areas of ``n_boot`` resamples for several row orderings at once.
 
     Parameters
     ----------
-    generator : numpy.random.Generator
+    seed : uint64
     n_boot : int
     kind : int
         ``QINI`` or ``UPLIFT``.
     treated_rows, control_rows : int64 arrays
         Row indices of each arm.
-    outcome : float64 array (n_rows,)
-    group_of_row : int64 array (n_orderings, n_rows)
-        Tie group of each row (0 = highest score) for each ordering (models, perfect curves).
-    n_groups : int64 array (n_orderings,)
+    rows_in_order, treated_in_order, outcome_in_order : (n_orderings, n_rows) arrays
+        For each ordering (models, perfect curves), as in :func:`curve_points`.
+    group_ends : int64 array
+        The group ends of every ordering, concatenated; ordering ``k`` owns
+        ``group_ends[group_offsets[k]:group_offsets[k + 1]]``.
+    group_offsets : int64 array (n_orderings + 1,)
 
     Returns
     -------
     areas : (n_boot, n_orderings) float64
+    final_values : (n_boot,) float64
+        Curve height with every row targeted (the same for every ordering).
     outcome_treated, outcome_control : (n_boot,) float64
         Outcome sums of each arm in each resample.
     """
-    n_orderings = group_of_row.shape[0]
+    n_orderings = rows_in_order.shape[0]
     areas = np.empty((n_boot, n_orderings))
+    final_values = np.empty(n_boot)
     outcome_treated = np.empty(n_boot)
     outcome_control = np.empty(n_boot)
-    counts = np.zeros(outcome.shape[0], dtype=np.int64)
+    state = np.array([seed], dtype=np.uint64)
+    counts = np.zeros(rows_in_order.shape[1], dtype=np.int64)
+    # Scratch reused across resamples: fresh large arrays per resample cost page faults.
+    max_groups = np.max(group_offsets[1:] - group_offsets[:-1])
+    x = np.empty(max_groups)
+    values = np.empty(max_groups)
     for rep in range(n_boot):
-        _draw_counts(generator, treated_rows, control_rows, counts)
+        _draw_counts(state, treated_rows, control_rows, counts)
         for ordering in range(n_orderings):
-            sums = _cumulative_group_sums(
-                counts, treated_rows, control_rows, outcome, group_of_row[ordering], n_groups[ordering]
+            ends = group_ends[group_offsets[ordering]:group_offsets[ordering + 1]]
+            area, treated_sum, control_sum = curve_points(
+                kind, counts, rows_in_order[ordering], treated_in_order[ordering], outcome_in_order[ordering],
+                ends, x, values,
             )
-            values = curve_values(kind, sums[:, 0], sums[:, 1], sums[:, 2], sums[:, 3])
-            areas[rep, ordering] = curve_area(sums[:, 0] + sums[:, 2], values)
-        outcome_treated[rep] = sums[-1, 1]
-        outcome_control[rep] = sums[-1, 3]
-    return areas, outcome_treated, outcome_control
+            areas[rep, ordering] = area
+        final_values[rep] = values[ends.shape[0] - 1]
+        outcome_treated[rep] = treated_sum
+        outcome_control[rep] = control_sum
+    return areas, final_values, outcome_treated, outcome_control
 
 
 @njit(cache=True, nogil=True)
 def bootstrap_curves_on_grid(
-    generator, n_boot, kind, treated_rows, control_rows, outcome, group_of_row, n_groups, grid
+    seed, n_boot, kind, treated_rows, control_rows, rows_in_order, treated_in_order, outcome_in_order,
+    group_ends, grid,
 ):
     """Curve heights of ``n_boot`` resamples at the numbers targeted in ``grid`` (linear between points).
 
-    ``group_of_row`` is the (n_rows,) tie group of each row for one ordering; other arguments as in
-    :func:`bootstrap_curve_areas`. Returns an (n_boot, grid.size) float64 array.
+    ``rows_in_order``, ``treated_in_order``, ``outcome_in_order`` (n_rows,) and ``group_ends`` describe one
+    ordering as in :func:`curve_points`; other arguments as in :func:`bootstrap_curve_areas`. Returns an
+    (n_boot, grid.size) float64 array.
     """
     curves = np.empty((n_boot, grid.shape[0]))
-    counts = np.zeros(outcome.shape[0], dtype=np.int64)
+    state = np.array([seed], dtype=np.uint64)
+    counts = np.zeros(rows_in_order.shape[0], dtype=np.int64)
+    n_groups = group_ends.shape[0]
     x = np.zeros(n_groups + 1)
     values = np.zeros(n_groups + 1)
     for rep in range(n_boot):
-        _draw_counts(generator, treated_rows, control_rows, counts)
-        sums = _cumulative_group_sums(counts, treated_rows, control_rows, outcome, group_of_row, n_groups)
-        x[1:] = sums[:, 0] + sums[:, 2]
-        values[1:] = curve_values(kind, sums[:, 0], sums[:, 1], sums[:, 2], sums[:, 3])
+        _draw_counts(state, treated_rows, control_rows, counts)
+        curve_points(kind, counts, rows_in_order, treated_in_order, outcome_in_order, group_ends, x[1:], values[1:])
         curves[rep] = np.interp(grid, x, values)
     return curves

@@ -63,6 +63,7 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
         node_means[arm] = node[arm, WEIGHTED_Y] / node[arm, WEIGHT] if node[arm, WEIGHT] > 0.0 else 0.0
     node_divergence = divergence(node_means, criterion, binary)
     left = np.empty_like(node)
+    feature_total = np.empty_like(node)
     candidate_left = np.empty_like(node)
     candidate_right = np.empty_like(node)
     left_means = np.empty(n_arms)
@@ -79,6 +80,13 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
         has_missing = missing[:, COUNT].sum() > 0.0
         order = _scan_order(feature_histogram, n_bins_non_missing[feature], is_categorical[feature],
                             node_means, n_reg)
+        # The node's sums re-added in scan order, so that a child's cell is exactly zero when it has no rows
+        # or no weight there: ``node - left`` leaves rounding residue of the other order (a tiny positive
+        # weight would pass ``is_admissible`` and give a child a 0/0 mean).
+        feature_total[:] = 0.0
+        for position in range(order.shape[0]):
+            feature_total += feature_histogram[order[position]]
+        feature_total += missing
         left[:] = 0.0
         for prefix in range(order.shape[0]):
             left += feature_histogram[order[prefix]]
@@ -90,7 +98,7 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
                 candidate_left[:] = left
                 if missing_left:
                     candidate_left += missing
-                candidate_right[:] = node - candidate_left
+                candidate_right[:] = feature_total - candidate_left
                 if not is_admissible(candidate_left, candidate_right, min_samples_leaf, min_samples_treatment):
                     continue
                 gain, raw_gain = split_gain(candidate_left, candidate_right, node, node_means, node_divergence,

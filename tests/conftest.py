@@ -1,0 +1,58 @@
+"""Shared fixtures: small synthetic experiments with known segments (fixed seeds, so tests are deterministic)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from upliftree.datasets import FEATURES, make_uplift_data
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """Features, arm labels and outcome of a synthetic experiment (``control="control"``)."""
+
+    X: pd.DataFrame
+    treatment: np.ndarray
+    y: np.ndarray
+    frame: pd.DataFrame
+
+
+def experiment_from_frame(frame: pd.DataFrame) -> Experiment:
+    return Experiment(frame[FEATURES], frame["treatment"].to_numpy(), frame["outcome"].to_numpy(), frame)
+
+
+@pytest.fixture(scope="session")
+def binary_experiment() -> Experiment:
+    """6,000 rows, one treatment, binary outcome, 5% missing income."""
+    return experiment_from_frame(make_uplift_data(6_000, random_state=11))
+
+
+@pytest.fixture(scope="session")
+def continuous_experiment() -> Experiment:
+    """6,000 rows, one treatment, continuous (spend) outcome."""
+    return experiment_from_frame(make_uplift_data(6_000, outcome="continuous", random_state=12))
+
+
+@pytest.fixture(scope="session")
+def multi_treatment_experiment() -> Experiment:
+    """6,000 rows, two treatments ("email", "discount") besides control, binary outcome."""
+    return experiment_from_frame(make_uplift_data(6_000, n_treatments=2, random_state=13))
+
+
+@pytest.fixture(scope="module")
+def one_numba_thread():
+    """Run a module's compiled kernels on one thread, then restore the thread count.
+
+    For simulations that fit hundreds of tiny trees: thread hand-offs cost more than they save there, and
+    far more on a busy machine. Use with ``pytestmark = pytest.mark.usefixtures("one_numba_thread")``.
+    """
+    import numba
+
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(threads)

@@ -1,0 +1,385 @@
+"""The compiled split search, histograms and grower against the slow reference in ``reference.py``.
+
+Random small experiments (hypothesis): integer, float and categorical features with missing values, 2-4 arms,
+binary or continuous outcomes, unit / dyadic / arbitrary sample weights, every criterion and setting. Gains
+are compared to 1e-9 (relative, 1e-12 absolute). When several candidates tie for the best gain the kernel
+may pick any of them, but its partition must be an admissible candidate whose gain is the best one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+import reference as ref
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from upliftree._kernels.histogram import build_histograms, build_histograms_parallel
+from upliftree._kernels.splitter import find_best_split
+from upliftree._tree_arrays import categories_in_bitset
+from upliftree._validation import encode_features, infer_schema
+from upliftree.binning import BinMapper
+from upliftree.tree import CLASSIFIER_CRITERIA, REGRESSOR_CRITERIA, UpliftTreeClassifier, UpliftTreeRegressor
+
+RELATIVE_TOLERANCE = 1e-9
+ABSOLUTE_TOLERANCE = 1e-12
+SEEDS = st.integers(0, 2**32 - 1)
+
+
+def close(a: float, b: float, scale: float = 0.0) -> bool:
+    """Equal to RELATIVE_TOLERANCE of the larger of a, b and ``scale`` (the size of the terms they sum)."""
+    return abs(a - b) <= RELATIVE_TOLERANCE * max(abs(a), abs(b), scale) + ABSOLUTE_TOLERANCE
+
+
+# -- random experiments ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RandomExperiment:
+    X: pd.DataFrame
+    treatment: np.ndarray  # labels; the control label is CONTROL_LABELS[...]
+    control: object
+    arm: np.ndarray  # 0 = control, 1..k in the estimator's order (labels sort like their arm codes)
+    y: np.ndarray
+    sample_weight: np.ndarray | None
+    n_arms: int
+    binary: bool
+    max_bins: int
+
+    @property
+    def weight(self) -> np.ndarray:
+        return np.ones(len(self.y)) if self.sample_weight is None else self.sample_weight
+
+
+ARM_LABELS = {"int": (0, 1, 2, 3), "str": ("control", "t1", "t2", "t3")}
+DYADIC_WEIGHTS = np.array([0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 4.0])
+
+
+@st.composite
+def experiments(draw, min_rows: int = 16, max_rows: int = 80) -> RandomExperiment:
+    """A small random experiment; every arm has >= 4 rows and positive total weight."""
+    n_rows = draw(st.integers(min_rows, max_rows))
+    n_arms = draw(st.integers(2, 4))
+    binary = draw(st.booleans())
+    kinds = draw(st.lists(st.sampled_from(("int", "float", "categorical")), min_size=1, max_size=4))
+    max_bins = draw(st.sampled_from((3, 6, 255)))
+    missing_rate = draw(st.sampled_from((0.0, 0.1, 0.4)))
+    weights = draw(st.sampled_from(("unit", "dyadic", "float", "float with zeros")))
+    labels = ARM_LABELS[draw(st.sampled_from(sorted(ARM_LABELS)))][:n_arms]
+    rng = np.random.default_rng(draw(SEEDS))
+
+    columns = {}
+    for index, kind in enumerate(kinds):
+        if kind == "int":
+            values = rng.integers(0, rng.integers(1, 12), n_rows).astype(np.float64)
+        elif kind == "float":
+            values = np.round(rng.normal(0.0, 3.0, n_rows), int(rng.integers(0, 4)))  # some ties, some not
+        else:
+            n_categories = int(rng.integers(1, min(6, max_bins) + 1))
+            if max_bins == 255 and rng.random() < 0.3:
+                n_categories = int(rng.integers(60, 130))  # codes beyond the first 64-bit word of a bitset
+            values = rng.integers(0, n_categories, n_rows).astype(np.float64)
+        values[rng.random(n_rows) < missing_rate * rng.random()] = np.nan
+        if kind == "categorical":
+            codes = np.where(np.isnan(values), -1, values).astype(np.int64)
+            columns[f"f{index}"] = pd.Categorical.from_codes(codes, [f"c{c}" for c in range(n_categories)])
+        else:
+            columns[f"f{index}"] = values
+    X = pd.DataFrame(columns)
+
+    arm = rng.integers(0, n_arms, n_rows)
+    arm[: 4 * n_arms] = np.repeat(np.arange(n_arms), 4)
+    rng.shuffle(arm)
+
+    # Outcomes depend on the arm and on the first feature, so that splits have something to find.
+    first = X.iloc[:, 0]
+    signal = (first.cat.codes.to_numpy() % 2 == 1) if isinstance(first.dtype, pd.CategoricalDtype) \
+        else (first.to_numpy() > np.nanmedian(first.to_numpy()) if first.notna().any() else np.zeros(n_rows, bool))
+    if binary:
+        base = rng.choice([0.0, 0.1, 0.3, 0.5, 0.7, 1.0], n_arms)
+        effect = rng.uniform(-0.6, 0.6, n_arms)
+        y = (rng.random(n_rows) < np.clip(base[arm] + effect[arm] * signal, 0, 1)).astype(np.float64)
+    else:
+        effect = rng.integers(-12, 12, n_arms)
+        # Quarter-unit outcomes: sums of weights, outcomes and squares are exact in float64.
+        y = (rng.integers(-8, 40, n_rows) * (rng.random(n_rows) < 0.7) + effect[arm] * signal) / 4.0
+
+    sample_weight = None
+    if weights == "dyadic":
+        sample_weight = rng.choice(DYADIC_WEIGHTS, n_rows)
+    elif weights.startswith("float"):
+        sample_weight = rng.uniform(0.05, 3.0, n_rows)
+        if weights == "float with zeros":
+            sample_weight[rng.random(n_rows) < 0.3] = 0.0
+    if sample_weight is not None:
+        for code in range(n_arms):
+            sample_weight[np.flatnonzero(arm == code)[0]] = 1.0
+    treatment = np.asarray(labels, dtype=object)[arm]
+    if labels[0] == 0:
+        treatment = treatment.astype(np.int64)
+    return RandomExperiment(X, treatment, labels[0], arm, y, sample_weight, n_arms, binary, max_bins)
+
+
+@st.composite
+def split_params(draw, binary: bool) -> ref.Params:
+    return ref.Params(
+        criterion=draw(st.sampled_from(ref.BINARY_CRITERIA if binary else ref.CONTINUOUS_CRITERIA)),
+        binary=binary,
+        normalize=draw(st.booleans()),
+        n_reg=draw(st.sampled_from((0.0, 0.5, 3.0, 100.0))),
+        min_samples_leaf=draw(st.sampled_from((1, 2, 5, 12))),
+        min_samples_treatment=draw(st.sampled_from((0, 1, 2, 4))),
+        max_depth=draw(st.integers(2, 3)),
+    )
+
+
+def criterion_code(params: ref.Params) -> int:
+    return (CLASSIFIER_CRITERIA if params.binary else REGRESSOR_CRITERIA)[params.criterion]
+
+
+def binned(experiment: RandomExperiment) -> tuple[BinMapper, np.ndarray, ref.Rows]:
+    schema = infer_schema(experiment.X)
+    encoded = encode_features(experiment.X, schema)
+    mapper = BinMapper(experiment.max_bins).fit(encoded, schema)
+    codes = mapper.transform(encoded)
+    rows = ref.Rows(codes, experiment.arm, experiment.weight, experiment.y, experiment.n_arms,
+                    mapper.n_bins_non_missing_, mapper.is_categorical_, mapper.missing_bin_)
+    return mapper, encoded, rows
+
+
+def check_kernel_choice(candidates: list[ref.Candidate], feature: int, gain: float, raw_gain: float,
+                        goes_left: np.ndarray | None) -> ref.Candidate | None:
+    """The kernel's split (``feature``, its partition of the node's rows) is a best reference candidate.
+
+    Returns the first reference candidate with that partition (``None`` when the kernel did not split).
+    """
+    best = ref.best_split(candidates)
+    best_gain, best_scale = (best.gain, best.scale) if best is not None else (0.0, 0.0)
+    if feature < 0:
+        assert close(best_gain, 0.0, best_scale), f"kernel found no split; reference best gain {best_gain}"
+        return None
+    same = [c for c in candidates if c.feature == feature and np.array_equal(c.goes_left, goes_left)]
+    assert same, f"kernel's split on feature {feature} is not an admissible candidate of the reference"
+    chosen = same[0]
+    scale = max(chosen.scale, best_scale)
+    assert close(chosen.gain, best_gain, scale), f"kernel's split gains {chosen.gain}, reference best {best_gain}"
+    assert close(gain, chosen.gain, chosen.scale), \
+        f"kernel gain {gain} != reference gain {chosen.gain} of the same split"
+    assert close(raw_gain, chosen.raw_gain, chosen.scale), \
+        f"kernel raw gain {raw_gain} != reference {chosen.raw_gain}"
+    return chosen
+
+
+# -- one node -------------------------------------------------------------------------------------------
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_find_best_split_matches_reference(data):
+    experiment = data.draw(experiments())
+    params = data.draw(split_params(experiment.binary))
+    rng = np.random.default_rng(data.draw(SEEDS))
+    mapper, _, rows_data = binned(experiment)
+    n_rows = len(experiment.y)
+    all_rows = np.arange(n_rows)
+    # A node: all rows or a subset (so bins and categories can be empty), its histograms built directly or,
+    # like the grower does for the larger child, as the parent's minus the sibling's.
+    in_node = np.ones(n_rows, bool) if data.draw(st.booleans()) else rng.random(n_rows) < 0.7
+    rows = all_rows[in_node]
+    build = lambda node_rows: build_histograms(  # noqa: E731
+        rows_data.codes, node_rows, experiment.arm, experiment.weight, experiment.y, experiment.n_arms,
+        mapper.missing_bin_ + 1)
+    histogram = build(rows) if data.draw(st.booleans()) else build(all_rows) - build(all_rows[~in_node])
+    n_features = rows_data.codes.shape[0]
+    features = np.arange(n_features)
+    if data.draw(st.booleans()):
+        features = np.sort(rng.choice(n_features, size=int(rng.integers(1, n_features + 1)), replace=False))
+
+    feature, gain, raw_gain, left_bins = find_best_split(
+        histogram, features, mapper.n_bins_non_missing_, mapper.is_categorical_, mapper.missing_bin_,
+        criterion_code(params), params.normalize, params.n_reg, params.binary, params.min_samples_leaf,
+        params.min_samples_treatment,
+    )
+    candidates = ref.node_candidates(rows_data, rows, features, params)
+    goes_left = left_bins[rows_data.codes[feature, rows]] if feature >= 0 else None
+    chosen = check_kernel_choice(candidates, feature, gain, raw_gain, goes_left)
+    if chosen is not None:
+        # The whole routing: missing bin (heavier child when the node has no missing rows) and categories
+        # absent from the node (they follow missing values).
+        np.testing.assert_array_equal(left_bins, chosen.left_bins)
+
+
+# -- a whole tree ---------------------------------------------------------------------------------------
+def node_at(tree, path: str) -> int:
+    node = 0
+    for move in path:
+        node = tree.children_left[node] if move == "L" else tree.children_right[node]
+    return node
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_tree_matches_reference_greedy_tree(data):
+    experiment = data.draw(experiments(min_rows=24, max_rows=80))
+    params = data.draw(split_params(experiment.binary))
+    estimator = UpliftTreeClassifier if experiment.binary else UpliftTreeRegressor
+    model = estimator(
+        criterion=params.criterion, max_depth=params.max_depth, min_samples_leaf=params.min_samples_leaf,
+        min_samples_treatment=params.min_samples_treatment, n_reg=params.n_reg, normalize=params.normalize,
+        max_bins=experiment.max_bins, control=experiment.control, random_state=0,
+    )
+    assert model.fit(experiment.X, experiment.treatment, experiment.y, experiment.sample_weight) is model
+    assert list(model.treatments_) == sorted(set(experiment.treatment.tolist()), key=str)
+    assert model.treatments_[0] == experiment.control
+    encoded = model._encode(experiment.X)
+    codes = model.bin_mapper_.transform(encoded)
+    rows_data = ref.Rows(codes, experiment.arm, experiment.weight, experiment.y, experiment.n_arms,
+                         model.bin_mapper_.n_bins_non_missing_, model.bin_mapper_.is_categorical_,
+                         model.bin_mapper_.missing_bin_)
+    tree = model.tree_
+
+    def follow_kernel_on_ties(path, rows, candidates, best):
+        node = node_at(tree, path)
+        feature = int(tree.feature[node])
+        goes_left = None
+        if feature >= 0:
+            goes_left = np.array([ref.goes_left(tree, node, value) for value in encoded[rows, feature]])
+        gain, raw_gain = tree.gain[node], tree.raw_gain[node]
+        if feature >= 0:  # the stored raw gain is weighted by the node's share of the root's weight
+            raw_gain *= experiment.weight.sum() / experiment.weight[rows].sum()
+        return check_kernel_choice(candidates, feature, gain, raw_gain, goes_left)
+
+    expected = ref.grow_tree(rows_data, model.bin_mapper_.bin_thresholds_, params, follow_kernel_on_ties)
+    assert tree.n_nodes == len(expected.children_left)
+    for name in ("children_left", "children_right", "parent", "depth", "feature", "is_categorical",
+                 "missing_left", "threshold"):
+        np.testing.assert_array_equal(getattr(tree, name), getattr(expected, name), err_msg=name)
+    for node in range(tree.n_nodes):
+        n_categories = model.bin_mapper_.n_bins_non_missing_[max(tree.feature[node], 0)]
+        assert categories_in_bitset(tree.category_bitset[node], n_categories).tolist() == \
+            expected.left_categories[node], f"category set of node {node}"
+    # Gains of split nodes were checked against the reference while growing it (to a tolerance relative to
+    # the size of the terms they sum); leaves have none.
+    assert not tree.gain[tree.is_leaf].any() and not tree.raw_gain[tree.is_leaf].any()
+    # Node statistics: sums over the rows of each node, whether rows are routed by bins (reference) or by
+    # the stored thresholds on raw values (kernel), and the values they imply.
+    np.testing.assert_allclose(tree.stats, expected.stats, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tree.stats, ref.routed_node_stats(tree, encoded, rows_data), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tree.value, expected.value, rtol=1e-12, atol=1e-12)
+    assert model.n_splits_merged_ == 0
+    # Prediction reads the same table.
+    leaves = ref.leaf_of_rows(tree, encoded)
+    np.testing.assert_array_equal(model.apply(experiment.X), leaves)
+    uplift = expected.value[leaves, 1:] - expected.value[leaves, :1]
+    np.testing.assert_allclose(model.predict(experiment.X), uplift[:, 0] if experiment.n_arms == 2 else uplift,
+                               rtol=1e-12, atol=1e-12)
+    # Importances: stored raw gains (node share of the root's weight included) summed per feature, scaled.
+    split = ~tree.is_leaf
+    importances = np.bincount(tree.feature[split], weights=tree.raw_gain[split], minlength=model.n_features_in_)
+    if importances.sum() > 0:
+        importances = importances / importances.sum()
+    np.testing.assert_allclose(model.feature_importances_, importances, rtol=1e-12, atol=1e-15)
+
+
+# -- histograms and bins --------------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(experiment=experiments(), seed=SEEDS)
+def test_histograms_match_add_at(experiment, seed):
+    rng = np.random.default_rng(seed)
+    mapper, _, rows_data = binned(experiment)
+    n_bins_total = mapper.missing_bin_ + 1
+    rows = np.flatnonzero(rng.random(len(experiment.y)) < 0.8)
+    codes, arm, weight, y = rows_data.codes, experiment.arm, experiment.weight, experiment.y
+    expected = np.zeros((codes.shape[0], n_bins_total, experiment.n_arms, 4))
+    for feature in range(codes.shape[0]):
+        cells = (codes[feature, rows], arm[rows])
+        for stat, values in enumerate((np.ones(len(rows)), weight[rows], weight[rows] * y[rows],
+                                       weight[rows] * y[rows] ** 2)):
+            np.add.at(expected[feature, :, :, stat], cells, values)
+    args = (codes, rows, arm, weight, y, experiment.n_arms, n_bins_total)
+    histogram = build_histograms(*args)
+    np.testing.assert_allclose(histogram, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(histogram[..., 0], expected[..., 0])
+    np.testing.assert_array_equal(build_histograms_parallel(*args), histogram)
+    # Sibling subtraction: a child's histograms are the parent's minus its sibling's.
+    goes_left = rng.random(len(rows)) < 0.5
+    left = build_histograms(codes, rows[goes_left], *args[2:])
+    right = build_histograms(codes, rows[~goes_left], *args[2:])
+    np.testing.assert_allclose(histogram - left, right, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal((histogram - left)[..., 0], right[..., 0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(experiment=experiments())
+def test_bins_agree_with_stored_thresholds(experiment):
+    """Training rows in bins 0..b are exactly those with x <= threshold b, so prediction on raw values
+    routes training rows like the binned split search did; few distinct values give exact bins."""
+    mapper, encoded, rows_data = binned(experiment)
+    for feature in range(encoded.shape[1]):
+        values, codes = encoded[:, feature], rows_data.codes[feature]
+        missing = np.isnan(values)
+        assert (codes[missing] == mapper.missing_bin_).all()
+        assert (codes[~missing] < mapper.n_bins_non_missing_[feature]).all()
+        assert mapper.n_bins_non_missing_[feature] <= experiment.max_bins
+        if mapper.is_categorical_[feature]:
+            np.testing.assert_array_equal(codes[~missing], values[~missing])
+            continue
+        thresholds = mapper.bin_thresholds_[feature]
+        for bin_code, threshold in enumerate(thresholds):
+            np.testing.assert_array_equal(codes[~missing] <= bin_code, values[~missing] <= threshold)
+        distinct = np.unique(values[~missing])
+        if len(distinct) <= experiment.max_bins:
+            np.testing.assert_array_equal(thresholds, distinct[:-1])
+
+
+# -- the documented tie rule ----------------------------------------------------------------------------
+def reference_root_split(model, X: pd.DataFrame, treatment: np.ndarray, y: np.ndarray) -> ref.Candidate | None:
+    """The reference's best split of the root of ``model`` (fitted on integer arm labels 0..k, unit weights)."""
+    mapper = model.bin_mapper_
+    data = ref.Rows(mapper.transform(model._encode(X)), treatment, np.ones(len(y)), y, len(model.treatments_),
+                    mapper.n_bins_non_missing_, mapper.is_categorical_, mapper.missing_bin_)
+    params = ref.Params(model.criterion, True, model.normalize, model.n_reg, model.min_samples_leaf,
+                        model.min_samples_treatment)
+    return ref.best_split(ref.node_candidates(data, np.arange(len(y)), range(X.shape[1]), params))
+
+
+def tie_frame(bin_rows: dict) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Rows from ``{x value: [(arm, n_rows, n_converted), ...]}`` (NaN allowed as x)."""
+    x, arm, y = [], [], []
+    for value, cells in bin_rows.items():
+        for cell_arm, n_rows, n_converted in cells:
+            x += [value] * n_rows
+            arm += [cell_arm] * n_rows
+            y += [1.0] * n_converted + [0.0] * (n_rows - n_converted)
+    return pd.DataFrame({"x": x, "copy": x}), np.array(arm), np.array(y)
+
+
+TIE_SETTINGS = [(criterion, normalize, n_reg) for criterion in ref.BINARY_CRITERIA
+                for normalize in (False, True) for n_reg in (0.0, 2.0)]
+
+
+@pytest.mark.parametrize(("criterion", "normalize", "n_reg"), TIE_SETTINGS)
+def test_ties_keep_first_feature_and_first_threshold(criterion, normalize, n_reg):
+    # Bins 0 and 3 alike, bins 1 and 2 alike: "x <= 0" and "x <= 2" are mirror images with exactly equal
+    # gains (all shares are dyadic), and column "copy" repeats "x". The first feature and threshold win.
+    strong, weak = [(0, 8, 2), (1, 8, 6)], [(0, 8, 2), (1, 8, 2)]
+    X, treatment, y = tie_frame({0.0: strong, 1.0: weak, 2.0: weak, 3.0: strong})
+    model = UpliftTreeClassifier(criterion, max_depth=1, min_samples_leaf=1, min_samples_treatment=1,
+                                 n_reg=n_reg, normalize=normalize).fit(X, treatment, y)
+    assert (model.tree_.feature[0], model.tree_.threshold[0]) == (0, 0.0)
+    best = reference_root_split(model, X, treatment, y)
+    assert best.feature == 0 and best.left_bins[:4].tolist() == [True, False, False, False]
+
+
+@pytest.mark.parametrize(("criterion", "normalize", "n_reg"), TIE_SETTINGS)
+def test_ties_keep_missing_right_before_missing_left(criterion, normalize, n_reg):
+    # Bins 0 and 1 alike: {0} | {1, missing} and {0, missing} | {1} tie exactly; "missing versus not" is
+    # ruled out by min_samples_treatment. The kernel tries "missing right" first and keeps it.
+    alike = [(0, 6, 3), (1, 6, 3)]
+    X, treatment, y = tie_frame({0.0: alike, 1.0: alike, np.nan: [(0, 4, 0), (1, 4, 4)]})
+    model = UpliftTreeClassifier(criterion, max_depth=1, min_samples_leaf=1, min_samples_treatment=5,
+                                 n_reg=n_reg, normalize=normalize).fit(X, treatment, y)
+    tree = model.tree_
+    assert (tree.feature[0], tree.threshold[0], tree.missing_left[0]) == (0, 0.0, False)
+    best = reference_root_split(model, X, treatment, y)
+    assert best.feature == 0 and best.left_bins[[0, 1, model.bin_mapper_.missing_bin_]].tolist() == [True, False, False]
+    assert best.gain > 0 and close(tree.gain[0], best.gain, best.scale)

@@ -1,0 +1,651 @@
+"""Fit and score uplift trees and forests on a Dask cluster (``pip install upliftree[dask]``).
+
+One tree grows from a ``dask.dataframe`` by histogram aggregation, so the rows never meet in one place:
+
+1. a summary pass over the partitions: arm labels and sizes, the distinct values of every numeric feature
+   (up to ``max_bins``) and a uniform row sample of ``binning.QUANTILE_SUBSAMPLE`` rows for quantile edges
+   (bottom-k of per-row random keys, so the sample does not depend on how partitions are merged);
+2. every partition is binned once and kept on its worker with the row indices of the nodes being split;
+3. level by level, each partition builds the histograms of the smaller child of every new split with the
+   compiled kernels of the in-memory grower; the histograms are summed on the workers (tree reduction),
+   the client picks and records splits with the in-memory grower's ``split_node``, and the partitions
+   move their rows to the children;
+4. one more pass routes the estimation rows through the tree; the node statistics are summed and short
+   leaves merged as :func:`upliftree.tree.estimate_nodes` does.
+
+Forests grow on the workers: each worker grows its share of the trees on the rows it holds. Scoring maps
+the in-memory ``predict``/``apply``/``decide`` over partitions. See ``docs/dask.md``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+try:
+    import dask
+    import dask.dataframe as dd
+    from distributed import Client, KilledWorker, get_client, wait
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError("upliftree.dask needs dask: pip install 'upliftree[dask]'") from error
+
+from ._base import check_is_fitted, spawn_generators
+from ._grower import GrowthParams, _NodeTable, split_node
+from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, build_histograms
+from ._kernels.partition import partition_rows
+from ._kernels.splitter import node_totals
+from ._tree_arrays import TreeArrays
+from ._validation import (
+    Arms,
+    FeatureSchema,
+    arm_codes,
+    check_arm_sizes,
+    encode_features,
+    infer_schema,
+    validate_outcome,
+    validate_sample_weight,
+    validate_treatment,
+)
+from .binning import QUANTILE_SUBSAMPLE, BinMapper, _distinct_values, _quantile_edges
+from .forest import _BaseUpliftForest, _run_in_threads
+from .tree import ExperimentData, _BaseUpliftTree, _UpliftModel, merge_short_leaves, stratified_holdout
+
+FAN_IN = 8  # partial results combined per reduction task
+
+
+# -- inputs ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Columns:
+    features: tuple
+    treatment: Any
+    outcome: Any
+    sample_weight: Any
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a partition task needs to turn its rows into the core's arrays."""
+
+    columns: _Columns
+    schema: FeatureSchema
+    binary: bool
+    labels: tuple = ()
+    bin_mapper: BinMapper | None = None
+    holdout: tuple[int, float] | None = None  # seed and fraction of the honest split
+
+
+def _client(client: Any) -> Client:
+    if client is None:
+        try:
+            return get_client()
+        except ValueError:
+            raise ValueError("no Dask client: pass client=distributed.Client(...) or create one first") from None
+    if not isinstance(client, Client):
+        raise TypeError(f"client must be a distributed.Client or None, got {type(client).__name__}")
+    return client
+
+
+def _columns(ddf: Any, treatment: Any, outcome: Any, features: Any, sample_weight: Any) -> _Columns:
+    if not isinstance(ddf, dd.DataFrame):
+        raise TypeError(f"ddf must be a dask.dataframe.DataFrame, got {type(ddf).__name__}")
+    available = list(ddf.columns)
+    roles = {"treatment": treatment, "outcome": outcome, "sample_weight": sample_weight}
+    for argument, column in roles.items():
+        if column is not None and column not in available:
+            raise ValueError(f"{argument}={column!r} is not a column of ddf; columns: {available}")
+    reserved = [column for column in roles.values() if column is not None]
+    if features is None:
+        features = [column for column in available if column not in reserved]
+    else:
+        features = list(features)
+        unknown = [column for column in features if column not in available]
+        if unknown:
+            raise ValueError(f"features {unknown} are not columns of ddf; columns: {available}")
+        overlap = [column for column in features if column in reserved]
+        if overlap:
+            raise ValueError(f"features must not include the treatment, outcome or sample_weight columns {overlap}")
+    if not features:
+        raise ValueError("ddf has no feature columns besides treatment, outcome and sample_weight")
+    return _Columns(tuple(features), treatment, outcome, sample_weight)
+
+
+def _schema(ddf: Any, columns: _Columns, max_bins: int) -> FeatureSchema:
+    """Feature kinds and category lists from the frame's dtypes: no data is read."""
+    meta = ddf._meta[list(columns.features)]
+    for name, dtype in meta.dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype):
+            if not ddf[name].cat.known:
+                raise ValueError(f"Column {name!r} is categorical with unknown categories; call "
+                                 f"ddf = ddf.categorize(columns=[{name!r}]) before fitting")
+        elif not (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype)):
+            raise TypeError(f"Column {name!r} has dtype {dtype}; on a dask frame a categorical feature needs the "
+                            f"category dtype with known categories: ddf = ddf.categorize(columns=[{name!r}])")
+    return infer_schema(meta, max_categories=max_bins)
+
+
+def _outcome_and_weight(frame: pd.DataFrame, context: _Context) -> tuple[np.ndarray, np.ndarray]:
+    columns = context.columns
+    y = validate_outcome(frame[columns.outcome].to_numpy(), len(frame), context.binary)
+    weight = None if columns.sample_weight is None else frame[columns.sample_weight].to_numpy()
+    return y, validate_sample_weight(weight, len(frame))
+
+
+def _factorized_labels(frame: pd.DataFrame, context: _Context) -> tuple[np.ndarray, np.ndarray]:
+    """Treatment label codes of the rows and the labels they index (labels compared once each, not per row)."""
+    codes, labels = pd.factorize(frame[context.columns.treatment], use_na_sentinel=False)
+    return codes, np.array(labels.tolist(), dtype=object)
+
+
+def _partition_data(frame: pd.DataFrame, context: _Context) -> ExperimentData:
+    """One partition as the in-memory core sees its data."""
+    y, weight = _outcome_and_weight(frame, context)
+    codes, labels = _factorized_labels(frame, context)
+    arm = arm_codes(labels, context.labels)[codes]
+    return ExperimentData(encode_features(frame, context.schema), arm, y, weight)
+
+
+def _held_out(data: ExperimentData, partition: int, context: _Context) -> np.ndarray:
+    """Honest estimation rows of a partition: the same rows on every pass (seeded by partition number)."""
+    if context.holdout is None:
+        return np.zeros(len(data.arm), dtype=np.bool_)
+    seed, fraction = context.holdout
+    return stratified_holdout(data.arm, data.y, context.binary, fraction, np.random.default_rng([seed, partition]))
+
+
+# -- summary pass: arms, distinct values, quantile sample -----------------------------------------------------
+@dataclass
+class _Summary:
+    """Mergeable facts about some partitions' rows."""
+
+    n_rows: int
+    arm_sums: dict  # label -> [count, weight, weighted outcome]
+    distinct: list  # per sketched feature: sorted distinct values, None once there are more than max_bins
+    sample_keys: np.ndarray  # the sample holds the rows with the smallest uniform random keys
+    sample: np.ndarray  # (n_sample, n_sketched)
+
+
+def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context, sketched: np.ndarray,
+                         max_bins: int, seed: int) -> _Summary:
+    y, weight = _outcome_and_weight(frame, context)
+    codes, labels = _factorized_labels(frame, context)
+    sums = [np.bincount(codes, weights=values, minlength=len(labels)) for values in (None, weight, weight * y)]
+    arm_sums = {label: np.array([column[code] for column in sums]) for code, label in enumerate(labels)}
+    values = encode_features(frame, context.schema)[:, sketched]
+    distinct = [_bounded(_distinct_values(column), max_bins) for column in values.T]
+    keys = np.random.default_rng([seed, partition]).random(len(frame))
+    kept = _smallest(keys, QUANTILE_SUBSAMPLE)
+    return _Summary(len(frame), arm_sums, distinct, keys[kept], values[kept])
+
+
+def _bounded(distinct: np.ndarray | None, max_bins: int) -> np.ndarray | None:
+    return None if distinct is None or len(distinct) > max_bins else distinct
+
+
+def _smallest(keys: np.ndarray, size: int) -> np.ndarray:
+    return np.argpartition(keys, size)[:size] if len(keys) > size else np.arange(len(keys))
+
+
+def _merge_summaries(summaries: list[_Summary], max_bins: int) -> _Summary:
+    arm_sums: dict = defaultdict(lambda: 0.0)
+    for summary in summaries:
+        for label, sums in summary.arm_sums.items():
+            arm_sums[label] = arm_sums[label] + sums
+    distinct = []
+    for feature_values in zip(*(summary.distinct for summary in summaries), strict=True):
+        union = None if any(values is None for values in feature_values) else np.unique(np.concatenate(feature_values))
+        distinct.append(_bounded(union, max_bins))
+    keys = np.concatenate([summary.sample_keys for summary in summaries])
+    sample = np.concatenate([summary.sample for summary in summaries])
+    kept = _smallest(keys, QUANTILE_SUBSAMPLE)
+    return _Summary(sum(summary.n_rows for summary in summaries), dict(arm_sums), distinct, keys[kept], sample[kept])
+
+
+def _sum_arrays(arrays: list[np.ndarray]) -> np.ndarray:
+    total = arrays[0].copy()
+    for array in arrays[1:]:
+        total += array
+    return total
+
+
+def _tree_reduce(client: Client, futures: list, combine, *args) -> Any:
+    """``combine`` applied over ``futures`` in a tree of tasks on the workers; the result on the client."""
+    while len(futures) > 1:
+        futures = [client.submit(combine, futures[start:start + FAN_IN], *args)
+                   for start in range(0, len(futures), FAN_IN)]
+    return futures[0].result()
+
+
+def _map_partitions(client: Client, ddf: Any, function, *args) -> list:
+    """Futures of ``function(partition, partition_number, *args)``, one per partition, on the workers."""
+    tasks = [dask.delayed(function)(part, number, *args) for number, part in enumerate(ddf.to_delayed())]
+    return client.compute(tasks)
+
+
+# -- bins --------------------------------------------------------------------------------------------------
+def _given_thresholds(bin_edges: Any, schema: FeatureSchema, max_bins: int) -> list:
+    """Thresholds per feature from ``bin_edges`` (None where the sketch must provide them)."""
+    if bin_edges is None:
+        return [None] * schema.n_features
+    if isinstance(bin_edges, BinMapper):
+        if not hasattr(bin_edges, "bin_thresholds_"):
+            raise ValueError("bin_edges is a BinMapper that is not fitted")
+        n_categories = [0 if cats is None else len(cats) for cats in schema.categories]
+        same_kinds = (len(bin_edges.bin_thresholds_) == schema.n_features
+                      and np.array_equal(bin_edges.is_categorical_, schema.is_categorical)
+                      and all(n_bins == n for n_bins, n, cats in zip(bin_edges.n_bins_non_missing_, n_categories,
+                                                                      schema.categories, strict=True)
+                              if cats is not None))
+        if not same_kinds or bin_edges.missing_bin_ != max_bins:
+            raise ValueError("bin_edges is a BinMapper fitted on other features, categories or max_bins than "
+                             "this fit's (pass the bin_mapper_ of a model fitted on the same columns)")
+        return [None if cats is not None else np.asarray(thresholds, dtype=np.float64)
+                for thresholds, cats in zip(bin_edges.bin_thresholds_, schema.categories, strict=True)]
+    if not isinstance(bin_edges, dict):
+        raise TypeError(f"bin_edges must be None, a fitted BinMapper or a dict {{numeric feature: thresholds}}, "
+                        f"got {type(bin_edges).__name__}")
+    numeric = {name: index for index, (name, cats) in enumerate(zip(schema.names, schema.categories, strict=True))
+               if cats is None}
+    thresholds: list = [None] * schema.n_features
+    for name, edges in bin_edges.items():
+        if str(name) not in numeric:
+            raise ValueError(f"bin_edges names {name!r}, which is not a numeric feature; numeric: {list(numeric)}")
+        edges = np.asarray(edges, dtype=np.float64)
+        if edges.ndim != 1 or len(edges) > max_bins - 1 or not np.isfinite(edges).all() or (np.diff(edges) <= 0).any():
+            raise ValueError(f"bin_edges[{name!r}] must be at most max_bins - 1 = {max_bins - 1} finite, strictly "
+                             "increasing thresholds (a value x has bin searchsorted(thresholds, x, side='left'))")
+        thresholds[numeric[str(name)]] = edges
+    return thresholds
+
+
+def _bin_mapper(schema: FeatureSchema, thresholds: list, max_bins: int) -> BinMapper:
+    """A fitted ``BinMapper`` with the given thresholds, as ``BinMapper.fit`` would have set it."""
+    mapper = BinMapper(max_bins)
+    mapper.is_categorical_ = schema.is_categorical.copy()
+    mapper.bin_thresholds_ = [np.empty(0) if cats is not None else edges
+                              for edges, cats in zip(thresholds, schema.categories, strict=True)]
+    mapper.n_bins_non_missing_ = np.array([len(cats) if cats is not None else len(edges) + 1
+                                           for edges, cats in zip(thresholds, schema.categories, strict=True)],
+                                          dtype=np.int64)
+    mapper.missing_bin_ = max_bins
+    return mapper
+
+
+@dataclass(frozen=True)
+class _Setup:
+    client: Client
+    context: _Context
+    n_rows: int
+    arm_sums: np.ndarray  # (n_arms, 3): count, weight, weighted outcome
+
+
+def _check_estimator(estimator: Any, kind: type, names: str) -> None:
+    if not isinstance(estimator, kind):
+        raise TypeError(f"estimator must be an {names}, got {type(estimator).__name__}")
+
+
+def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: Any, outcome: Any, features: Any,
+           sample_weight: Any, bin_edges: Any, binning_rng: np.random.Generator) -> _Setup:
+    """Client, schema, arm labels and bins of a distributed fit (one pass over the data)."""
+    client = _client(client)
+    columns = _columns(ddf, treatment, outcome, features, sample_weight)
+    max_bins = estimator.max_bins
+    schema = _schema(ddf, columns, max_bins)
+    thresholds = _given_thresholds(bin_edges, schema, max_bins)
+    sketched = np.array([index for index, (edges, cats) in enumerate(zip(thresholds, schema.categories, strict=True))
+                         if edges is None and cats is None], dtype=np.int64)
+    context = _Context(columns, schema, estimator._binary)
+    seed = int(binning_rng.integers(2**63 - 1))
+    summaries = _map_partitions(client, ddf, _summarize_partition, context, sketched, max_bins, seed)
+    summary = _tree_reduce(client, summaries, _merge_summaries, max_bins)
+    if summary.n_rows == 0:
+        raise ValueError("ddf has no rows")
+    arms = validate_treatment(np.array(list(summary.arm_sums), dtype=object), estimator.control,
+                              len(summary.arm_sums))
+    arm_sums = np.array([summary.arm_sums[label] for label in arms.labels])
+    _check_arm_totals(arms.labels, arm_sums[:, COUNT], arm_sums[:, WEIGHT], estimator.min_samples_treatment,
+                      "treatment")
+    for position, feature in enumerate(sketched):
+        values = summary.distinct[position]
+        if values is None:
+            values = _quantile_edges(summary.sample[:, position], max_bins)
+        thresholds[feature] = values[:-1].copy()
+    context = replace(context, labels=arms.labels, bin_mapper=_bin_mapper(schema, thresholds, max_bins))
+    return _Setup(client, context, summary.n_rows, arm_sums)
+
+
+def _check_arm_totals(labels: tuple, counts: np.ndarray, weights: np.ndarray, min_rows: int, argument: str) -> None:
+    """``check_arm_sizes`` for arm totals summed over partitions."""
+    for label, count, weight in zip(labels, counts, weights, strict=True):
+        if count < max(min_rows, 1):
+            raise ValueError(f"{argument}: arm {label!r} has {int(count)} row(s), fewer than "
+                             f"min_samples_treatment={min_rows}")
+        if weight <= 0:
+            raise ValueError(f"sample_weight: arm {label!r} has zero total weight")
+
+
+def _set_data_attributes(estimator: _UpliftModel, context: _Context) -> None:
+    estimator.schema_ = context.schema
+    estimator.treatments_ = np.asarray(context.labels, dtype=object)
+    estimator.feature_names_in_ = np.asarray(context.schema.names, dtype=object)
+    estimator.n_features_in_ = context.schema.n_features
+    estimator.bin_mapper_ = context.bin_mapper
+
+
+def _fit_failed(name: str, error: Exception) -> RuntimeError:
+    return RuntimeError(f"{name} failed: Dask workers died while running its tasks ({error}). The estimator was "
+                        "left unchanged; check the workers' memory and logs, then fit again")
+
+
+# -- one tree ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _GrowingPartition:
+    """A partition's binned rows, kept on its worker while the tree grows, and the rows of each open node."""
+
+    binned: np.ndarray
+    arm: np.ndarray
+    weight: np.ndarray
+    y: np.ndarray
+    node_rows: dict
+
+
+def _bin_partition(frame: pd.DataFrame, partition: int, context: _Context) -> _GrowingPartition:
+    data = _partition_data(frame, context)
+    structure_rows = np.flatnonzero(~_held_out(data, partition, context))
+    return _GrowingPartition(context.bin_mapper.transform(data.encoded), data.arm, data.weight, data.y,
+                             {0: structure_rows})
+
+
+def _move_rows(part: _GrowingPartition, routes: dict) -> _GrowingPartition:
+    """Rows of the split nodes moved to their children ``{node: (feature, left_bins, left, right)}``."""
+    node_rows = {}
+    for node, (feature, left_bins, left_child, right_child) in routes.items():
+        node_rows[left_child], node_rows[right_child] = partition_rows(part.node_rows[node], part.binned[feature],
+                                                                       left_bins)
+    return replace(part, node_rows=node_rows)
+
+
+def _node_histograms(part: _GrowingPartition, nodes: list, n_arms: int, n_bins_total: int) -> np.ndarray:
+    histograms = [build_histograms(part.binned, part.node_rows[node], part.arm, part.weight, part.y, n_arms,
+                                   n_bins_total) for node in nodes]
+    return np.stack(histograms)
+
+
+def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, params: GrowthParams,
+          rng: np.random.Generator) -> tuple[TreeArrays, np.ndarray]:
+    """Grow level by level.
+
+    Returns the node table, numbered as the depth-first grower numbers it, and the root's per-arm sums.
+    """
+    n_bins_total = bin_mapper.missing_bin_ + 1
+    table = _NodeTable()
+    table.add_leaf(-1, 0)
+
+    def summed_histograms(parts: list, nodes: list) -> dict:
+        partial = [client.submit(_node_histograms, part, nodes, n_arms, n_bins_total) for part in parts]
+        return dict(zip(nodes, _tree_reduce(client, partial, _sum_arrays), strict=True))
+
+    frontier = summed_histograms(parts, [0])
+    root_totals = node_totals(frontier[0])
+    root_weight = root_totals[:, WEIGHT].sum()
+    while frontier:
+        routes, smaller = {}, []
+        for node in sorted(frontier):
+            left_bins = split_node(table, node, frontier[node], bin_mapper, params, rng, root_weight)
+            if left_bins is None:
+                continue
+            feature = table.feature[node]
+            left, right = table.children_left[node], table.children_right[node]
+            routes[node] = (feature, left_bins, left, right)
+            n_left = frontier[node][feature][left_bins][:, :, COUNT].sum()
+            smaller.append(left if n_left <= node_totals(frontier[node])[:, COUNT].sum() - n_left else right)
+        if not routes or table.depth[smaller[0]] >= params.max_depth:
+            break
+        parts = [client.submit(_move_rows, part, routes) for part in parts]
+        built = summed_histograms(parts, smaller)
+        # The larger child's histograms are the parent's minus its sibling's, as in the in-memory grower.
+        next_frontier = {}
+        for (node, (_, _, left, right)), small in zip(routes.items(), smaller, strict=True):
+            large = right if small == left else left
+            next_frontier[small] = built[small]
+            next_frontier[large] = frontier[node] - built[small]
+        frontier = next_frontier
+    return _depth_first(table.to_arrays(n_arms)), root_totals
+
+
+def _depth_first(tree: TreeArrays) -> TreeArrays:
+    """Renumber nodes in the order the depth-first grower creates them (children of a split are adjacent)."""
+    order, stack = [0], [0]
+    while stack:
+        node = stack.pop()
+        if tree.children_left[node] >= 0:
+            order += [tree.children_left[node], tree.children_right[node]]
+            stack += [tree.children_right[node], tree.children_left[node]]
+    order = np.asarray(order)
+    new_id = np.empty_like(order)
+    new_id[order] = np.arange(len(order))
+    arrays = {field.name: getattr(tree, field.name)[order] for field in fields(tree)}
+    for name in ("children_left", "children_right", "parent"):
+        arrays[name] = np.where(arrays[name] >= 0, new_id[np.maximum(arrays[name], 0)], -1)
+    return TreeArrays(**arrays)
+
+
+def _estimation_statistics(frame: pd.DataFrame, partition: int, context: _Context, tree: TreeArrays) -> np.ndarray:
+    """Node statistics of a partition's estimation rows (the held-out rows when honest, else all)."""
+    data = _partition_data(frame, context)
+    held_out = _held_out(data, partition, context)
+    rows = np.flatnonzero(held_out) if context.holdout is not None else np.arange(len(data.arm))
+    return tree.route_statistics(data.encoded, data.arm, data.weight, data.y, rows)
+
+
+def fit_tree(estimator: _BaseUpliftTree, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
+             features: Any = None, sample_weight: Any = None, client: Client | None = None,
+             bin_edges: Any = None) -> _BaseUpliftTree:
+    """Fit ``estimator`` (an unfitted ``UpliftTreeClassifier``/``Regressor``) on a dask DataFrame.
+
+    Parameters
+    ----------
+    estimator : UpliftTreeClassifier or UpliftTreeRegressor
+        Its parameters are used; it is fitted in place and returned, an ordinary fitted estimator.
+    ddf : dask.dataframe.DataFrame
+        Categorical features need the ``category`` dtype with known categories (``ddf.categorize()``).
+    treatment, outcome : column names
+        Arm labels (``estimator.control`` is the control label) and outcome.
+    features : list of column names, optional
+        Default: every other column.
+    sample_weight : column name, optional
+    client : distributed.Client, optional
+        Default: the current client.
+    bin_edges : BinMapper or dict, optional
+        A fitted ``BinMapper`` (e.g. another model's ``bin_mapper_``) or ``{numeric feature: thresholds}``;
+        other numeric features get exact bins (at most ``max_bins`` distinct values) or quantile edges of a
+        uniform sample of ``QUANTILE_SUBSAMPLE`` rows, like the in-memory fit.
+
+    With ``honest=True`` each partition holds out ``honest_fraction`` of its rows (stratified as in memory)
+    for estimation. Without feature sampling (``max_features=None``) and on the same bins and rows, the
+    tree equals the in-memory fit's.
+    """
+    _check_estimator(estimator, _BaseUpliftTree, "UpliftTreeClassifier or UpliftTreeRegressor")
+    estimator._check_tree_params()
+    split_rng, binning_rng, growth_rng = spawn_generators(estimator.random_state, 3)
+    try:
+        setup = _setup(estimator, ddf, client, treatment, outcome, features, sample_weight, bin_edges, binning_rng)
+        client, context = setup.client, setup.context
+        if estimator.honest:
+            context = replace(context, holdout=(int(split_rng.integers(2**63 - 1)), estimator.honest_fraction))
+        n_arms = len(context.labels)
+        parts = _map_partitions(client, ddf, _bin_partition, context)
+        params = estimator._growth_params(context.schema.n_features, parallel=False)
+        tree, structure_totals = _grow(client, parts, context.bin_mapper, n_arms, params, growth_rng)
+        del parts  # release the binned partitions on the workers
+        statistics = _map_partitions(client, ddf, _estimation_statistics, context, tree)
+        tree = tree.with_stats(_tree_reduce(client, statistics, _sum_arrays))
+    except KilledWorker as error:
+        raise _fit_failed("fit_tree", error) from error
+    n_structure, n_estimation = int(structure_totals[:, COUNT].sum()), int(tree.stats[0, :, COUNT].sum())
+    if not (n_structure + n_estimation == setup.n_rows if estimator.honest
+            else n_structure == n_estimation == setup.n_rows):
+        raise RuntimeError(f"ddf gave {setup.n_rows} rows on one pass but {n_structure} structure and "
+                           f"{n_estimation} estimation rows on others; its partitions must be deterministic "
+                           "(persist it, or seed its random generation)")
+    if estimator.honest:
+        for part, totals in (("structure", structure_totals), ("estimation", tree.stats[0])):
+            _check_arm_totals(context.labels, totals[:, COUNT], totals[:, WEIGHT], estimator.min_samples_treatment,
+                              f"treatment ({part} rows of the honest split)")
+    tree, n_merged = merge_short_leaves(tree, estimator.min_samples_treatment)
+    _set_data_attributes(estimator, context)
+    estimator.honest_estimates_ = bool(estimator.honest)
+    estimator.n_splits_merged_ = n_merged
+    estimator._set_tree(tree)
+    return estimator
+
+
+# -- forests -----------------------------------------------------------------------------------------------
+def _grow_worker_trees(forest: _BaseUpliftForest, parts: list, context: _Context, tree_rngs: list,
+                       arm_mean: np.ndarray) -> list:
+    """Grow trees on the rows one worker holds, exactly as the in-memory forest grows each of its trees."""
+    data = ExperimentData(*(np.concatenate([getattr(part, field.name) for part in parts])
+                            for field in fields(ExperimentData)))
+    check_arm_sizes(Arms(data.arm, context.labels), data.weight, forest.min_samples_treatment,
+                    "treatment (the rows one Dask worker holds; shuffle ddf so every worker sees every arm)")
+    n_threads = forest._check_forest_params()
+    forest.bin_mapper_ = context.bin_mapper
+    binned = context.bin_mapper.transform(data.encoded)
+    params = forest._growth_params(context.schema.n_features, parallel=False)
+    n_draw = forest._n_draw(len(data.arm))
+
+    def grow(index: int) -> tuple[TreeArrays, int, int]:
+        rng = tree_rngs[index]
+        seed = int(rng.integers(2**31 - 1))
+        tree, n_merged = forest._grow_one(binned, data, len(context.labels), n_draw, params, arm_mean, rng)
+        return tree, n_merged, seed
+
+    return _run_in_threads(grow, len(tree_rngs), n_threads, verbose=0)
+
+
+def _n_rows(data: ExperimentData) -> int:
+    return len(data.arm)
+
+
+def fit_forest(estimator: _BaseUpliftForest, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
+               features: Any = None, sample_weight: Any = None, client: Client | None = None,
+               bin_edges: Any = None) -> _BaseUpliftForest:
+    """Fit an ``UpliftRandomForestClassifier``/``Regressor`` on a dask DataFrame, growing trees on the workers.
+
+    Every worker grows a share of the ``n_estimators`` trees proportional to the rows it holds, each on its
+    own sample of those rows (``bootstrap``, ``max_samples`` and ``honest`` apply to the worker's rows), with
+    bins shared by all trees. Only the trees travel to the client. Arguments as in :func:`fit_tree`;
+    ``n_jobs`` is the number of threads growing trees on each worker. Which partitions a worker holds is
+    up to the scheduler, so two fits may differ even with a fixed ``random_state``.
+    """
+    _check_estimator(estimator, _BaseUpliftForest, "UpliftRandomForestClassifier or UpliftRandomForestRegressor")
+    estimator._check_forest_params()
+    binning_rng, *tree_rngs = spawn_generators(estimator.random_state, 1 + estimator.n_estimators)
+    try:
+        setup = _setup(estimator, ddf, client, treatment, outcome, features, sample_weight, bin_edges, binning_rng)
+        client, context = setup.client, setup.context
+        arm_mean = setup.arm_sums[:, WEIGHTED_Y] / setup.arm_sums[:, WEIGHT]
+        parts = _map_partitions(client, ddf, _forest_partition, context)
+        wait(parts)
+        rows_per_part = client.gather(client.map(_n_rows, parts))
+        holders = client.who_has(parts)
+        by_worker: dict = defaultdict(list)
+        worker_rows: dict = defaultdict(int)
+        for part, n_rows in zip(parts, rows_per_part, strict=True):
+            worker = min(holders.get(part.key) or [None], key=str)  # None: lost since, any worker will do
+            by_worker[worker].append(part)
+            worker_rows[worker] += n_rows
+        shares = np.cumsum([0, *worker_rows.values()]) / sum(rows_per_part)
+        bounds = np.round(shares * estimator.n_estimators).astype(np.int64)
+        template = type(estimator)(**estimator.get_params())  # ships parameters, not an earlier fit
+        grown = [client.submit(_grow_worker_trees, template, held, context, tree_rngs[start:stop], arm_mean,
+                               workers=None if worker is None else [worker], allow_other_workers=True)
+                 for (worker, held), start, stop in zip(by_worker.items(), bounds[:-1], bounds[1:], strict=True)
+                 if stop > start]
+        results = [result for worker_results in client.gather(grown) for result in worker_results]
+    except KilledWorker as error:
+        raise _fit_failed("fit_forest", error) from error
+    if sum(rows_per_part) != setup.n_rows or len(results) != estimator.n_estimators:
+        raise RuntimeError(f"fit_forest got {sum(rows_per_part)} rows and {len(results)} trees for {setup.n_rows} "
+                           f"rows and {estimator.n_estimators} trees; ddf's partitions must be deterministic")
+    _set_data_attributes(estimator, context)
+    estimator.estimators_ = [estimator._as_estimator(tree, n_merged, seed) for tree, n_merged, seed in results]
+    estimator.feature_importances_ = np.mean([tree.feature_importances_ for tree in estimator.estimators_], axis=0)
+    return estimator
+
+
+def _forest_partition(frame: pd.DataFrame, partition: int, context: _Context) -> ExperimentData:
+    """A partition's rows for the forest (each tree draws its own rows, so the partition number is unused)."""
+    return _partition_data(frame, context)
+
+
+# -- scoring -----------------------------------------------------------------------------------------------
+def _score_partition(frame: pd.DataFrame, scorer: Any, method: str, meta: pd.Series | pd.DataFrame,
+                     kwargs: dict) -> pd.Series | pd.DataFrame:
+    if len(frame) == 0:
+        return meta.set_axis(frame.index)
+    values = getattr(scorer, method)(frame, **kwargs)
+    if isinstance(meta, pd.Series):
+        return pd.Series(values, index=frame.index, name=meta.name, dtype=meta.dtype)
+    return pd.DataFrame(np.asarray(values).reshape(len(frame), -1), index=frame.index,
+                        columns=meta.columns).astype(meta.dtypes)
+
+
+def _map_scorer(ddf: Any, scorer: Any, method: str, meta: pd.Series | pd.DataFrame, **kwargs: Any) -> Any:
+    if not isinstance(ddf, dd.DataFrame):
+        raise TypeError(f"ddf must be a dask.dataframe.DataFrame, got {type(ddf).__name__}")
+    meta = meta.set_axis(ddf._meta.index)
+    return ddf.map_partitions(_score_partition, dask.delayed(scorer), method, meta, kwargs, meta=meta)
+
+
+def _check_model(model: Any) -> None:
+    if not isinstance(model, _UpliftModel):
+        raise TypeError(f"model must be a fitted upliftree tree or forest, got {type(model).__name__}")
+    check_is_fitted(model, model._fitted_attribute)
+
+
+def predict(model: _UpliftModel, ddf: Any) -> Any:
+    """Uplift per row as a dask Series ``"uplift"`` (one treatment) or DataFrame (a column per treatment
+    label, as text), aligned with ``ddf``'s partitions and index."""
+    _check_model(model)
+    treatments = model.treatments_[1:]
+    if len(treatments) == 1:
+        meta = pd.Series([], dtype=np.float64, name="uplift")
+    else:
+        meta = pd.DataFrame({str(label): pd.Series([], dtype=np.float64) for label in treatments})
+    return _map_scorer(ddf, model, "predict", meta)
+
+
+def apply(model: _UpliftModel, ddf: Any) -> Any:
+    """Leaf ids: a dask Series ``"leaf"`` for a tree, a DataFrame ``tree_0, tree_1, ...`` for a forest."""
+    _check_model(model)
+    if isinstance(model, _BaseUpliftForest):
+        meta = pd.DataFrame({f"tree_{index}": pd.Series([], dtype=np.int64)
+                             for index in range(len(model.estimators_))})
+    else:
+        meta = pd.Series([], dtype=np.int64, name="leaf")
+    return _map_scorer(ddf, model, "apply", meta)
+
+
+def decide(policy: Any, ddf: Any, **kwargs: Any) -> Any:
+    """``policy.decide(partition, **kwargs)`` over the partitions: a dask Series ``"decision"`` of arm labels.
+
+    Only row-wise rules apply (``rule="threshold"``, no ``capacity``); per-row inputs (``eligible``,
+    ``contacts``, per-row costs of the policy) must be column names or query strings, not arrays.
+    """
+    if not callable(getattr(policy, "decide", None)) or not hasattr(policy, "treatments_"):
+        raise TypeError(f"policy must be an upliftree.policy.Policy, got {type(policy).__name__}")
+    if kwargs.get("rule", "threshold") != "threshold" or kwargs.get("capacity") is not None:
+        raise ValueError("decide over a dask frame supports rule='threshold' without capacity, where each row's "
+                         "decision depends on that row only; top_k, budget and capacity compare rows across "
+                         "partitions")
+    for name in ("eligible", "contacts"):
+        values = kwargs.get(name)
+        nested = values.values() if isinstance(values, dict) else [values]
+        if any(value is not None and not isinstance(value, str) for value in nested):
+            raise ValueError(f"{name} must be a column name or query string on a dask frame (arrays cannot "
+                             "follow its partitions)")
+    return _map_scorer(ddf, policy, "decide", pd.Series([], dtype=object, name="decision"), **kwargs)

@@ -1,0 +1,278 @@
+"""Forest (or any uplift model) distillation: a shallow tree that imitates a model's predicted uplift.
+
+The tree is grown on the model's predictions for the rows of ``X``: each split minimizes the weighted sum
+of squared errors of the predicted uplift (all treatments together), over the same bins and with the same
+missing-value and category handling as the uplift trees. A leaf predicts the mean of the model's predicted
+outcome per arm over its rows, so its uplift is the mean predicted uplift. Node statistics (counts, rates,
+intervals in rule sheets and drawings) are those of the experiment rows ``(X, treatment, y)``, and the
+Qini coefficient of both models on those rows tells how much of the model's ranking the tree keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .._base import check_is_fitted, spawn_generators
+from .._grower import _NodeTable, _record_split
+from .._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2, build_histograms
+from .._kernels.partition import partition_rows
+from .._validation import (
+    Arms,
+    arm_codes,
+    check_arm_sizes,
+    check_int,
+    check_n_rows,
+    validate_outcome,
+    validate_sample_weight,
+)
+from ..binning import BinMapper
+from ..tree import ExperimentData, _BaseUpliftTree, estimate_nodes
+from .model_json import set_schema
+
+__all__ = ["DistilledUpliftTree", "distill"]
+
+RELATIVE_TOLERANCE = 1e-10
+
+
+class DistilledUpliftTree(_BaseUpliftTree):
+    """A shallow uplift tree fitted to another model's predictions; build it with :func:`distill`.
+
+    It predicts, applies, exports (rules, SQL, JSON, drawings) and reports segments like an
+    :class:`~upliftree.UpliftTreeClassifier`.
+
+    Parameters
+    ----------
+    max_depth : int
+        Maximum depth (the root has depth 0).
+    min_samples_leaf : int
+        Minimum rows in each child of a split.
+    min_samples_treatment : int
+        Minimum rows of every arm in each child of a split.
+    max_bins : int
+        At most this many bins per numeric feature (<= 255).
+    random_state : None, int or numpy Generator
+        Seeds the quantile subsample of the binning (more than 200,000 rows).
+
+    Attributes
+    ----------
+    tree_, schema_, treatments_, feature_names_in_, n_features_in_, feature_importances_, n_leaves_, depth_
+        As for the uplift trees; ``tree_.value`` holds the mean predicted outcome per arm, ``tree_.stats`` the
+        experiment rows.
+    fidelity_r2_ : float
+        Share of the variance of the model's predicted uplift (over rows and treatments) the tree explains.
+    qini_model_, qini_distilled_ : float
+        Qini coefficient of the model and of the tree on the experiment rows (with several treatments, of
+        the best-arm recommendation, :func:`upliftree.metrics.best_arm_score`).
+    qini_kept_ : float
+        ``qini_distilled_ / qini_model_``; NaN when the model's Qini is not positive.
+    n_splits_merged_ : int
+        Splits undone because a leaf had fewer than ``min_samples_treatment`` rows of some arm.
+    """
+
+    def __init__(self, max_depth: int = 3, min_samples_leaf: int = 100, min_samples_treatment: int = 10,
+                 max_bins: int = 255, random_state: Any = None):
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.min_samples_treatment = min_samples_treatment
+        self.max_bins = max_bins
+        self.random_state = random_state
+
+    def _check_tree_params(self) -> None:
+        check_int(self.max_depth, "max_depth", 0)
+        check_int(self.min_samples_leaf, "min_samples_leaf", 1)
+        check_int(self.min_samples_treatment, "min_samples_treatment", 0)
+        check_int(self.max_bins, "max_bins", 2)
+        if self.max_bins > 255:
+            raise ValueError(f"max_bins must be <= 255, got {self.max_bins}")
+
+    def fit(self, model: Any, X, treatment, y, sample_weight=None) -> DistilledUpliftTree:
+        """Grow the tree on ``model``'s predictions for ``X``; estimate nodes and Qini on ``treatment, y``."""
+        self._check_tree_params()
+        if not hasattr(model, "predict_outcome") or not hasattr(model, "_fitted_attribute"):
+            raise TypeError(f"model must be a fitted upliftree tree or forest, got {type(model).__name__}")
+        check_is_fitted(model, model._fitted_attribute)
+        n_rows = check_n_rows(X)
+        labels = np.asarray(treatment)
+        if labels.ndim != 1 or len(labels) != n_rows:
+            raise ValueError(f"treatment must be 1-D with one label per row of X ({n_rows})")
+        self._binary = model._binary
+        data = ExperimentData(model._encode(X), arm_codes(labels, tuple(model.treatments_)),
+                              validate_outcome(y, n_rows, self._binary), validate_sample_weight(sample_weight, n_rows))
+        check_arm_sizes(Arms(data.arm, tuple(model.treatments_)), data.weight, self.min_samples_treatment)
+        set_schema(self, model.schema_, tuple(model.treatments_))
+        predicted = model.predict_outcome(X)
+        target = predicted[:, 1:] - predicted[:, :1]
+
+        (binning_rng,) = spawn_generators(self.random_state, 1)
+        self.bin_mapper_ = BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, self.schema_)
+        binned = self.bin_mapper_.transform(data.encoded)
+        tree = _grow_regression_tree(binned, self.bin_mapper_, target, data, len(self.treatments_), self)
+        tree, self.n_splits_merged_ = estimate_nodes(tree, data, self.min_samples_treatment)
+        value = np.column_stack([
+            _node_means(tree, data, predicted[:, arm]) for arm in range(predicted.shape[1])
+        ])
+        self._set_tree(replace(tree, value=value))
+        self.honest_estimates_ = False
+
+        distilled = self.predict_outcome(X)
+        distilled_uplift = distilled[:, 1:] - distilled[:, :1]
+        residual = np.sum(data.weight[:, None] * (target - distilled_uplift) ** 2)
+        spread = np.sum(data.weight[:, None] * (target - np.average(target, axis=0, weights=data.weight)) ** 2)
+        self.fidelity_r2_ = float(1.0 - residual / spread) if spread > 0 else float("nan")
+        self.qini_model_ = _qini(target, labels, y, self.treatments_)
+        self.qini_distilled_ = _qini(distilled_uplift, labels, y, self.treatments_)
+        self.qini_kept_ = (self.qini_distilled_ / self.qini_model_ if self.qini_model_ > 0 else float("nan"))
+        return self
+
+
+def _qini(uplift: np.ndarray, labels: np.ndarray, y: Any, treatments: np.ndarray) -> float:
+    from ..metrics import best_arm_score, one_vs_control, qini_auc_score
+
+    if uplift.shape[1] == 1:
+        return qini_auc_score(*one_vs_control(np.asarray(y), uplift[:, 0], labels, arm=treatments[1],
+                                              control=treatments[0]))
+    return best_arm_score(np.asarray(y), uplift, labels, arms=list(treatments[1:]), control=treatments[0])
+
+
+def _node_means(tree: Any, data: ExperimentData, values: np.ndarray) -> np.ndarray:
+    """Weighted mean of ``values`` over the rows reaching each node."""
+    stats = tree.route_statistics(data.encoded, np.zeros(len(values), dtype=np.int64), data.weight, values)
+    weight = stats[:, 0, WEIGHT]
+    return np.where(weight > 0, stats[:, 0, WEIGHTED_Y] / np.where(weight > 0, weight, 1.0), 0.0)
+
+
+def _target_histograms(binned: np.ndarray, rows: np.ndarray, target: np.ndarray, data: ExperimentData,
+                       n_arms: int, n_bins_total: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per feature and bin: weighted sums of every target column ``(f, b, k, stat)`` and row counts per arm."""
+    no_arm = np.zeros(len(data.arm), dtype=np.int64)
+    sums = np.concatenate([
+        build_histograms(binned, rows, no_arm, data.weight, np.ascontiguousarray(target[:, column]), 1,
+                         n_bins_total)
+        for column in range(target.shape[1])
+    ], axis=2)
+    arm_counts = build_histograms(binned, rows, data.arm, data.weight, data.y, n_arms, n_bins_total)[..., COUNT]
+    return sums, arm_counts
+
+
+def _best_split(sums: np.ndarray, arm_counts: np.ndarray, bin_mapper: BinMapper, params: DistilledUpliftTree
+                ) -> tuple[int, float, np.ndarray | None]:
+    """Feature, weighted SSE reduction and left bins of the best admissible split (feature -1 if none).
+
+    Candidates as in the uplift trees: bins in order (categories by their mean target), the missing bin
+    on either side, and "missing versus not missing"; ties keep the first candidate.
+    """
+    missing_bin = bin_mapper.missing_bin_
+    node = sums[0].sum(axis=0)  # (k, stats)
+    node_weight = node[0, WEIGHT]
+    node_score = (node[:, WEIGHTED_Y] ** 2).sum() / node_weight
+    # Reductions within rounding error of the node's sum of squares are not splits (e.g. a constant target).
+    best = (-1, RELATIVE_TOLERANCE * node[:, WEIGHTED_Y2].sum(), None)
+    for feature in range(sums.shape[0]):
+        n_bins = int(bin_mapper.n_bins_non_missing_[feature])
+        feature_sums, feature_counts = sums[feature], arm_counts[feature]
+        present = np.flatnonzero(feature_counts[:n_bins].sum(axis=1) > 0)
+        if bin_mapper.is_categorical_[feature]:
+            means = feature_sums[present, :, WEIGHTED_Y].sum(axis=1) / np.maximum(feature_sums[present, 0, WEIGHT],
+                                                                                  1e-300)
+            order = present[np.argsort(means, kind="mergesort")]
+        else:
+            order = np.arange(n_bins)
+        missing_sums, missing_counts = feature_sums[missing_bin], feature_counts[missing_bin]
+        has_missing = missing_counts.sum() > 0
+        left_sums = np.cumsum(feature_sums[order], axis=0)
+        left_counts = np.cumsum(feature_counts[order], axis=0)
+        for missing_left in (False, True):
+            if missing_left and not has_missing:
+                continue
+            candidate_sums = left_sums + missing_sums if missing_left else left_sums
+            candidate_counts = left_counts + missing_counts if missing_left else left_counts
+            right_sums, right_counts = node - candidate_sums, feature_counts.sum(axis=0) - candidate_counts
+            admissible = (
+                (candidate_counts.sum(axis=1) >= params.min_samples_leaf)
+                & (right_counts.sum(axis=1) >= params.min_samples_leaf)
+                & (candidate_counts >= max(params.min_samples_treatment, 1)).all(axis=1)
+                & (right_counts >= max(params.min_samples_treatment, 1)).all(axis=1)
+                & (candidate_sums[:, 0, WEIGHT] > 0) & (right_sums[:, 0, WEIGHT] > 0)
+            )
+            if not admissible.any():
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                score = ((candidate_sums[:, :, WEIGHTED_Y] ** 2).sum(axis=1) / candidate_sums[:, 0, WEIGHT]
+                         + (right_sums[:, :, WEIGHTED_Y] ** 2).sum(axis=1) / right_sums[:, 0, WEIGHT])
+            reduction = np.where(admissible, score - node_score, -np.inf)
+            prefix = int(np.argmax(reduction))
+            if reduction[prefix] > best[1]:
+                heavier_left = candidate_sums[prefix, 0, WEIGHT] >= right_sums[prefix, 0, WEIGHT]
+                best = (feature, float(reduction[prefix]),
+                        _left_bins(order, prefix, missing_left if has_missing else heavier_left, bin_mapper))
+    return best
+
+
+def _left_bins(order: np.ndarray, prefix: int, missing_left: bool, bin_mapper: BinMapper) -> np.ndarray:
+    """Bins sent left: the first ``prefix + 1`` bins of ``order``, and the missing bin when ``missing_left``.
+
+    Without missing rows in the node, callers pass the heavier side, as the uplift trees do.
+    """
+    left_bins = np.zeros(bin_mapper.missing_bin_ + 1, dtype=np.bool_)
+    left_bins[order[: prefix + 1]] = True
+    left_bins[bin_mapper.missing_bin_] = missing_left
+    return left_bins
+
+
+def _grow_regression_tree(binned: np.ndarray, bin_mapper: BinMapper, target: np.ndarray, data: ExperimentData,
+                          n_arms: int, params: DistilledUpliftTree):
+    """Depth-first growth minimizing the weighted squared error of ``target`` (rows x treatments)."""
+    n_bins_total = bin_mapper.missing_bin_ + 1
+    table = _NodeTable()
+    root_rows = np.arange(binned.shape[1])
+    stack = [(table.add_leaf(-1, 0), root_rows)]
+    root_weight = data.weight.sum()
+    while stack:
+        node, rows = stack.pop()
+        if table.depth[node] >= params.max_depth or len(rows) < 2 * params.min_samples_leaf:
+            continue
+        sums, arm_counts = _target_histograms(binned, rows, target, data, n_arms, n_bins_total)
+        feature, reduction, left_bins = _best_split(sums, arm_counts, bin_mapper, params)
+        if feature < 0:
+            continue
+        if bin_mapper.is_categorical_[feature]:
+            # Categories absent from this node follow the missing-value direction, like unseen ones.
+            n_bins = bin_mapper.n_bins_non_missing_[feature]
+            absent = arm_counts[feature, :n_bins].sum(axis=1) == 0
+            left_bins[:n_bins][absent] = left_bins[bin_mapper.missing_bin_]
+        node_weight = sums[0, :, 0, WEIGHT].sum()
+        _record_split(table, node, feature, reduction / node_weight, reduction / node_weight, left_bins, bin_mapper,
+                      node_weight / root_weight)
+        left_rows, right_rows = partition_rows(rows, binned[feature], left_bins)
+        stack.append((table.children_right[node], right_rows))
+        stack.append((table.children_left[node], left_rows))
+    return table.to_arrays(n_arms)
+
+
+def distill(model: Any, X, treatment, y, *, max_depth: int = 3, min_samples_leaf: int = 100,
+            min_samples_treatment: int = 10, max_bins: int = 255, sample_weight=None,
+            random_state: Any = None) -> DistilledUpliftTree:
+    """Fit a shallow, exportable tree to ``model``'s predicted uplift on ``X``.
+
+    Parameters
+    ----------
+    model : fitted uplift forest or tree
+    X, treatment, y : experiment rows
+        The tree imitates ``model.predict_outcome(X)``; ``treatment, y`` give each node's counts, rates and
+        intervals and the Qini coefficients (use rows the model was not trained on for honest numbers).
+    max_depth, min_samples_leaf, min_samples_treatment, max_bins, random_state
+        See :class:`DistilledUpliftTree`.
+    sample_weight : array-like, optional
+        Row weights for the fit and the node statistics (the Qini coefficients are unweighted).
+
+    Returns
+    -------
+    DistilledUpliftTree
+        With ``fidelity_r2_``, ``qini_model_``, ``qini_distilled_`` and ``qini_kept_``.
+    """
+    return DistilledUpliftTree(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+                               min_samples_treatment=min_samples_treatment, max_bins=max_bins,
+                               random_state=random_state).fit(model, X, treatment, y, sample_weight)

@@ -1,0 +1,318 @@
+"""Rule sheets: a fitted tree's segments as an indented text tree, a Markdown or CSV table, a DataFrame, or
+pandas ``query`` strings.
+
+Rules come from :mod:`upliftree.rules` (one merged condition per feature) and the numbers from
+:func:`upliftree.segments.node_effects` (per-arm counts and outcome means, uplift with its interval, from
+the node statistics: the estimation rows of an honest tree). See ``docs/export.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._base import check_is_fitted
+from .._kernels.histogram import COUNT
+from ..rules import Condition, format_condition, format_rule, leaf_conditions
+from ..segments import NodeEffects, node_effects
+from .conditions import rule_expression
+
+__all__ = ["FORMATS", "rules", "segment_sheet", "leaf_queries", "text_tree", "markdown_sheet"]
+
+FORMATS = ("text", "markdown", "csv", "frame", "query")
+NOT_AVAILABLE = "n/a"
+
+
+# -- numbers as people read them -------------------------------------------------------------------------
+def format_outcome(value: float, binary: bool) -> str:
+    """A rate as a percentage (binary outcome) or a mean with 4 significant digits."""
+    if not np.isfinite(value):
+        return NOT_AVAILABLE
+    return f"{value:.1%}" if binary else f"{value:.4g}"
+
+
+def format_uplift(estimate: float, low: float, high: float, binary: bool) -> str:
+    """``+2.1 pp (+0.4, +3.8)`` for rates (percentage points), ``+12.5 (+3.1, +21.9)`` for means."""
+    def one(value: float) -> str:
+        if not np.isfinite(value):
+            return NOT_AVAILABLE
+        return f"{100 * value:+.1f}" if binary else f"{value:+.4g}"
+
+    unit = " pp" if binary else ""
+    interval = f" ({one(low)}, {one(high)})" if np.isfinite(low) and np.isfinite(high) else ""
+    return f"{one(estimate)}{unit}{interval}" if np.isfinite(estimate) else NOT_AVAILABLE
+
+
+def interval_label(alpha: float) -> str:
+    return f"{100 * (1 - alpha):g}% CI"
+
+
+def node_shares(model: Any) -> np.ndarray:
+    """Share of the root's rows (all arms, unweighted) reaching each node."""
+    counts = model.tree_.stats[:, :, COUNT].sum(axis=1)
+    return counts / counts[0] if counts[0] > 0 else np.zeros_like(counts)
+
+
+def node_summary(model: Any, effects: NodeEffects, shares: np.ndarray, node: int) -> list[str]:
+    """Short lines describing one node: rows and share, outcome per arm, uplift per treatment."""
+    binary = model._binary
+    labels = [str(label) for label in model.treatments_]
+    counts = ", ".join(f"{label} {int(count):,}" for label, count in zip(labels, effects.count[node], strict=True))
+    outcomes = ", ".join(f"{label} {format_outcome(mean, binary)}"
+                         for label, mean in zip(labels, effects.mean[node], strict=True))
+    lines = [f"{shares[node]:.1%} of rows ({counts})", f"{'rate' if binary else 'mean'}: {outcomes}"]
+    for arm, label in enumerate(labels[1:]):
+        name = "uplift" if len(labels) == 2 else f"uplift {label}"
+        lines.append(f"{name}: " + format_uplift(effects.uplift[node, arm], effects.ci_low[node, arm],
+                                                 effects.ci_high[node, arm], binary))
+    return lines
+
+
+def branch_condition(model: Any, node: int) -> Condition:
+    """The condition, merged along the path, on the feature that ``node``'s parent splits on."""
+    tree = model.tree_
+    feature = int(tree.feature[tree.parent[node]])
+    return next(condition for condition in leaf_conditions(tree, model.schema_, node)
+                if condition.feature_index == feature)
+
+
+# -- the segment table -----------------------------------------------------------------------------------
+def _per_leaf(mapping: Any, leaves: np.ndarray, argument: str) -> list[Any]:
+    if not isinstance(mapping, Mapping) and not hasattr(mapping, "items"):
+        raise TypeError(f"{argument} must map leaf ids to values, got {type(mapping).__name__}")
+    values = {int(leaf): value for leaf, value in mapping.items()}
+    missing = sorted(set(leaves.tolist()) - set(values))
+    extra = sorted(set(values) - set(leaves.tolist()))
+    if missing or extra:
+        raise ValueError(f"{argument} must have exactly the leaf ids {leaves.tolist()}; missing {missing}, "
+                         f"not leaves {extra}")
+    return [values[int(leaf)] for leaf in leaves]
+
+
+def segment_sheet(model: Any, alpha: float = 0.05, leaf_actions: Any = None, leaf_values: Any = None,
+                  precision: int | None = 6) -> pd.DataFrame:
+    """One row per leaf: rule, share of rows, per-arm counts and outcome means, uplift with interval.
+
+    Columns: ``leaf_id``, ``rule``, ``share``, ``n_<arm>``, ``rate_<arm>`` (binary outcome) or
+    ``mean_<arm>``, then per treatment ``uplift``, ``ci_low``, ``ci_high`` (suffixed ``_<arm>`` when there
+    are several treatments), and ``action`` / ``net_value`` when ``leaf_actions`` / ``leaf_values`` (mappings
+    leaf id -> action label / net value per row, e.g. from a policy) are given. Rows are sorted by uplift
+    (the largest over treatments), best first.
+    """
+    check_is_fitted(model)
+    tree = model.tree_
+    effects = node_effects(tree, model._binary, alpha)
+    leaves = tree.leaf_ids
+    labels = [str(label) for label in model.treatments_]
+    shares = node_shares(model)
+    columns: dict[str, Any] = {
+        "leaf_id": leaves,
+        "rule": [format_rule(leaf_conditions(tree, model.schema_, leaf), precision) for leaf in leaves],
+        "share": shares[leaves],
+    }
+    for arm, label in enumerate(labels):
+        columns[f"n_{label}"] = effects.count[leaves, arm].astype(np.int64)
+    outcome = "rate" if model._binary else "mean"
+    for arm, label in enumerate(labels):
+        columns[f"{outcome}_{label}"] = effects.mean[leaves, arm]
+    for arm, label in enumerate(labels[1:]):
+        suffix = "" if len(labels) == 2 else f"_{label}"
+        columns[f"uplift{suffix}"] = effects.uplift[leaves, arm]
+        columns[f"ci_low{suffix}"] = effects.ci_low[leaves, arm]
+        columns[f"ci_high{suffix}"] = effects.ci_high[leaves, arm]
+    if leaf_actions is not None:
+        columns["action"] = _per_leaf(leaf_actions, leaves, "leaf_actions")
+    if leaf_values is not None:
+        columns["net_value"] = np.asarray(_per_leaf(leaf_values, leaves, "leaf_values"), dtype=np.float64)
+    frame = pd.DataFrame(columns)
+    best = np.nan_to_num(effects.uplift[leaves].max(axis=1), nan=-np.inf)
+    return frame.iloc[np.argsort(-best, kind="stable")].reset_index(drop=True)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\|*`\[\]])|<(?=[A-Za-z/!?])")
+
+
+def _markdown_cell(text: str) -> str:
+    escaped = _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), str(text))
+    return " ".join(escaped.splitlines())
+
+
+def markdown_sheet(model: Any, alpha: float = 0.05, leaf_actions: Any = None, leaf_values: Any = None,
+                   precision: int | None = 6) -> str:
+    """The segment sheet as a Markdown table, with rates in percent and uplift in percentage points."""
+    sheet = segment_sheet(model, alpha, leaf_actions, leaf_values, precision)
+    binary = model._binary
+    labels = [str(label) for label in model.treatments_]
+    outcome = "rate" if binary else "mean"
+    header = ["segment", "rule", "share"] + [f"n {label}" for label in labels]
+    header += [f"{outcome} {label}" for label in labels]
+    header += [f"uplift{'' if len(labels) == 2 else ' ' + label} ({interval_label(alpha)})" for label in labels[1:]]
+    header += (["action"] if leaf_actions is not None else []) + (["net value"] if leaf_values is not None else [])
+    rows = []
+    for entry in sheet.to_dict("records"):
+        cells = [str(entry["leaf_id"]), entry["rule"], f"{entry['share']:.1%}"]
+        cells += [f"{entry[f'n_{label}']:,}" for label in labels]
+        cells += [format_outcome(entry[f"{outcome}_{label}"], binary) for label in labels]
+        for label in labels[1:]:
+            suffix = "" if len(labels) == 2 else f"_{label}"
+            cells.append(format_uplift(entry[f"uplift{suffix}"], entry[f"ci_low{suffix}"],
+                                       entry[f"ci_high{suffix}"], binary))
+        if leaf_actions is not None:
+            cells.append(str(entry["action"]))
+        if leaf_values is not None:
+            cells.append(f"{entry['net_value']:,.4g}")
+        rows.append(cells)
+    # Numbers right-aligned; rule, intervals and actions left-aligned.
+    align = ["---:", ":---", "---:"] + ["---:"] * (2 * len(labels)) + [":---"] * (len(labels) - 1)
+    align += ([":---"] if leaf_actions is not None else []) + (["---:"] if leaf_values is not None else [])
+    lines = ["| " + " | ".join(_markdown_cell(cell) for cell in header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |" for cells in rows]
+    return "\n".join(lines) + "\n"
+
+
+# -- the indented tree -----------------------------------------------------------------------------------
+def text_tree(model: Any, alpha: float = 0.05, precision: int | None = 6) -> str:
+    """Every node on its own line, children indented under their parent, leaves marked with their id."""
+    check_is_fitted(model)
+    tree = model.tree_
+    effects = node_effects(tree, model._binary, alpha)
+    shares = node_shares(model)
+    lines: list[str] = []
+
+    def describe(node: int) -> str:
+        text = "all rows" if node == 0 else format_condition(branch_condition(model, node), precision)
+        summary = "; ".join(node_summary(model, effects, shares, node))
+        leaf = f"[leaf {node}] " if tree.children_left[node] < 0 else ""
+        return f"{leaf}{text}: {summary}"
+
+    def visit(node: int, prefix: str, connector: str, child_prefix: str) -> None:
+        lines.append(prefix + connector + describe(node))
+        if tree.children_left[node] < 0:
+            return
+        children = [int(tree.children_left[node]), int(tree.children_right[node])]
+        for position, child in enumerate(children):
+            last = position == len(children) - 1
+            visit(child, prefix + child_prefix, "└── " if last else "├── ", "    " if last else "│   ")
+
+    visit(0, "", "", "")
+    return "\n".join(lines) + "\n"
+
+
+# -- pandas query strings --------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1024)
+def _pandas_reads_name(name: str) -> bool:
+    """Whether ``DataFrame.query`` resolves the backtick-quoted ``name`` to its column.
+
+    pandas turns a quoted name into a Python identifier, which fails for control characters, line breaks,
+    tabs and characters that Unicode normalization changes; asking pandas itself is the exact test.
+    """
+    probe = pd.DataFrame({name: [1.0]})
+    try:
+        return len(probe.query(f"{_quoted(name)}.notna()", engine="python")) == 1
+    except Exception:  # pandas raises SyntaxError, ValueError or UndefinedVariableError for such names
+        return False
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _query_name(name: str) -> str:
+    if not _pandas_reads_name(name):
+        raise ValueError(f"pandas query strings cannot refer to the column {name!r} (pandas rejects tabs, line "
+                         "breaks, control characters and some Unicode in backtick-quoted names); rename the column, "
+                         "or select a leaf's rows with upliftree.rules.conditions_mask")
+    return _quoted(name)
+
+
+def _query_literal(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str | bool | int | float):
+        return repr(value)
+    raise TypeError(f"cannot write the category {value!r} of type {type(value).__name__} in a query string")
+
+
+class PandasQuery:
+    """The :class:`~upliftree.export.conditions.QueryLanguage` of ``DataFrame.query(..., engine="python")``."""
+
+    and_ = " and "
+    or_ = " or "
+
+    def column(self, name: str) -> str:
+        return _query_name(name)
+
+    def number(self, value: float) -> str:
+        return repr(float(value))
+
+    def is_in(self, column: str, values) -> str:
+        return f"{column} in [{', '.join(_query_literal(value) for value in values)}]"
+
+    def missing_or_not_in(self, column: str, values) -> str:
+        # "not in" is True for missing values and unseen categories alike.
+        return f"{column} not in [{', '.join(_query_literal(value) for value in values)}]"
+
+    def missing_tests(self, column: str) -> list[str]:
+        return [f"{column}.isna()"]
+
+    def not_missing(self, column: str) -> str:
+        return f"{column}.notna()"
+
+    def never(self, column: str) -> str:
+        return f"{column}.isna() and {column}.notna()"
+
+    def nan_excluded(self, column: str) -> list[str]:
+        return []  # comparisons are False for NaN
+
+
+def leaf_queries(model: Any) -> dict[int, str]:
+    """For every leaf id, a ``DataFrame.query`` string selecting the rows :meth:`apply` puts in that leaf.
+
+    Column names are backtick-quoted and thresholds exact; use ``X.query(text, engine="python")`` (the
+    strings call ``.isna()``/``.notna()``, which the numexpr engine does not support).
+    """
+    check_is_fitted(model)
+    tree = model.tree_
+    language = PandasQuery()
+    queries = {}
+    for leaf in tree.leaf_ids:
+        query = rule_expression(leaf_conditions(tree, model.schema_, int(leaf)), language)
+        if query is None:  # a stump: a test true for every row, as pandas has no "True" query
+            column = language.column(model.schema_.names[0])
+            query = f"{column}.isna() or {column}.notna()"
+        queries[int(leaf)] = query
+    return queries
+
+
+def rules(model: Any, format: str = "text", alpha: float = 0.05, leaf_actions: Any = None,
+          leaf_values: Any = None, precision: int | None = 6) -> str | pd.DataFrame | dict[int, str]:
+    """A fitted tree's segments in one of ``FORMATS``.
+
+    Parameters
+    ----------
+    format : {"text", "markdown", "csv", "frame", "query"}
+        ``"text"``: indented tree (str); ``"markdown"`` / ``"csv"``: the segment sheet (str);
+        ``"frame"``: the segment sheet (DataFrame, see :func:`segment_sheet`); ``"query"``: dict leaf id ->
+        pandas query string (see :func:`leaf_queries`).
+    alpha : float
+        Intervals have coverage ``1 - alpha``.
+    leaf_actions, leaf_values : mapping leaf id -> action label / net value, optional
+        Add ``action`` / ``net_value`` columns to the sheet (e.g. from a policy).
+    precision : int or None
+        Significant digits of thresholds in rule text; None prints them exactly.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {list(FORMATS)}, got {format!r}")
+    if format == "text":
+        return text_tree(model, alpha, precision)
+    if format == "query":
+        return leaf_queries(model)
+    if format == "markdown":
+        return markdown_sheet(model, alpha, leaf_actions, leaf_values, precision)
+    sheet = segment_sheet(model, alpha, leaf_actions, leaf_values, precision)
+    return sheet if format == "frame" else sheet.to_csv(index=False, lineterminator="\n")

@@ -1,0 +1,155 @@
+"""Money and limits given per treatment, per row or per row and treatment, turned into checked arrays.
+
+Two kinds of specification:
+
+- per-treatment constants (``benefit``, ``harm_weight``, ``harm_cap``, ``capacity``): a number for every
+  treatment, a dict ``{treatment label: number}`` covering every treatment, or a sequence with one number
+  per treatment in the order of ``treatments_[1:]``;
+- per-row amounts (``cost``, ``risk_penalty``): a number, a column name of ``X``, a 1-D array with one value
+  per row, a 2-D array ``(n_rows, n_treatments)``, or a dict ``{treatment label: number | column | 1-D
+  array}`` covering every treatment.
+
+Dict keys are matched to the model's arm labels exactly (``1`` and ``"1"`` are different labels); a key that
+is not a treatment, or is the control label, is an error.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._validation import _check_1d, _labels_equal
+
+# A per-row amount for one treatment: a number, a column name of X, or one value per row.
+AmountColumn = float | str | np.ndarray | pd.Series
+
+
+def treatment_index(label: Any, treatments: tuple, argument: str) -> int:
+    """Position of ``label`` among the treatments (0 for the first treatment after control)."""
+    if _labels_equal(label, treatments[0]):
+        raise ValueError(
+            f"{argument}: {label!r} is the control arm; doing nothing has net value 0 by definition, "
+            f"give values for the treatments {list(treatments[1:])}"
+        )
+    for index, treatment in enumerate(treatments[1:]):
+        if _labels_equal(label, treatment):
+            return index
+    raise ValueError(f"{argument}: {label!r} is not a treatment of the model; treatments: {list(treatments[1:])}")
+
+
+def _per_treatment_dict(spec: dict, treatments: tuple, argument: str) -> list[Any]:
+    values: list[Any] = [None] * (len(treatments) - 1)
+    for label, value in spec.items():
+        values[treatment_index(label, treatments, argument)] = value
+    missing = [treatments[1 + index] for index, value in enumerate(values) if value is None]
+    if missing:
+        raise ValueError(f"{argument} has no value for the treatment(s) {missing}")
+    return values
+
+
+def _check_number(value: Any, argument: str, minimum: float | None, integer: bool = False) -> float:
+    kind = Integral if integer else Real
+    if isinstance(value, bool | np.bool_) or not isinstance(value, kind) or not np.isfinite(value):
+        expected = "an integer" if integer else "a finite number"
+        raise TypeError(f"{argument} must be {expected}, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{argument} must be >= {minimum}, got {value!r}")
+    return float(value)
+
+
+def per_treatment_constants(spec: Any, treatments: tuple, argument: str, minimum: float | None = None,
+                            integer: bool = False) -> np.ndarray:
+    """One number per treatment, shape ``(n_treatments,)``, from a number, a dict or a sequence."""
+    n_treatments = len(treatments) - 1
+    if isinstance(spec, dict):
+        values = _per_treatment_dict(spec, treatments, argument)
+    elif isinstance(spec, str) or np.ndim(spec) not in (0, 1):
+        raise TypeError(f"{argument} must be a number, a dict {{treatment: number}} or a sequence of "
+                        f"{n_treatments} numbers, got {spec!r}")
+    elif np.ndim(spec) == 0:
+        values = [spec] * n_treatments
+    else:
+        values = list(spec)
+        if len(values) != n_treatments:
+            raise ValueError(f"{argument} has {len(values)} values; expected one per treatment "
+                             f"{list(treatments[1:])}")
+    return np.array([_check_number(value, f"{argument}[{treatments[1 + index]!r}]", minimum, integer)
+                     for index, value in enumerate(values)])
+
+
+def _check_values(values: np.ndarray, argument: str, minimum: float | None) -> np.ndarray:
+    if values.dtype == np.bool_ or not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
+        raise TypeError(f"{argument} must be numeric, got dtype {values.dtype}")
+    values = values.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{argument} contains {int((~np.isfinite(values)).sum())} NaN or infinite value(s)")
+    if minimum is not None and (values < minimum).any():
+        raise ValueError(f"{argument} must be >= {minimum}; found {values.min()!r}")
+    return values
+
+
+def _amount_column(value: Any, argument: str, minimum: float | None) -> AmountColumn:
+    if isinstance(value, str):
+        return value
+    if np.ndim(value) == 0:
+        return _check_number(value, argument, minimum)
+    if np.ndim(value) != 1:
+        raise ValueError(f"{argument} must be a number, a column name or 1-D per-row values, "
+                         f"got shape {np.shape(value)}")
+    values = _check_values(np.asarray(value), argument, minimum)
+    # A Series keeps its index so it can be checked against the rows of X at scoring time.
+    return pd.Series(values, index=value.index) if isinstance(value, pd.Series) else values
+
+
+def per_row_columns(spec: Any, treatments: tuple, argument: str, minimum: float | None) -> list[AmountColumn]:
+    """Check a per-row amount specification now; one entry per treatment, resolved later by ``resolve``."""
+    n_treatments = len(treatments) - 1
+    if isinstance(spec, dict):
+        return [_amount_column(value, f"{argument}[{treatments[1 + index]!r}]", minimum)
+                for index, value in enumerate(_per_treatment_dict(spec, treatments, argument))]
+    if isinstance(spec, pd.DataFrame) or np.ndim(spec) == 2:
+        matrix = _check_values(np.asarray(spec), argument, minimum)
+        if matrix.shape[1] != n_treatments:
+            raise ValueError(f"{argument} has {matrix.shape[1]} columns; a 2-D {argument} needs one column "
+                             f"per treatment {list(treatments[1:])}")
+        return list(matrix.T)
+    return [_amount_column(spec, argument, minimum)] * n_treatments
+
+
+def resolve(columns: list[AmountColumn], X: Any, n_rows: int, argument: str, minimum: float | None,
+            per_row: bool = True) -> np.ndarray:
+    """Per-row amounts ``(n_rows, n_treatments)`` for the rows of ``X``.
+
+    With ``per_row=False`` (values per leaf, no data) only numbers are accepted.
+    """
+    resolved = np.empty((n_rows, len(columns)))
+    for index, column in enumerate(columns):
+        if isinstance(column, float):
+            resolved[:, index] = column
+        elif not per_row:
+            raise ValueError(f"{argument} is given per row; pass X to average it over each leaf's rows")
+        elif isinstance(column, str):
+            resolved[:, index] = _check_values(frame_column(X, column, argument).to_numpy(), argument, minimum)
+        else:
+            resolved[:, index] = row_values(column, X, n_rows, argument)
+    return resolved
+
+
+def frame_column(X: Any, name: str, argument: str) -> pd.Series:
+    """Column ``name`` of the DataFrame ``X``."""
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"{argument}={name!r} names a column, so X must be a pandas DataFrame")
+    if name not in X.columns:
+        raise ValueError(f"{argument}={name!r} is not a column of X")
+    return X[name]
+
+
+def row_values(values: Any, X: Any, n_rows: int, argument: str) -> np.ndarray:
+    """One value per row of ``X``; a Series must carry the same index as a DataFrame ``X``."""
+    if isinstance(values, pd.Series) and isinstance(X, pd.DataFrame) and not values.index.equals(X.index):
+        raise ValueError(f"{argument} is a Series whose index differs from X's index; align it with X "
+                         "(or pass a numpy array in X's row order)")
+    return _check_1d(values.to_numpy() if isinstance(values, pd.Series) else values, argument, n_rows)

@@ -1,0 +1,283 @@
+"""Offline policy value: what a policy would have achieved, estimated on held-out randomized data.
+
+Every estimate is a mean over rows of a per-row, per-arm pseudo-outcome ``G[i, a]`` whose expectation is the
+row's expected outcome under arm ``a``:
+
+- inverse propensity weighting (``"ipw"``, Horvitz-Thompson): ``G[i, a] = 1[A_i = a] Y_i / p_i``;
+- doubly robust (``"dr"``): ``G[i, a] = m_a(x_i) + 1[A_i = a] (Y_i - m_a(x_i)) / p_i`` with an outcome
+  model ``m`` (the uplift model's ``predict_outcome``, else the arm means of the evaluation rows).
+
+``p_i`` is the probability of the arm row ``i`` received (given, or each arm's share of the rows). Formulas
+and assumptions: ``docs/policy.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._base import spawn_generators
+from .._validation import (
+    _check_1d,
+    _labels_equal,
+    arm_codes,
+    check_int,
+    check_n_rows,
+    validate_outcome,
+    validate_treatment,
+)
+from .allocation import with_control
+from .amounts import per_row_columns, per_treatment_constants, resolve
+from .targeting import Policy
+
+ESTIMATORS = ("ipw", "dr")
+
+
+RESAMPLE_CELLS = 2_000_000  # resamples x rows held in memory at once
+
+
+@dataclass(frozen=True)
+class _Experiment:
+    """Evaluation rows and what is needed to value any assignment of arms on them."""
+
+    arm: np.ndarray  # observed arm codes
+    y: np.ndarray
+    propensity: np.ndarray | None  # probability of the observed arm; None: each arm's share of the rows
+    outcome: np.ndarray | None  # model's expected outcome per arm (n, n_arms); None: arm means (DR) or 0 (IPW)
+    doubly_robust: bool
+    policy: np.ndarray  # arm code the evaluated policy gives each row
+    benefit: np.ndarray  # per arm, 0 for control
+    cost: np.ndarray  # (n, n_arms), 0 for control
+
+    @property
+    def arm_indicator(self) -> np.ndarray:
+        return (self.arm[:, None] == np.arange(self.cost.shape[1])).astype(np.float64)
+
+
+def _weighted_means(weight: np.ndarray, values: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Per resample, the weighted mean of per-row ``values`` (shared by all resamples, or one row each)."""
+    return np.einsum("bi,bi->b", weight, np.broadcast_to(values, weight.shape))[:, None] / total
+
+
+def _estimates(data: _Experiment, weight: np.ndarray) -> np.ndarray:
+    """Mean outcome and net value of the policy, each arm for all rows and random targeting.
+
+    ``weight`` is ``(n_resamples, n_rows)``: how many copies of each row a resample holds (ones for the
+    point estimate). Returns ``(n_resamples, 2, n_arms + 2)``; NaN for a resample that lacks some arm.
+    """
+    n_rows, n_arms = data.cost.shape
+    rows = np.arange(n_rows)
+    indicator = data.arm_indicator
+    total = weight.sum(axis=1)[:, None]
+    arm_weight = weight @ indicator
+    has_every_arm = (arm_weight > 0).all(axis=1)
+    arm_weight = np.where(arm_weight > 0, arm_weight, np.nan)
+    propensity = (arm_weight / total)[:, data.arm] if data.propensity is None else data.propensity
+    # G[i, a] = m[i, a] + 1[A_i = a] * residual_i: only the received arm's entry carries the outcome.
+    if data.outcome is not None:
+        arm_expected = weight @ data.outcome / total
+        observed, chosen, control = (data.outcome[rows, data.arm], data.outcome[rows, data.policy],
+                                     data.outcome[:, 0])
+    else:
+        arm_expected = (weight @ (indicator * data.y[:, None]) / arm_weight if data.doubly_robust
+                        else np.zeros((len(weight), n_arms)))
+        observed, chosen, control = arm_expected[:, data.arm], arm_expected[:, data.policy], arm_expected[:, :1]
+    residual = (data.y - observed) / propensity
+    arm_outcome = arm_expected + (weight * residual) @ indicator / total
+    arm_net = data.benefit * (arm_outcome - arm_outcome[:, :1]) - weight @ data.cost / total
+    policy_outcome = chosen + (data.arm == data.policy) * residual
+    control_outcome = control + (data.arm == 0) * residual
+    policy_net = (data.benefit[data.policy] * (policy_outcome - control_outcome)
+                  - data.cost[rows, data.policy])
+    shares = np.bincount(data.policy, minlength=n_arms) / n_rows
+    estimates = np.stack([
+        np.column_stack([_weighted_means(weight, policy_outcome, total), arm_outcome, arm_outcome @ shares]),
+        np.column_stack([_weighted_means(weight, policy_net, total), arm_net, arm_net @ shares]),
+    ], axis=1)
+    estimates[~has_every_arm] = np.nan
+    return estimates
+
+
+def _bootstrap(data: _Experiment, n_boot: int, generator: np.random.Generator) -> np.ndarray:
+    """Estimates on ``n_boot`` resamples of the rows (drawn with replacement), in memory-sized blocks."""
+    n_rows = len(data.arm)
+    block = max(1, RESAMPLE_CELLS // n_rows)
+    draws = []
+    for start in range(0, n_boot, block):
+        size = min(block, n_boot - start)
+        drawn = generator.integers(0, n_rows, (size, n_rows)) + n_rows * np.arange(size)[:, None]
+        copies = np.bincount(drawn.ravel(), minlength=size * n_rows).reshape(size, n_rows)
+        draws.append(_estimates(data, copies.astype(np.float64)))
+    return np.concatenate(draws)
+
+
+def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, propensity: Any = None,
+                 estimator: str = "dr", n_boot: int = 1000, alpha: float = 0.05, benefit: Any = None,
+                 cost: Any = None, control: Any = None, outcome_model: Any = None, random_state: Any = None,
+                 **decide_kwargs: Any) -> pd.DataFrame:
+    """Estimate, on held-out randomized rows, the mean outcome and net value a policy would achieve.
+
+    The policy is compared with treating nobody, treating everyone with each treatment, and random
+    targeting with the policy's arm shares; intervals come from a bootstrap over rows (outcome models fitted
+    elsewhere stay fixed; arm shares and arm means are re-estimated in every resample).
+
+    Parameters
+    ----------
+    policy_or_assignments : Policy or array of arm labels
+        A :class:`Policy` (decided on ``X`` with ``**decide_kwargs``; its benefit and costs give the net value)
+        or the arm label each row of ``X`` would get.
+    X : DataFrame or 2-D array
+        Features of the evaluation rows.
+    treatment, y : array-like
+        The arm each row actually received (randomized) and its outcome.
+    propensity : None, dict, 1-D or 2-D array
+        Probability of each row's received arm: ``None`` (each arm's share of the rows, for a randomized
+        experiment with fixed probabilities), ``{label: probability}`` for every arm, one value per row (e.g.
+        ``assignment_probability`` of :meth:`Policy.eligibility`), or ``(n, n_arms)`` per arm.
+    estimator : {"dr", "ipw"}
+        Doubly robust or inverse propensity weighting (module docstring).
+    n_boot : int
+        Bootstrap resamples.
+    alpha : float
+        Intervals have coverage ``1 - alpha`` (percentile bootstrap).
+    benefit, cost, control
+        With an array of assignments only: value per unit of outcome (default 1), cost per treated row (as
+        in :class:`Policy`, default 0) and the control label (required).
+    outcome_model : fitted model with ``predict_outcome``, optional
+        Outcome model for ``"dr"``; by default a Policy's model when it has ``predict_outcome``, else arm means.
+        It must not have been fitted on these rows.
+    random_state : None, int or numpy Generator
+        Seeds the bootstrap.
+
+    Returns
+    -------
+    DataFrame
+        Index ``policy``, ``treat none``, ``treat all: <label>`` per treatment, ``random (same shares)``;
+        columns ``treated_share``, ``outcome`` (mean outcome per row), ``net_value`` (mean net value per row
+        against treating nobody: ``benefit * (outcome under the arm - outcome under control) - cost``),
+        ``policy_gain`` (the policy's net value minus the row's), each estimate with ``_low`` / ``_high``
+        interval bounds. ``attrs`` holds the estimator, alpha, n_boot and n_rows.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {list(ESTIMATORS)}, got {estimator!r}")
+    n_boot = check_int(n_boot, "n_boot", 1)
+    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    n_rows = check_n_rows(X)
+    if isinstance(policy_or_assignments, Policy):
+        given = [name for name, value in (("benefit", benefit), ("cost", cost), ("control", control))
+                 if value is not None]
+        if given:
+            raise ValueError(f"{given} come from the Policy; pass them only with an array of assignments")
+        policy = policy_or_assignments
+        labels = tuple(policy.treatments_)
+        arm = arm_codes(_check_1d(treatment, "treatment", n_rows), labels)
+        assigned = policy._plan(X, **decide_kwargs).codes
+        benefit_per_arm = policy.treatment_benefit
+        cost_per_arm = policy.treatment_cost(X)
+        if outcome_model is None and callable(getattr(policy.model, "predict_outcome", None)):
+            outcome_model = policy.model
+    else:
+        if decide_kwargs:
+            raise ValueError(f"{sorted(decide_kwargs)} are decision arguments; they need a Policy")
+        if control is None:
+            raise ValueError("control=<label of the control arm> is required with an array of assignments")
+        arms = validate_treatment(treatment, control, n_rows)
+        labels, arm = arms.labels, arms.codes
+        assignments = _check_1d(policy_or_assignments, "policy_or_assignments", n_rows)
+        unknown = sorted({str(label) for label in pd.unique(assignments)
+                          if not any(_labels_equal(label, known) for known in labels)})
+        if unknown:
+            raise ValueError(f"policy_or_assignments has arm labels {unknown[:10]} not received by any row of "
+                             f"treatment {list(labels)}; their value cannot be estimated")
+        assigned = arm_codes(assignments, labels)
+        benefit_per_arm = per_treatment_constants(1.0 if benefit is None else benefit, labels, "benefit")
+        cost_per_arm = resolve(per_row_columns(0.0 if cost is None else cost, labels, "cost", 0.0), X, n_rows,
+                               "cost", 0.0)
+    missing_arms = [label for code, label in enumerate(labels) if not (arm == code).any()]
+    if missing_arms:
+        raise ValueError(f"treatment has no row of arm(s) {missing_arms}; their value cannot be estimated")
+
+    data = _Experiment(
+        arm=arm, y=validate_outcome(y, n_rows, binary=False),
+        propensity=_observed_propensity(propensity, arm, labels),
+        outcome=(_outcome_per_arm(outcome_model, X, n_rows, labels)
+                 if estimator == "dr" and outcome_model is not None else None),
+        doubly_robust=estimator == "dr", policy=assigned,
+        benefit=np.concatenate([[0.0], benefit_per_arm]), cost=with_control(cost_per_arm),
+    )
+    point = _estimates(data, np.ones((1, n_rows)))[0]
+    resamples = _bootstrap(data, n_boot, spawn_generators(random_state, 1)[0])
+    return _value_table(point, resamples, data, labels, alpha, estimator, n_boot)
+
+
+def _value_table(point: np.ndarray, resamples: np.ndarray, data: _Experiment, labels: tuple, alpha: float,
+                 estimator: str, n_boot: int) -> pd.DataFrame:
+    names = ["policy", "treat none", *(f"treat all: {label}" for label in labels[1:]), "random (same shares)"]
+    treated_share = float((data.policy != 0).mean())
+    table = pd.DataFrame(index=pd.Index(names, name="policy"))
+    table["treated_share"] = [treated_share, 0.0, *[1.0] * (len(labels) - 1), treated_share]
+    gain = point[1, :1] - point[1]
+    resampled_gain = resamples[:, 1, :1] - resamples[:, 1]
+    for name, estimate, draws in (("outcome", point[0], resamples[:, 0]), ("net_value", point[1], resamples[:, 1]),
+                                  ("policy_gain", gain, resampled_gain)):
+        low, high = np.nanquantile(draws, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
+        table[name], table[f"{name}_low"], table[f"{name}_high"] = estimate, low, high
+    table.attrs.update(estimator=estimator, alpha=alpha, n_boot=n_boot, n_rows=len(data.arm))
+    return table
+
+
+def _observed_propensity(propensity: Any, arm: np.ndarray, labels: tuple) -> np.ndarray | None:
+    """Probability of each row's received arm, checked to lie in (0, 1]."""
+    if propensity is None:
+        return None
+    n_rows = len(arm)
+    if isinstance(propensity, dict):
+        per_arm = np.full(len(labels), np.nan)
+        for key, value in propensity.items():
+            matches = [code for code, label in enumerate(labels) if _labels_equal(key, label)]
+            if not matches:
+                raise ValueError(f"propensity: {key!r} is not an arm; arms: {list(labels)}")
+            if isinstance(value, bool) or not isinstance(value, Real):
+                raise TypeError(f"propensity[{key!r}] must be a number, got {value!r}")
+            per_arm[matches[0]] = value
+        if np.isnan(per_arm).any():
+            missing = [label for code, label in enumerate(labels) if np.isnan(per_arm[code])]
+            raise ValueError(f"propensity has no probability for arm(s) {missing}")
+        observed = per_arm[arm]
+    else:
+        values = np.asarray(propensity)
+        if values.ndim == 2:
+            if values.shape != (n_rows, len(labels)):
+                raise ValueError(f"propensity has shape {values.shape}; a 2-D propensity is (n_rows, n_arms) = "
+                                 f"({n_rows}, {len(labels)}) in the order {list(labels)}")
+            values = values[np.arange(n_rows), arm]
+        observed = _check_1d(values, "propensity", n_rows)
+    if not np.issubdtype(observed.dtype, np.number):
+        raise TypeError(f"propensity must be numeric, got dtype {observed.dtype}")
+    observed = observed.astype(np.float64)
+    if not ((observed > 0.0) & (observed <= 1.0)).all():
+        raise ValueError("propensity must lie in (0, 1] for every row's received arm")
+    return observed
+
+
+def _outcome_per_arm(model: Any, X: Any, n_rows: int, labels: tuple) -> np.ndarray:
+    """``model.predict_outcome(X)`` with columns in the order of ``labels``."""
+    if not callable(getattr(model, "predict_outcome", None)) or not hasattr(model, "treatments_"):
+        raise TypeError("outcome_model must be a fitted model with predict_outcome(X) and treatments_")
+    model_labels = tuple(model.treatments_)
+    columns = []
+    for label in labels:
+        matches = [code for code, known in enumerate(model_labels) if _labels_equal(label, known)]
+        if not matches:
+            raise ValueError(f"outcome_model has no arm {label!r}; its arms: {list(model_labels)}")
+        columns.append(matches[0])
+    outcome = np.asarray(model.predict_outcome(X), dtype=np.float64)
+    if outcome.shape != (n_rows, len(model_labels)) or not np.isfinite(outcome).all():
+        raise ValueError(f"outcome_model.predict_outcome(X) must return finite values of shape "
+                         f"({n_rows}, {len(model_labels)}), got shape {outcome.shape}")
+    return outcome[:, columns]

@@ -1,0 +1,127 @@
+"""Checks a careful analyst runs before trusting an uplift model: covariate balance and the usual pitfalls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._validation import FeatureSchema, _label_mask, encode_features
+
+__all__ = ["SMD_WARNING", "TINY_ARM", "Check", "balance_check", "covariate_balance", "segment_checks"]
+
+SMD_WARNING = 0.1  # |standardized mean difference| above which arms look imbalanced
+TINY_ARM = 50  # fewer estimation rows than this in an arm of a leaf make its rate unreliable
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report's checklist: ``level`` is "ok", "info" or "warning"."""
+
+    level: str
+    title: str
+    detail: str
+
+
+def _smd(mean_t: np.ndarray, var_t: np.ndarray, mean_c: np.ndarray, var_c: np.ndarray) -> np.ndarray:
+    pooled = np.sqrt((var_t + var_c) / 2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pooled > 0, (mean_t - mean_c) / np.where(pooled > 0, pooled, 1.0), 0.0)
+
+
+def _indicator_rows(name: str, schema_categories: tuple | None, values: np.ndarray
+                    ) -> list[tuple[str, str, np.ndarray]]:
+    """(feature, level, per-row values) of what is compared: the value, each category, being missing."""
+    missing = np.isnan(values)
+    rows = []
+    if schema_categories is None:
+        rows.append((name, "mean", values))
+    else:
+        rows += [(name, f"= {category}", np.where(missing, np.nan, values == code).astype(np.float64))
+                 for code, category in enumerate(schema_categories)]
+    if missing.any():
+        rows.append((name, "is missing", missing.astype(np.float64)))
+    return rows
+
+
+def covariate_balance(X: pd.DataFrame, treatment: np.ndarray, arms: list[Any], schema: FeatureSchema
+                      ) -> pd.DataFrame:
+    """Standardized mean differences of every feature between each treatment arm and control.
+
+    Numeric features compare means (missing values left out) and categorical features the share of each
+    category; a feature with missing values also compares the share missing. SMD = (mean treated - mean
+    control) / sqrt((var treated + var control) / 2). In a randomized experiment every |SMD| should be
+    small; above :data:`SMD_WARNING` suggests broken randomization or a feature measured after treatment.
+
+    Returns
+    -------
+    DataFrame
+        ``feature``, ``level``, ``control`` (control mean or share), then per treatment ``<arm>`` and
+        ``smd_<arm>``, and ``max_abs_smd``; largest imbalance first.
+    """
+    encoded = encode_features(X, schema)
+    masks = [_label_mask(np.asarray(treatment), arm) for arm in arms]
+    records = []
+    for index, (name, categories) in enumerate(zip(schema.names, schema.categories, strict=True)):
+        for feature, level, values in _indicator_rows(name, categories, encoded[:, index]):
+            moments = []
+            for mask in masks:
+                present = values[mask][~np.isnan(values[mask])]
+                moments.append((present.mean(), present.var()) if len(present) else (np.nan, np.nan))
+            record: dict[str, Any] = {"feature": feature, "level": level, "control": moments[0][0]}
+            for arm, (mean, variance) in zip(arms[1:], moments[1:], strict=True):
+                record[str(arm)] = mean
+                record[f"smd_{arm}"] = float(_smd(mean, variance, *moments[0]))
+            records.append(record)
+    table = pd.DataFrame(records)
+    table["max_abs_smd"] = table[[f"smd_{arm}" for arm in arms[1:]]].abs().max(axis=1)
+    return table.sort_values("max_abs_smd", ascending=False, kind="stable", ignore_index=True)
+
+
+def balance_check(balance: pd.DataFrame) -> Check:
+    """The checklist line of :func:`covariate_balance`."""
+    imbalanced = balance[balance["max_abs_smd"] > SMD_WARNING]
+    if imbalanced.empty:
+        worst = balance["max_abs_smd"].max() if len(balance) else 0.0
+        return Check("ok", "Arms are balanced",
+                     f"Every standardized mean difference is below {SMD_WARNING} (largest {worst:.3f}).")
+    names = ", ".join(f"{row.feature} ({row.level}: {row.max_abs_smd:.2f})" for row in imbalanced.head(5).itertuples())
+    return Check("warning", "Arms differ on some features",
+                 f"|SMD| > {SMD_WARNING} for {names}. Check the randomization, and that these features were "
+                 "measured before treatment.")
+
+
+def segment_checks(sheet: pd.DataFrame, arm_labels: list[str], treatment_labels: list[str]) -> list[Check]:
+    """Pitfalls visible in a tree's segment sheet (one row per leaf, ``upliftree.export.segment_sheet``).
+
+    - tiny arms: a leaf with fewer than :data:`TINY_ARM` estimation rows in some arm;
+    - "do not disturb": a leaf whose uplift interval lies below 0 (treating it loses outcomes), and leaves
+      whose estimate is negative without being significant.
+    """
+    checks = []
+    counts = sheet[[f"n_{label}" for label in arm_labels]].to_numpy()
+    tiny = sheet.loc[counts.min(axis=1) < TINY_ARM, "leaf_id"].tolist()
+    if tiny:
+        checks.append(Check("warning", "Tiny arms in some segments",
+                            f"Segment(s) {tiny} have fewer than {TINY_ARM} rows in an arm; their rates and uplift "
+                            "are unreliable. Raise min_samples_leaf or min_samples_treatment."))
+    else:
+        checks.append(Check("ok", "Every segment has enough rows per arm",
+                            f"At least {TINY_ARM} estimation rows of every arm in every segment."))
+    for label in treatment_labels:
+        suffix = "" if len(treatment_labels) == 1 else f"_{label}"
+        name = "" if len(treatment_labels) == 1 else f" ({label})"
+        harmful = sheet.loc[sheet[f"ci_high{suffix}"] < 0, "leaf_id"].tolist()
+        doubtful = sheet.loc[(sheet[f"uplift{suffix}"] < 0) & ~(sheet[f"ci_high{suffix}"] < 0), "leaf_id"].tolist()
+        if harmful:
+            checks.append(Check("warning", f"Do not disturb{name}",
+                                f"Treatment lowers the outcome in segment(s) {harmful} (interval below 0): "
+                                "leave these customers alone."))
+        if doubtful:
+            checks.append(Check("info", f"Possibly negative{name}",
+                                f"Segment(s) {doubtful} have a negative estimate whose interval includes 0."))
+        if not harmful and not doubtful:
+            checks.append(Check("ok", f"No segment with negative uplift{name}", "Every estimate is >= 0."))
+    return checks

@@ -1,0 +1,164 @@
+"""An experiment table's columns, by name, checked and turned into what the estimators take."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .io import DataError, require_columns
+
+__all__ = ["OUTCOME_TYPES", "Experiment", "as_label", "experiment_from_frame"]
+
+OUTCOME_TYPES = ("auto", "binary", "continuous")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """Features, arm labels and outcome of a randomized experiment, with what they were called.
+
+    Attributes
+    ----------
+    X : DataFrame
+        Feature columns.
+    treatment : ndarray
+        Arm label of every row.
+    y : ndarray of float
+        Outcome.
+    control : label
+        The control arm's label, as found in the treatment column.
+    binary : bool
+        Whether the outcome is 0/1 (uplift trees are then classifiers).
+    source, treatment_column, outcome_column : str
+        Where the table came from and the names of its treatment and outcome columns.
+    """
+
+    X: pd.DataFrame
+    treatment: np.ndarray
+    y: np.ndarray
+    control: Any
+    binary: bool
+    source: str
+    treatment_column: str
+    outcome_column: str
+
+    @property
+    def arms(self) -> list[Any]:
+        """Arm labels, control first and then the treatments sorted (the estimators' order)."""
+        others = [label for label in pd.unique(self.treatment) if not _same(label, self.control)]
+        try:
+            others = sorted(others)
+        except TypeError:
+            others = sorted(others, key=str)
+        return [self.control, *others]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.y)
+
+    def subset(self, rows: np.ndarray) -> Experiment:
+        """The experiment restricted to ``rows`` (a boolean mask or row positions)."""
+        return Experiment(self.X.iloc[rows].reset_index(drop=True), self.treatment[rows], self.y[rows],
+                          self.control, self.binary, self.source, self.treatment_column, self.outcome_column)
+
+
+def _same(value: Any, label: Any) -> bool:
+    return isinstance(value, str) == isinstance(label, str) and bool(value == label)
+
+
+def as_label(values: np.ndarray, text: Any) -> Any:
+    """The value in ``values`` that ``text`` names (command-line ``"1"`` names 1 and 1.0), or None."""
+    for value in pd.unique(values):
+        if _same(value, text) or str(value) == str(text):
+            return value
+        if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_):
+            try:
+                if float(text) == float(value):
+                    return value
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _outcome(column: pd.Series, name: str, outcome_type: str, source: str) -> tuple[np.ndarray, bool]:
+    if pd.api.types.is_bool_dtype(column.dtype) and not column.hasnans:
+        return column.to_numpy(dtype=np.float64), outcome_type != "continuous"
+    if not pd.api.types.is_numeric_dtype(column.dtype):
+        examples = pd.unique(column.dropna())[:3].tolist()
+        raise DataError(f"{source}: outcome column {name!r} must be numeric (0/1 for a conversion), found values "
+                        f"such as {examples}")
+    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    n_missing = int(np.isnan(values).sum())
+    if n_missing:
+        raise DataError(f"{source}: outcome column {name!r} has {n_missing} missing value(s); drop or impute "
+                        "those rows first")
+    zero_one = bool(np.isin(values, (0.0, 1.0)).all())
+    if outcome_type == "binary" and not zero_one:
+        found = np.unique(values[~np.isin(values, (0.0, 1.0))])[:5].tolist()
+        raise DataError(f"{source}: outcome column {name!r} is not binary (found values {found}); a binary "
+                        "outcome must be 0/1, or use a continuous outcome type")
+    return values, zero_one if outcome_type == "auto" else outcome_type == "binary"
+
+
+def experiment_from_frame(frame: pd.DataFrame, *, treatment: str, control: Any, outcome: str,
+                          features: Sequence[str] | None = None, exclude: Sequence[str] = (),
+                          outcome_type: str = "auto", source: str = "data") -> Experiment:
+    """Check a randomized experiment's table and pick its columns.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per unit.
+    treatment, outcome : str
+        Names of the arm-label column and the outcome column.
+    control : label
+        The control arm; a string such as ``"0"`` also matches a numeric label 0.
+    features : sequence of str, optional
+        Feature columns; by default every column but treatment, outcome and ``exclude``.
+    exclude : sequence of str
+        Columns that are not features (ids, post-treatment data).
+    outcome_type : {"auto", "binary", "continuous"}
+        ``"auto"``: binary when every outcome is 0 or 1.
+    source : str
+        Name of the table, for error messages.
+
+    Raises
+    ------
+    DataError
+        Missing columns, an unknown control label, a single arm, a missing or non-numeric outcome, a
+        non-binary outcome with ``outcome_type="binary"``.
+    """
+    if outcome_type not in OUTCOME_TYPES:
+        raise ValueError(f"outcome_type must be one of {list(OUTCOME_TYPES)}, got {outcome_type!r}")
+    columns = [str(column) for column in frame.columns]
+    require_columns(columns, [treatment, outcome, *(features or ()), *exclude], source)
+    if treatment == outcome:
+        raise DataError(f"{source}: the treatment and outcome columns must differ, both are {treatment!r}")
+    if features is None:
+        features = [column for column in columns if column not in {treatment, outcome, *exclude}]
+    features = list(dict.fromkeys(features))
+    overlap = sorted({treatment, outcome} & set(features))
+    if overlap:
+        raise DataError(f"{source}: column(s) {overlap} cannot be both a feature and the treatment or outcome")
+    if not features:
+        raise DataError(f"{source}: no feature columns left besides {treatment!r} and {outcome!r}")
+
+    labels = frame[treatment].to_numpy()
+    n_missing = int(pd.isna(labels).sum())
+    if n_missing:
+        raise DataError(f"{source}: treatment column {treatment!r} has {n_missing} missing value(s); every row "
+                        "needs an arm")
+    control_label = as_label(labels, control)
+    if control_label is None:
+        found = [value.item() if isinstance(value, np.generic) else value for value in pd.unique(labels)[:10]]
+        raise DataError(f"{source}: control label {control!r} is not a value of the treatment column "
+                        f"{treatment!r}; values found: {found}")
+    if all(_same(value, control_label) for value in pd.unique(labels)):
+        raise DataError(f"{source}: treatment column {treatment!r} holds only the control arm {control!r}; an "
+                        "uplift model needs a treated arm")
+    y, binary = _outcome(frame[outcome], outcome, outcome_type, source)
+    X = frame[features].reset_index(drop=True)
+    return Experiment(X, labels, y, control_label, binary, source, treatment, outcome)

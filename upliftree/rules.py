@@ -1,0 +1,259 @@
+"""A node's path from the root as a simplified conjunction of per-feature conditions.
+
+This is the one place that turns a tree's splits into rules; the segment table and every export (text,
+Markdown, CSV, SQL, pandas query) build on it.
+
+How a tree routes a row (see :class:`upliftree._tree_arrays.TreeArrays`): a numeric split sends
+``x <= threshold`` left and ``x > threshold`` right (``threshold = inf`` splits "not missing" from
+"missing"); a categorical split sends the categories in the node's bitset left and the others right;
+a missing value, and for a categorical feature a category not seen at fit time, follows the node's
+``missing_left`` direction.
+
+API
+---
+``leaf_conditions(tree, schema, node) -> list[Condition]``
+    The path from the root to ``node`` (any node id, usually a leaf as returned by ``apply``), with all
+    the tests on one feature merged into one :class:`Condition`, in the order the features are first
+    tested along the path. An empty list means "every row" (the root).
+``Condition``
+    Frozen dataclass, one per feature on the path. A row satisfies it when
+
+    - its value is not missing and lies in the condition's values: for a numeric feature the interval
+      ``low < x <= high`` (the bounds' inclusivity is given by ``low_inclusive`` / ``high_inclusive``;
+      a tree only produces exclusive lower and inclusive upper bounds, ``-inf`` / ``inf`` mean
+      unbounded); for a categorical feature membership in ``categories`` (category values, by name);
+    - or its value is missing and ``missing`` is True. For a categorical feature "missing" also covers
+      any category outside ``known_categories`` (the categories seen at fit time), because the model
+      routes unseen categories like missing values.
+
+    ``allows_values`` is False when no non-missing value satisfies it (the interval or the category set
+    is empty): the condition is then "x is missing". ``restricts_values`` is False when every
+    non-missing value satisfies it: the condition is then "x is not missing".
+``format_condition(condition, precision=6) -> str`` and ``format_rule(conditions, precision=6) -> str``
+    Human-readable text, e.g. ``35 < age <= 60``, ``region in {north, south}``,
+    ``income is missing or income <= 80``; a rule joins conditions with ``and`` (parenthesizing those that
+    contain ``or``) and is ``"all rows"`` for an empty list. Thresholds are printed with at most
+    ``precision`` significant digits (``None``: the shortest text that reads back as the exact float), so
+    the text may round a threshold; the Condition objects always hold the exact values.
+``conditions_mask(conditions, X) -> ndarray of bool``
+    Evaluate a rule on raw data (a DataFrame with the model's feature columns, or for all-numeric models a
+    2-D array). This is the reference semantics an export must reproduce: for the rows of ``X``, the
+    mask of ``leaf_conditions(tree, schema, leaf)`` equals ``model.apply(X) == leaf``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._tree_arrays import TreeArrays, categories_in_bitset
+from ._validation import FeatureSchema
+
+__all__ = ["Condition", "leaf_conditions", "format_condition", "format_rule", "conditions_mask"]
+
+ALL_ROWS = "all rows"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What a row's value of one feature must satisfy to reach a node (see the module docstring).
+
+    Attributes
+    ----------
+    feature : str
+        Column name.
+    feature_index : int
+        Position of the feature in the model's schema (column of ``X`` for a numpy ``X``).
+    low, high : float
+        Numeric features: bounds of the allowed interval (``-inf`` / ``inf`` when unbounded);
+        unused (infinite) for categorical features.
+    low_inclusive, high_inclusive : bool
+        Whether the bounds themselves are allowed.
+    categories : tuple or None
+        Categorical features: the allowed category values, in schema order; None for numeric features.
+    known_categories : tuple or None
+        Categorical features: all categories seen at fit time; None for numeric features.
+    missing : bool
+        Whether a missing value (or an unseen category) satisfies the condition.
+    """
+
+    feature: str
+    feature_index: int
+    low: float = -np.inf
+    low_inclusive: bool = False
+    high: float = np.inf
+    high_inclusive: bool = True
+    categories: tuple[Any, ...] | None = None
+    known_categories: tuple[Any, ...] | None = None
+    missing: bool = True
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.known_categories is not None
+
+    @property
+    def allows_values(self) -> bool:
+        """Whether some non-missing value satisfies the condition."""
+        if self.is_categorical:
+            return len(self.categories) > 0
+        return bool(self.low < self.high or (self.low == self.high and self.low_inclusive and self.high_inclusive))
+
+    @property
+    def restricts_values(self) -> bool:
+        """Whether some non-missing value fails the condition."""
+        if self.is_categorical:
+            return len(self.categories) < len(self.known_categories)
+        return bool(np.isfinite(self.low) or np.isfinite(self.high))
+
+
+def _unrestricted(schema: FeatureSchema, feature: int) -> Condition:
+    known = schema.categories[feature]
+    return Condition(schema.names[feature], feature, categories=known, known_categories=known)
+
+
+def _narrowed(condition: Condition, tree: TreeArrays, node: int, went_left: bool) -> Condition:
+    """``condition`` and the test of ``node`` (left or right branch)."""
+    missing = condition.missing and went_left == bool(tree.missing_left[node])
+    if condition.is_categorical:
+        known = condition.known_categories
+        left_codes = set(categories_in_bitset(tree.category_bitset[node], len(known)).tolist())
+        allowed = tuple(value for code, value in enumerate(known)
+                        if value in condition.categories and (code in left_codes) == went_left)
+        return replace(condition, categories=allowed, missing=missing)
+    threshold = float(tree.threshold[node])
+    if went_left:  # x <= threshold
+        if threshold < condition.high:
+            return replace(condition, high=threshold, high_inclusive=True, missing=missing)
+    elif threshold >= condition.low:  # x > threshold
+        return replace(condition, low=threshold, low_inclusive=False, missing=missing)
+    return replace(condition, missing=missing)
+
+
+def leaf_conditions(tree: TreeArrays, schema: FeatureSchema, node: int) -> list[Condition]:
+    """Merged per-feature conditions of the path from the root to ``node``.
+
+    Parameters
+    ----------
+    tree : TreeArrays
+        The node table (``model.tree_``).
+    schema : FeatureSchema
+        Feature names and categories (``model.schema_``).
+    node : int
+        A node id, e.g. a leaf id from ``model.apply``.
+
+    Returns
+    -------
+    list of Condition
+        One per feature tested on the path, in order of the feature's first test from the root.
+    """
+    if not 0 <= int(node) < tree.n_nodes:
+        raise ValueError(f"node must be a node id in [0, {tree.n_nodes}), got {node!r}")
+    path = []  # (ancestor, went_left) from node up to the root
+    child = int(node)
+    while tree.parent[child] >= 0:
+        ancestor = int(tree.parent[child])
+        path.append((ancestor, bool(tree.children_left[ancestor] == child)))
+        child = ancestor
+    conditions: dict[int, Condition] = {}  # insertion order = first test from the root
+    for ancestor, went_left in reversed(path):
+        feature = int(tree.feature[ancestor])
+        current = conditions.get(feature, _unrestricted(schema, feature))
+        conditions[feature] = _narrowed(current, tree, ancestor, went_left)
+    return list(conditions.values())
+
+
+def _format_number(value: float, precision: int | None) -> str:
+    if precision is None:
+        text = repr(float(value))
+    else:
+        text = f"{value:.{precision}g}"
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text
+
+
+def _format_values(condition: Condition, precision: int | None) -> str:
+    name = condition.feature
+    if condition.is_categorical:
+        return f"{name} in {{{', '.join(str(value) for value in condition.categories)}}}"
+    low = _format_number(condition.low, precision)
+    high = _format_number(condition.high, precision)
+    low_op = "<=" if condition.low_inclusive else "<"
+    high_op = "<=" if condition.high_inclusive else "<"
+    if np.isfinite(condition.low) and np.isfinite(condition.high):
+        return f"{low} {low_op} {name} {high_op} {high}"
+    if np.isfinite(condition.low):
+        return f"{name} {'>=' if condition.low_inclusive else '>'} {low}"
+    return f"{name} {high_op} {high}"
+
+
+def format_condition(condition: Condition, precision: int | None = 6) -> str:
+    """Text of one condition, e.g. ``35 < age <= 60`` or ``income is missing or income <= 80``."""
+    if precision is not None and (isinstance(precision, bool) or not isinstance(precision, int) or precision < 1):
+        raise ValueError(f"precision must be None or an integer >= 1, got {precision!r}")
+    name = condition.feature
+    if not condition.allows_values:
+        return f"{name} is missing" if condition.missing else f"{name} is never satisfied"
+    if not condition.restricts_values:
+        return f"{name} is any value" if condition.missing else f"{name} is not missing"
+    values = _format_values(condition, precision)
+    return f"{name} is missing or {values}" if condition.missing else values
+
+
+def format_rule(conditions: list[Condition], precision: int | None = 6) -> str:
+    """Conditions joined by ``and``; ``"all rows"`` when there are none.
+
+    Parameters
+    ----------
+    conditions : list of Condition
+        Usually ``leaf_conditions(...)``.
+    precision : int or None
+        Significant digits of thresholds; None prints each threshold exactly (shortest round-trip text).
+    """
+    if not conditions:
+        return ALL_ROWS
+    texts = [format_condition(condition, precision) for condition in conditions]
+    if len(texts) > 1:
+        texts = [f"({text})" if " or " in text else text for text in texts]
+    return " and ".join(texts)
+
+
+def _column(X: Any, condition: Condition) -> pd.Series:
+    if isinstance(X, pd.DataFrame):
+        columns = {str(column): column for column in X.columns}
+        if condition.feature not in columns:
+            raise ValueError(f"X has no column {condition.feature!r} that the rule tests")
+        return X[columns[condition.feature]]
+    array = np.asarray(X)
+    if array.ndim != 2 or condition.feature_index >= array.shape[1]:
+        raise ValueError(f"X must be a DataFrame or a 2-D array with column {condition.feature_index}, "
+                         f"got shape {array.shape}")
+    return pd.Series(array[:, condition.feature_index])
+
+
+def _condition_mask(condition: Condition, X: Any) -> np.ndarray:
+    column = _column(X, condition)
+    if condition.is_categorical:
+        values = column.astype(object)
+        in_values = values.isin(list(condition.categories)).to_numpy()
+        is_missing = (values.isna() | ~values.isin(list(condition.known_categories))).to_numpy()
+    else:
+        numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        is_missing = np.isnan(numbers)
+        with np.errstate(invalid="ignore"):
+            above = numbers >= condition.low if condition.low_inclusive else numbers > condition.low
+            below = numbers <= condition.high if condition.high_inclusive else numbers < condition.high
+        in_values = above & below & ~is_missing
+    return in_values | (is_missing & condition.missing)
+
+
+def conditions_mask(conditions: list[Condition], X: Any) -> np.ndarray:
+    """Rows of ``X`` that satisfy every condition (a DataFrame by column name, or a 2-D numeric array)."""
+    n_rows = len(X) if isinstance(X, pd.DataFrame) else np.asarray(X).shape[0]
+    mask = np.ones(n_rows, dtype=np.bool_)
+    for condition in conditions:
+        mask &= _condition_mask(condition, X)
+    return mask
