@@ -107,9 +107,9 @@ def test_unseen_categories_count_as_a_shift(tree, fresh):
 
 
 def test_policy_and_segment_shifts(tree, fresh):
-    persuadable = (fresh["age"] < 35) & (fresh["visits"] >= 3)
-    # Keep mostly persuadables: the policy treats many more rows and their segments grow.
-    skewed = pd.concat([fresh[persuadable]] * 4 + [fresh[~persuadable].iloc[:500]], ignore_index=True)
+    treated = Policy(tree, benefit=25.0, cost=0.3).decide(fresh) != "control"
+    # Mostly rows the policy treats: the treated share, net values and segment shares all move.
+    skewed = pd.concat([fresh[treated]] * 4 + [fresh[~treated].iloc[:500]], ignore_index=True)
     flagged = _flagged(drift_report(tree, skewed))
     assert ("eligibility_rate", "treated share") in flagged
     assert ("uplift", "email") in flagged and ("net_value", "email") in flagged

@@ -215,20 +215,35 @@ def validate_treatment(treatment: Any, control: Any, n_rows: int) -> Arms:
 
 
 def arm_codes(labels: np.ndarray, ordered_labels: tuple[Any, ...], argument: str = "treatment") -> np.ndarray:
-    """Map arm labels to codes by their position in ``ordered_labels``; unknown labels raise, naming ``argument``."""
+    """Map arm labels to codes by their position in ``ordered_labels``; unknown labels raise, naming ``argument``.
+
+    Text never equals a number: the label ``"1"`` is not the label ``1``.
+    """
+    labels = np.asarray(labels)
     codes = np.full(len(labels), -1, dtype=np.int64)
-    for code, label in enumerate(ordered_labels):
-        codes[_label_mask(labels, label)] = code
+    if labels.dtype.kind == "O":
+        # One vectorized lookup per kind of label (text, other), so that "1" never matches 1.
+        series = pd.Series(labels, dtype=object)
+        kind = pd.api.types.infer_dtype(labels, skipna=False)
+        if kind in ("string", "bytes", "integer", "floating", "boolean"):
+            is_text = np.full(len(labels), kind in ("string", "bytes"))
+        else:
+            is_text = series.map(lambda value: isinstance(value, str | bytes)).to_numpy(dtype=np.bool_)
+        for text in (True, False):
+            kind_labels = [label for label in ordered_labels if isinstance(label, str | bytes) == text]
+            if kind_labels:
+                found = pd.Index(kind_labels, dtype=object).get_indexer(series[is_text == text])
+                positions = np.array([ordered_labels.index(label) for label in kind_labels])
+                codes[np.flatnonzero(is_text == text)[found >= 0]] = positions[found[found >= 0]]
+    else:
+        text_array = labels.dtype.kind in "US"
+        for code, label in enumerate(ordered_labels):
+            if isinstance(label, str | bytes) == text_array:
+                codes[labels == label] = code
     if (codes < 0).any():
         unknown = sorted({str(value) for value in labels[codes < 0]})[:10]
         raise ValueError(f"{argument} has labels {unknown} that the model was not fitted on {list(ordered_labels)}")
     return codes
-
-
-def _label_mask(labels: np.ndarray, label: Any) -> np.ndarray:
-    if labels.dtype.kind in "iufb" and not isinstance(label, str | bytes):
-        return labels == label
-    return np.array([_labels_equal(value, label) for value in labels], dtype=np.bool_)
 
 
 def _labels_equal(value: Any, label: Any) -> bool:

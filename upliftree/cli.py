@@ -116,6 +116,8 @@ def _handle_errors(command: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except typer.Exit:  # click's Exit is a RuntimeError: let deliberate exit codes through
+            raise
         except (ValueError, TypeError, OSError, RuntimeError) as error:
             typer.echo(f"Error: {_one_line(str(error)) or type(error).__name__}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None

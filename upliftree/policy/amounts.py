@@ -1,8 +1,8 @@
-"""Money and limits given per treatment, per row or per row and treatment, turned into checked arrays.
+"""Amounts of money given per treatment, per row or per row and treatment, turned into checked arrays.
 
 Two kinds of specification:
 
-- per-treatment constants (``benefit``, ``harm_weight``, ``harm_cap``, ``capacity``): a number for every
+- per-treatment constants (``benefit``, ``harm_weight``, ``harm_cap``): a number for every
   treatment, a dict ``{treatment label: number}`` covering every treatment, or a sequence with one number
   per treatment in the order of ``treatments_[1:]``;
 - per-row amounts (``cost``, ``risk_penalty``): a number, a column name of ``X``, a 1-D array with one value
@@ -15,7 +15,7 @@ is not a treatment, or is the control label, is an error.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -50,18 +50,17 @@ def _per_treatment_dict(spec: dict, treatments: tuple, argument: str) -> list[An
     return values
 
 
-def _check_number(value: Any, argument: str, minimum: float | None, integer: bool = False) -> float:
-    kind = Integral if integer else Real
-    if isinstance(value, bool | np.bool_) or not isinstance(value, kind) or not np.isfinite(value):
-        expected = "an integer" if integer else "a finite number"
-        raise TypeError(f"{argument} must be {expected}, got {value!r}")
+def _check_number(value: Any, argument: str, minimum: float | None) -> float:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, Real):
+        raise TypeError(f"{argument} must be a number, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{argument} must be finite, got {value!r}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{argument} must be >= {minimum}, got {value!r}")
     return float(value)
 
 
-def per_treatment_constants(spec: Any, treatments: tuple, argument: str, minimum: float | None = None,
-                            integer: bool = False) -> np.ndarray:
+def per_treatment_constants(spec: Any, treatments: tuple, argument: str, minimum: float | None = None) -> np.ndarray:
     """One number per treatment, shape ``(n_treatments,)``, from a number, a dict or a sequence."""
     n_treatments = len(treatments) - 1
     if isinstance(spec, dict):
@@ -76,7 +75,7 @@ def per_treatment_constants(spec: Any, treatments: tuple, argument: str, minimum
         if len(values) != n_treatments:
             raise ValueError(f"{argument} has {len(values)} values; expected one per treatment "
                              f"{list(treatments[1:])}")
-    return np.array([_check_number(value, f"{argument}[{treatments[1 + index]!r}]", minimum, integer)
+    return np.array([_check_number(value, f"{argument}[{treatments[1 + index]!r}]", minimum)
                      for index, value in enumerate(values)])
 
 
