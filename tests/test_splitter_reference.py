@@ -38,7 +38,7 @@ def close(a: float, b: float, scale: float = 0.0) -> bool:
 @dataclass(frozen=True)
 class RandomExperiment:
     X: pd.DataFrame
-    treatment: np.ndarray  # labels; the control label is CONTROL_LABELS[...]
+    treatment: np.ndarray  # arm labels (ints or strings), ``control`` among them
     control: object
     arm: np.ndarray  # 0 = control, 1..k in the estimator's order (labels sort like their arm codes)
     y: np.ndarray
@@ -228,6 +228,7 @@ def test_tree_matches_reference_greedy_tree(data):
         max_bins=experiment.max_bins, control=experiment.control, random_state=0,
     )
     assert model.fit(experiment.X, experiment.treatment, experiment.y, experiment.sample_weight) is model
+    # Labels of arm codes 0..k: control first, then the others sorted (ARM_LABELS are in that order).
     assert list(model.treatments_) == sorted(set(experiment.treatment.tolist()), key=str)
     assert model.treatments_[0] == experiment.control
     encoded = model._encode(experiment.X)

@@ -197,13 +197,13 @@ def validate_treatment(treatment: Any, control: Any, n_rows: int) -> Arms:
     if pd.isna(labels).any():
         raise ValueError("treatment contains missing values; every row needs an arm label")
     unique = pd.unique(labels)
-    if not any(_labels_equal(value, control) for value in unique):
+    if not any(labels_equal(value, control) for value in unique):
         shown = [_python_scalar(value) for value in unique[:10]]
         raise ValueError(
             f"control={control!r} is not a label in treatment; labels found: {shown}. "
             "Pass control=<the control arm's label>."
         )
-    others = [value for value in unique if not _labels_equal(value, control)]
+    others = [value for value in unique if not labels_equal(value, control)]
     if not others:
         raise ValueError(f"treatment has only the control arm {control!r}; an uplift model needs a treated arm")
     try:
@@ -220,6 +220,20 @@ def arm_codes(labels: np.ndarray, ordered_labels: tuple[Any, ...], argument: str
     Text never equals a number: the label ``"1"`` is not the label ``1``.
     """
     labels = np.asarray(labels)
+    codes = _label_positions(labels, ordered_labels)
+    if (codes < 0).any():
+        unknown = sorted({str(value) for value in labels[codes < 0]})[:10]
+        raise ValueError(f"{argument} has labels {unknown} that the model was not fitted on {list(ordered_labels)}")
+    return codes
+
+
+def label_mask(labels: np.ndarray, label: Any) -> np.ndarray:
+    """Rows whose arm label is ``label`` (text never equals a number)."""
+    return _label_positions(np.asarray(labels), (label,)) == 0
+
+
+def _label_positions(labels: np.ndarray, ordered_labels: tuple[Any, ...]) -> np.ndarray:
+    """Position of each label in ``ordered_labels``, -1 when absent."""
     codes = np.full(len(labels), -1, dtype=np.int64)
     if labels.dtype.kind == "O":
         # One vectorized lookup per kind of label (text, other), so that "1" never matches 1.
@@ -240,13 +254,10 @@ def arm_codes(labels: np.ndarray, ordered_labels: tuple[Any, ...], argument: str
         for code, label in enumerate(ordered_labels):
             if isinstance(label, str | bytes) == text_array:
                 codes[labels == label] = code
-    if (codes < 0).any():
-        unknown = sorted({str(value) for value in labels[codes < 0]})[:10]
-        raise ValueError(f"{argument} has labels {unknown} that the model was not fitted on {list(ordered_labels)}")
     return codes
 
 
-def _labels_equal(value: Any, label: Any) -> bool:
+def labels_equal(value: Any, label: Any) -> bool:
     if isinstance(value, str | bytes) != isinstance(label, str | bytes):
         return False
     return bool(value == label)

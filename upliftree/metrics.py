@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 
 from ._base import spawn_generators
 from ._kernels import bootstrap as _kernels
-from ._validation import _label_mask, check_int
+from ._validation import check_int, label_mask
 from .inference import _as_float, _check_alpha, diff_proportions_ci, welch_ci
 
 __all__ = [
@@ -776,7 +776,7 @@ def calibration_table(
 
 
 def _arm_mask(labels: np.ndarray, label: Any, argument: str) -> np.ndarray:
-    mask = _label_mask(labels, label)
+    mask = label_mask(labels, label)
     if not mask.any():
         found = pd.unique(labels)[:10].tolist()
         raise ValueError(f"{argument}={label!r} has no rows in treatment; labels found: {found}")
@@ -880,7 +880,7 @@ def best_arm_rows(
     is_control = _arm_mask(labels, control, "control")
     got_recommended = np.zeros(len(labels), dtype=bool)
     for column, arm in enumerate(arms):
-        got_recommended |= (best == column) & _label_mask(labels, arm)
+        got_recommended |= (best == column) & label_mask(labels, arm)
     keep = got_recommended | is_control
     return y[keep], matrix[keep, :][np.arange(keep.sum()), best[keep]], got_recommended[keep].astype(np.int64)
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import _check_1d, _labels_equal
+from .._validation import _check_1d, labels_equal
 
 # A per-row amount for one treatment: a number, a column name of X, or one value per row.
 AmountColumn = float | str | np.ndarray | pd.Series
@@ -29,13 +29,13 @@ AmountColumn = float | str | np.ndarray | pd.Series
 
 def treatment_index(label: Any, treatments: tuple, argument: str) -> int:
     """Position of ``label`` among the treatments (0 for the first treatment after control)."""
-    if _labels_equal(label, treatments[0]):
+    if labels_equal(label, treatments[0]):
         raise ValueError(
             f"{argument}: {label!r} is the control arm; doing nothing has net value 0 by definition, "
             f"give values for the treatments {list(treatments[1:])}"
         )
     for index, treatment in enumerate(treatments[1:]):
-        if _labels_equal(label, treatment):
+        if labels_equal(label, treatment):
             return index
     raise ValueError(f"{argument}: {label!r} is not a treatment of the model; treatments: {list(treatments[1:])}")
 

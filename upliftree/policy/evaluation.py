@@ -23,10 +23,10 @@ import pandas as pd
 from .._base import spawn_generators
 from .._validation import (
     _check_1d,
-    _labels_equal,
     arm_codes,
     check_int,
     check_n_rows,
+    labels_equal,
     validate_outcome,
     validate_treatment,
 )
@@ -190,7 +190,7 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
         labels, arm = arms.labels, arms.codes
         assignments = _check_1d(policy_or_assignments, "policy_or_assignments", n_rows)
         unknown = sorted({str(label) for label in pd.unique(assignments)
-                          if not any(_labels_equal(label, known) for known in labels)})
+                          if not any(labels_equal(label, known) for known in labels)})
         if unknown:
             raise ValueError(f"policy_or_assignments has arm labels {unknown[:10]} not received by any row of "
                              f"treatment {list(labels)}; their value cannot be estimated")
@@ -239,7 +239,7 @@ def _observed_propensity(propensity: Any, arm: np.ndarray, labels: tuple) -> np.
     if isinstance(propensity, dict):
         per_arm = np.full(len(labels), np.nan)
         for key, value in propensity.items():
-            matches = [code for code, label in enumerate(labels) if _labels_equal(key, label)]
+            matches = [code for code, label in enumerate(labels) if labels_equal(key, label)]
             if not matches:
                 raise ValueError(f"propensity: {key!r} is not an arm; arms: {list(labels)}")
             if isinstance(value, bool) or not isinstance(value, Real):
@@ -272,7 +272,7 @@ def _outcome_per_arm(model: Any, X: Any, n_rows: int, labels: tuple) -> np.ndarr
     model_labels = tuple(model.treatments_)
     columns = []
     for label in labels:
-        matches = [code for code, known in enumerate(model_labels) if _labels_equal(label, known)]
+        matches = [code for code, known in enumerate(model_labels) if labels_equal(label, known)]
         if not matches:
             raise ValueError(f"outcome_model has no arm {label!r}; its arms: {list(model_labels)}")
         columns.append(matches[0])

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._base import spawn_generators
 from .._kernels.histogram import COUNT
-from .._validation import _labels_equal, check_n_rows
+from .._validation import check_n_rows, labels_equal
 from .allocation import assign_with_limits, assign_within_budget, best_arms, of_arm, with_control
 from .amounts import (
     frame_column,
@@ -146,7 +146,7 @@ class Policy:
         if self.harm_weight is None and self.harm_cap is None:
             raise ValueError("harm_model is given without harm_weight or harm_cap; give either or both")
         harm_treatments = model_treatments(self.harm_model, "harm_model")
-        if not _labels_equal(harm_treatments[0], treatments[0]):
+        if not labels_equal(harm_treatments[0], treatments[0]):
             raise ValueError(f"harm_model's control {harm_treatments[0]!r} differs from model's {treatments[0]!r}")
         self._harm_columns = np.array([treatment_index(label, harm_treatments, "harm_model treatments")
                                        for label in treatments[1:]])

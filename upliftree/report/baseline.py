@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import FeatureSchema, _label_mask
+from .._validation import FeatureSchema, arm_codes
 
 __all__ = ["TLearner", "baseline_available"]
 
@@ -68,9 +68,10 @@ class TLearner:
         model_class = HistGradientBoostingClassifier if self.binary else HistGradientBoostingRegressor
         self.arms_ = list(arms)
         self.models_ = []
+        codes = arm_codes(np.asarray(treatment), tuple(self.arms_))
         with _one_thread():
-            for arm in self.arms_:
-                rows = _label_mask(np.asarray(treatment), arm)
+            for code in range(len(self.arms_)):
+                rows = codes == code
                 model = model_class(categorical_features="from_dtype", random_state=self.random_state)
                 self.models_.append(model.fit(features[rows], y[rows]))
         return self

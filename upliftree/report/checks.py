@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import FeatureSchema, _label_mask, encode_features
+from .._validation import FeatureSchema, arm_codes, encode_features
 
 __all__ = ["SMD_WARNING", "TINY_ARM", "Check", "balance_check", "covariate_balance", "segment_checks"]
 
@@ -62,7 +62,8 @@ def covariate_balance(X: pd.DataFrame, treatment: np.ndarray, arms: list[Any], s
         ``smd_<arm>``, and ``max_abs_smd``; largest imbalance first.
     """
     encoded = encode_features(X, schema)
-    masks = [_label_mask(np.asarray(treatment), arm) for arm in arms]
+    codes = arm_codes(np.asarray(treatment), tuple(arms))
+    masks = [codes == code for code in range(len(arms))]
     records = []
     for index, (name, categories) in enumerate(zip(schema.names, schema.categories, strict=True)):
         for feature, level, values in _indicator_rows(name, categories, encoded[:, index]):
