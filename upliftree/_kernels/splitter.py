@@ -10,13 +10,20 @@ import numpy as np
 from numba import njit
 
 from .criteria import arm_means, divergence, is_admissible, split_gain
-from .histogram import COUNT, WEIGHT, WEIGHTED_Y
+from .histogram import COUNT, N_STATS, WEIGHT, WEIGHTED_Y
 
 
 @njit(cache=True, nogil=True)
 def node_totals(histogram):
     """Per-arm sums of the node: the histogram of any feature summed over its bins."""
     return histogram[0].sum(axis=0)
+
+
+@njit(cache=True, nogil=True)
+def _add_cells(total, cells):
+    for arm in range(total.shape[0]):
+        for stat in range(total.shape[1]):
+            total[arm, stat] += cells[arm, stat]
 
 
 @njit(cache=True, nogil=True)
@@ -85,20 +92,22 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
         # weight would pass ``is_admissible`` and give a child a 0/0 mean).
         feature_total[:] = 0.0
         for position in range(order.shape[0]):
-            feature_total += feature_histogram[order[position]]
-        feature_total += missing
+            _add_cells(feature_total, feature_histogram[order[position]])
+        _add_cells(feature_total, missing)
         left[:] = 0.0
         for prefix in range(order.shape[0]):
-            left += feature_histogram[order[prefix]]
+            _add_cells(left, feature_histogram[order[prefix]])
             last = prefix == order.shape[0] - 1
             for missing_left in (False, True):
                 # With every non-missing bin on the left, only "missing goes right" is a real split.
                 if (missing_left and not has_missing) or (last and (missing_left or not has_missing)):
                     continue
-                candidate_left[:] = left
-                if missing_left:
-                    candidate_left += missing
-                candidate_right[:] = feature_total - candidate_left
+                # Explicit loops: array expressions here would allocate a temporary for every candidate.
+                for arm in range(n_arms):
+                    for stat in range(N_STATS):
+                        in_left = left[arm, stat] + missing[arm, stat] if missing_left else left[arm, stat]
+                        candidate_left[arm, stat] = in_left
+                        candidate_right[arm, stat] = feature_total[arm, stat] - in_left
                 if not is_admissible(candidate_left, candidate_right, min_samples_leaf, min_samples_treatment):
                     continue
                 gain, raw_gain = split_gain(candidate_left, candidate_right, node, node_means, node_divergence,
