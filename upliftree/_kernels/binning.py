@@ -24,7 +24,14 @@ def map_to_bins(encoded, padded_thresholds, n_thresholds, is_categorical, missin
                 elif is_categorical[feature]:
                     binned[feature, row] = np.uint8(value)
                 else:
-                    binned[feature, row] = np.searchsorted(
-                        padded_thresholds[feature, : n_thresholds[feature]], value, side="left"
-                    )
+                    # searchsorted(side="left") by hand: slicing out a view per value would cost reference counting.
+                    low = 0
+                    high = n_thresholds[feature]
+                    while low < high:
+                        middle = (low + high) >> 1
+                        if padded_thresholds[feature, middle] < value:
+                            low = middle + 1
+                        else:
+                            high = middle
+                    binned[feature, row] = low
     return binned
