@@ -123,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     for step, record in results.items():
         if step in ("fit_tree", "predict_tree", "fit_forest"):
             record["rows_per_second"] = args.n_rows / record["seconds"]
-    rows = [[step, record["seconds"], record.get("rows_per_second"), record["client_traced_peak_mib"]]
+    header = ["step", "seconds", "rows/s", "client traced peak MiB", "client peak RSS MiB"]
+    rows = [[step, round(record["seconds"], 2), record.get("rows_per_second"),
+             round(record["client_traced_peak_mib"], 1), round(record["client_peak_rss_mib_so_far"])]
             for step, record in results.items()]
-    table = format_table(["step", "seconds", "rows/s", "client traced peak MiB"], rows)
-    print("\n" + table)
+    print("\n" + format_table(header, rows))
     print(f"client peak RSS: {peak_rss_mib():.0f} MiB (before the cluster: {rss_before_cluster:.0f} MiB); "
           f"data persisted on the workers: {data_bytes / 2**20:.0f} MiB")
     write_json(args.out, {
@@ -147,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             "client_rss_before_cluster_mib": rss_before_cluster,
             "worker_rss_mib_at_end": worker_rss,
         },
-        "table": table,
+        "tables": [{"title": f"{args.n_rows:,} rows in {n_partitions} partitions, {args.workers} worker processes x "
+                             f"{args.threads_per_worker} thread(s); client peak RSS before the cluster "
+                             f"{rss_before_cluster:.0f} MiB; data on the workers {data_bytes / 2**20:.0f} MiB",
+                    "header": header, "rows": rows}],
     })
     return 0
 

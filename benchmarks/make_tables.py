@@ -23,6 +23,8 @@ SECTIONS = {
     "tree": "One uplift tree (issue 2)",
     "forest": "Uplift random forests (issue 4)",
     "hillstrom": "Accuracy on Hillstrom (issue 4)",
+    "metrics": "Uplift metrics",
+    "dask": "Scaling out with Dask",
 }
 
 PREAMBLE = """# Benchmarks
