@@ -37,7 +37,7 @@ STRUCTURE_FIELDS = ("children_left", "children_right", "parent", "depth", "featu
 
 @pytest.fixture(scope="module")
 def client():
-    """Two single-threaded workers in this process: fast to start, and the results do not depend on it."""
+    """Two single-threaded workers in this process, quick to start (the worker-kill test starts processes)."""
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with Client(cluster) as dask_client:
             yield dask_client
@@ -129,22 +129,38 @@ def test_honest_tree_estimates_on_held_out_rows_of_every_partition(client, binar
     assert_same_tree(refit, model)
 
 
+FOREST_PARAMS = {"max_depth": 4, "min_samples_leaf": 200, "max_features": None, "control": "control", "verbose": 0}
+
+
+def test_forest_on_one_partition_is_the_in_memory_forest(client, binary_experiment):
+    frame = binary_experiment.frame
+    params = {**FOREST_PARAMS, "n_estimators": 8, "min_samples_leaf": 100, "max_features": "sqrt", "honest": True,
+              "random_state": 3}
+    in_memory = UpliftRandomForestClassifier(**params).fit(frame[FEATURES], frame["treatment"], frame["outcome"])
+    distributed = udask.fit_forest(UpliftRandomForestClassifier(**params), as_dask(frame, npartitions=1),
+                                   features=FEATURES)
+    # One worker holds every row: same bins, same per-tree seeds, same trees.
+    assert type(distributed) is UpliftRandomForestClassifier and distributed.schema_ == in_memory.schema_
+    for distributed_tree, in_memory_tree in zip(distributed.estimators_, in_memory.estimators_, strict=True):
+        assert distributed_tree.random_state == in_memory_tree.random_state
+        assert_same_tree(distributed_tree, in_memory_tree)
+    np.testing.assert_allclose(distributed.feature_importances_, in_memory.feature_importances_)
+
+
 def test_forest_qini_is_within_noise_of_the_in_memory_forest(client):
-    train, test = make_uplift_data(16_000, random_state=21), make_uplift_data(20_000, random_state=22)
+    train, test = make_uplift_data(40_000, random_state=21), make_uplift_data(40_000, random_state=22)
     treated = (test["treatment"] != "control").to_numpy().astype(int)
-    params = {"n_estimators": 20, "max_depth": 4, "min_samples_leaf": 100, "control": "control", "verbose": 0,
-              "random_state": 5}
+    params = {**FOREST_PARAMS, "n_estimators": 30, "random_state": 2}
     in_memory = UpliftRandomForestClassifier(**params).fit(train[FEATURES], train["treatment"], train["outcome"])
     distributed = udask.fit_forest(UpliftRandomForestClassifier(**params), as_dask(train, npartitions=3),
                                    features=FEATURES)
-    assert type(distributed) is UpliftRandomForestClassifier and len(distributed.estimators_) == 20
-    assert distributed.schema_ == in_memory.schema_
+    assert len(distributed.estimators_) == 30
     qini_in_memory = qini_auc_score(test["outcome"], in_memory.predict(test[FEATURES]), treated)
     qini_distributed = qini_auc_score(test["outcome"], distributed.predict(test[FEATURES]), treated)
-    # Here the true uplift scores 0.029; seeds of the in-memory forest alone move its Qini by about 0.005, and
-    # forests grown on half the rows score 0.020-0.029.
-    assert qini_in_memory > 0.015
-    assert abs(qini_distributed - qini_in_memory) < 0.015
+    # Here the true uplift scores 0.042; over seeds 0-4 the in-memory forest scores 0.030-0.046 and the
+    # distributed one 0.029-0.044 (each worker's trees see only its rows).
+    assert qini_in_memory > 0.025
+    assert abs(qini_distributed - qini_in_memory) < 0.02
     # A tree draws (with replacement) as many rows as its worker holds: one draw size per worker, whichever
     # way the scheduler placed the 3 partitions, and the workers' rows add up to all rows.
     draw_sizes = {int(tree.tree_.stats[0, :, 0].sum()) for tree in distributed.estimators_}
@@ -168,9 +184,10 @@ def test_scoring_equals_in_memory_row_by_row(client, multi_treatment_experiment)
     scored = ddf.assign(leaf=udask.apply(tree, ddf)).compute()
     np.testing.assert_array_equal(scored["leaf"], tree.apply(frame[FEATURES]))
     policy = Policy(tree, benefit=25.0, cost={"email": 0.1, "discount": "visits"})
-    decisions = udask.decide(policy, ddf, threshold=0.5, eligible="tenure >= 3")
-    np.testing.assert_array_equal(decisions.compute().to_numpy(),
-                                  policy.decide(frame, threshold=0.5, eligible="tenure >= 3"))
+    decisions = udask.decide(policy, ddf, threshold=0.5, eligible="tenure >= 3").compute()
+    expected = policy.decide(frame, threshold=0.5, eligible="tenure >= 3")
+    assert len(set(expected)) >= 2
+    np.testing.assert_array_equal(decisions.to_numpy(), expected)
     with pytest.raises(ValueError, match="rule='threshold'"):
         udask.decide(policy, ddf, rule="top_k", k=10)
     with pytest.raises(ValueError, match="column name"):
@@ -256,20 +273,28 @@ class KillOnce(WorkerPlugin):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _kill_own_worker(number: int) -> pd.DataFrame:
+    """A partition whose reading kills the worker process reading it."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def test_a_worker_killed_mid_fit_never_yields_a_partial_model(binary_experiment, tmp_path):
     frame = binary_experiment.frame
     in_memory = UpliftTreeClassifier(**TREE_PARAMS).fit(frame[FEATURES], frame["treatment"], frame["outcome"])
     flag = tmp_path / "killed"
-    estimator = UpliftTreeClassifier(**TREE_PARAMS)
     # Worker processes (behind nannies that restart them), so that one can really be killed.
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as process_client:
         process_client.register_plugin(KillOnce(str(flag)), name="kill-once")
-        try:
-            model = udask.fit_tree(estimator, as_dask(frame), features=FEATURES, client=process_client)
-        except RuntimeError as error:  # the other acceptable outcome: a clear failure, the estimator unfitted
-            assert "workers died" in str(error)
-            assert not hasattr(estimator, "tree_")
-        else:  # Dask recomputed the lost partitions from their lineage: the very same tree
-            assert_same_tree(model, in_memory)
+        # One death is within Dask's allowed failures: what the worker held is recomputed from its lineage.
+        model = udask.fit_tree(UpliftTreeClassifier(**TREE_PARAMS), as_dask(frame), features=FEATURES,
+                               client=process_client)
         assert flag.exists(), "no worker was killed: the test did not test anything"
+        assert_same_tree(model, in_memory)
+        # When Dask gives up on a task whose worker died, the fit fails clearly and the estimator stays unfitted.
+        process_client.run_on_scheduler(lambda dask_scheduler: setattr(dask_scheduler, "allowed_failures", 0))
+        estimator = UpliftTreeClassifier(**TREE_PARAMS)
+        deadly = dd.from_map(_kill_own_worker, range(1), meta=frame.iloc[:0])
+        with pytest.raises(RuntimeError, match="workers died"):
+            udask.fit_tree(estimator, deadly, features=FEATURES, client=process_client)
+        assert not hasattr(estimator, "tree_") and not hasattr(estimator, "schema_")
