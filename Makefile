@@ -14,6 +14,9 @@ install:
 	$(PIP) install -q -e .
 
 install-test: install
+	@command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+		echo "note: install Chromium to run the browser test of the HTML report")
 	$(PIP) install -q -e ".[test]"
 
 demo: install

@@ -45,12 +45,13 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 
 def assert_bad_input(result: object, *fragments: str) -> None:
-    """Exit code 1 and exactly one line on stderr naming the problem."""
+    """Exit code 1 and one line on stderr naming the problem (after the progress lines of finished steps)."""
     assert result.exit_code == EXIT_BAD_INPUT, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    *progress, error = result.stderr.strip().splitlines()
+    assert error.startswith("Error: "), result.stderr
+    assert all(line.startswith("✓") for line in progress), result.stderr
     for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+        assert fragment in error, error
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -92,6 +93,18 @@ def test_fit_is_reproducible_with_seed(files, tmp_path):
         assert result.exit_code == 0 and result.stdout == ""
         texts.append((tmp_path / name).read_text())
     assert texts[0] == texts[1]
+
+
+def test_numeric_arm_labels(files, tmp_path):
+    frame = pd.read_csv(files["csv"])
+    frame["treatment"] = (frame["treatment"] == "email").astype(int)
+    frame["outcome"] = frame["outcome"].astype(bool)
+    frame.to_csv(tmp_path / "coded.csv", index=False)
+    result = run("fit", tmp_path / "coded.csv", "-t", "treatment", "-c", "0", "-y", "outcome", "-x", "customer_id",
+                 "--out", tmp_path / "coded.json", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    model = load(tmp_path / "coded.json")
+    assert list(model.treatments_) == [0, 1] and type(model).__name__ == "UpliftTreeClassifier"
 
 
 def test_fit_continuous_outcome(tmp_path):
@@ -234,6 +247,9 @@ def test_empty_file(tmp_path, files):
     assert_bad_input(result, "no rows")
     result = run("monitor", files["model"], tmp_path / "empty.csv")
     assert_bad_input(result, "empty")
+    pd.read_csv(files["test"]).iloc[:0].to_csv(tmp_path / "no_rows.csv", index=False)
+    result = run("score", files["model"], tmp_path / "no_rows.csv", "--out", tmp_path / "s.csv")
+    assert_bad_input(result, "no rows")
 
 
 def test_file_that_is_not_a_table(tmp_path, files):

@@ -37,8 +37,11 @@ STRUCTURE_FIELDS = ("children_left", "children_right", "parent", "depth", "featu
 
 @pytest.fixture(scope="module")
 def client():
-    """Two single-threaded workers in this process, quick to start (the worker-kill test starts processes)."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    """Two single-threaded workers in this process, quick to start (the worker-kill test starts processes).
+
+    Dashboards on free ports (":0"), so that clusters never compete for the default port.
+    """
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         with Client(cluster) as dask_client:
             yield dask_client
 
@@ -132,14 +135,15 @@ def test_honest_tree_estimates_on_held_out_rows_of_every_partition(client, binar
 FOREST_PARAMS = {"max_depth": 4, "min_samples_leaf": 200, "max_features": None, "control": "control", "verbose": 0}
 
 
-def test_forest_on_one_partition_is_the_in_memory_forest(client, binary_experiment):
+def test_forest_of_one_group_is_the_in_memory_forest(client, binary_experiment):
     frame = binary_experiment.frame
     params = {**FOREST_PARAMS, "n_estimators": 8, "min_samples_leaf": 100, "max_features": "sqrt", "honest": True,
               "random_state": 3}
     in_memory = UpliftRandomForestClassifier(**params).fit(frame[FEATURES], frame["treatment"], frame["outcome"])
-    distributed = udask.fit_forest(UpliftRandomForestClassifier(**params), as_dask(frame, npartitions=1),
+    distributed = udask.fit_forest(UpliftRandomForestClassifier(**params), as_dask(frame, npartitions=3),
                                    features=FEATURES)
-    # One worker holds every row: same bins, same per-tree seeds, same trees.
+    # Fewer rows than rows_per_group: one group, its partitions concatenated in order, holds every row, so
+    # with the same bins and per-tree seeds the trees are the in-memory ones.
     assert type(distributed) is UpliftRandomForestClassifier and distributed.schema_ == in_memory.schema_
     for distributed_tree, in_memory_tree in zip(distributed.estimators_, in_memory.estimators_, strict=True):
         assert distributed_tree.random_state == in_memory_tree.random_state
@@ -147,24 +151,68 @@ def test_forest_on_one_partition_is_the_in_memory_forest(client, binary_experime
     np.testing.assert_allclose(distributed.feature_importances_, in_memory.feature_importances_)
 
 
+@pytest.mark.parametrize(("rows_per_part", "rows_per_group", "bounds"), [
+    ([5, 5, 5, 5, 5], 10, [0, 2, 5]),  # a short remainder joins the last group
+    ([5, 5, 5, 5], 10, [0, 2, 4]),
+    ([0, 12, 0, 3, 9, 0], 10, [0, 2, 6]),  # empty partitions go with their neighbours
+    ([3, 4], 10, [0, 2]),  # fewer rows than rows_per_group: one group
+    ([30, 1, 30], 10, [0, 1, 3]),
+])
+def test_groups_are_consecutive_partitions_of_at_least_rows_per_group_rows(rows_per_part, rows_per_group, bounds):
+    np.testing.assert_array_equal(udask._group_bounds(rows_per_part, rows_per_group), bounds)
+
+
+def tree_arrays_equal(forest, other) -> bool:
+    return len(forest.estimators_) == len(other.estimators_) and all(
+        np.array_equal(getattr(tree.tree_, field.name), getattr(other_tree.tree_, field.name), equal_nan=True)
+        for tree, other_tree in zip(forest.estimators_, other.estimators_, strict=True) for field in fields(tree.tree_))
+
+
+def test_forest_depends_on_the_partitions_and_seed_not_on_the_workers(client, binary_experiment):
+    frame = binary_experiment.frame
+    ddf = as_dask(frame, npartitions=6)  # 1,000 rows each: 3 groups of 2 partitions
+    params = {**FOREST_PARAMS, "n_estimators": 6, "max_depth": 3, "max_features": "sqrt", "honest": True,
+              "random_state": 5}
+
+    def fit(dask_client, data=ddf):
+        return udask.fit_forest(UpliftRandomForestClassifier(**params), data, features=FEATURES, client=dask_client,
+                                rows_per_group=2_000)
+
+    spread = fit(client)
+    assert [int(tree.tree_.stats[0, :, 0].sum()) for tree in spread.estimators_] == [1000] * 6  # honest: half
+    # Every partition held by the first worker: the groups' rows move to wherever their trees grow.
+    first_worker = sorted(client.scheduler_info()["workers"])[0]
+    assert tree_arrays_equal(fit(client, client.persist(ddf, workers=[first_worker])), spread)
+    assert tree_arrays_equal(fit(client), spread)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as one_worker:
+        assert tree_arrays_equal(fit(one_worker), spread)
+    # The test can tell forests apart: another seed gives another forest.
+    params["random_state"] = 6
+    assert not tree_arrays_equal(fit(client), spread)
+
+
 def test_forest_qini_is_within_noise_of_the_in_memory_forest(client):
     train, test = make_uplift_data(40_000, random_state=21), make_uplift_data(40_000, random_state=22)
     treated = (test["treatment"] != "control").to_numpy().astype(int)
     params = {**FOREST_PARAMS, "n_estimators": 30, "random_state": 2}
     in_memory = UpliftRandomForestClassifier(**params).fit(train[FEATURES], train["treatment"], train["outcome"])
-    distributed = udask.fit_forest(UpliftRandomForestClassifier(**params), as_dask(train, npartitions=3),
-                                   features=FEATURES)
+    ddf = as_dask(train, npartitions=3)
+    distributed = udask.fit_forest(UpliftRandomForestClassifier(**params), ddf, features=FEATURES,
+                                   rows_per_group=10_000)
     assert len(distributed.estimators_) == 30
     qini_in_memory = qini_auc_score(test["outcome"], in_memory.predict(test[FEATURES]), treated)
     qini_distributed = qini_auc_score(test["outcome"], distributed.predict(test[FEATURES]), treated)
     # Here the true uplift scores 0.042; over seeds 0-4 the in-memory forest scores 0.030-0.046 and the
-    # distributed one 0.029-0.044 (each worker's trees see only its rows).
+    # distributed one 0.026-0.039 (each group's trees see only its rows).
     assert qini_in_memory > 0.025
     assert abs(qini_distributed - qini_in_memory) < 0.02
-    # A tree draws (with replacement) as many rows as its worker holds: one draw size per worker, whichever
-    # way the scheduler placed the 3 partitions, and the workers' rows add up to all rows.
-    draw_sizes = {int(tree.tree_.stats[0, :, 0].sum()) for tree in distributed.estimators_}
-    assert len(draw_sizes) <= 2 and abs(sum(draw_sizes) - len(train)) <= 2 * len(draw_sizes)
+    # Each partition of about 13,333 rows is a group and grows 10 trees, each drawing (with replacement) as
+    # many rows as the group holds.
+    rows_per_part = ddf.map_partitions(len).compute().tolist()
+    draw_sizes = [int(tree.tree_.stats[0, :, 0].sum()) for tree in distributed.estimators_]
+    expected = [n_rows for n_rows in rows_per_part for _ in range(10)]
+    np.testing.assert_allclose(draw_sizes, expected, atol=1)
 
 
 def test_scoring_equals_in_memory_row_by_row(client, multi_treatment_experiment):
@@ -283,7 +331,7 @@ def test_a_worker_killed_mid_fit_never_yields_a_partial_model(binary_experiment,
     in_memory = UpliftTreeClassifier(**TREE_PARAMS).fit(frame[FEATURES], frame["treatment"], frame["outcome"])
     flag = tmp_path / "killed"
     # Worker processes (behind nannies that restart them), so that one can really be killed.
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as process_client:
         process_client.register_plugin(KillOnce(str(flag)), name="kill-once")
         # One death is within Dask's allowed failures: what the worker held is recomputed from its lineage.

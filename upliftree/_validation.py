@@ -309,13 +309,19 @@ def check_arm_sizes(arms: Arms, weights: np.ndarray, min_rows: int, argument: st
     """Every arm needs at least ``min_rows`` rows (and positive total weight)."""
     counts = np.bincount(arms.codes, minlength=arms.n_arms)
     totals = np.bincount(arms.codes, weights=weights, minlength=arms.n_arms)
-    for code, label in enumerate(arms.labels):
-        if counts[code] < max(min_rows, 1):
+    check_arm_totals(arms.labels, counts, totals, min_rows, argument)
+
+
+def check_arm_totals(labels: tuple, counts: np.ndarray, weights: np.ndarray, min_rows: int,
+                     argument: str = "treatment") -> None:
+    """``check_arm_sizes`` for per-arm row counts and total weights already summed (e.g. over partitions)."""
+    for label, count, weight in zip(labels, counts, weights, strict=True):
+        if count < max(min_rows, 1):
             raise ValueError(
-                f"{argument}: arm {label!r} has {counts[code]} row(s), fewer than "
+                f"{argument}: arm {label!r} has {int(count)} row(s), fewer than "
                 f"min_samples_treatment={min_rows}"
             )
-        if totals[code] <= 0:
+        if weight <= 0:
             raise ValueError(f"sample_weight: arm {label!r} has zero total weight")
 
 

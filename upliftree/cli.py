@@ -30,6 +30,9 @@ DEMO_ROWS = 1_000_000
 DEMO_CRITERION = "ed"
 DEMO_MAX_DEPTH = 4
 DEMO_LEAF_SHARE = 0.006
+# The forest is there for comparison: 50 trees of at most 150,000 rows each keep the demo quick.
+DEMO_FOREST_TREES = 50
+DEMO_FOREST_ROWS = 150_000
 DEMO_DESCRIPTION = (
     "Synthetic e-mail campaign from upliftree.datasets.make_uplift_data with four planted segments: persuadables "
     "(age < 35 and visits >= 3) convert 8 pp more when e-mailed; sleeping dogs (tenure >= 60 and region north) "
@@ -74,7 +77,7 @@ class Dialect(str, Enum):
 
 # -- shared options ----------------------------------------------------------------------------------------------
 def _data_argument(help_text: str = "Experiment table, CSV or Parquet.") -> Any:
-    return typer.Argument(..., help=help_text, show_default=False)
+    return typer.Argument(..., metavar="DATA", help=help_text, show_default=False)
 
 
 TREATMENT = typer.Option(..., "--treatment", "-t", help="Column with each row's arm label.", show_default=False)
@@ -243,6 +246,9 @@ def report(
                                          show_default="0.5% of training rows, at least 100",
                                          help="Rows per leaf of the tree."),
     n_estimators: int = typer.Option(100, "--n-estimators", min=1, help="Trees in the forest."),
+    forest_max_samples: float = typer.Option(None, "--forest-max-samples", min=0.01, max=1.0,
+                                             show_default="all rows",
+                                             help="Share of training rows each forest tree draws (smaller: faster)."),
     test_size: float = typer.Option(0.3, "--test-size", min=0.05, max=0.9, help="Share of rows held out."),
     n_boot: int = typer.Option(200, "--n-boot", min=10, help="Bootstrap resamples for intervals and bands."),
     alpha: float = ALPHA,
@@ -259,16 +265,17 @@ def report(
     """
     from .report import ReportSettings, make_report
 
+    settings = ReportSettings(
+        criterion=criterion, max_depth=max_depth, min_samples_leaf=min_samples_leaf, n_estimators=n_estimators,
+        forest_max_samples=forest_max_samples, test_size=test_size, n_boot=n_boot, alpha=alpha, baseline=baseline,
+        benefit=benefit, cost=cost or 0.0, budget=budget, explore=explore, seed=seed, title=title,
+    )
+    settings.check()
     console = _Console(quiet)
     with console.step(f"Reading {data}"):
         experiment, frame = _load_experiment(data, treatment, control, outcome, _columns(features),
                                              _columns(exclude), outcome_type,
                                              (id_column,) if id_column else ())
-    settings = ReportSettings(
-        criterion=criterion, max_depth=max_depth, min_samples_leaf=min_samples_leaf, n_estimators=n_estimators,
-        test_size=test_size, n_boot=n_boot, alpha=alpha, baseline=baseline, benefit=benefit, cost=cost or 0.0,
-        budget=budget, explore=explore, seed=seed, title=title,
-    )
     ids = frame[id_column].to_numpy() if id_column else None
     result = make_report(experiment, out, settings, ids=ids, progress=console.step)
     _print_report_summary(console, result)
@@ -693,7 +700,8 @@ def demo(
     n_train = n_samples - round(n_samples * ReportSettings.test_size)
     settings = ReportSettings(
         criterion=DEMO_CRITERION, max_depth=DEMO_MAX_DEPTH,
-        min_samples_leaf=max(100, round(DEMO_LEAF_SHARE * n_train)), benefit=25.0, cost=0.5, seed=seed,
+        min_samples_leaf=max(100, round(DEMO_LEAF_SHARE * n_train)), n_estimators=DEMO_FOREST_TREES,
+        forest_max_samples=min(1.0, DEMO_FOREST_ROWS / n_train), benefit=25.0, cost=0.5, seed=seed,
         title="upliftree demo: who should get the e-mail?", description=DEMO_DESCRIPTION,
     )
     result = make_report(experiment, out, settings, progress=console.step)
@@ -702,4 +710,4 @@ def demo(
 
 def main() -> None:
     """Entry point of the ``upliftree`` script and ``python -m upliftree``."""
-    app()
+    app(prog_name="upliftree")

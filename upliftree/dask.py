@@ -13,7 +13,8 @@ One tree grows from a ``dask.dataframe`` by histogram aggregation, so the rows n
 4. one more pass routes the estimation rows through the tree; the node statistics are summed and short
    leaves merged as :func:`upliftree.tree.estimate_nodes` does.
 
-Forests grow on the workers: each worker grows its share of the trees on the rows it holds. Scoring maps
+Forests grow on the workers: consecutive partitions form groups of about ``rows_per_group`` rows, and
+each group, concatenated on one worker, grows the trees assigned to it by tree index. Scoring maps
 the in-memory ``predict``/``apply``/``decide`` over partitions. See ``docs/dask.md``.
 """
 
@@ -29,7 +30,7 @@ import pandas as pd
 try:
     import dask
     import dask.dataframe as dd
-    from distributed import Client, KilledWorker, get_client, wait
+    from distributed import Client, KilledWorker, get_client
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("upliftree.dask needs dask: pip install 'upliftree[dask]'") from error
 
@@ -44,6 +45,8 @@ from ._validation import (
     FeatureSchema,
     arm_codes,
     check_arm_sizes,
+    check_arm_totals,
+    check_int,
     encode_features,
     infer_schema,
     validate_outcome,
@@ -51,7 +54,7 @@ from ._validation import (
     validate_treatment,
 )
 from .binning import QUANTILE_SUBSAMPLE, BinMapper, _distinct_values, _quantile_edges
-from .forest import _BaseUpliftForest, _run_in_threads
+from .forest import _BaseUpliftForest
 from .tree import ExperimentData, _BaseUpliftTree, _UpliftModel, merge_short_leaves, stratified_holdout
 
 FAN_IN = 8  # partial results combined per reduction task
@@ -306,8 +309,8 @@ def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: 
     arms = validate_treatment(np.array(list(summary.arm_sums), dtype=object), estimator.control,
                               len(summary.arm_sums))
     arm_sums = np.array([summary.arm_sums[label] for label in arms.labels])
-    _check_arm_totals(arms.labels, arm_sums[:, COUNT], arm_sums[:, WEIGHT], estimator.min_samples_treatment,
-                      "treatment")
+    check_arm_totals(arms.labels, arm_sums[:, COUNT], arm_sums[:, WEIGHT], estimator.min_samples_treatment,
+                     "treatment")
     for position, feature in enumerate(sketched):
         values = summary.distinct[position]
         if values is None:
@@ -315,16 +318,6 @@ def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: 
         thresholds[feature] = values[:-1].copy()
     context = replace(context, labels=arms.labels, bin_mapper=_bin_mapper(schema, thresholds, max_bins))
     return _Setup(client, context, summary.n_rows, arm_sums)
-
-
-def _check_arm_totals(labels: tuple, counts: np.ndarray, weights: np.ndarray, min_rows: int, argument: str) -> None:
-    """``check_arm_sizes`` for arm totals summed over partitions."""
-    for label, count, weight in zip(labels, counts, weights, strict=True):
-        if count < max(min_rows, 1):
-            raise ValueError(f"{argument}: arm {label!r} has {int(count)} row(s), fewer than "
-                             f"min_samples_treatment={min_rows}")
-        if weight <= 0:
-            raise ValueError(f"sample_weight: arm {label!r} has zero total weight")
 
 
 def _set_data_attributes(estimator: _UpliftModel, context: _Context) -> None:
@@ -493,8 +486,8 @@ def fit_tree(estimator: _BaseUpliftTree, ddf: Any, treatment: Any = "treatment",
                            "(persist it, or seed its random generation)")
     if estimator.honest:
         for part, totals in (("structure", structure_totals), ("estimation", tree.stats[0])):
-            _check_arm_totals(context.labels, totals[:, COUNT], totals[:, WEIGHT], estimator.min_samples_treatment,
-                              f"treatment ({part} rows of the honest split)")
+            check_arm_totals(context.labels, totals[:, COUNT], totals[:, WEIGHT], estimator.min_samples_treatment,
+                             f"treatment ({part} rows of the honest split)")
     tree, n_merged = merge_short_leaves(tree, estimator.min_samples_treatment)
     _set_data_attributes(estimator, context)
     estimator.honest_estimates_ = bool(estimator.honest)
@@ -504,26 +497,40 @@ def fit_tree(estimator: _BaseUpliftTree, ddf: Any, treatment: Any = "treatment",
 
 
 # -- forests -----------------------------------------------------------------------------------------------
-def _grow_worker_trees(forest: _BaseUpliftForest, parts: list, context: _Context, tree_rngs: list,
-                       arm_mean: np.ndarray) -> list:
-    """Grow trees on the rows one worker holds, exactly as the in-memory forest grows each of its trees."""
+ROWS_PER_GROUP = 1_000_000  # default rows_per_group of fit_forest
+
+
+def _group_bounds(rows_per_part: list[int], rows_per_group: int) -> np.ndarray:
+    """Partition numbers where the groups of ``fit_forest`` start, and the number of partitions last.
+
+    A group of consecutive partitions closes at the first partition that brings it to ``rows_per_group``
+    rows; partitions left over with fewer rows join the last group (or form the only one).
+    """
+    bounds, n_rows = [0], 0
+    for number, n_part_rows in enumerate(rows_per_part, start=1):
+        n_rows += n_part_rows
+        if n_rows >= rows_per_group:
+            bounds.append(number)
+            n_rows = 0
+    if bounds[-1] < len(rows_per_part):
+        if len(bounds) > 1:
+            bounds.pop()
+        bounds.append(len(rows_per_part))
+    return np.array(bounds)
+
+
+def _grow_group_trees(forest: _BaseUpliftForest, parts: list, first_partition: int, context: _Context,
+                      tree_rngs: list, arm_mean: np.ndarray) -> list:
+    """Grow trees on the rows of a group of partitions, exactly as the in-memory forest grows its trees."""
     data = ExperimentData(*(np.concatenate([getattr(part, field.name) for part in parts])
                             for field in fields(ExperimentData)))
+    last_partition = first_partition + len(parts) - 1
     check_arm_sizes(Arms(data.arm, context.labels), data.weight, forest.min_samples_treatment,
-                    "treatment (the rows one Dask worker holds; shuffle ddf so every worker sees every arm)")
+                    f"treatment (the rows of partitions {first_partition}-{last_partition}, one group of "
+                    "fit_forest; shuffle ddf so every group holds every arm, or raise rows_per_group)")
     n_threads = forest._check_forest_params()
     forest.bin_mapper_ = context.bin_mapper
-    binned = context.bin_mapper.transform(data.encoded)
-    params = forest._growth_params(context.schema.n_features, parallel=False)
-    n_draw = forest._n_draw(len(data.arm))
-
-    def grow(index: int) -> tuple[TreeArrays, int, int]:
-        rng = tree_rngs[index]
-        seed = int(rng.integers(2**31 - 1))
-        tree, n_merged = forest._grow_one(binned, data, len(context.labels), n_draw, params, arm_mean, rng)
-        return tree, n_merged, seed
-
-    return _run_in_threads(grow, len(tree_rngs), n_threads, verbose=0)
+    return forest._grow_trees(tree_rngs, data, len(context.labels), arm_mean, n_threads, verbose=0)
 
 
 def _n_rows(data: ExperimentData) -> int:
@@ -532,40 +539,46 @@ def _n_rows(data: ExperimentData) -> int:
 
 def fit_forest(estimator: _BaseUpliftForest, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
                features: Any = None, sample_weight: Any = None, client: Client | None = None,
-               bin_edges: Any = None) -> _BaseUpliftForest:
+               bin_edges: Any = None, rows_per_group: int = ROWS_PER_GROUP) -> _BaseUpliftForest:
     """Fit an ``UpliftRandomForestClassifier``/``Regressor`` on a dask DataFrame, growing trees on the workers.
 
-    Every worker grows a share of the ``n_estimators`` trees proportional to the rows it holds, each on its
-    own sample of those rows (``bootstrap``, ``max_samples`` and ``honest`` apply to the worker's rows), with
-    bins shared by all trees. Only the trees travel to the client. Arguments as in :func:`fit_tree`;
-    ``n_jobs`` is the number of threads growing trees on each worker. Which partitions a worker holds is
-    up to the scheduler, so two fits may differ even with a fixed ``random_state``.
+    Trees grow on groups of consecutive partitions: going through the partitions in order, a group closes
+    at the first partition that brings it to ``rows_per_group`` rows, and partitions left over with fewer
+    rows join the last group. Trees go to groups in proportion to their rows, by tree index: group ``g``
+    grows trees ``round(n_estimators * R_g / n)`` to ``round(n_estimators * R_{g+1} / n) - 1``, where
+    ``R_g`` is the number of rows in the groups before ``g`` and ``n`` of all rows. A group's partitions are
+    concatenated on one worker, which grows its trees as the in-memory forest does: each on its own sample
+    of the group's rows (``bootstrap``, ``max_samples`` and ``honest`` apply to them), on bins shared by all
+    trees, tree ``i`` drawing from the ``i``-th generator spawned from ``random_state``. The forest
+    therefore depends only on the partitions' order and row counts, ``rows_per_group`` and
+    ``random_state``, not on the number of workers, their threads or where the data is; with one group
+    (at most ``rows_per_group`` rows) it is the in-memory forest on the same bins.
+
+    Rows move between workers but never to the client; only the trees travel to it. Arguments as in
+    :func:`fit_tree`, plus ``rows_per_group`` (int >= 1); ``n_jobs`` is the number of threads growing one
+    group's trees. See ``docs/dask.md``.
     """
     _check_estimator(estimator, _BaseUpliftForest, "UpliftRandomForestClassifier or UpliftRandomForestRegressor")
     estimator._check_forest_params()
+    rows_per_group = check_int(rows_per_group, "rows_per_group", 1)
     binning_rng, *tree_rngs = spawn_generators(estimator.random_state, 1 + estimator.n_estimators)
     try:
         setup = _setup(estimator, ddf, client, treatment, outcome, features, sample_weight, bin_edges, binning_rng)
         client, context = setup.client, setup.context
         arm_mean = setup.arm_sums[:, WEIGHTED_Y] / setup.arm_sums[:, WEIGHT]
         parts = _map_partitions(client, ddf, _forest_partition, context)
-        wait(parts)
         rows_per_part = client.gather(client.map(_n_rows, parts))
-        holders = client.who_has(parts)
-        by_worker: dict = defaultdict(list)
-        worker_rows: dict = defaultdict(int)
-        for part, n_rows in zip(parts, rows_per_part, strict=True):
-            worker = min(holders.get(part.key) or [None], key=str)  # None: lost since, any worker will do
-            by_worker[worker].append(part)
-            worker_rows[worker] += n_rows
-        shares = np.cumsum([0, *worker_rows.values()]) / sum(rows_per_part)
-        bounds = np.round(shares * estimator.n_estimators).astype(np.int64)
+        group_bounds = _group_bounds(rows_per_part, rows_per_group)
+        rows_before = np.concatenate([[0], np.cumsum(rows_per_part)])[group_bounds]
+        tree_bounds = np.round(rows_before / max(rows_before[-1], 1) * estimator.n_estimators).astype(np.int64)
         template = type(estimator)(**estimator.get_params())  # ships parameters, not an earlier fit
-        grown = [client.submit(_grow_worker_trees, template, held, context, tree_rngs[start:stop], arm_mean,
-                               workers=None if worker is None else [worker], allow_other_workers=True)
-                 for (worker, held), start, stop in zip(by_worker.items(), bounds[:-1], bounds[1:], strict=True)
-                 if stop > start]
-        results = [result for worker_results in client.gather(grown) for result in worker_results]
+        # The scheduler runs each group where most of its rows already are.
+        grown = [client.submit(_grow_group_trees, template, parts[first:stop], int(first), context,
+                               tree_rngs[first_tree:stop_tree], arm_mean)
+                 for first, stop, first_tree, stop_tree in zip(group_bounds[:-1], group_bounds[1:], tree_bounds[:-1],
+                                                               tree_bounds[1:], strict=True)
+                 if stop_tree > first_tree]
+        results = [result for group_results in client.gather(grown) for result in group_results]
     except KilledWorker as error:
         raise _fit_failed("fit_forest", error) from error
     if sum(rows_per_part) != setup.n_rows or len(results) != estimator.n_estimators:

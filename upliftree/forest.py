@@ -30,9 +30,15 @@ from .tree import (
 
 @dataclass(frozen=True)
 class StackedForest:
-    """All trees' node tables concatenated, child ids offset, for one compiled pass over the forest."""
+    """All trees' node tables in one lockstep table, for one compiled pass over the forest.
+
+    Node ids are global (tree ``t`` starts at ``tree_roots[t]``). ``child[2 * node]`` and ``child[2 * node + 1]``
+    are a node's left and right children; a leaf points to itself twice, so every row can take exactly
+    ``tree_depths[t]`` steps without testing for leaves.
+    """
 
     tree_roots: np.ndarray
+    tree_depths: np.ndarray
     routing: tuple
     value: np.ndarray
 
@@ -40,25 +46,26 @@ class StackedForest:
     def from_trees(cls, trees: list[TreeArrays]) -> StackedForest:
         sizes = np.array([tree.n_nodes for tree in trees], dtype=np.int64)
         roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-
-        def offset_children(name: str) -> np.ndarray:
-            children = [getattr(tree, name) for tree in trees]
-            offset = [np.where(ids >= 0, ids + root, -1) for ids, root in zip(children, roots, strict=True)]
-            return np.concatenate(offset)
+        depths = np.array([tree.max_depth() for tree in trees], dtype=np.int64)
 
         def stacked(name: str) -> np.ndarray:
             return np.ascontiguousarray(np.concatenate([getattr(tree, name) for tree in trees]))
 
-        routing = (offset_children("children_left"), offset_children("children_right"), stacked("feature"),
-                   stacked("threshold"), stacked("is_categorical"), stacked("category_bitset"),
-                   stacked("missing_left"))
-        return cls(roots, routing, stacked("value"))
+        is_leaf = stacked("children_left") < 0
+        node_ids = np.arange(len(is_leaf))
+        child = np.empty(2 * len(is_leaf), dtype=np.int64)
+        offsets = np.repeat(roots, sizes)
+        child[0::2] = np.where(is_leaf, node_ids, stacked("children_left") + offsets)
+        child[1::2] = np.where(is_leaf, node_ids, stacked("children_right") + offsets)
+        routing = (child, np.where(is_leaf, 0, stacked("feature")), stacked("threshold"),
+                   stacked("is_categorical") & ~is_leaf, stacked("category_bitset"), ~stacked("missing_left"))
+        return cls(roots, depths, routing, stacked("value"))
 
     def apply(self, encoded: np.ndarray) -> np.ndarray:
-        return apply_forest(encoded, self.tree_roots, *self.routing)
+        return apply_forest(encoded, self.tree_roots, self.tree_depths, *self.routing)
 
     def mean_values(self, encoded: np.ndarray) -> np.ndarray:
-        return forest_mean_values(encoded, self.tree_roots, *self.routing, self.value)
+        return forest_mean_values(encoded, self.tree_roots, self.tree_depths, *self.routing, self.value)
 
 
 def _draw_rows(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray, bootstrap: bool,
@@ -132,24 +139,33 @@ class _BaseUpliftForest(_UpliftModel):
         """
         n_threads = self._check_forest_params()
         schema, arms, data = self._prepare(X, treatment, y, sample_weight)
-        n_draw = self._n_draw(len(data.arm))
         binning_rng, *tree_rngs = spawn_generators(self.random_state, 1 + self.n_estimators)
         self.bin_mapper_ = BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema)
-        binned = self.bin_mapper_.transform(data.encoded)
-        params = self._growth_params(schema.n_features, parallel=False)
         arm_weight = np.bincount(data.arm, weights=data.weight, minlength=arms.n_arms)
         arm_mean = np.bincount(data.arm, weights=data.weight * data.y, minlength=arms.n_arms) / arm_weight
+        results = self._grow_trees(tree_rngs, data, arms.n_arms, arm_mean, n_threads, self.verbose)
+        self.estimators_ = [self._as_estimator(tree, n_merged, seed) for tree, n_merged, seed in results]
+        self.feature_importances_ = np.mean([tree.feature_importances_ for tree in self.estimators_], axis=0)
+        return self
+
+    def _grow_trees(self, tree_rngs: list[np.random.Generator], data: ExperimentData, n_arms: int,
+                    arm_mean: np.ndarray, n_threads: int, verbose: int) -> list[tuple[TreeArrays, int, int]]:
+        """One tree per generator, on ``data`` binned by ``bin_mapper_``, grown on ``n_threads`` threads.
+
+        Returns ``(tree, n_merged, seed)`` per tree, ``seed`` being the ``random_state`` its estimator records.
+        A tree depends only on its generator and ``data``, not on the threads.
+        """
+        n_draw = self._n_draw(len(data.arm))
+        binned = self.bin_mapper_.transform(data.encoded)
+        params = self._growth_params(binned.shape[0], parallel=False)
 
         def grow(tree_index: int) -> tuple[TreeArrays, int, int]:
             rng = tree_rngs[tree_index]
             seed = int(rng.integers(2**31 - 1))
-            tree, n_merged = self._grow_one(binned, data, arms.n_arms, n_draw, params, arm_mean, rng)
+            tree, n_merged = self._grow_one(binned, data, n_arms, n_draw, params, arm_mean, rng)
             return tree, n_merged, seed
 
-        results = _run_in_threads(grow, self.n_estimators, n_threads, self.verbose)
-        self.estimators_ = [self._as_estimator(tree, n_merged, seed) for tree, n_merged, seed in results]
-        self.feature_importances_ = np.mean([tree.feature_importances_ for tree in self.estimators_], axis=0)
-        return self
+        return _run_in_threads(grow, len(tree_rngs), n_threads, verbose)
 
     def _grow_one(self, binned: np.ndarray, data: ExperimentData, n_arms: int, n_draw: int, params: GrowthParams,
                   arm_mean: np.ndarray, rng: np.random.Generator) -> tuple[TreeArrays, int]:

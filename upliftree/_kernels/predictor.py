@@ -82,39 +82,72 @@ def accumulate_node_stats(leaves, arm, weight, y, n_arms, parent):
     return stats
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def apply_forest(encoded, tree_roots, children_left, children_right, feature, threshold, is_categorical,
-                 category_bitset, missing_left):
-    """Leaf of every row in every tree of a stacked forest, as ids local to each tree: ``(n_rows, n_trees)``.
+# Rows routed together through one tree, level by level: their independent lookups overlap in the CPU.
+ROW_BLOCK = 64
 
-    The trees' node tables are concatenated; ``tree_roots[t]`` is tree ``t``'s first node and child ids are
-    global (already offset).
+
+@njit(cache=True, nogil=True)
+def _route_block(encoded, start, n_block_rows, root, depth, child, feature, threshold, is_categorical,
+                 category_bitset, nan_right, nodes):
+    """Leaves of rows ``start..start + n_block_rows`` in one tree of a lockstep forest table (into ``nodes``).
+
+    Every row takes exactly ``depth`` steps: leaves point to themselves, and the next node is
+    ``child[2 * node + goes_right]``, so no row needs a branch to know when to stop.
     """
+    for offset in range(n_block_rows):
+        nodes[offset] = root
+    for _ in range(depth):
+        for offset in range(n_block_rows):
+            node = nodes[offset]
+            value = encoded[start + offset, feature[node]]
+            if is_categorical[node] and not np.isnan(value):
+                code = np.int64(value)
+                goes_right = 1 - np.int64((category_bitset[node, code >> 6] >> np.uint64(code & 63)) & np.uint64(1))
+            else:
+                goes_right = np.int64(value > threshold[node]) | (np.int64(np.isnan(value)) & np.int64(nan_right[node]))
+            nodes[offset] = child[2 * node + goes_right]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def apply_forest(encoded, tree_roots, tree_depths, child, feature, threshold, is_categorical, category_bitset,
+                 nan_right):
+    """Leaf of every row in every tree of a lockstep forest table, as ids local to each tree: ``(n_rows, n_trees)``."""
     n_rows = encoded.shape[0]
     n_trees = tree_roots.shape[0]
     leaves = np.empty((n_rows, n_trees), dtype=np.int64)
-    for row in prange(n_rows):
+    n_blocks = (n_rows + ROW_BLOCK - 1) // ROW_BLOCK
+    for block in prange(n_blocks):
+        start = block * ROW_BLOCK
+        n_block_rows = min(n_rows, start + ROW_BLOCK) - start
+        nodes = np.empty(ROW_BLOCK, dtype=np.int64)
         for tree in range(n_trees):
-            node = _descend(encoded, row, tree_roots[tree], children_left, children_right, feature, threshold,
-                            is_categorical, category_bitset, missing_left)
-            leaves[row, tree] = node - tree_roots[tree]
+            _route_block(encoded, start, n_block_rows, tree_roots[tree], tree_depths[tree], child, feature, threshold,
+                         is_categorical, category_bitset, nan_right, nodes)
+            for offset in range(n_block_rows):
+                leaves[start + offset, tree] = nodes[offset] - tree_roots[tree]
     return leaves
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def forest_mean_values(encoded, tree_roots, children_left, children_right, feature, threshold, is_categorical,
-                       category_bitset, missing_left, value):
+def forest_mean_values(encoded, tree_roots, tree_depths, child, feature, threshold, is_categorical, category_bitset,
+                       nan_right, value):
     """Mean over trees of the per-arm value of the leaf each row reaches: ``(n_rows, n_arms)``."""
     n_rows = encoded.shape[0]
     n_trees = tree_roots.shape[0]
     n_arms = value.shape[1]
     mean = np.zeros((n_rows, n_arms), dtype=np.float64)
-    for row in prange(n_rows):
+    n_blocks = (n_rows + ROW_BLOCK - 1) // ROW_BLOCK
+    for block in prange(n_blocks):
+        start = block * ROW_BLOCK
+        n_block_rows = min(n_rows, start + ROW_BLOCK) - start
+        nodes = np.empty(ROW_BLOCK, dtype=np.int64)
         for tree in range(n_trees):
-            node = _descend(encoded, row, tree_roots[tree], children_left, children_right, feature, threshold,
-                            is_categorical, category_bitset, missing_left)
+            _route_block(encoded, start, n_block_rows, tree_roots[tree], tree_depths[tree], child, feature, threshold,
+                         is_categorical, category_bitset, nan_right, nodes)
+            for offset in range(n_block_rows):
+                for arm in range(n_arms):
+                    mean[start + offset, arm] += value[nodes[offset], arm]
+        for row in range(start, start + n_block_rows):
             for arm in range(n_arms):
-                mean[row, arm] += value[node, arm]
-        for arm in range(n_arms):
-            mean[row, arm] /= n_trees
+                mean[row, arm] /= n_trees
     return mean

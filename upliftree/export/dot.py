@@ -23,6 +23,7 @@ from .sheets import branch_condition, format_uplift, interval_label, node_shares
 __all__ = ["to_dot", "plot", "PLOT_FORMATS", "uplift_colour"]
 
 PLOT_FORMATS = ("svg", "png", "pdf")
+RANKDIRS = ("TB", "LR")
 NEGATIVE = np.array([178, 24, 43])  # red
 NEUTRAL = np.array([247, 247, 247])  # near white
 POSITIVE = np.array([33, 102, 172])  # blue
@@ -65,7 +66,7 @@ def _legend_label(scale: float, binary: bool, title: str) -> str:
     return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0">{header}<TR>{"".join(cells)}</TR></TABLE>>'
 
 
-def to_dot(model: Any, alpha: float = 0.05, precision: int | None = 4) -> str:
+def to_dot(model: Any, alpha: float = 0.05, precision: int | None = 4, rankdir: str = "TB") -> str:
     """DOT source of the fitted tree (needs the ``graphviz`` Python package, not the ``dot`` program).
 
     Parameters
@@ -74,9 +75,13 @@ def to_dot(model: Any, alpha: float = 0.05, precision: int | None = 4) -> str:
         Intervals have coverage ``1 - alpha``.
     precision : int or None
         Significant digits of thresholds; None prints them exactly.
+    rankdir : {"TB", "LR"}
+        Root at the top (``"TB"``) or on the left (``"LR"``, easier to read for deep trees with long rules).
     """
     import graphviz
 
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {list(RANKDIRS)}, got {rankdir!r}")
     check_is_fitted(model)
     tree = model.tree_
     binary = model._binary
@@ -91,7 +96,7 @@ def to_dot(model: Any, alpha: float = 0.05, precision: int | None = 4) -> str:
     scale = np.nanmax(np.abs(leaf_uplift[leaves]), initial=0.0)
     scale = scale if scale > 0 else 1.0
 
-    graph = graphviz.Digraph("uplift_tree", graph_attr={"rankdir": "TB", "fontname": "Helvetica"},
+    graph = graphviz.Digraph("uplift_tree", graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
                              node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
                                         "fontsize": "10", "color": "#888888"},
                              edge_attr={"color": "#666666"})
@@ -113,7 +118,7 @@ def to_dot(model: Any, alpha: float = 0.05, precision: int | None = 4) -> str:
 
 
 def plot(model: Any, path: str | os.PathLike, format: str = "svg", alpha: float = 0.05,
-         precision: int | None = 4) -> Path:
+         precision: int | None = 4, rankdir: str = "TB") -> Path:
     """Render :func:`to_dot` to ``path`` as SVG, PNG or PDF with the system ``dot`` program.
 
     Raises
@@ -125,7 +130,7 @@ def plot(model: Any, path: str | os.PathLike, format: str = "svg", alpha: float 
 
     if format not in PLOT_FORMATS:
         raise ValueError(f"format must be one of {list(PLOT_FORMATS)}, got {format!r}")
-    source = to_dot(model, alpha, precision)
+    source = to_dot(model, alpha, precision, rankdir)
     try:
         rendered = graphviz.Source(source).pipe(format=format)
     except graphviz.ExecutableNotFound:

@@ -129,24 +129,29 @@ def iter_table(path: str | os.PathLike, chunk_size: int, columns: Sequence[str] 
     kind = _check_readable(path)
     if columns is not None:
         require_columns(table_columns(path), columns, path)
+    n_rows = 0
     if kind == "parquet":
         import pyarrow.parquet as pq
 
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size, columns=columns):
+            n_rows += batch.num_rows
             yield batch.to_pandas()
-        return
-    try:
-        reader = pd.read_csv(path, chunksize=chunk_size, usecols=list(columns) if columns is not None else None)
-        for chunk in reader:
-            yield _check_columns(chunk, path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise _csv_error(path, error) from None
+    else:
+        try:
+            reader = pd.read_csv(path, chunksize=chunk_size, usecols=list(columns) if columns is not None else None)
+            for chunk in reader:
+                n_rows += len(chunk)
+                yield _check_columns(chunk, path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise _csv_error(path, error) from None
+    if n_rows == 0:
+        raise DataError(f"{path}: the table has a header but no rows")
 
 
 class TableWriter:
     """Append DataFrames with the same columns to one CSV or Parquet file (format from the file name).
 
-    Use as a context manager; the file holds a header (CSV) or schema (Parquet) even when nothing was written.
+    Use as a context manager: the Parquet file is complete once the ``with`` block ends.
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -188,8 +193,6 @@ class TableWriter:
     def __exit__(self, *exc_info: object) -> None:
         if self._parquet is not None:
             self._parquet.close()
-        elif self.format == "csv" and self.n_rows == 0 and self._columns is None:
-            self.path.write_text("")
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:

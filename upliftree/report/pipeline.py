@@ -15,6 +15,7 @@ import pandas as pd
 
 from .._base import spawn_generators
 from .._validation import arm_codes, check_int, check_real
+from ..export.dot import plot as plot_tree
 from ..export.sheets import format_outcome, format_uplift, interval_label
 from ..forest import UpliftRandomForestClassifier, UpliftRandomForestRegressor
 from ..metrics import calibration_table
@@ -65,6 +66,8 @@ class ReportSettings:
         Share of the training rows that estimates the tree's segments (the rest chooses the splits).
     n_estimators, forest_max_depth : int
         Size of the forest.
+    forest_max_samples : float or None
+        Share of the training rows each forest tree draws (None: as many as there are); smaller is faster.
     test_size : float
         Share of the rows (stratified by arm and outcome) held out for evaluation.
     n_boot : int
@@ -92,6 +95,7 @@ class ReportSettings:
     honest_fraction: float = 0.5
     n_estimators: int = 100
     forest_max_depth: int = 6
+    forest_max_samples: float | None = None
     test_size: float = 0.3
     n_boot: int = 200
     alpha: float = 0.05
@@ -112,6 +116,8 @@ class ReportSettings:
             check_int(self.min_samples_leaf, "min_samples_leaf", 1)
         check_int(self.n_estimators, "n_estimators", 1)
         check_int(self.forest_max_depth, "forest_max_depth", 0)
+        if self.forest_max_samples is not None:
+            check_real(self.forest_max_samples, "forest_max_samples", 0.0, 1.0, open_low=True)
         check_int(self.n_boot, "n_boot", 1)
         check_int(self.seed, "seed", 0)
         check_real(self.test_size, "test_size", 0.0, 0.9, open_low=True)
@@ -179,8 +185,8 @@ def _models(experiment: Experiment, settings: ReportSettings, n_train: int) -> t
                       honest_fraction=settings.honest_fraction, control=experiment.control,
                       random_state=settings.seed, **criterion)
     forest = forest_class(n_estimators=settings.n_estimators, max_depth=settings.forest_max_depth,
-                          min_samples_leaf=max(50, min_samples_leaf // 4), control=experiment.control, n_jobs=-1,
-                          random_state=settings.seed, verbose=0, **criterion)
+                          min_samples_leaf=max(50, min_samples_leaf // 4), max_samples=settings.forest_max_samples,
+                          control=experiment.control, n_jobs=-1, random_state=settings.seed, verbose=0, **criterion)
     return tree, forest
 
 
@@ -223,16 +229,16 @@ def _segment_frames(tree: Any, test: Experiment, settings: ReportSettings, polic
     return sheet, segments, leaf_actions, leaf_values
 
 
-def _segment_rows(sheet: pd.DataFrame, labels: list[str], binary: bool, alpha: float, policy: bool
-                  ) -> list[dict[str, Any]]:
+def _segment_rows(sheet: pd.DataFrame, labels: list[str], binary: bool, policy: bool) -> list[dict[str, Any]]:
     """Rule sheet rows as the template shows them (formatted numbers, a verdict per treatment)."""
     outcome = "rate" if binary else "mean"
     rows = []
     for entry in sheet.to_dict("records"):
         row: dict[str, Any] = {"leaf_id": int(entry["leaf_id"]), "rule": entry["rule"],
                                "share": f"{entry['share']:.1%}",
-                               "counts": [f"{entry[f'n_{label}']:,}" for label in labels],
-                               "outcomes": [format_outcome(entry[f"{outcome}_{label}"], binary) for label in labels],
+                               "counts": " / ".join(f"{entry[f'n_{label}']:,}" for label in labels),
+                               "outcomes": " / ".join(format_outcome(entry[f"{outcome}_{label}"], binary)
+                                                      for label in labels),
                                "effects": []}
         for label in labels[1:]:
             suffix = "" if len(labels) == 2 else f"_{label}"
@@ -246,8 +252,9 @@ def _segment_rows(sheet: pd.DataFrame, labels: list[str], binary: bool, alpha: f
                 "verdict": verdict,
             })
         if policy:
-            row["action"] = str(entry["action"])
-            row["net_value"] = f"{entry['net_value']:,.4g}"
+            row["treat"] = str(entry["action"]) != labels[0]
+            row["action"] = str(entry["action"]) if row["treat"] else "no action"
+            row["net_value"] = f"{entry['net_value']:,.2f}"
         rows.append(row)
     return rows
 
@@ -324,7 +331,9 @@ def _policy_section(policy: Any, settings: ReportSettings, full: Experiment, tes
         decide = {"rule": "budget", "budget": settings.budget}
     eligibility = policy.eligibility(full.X, ids=ids, explore=settings.explore, random_state=settings.seed,
                                      **decide)
-    eligibility.to_csv(out_dir / "eligibility.csv", index=False)
+    # The rule text of every row's leaf would make the file ten times larger: rules.csv has it per leaf_id.
+    eligibility.drop(columns="rule", errors="ignore").to_csv(out_dir / "eligibility.csv", index=False,
+                                                              float_format="%.6g")
     # A budget is for the whole table; on the held-out rows it scales with their share of the rows.
     test_decide = dict(decide)
     if settings.budget is not None:
@@ -332,11 +341,11 @@ def _policy_section(policy: Any, settings: ReportSettings, full: Experiment, tes
     value = policy_value(policy, test.X, test.treatment, test.y, n_boot=settings.n_boot, alpha=settings.alpha,
                          random_state=settings.seed, **test_decide)
     treated = eligibility["policy_arm"].astype(str) != str(full.control)
-    rows = [{"name": name, "treated": f"{entry['treated_share']:.1%}",
-             "net_value": f"{entry['net_value']:,.4g} ({entry['net_value_low']:,.4g}, {entry['net_value_high']:,.4g})",
-             "gain": ("" if name == "policy" else
-                      f"{entry['policy_gain']:,.4g} ({entry['policy_gain_low']:,.4g}, {entry['policy_gain_high']:,.4g})"),
-             "is_policy": name == "policy"}
+    def with_interval(entry: pd.Series, name: str) -> str:
+        return f"{entry[name]:,.3g} ({entry[f'{name}_low']:,.3g}, {entry[f'{name}_high']:,.3g})"
+
+    rows = [{"name": name, "treated": f"{entry['treated_share']:.1%}", "net_value": with_interval(entry, "net_value"),
+             "gain": "" if name == "policy" else with_interval(entry, "policy_gain"), "is_policy": name == "policy"}
             for name, entry in value.iterrows()]
     return {
         "benefit": settings.benefit, "cost": settings.cost, "budget": settings.budget, "rule": decide["rule"],
@@ -344,6 +353,8 @@ def _policy_section(policy: Any, settings: ReportSettings, full: Experiment, tes
         "total_cost": f"{eligibility.loc[~eligibility['exploration'], 'cost'].sum():,.2f}",
         "total_net_value": f"{eligibility.loc[~eligibility['exploration'], 'net_value'].sum():,.2f}",
         "explore": settings.explore, "value_rows": rows, "estimator": value.attrs.get("estimator", "dr"),
+        "net_per_row": f"{value.loc['policy', 'net_value']:+,.3g}",
+        "treat_all_per_row": f"{value.iloc[2]['net_value']:+,.3g}",
     }
 
 
@@ -438,14 +449,11 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
             images[name] = _data_uri(out_dir / name)
 
     with progress("Exporting the tree: JSON model, rule sheets, drawing, SQL"):
-        sheet, segments, leaf_actions, _ = _segment_frames(tree, test, settings, policy)
+        sheet, segments, leaf_actions, leaf_values = _segment_frames(tree, test, settings, policy)
         record_training_profile(tree, train.X, policy)
         tree.save(out_dir / "model.json")
         files["model.json"] = out_dir / "model.json"
-        rules_kwargs = {"alpha": settings.alpha}
-        if policy is not None:
-            rules_kwargs.update(leaf_actions=leaf_actions,
-                                leaf_values=dict(zip(sheet["leaf_id"], sheet["net_value"], strict=True)))
+        rules_kwargs = {"alpha": settings.alpha, "leaf_actions": leaf_actions, "leaf_values": leaf_values}
         (out_dir / "rules.md").write_text(tree.rules("markdown", **rules_kwargs), encoding="utf-8")
         (out_dir / "rules.csv").write_text(tree.rules("csv", **rules_kwargs), encoding="utf-8")
         segments.to_csv(out_dir / "segments.csv", index=False)
@@ -454,7 +462,8 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
         files.update({name: out_dir / name for name in ("rules.md", "rules.csv", "segments.csv", "scoring.sql")})
         tree_svg, tree_note = None, ""
         try:
-            tree.plot(out_dir / "tree.svg", format="svg", alpha=settings.alpha)
+            # Left to right: deep trees with long rules stay readable at the width of a page.
+            plot_tree(tree, out_dir / "tree.svg", format="svg", alpha=settings.alpha, rankdir="LR")
             files["tree.svg"] = out_dir / "tree.svg"
             tree_svg = _svg_inline(out_dir / "tree.svg")
         except RuntimeError as error:  # Graphviz's dot program is missing
@@ -477,6 +486,7 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
             effect = average_effect(experiment.y[rows], full_arm[rows] == code, experiment.binary, settings.alpha)
             effect["label"] = label
             effect.update(_headline(effect["effect"], effect["low"], effect["high"], experiment.binary))
+            effect["p_text"] = "p < 0.001" if effect["p_value"] < 0.001 else f"p = {effect['p_value']:.3f}"
             effect["significant"] = effect["low"] > 0 or effect["high"] < 0
             effects.append(effect)
         if not any(effect["significant"] for effect in effects):
@@ -490,7 +500,7 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
         "generated": time.strftime("%Y-%m-%d %H:%M"),
         "source": experiment.source,
         "binary": experiment.binary,
-        "outcome_kind": "binary (rates)" if experiment.binary else "continuous (means)",
+        "outcome_kind": "binary" if experiment.binary else "continuous",
         "outcome_column": experiment.outcome_column,
         "treatment_column": experiment.treatment_column,
         "n_rows": f"{experiment.n_rows:,}", "n_train": f"{train.n_rows:,}", "n_test": f"{test.n_rows:,}",
@@ -505,6 +515,7 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
                  "min_samples_leaf": tree.min_samples_leaf, "honest_fraction": tree.honest_fraction,
                  "n_leaves": tree.n_leaves_},
         "forest": {"n_estimators": forest.n_estimators, "max_depth": forest.max_depth,
+                   "max_samples": forest.max_samples,
                    "min_samples_leaf": forest.min_samples_leaf, "max_features": forest.max_features},
         "baseline_note": baseline_note,
         "scores": {label: _score_rows(table, experiment.binary) for label, table in scores.items()},
@@ -514,7 +525,7 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
         "tree_svg": tree_svg,
         "tree_note": tree_note,
         "tree_text": tree.rules("text", alpha=settings.alpha) if tree_svg is None else "",
-        "segments": _segment_rows(sheet, labels, experiment.binary, settings.alpha, policy is not None),
+        "segments": _segment_rows(sheet, labels, experiment.binary, policy is not None),
         "policy": policy_context,
         "balance": _balance_rows(balance, labels),
         "checks": checks,

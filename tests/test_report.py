@@ -1,0 +1,155 @@
+"""The one-command report: artifacts, self-containment, policy files, checks, and variants of the data."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from upliftree import load
+from upliftree.cli import app
+from upliftree.datasets import FEATURES, make_uplift_data
+from upliftree.report import ARTIFACTS, ReportSettings, experiment_from_frame, make_report
+from upliftree.report.checks import SMD_WARNING, balance_check, covariate_balance, segment_checks
+
+runner = CliRunner()
+FAST = ["--n-estimators", "5", "--n-boot", "20"]
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory) -> Path:
+    """The demo on small data (the full-size demo is what ``make demo`` runs)."""
+    out = tmp_path_factory.mktemp("demo")
+    result = runner.invoke(app, ["demo", "--out", str(out), "--n-samples", "5000", "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def test_demo_writes_every_artifact(demo_dir):
+    assert sorted(path.name for path in demo_dir.iterdir()) == sorted(ARTIFACTS)
+    assert (demo_dir / "scoring.sql").read_text().startswith("SELECT")
+    assert "| segment | rule |" in (demo_dir / "rules.md").read_text()
+    sheet = pd.read_csv(demo_dir / "rules.csv")
+    assert {"rule", "share", "uplift", "ci_low", "ci_high", "action", "net_value"} <= set(sheet)
+    segments = pd.read_csv(demo_dir / "segments.csv")
+    assert {"uplift", "p_value", "honest", "held_out_uplift", "held_out_ci_low", "held_out_ci_high"} <= set(segments)
+    for image in ("qini.png", "uplift.png", "deciles.png"):
+        assert (demo_dir / image).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_is_self_contained(demo_dir):
+    html = (demo_dir / "report.html").read_text()
+    # No stylesheet, script or image from anywhere else: it must open offline.
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", html)
+    assert "<script" not in html and "<link" not in html
+    assert html.count('src="data:image/png;base64,') == 3
+    assert "<svg" in html and "<?xml" not in html.split("<svg", 1)[0][-200:]
+    for section in ("summary", "models", "curves", "deciles", "tree", "segments", "policy", "checks", "balance"):
+        assert f'id="{section}"' in html
+
+
+def test_report_model_file(demo_dir):
+    model = load(demo_dir / "model.json")
+    assert model.honest_estimates_ and model.criterion == "ed"
+    profile = model.training_profile_
+    assert profile["policy"]["benefit"] == [25.0] and profile["policy"]["cost"] == 0.5
+    data = make_uplift_data(500, random_state=9)
+    eligibility = pd.read_csv(demo_dir / "eligibility.csv")
+    assert len(eligibility) == 5_000
+    assert {"id", "assigned", "policy_arm", "exploration", "assignment_probability", "expected_uplift",
+            "net_value", "leaf_id"} <= set(eligibility)
+    assert set(model.apply(data[FEATURES])) <= set(model.tree_.leaf_ids)
+
+
+def test_budget_and_exploration(tmp_path):
+    frame = make_uplift_data(3_000, random_state=14)
+    frame.insert(0, "customer", [f"c{i}" for i in range(len(frame))])
+    frame[["customer", *FEATURES, "treatment", "outcome"]].to_csv(tmp_path / "data.csv", index=False)
+    result = runner.invoke(app, [
+        "report", str(tmp_path / "data.csv"), "-t", "treatment", "-c", "control", "-y", "outcome",
+        "--id-column", "customer", "--benefit", "40", "--cost", "1", "--budget", "150", "--explore", "0.1",
+        "--max-depth", "2", "--no-baseline", *FAST, "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    eligibility = pd.read_csv(tmp_path / "out" / "eligibility.csv")
+    assert eligibility["id"].str.startswith("c").all()  # ids from --id-column, which is not a feature
+    assert "customer" not in load(tmp_path / "out" / "model.json").feature_names_in_
+    policy_rows = eligibility[~eligibility["exploration"]]
+    assert (policy_rows["policy_arm"] == "email").sum() <= 150  # cost 1 per treated row
+    assert 0.05 < eligibility["exploration"].mean() < 0.15
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "within a budget of 150" in html and "exploration bucket" in html
+
+
+def test_continuous_outcome_with_two_treatments(tmp_path):
+    frame = make_uplift_data(3_000, n_treatments=2, outcome="continuous", random_state=15)
+    frame[[*FEATURES, "treatment", "outcome"]].to_parquet(tmp_path / "spend.parquet")
+    result = runner.invoke(app, [
+        "report", str(tmp_path / "spend.parquet"), "-t", "treatment", "-c", "control", "-y", "outcome",
+        "--max-depth", "2", *FAST, "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "continuous outcome" in html
+    assert html.count('class="scores"') == 2  # one score table per treatment
+    assert "discount vs control" in html and "email vs control" in html
+    segments = pd.read_csv(tmp_path / "out" / "segments.csv")
+    assert set(segments["treatment"]) == {"discount", "email"}
+    assert not (tmp_path / "out" / "eligibility.csv").exists()
+
+
+def test_baseline_is_skipped_without_scikit_learn(monkeypatch, tmp_path):
+    monkeypatch.setattr("upliftree.report.pipeline.baseline_available", lambda: False)
+    frame = make_uplift_data(2_000, random_state=16)
+    experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
+                                       features=FEATURES)
+    report = make_report(experiment, tmp_path, ReportSettings(max_depth=2, n_estimators=3, n_boot=10))
+    assert report.baseline is None
+    assert list(report.scores["email"]["model"]) == ["uplift tree", "uplift forest", "random targeting"]
+    assert "needs scikit-learn" in report.html.read_text()
+
+
+def test_report_settings_are_checked():
+    with pytest.raises(ValueError, match="test_size"):
+        ReportSettings(test_size=1.5).check()
+    with pytest.raises(ValueError, match="benefit"):
+        ReportSettings(cost=2.0).check()
+
+
+def test_covariate_balance_finds_a_leak():
+    frame = make_uplift_data(4_000, random_state=17)
+    treated = (frame["treatment"] == "email").to_numpy()
+    rng = np.random.default_rng(0)
+    # A "feature" recorded after treatment: e-mailed customers opened more e-mails.
+    frame["opens"] = rng.poisson(1.0, len(frame)) + 2 * treated
+    frame["region"] = frame["region"].astype(object)
+    frame.loc[treated & (rng.random(len(frame)) < 0.3), "region"] = "north"
+    X = frame[[*FEATURES, "opens"]]
+    experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
+                                       features=[*FEATURES, "opens"])
+    from upliftree import UpliftTreeClassifier
+
+    schema = UpliftTreeClassifier(max_depth=0, control="control").fit(X, experiment.treatment, experiment.y).schema_
+    balance = covariate_balance(X, experiment.treatment, experiment.arms, schema)
+    top = balance.iloc[0]
+    assert top["feature"] == "opens" and top["smd_email"] > 1.0
+    assert balance.loc[balance["level"] == "= north", "max_abs_smd"].iloc[0] > SMD_WARNING
+    assert balance.loc[balance["feature"] == "tenure", "max_abs_smd"].iloc[0] < SMD_WARNING
+    assert set(balance.loc[balance["feature"] == "income", "level"]) == {"mean", "is missing"}
+    check = balance_check(balance)
+    assert check.level == "warning" and "opens" in check.detail
+
+
+def test_segment_checks():
+    sheet = pd.DataFrame({
+        "leaf_id": [3, 4, 5, 6], "n_control": [400, 30, 500, 500], "n_email": [380, 420, 510, 490],
+        "uplift": [0.08, 0.01, -0.01, -0.06], "ci_low": [0.03, -0.05, -0.04, -0.09],
+        "ci_high": [0.13, 0.07, 0.02, -0.03],
+    })
+    checks = {check.title: check for check in segment_checks(sheet, ["control", "email"], ["email"])}
+    tiny = checks["Tiny arms in some segments"]
+    assert tiny.level == "warning" and "[4]" in tiny.detail
+    assert "[6]" in checks["Do not disturb"].detail and checks["Do not disturb"].level == "warning"
+    assert "[5]" in checks["Possibly negative"].detail
