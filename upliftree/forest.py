@@ -12,7 +12,7 @@ import numpy as np
 
 from ._base import spawn_generators
 from ._grower import GrowthParams, grow_tree
-from ._kernels.predictor import apply_forest, forest_mean_values
+from ._kernels.predictor import forest_pass
 from ._tree_arrays import TreeArrays
 from ._validation import check_int
 from .binning import BinMapper
@@ -62,10 +62,10 @@ class StackedForest:
         return cls(roots, depths, routing, stacked("value"))
 
     def apply(self, encoded: np.ndarray) -> np.ndarray:
-        return apply_forest(encoded, self.tree_roots, self.tree_depths, *self.routing)
+        return forest_pass(encoded, self.tree_roots, self.tree_depths, *self.routing, self.value, True)[0]
 
     def mean_values(self, encoded: np.ndarray) -> np.ndarray:
-        return forest_mean_values(encoded, self.tree_roots, self.tree_depths, *self.routing, self.value)
+        return forest_pass(encoded, self.tree_roots, self.tree_depths, *self.routing, self.value, False)[1]
 
 
 def _draw_rows(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray, bootstrap: bool,

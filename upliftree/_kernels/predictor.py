@@ -87,67 +87,61 @@ ROW_BLOCK = 64
 
 
 @njit(cache=True, nogil=True)
-def _route_block(encoded, start, n_block_rows, root, depth, child, feature, threshold, is_categorical,
-                 category_bitset, nan_right, nodes):
-    """Leaves of rows ``start..start + n_block_rows`` in one tree of a lockstep forest table (into ``nodes``).
+def _route_block(encoded, start, n_block_rows, tree_roots, tree_depths, child, feature, threshold, is_categorical,
+                 category_bitset, nan_right, block_leaves):
+    """Global leaf ids of rows ``start..start + n_block_rows`` in every tree, into ``block_leaves[row, tree]``.
 
-    Every row takes exactly ``depth`` steps: leaves point to themselves, and the next node is
+    Every row takes exactly ``tree_depths[tree]`` steps: leaves point to themselves, and the next node is
     ``child[2 * node + goes_right]``, so no row needs a branch to know when to stop.
     """
-    for offset in range(n_block_rows):
-        nodes[offset] = root
-    for _ in range(depth):
+    for tree in range(tree_roots.shape[0]):
         for offset in range(n_block_rows):
-            node = nodes[offset]
-            value = encoded[start + offset, feature[node]]
-            if is_categorical[node] and not np.isnan(value):
-                code = np.int64(value)
-                goes_right = 1 - np.int64((category_bitset[node, code >> 6] >> np.uint64(code & 63)) & np.uint64(1))
-            else:
-                goes_right = np.int64(value > threshold[node]) | (np.int64(np.isnan(value)) & np.int64(nan_right[node]))
-            nodes[offset] = child[2 * node + goes_right]
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def apply_forest(encoded, tree_roots, tree_depths, child, feature, threshold, is_categorical, category_bitset,
-                 nan_right):
-    """Leaf of every row in every tree of a lockstep forest table, as ids local to each tree: ``(n_rows, n_trees)``."""
-    n_rows = encoded.shape[0]
-    n_trees = tree_roots.shape[0]
-    leaves = np.empty((n_rows, n_trees), dtype=np.int64)
-    n_blocks = (n_rows + ROW_BLOCK - 1) // ROW_BLOCK
-    for block in prange(n_blocks):
-        start = block * ROW_BLOCK
-        n_block_rows = min(n_rows, start + ROW_BLOCK) - start
-        nodes = np.empty(ROW_BLOCK, dtype=np.int64)
-        for tree in range(n_trees):
-            _route_block(encoded, start, n_block_rows, tree_roots[tree], tree_depths[tree], child, feature, threshold,
-                         is_categorical, category_bitset, nan_right, nodes)
+            block_leaves[offset, tree] = tree_roots[tree]
+        for _ in range(tree_depths[tree]):
             for offset in range(n_block_rows):
-                leaves[start + offset, tree] = nodes[offset] - tree_roots[tree]
-    return leaves
+                node = block_leaves[offset, tree]
+                value = encoded[start + offset, feature[node]]
+                if is_categorical[node] and not np.isnan(value):
+                    code = np.int64(value)
+                    bit = (category_bitset[node, code >> 6] >> np.uint64(code & 63)) & np.uint64(1)
+                    goes_right = 1 - np.int64(bit)
+                else:
+                    missing_right = np.int64(np.isnan(value)) & np.int64(nan_right[node])
+                    goes_right = np.int64(value > threshold[node]) | missing_right
+                block_leaves[offset, tree] = child[2 * node + goes_right]
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def forest_mean_values(encoded, tree_roots, tree_depths, child, feature, threshold, is_categorical, category_bitset,
-                       nan_right, value):
-    """Mean over trees of the per-arm value of the leaf each row reaches: ``(n_rows, n_arms)``."""
+def forest_pass(encoded, tree_roots, tree_depths, child, feature, threshold, is_categorical, category_bitset,
+                nan_right, value, want_leaves):
+    """One pass of all rows through a lockstep forest table.
+
+    Returns ``(leaves, mean)``: with ``want_leaves`` each row's leaf in every tree as ids local to the tree,
+    ``(n_rows, n_trees)``; otherwise the mean over trees of the per-arm ``value`` of those leaves,
+    ``(n_rows, n_arms)`` (the other output is empty).
+    """
     n_rows = encoded.shape[0]
     n_trees = tree_roots.shape[0]
     n_arms = value.shape[1]
-    mean = np.zeros((n_rows, n_arms), dtype=np.float64)
+    leaves = np.empty((n_rows if want_leaves else 0, n_trees), dtype=np.int64)
+    mean = np.zeros((0 if want_leaves else n_rows, n_arms), dtype=np.float64)
     n_blocks = (n_rows + ROW_BLOCK - 1) // ROW_BLOCK
     for block in prange(n_blocks):
         start = block * ROW_BLOCK
         n_block_rows = min(n_rows, start + ROW_BLOCK) - start
-        nodes = np.empty(ROW_BLOCK, dtype=np.int64)
-        for tree in range(n_trees):
-            _route_block(encoded, start, n_block_rows, tree_roots[tree], tree_depths[tree], child, feature, threshold,
-                         is_categorical, category_bitset, nan_right, nodes)
-            for offset in range(n_block_rows):
+        block_leaves = np.empty((ROW_BLOCK, n_trees), dtype=np.int64)
+        _route_block(encoded, start, n_block_rows, tree_roots, tree_depths, child, feature, threshold,
+                     is_categorical, category_bitset, nan_right, block_leaves)
+        for offset in range(n_block_rows):
+            for tree in range(n_trees):
+                node = block_leaves[offset, tree]
+                if want_leaves:
+                    leaves[start + offset, tree] = node - tree_roots[tree]
+                else:
+                    for arm in range(n_arms):
+                        mean[start + offset, arm] += value[node, arm]
+            # Sum first, divide once: the exported SQL reproduces this order exactly.
+            if not want_leaves:
                 for arm in range(n_arms):
-                    mean[start + offset, arm] += value[nodes[offset], arm]
-        for row in range(start, start + n_block_rows):
-            for arm in range(n_arms):
-                mean[row, arm] /= n_trees
-    return mean
+                    mean[start + offset, arm] /= n_trees
+    return leaves, mean
