@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._kernels.binning import map_to_bins
+from ._kernels.binning import PADDED_WIDTH, map_to_bins
 from ._validation import FeatureSchema
 
 QUANTILE_SUBSAMPLE = 200_000
@@ -61,9 +61,11 @@ class BinMapper:
                 self.bin_thresholds_.append(np.empty(0, dtype=np.float64))
                 n_bins.append(len(categories))
                 continue
-            distinct = _distinct_values(encoded[rows, feature])
+            sample = encoded[rows, feature]
+            sample = np.sort(sample[~np.isnan(sample)])
+            distinct = _unique_of_sorted(sample)
             if len(distinct) > self.max_bins:
-                distinct = _quantile_edges(encoded[rows, feature], self.max_bins)
+                distinct = _edges_of_sorted(sample, self.max_bins)
             elif len(rows) < n_rows:
                 # The subsample may miss rare values of a low-cardinality feature: look at every row.
                 distinct = _distinct_values(encoded[:, feature])
@@ -78,36 +80,44 @@ class BinMapper:
 
     def transform(self, encoded: np.ndarray) -> np.ndarray:
         """Bin codes, feature-major: shape ``(n_features, n_rows)``, ``uint8``."""
-        n_features = len(self.bin_thresholds_)
-        padded = np.full((n_features, self.max_bins), np.inf, dtype=np.float64)
+        padded = np.full((len(self.bin_thresholds_), PADDED_WIDTH), np.inf, dtype=np.float64)
         for feature, thresholds in enumerate(self.bin_thresholds_):
             padded[feature, : len(thresholds)] = thresholds
-        return map_to_bins(
-            np.ascontiguousarray(encoded, dtype=np.float64),
-            padded,
-            np.array([len(t) for t in self.bin_thresholds_], dtype=np.int64),
-            self.is_categorical_,
-            self.missing_bin_,
-        )
+        return map_to_bins(np.ascontiguousarray(encoded, dtype=np.float64), padded, self.is_categorical_,
+                           self.missing_bin_)
 
     def fit_transform(self, encoded: np.ndarray, schema: FeatureSchema) -> np.ndarray:
         return self.fit(encoded, schema).transform(encoded)
 
 
 def _distinct_values(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct non-missing values (hashing first: cheaper than sorting every row)."""
     values = values[~np.isnan(values)]
     return np.sort(pd.unique(values))
 
 
-def _quantile_edges(values: np.ndarray, max_bins: int) -> np.ndarray:
-    """Up to ``max_bins`` upper bin edges taken from the data's own values.
+def _unique_of_sorted(sorted_values: np.ndarray) -> np.ndarray:
+    keep = np.ones(len(sorted_values), dtype=np.bool_)
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=keep[1:])
+    return sorted_values[keep]
 
-    ``inverted_cdf`` returns observed values, which keeps bins unchanged when a feature is rescaled.
-    The largest value is appended so the last bin is closed like the others.
+
+def _quantile_edges(values: np.ndarray, max_bins: int) -> np.ndarray:
+    """Up to ``max_bins`` upper bin edges taken from the data's own (non-missing) values."""
+    return _edges_of_sorted(np.sort(values[~np.isnan(values)]), max_bins)
+
+
+def _edges_of_sorted(sorted_values: np.ndarray, max_bins: int) -> np.ndarray:
+    """Quantile edges of sorted values as numpy's ``inverted_cdf`` defines them, plus the maximum.
+
+    ``inverted_cdf`` returns observed values (the smallest ``x`` with ``CDF(x) >= level``), which keeps bins
+    unchanged when a feature is rescaled. The largest value is appended so the last bin is closed like the
+    others.
     """
-    values = np.sort(values[~np.isnan(values)])
+    n_values = len(sorted_values)
     levels = np.arange(1, max_bins) / max_bins
-    edges = np.unique(np.quantile(values, levels, method="inverted_cdf"))
-    if edges[-1] < values[-1]:
-        edges = np.append(edges, values[-1])
+    positions = np.clip(np.ceil(levels * n_values).astype(np.int64) - 1, 0, n_values - 1)
+    edges = _unique_of_sorted(sorted_values[positions])
+    if edges[-1] < sorted_values[-1]:
+        edges = np.append(edges, sorted_values[-1])
     return edges
