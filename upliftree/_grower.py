@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels.histogram import COUNT, WEIGHT, build_histograms, build_histograms_parallel
+from ._kernels.histogram import COUNT, WEIGHT, build_feature_histograms, build_histograms, build_histograms_parallel
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import find_best_split, node_totals
 from ._tree_arrays import BITSET_WORDS, PARALLEL_MIN_ROWS, TreeArrays, category_bitset_of, empty_stats, node_values
@@ -83,8 +83,13 @@ def grow_tree(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, arm: 
               y: np.ndarray, n_arms: int, params: GrowthParams, rng: np.random.Generator) -> TreeArrays:
     """Grow a tree on ``rows`` of the feature-major ``binned`` matrix; node statistics are left empty.
 
-    The caller fills them by routing its estimation rows through the returned splits.
+    The caller fills them by routing its estimation rows through the returned splits. When a split tries
+    fewer than half the features, each node builds histograms of just its sampled features for all its rows
+    (``k * rows`` work); otherwise the smaller child is built for every feature and its sibling obtained by
+    subtraction (at most ``n_features * rows / 2``).
     """
+    if 2 * params.n_features_per_split < binned.shape[0]:
+        return _grow_sampled(binned, bin_mapper, rows, arm, weight, y, n_arms, params, rng)
     n_bins_total = bin_mapper.missing_bin_ + 1
 
     def build(node_rows: np.ndarray) -> np.ndarray:
@@ -115,15 +120,41 @@ def grow_tree(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, arm: 
     return table.to_arrays(n_arms)
 
 
+def _grow_sampled(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, arm: np.ndarray,
+                  weight: np.ndarray, y: np.ndarray, n_arms: int, params: GrowthParams,
+                  rng: np.random.Generator) -> TreeArrays:
+    """Depth-first growth building, at every node, histograms of only the features drawn for its split."""
+    n_bins_total = bin_mapper.missing_bin_ + 1
+    table = _NodeTable()
+    stack = [(table.add_leaf(-1, 0), rows)]
+    root_weight = float(weight[rows].sum())
+    while stack:
+        node, node_rows = stack.pop()
+        if table.depth[node] >= params.max_depth:
+            continue
+        features = _features_to_try(binned.shape[0], params.n_features_per_split, rng)
+        histogram = build_feature_histograms(binned, node_rows, arm, weight, y, n_arms, n_bins_total, features)
+        left_bins = split_node(table, node, histogram, bin_mapper, params, rng, root_weight, features)
+        if left_bins is None:
+            continue
+        left_rows, right_rows = partition_rows(node_rows, binned[table.feature[node]], left_bins)
+        stack.append((table.children_right[node], right_rows))
+        stack.append((table.children_left[node], left_rows))
+    return table.to_arrays(n_arms)
+
+
 def split_node(table: _NodeTable, node: int, histogram: np.ndarray, bin_mapper: BinMapper, params: GrowthParams,
-               rng: np.random.Generator, root_weight: float) -> np.ndarray | None:
+               rng: np.random.Generator, root_weight: float, features: np.ndarray | None = None) -> np.ndarray | None:
     """Find and record the best split of ``node`` from its histograms (shared by every grower).
 
-    Returns the split's ``left_bins``, or None when the node stays a leaf.
+    ``features`` are the features to try when already drawn (their histograms are the ones built);
+    otherwise they are drawn here. Returns the split's ``left_bins``, or None when the node stays a leaf.
     """
-    if not _may_split(histogram, table.depth[node], params):
+    totals_feature = 0 if features is None else features[0]
+    if not _may_split(node_totals(histogram, totals_feature), table.depth[node], params):
         return None
-    features = _features_to_try(histogram.shape[0], params.n_features_per_split, rng)
+    if features is None:
+        features = _features_to_try(histogram.shape[0], params.n_features_per_split, rng)
     feature, gain, raw_gain, left_bins = find_best_split(
         histogram, features, bin_mapper.n_bins_non_missing_, bin_mapper.is_categorical_,
         bin_mapper.missing_bin_, params.criterion, params.normalize, params.n_reg, params.binary,
@@ -132,14 +163,14 @@ def split_node(table: _NodeTable, node: int, histogram: np.ndarray, bin_mapper: 
     if feature < 0:
         return None
     _record_split(table, node, feature, gain, raw_gain, left_bins, bin_mapper,
-                  node_totals(histogram)[:, WEIGHT].sum() / root_weight)
+                  node_totals(histogram, totals_feature)[:, WEIGHT].sum() / root_weight)
     return left_bins
 
 
-def _may_split(histogram: np.ndarray, depth: int, params: GrowthParams) -> bool:
+def _may_split(totals: np.ndarray, depth: int, params: GrowthParams) -> bool:
     if depth >= params.max_depth:
         return False
-    counts = node_totals(histogram)[:, COUNT]
+    counts = totals[:, COUNT]
     return bool(counts.sum() >= 2 * params.min_samples_leaf
                 and (counts >= max(2 * params.min_samples_treatment, 2)).all())
 

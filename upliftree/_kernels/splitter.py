@@ -14,9 +14,9 @@ from .histogram import COUNT, N_STATS, WEIGHT, WEIGHTED_Y
 
 
 @njit(cache=True, nogil=True)
-def node_totals(histogram):
-    """Per-arm sums of the node: the histogram of any feature summed over its bins."""
-    return histogram[0].sum(axis=0)
+def node_totals(histogram, feature=0):
+    """Per-arm sums of the node: the histogram of any (built) feature summed over its bins."""
+    return histogram[feature].sum(axis=0)
 
 
 @njit(cache=True, nogil=True)
@@ -64,7 +64,7 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
     missing bin included) goes to the left child; ``feature == -1`` when no admissible split has gain > 0.
     """
     n_arms = histogram.shape[2]
-    node = node_totals(histogram)
+    node = node_totals(histogram, features[0])
     node_means = np.empty(n_arms)
     for arm in range(n_arms):
         node_means[arm] = node[arm, WEIGHTED_Y] / node[arm, WEIGHT] if node[arm, WEIGHT] > 0.0 else 0.0
