@@ -68,15 +68,24 @@ class StackedForest:
         return forest_pass(encoded, self.tree_roots, self.tree_depths, *self.routing, self.value, False)[1]
 
 
-def _draw_rows(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray, bootstrap: bool,
+def _draw_rows(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray, bootstrap: bool, n_rows: int,
                rng: np.random.Generator) -> np.ndarray:
-    """Rows for one tree, drawn per arm so every arm keeps its share; sorted for memory locality."""
-    drawn = [
-        rng.choice(candidates, size=n_draw, replace=bootstrap) if n_draw < len(candidates) or bootstrap
-        else candidates
-        for candidates, n_draw in zip(candidates_by_arm, n_draw_by_arm, strict=True)
-    ]
-    return np.sort(np.concatenate(drawn))
+    """Rows for one tree, drawn per arm so every arm keeps its share, in increasing order (for memory locality).
+
+    Rows drawn several times (bootstrap) appear as often as drawn. Counting draws per row orders them in
+    linear time, without sorting.
+    """
+    times_drawn = np.zeros(n_rows, dtype=np.int64)
+    for candidates, n_draw in zip(candidates_by_arm, n_draw_by_arm, strict=True):
+        if n_draw == 0 or len(candidates) == 0:
+            continue
+        if bootstrap:
+            times_drawn += np.bincount(candidates[rng.integers(0, len(candidates), n_draw)], minlength=n_rows)
+        elif n_draw < len(candidates):
+            times_drawn[candidates[rng.choice(len(candidates), size=n_draw, replace=False)]] = 1
+        else:
+            times_drawn[candidates] = 1
+    return np.repeat(np.arange(n_rows), times_drawn)
 
 
 class _BaseUpliftForest(_UpliftModel):
@@ -170,19 +179,18 @@ class _BaseUpliftForest(_UpliftModel):
     def _grow_one(self, binned: np.ndarray, data: ExperimentData, n_arms: int, n_draw: int, params: GrowthParams,
                   arm_mean: np.ndarray, rng: np.random.Generator) -> tuple[TreeArrays, int]:
         n_rows = len(data.arm)
+        rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
         if self.honest:
             held_out = stratified_holdout(data.arm, data.y, self._binary, self.honest_fraction, rng)
+            parts = [[rows[keep[rows]] for rows in rows_by_arm] for keep in (~held_out, held_out)]
         else:
-            held_out = np.zeros(n_rows, dtype=np.bool_)
-        parts = []
-        for in_part in (~held_out, held_out):
-            candidates_by_arm = [np.flatnonzero(in_part & (data.arm == arm)) for arm in range(n_arms)]
+            parts = [rows_by_arm]
+        drawn = []
+        for candidates_by_arm in parts:
             share = np.array([len(c) for c in candidates_by_arm]) / n_rows
-            parts.append(_draw_rows(candidates_by_arm, np.round(share * n_draw).astype(np.int64), self.bootstrap,
-                                    rng))
-        structure_rows, estimation_rows = parts
-        if not self.honest:
-            estimation_rows = structure_rows
+            n_draw_by_arm = np.round(share * n_draw).astype(np.int64)
+            drawn.append(_draw_rows(candidates_by_arm, n_draw_by_arm, self.bootstrap, n_rows, rng))
+        structure_rows, estimation_rows = drawn if self.honest else (drawn[0], drawn[0])
         tree = grow_tree(binned, self.bin_mapper_, structure_rows, data.arm, data.weight, data.y, n_arms, params,
                          rng)
         return estimate_nodes(tree, data, self.min_samples_treatment, estimation_rows, arm_mean)
