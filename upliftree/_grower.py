@@ -80,16 +80,20 @@ class _NodeTable:
 
 
 def grow_tree(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, arm: np.ndarray, weight: np.ndarray,
-              y: np.ndarray, n_arms: int, params: GrowthParams, rng: np.random.Generator) -> TreeArrays:
+              y: np.ndarray, n_arms: int, params: GrowthParams, rng: np.random.Generator,
+              leaf_rows: list | None = None) -> TreeArrays:
     """Grow a tree on ``rows`` of the feature-major ``binned`` matrix; node statistics are left empty.
 
-    The caller fills them by routing its estimation rows through the returned splits. When a split tries
+    The caller fills them by routing its estimation rows through the returned splits, or, when those are the
+    growing rows, from ``leaf_rows``: a list that receives ``(leaf, its rows)`` for every leaf. When a split tries
     fewer than half the features, each node builds histograms of just its sampled features for all its rows
     (``k * rows`` work); otherwise the smaller child is built for every feature and its sibling obtained by
     subtraction (at most ``n_features * rows / 2``).
     """
+    if leaf_rows is None:
+        leaf_rows = []
     if 2 * params.n_features_per_split < binned.shape[0]:
-        return _grow_sampled(binned, bin_mapper, rows, arm, weight, y, n_arms, params, rng)
+        return _grow_sampled(binned, bin_mapper, rows, arm, weight, y, n_arms, params, rng, leaf_rows)
     n_bins_total = bin_mapper.missing_bin_ + 1
 
     def build(node_rows: np.ndarray) -> np.ndarray:
@@ -106,6 +110,7 @@ def grow_tree(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, arm: 
         node, node_rows, histogram = stack.pop()
         left_bins = split_node(table, node, histogram, bin_mapper, params, rng, root_weight)
         if left_bins is None:
+            leaf_rows.append((node, node_rows))
             continue
         left_rows, right_rows = partition_rows(node_rows, binned[table.feature[node]], left_bins)
         # Build the smaller child's histograms; the larger one is the parent's minus its sibling's.
@@ -122,7 +127,7 @@ def grow_tree(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, arm: 
 
 def _grow_sampled(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, arm: np.ndarray,
                   weight: np.ndarray, y: np.ndarray, n_arms: int, params: GrowthParams,
-                  rng: np.random.Generator) -> TreeArrays:
+                  rng: np.random.Generator, leaf_rows: list) -> TreeArrays:
     """Depth-first growth building, at every node, histograms of only the features drawn for its split."""
     n_bins_total = bin_mapper.missing_bin_ + 1
     table = _NodeTable()
@@ -131,11 +136,13 @@ def _grow_sampled(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, a
     while stack:
         node, node_rows = stack.pop()
         if table.depth[node] >= params.max_depth:
+            leaf_rows.append((node, node_rows))
             continue
         features = _features_to_try(binned.shape[0], params.n_features_per_split, rng)
         histogram = build_feature_histograms(binned, node_rows, arm, weight, y, n_arms, n_bins_total, features)
         left_bins = split_node(table, node, histogram, bin_mapper, params, rng, root_weight, features)
         if left_bins is None:
+            leaf_rows.append((node, node_rows))
             continue
         left_rows, right_rows = partition_rows(node_rows, binned[table.feature[node]], left_bins)
         stack.append((table.children_right[node], right_rows))

@@ -94,7 +94,10 @@ class TreeArrays:
         """
         if rows is None:
             return accumulate_node_stats(self.apply(encoded), arm, weight, y, self.n_arms, self.parent)
-        leaves = apply_tree_rows(encoded, rows, *self._routing())
+        return self.leaf_statistics(apply_tree_rows(encoded, rows, *self._routing()), rows, arm, weight, y)
+
+    def leaf_statistics(self, leaves, rows, arm, weight, y) -> np.ndarray:
+        """Per-node, per-arm statistics of ``rows`` whose leaves are already known (``leaves[i]`` holds ``rows[i]``)."""
         return accumulate_node_stats(leaves, arm[rows], weight[rows], y[rows], self.n_arms, self.parent)
 
     def _routing(self):

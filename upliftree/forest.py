@@ -24,6 +24,7 @@ from .tree import (
     UpliftTreeRegressor,
     _UpliftModel,
     estimate_nodes,
+    merge_short_leaves,
     stratified_holdout,
 )
 
@@ -190,10 +191,17 @@ class _BaseUpliftForest(_UpliftModel):
             share = np.array([len(c) for c in candidates_by_arm]) / n_rows
             n_draw_by_arm = np.round(share * n_draw).astype(np.int64)
             drawn.append(_draw_rows(candidates_by_arm, n_draw_by_arm, self.bootstrap, n_rows, rng))
-        structure_rows, estimation_rows = drawn if self.honest else (drawn[0], drawn[0])
+        structure_rows = drawn[0]
+        leaf_rows: list = []
         tree = grow_tree(binned, self.bin_mapper_, structure_rows, data.arm, data.weight, data.y, n_arms, params,
-                         rng)
-        return estimate_nodes(tree, data, self.min_samples_treatment, estimation_rows, arm_mean)
+                         rng, leaf_rows)
+        if self.honest:
+            return estimate_nodes(tree, data, self.min_samples_treatment, drawn[1], arm_mean)
+        # The growing rows estimate the leaves: the grower's final partitions already say where each row went.
+        leaves = np.concatenate([np.full(len(rows), leaf, dtype=np.int64) for leaf, rows in leaf_rows])
+        rows = np.concatenate([rows for _, rows in leaf_rows])
+        stats = tree.leaf_statistics(leaves, rows, data.arm, data.weight, data.y)
+        return merge_short_leaves(tree.with_stats(stats, arm_mean), self.min_samples_treatment)
 
     def _as_estimator(self, tree: TreeArrays, n_merged: int, seed: int):
         estimator = self._tree_class(
