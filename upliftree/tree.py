@@ -76,6 +76,16 @@ def stratified_holdout(arm: np.ndarray, y: np.ndarray, binary: bool, fraction: f
     return held_out
 
 
+def check_size_params(estimator: Any) -> None:
+    """Check the size parameters every tree grower reads: max_depth, min_samples_leaf/_treatment, max_bins."""
+    check_int(estimator.max_depth, "max_depth", 0)
+    check_int(estimator.min_samples_leaf, "min_samples_leaf", 1)
+    check_int(estimator.min_samples_treatment, "min_samples_treatment", 0)
+    check_int(estimator.max_bins, "max_bins", 2)
+    if estimator.max_bins > 255:
+        raise ValueError(f"max_bins must be <= 255, got {estimator.max_bins}")
+
+
 class _UpliftModel(BaseEstimator):
     """What trees and forests share: parameter checks, input preparation and prediction from arm values."""
 
@@ -88,13 +98,8 @@ class _UpliftModel(BaseEstimator):
             raise ValueError(
                 f"criterion must be one of {sorted(self._criteria)} for {type(self).__name__}, got {self.criterion!r}"
             )
-        check_int(self.max_depth, "max_depth", 0)
-        check_int(self.min_samples_leaf, "min_samples_leaf", 1)
-        check_int(self.min_samples_treatment, "min_samples_treatment", 0)
+        check_size_params(self)
         check_real(self.n_reg, "n_reg", 0.0)
-        check_int(self.max_bins, "max_bins", 2)
-        if self.max_bins > 255:
-            raise ValueError(f"max_bins must be <= 255, got {self.max_bins}")
         for name in ("normalize", "honest"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")

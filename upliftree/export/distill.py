@@ -23,13 +23,12 @@ from .._validation import (
     Arms,
     arm_codes,
     check_arm_sizes,
-    check_int,
     check_n_rows,
     validate_outcome,
     validate_sample_weight,
 )
 from ..binning import BinMapper
-from ..tree import ExperimentData, _BaseUpliftTree, estimate_nodes
+from ..tree import ExperimentData, _BaseUpliftTree, check_size_params, estimate_nodes
 from .model_json import set_schema
 
 __all__ = ["DistilledUpliftTree", "distill"]
@@ -81,12 +80,7 @@ class DistilledUpliftTree(_BaseUpliftTree):
         self.random_state = random_state
 
     def _check_tree_params(self) -> None:
-        check_int(self.max_depth, "max_depth", 0)
-        check_int(self.min_samples_leaf, "min_samples_leaf", 1)
-        check_int(self.min_samples_treatment, "min_samples_treatment", 0)
-        check_int(self.max_bins, "max_bins", 2)
-        if self.max_bins > 255:
-            raise ValueError(f"max_bins must be <= 255, got {self.max_bins}")
+        check_size_params(self)
 
     def fit(self, model: Any, X, treatment, y, sample_weight=None) -> DistilledUpliftTree:
         """Grow the tree on ``model``'s predictions for ``X``; estimate nodes and Qini on ``treatment, y``."""
