@@ -24,7 +24,7 @@ from upliftree import (  # noqa: E402
     UpliftTreeRegressor,
     make_uplift_data,
 )
-from upliftree._grower import grow_tree  # noqa: E402
+from upliftree._grower import HistogramSource, grow_tree  # noqa: E402
 from upliftree.datasets import FEATURES  # noqa: E402
 from upliftree.metrics import qini_auc_score  # noqa: E402
 from upliftree.policy import Policy  # noqa: E402
@@ -105,9 +105,10 @@ def test_given_bin_edges_are_the_bins_of_the_tree(client, binary_experiment):
     # The in-memory core grown on the same bins.
     reference = UpliftTreeClassifier(**TREE_PARAMS)
     schema, arms, data = reference._prepare(frame[FEATURES], frame["treatment"], frame["outcome"], None)
-    tree = grow_tree(mapper.transform(data.encoded), mapper, np.arange(len(data.arm)), data.arm, data.weight, data.y,
-                     arms.n_arms, reference._growth_params(schema.n_features, parallel=True),
-                     np.random.default_rng(0))
+    source = HistogramSource.of(mapper.transform(data.encoded), data.arm, data.weight, data.y, arms.n_arms,
+                                mapper.missing_bin_ + 1, binary=True)
+    params = reference._growth_params(schema.n_features, parallel=True)
+    tree = grow_tree(source, mapper, np.arange(len(data.arm)), params, np.random.default_rng(0))
     tree, n_merged = estimate_nodes(tree, data, reference.min_samples_treatment)
     reference.bin_mapper_, reference.n_splits_merged_ = mapper, n_merged
     reference._set_tree(tree)

@@ -17,6 +17,7 @@ import reference as ref
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from upliftree._grower import HistogramSource
 from upliftree._kernels.histogram import build_histograms, build_histograms_parallel
 from upliftree._kernels.splitter import find_best_split
 from upliftree._tree_arrays import categories_in_bitset
@@ -185,9 +186,9 @@ def test_find_best_split_matches_reference(data):
     # like the grower does for the larger child, as the parent's minus the sibling's.
     in_node = np.ones(n_rows, bool) if data.draw(st.booleans()) else rng.random(n_rows) < 0.7
     rows = all_rows[in_node]
-    build = lambda node_rows: build_histograms(  # noqa: E731
-        rows_data.codes, node_rows, experiment.arm, experiment.weight, experiment.y, experiment.n_arms,
-        mapper.missing_bin_ + 1)
+    source = HistogramSource.of(rows_data.codes, experiment.arm, experiment.weight, experiment.y, experiment.n_arms,
+                                mapper.missing_bin_ + 1, experiment.binary)
+    build = lambda node_rows: source.build(node_rows, np.arange(rows_data.codes.shape[0]))  # noqa: E731
     histogram = build(rows) if data.draw(st.booleans()) else build(all_rows) - build(all_rows[~in_node])
     n_features = rows_data.codes.shape[0]
     features = np.arange(n_features)
@@ -283,28 +284,45 @@ def test_tree_matches_reference_greedy_tree(data):
 
 # -- histograms and bins --------------------------------------------------------------------------------
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(experiment=experiments(), seed=SEEDS)
-def test_histograms_match_add_at(experiment, seed):
+@given(experiment=experiments(), seed=SEEDS, unit_weights=st.booleans())
+def test_histograms_match_add_at(experiment, seed, unit_weights):
+    """Histograms of a sample (rows drawn several times count several times), in both kernel modes:
+    weighted sums, and class counting when every weight is 1 and the outcome is 0/1."""
     rng = np.random.default_rng(seed)
     mapper, _, rows_data = binned(experiment)
     n_bins_total = mapper.missing_bin_ + 1
-    rows = np.flatnonzero(rng.random(len(experiment.y)) < 0.8)
-    codes, arm, weight, y = rows_data.codes, experiment.arm, experiment.weight, experiment.y
-    expected = np.zeros((codes.shape[0], n_bins_total, experiment.n_arms, 4))
+    n_rows = len(experiment.y)
+    row_counts = np.where(rng.random(n_rows) < 0.2, 0, rng.integers(1, 4, n_rows)).astype(np.int32)
+    rows = np.flatnonzero(row_counts)
+    codes, arm, y = rows_data.codes, experiment.arm, experiment.y
+    weight = np.ones(n_rows) if unit_weights else experiment.weight
+    expected = np.zeros((codes.shape[0], n_bins_total, experiment.n_arms, 5))
+    repeated = np.repeat(rows, row_counts[rows])
     for feature in range(codes.shape[0]):
-        cells = (codes[feature, rows], arm[rows])
-        for stat, values in enumerate((np.ones(len(rows)), weight[rows], weight[rows] * y[rows],
-                                       weight[rows] * y[rows] ** 2)):
+        cells = (codes[feature, repeated], arm[repeated])
+        w, outcome = weight[repeated], y[repeated]
+        for stat, values in enumerate((np.ones(len(repeated)), w, w * outcome, w * outcome**2, w * w)):
             np.add.at(expected[feature, :, :, stat], cells, values)
-    args = (codes, rows, arm, weight, y, experiment.n_arms, n_bins_total)
-    histogram = build_histograms(*args)
+    features = np.arange(codes.shape[0])
+    general = (codes, rows, row_counts, arm, weight, y, np.zeros(0, dtype=np.int8), experiment.n_arms, n_bins_total)
+    histogram = build_histograms(*general, features)
     np.testing.assert_allclose(histogram, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(histogram[..., 0], expected[..., 0])
-    np.testing.assert_array_equal(build_histograms_parallel(*args), histogram)
+    np.testing.assert_array_equal(build_histograms_parallel(*general, features), histogram)
+    source = HistogramSource.of(codes, arm, weight, y, experiment.n_arms, n_bins_total, experiment.binary)
+    assert (len(source.row_class) > 0) == (experiment.binary and bool(np.all(weight == 1.0)))
+    counted = source.with_counts(row_counts)
+    np.testing.assert_array_equal(counted.build(rows, features), histogram)
+    np.testing.assert_array_equal(counted.build(rows, features, parallel=True), histogram)
+    # Only the listed features are built.
+    some = features[rng.random(len(features)) < 0.5]
+    partial = counted.build(rows, some)
+    np.testing.assert_array_equal(partial[some], histogram[some])
+    assert not partial[np.setdiff1d(features, some)].any()
     # Sibling subtraction: a child's histograms are the parent's minus its sibling's.
     goes_left = rng.random(len(rows)) < 0.5
-    left = build_histograms(codes, rows[goes_left], *args[2:])
-    right = build_histograms(codes, rows[~goes_left], *args[2:])
+    left = counted.build(rows[goes_left], features)
+    right = counted.build(rows[~goes_left], features)
     np.testing.assert_allclose(histogram - left, right, rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal((histogram - left)[..., 0], right[..., 0])
 

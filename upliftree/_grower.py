@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._kernels.histogram import COUNT, WEIGHT, build_feature_histograms, build_histograms, build_histograms_parallel
+from ._kernels.histogram import COUNT, WEIGHT, build_histograms, build_histograms_parallel
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import find_best_split, node_totals
 from ._tree_arrays import BITSET_WORDS, PARALLEL_MIN_ROWS, TreeArrays, category_bitset_of, empty_stats, node_values
@@ -43,6 +43,8 @@ class _NodeTable:
         self.missing_left: list[bool] = []
         self.gain: list[float] = []
         self.raw_gain: list[float] = []
+        # Statistics of the growing rows, per node, for the nodes whose histograms (or parent's) were built.
+        self.stats: dict[int, np.ndarray] = {}
 
     def add_leaf(self, parent: int, depth: int) -> int:
         self.parent.append(parent)
@@ -61,6 +63,8 @@ class _NodeTable:
     def to_arrays(self, n_arms: int) -> TreeArrays:
         n_nodes = len(self.parent)
         stats = empty_stats(n_nodes, n_arms)
+        for node, node_stats in self.stats.items():
+            stats[node] = node_stats
         parent = np.asarray(self.parent, dtype=np.int64)
         return TreeArrays(
             children_left=np.asarray(self.children_left, dtype=np.int64),
@@ -79,75 +83,107 @@ class _NodeTable:
         )
 
 
-def grow_tree(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, arm: np.ndarray, weight: np.ndarray,
-              y: np.ndarray, n_arms: int, params: GrowthParams, rng: np.random.Generator,
-              leaf_rows: list | None = None) -> TreeArrays:
-    """Grow a tree on ``rows`` of the feature-major ``binned`` matrix; node statistics are left empty.
+@dataclass(frozen=True)
+class HistogramSource:
+    """What node histograms are built from: the feature-major bin matrix and per-row arrays.
 
-    The caller fills them by routing its estimation rows through the returned splits, or, when those are the
-    growing rows, from ``leaf_rows``: a list that receives ``(leaf, its rows)`` for every leaf. When a split tries
-    fewer than half the features, each node builds histograms of just its sampled features for all its rows
-    (``k * rows`` work); otherwise the smaller child is built for every feature and its sibling obtained by
-    subtraction (at most ``n_features * rows / 2``).
+    ``row_counts[row]`` is how many times ``row`` is in the sample (several for bootstrap draws).
+    ``row_class`` is ``2 * arm + y`` when every weight is 1 and the outcome is 0/1 (histograms are then
+    counted with integers), else empty.
     """
-    if leaf_rows is None:
-        leaf_rows = []
-    if 2 * params.n_features_per_split < binned.shape[0]:
-        return _grow_sampled(binned, bin_mapper, rows, arm, weight, y, n_arms, params, rng, leaf_rows)
-    n_bins_total = bin_mapper.missing_bin_ + 1
 
-    def build(node_rows: np.ndarray) -> np.ndarray:
-        parallel = params.parallel and len(node_rows) >= PARALLEL_MIN_ROWS
-        kernel = build_histograms_parallel if parallel else build_histograms
-        return kernel(binned, node_rows, arm, weight, y, n_arms, n_bins_total)
+    binned: np.ndarray
+    arm: np.ndarray
+    weight: np.ndarray
+    y: np.ndarray
+    row_counts: np.ndarray
+    row_class: np.ndarray
+    n_arms: int
+    n_bins_total: int
 
+    @classmethod
+    def of(cls, binned: np.ndarray, arm: np.ndarray, weight: np.ndarray, y: np.ndarray, n_arms: int,
+           n_bins_total: int, binary: bool) -> HistogramSource:
+        """Every row once; the counting mode when ``binary`` and all weights are 1."""
+        unit_binary = binary and bool(np.all(weight == 1.0))
+        row_class = (2 * arm + y).astype(np.int8 if n_arms < 64 else np.int64) if unit_binary else NO_CLASSES
+        return cls(binned, arm, weight, y, np.ones(len(arm), dtype=np.int32), row_class, n_arms, n_bins_total)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.binned.shape[0])
+
+    def with_counts(self, row_counts: np.ndarray) -> HistogramSource:
+        return replace(self, row_counts=row_counts)
+
+    def build(self, rows: np.ndarray, features: np.ndarray, parallel: bool = False) -> np.ndarray:
+        """Histograms ``(n_features, n_bins_total, n_arms, N_STATS)`` of ``features`` over ``rows``."""
+        kernel = build_histograms_parallel if parallel and len(rows) >= PARALLEL_MIN_ROWS else build_histograms
+        return kernel(self.binned, rows, self.row_counts, self.arm, self.weight, self.y, self.row_class,
+                      self.n_arms, self.n_bins_total, features)
+
+
+NO_CLASSES = np.zeros(0, dtype=np.int8)
+
+
+def grow_tree(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, params: GrowthParams,
+              rng: np.random.Generator) -> TreeArrays:
+    """Grow a tree on the sample ``rows`` (with ``source.row_counts``); node statistics are the sample's.
+
+    When a split tries fewer than half the features, each node builds histograms of just its sampled features
+    for all its rows (``k * rows`` work); otherwise the smaller child is built for every feature and its
+    sibling obtained by subtraction (at most ``n_features * rows / 2``). Children at ``max_depth`` take their
+    statistics from the parent's histograms: their rows are never partitioned nor histogrammed.
+    """
+    if 2 * params.n_features_per_split < source.n_features:
+        return _grow_sampled(source, bin_mapper, rows, params, rng)
+    all_features = np.arange(source.n_features)
     table = _NodeTable()
     root = table.add_leaf(-1, 0)
-    root_histogram = build(rows)
-    root_weight = node_totals(root_histogram)[:, WEIGHT].sum()
+    root_histogram = source.build(rows, all_features, params.parallel)
+    table.stats[root] = node_totals(root_histogram)
+    root_weight = table.stats[root][:, WEIGHT].sum()
     stack = [(root, rows, root_histogram)]
     while stack:
         node, node_rows, histogram = stack.pop()
         left_bins = split_node(table, node, histogram, bin_mapper, params, rng, root_weight)
-        if left_bins is None:
-            leaf_rows.append((node, node_rows))
+        if left_bins is None or table.depth[node] + 1 >= params.max_depth:
             continue
-        left_rows, right_rows = partition_rows(node_rows, binned[table.feature[node]], left_bins)
+        left_rows, right_rows = partition_rows(node_rows, source.binned[table.feature[node]], left_bins)
         # Build the smaller child's histograms; the larger one is the parent's minus its sibling's.
         if len(left_rows) <= len(right_rows):
-            left_histogram = build(left_rows)
+            left_histogram = source.build(left_rows, all_features, params.parallel)
             right_histogram = histogram - left_histogram
         else:
-            right_histogram = build(right_rows)
+            right_histogram = source.build(right_rows, all_features, params.parallel)
             left_histogram = histogram - right_histogram
         stack.append((table.children_right[node], right_rows, right_histogram))
         stack.append((table.children_left[node], left_rows, left_histogram))
-    return table.to_arrays(n_arms)
+    return table.to_arrays(source.n_arms)
 
 
-def _grow_sampled(binned: np.ndarray, bin_mapper: BinMapper, rows: np.ndarray, arm: np.ndarray,
-                  weight: np.ndarray, y: np.ndarray, n_arms: int, params: GrowthParams,
-                  rng: np.random.Generator, leaf_rows: list) -> TreeArrays:
+def _grow_sampled(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, params: GrowthParams,
+                  rng: np.random.Generator) -> TreeArrays:
     """Depth-first growth building, at every node, histograms of only the features drawn for its split."""
-    n_bins_total = bin_mapper.missing_bin_ + 1
     table = _NodeTable()
-    stack = [(table.add_leaf(-1, 0), rows)]
-    root_weight = float(weight[rows].sum())
+    root = table.add_leaf(-1, 0)
+    features = _features_to_try(source.n_features, params.n_features_per_split, rng)
+    histogram = source.build(rows, features)
+    table.stats[root] = node_totals(histogram, features[0])
+    root_weight = table.stats[root][:, WEIGHT].sum()
+    stack = [(root, rows, features, histogram)]
     while stack:
-        node, node_rows = stack.pop()
-        if table.depth[node] >= params.max_depth:
-            leaf_rows.append((node, node_rows))
-            continue
-        features = _features_to_try(binned.shape[0], params.n_features_per_split, rng)
-        histogram = build_feature_histograms(binned, node_rows, arm, weight, y, n_arms, n_bins_total, features)
+        node, node_rows, features, histogram = stack.pop()
         left_bins = split_node(table, node, histogram, bin_mapper, params, rng, root_weight, features)
-        if left_bins is None:
-            leaf_rows.append((node, node_rows))
+        if left_bins is None or table.depth[node] + 1 >= params.max_depth:
             continue
-        left_rows, right_rows = partition_rows(node_rows, binned[table.feature[node]], left_bins)
-        stack.append((table.children_right[node], right_rows))
-        stack.append((table.children_left[node], left_rows))
-    return table.to_arrays(n_arms)
+        children_rows = partition_rows(node_rows, source.binned[table.feature[node]], left_bins)
+        children = (table.children_left[node], table.children_right[node])
+        for child, child_rows in reversed(list(zip(children, children_rows, strict=True))):
+            if _may_split(table.stats[child], table.depth[child], params):
+                child_features = _features_to_try(source.n_features, params.n_features_per_split, rng)
+                stack.append((child, child_rows, child_features, source.build(child_rows, child_features)))
+    return table.to_arrays(source.n_arms)
 
 
 def split_node(table: _NodeTable, node: int, histogram: np.ndarray, bin_mapper: BinMapper, params: GrowthParams,
@@ -171,6 +207,8 @@ def split_node(table: _NodeTable, node: int, histogram: np.ndarray, bin_mapper: 
         return None
     _record_split(table, node, feature, gain, raw_gain, left_bins, bin_mapper,
                   node_totals(histogram, totals_feature)[:, WEIGHT].sum() / root_weight)
+    table.stats[table.children_left[node]] = histogram[feature][left_bins].sum(axis=0)
+    table.stats[table.children_right[node]] = histogram[feature][~left_bins].sum(axis=0)
     return left_bins
 
 

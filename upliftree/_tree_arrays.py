@@ -6,8 +6,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y
-from ._kernels.predictor import NODE_STATS, accumulate_node_stats, apply_tree, apply_tree_rows
+from ._kernels.histogram import COUNT, N_STATS, WEIGHT, WEIGHTED_Y
+from ._kernels.predictor import accumulate_node_stats, apply_tree, apply_tree_rows
 
 BITSET_WORDS = 4
 # Below this many rows, compiled passes run on one thread: waking the thread pool costs more than it saves.
@@ -158,7 +158,7 @@ def node_values(stats: np.ndarray, parent: np.ndarray, root_fallback: np.ndarray
 
 
 def empty_stats(n_nodes: int, n_arms: int) -> np.ndarray:
-    return np.zeros((n_nodes, n_arms, NODE_STATS), dtype=np.float64)
+    return np.zeros((n_nodes, n_arms, N_STATS), dtype=np.float64)
 
 
 def arms_below(stats: np.ndarray, minimum: int) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ._kernels.binning import PADDED_WIDTH, map_to_bins
-from ._validation import FeatureSchema
+from ._validation import FeatureSchema, contiguous_float64
 
 QUANTILE_SUBSAMPLE = 200_000
 
@@ -83,8 +83,7 @@ class BinMapper:
         padded = np.full((len(self.bin_thresholds_), PADDED_WIDTH), np.inf, dtype=np.float64)
         for feature, thresholds in enumerate(self.bin_thresholds_):
             padded[feature, : len(thresholds)] = thresholds
-        return map_to_bins(np.ascontiguousarray(encoded, dtype=np.float64), padded, self.is_categorical_,
-                           self.missing_bin_)
+        return map_to_bins(contiguous_float64(np.asarray(encoded)), padded, self.is_categorical_, self.missing_bin_)
 
     def fit_transform(self, encoded: np.ndarray, schema: FeatureSchema) -> np.ndarray:
         return self.fit(encoded, schema).transform(encoded)

@@ -35,8 +35,8 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("upliftree.dask needs dask: pip install 'upliftree[dask]'") from error
 
 from ._base import check_is_fitted, spawn_generators
-from ._grower import GrowthParams, _NodeTable, split_node
-from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, build_histograms
+from ._grower import GrowthParams, HistogramSource, _NodeTable, split_node
+from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import node_totals
 from ._tree_arrays import TreeArrays
@@ -338,33 +338,30 @@ def _fit_failed(name: str, error: Exception) -> RuntimeError:
 class _GrowingPartition:
     """A partition's binned rows, kept on its worker while the tree grows, and the rows of each open node."""
 
-    binned: np.ndarray
-    arm: np.ndarray
-    weight: np.ndarray
-    y: np.ndarray
+    source: HistogramSource
     node_rows: dict
 
 
 def _bin_partition(frame: pd.DataFrame, partition: int, context: _Context) -> _GrowingPartition:
     data = _partition_data(frame, context)
     structure_rows = np.flatnonzero(~_held_out(data, partition, context))
-    return _GrowingPartition(context.bin_mapper.transform(data.encoded), data.arm, data.weight, data.y,
-                             {0: structure_rows})
+    source = HistogramSource.of(context.bin_mapper.transform(data.encoded), data.arm, data.weight, data.y,
+                                len(context.labels), context.bin_mapper.missing_bin_ + 1, context.binary)
+    return _GrowingPartition(source, {0: structure_rows})
 
 
 def _move_rows(part: _GrowingPartition, routes: dict) -> _GrowingPartition:
     """Rows of the split nodes moved to their children ``{node: (feature, left_bins, left, right)}``."""
     node_rows = {}
     for node, (feature, left_bins, left_child, right_child) in routes.items():
-        node_rows[left_child], node_rows[right_child] = partition_rows(part.node_rows[node], part.binned[feature],
-                                                                       left_bins)
+        node_rows[left_child], node_rows[right_child] = partition_rows(part.node_rows[node],
+                                                                       part.source.binned[feature], left_bins)
     return replace(part, node_rows=node_rows)
 
 
-def _node_histograms(part: _GrowingPartition, nodes: list, n_arms: int, n_bins_total: int) -> np.ndarray:
-    histograms = [build_histograms(part.binned, part.node_rows[node], part.arm, part.weight, part.y, n_arms,
-                                   n_bins_total) for node in nodes]
-    return np.stack(histograms)
+def _node_histograms(part: _GrowingPartition, nodes: list) -> np.ndarray:
+    all_features = np.arange(part.source.n_features)
+    return np.stack([part.source.build(part.node_rows[node], all_features) for node in nodes])
 
 
 def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, params: GrowthParams,
@@ -373,12 +370,11 @@ def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, param
 
     Returns the node table, numbered as the depth-first grower numbers it, and the root's per-arm sums.
     """
-    n_bins_total = bin_mapper.missing_bin_ + 1
     table = _NodeTable()
     table.add_leaf(-1, 0)
 
     def summed_histograms(parts: list, nodes: list) -> dict:
-        partial = [client.submit(_node_histograms, part, nodes, n_arms, n_bins_total) for part in parts]
+        partial = [client.submit(_node_histograms, part, nodes) for part in parts]
         return dict(zip(nodes, _tree_reduce(client, partial, _sum_arrays), strict=True))
 
     frontier = summed_histograms(parts, [0])

@@ -11,8 +11,19 @@ from typing import Any
 import numpy as np
 
 from ._base import spawn_generators
-from ._grower import GrowthParams, grow_tree
-from ._kernels.predictor import forest_pass
+from ._grower import GrowthParams, HistogramSource, grow_tree
+from ._kernels.predictor import (
+    CATEGORY_CODE,
+    CATEGORY_WORDS,
+    HIGHEST_KEY,
+    LOWEST_KEY,
+    NAN_HIGHEST,
+    NAN_LOWEST,
+    block_slot,
+    forest_pass,
+    order_keys,
+)
+from ._kernels.sampling import add_draws, drawn_rows
 from ._tree_arrays import TreeArrays
 from ._validation import check_int
 from .binning import BinMapper
@@ -33,11 +44,16 @@ from .tree import (
 class StackedForest:
     """All trees' node tables in one lockstep table, for one compiled pass over the forest.
 
-    Node ids are global (tree ``t`` starts at ``tree_roots[t]``). ``child[2 * node]`` and ``child[2 * node + 1]``
-    are a node's left and right children; a leaf points to itself twice, so every row can take exactly
-    ``tree_depths[t]`` steps without testing for leaves.
+    Each tree is relabelled breadth first, so a split's children are adjacent (left first) and the next node is
+    ``next_node[node] + goes_right``; tree ``t`` starts at ``tree_roots[t]`` and ``leaf_id`` maps a stacked id
+    back to the tree's own. A leaf points to itself and its split key is above every value, so every row can
+    take exactly ``tree_depths[t]`` steps without testing for leaves. Numeric splits compare order keys of the
+    values (the node's missing direction picks where NaN sorts); categorical splits test a bitset whose bit 256
+    is the missing direction. ``routing`` holds these arrays in the order ``forest_pass`` takes them; ``value``
+    has one row per arm.
     """
 
+    columns: np.ndarray
     tree_roots: np.ndarray
     tree_depths: np.ndarray
     routing: tuple
@@ -45,48 +61,78 @@ class StackedForest:
 
     @classmethod
     def from_trees(cls, trees: list[TreeArrays]) -> StackedForest:
-        sizes = np.array([tree.n_nodes for tree in trees], dtype=np.int64)
+        levels = [cls._breadth_first(tree) for tree in trees]
+        orders = [np.concatenate(tree_levels) for tree_levels in levels]
+        sizes = np.array([len(order) for order in orders], dtype=np.int64)
         roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        depths = np.array([tree.max_depth() for tree in trees], dtype=np.int64)
 
         def stacked(name: str) -> np.ndarray:
-            return np.ascontiguousarray(np.concatenate([getattr(tree, name) for tree in trees]))
+            return np.ascontiguousarray(np.concatenate([getattr(tree, name)[order]
+                                                        for tree, order in zip(trees, orders, strict=True)]))
 
         is_leaf = stacked("children_left") < 0
-        node_ids = np.arange(len(is_leaf))
-        child = np.empty(2 * len(is_leaf), dtype=np.int64)
-        offsets = np.repeat(roots, sizes)
-        child[0::2] = np.where(is_leaf, node_ids, stacked("children_left") + offsets)
-        child[1::2] = np.where(is_leaf, node_ids, stacked("children_right") + offsets)
-        routing = (child, np.where(is_leaf, 0, stacked("feature")), stacked("threshold"),
-                   stacked("is_categorical") & ~is_leaf, stacked("category_bitset"), ~stacked("missing_left"))
-        return cls(roots, depths, routing, stacked("value"))
+        # Breadth first, the k-th split of a tree has its children at 2k + 1 and 2k + 2 of the tree's order.
+        tree_root = np.repeat(roots, sizes)
+        split_rank = np.cumsum(~is_leaf) - ~is_leaf
+        split_rank -= split_rank[tree_root]
+        next_node = np.where(is_leaf, np.arange(len(is_leaf)), tree_root + 1 + 2 * split_rank)
+        categorical = stacked("is_categorical") & ~is_leaf
+        missing_left = stacked("missing_left")
+        columns, column = np.unique(np.where(is_leaf, -1, stacked("feature")), return_inverse=True)
+        if len(columns) and columns[0] < 0:  # leaves read any column: a leaf's step never moves
+            columns, column = columns[1:], np.maximum(column - 1, 0)
+        kind = np.where(categorical, CATEGORY_CODE, np.where(missing_left, NAN_LOWEST, NAN_HIGHEST))
+        slot = block_slot(column, kind, len(columns)).astype(np.uint64)
+        threshold = stacked("threshold")  # never NaN on a numeric split; if it were, no value is <= it
+        split_key = np.where(is_leaf | categorical, HIGHEST_KEY,
+                             np.where(np.isnan(threshold), LOWEST_KEY, order_keys(threshold)))
+        bitset = np.column_stack([stacked("category_bitset"), missing_left.astype(np.uint64)])
+        if bitset.shape[1] != CATEGORY_WORDS:
+            raise ValueError(f"category bitsets must have {CATEGORY_WORDS - 1} words, got {bitset.shape[1] - 1}")
+        routing = (next_node.astype(np.uint64), slot, split_key, categorical, np.ascontiguousarray(bitset),
+                   bool(categorical.any()), np.concatenate(orders))
+        depths = np.array([len(tree_levels) - 1 for tree_levels in levels], dtype=np.int64)
+        return cls(columns.astype(np.int64), roots.astype(np.uint64), depths, routing,
+                   np.ascontiguousarray(stacked("value").T))
+
+    @staticmethod
+    def _breadth_first(tree: TreeArrays) -> list[np.ndarray]:
+        """The tree's node ids level by level, the two children of each split side by side (left first)."""
+        levels = [np.zeros(1, dtype=np.int64)]
+        while True:
+            splits = levels[-1][tree.children_left[levels[-1]] >= 0]
+            if len(splits) == 0:
+                return levels
+            levels.append(np.column_stack([tree.children_left[splits], tree.children_right[splits]]).ravel())
 
     def apply(self, encoded: np.ndarray) -> np.ndarray:
-        return forest_pass(encoded, self.tree_roots, self.tree_depths, *self.routing, self.value, True)[0]
+        return forest_pass(encoded, self.columns, self.tree_roots, self.tree_depths, *self.routing, self.value,
+                           True)[0]
 
     def mean_values(self, encoded: np.ndarray) -> np.ndarray:
-        return forest_pass(encoded, self.tree_roots, self.tree_depths, *self.routing, self.value, False)[1]
+        return forest_pass(encoded, self.columns, self.tree_roots, self.tree_depths, *self.routing, self.value,
+                           False)[1]
 
 
-def _draw_rows(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray, bootstrap: bool, n_rows: int,
-               rng: np.random.Generator) -> np.ndarray:
-    """Rows for one tree, drawn per arm so every arm keeps its share, in increasing order (for memory locality).
+def _draw_counts(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray, bootstrap: bool, n_rows: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """How many times each row is drawn for one tree, drawing per arm so every arm keeps its share.
 
-    Rows drawn several times (bootstrap) appear as often as drawn. Counting draws per row orders them in
-    linear time, without sorting.
+    With ``bootstrap`` rows are drawn with replacement (counts can exceed 1), otherwise without.
     """
-    times_drawn = np.zeros(n_rows, dtype=np.int64)
+    times_drawn = np.zeros(n_rows, dtype=np.int32)
+    if bootstrap:
+        state = np.array([rng.integers(2**63)], dtype=np.uint64)
     for candidates, n_draw in zip(candidates_by_arm, n_draw_by_arm, strict=True):
         if n_draw == 0 or len(candidates) == 0:
             continue
         if bootstrap:
-            times_drawn += np.bincount(candidates[rng.integers(0, len(candidates), n_draw)], minlength=n_rows)
+            add_draws(state, candidates, n_draw, times_drawn)
         elif n_draw < len(candidates):
             times_drawn[candidates[rng.choice(len(candidates), size=n_draw, replace=False)]] = 1
         else:
             times_drawn[candidates] = 1
-    return np.repeat(np.arange(n_rows), times_drawn)
+    return times_drawn
 
 
 class _BaseUpliftForest(_UpliftModel):
@@ -166,42 +212,38 @@ class _BaseUpliftForest(_UpliftModel):
         A tree depends only on its generator and ``data``, not on the threads.
         """
         n_draw = self._n_draw(len(data.arm))
-        binned = self.bin_mapper_.transform(data.encoded)
-        params = self._growth_params(binned.shape[0], parallel=False)
+        source = HistogramSource.of(self.bin_mapper_.transform(data.encoded), data.arm, data.weight, data.y, n_arms,
+                                    self.bin_mapper_.missing_bin_ + 1, self._binary)
+        params = self._growth_params(source.n_features, parallel=False)
+        rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
 
         def grow(tree_index: int) -> tuple[TreeArrays, int, int]:
             rng = tree_rngs[tree_index]
             seed = int(rng.integers(2**31 - 1))
-            tree, n_merged = self._grow_one(binned, data, n_arms, n_draw, params, arm_mean, rng)
+            tree, n_merged = self._grow_one(source, data, rows_by_arm, n_draw, params, arm_mean, rng)
             return tree, n_merged, seed
 
         return _run_in_threads(grow, len(tree_rngs), n_threads, verbose)
 
-    def _grow_one(self, binned: np.ndarray, data: ExperimentData, n_arms: int, n_draw: int, params: GrowthParams,
-                  arm_mean: np.ndarray, rng: np.random.Generator) -> tuple[TreeArrays, int]:
+    def _grow_one(self, source: HistogramSource, data: ExperimentData, rows_by_arm: list[np.ndarray], n_draw: int,
+                  params: GrowthParams, arm_mean: np.ndarray, rng: np.random.Generator) -> tuple[TreeArrays, int]:
         n_rows = len(data.arm)
-        rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
         if self.honest:
             held_out = stratified_holdout(data.arm, data.y, self._binary, self.honest_fraction, rng)
             parts = [[rows[keep[rows]] for rows in rows_by_arm] for keep in (~held_out, held_out)]
         else:
             parts = [rows_by_arm]
-        drawn = []
+        counts = []
         for candidates_by_arm in parts:
             share = np.array([len(c) for c in candidates_by_arm]) / n_rows
             n_draw_by_arm = np.round(share * n_draw).astype(np.int64)
-            drawn.append(_draw_rows(candidates_by_arm, n_draw_by_arm, self.bootstrap, n_rows, rng))
-        structure_rows = drawn[0]
-        leaf_rows: list = []
-        tree = grow_tree(binned, self.bin_mapper_, structure_rows, data.arm, data.weight, data.y, n_arms, params,
-                         rng, leaf_rows)
+            counts.append(_draw_counts(candidates_by_arm, n_draw_by_arm, self.bootstrap, n_rows, rng))
+        tree = grow_tree(source.with_counts(counts[0]), self.bin_mapper_, drawn_rows(counts[0]), params, rng)
         if self.honest:
-            return estimate_nodes(tree, data, self.min_samples_treatment, drawn[1], arm_mean)
-        # The growing rows estimate the leaves: the grower's final partitions already say where each row went.
-        leaves = np.concatenate([np.full(len(rows), leaf, dtype=np.int64) for leaf, rows in leaf_rows])
-        rows = np.concatenate([rows for _, rows in leaf_rows])
-        stats = tree.leaf_statistics(leaves, rows, data.arm, data.weight, data.y)
-        return merge_short_leaves(tree.with_stats(stats, arm_mean), self.min_samples_treatment)
+            estimation_rows = np.repeat(np.arange(n_rows), counts[1])
+            return estimate_nodes(tree, data, self.min_samples_treatment, estimation_rows, arm_mean)
+        # The growing rows estimate the leaves: the grower's statistics are theirs.
+        return merge_short_leaves(tree.with_stats(tree.stats, arm_mean), self.min_samples_treatment)
 
     def _as_estimator(self, tree: TreeArrays, n_merged: int, seed: int):
         estimator = self._tree_class(

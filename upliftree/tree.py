@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._base import BaseEstimator, check_is_fitted, spawn_generators
-from ._grower import GrowthParams, grow_tree
+from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels.criteria import CHI, DDP, ED, KL, TSTAT
 from ._tree_arrays import TreeArrays, arms_below
 from ._validation import (
@@ -212,12 +212,14 @@ class _BaseUpliftTree(_UpliftModel):
         self.honest_estimates_ = bool(explicit_estimation or self.honest)
 
         self.bin_mapper_ = BinMapper(self.max_bins, random_state=binning_rng).fit(structure.encoded, schema)
-        tree = grow_tree(
-            self.bin_mapper_.transform(structure.encoded), self.bin_mapper_, np.arange(len(structure.arm)),
-            structure.arm, structure.weight, structure.y, arms.n_arms,
-            self._growth_params(schema.n_features, parallel=True), growth_rng,
-        )
-        tree, self.n_splits_merged_ = estimate_nodes(tree, estimation, self.min_samples_treatment)
+        source = HistogramSource.of(self.bin_mapper_.transform(structure.encoded), structure.arm, structure.weight,
+                                    structure.y, arms.n_arms, self.bin_mapper_.missing_bin_ + 1, self._binary)
+        tree = grow_tree(source, self.bin_mapper_, np.arange(len(structure.arm)),
+                         self._growth_params(schema.n_features, parallel=True), growth_rng)
+        if self.honest_estimates_:
+            tree, self.n_splits_merged_ = estimate_nodes(tree, estimation, self.min_samples_treatment)
+        else:
+            tree, self.n_splits_merged_ = merge_short_leaves(tree, self.min_samples_treatment)
         self._set_tree(tree)
         return self
 

@@ -14,29 +14,10 @@ it, and :func:`resample_rows` returns exactly the rows that the other kernels co
 import numpy as np
 from numba import njit
 
+from .sampling import add_draws, next_position
+
 QINI = 0
 UPLIFT = 1
-
-_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX_2 = np.uint64(0x94D049BB133111EB)
-_SHIFT_30 = np.uint64(30)
-_SHIFT_27 = np.uint64(27)
-_SHIFT_31 = np.uint64(31)
-_SHIFT_11 = np.uint64(11)
-_TWO_POW_MINUS_53 = 2.0**-53
-
-
-@njit(cache=True, nogil=True)
-def _next_position(state, n):
-    """Uniform integer in [0, n) from the splitmix64 stream whose state is ``state[0]``."""
-    state[0] += _GOLDEN_GAMMA
-    z = state[0]
-    z = (z ^ (z >> _SHIFT_30)) * _MIX_1
-    z = (z ^ (z >> _SHIFT_27)) * _MIX_2
-    z = z ^ (z >> _SHIFT_31)
-    # 53 random bits as a double in [0, 1); u * n can still round up to n for large n, hence the min.
-    return min(int(float(z >> _SHIFT_11) * _TWO_POW_MINUS_53 * n), n - 1)
 
 
 @njit(cache=True, nogil=True)
@@ -110,9 +91,7 @@ def _draw_counts(state, treated_rows, control_rows, counts):
     """How many times each row is drawn in one stratified resample."""
     counts[:] = 0
     for rows in (treated_rows, control_rows):
-        n_rows = rows.shape[0]
-        for _ in range(n_rows):
-            counts[rows[_next_position(state, n_rows)]] += 1
+        add_draws(state, rows, rows.shape[0], counts)
 
 
 @njit(cache=True, nogil=True)
@@ -126,7 +105,7 @@ def resample_rows(seed, n_boot, treated_rows, control_rows):
         for arm_rows in (treated_rows, control_rows):
             n_rows = arm_rows.shape[0]
             for _ in range(n_rows):
-                rows[rep, column] = arm_rows[_next_position(state, n_rows)]
+                rows[rep, column] = arm_rows[next_position(state, n_rows)]
                 column += 1
     return rows
 

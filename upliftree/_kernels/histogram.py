@@ -1,7 +1,13 @@
-"""Per-node histograms: for every feature, bin and arm, the sums the split criteria need.
+"""Per-node histograms: for every feature, bin and arm, the sums the split criteria and node statistics need.
 
-Layout ``histogram[feature, bin, arm, stat]`` with the stats below. Rows are a node's row indices into the
-feature-major bin matrix; the larger child of a split is obtained by subtracting its sibling from the parent.
+Layout ``histogram[feature, bin, arm, stat]`` with the stats below. A node is a set of row indices into the
+feature-major bin matrix plus how many times each row is in the sample (``row_counts``; a bootstrap draws rows
+several times): a row drawn ``m`` times adds ``m`` times its values, so each distinct row is read once.
+
+When every weight is 1 and the outcome is 0/1, each row is one of ``2 * n_arms`` classes (arm, outcome): the
+histogram is then built by counting classes, one integer addition per row and feature, and expanded to the
+stats layout afterwards. Callers select that mode by passing ``row_class`` (``2 * arm + y``); an empty
+``row_class`` means the general mode.
 """
 
 import numpy as np
@@ -11,63 +17,109 @@ COUNT = 0  # number of rows (unweighted), for min_samples_leaf / min_samples_tre
 WEIGHT = 1  # sum of sample weights
 WEIGHTED_Y = 2  # sum of weight * y
 WEIGHTED_Y2 = 3  # sum of weight * y**2, for variances of continuous outcomes
-N_STATS = 4
+WEIGHT_SQUARED = 4  # sum of weight**2, for effective sample sizes (sum w)^2 / sum w^2 of weighted intervals
+N_STATS = 5
 
 
 @njit(cache=True, nogil=True)
-def _gather_node_rows(rows, arm, weight, y):
-    """The node's arm codes and weighted sums, contiguous, so every feature's pass reads them in order."""
+def _gather_node_stats(rows, row_counts, arm, weight, y):
+    """The node's arm codes and per-row stats (times the row's multiplicity), contiguous, for every feature."""
     n_node = rows.shape[0]
     node_arm = np.empty(n_node, dtype=np.int64)
+    node_count = np.empty(n_node, dtype=np.float64)
     node_weight = np.empty(n_node, dtype=np.float64)
     node_wy = np.empty(n_node, dtype=np.float64)
     node_wy2 = np.empty(n_node, dtype=np.float64)
+    node_w2 = np.empty(n_node, dtype=np.float64)
     for i in range(n_node):
         row = rows[i]
+        count = np.float64(row_counts[row])
         node_arm[i] = arm[row]
-        node_weight[i] = weight[row]
-        node_wy[i] = weight[row] * y[row]
-        node_wy2[i] = weight[row] * y[row] * y[row]
-    return node_arm, node_weight, node_wy, node_wy2
+        node_count[i] = count
+        node_weight[i] = count * weight[row]
+        node_wy[i] = count * weight[row] * y[row]
+        node_wy2[i] = count * weight[row] * y[row] * y[row]
+        node_w2[i] = count * weight[row] * weight[row]
+    return node_arm, node_count, node_weight, node_wy, node_wy2, node_w2
 
 
 @njit(cache=True, nogil=True)
-def _accumulate_feature(feature_histogram, column, rows, node_arm, node_weight, node_wy, node_wy2):
+def _accumulate_stats(feature_histogram, column, rows, node_arm, node_count, node_weight, node_wy, node_wy2,
+                      node_w2):
     # One statement per stat (not a loop over a stats row): measurably faster in this innermost loop.
     for i in range(rows.shape[0]):
         bin_code = column[rows[i]]
         arm_code = node_arm[i]
-        feature_histogram[bin_code, arm_code, COUNT] += 1.0
+        feature_histogram[bin_code, arm_code, COUNT] += node_count[i]
         feature_histogram[bin_code, arm_code, WEIGHT] += node_weight[i]
         feature_histogram[bin_code, arm_code, WEIGHTED_Y] += node_wy[i]
         feature_histogram[bin_code, arm_code, WEIGHTED_Y2] += node_wy2[i]
+        feature_histogram[bin_code, arm_code, WEIGHT_SQUARED] += node_w2[i]
+
+
+@njit(cache=True, nogil=True)
+def _gather_node_classes(rows, row_counts, row_class):
+    n_node = rows.shape[0]
+    node_class = np.empty(n_node, dtype=np.int64)
+    node_count = np.empty(n_node, dtype=np.int64)
+    for i in range(n_node):
+        node_class[i] = row_class[rows[i]]
+        node_count[i] = row_counts[rows[i]]
+    return node_class, node_count
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_classes(feature_histogram, column, rows, node_class, node_count):
+    """Count (bin, arm, outcome) cells with integer additions, then write them as unit-weight stats."""
+    n_bins, n_arms = feature_histogram.shape[0], feature_histogram.shape[1]
+    class_counts = np.zeros((n_bins, 2 * n_arms), dtype=np.int64)
+    for i in range(rows.shape[0]):
+        class_counts[column[rows[i]], node_class[i]] += node_count[i]
+    for bin_code in range(n_bins):
+        for arm_code in range(n_arms):
+            n_positive = np.float64(class_counts[bin_code, 2 * arm_code + 1])
+            n_rows = np.float64(class_counts[bin_code, 2 * arm_code]) + n_positive
+            feature_histogram[bin_code, arm_code, COUNT] = n_rows
+            feature_histogram[bin_code, arm_code, WEIGHT] = n_rows
+            feature_histogram[bin_code, arm_code, WEIGHTED_Y] = n_positive
+            feature_histogram[bin_code, arm_code, WEIGHTED_Y2] = n_positive
+            feature_histogram[bin_code, arm_code, WEIGHT_SQUARED] = n_rows
+
+
+@njit(cache=True, nogil=True)
+def build_histograms(binned, rows, row_counts, arm, weight, y, row_class, n_arms, n_bins_total, features):
+    """Histograms of the listed ``features`` of the node holding ``rows`` (the other features stay zero).
+
+    Single-threaded, for callers that parallelize over trees or nodes.
+    """
+    histogram = np.zeros((binned.shape[0], n_bins_total, n_arms, N_STATS), dtype=np.float64)
+    if row_class.shape[0] > 0:
+        node_class, class_count = _gather_node_classes(rows, row_counts, row_class)
+        for feature in features:
+            _accumulate_classes(histogram[feature], binned[feature], rows, node_class, class_count)
+        return histogram
+    node_arm, node_count, node_weight, node_wy, node_wy2, node_w2 = _gather_node_stats(rows, row_counts, arm,
+                                                                                       weight, y)
+    for feature in features:
+        _accumulate_stats(histogram[feature], binned[feature], rows, node_arm, node_count, node_weight, node_wy,
+                          node_wy2, node_w2)
+    return histogram
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def build_histograms_parallel(binned, rows, arm, weight, y, n_arms, n_bins_total):
-    """Histograms of the node holding ``rows``, one feature per thread (results do not depend on threads)."""
-    n_features = binned.shape[0]
-    histogram = np.zeros((n_features, n_bins_total, n_arms, N_STATS), dtype=np.float64)
-    node_arm, node_weight, node_wy, node_wy2 = _gather_node_rows(rows, arm, weight, y)
-    for feature in prange(n_features):
-        _accumulate_feature(histogram[feature], binned[feature], rows, node_arm, node_weight, node_wy, node_wy2)
-    return histogram
-
-
-@njit(cache=True, nogil=True)
-def build_feature_histograms(binned, rows, arm, weight, y, n_arms, n_bins_total, features):
-    """Single-threaded histograms of the listed ``features`` only (the others stay zero).
-
-    For callers that parallelize over trees, and for forests that try few features per split.
-    """
+def build_histograms_parallel(binned, rows, row_counts, arm, weight, y, row_class, n_arms, n_bins_total, features):
+    """:func:`build_histograms` with one feature per thread (results do not depend on the threads)."""
     histogram = np.zeros((binned.shape[0], n_bins_total, n_arms, N_STATS), dtype=np.float64)
-    node_arm, node_weight, node_wy, node_wy2 = _gather_node_rows(rows, arm, weight, y)
-    for feature in features:
-        _accumulate_feature(histogram[feature], binned[feature], rows, node_arm, node_weight, node_wy, node_wy2)
+    if row_class.shape[0] > 0:
+        node_class, class_count = _gather_node_classes(rows, row_counts, row_class)
+        for position in prange(features.shape[0]):
+            feature = features[position]
+            _accumulate_classes(histogram[feature], binned[feature], rows, node_class, class_count)
+        return histogram
+    node_arm, node_count, node_weight, node_wy, node_wy2, node_w2 = _gather_node_stats(rows, row_counts, arm,
+                                                                                       weight, y)
+    for position in prange(features.shape[0]):
+        feature = features[position]
+        _accumulate_stats(histogram[feature], binned[feature], rows, node_arm, node_count, node_weight, node_wy,
+                          node_wy2, node_w2)
     return histogram
-
-
-@njit(cache=True, nogil=True)
-def build_histograms(binned, rows, arm, weight, y, n_arms, n_bins_total):
-    """Single-threaded twin of :func:`build_histograms_parallel`."""
-    return build_feature_histograms(binned, rows, arm, weight, y, n_arms, n_bins_total, np.arange(binned.shape[0]))

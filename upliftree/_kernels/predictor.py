@@ -11,12 +11,7 @@ reference counting on every call, which made traversal about ten times slower.
 import numpy as np
 from numba import njit, prange
 
-from .histogram import WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
-
-# Per-node statistics of rows routed through a tree: histogram sums plus the sum of squared weights,
-# which gives effective sample sizes (sum w)^2 / sum w^2 for weighted intervals.
-NODE_STATS = 5
-WEIGHT_SQUARED = 4
+from .histogram import N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 
 @njit(cache=True, nogil=True)
@@ -67,7 +62,7 @@ def accumulate_node_stats(leaves, arm, weight, y, n_arms, parent):
     larger ids than their parents).
     """
     n_nodes = parent.shape[0]
-    stats = np.zeros((n_nodes, n_arms, NODE_STATS), dtype=np.float64)
+    stats = np.zeros((n_nodes, n_arms, N_STATS), dtype=np.float64)
     for row in range(leaves.shape[0]):
         node = leaves[row]
         arm_code = arm[row]
@@ -83,65 +78,127 @@ def accumulate_node_stats(leaves, arm, weight, y, n_arms, parent):
 
 
 # Rows routed together through one tree, level by level: their independent lookups overlap in the CPU.
-ROW_BLOCK = 64
+ROW_BLOCK = 128
+
+# Each block copies its rows' values of the features the forest splits on (its ``columns``) into a small
+# buffer, ``ROW_BLOCK`` values per kind and column: numeric values as order keys (int64 ordered like the
+# floats), NaN being the lowest key in the first kind and the highest in the second, so a node reading the kind
+# of its missing direction sends NaN there with the same single comparison as every other value; and, for
+# forests with categorical splits, category codes.
+NAN_LOWEST = 0
+NAN_HIGHEST = 1
+CATEGORY_CODE = 2
+BLOCK_KINDS = 3
+LOWEST_KEY = np.int64(-(2**63))
+HIGHEST_KEY = np.int64(2**63 - 1)
+MAGNITUDE_BITS = np.int64(2**63 - 1)
+# Code of NaN (and of anything that is not a category code): bit 256 of a node's 5-word bitset is set when
+# missing values go left.
+MISSING_CODE = 256
+CATEGORY_WORDS = 5
+
+
+def block_slot(column, kind, n_columns):
+    """Where the values of one kind of the ``column``-th of ``n_columns`` columns start in a block's buffer."""
+    return (np.asarray(kind, dtype=np.int64) * n_columns + column) * ROW_BLOCK
+
+
+def order_keys(values):
+    """int64 keys ordered as the float64 ``values`` (NaN excepted); -0.0 and 0.0 get the same key."""
+    bits = (np.asarray(values, dtype=np.float64) + 0.0).view(np.int64)
+    return bits ^ ((bits >> 63) & MAGNITUDE_BITS)
 
 
 @njit(cache=True, nogil=True)
-def _route_block(encoded, start, n_block_rows, tree_roots, tree_depths, child, feature, threshold, is_categorical,
-                 category_bitset, nan_right, block_leaves):
-    """Global leaf ids of rows ``start..start + n_block_rows`` in every tree, into ``block_leaves[row, tree]``.
+def _route_block(encoded, start, columns, tree_roots, tree_depths, next_node, slot, split_key, is_categorical,
+                 category_bitset, categorical, leaf_id, value, want_leaves, leaves, mean):
+    """Route rows ``start..start + ROW_BLOCK`` through every tree; write their leaves or mean values.
 
-    Every row takes exactly ``tree_depths[tree]`` steps: leaves point to themselves, and the next node is
-    ``child[2 * node + goes_right]``, so no row needs a branch to know when to stop.
+    Every row takes exactly ``tree_depths[tree]`` steps: leaves point to themselves and no key exceeds their
+    split key, and a split's children are adjacent, so a step is ``next_node[node] + goes_right``. Steps run
+    level by level over the block's rows, which keep their current node in a small contiguous buffer.
     """
+    n_rows = encoded.shape[0]
+    n_block_rows = min(n_rows, start + ROW_BLOCK) - start
+    kind_size = columns.shape[0] * ROW_BLOCK
+    block = np.empty((BLOCK_KINDS if categorical else CATEGORY_CODE) * kind_size, dtype=np.int64)
+    block_float = block.view(np.float64)
+    for column in range(columns.shape[0]):
+        base = column * ROW_BLOCK
+        for offset in range(ROW_BLOCK):
+            # Offsets past the last row repeat it: every offset routes on real values, none is tested.
+            x = encoded[min(start + offset, n_rows - 1), columns[column]] + 0.0  # -0.0 + 0.0 is 0.0
+            if np.isnan(x):
+                block[base + offset] = LOWEST_KEY
+                block[kind_size + base + offset] = HIGHEST_KEY
+            else:
+                block_float[base + offset] = x
+                bits = block[base + offset]
+                key = bits ^ ((bits >> 63) & MAGNITUDE_BITS)
+                block[base + offset] = key
+                block[kind_size + base + offset] = key
+            if categorical:
+                code = MISSING_CODE
+                if 0.0 <= x < MISSING_CODE:
+                    code = np.int64(x)
+                block[CATEGORY_CODE * kind_size + base + offset] = code
+    n_arms = value.shape[0]
+    node = np.empty(ROW_BLOCK, dtype=np.uint64)
+    total = np.zeros(0 if want_leaves else n_arms * ROW_BLOCK, dtype=np.float64)
     for tree in range(tree_roots.shape[0]):
-        for offset in range(n_block_rows):
-            block_leaves[offset, tree] = tree_roots[tree]
+        for offset in range(ROW_BLOCK):
+            node[offset] = tree_roots[tree]
         for _ in range(tree_depths[tree]):
+            if categorical:
+                for offset in range(ROW_BLOCK):
+                    current = node[offset]
+                    entry = block[slot[current] + np.uint64(offset)]
+                    if is_categorical[current]:
+                        code = np.uint64(entry)
+                        word = category_bitset[current, code >> np.uint64(6)]
+                        goes_right = np.uint64(1) - ((word >> (code & np.uint64(63))) & np.uint64(1))
+                    else:
+                        goes_right = np.uint64(entry > split_key[current])
+                    node[offset] = next_node[current] + goes_right
+            else:
+                for offset in range(ROW_BLOCK):
+                    current = node[offset]
+                    node[offset] = next_node[current] + np.uint64(block[slot[current] + np.uint64(offset)]
+                                                                  > split_key[current])
+        if want_leaves:
             for offset in range(n_block_rows):
-                node = block_leaves[offset, tree]
-                value = encoded[start + offset, feature[node]]
-                if is_categorical[node] and not np.isnan(value):
-                    code = np.int64(value)
-                    bit = (category_bitset[node, code >> 6] >> np.uint64(code & 63)) & np.uint64(1)
-                    goes_right = 1 - np.int64(bit)
-                else:
-                    missing_right = np.int64(np.isnan(value)) & np.int64(nan_right[node])
-                    goes_right = np.int64(value > threshold[node]) | missing_right
-                block_leaves[offset, tree] = child[2 * node + goes_right]
+                leaves[start + offset, tree] = leaf_id[node[offset]]
+        else:
+            for arm in range(n_arms):
+                for offset in range(ROW_BLOCK):
+                    total[arm * ROW_BLOCK + offset] += value[arm, node[offset]]
+    if not want_leaves:
+        # Sum in tree order, divide once: the exported SQL reproduces this order exactly.
+        for offset in range(n_block_rows):
+            for arm in range(n_arms):
+                mean[start + offset, arm] = total[arm * ROW_BLOCK + offset] / tree_roots.shape[0]
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def forest_pass(encoded, tree_roots, tree_depths, child, feature, threshold, is_categorical, category_bitset,
-                nan_right, value, want_leaves):
-    """One pass of all rows through a lockstep forest table.
+def forest_pass(encoded, columns, tree_roots, tree_depths, next_node, slot, split_key, is_categorical,
+                category_bitset, categorical, leaf_id, value, want_leaves):
+    """One pass of all rows through a lockstep forest table (built by ``forest.StackedForest``).
 
-    Returns ``(leaves, mean)``: with ``want_leaves`` each row's leaf in every tree as ids local to the tree,
-    ``(n_rows, n_trees)``; otherwise the mean over trees of the per-arm ``value`` of those leaves,
-    ``(n_rows, n_arms)`` (the other output is empty).
+    Blocks of rows copy the ``columns`` of ``encoded`` the forest splits on into a buffer, and a node reads its
+    row's entry at ``slot[node] + offset`` of it (see ``block_slot``): a numeric split goes right when the key
+    exceeds ``split_key``; a categorical split (only looked at when ``categorical``) goes left when the code's
+    bit is set in its ``category_bitset`` row.
+
+    Returns ``(leaves, mean)``: with ``want_leaves`` each row's leaf in every tree, as ``leaf_id`` gives it,
+    ``(n_rows, n_trees)``; otherwise the mean over trees of those leaves' ``value`` (one row per arm, one
+    column per node), ``(n_rows, n_arms)`` (the other output is empty). Rows are independent, so the result
+    does not depend on the number of threads.
     """
     n_rows = encoded.shape[0]
     n_trees = tree_roots.shape[0]
-    n_arms = value.shape[1]
     leaves = np.empty((n_rows if want_leaves else 0, n_trees), dtype=np.int64)
-    mean = np.zeros((0 if want_leaves else n_rows, n_arms), dtype=np.float64)
-    n_blocks = (n_rows + ROW_BLOCK - 1) // ROW_BLOCK
-    for block in prange(n_blocks):
-        start = block * ROW_BLOCK
-        n_block_rows = min(n_rows, start + ROW_BLOCK) - start
-        block_leaves = np.empty((ROW_BLOCK, n_trees), dtype=np.int64)
-        _route_block(encoded, start, n_block_rows, tree_roots, tree_depths, child, feature, threshold,
-                     is_categorical, category_bitset, nan_right, block_leaves)
-        for offset in range(n_block_rows):
-            for tree in range(n_trees):
-                node = block_leaves[offset, tree]
-                if want_leaves:
-                    leaves[start + offset, tree] = node - tree_roots[tree]
-                else:
-                    for arm in range(n_arms):
-                        mean[start + offset, arm] += value[node, arm]
-            # Sum first, divide once: the exported SQL reproduces this order exactly.
-            if not want_leaves:
-                for arm in range(n_arms):
-                    mean[start + offset, arm] /= n_trees
+    mean = np.empty((0 if want_leaves else n_rows, value.shape[0]), dtype=np.float64)
+    for block in prange((n_rows + ROW_BLOCK - 1) // ROW_BLOCK):
+        _route_block(encoded, block * ROW_BLOCK, columns, tree_roots, tree_depths, next_node, slot, split_key,
+                     is_categorical, category_bitset, categorical, leaf_id, value, want_leaves, leaves, mean)
     return leaves, mean

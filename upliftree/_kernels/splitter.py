@@ -10,7 +10,10 @@ import numpy as np
 from numba import njit
 
 from .criteria import arm_means, divergence, is_admissible, split_gain
-from .histogram import COUNT, N_STATS, WEIGHT, WEIGHTED_Y
+from .histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
+
+# The criteria read count, weight and the weighted outcome moments; the squared weight is not needed here.
+SPLIT_STATS = WEIGHTED_Y2 + 1
 
 
 @njit(cache=True, nogil=True)
@@ -69,10 +72,10 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
     for arm in range(n_arms):
         node_means[arm] = node[arm, WEIGHTED_Y] / node[arm, WEIGHT] if node[arm, WEIGHT] > 0.0 else 0.0
     node_divergence = divergence(node_means, criterion, binary)
-    left = np.empty_like(node)
-    feature_total = np.empty_like(node)
-    candidate_left = np.empty_like(node)
-    candidate_right = np.empty_like(node)
+    left = np.zeros_like(node)
+    feature_total = np.zeros_like(node)
+    candidate_left = np.zeros_like(node)
+    candidate_right = np.zeros_like(node)
     left_means = np.empty(n_arms)
     right_means = np.empty(n_arms)
 
@@ -104,7 +107,7 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
                     continue
                 # Explicit loops: array expressions here would allocate a temporary for every candidate.
                 for arm in range(n_arms):
-                    for stat in range(N_STATS):
+                    for stat in range(SPLIT_STATS):
                         in_left = left[arm, stat] + missing[arm, stat] if missing_left else left[arm, stat]
                         candidate_left[arm, stat] = in_left
                         candidate_right[arm, stat] = feature_total[arm, stat] - in_left

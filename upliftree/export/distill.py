@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from .._base import check_is_fitted, spawn_generators
-from .._grower import _NodeTable, _record_split
-from .._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2, build_histograms
+from .._grower import HistogramSource, _NodeTable, _record_split
+from .._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 from .._kernels.partition import partition_rows
 from .._validation import (
     Arms,
@@ -138,17 +138,12 @@ def _node_means(tree: Any, data: ExperimentData, values: np.ndarray) -> np.ndarr
     return np.where(weight > 0, stats[:, 0, WEIGHTED_Y] / np.where(weight > 0, weight, 1.0), 0.0)
 
 
-def _target_histograms(binned: np.ndarray, rows: np.ndarray, target: np.ndarray, data: ExperimentData,
-                       n_arms: int, n_bins_total: int) -> tuple[np.ndarray, np.ndarray]:
+def _target_histograms(rows: np.ndarray, target_sources: list[HistogramSource], arm_source: HistogramSource
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Per feature and bin: weighted sums of every target column ``(f, b, k, stat)`` and row counts per arm."""
-    no_arm = np.zeros(len(data.arm), dtype=np.int64)
-    sums = np.concatenate([
-        build_histograms(binned, rows, no_arm, data.weight, np.ascontiguousarray(target[:, column]), 1,
-                         n_bins_total)
-        for column in range(target.shape[1])
-    ], axis=2)
-    arm_counts = build_histograms(binned, rows, data.arm, data.weight, data.y, n_arms, n_bins_total)[..., COUNT]
-    return sums, arm_counts
+    all_features = np.arange(arm_source.n_features)
+    sums = np.concatenate([source.build(rows, all_features) for source in target_sources], axis=2)
+    return sums, arm_source.build(rows, all_features)[..., COUNT]
 
 
 def _best_split(sums: np.ndarray, arm_counts: np.ndarray, bin_mapper: BinMapper, params: DistilledUpliftTree
@@ -224,11 +219,18 @@ def _grow_regression_tree(binned: np.ndarray, bin_mapper: BinMapper, target: np.
     root_rows = np.arange(binned.shape[1])
     stack = [(table.add_leaf(-1, 0), root_rows)]
     root_weight = data.weight.sum()
+    no_arm = np.zeros(len(data.arm), dtype=np.int64)
+    target_sources = [
+        HistogramSource.of(binned, no_arm, data.weight, np.ascontiguousarray(target[:, column]), 1, n_bins_total,
+                           binary=False)
+        for column in range(target.shape[1])
+    ]
+    arm_source = HistogramSource.of(binned, data.arm, data.weight, data.y, n_arms, n_bins_total, binary=False)
     while stack:
         node, rows = stack.pop()
         if table.depth[node] >= params.max_depth or len(rows) < 2 * params.min_samples_leaf:
             continue
-        sums, arm_counts = _target_histograms(binned, rows, target, data, n_arms, n_bins_total)
+        sums, arm_counts = _target_histograms(rows, target_sources, arm_source)
         feature, reduction, left_bins = _best_split(sums, arm_counts, bin_mapper, params)
         if feature < 0:
             continue

@@ -1,0 +1,57 @@
+"""Reproducible row draws: a splitmix64 stream seeded per call, so draws never depend on the thread running them."""
+
+import numpy as np
+from numba import njit
+
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+_SHIFT_30 = np.uint64(30)
+_SHIFT_27 = np.uint64(27)
+_SHIFT_31 = np.uint64(31)
+_SHIFT_11 = np.uint64(11)
+_TWO_POW_MINUS_53 = 2.0**-53
+
+
+@njit(cache=True, nogil=True)
+def next_position(state, n):
+    """Uniform integer in [0, n) from the splitmix64 stream whose state is ``state[0]``."""
+    state[0] += _GOLDEN_GAMMA
+    z = state[0]
+    z = (z ^ (z >> _SHIFT_30)) * _MIX_1
+    z = (z ^ (z >> _SHIFT_27)) * _MIX_2
+    z = z ^ (z >> _SHIFT_31)
+    # 53 random bits as a double in [0, 1); u * n can still round up to n for large n, hence the min.
+    return min(int(float(z >> _SHIFT_11) * _TWO_POW_MINUS_53 * n), n - 1)
+
+
+@njit(cache=True, nogil=True)
+def add_draws(state, candidates, n_draw, counts):
+    """Draw ``n_draw`` of ``candidates`` with replacement, adding one to ``counts[row]`` per draw of ``row``."""
+    n_candidates = candidates.shape[0]
+    # Count by position first: the random increments then hit an array the size of ``candidates``, not of
+    # ``counts``, and the scatter into ``counts`` runs in order (three times faster on 1M rows).
+    position_counts = np.zeros(n_candidates, dtype=np.int32)
+    for _ in range(n_draw):
+        position_counts[next_position(state, n_candidates)] += 1
+    for position in range(n_candidates):
+        counts[candidates[position]] += position_counts[position]
+
+
+@njit(cache=True, nogil=True)
+def drawn_rows(counts):
+    """Rows with a nonzero count, in increasing order.
+
+    Branch-free (about a third of the rows of a bootstrap are not drawn, an unpredictable branch): every row
+    is written at the next free slot, which only advances past drawn rows; one spare slot takes the writes
+    after the last drawn row.
+    """
+    n_drawn = 0
+    for row in range(counts.shape[0]):
+        n_drawn += counts[row] != 0
+    rows = np.empty(n_drawn + 1, dtype=np.int64)
+    position = 0
+    for row in range(counts.shape[0]):
+        rows[position] = row
+        position += counts[row] != 0
+    return rows[:n_drawn]
