@@ -151,11 +151,12 @@ def _pooled_variance(left, right, arm):
 
 
 @njit(cache=True, nogil=True)
-def split_gain(left, right, node, node_means, node_divergence, criterion, normalize, n_reg, binary,
-               left_means, right_means):
-    """Score of splitting ``node`` into ``left`` and ``right``; returns ``(gain, raw_gain)``.
+def raw_split_gain(left, right, node, node_means, node_divergence, criterion, n_reg, binary, left_means,
+                   right_means):
+    """Score of splitting ``node`` into ``left`` and ``right`` before normalization.
 
-    ``raw_gain`` is the criterion before normalization (used for feature importances).
+    ΔΔP and the t-statistic are never normalized; the divergences are divided by :func:`normalization` when
+    ``normalize=True`` (see :func:`is_normalized`).
     """
     arm_means(left, node_means, n_reg, left_means)
     arm_means(right, node_means, n_reg, right_means)
@@ -169,19 +170,22 @@ def split_gain(left, right, node, node_means, node_divergence, criterion, normal
                 inverse_weights = (1.0 / left[arm, WEIGHT] + 1.0 / left[0, WEIGHT]
                                    + 1.0 / right[arm, WEIGHT] + 1.0 / right[0, WEIGHT])
                 raw_gain += difference * difference / (_pooled_variance(left, right, arm) * inverse_weights)
-        return raw_gain, raw_gain
+        return raw_gain
     left_weight = 0.0
     right_weight = 0.0
     for arm in range(node.shape[0]):
         left_weight += left[arm, WEIGHT]
         right_weight += right[arm, WEIGHT]
     total_weight = left_weight + right_weight
-    raw_gain = (left_weight / total_weight * divergence(left_means, criterion, binary)
-                + right_weight / total_weight * divergence(right_means, criterion, binary)
-                - node_divergence)
-    if normalize:
-        return raw_gain / normalization(left, node, criterion), raw_gain
-    return raw_gain, raw_gain
+    return (left_weight / total_weight * divergence(left_means, criterion, binary)
+            + right_weight / total_weight * divergence(right_means, criterion, binary)
+            - node_divergence)
+
+
+@njit(cache=True, nogil=True)
+def is_normalized(criterion, normalize):
+    """Whether the gain is the raw gain divided by :func:`normalization` (divergence criteria only)."""
+    return normalize and criterion != DDP and criterion != TSTAT
 
 
 @njit(cache=True, nogil=True)

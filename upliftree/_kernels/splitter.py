@@ -9,7 +9,7 @@ tried on both sides; "missing versus not missing" is a candidate too. Ties keep 
 import numpy as np
 from numba import njit
 
-from .criteria import arm_means, divergence, is_admissible, split_gain
+from .criteria import arm_means, divergence, is_admissible, is_normalized, normalization, raw_split_gain
 from .histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 
 # The criteria read count, weight and the weighted outcome moments; the squared weight is not needed here.
@@ -79,6 +79,7 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
     left_means = np.empty(n_arms)
     right_means = np.empty(n_arms)
 
+    normalized = is_normalized(criterion, normalize)
     best_feature = -1
     best_prefix = -1
     best_missing_left = False
@@ -113,8 +114,16 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
                         candidate_right[arm, stat] = feature_total[arm, stat] - in_left
                 if not is_admissible(candidate_left, candidate_right, min_samples_leaf, min_samples_treatment):
                     continue
-                gain, raw_gain = split_gain(candidate_left, candidate_right, node, node_means, node_divergence,
-                                            criterion, normalize, n_reg, binary, left_means, right_means)
+                raw_gain = raw_split_gain(candidate_left, candidate_right, node, node_means, node_divergence,
+                                          criterion, n_reg, binary, left_means, right_means)
+                gain = raw_gain
+                if normalized:
+                    # The normalization factor is 0.5 plus nonnegative terms, so gain <= 2 * raw_gain: a
+                    # candidate below half the best gain cannot win, and its logarithms are skipped (the margin
+                    # covers rounding in the factor).
+                    if 2.01 * raw_gain <= best_gain:
+                        continue
+                    gain = raw_gain / normalization(candidate_left, node, criterion)
                 if gain > best_gain:
                     best_feature = feature
                     best_prefix = prefix
