@@ -108,7 +108,9 @@ def test_given_bin_edges_are_the_bins_of_the_tree(client, binary_experiment):
     source = HistogramSource.of(mapper.transform(data.encoded), data.arm, data.weight, data.y, arms.n_arms,
                                 mapper.missing_bin_ + 1, binary=True)
     params = reference._growth_params(schema.n_features, parallel=True)
-    tree = grow_tree(source, mapper, np.arange(len(data.arm)), params, np.random.default_rng(0))
+    n_rows = len(data.arm)
+    tree = grow_tree(source, mapper, np.arange(n_rows), np.ones(n_rows, dtype=np.int32), params,
+                     np.random.default_rng(0))
     tree, n_merged = estimate_nodes(tree, data, reference.min_samples_treatment)
     reference.bin_mapper_, reference.n_splits_merged_ = mapper, n_merged
     reference._set_tree(tree)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from upliftree import UpliftTreeClassifier, UpliftTreeRegressor, make_uplift_data
 from upliftree._grower import HistogramSource, grow_tree
 from upliftree._kernels.partition import partition_rows
-from upliftree._kernels.sampling import add_draws, drawn_rows, next_position
+from upliftree._kernels.sampling import add_draws, drawn_sample, next_position
 from upliftree.binning import BinMapper
 from upliftree.datasets import FEATURES
 
@@ -26,11 +26,14 @@ def test_partition_matches_boolean_mask(seed, n_rows, n_bins, share):
     rng = np.random.default_rng(seed)
     column = rng.integers(0, n_bins, 2 * n_rows + 1).astype(np.uint8)
     rows = np.sort(rng.choice(len(column), size=n_rows, replace=False)).astype(np.int64)
+    counts = rng.integers(1, 5, n_rows).astype(np.int32)
     left_bins = rng.random(256) < share
-    left, right = partition_rows(rows, column, left_bins)
+    left_rows, left_counts, right_rows, right_counts = partition_rows(rows, counts, column, left_bins)
     goes_left = left_bins[column[rows]]
-    np.testing.assert_array_equal(left, rows[goes_left])
-    np.testing.assert_array_equal(right, rows[~goes_left])
+    np.testing.assert_array_equal(left_rows, rows[goes_left])
+    np.testing.assert_array_equal(left_counts, counts[goes_left])
+    np.testing.assert_array_equal(right_rows, rows[~goes_left])
+    np.testing.assert_array_equal(right_counts, counts[~goes_left])
 
 
 def _draw_one_at_a_time(seed: int, candidates_by_arm: list, n_draws: list, n_rows: int) -> np.ndarray:
@@ -56,7 +59,9 @@ def test_draw_counts_match_drawing_one_row_at_a_time(seed, n_rows, n_arms, draw_
         add_draws(state, candidates, n_draw, counts)
     np.testing.assert_array_equal(counts, _draw_one_at_a_time(seed, candidates_by_arm, n_draws, n_rows))
     assert counts.sum() == sum(n_draws)
-    np.testing.assert_array_equal(drawn_rows(counts), np.flatnonzero(counts))
+    rows, row_counts = drawn_sample(counts)
+    np.testing.assert_array_equal(rows, np.flatnonzero(counts))
+    np.testing.assert_array_equal(row_counts, counts[counts > 0])
 
 
 @pytest.mark.parametrize("outcome", ["binary", "continuous"])
@@ -78,14 +83,15 @@ def test_growing_on_counts_equals_growing_on_repeated_rows(outcome, weighted, ma
     mapper = BinMapper(63, random_state=0).fit(data.encoded, schema)
     source = HistogramSource.of(mapper.transform(data.encoded), data.arm, data.weight, data.y, arms.n_arms,
                                 mapper.missing_bin_ + 1, estimator._binary)
-    assert (len(source.row_class) > 0) == (outcome == "binary" and not weighted)
+    assert (len(source.bin_class) > 0) == (outcome == "binary" and not weighted)
     params = replace(estimator._growth_params(schema.n_features, parallel=False), n_features_per_split=2
                      if max_features else schema.n_features)
     counts = np.bincount(rng.integers(0, len(frame), len(frame)), minlength=len(frame)).astype(np.int32)
     repeated = np.repeat(np.arange(len(frame)), counts)
 
-    on_counts = grow_tree(source.with_counts(counts), mapper, drawn_rows(counts), params, np.random.default_rng(1))
-    on_repeats = grow_tree(source, mapper, repeated, params, np.random.default_rng(1))
+    on_counts = grow_tree(source, mapper, *drawn_sample(counts), params, np.random.default_rng(1))
+    on_repeats = grow_tree(source, mapper, repeated, np.ones(len(repeated), dtype=np.int32), params,
+                           np.random.default_rng(1))
     assert on_counts.n_nodes > 7
     routed = on_counts.route_statistics(data.encoded, data.arm, data.weight, data.y, repeated)
     if weighted:

@@ -188,7 +188,8 @@ def test_find_best_split_matches_reference(data):
     rows = all_rows[in_node]
     source = HistogramSource.of(rows_data.codes, experiment.arm, experiment.weight, experiment.y, experiment.n_arms,
                                 mapper.missing_bin_ + 1, experiment.binary)
-    build = lambda node_rows: source.build(node_rows, np.arange(rows_data.codes.shape[0]))  # noqa: E731
+    build = lambda node_rows: source.build(  # noqa: E731
+        node_rows, np.ones(len(node_rows), dtype=np.int32), np.arange(rows_data.codes.shape[0]))
     histogram = build(rows) if data.draw(st.booleans()) else build(all_rows) - build(all_rows[~in_node])
     n_features = rows_data.codes.shape[0]
     features = np.arange(n_features)
@@ -304,25 +305,26 @@ def test_histograms_match_add_at(experiment, seed, unit_weights):
         for stat, values in enumerate((np.ones(len(repeated)), w, w * outcome, w * outcome**2, w * w)):
             np.add.at(expected[feature, :, :, stat], cells, values)
     features = np.arange(codes.shape[0])
-    general = (codes, rows, row_counts, arm, weight, y, np.zeros(0, dtype=np.int8), experiment.n_arms, n_bins_total)
+    counts = row_counts[rows]
+    no_classes = np.zeros((0, 0), dtype=np.uint16)
+    general = (codes, no_classes, rows, counts, arm, weight, y, experiment.n_arms, n_bins_total)
     histogram = build_histograms(*general, features)
     np.testing.assert_allclose(histogram, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(histogram[..., 0], expected[..., 0])
     np.testing.assert_array_equal(build_histograms_parallel(*general, features), histogram)
     source = HistogramSource.of(codes, arm, weight, y, experiment.n_arms, n_bins_total, experiment.binary)
-    assert (len(source.row_class) > 0) == (experiment.binary and bool(np.all(weight == 1.0)))
-    counted = source.with_counts(row_counts)
-    np.testing.assert_array_equal(counted.build(rows, features), histogram)
-    np.testing.assert_array_equal(counted.build(rows, features, parallel=True), histogram)
+    assert (len(source.bin_class) > 0) == (experiment.binary and bool(np.all(weight == 1.0)))
+    np.testing.assert_array_equal(source.build(rows, counts, features), histogram)
+    np.testing.assert_array_equal(source.build(rows, counts, features, parallel=True), histogram)
     # Only the listed features are built.
     some = features[rng.random(len(features)) < 0.5]
-    partial = counted.build(rows, some)
+    partial = source.build(rows, counts, some)
     np.testing.assert_array_equal(partial[some], histogram[some])
     assert not partial[np.setdiff1d(features, some)].any()
     # Sibling subtraction: a child's histograms are the parent's minus its sibling's.
     goes_left = rng.random(len(rows)) < 0.5
-    left = counted.build(rows[goes_left], features)
-    right = counted.build(rows[~goes_left], features)
+    left = source.build(rows[goes_left], counts[goes_left], features)
+    right = source.build(rows[~goes_left], counts[~goes_left], features)
     np.testing.assert_allclose(histogram - left, right, rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal((histogram - left)[..., 0], right[..., 0])
 

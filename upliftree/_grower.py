@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -87,48 +87,49 @@ class _NodeTable:
 class HistogramSource:
     """What node histograms are built from: the feature-major bin matrix and per-row arrays.
 
-    ``row_counts[row]`` is how many times ``row`` is in the sample (several for bootstrap draws).
-    ``row_class`` is ``2 * arm + y`` when every weight is 1 and the outcome is 0/1 (histograms are then
-    counted with integers), else empty.
+    ``bin_class`` is ``bin * 2 * n_arms + 2 * arm + y`` per feature and row when every weight is 1 and the
+    outcome is 0/1 (histograms are then counted with integers), else empty.
     """
 
     binned: np.ndarray
+    bin_class: np.ndarray
     arm: np.ndarray
     weight: np.ndarray
     y: np.ndarray
-    row_counts: np.ndarray
-    row_class: np.ndarray
     n_arms: int
     n_bins_total: int
 
     @classmethod
     def of(cls, binned: np.ndarray, arm: np.ndarray, weight: np.ndarray, y: np.ndarray, n_arms: int,
            n_bins_total: int, binary: bool) -> HistogramSource:
-        """Every row once; the counting mode when ``binary`` and all weights are 1."""
-        unit_binary = binary and bool(np.all(weight == 1.0))
-        row_class = (2 * arm + y).astype(np.int8 if n_arms < 64 else np.int64) if unit_binary else NO_CLASSES
-        return cls(binned, arm, weight, y, np.ones(len(arm), dtype=np.int32), row_class, n_arms, n_bins_total)
+        """The counting mode when ``binary`` and all weights are 1 (and codes fit 16 bits)."""
+        n_classes = 2 * n_arms
+        if binary and n_bins_total * n_classes <= 2**16 and bool(np.all(weight == 1.0)):
+            row_class = (2 * arm + y.astype(np.int64)).astype(np.uint16)
+            bin_class = binned.astype(np.uint16) * np.uint16(n_classes) + row_class
+        else:
+            bin_class = NO_CLASSES
+        return cls(binned, bin_class, arm, weight, y, n_arms, n_bins_total)
 
     @property
     def n_features(self) -> int:
         return int(self.binned.shape[0])
 
-    def with_counts(self, row_counts: np.ndarray) -> HistogramSource:
-        return replace(self, row_counts=row_counts)
-
-    def build(self, rows: np.ndarray, features: np.ndarray, parallel: bool = False) -> np.ndarray:
-        """Histograms ``(n_features, n_bins_total, n_arms, N_STATS)`` of ``features`` over ``rows``."""
+    def build(self, rows: np.ndarray, counts: np.ndarray, features: np.ndarray, parallel: bool = False
+              ) -> np.ndarray:
+        """Histograms ``(n_features, n_bins_total, n_arms, N_STATS)`` of ``features`` over a node sample."""
         kernel = build_histograms_parallel if parallel and len(rows) >= PARALLEL_MIN_ROWS else build_histograms
-        return kernel(self.binned, rows, self.row_counts, self.arm, self.weight, self.y, self.row_class,
-                      self.n_arms, self.n_bins_total, features)
+        return kernel(self.binned, self.bin_class, rows, counts, self.arm, self.weight, self.y, self.n_arms,
+                      self.n_bins_total, features)
 
 
-NO_CLASSES = np.zeros(0, dtype=np.int8)
+NO_CLASSES = np.zeros((0, 0), dtype=np.uint16)
 
 
-def grow_tree(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, params: GrowthParams,
-              rng: np.random.Generator) -> TreeArrays:
-    """Grow a tree on the sample ``rows`` (with ``source.row_counts``); node statistics are the sample's.
+def grow_tree(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, counts: np.ndarray,
+              params: GrowthParams, rng: np.random.Generator) -> TreeArrays:
+    """Grow a tree on the sample ``rows`` (row ``rows[i]`` drawn ``counts[i]`` times); node statistics are the
+    sample's.
 
     When a split tries fewer than half the features, each node builds histograms of just its sampled features
     for all its rows (``k * rows`` work); otherwise the smaller child is built for every feature and its
@@ -136,53 +137,57 @@ def grow_tree(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, 
     statistics from the parent's histograms: their rows are never partitioned nor histogrammed.
     """
     if 2 * params.n_features_per_split < source.n_features:
-        return _grow_sampled(source, bin_mapper, rows, params, rng)
+        return _grow_sampled(source, bin_mapper, rows, counts, params, rng)
     all_features = np.arange(source.n_features)
     table = _NodeTable()
     root = table.add_leaf(-1, 0)
-    root_histogram = source.build(rows, all_features, params.parallel)
+    root_histogram = source.build(rows, counts, all_features, params.parallel)
     table.stats[root] = node_totals(root_histogram)
     root_weight = table.stats[root][:, WEIGHT].sum()
-    stack = [(root, rows, root_histogram)]
+    stack = [(root, rows, counts, root_histogram)]
     while stack:
-        node, node_rows, histogram = stack.pop()
+        node, node_rows, node_counts, histogram = stack.pop()
         left_bins = split_node(table, node, histogram, bin_mapper, params, rng, root_weight)
         if left_bins is None or table.depth[node] + 1 >= params.max_depth:
             continue
-        left_rows, right_rows = partition_rows(node_rows, source.binned[table.feature[node]], left_bins)
+        left_rows, left_counts, right_rows, right_counts = partition_rows(
+            node_rows, node_counts, source.binned[table.feature[node]], left_bins)
         # Build the smaller child's histograms; the larger one is the parent's minus its sibling's.
         if len(left_rows) <= len(right_rows):
-            left_histogram = source.build(left_rows, all_features, params.parallel)
+            left_histogram = source.build(left_rows, left_counts, all_features, params.parallel)
             right_histogram = histogram - left_histogram
         else:
-            right_histogram = source.build(right_rows, all_features, params.parallel)
+            right_histogram = source.build(right_rows, right_counts, all_features, params.parallel)
             left_histogram = histogram - right_histogram
-        stack.append((table.children_right[node], right_rows, right_histogram))
-        stack.append((table.children_left[node], left_rows, left_histogram))
+        stack.append((table.children_right[node], right_rows, right_counts, right_histogram))
+        stack.append((table.children_left[node], left_rows, left_counts, left_histogram))
     return table.to_arrays(source.n_arms)
 
 
-def _grow_sampled(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, params: GrowthParams,
-                  rng: np.random.Generator) -> TreeArrays:
+def _grow_sampled(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, counts: np.ndarray,
+                  params: GrowthParams, rng: np.random.Generator) -> TreeArrays:
     """Depth-first growth building, at every node, histograms of only the features drawn for its split."""
     table = _NodeTable()
     root = table.add_leaf(-1, 0)
     features = _features_to_try(source.n_features, params.n_features_per_split, rng)
-    histogram = source.build(rows, features)
+    histogram = source.build(rows, counts, features)
     table.stats[root] = node_totals(histogram, features[0])
     root_weight = table.stats[root][:, WEIGHT].sum()
-    stack = [(root, rows, features, histogram)]
+    stack = [(root, rows, counts, features, histogram)]
     while stack:
-        node, node_rows, features, histogram = stack.pop()
+        node, node_rows, node_counts, features, histogram = stack.pop()
         left_bins = split_node(table, node, histogram, bin_mapper, params, rng, root_weight, features)
         if left_bins is None or table.depth[node] + 1 >= params.max_depth:
             continue
-        children_rows = partition_rows(node_rows, source.binned[table.feature[node]], left_bins)
-        children = (table.children_left[node], table.children_right[node])
-        for child, child_rows in reversed(list(zip(children, children_rows, strict=True))):
+        left_rows, left_counts, right_rows, right_counts = partition_rows(
+            node_rows, node_counts, source.binned[table.feature[node]], left_bins)
+        children = ((table.children_right[node], right_rows, right_counts),
+                    (table.children_left[node], left_rows, left_counts))
+        for child, child_rows, child_counts in children:
             if _may_split(table.stats[child], table.depth[child], params):
                 child_features = _features_to_try(source.n_features, params.n_features_per_split, rng)
-                stack.append((child, child_rows, child_features, source.build(child_rows, child_features)))
+                stack.append((child, child_rows, child_counts, child_features,
+                              source.build(child_rows, child_counts, child_features)))
     return table.to_arrays(source.n_arms)
 
 

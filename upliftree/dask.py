@@ -336,10 +336,11 @@ def _fit_failed(name: str, error: Exception) -> RuntimeError:
 # -- one tree ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _GrowingPartition:
-    """A partition's binned rows, kept on its worker while the tree grows, and the rows of each open node."""
+    """A partition's binned rows, kept on its worker while the tree grows, and each open node's sample
+    (rows and their counts, all 1 here)."""
 
     source: HistogramSource
-    node_rows: dict
+    node_samples: dict
 
 
 def _bin_partition(frame: pd.DataFrame, partition: int, context: _Context) -> _GrowingPartition:
@@ -347,21 +348,23 @@ def _bin_partition(frame: pd.DataFrame, partition: int, context: _Context) -> _G
     structure_rows = np.flatnonzero(~_held_out(data, partition, context))
     source = HistogramSource.of(context.bin_mapper.transform(data.encoded), data.arm, data.weight, data.y,
                                 len(context.labels), context.bin_mapper.missing_bin_ + 1, context.binary)
-    return _GrowingPartition(source, {0: structure_rows})
+    return _GrowingPartition(source, {0: (structure_rows, np.ones(len(structure_rows), dtype=np.int32))})
 
 
 def _move_rows(part: _GrowingPartition, routes: dict) -> _GrowingPartition:
     """Rows of the split nodes moved to their children ``{node: (feature, left_bins, left, right)}``."""
-    node_rows = {}
+    node_samples = {}
     for node, (feature, left_bins, left_child, right_child) in routes.items():
-        node_rows[left_child], node_rows[right_child] = partition_rows(part.node_rows[node],
-                                                                       part.source.binned[feature], left_bins)
-    return replace(part, node_rows=node_rows)
+        left_rows, left_counts, right_rows, right_counts = partition_rows(
+            *part.node_samples[node], part.source.binned[feature], left_bins)
+        node_samples[left_child] = (left_rows, left_counts)
+        node_samples[right_child] = (right_rows, right_counts)
+    return replace(part, node_samples=node_samples)
 
 
 def _node_histograms(part: _GrowingPartition, nodes: list) -> np.ndarray:
     all_features = np.arange(part.source.n_features)
-    return np.stack([part.source.build(part.node_rows[node], all_features) for node in nodes])
+    return np.stack([part.source.build(*part.node_samples[node], all_features) for node in nodes])
 
 
 def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, params: GrowthParams,

@@ -23,7 +23,7 @@ from ._kernels.predictor import (
     forest_pass,
     order_keys,
 )
-from ._kernels.sampling import add_draws, drawn_rows
+from ._kernels.sampling import add_draws, drawn_sample
 from ._tree_arrays import TreeArrays
 from ._validation import check_int
 from .binning import BinMapper
@@ -238,7 +238,7 @@ class _BaseUpliftForest(_UpliftModel):
             share = np.array([len(c) for c in candidates_by_arm]) / n_rows
             n_draw_by_arm = np.round(share * n_draw).astype(np.int64)
             counts.append(_draw_counts(candidates_by_arm, n_draw_by_arm, self.bootstrap, n_rows, rng))
-        tree = grow_tree(source.with_counts(counts[0]), self.bin_mapper_, drawn_rows(counts[0]), params, rng)
+        tree = grow_tree(source, self.bin_mapper_, *drawn_sample(counts[0]), params, rng)
         if self.honest:
             estimation_rows = np.repeat(np.arange(n_rows), counts[1])
             return estimate_nodes(tree, data, self.min_samples_treatment, estimation_rows, arm_mean)

@@ -214,7 +214,8 @@ class _BaseUpliftTree(_UpliftModel):
         self.bin_mapper_ = BinMapper(self.max_bins, random_state=binning_rng).fit(structure.encoded, schema)
         source = HistogramSource.of(self.bin_mapper_.transform(structure.encoded), structure.arm, structure.weight,
                                     structure.y, arms.n_arms, self.bin_mapper_.missing_bin_ + 1, self._binary)
-        tree = grow_tree(source, self.bin_mapper_, np.arange(len(structure.arm)),
+        n_rows = len(structure.arm)
+        tree = grow_tree(source, self.bin_mapper_, np.arange(n_rows), np.ones(n_rows, dtype=np.int32),
                          self._growth_params(schema.n_features, parallel=True), growth_rng)
         if self.honest_estimates_:
             tree, self.n_splits_merged_ = estimate_nodes(tree, estimation, self.min_samples_treatment)

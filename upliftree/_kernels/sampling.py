@@ -39,8 +39,8 @@ def add_draws(state, candidates, n_draw, counts):
 
 
 @njit(cache=True, nogil=True)
-def drawn_rows(counts):
-    """Rows with a nonzero count, in increasing order.
+def drawn_sample(counts):
+    """Rows with a nonzero count, in increasing order, and their counts (as the growers take a sample).
 
     Branch-free (about a third of the rows of a bootstrap are not drawn, an unpredictable branch): every row
     is written at the next free slot, which only advances past drawn rows; one spare slot takes the writes
@@ -50,8 +50,10 @@ def drawn_rows(counts):
     for row in range(counts.shape[0]):
         n_drawn += counts[row] != 0
     rows = np.empty(n_drawn + 1, dtype=np.int64)
+    row_counts = np.empty(n_drawn + 1, dtype=counts.dtype)
     position = 0
     for row in range(counts.shape[0]):
         rows[position] = row
+        row_counts[position] = counts[row]
         position += counts[row] != 0
-    return rows[:n_drawn]
+    return rows[:n_drawn], row_counts[:n_drawn]

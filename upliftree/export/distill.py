@@ -142,8 +142,9 @@ def _target_histograms(rows: np.ndarray, target_sources: list[HistogramSource], 
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Per feature and bin: weighted sums of every target column ``(f, b, k, stat)`` and row counts per arm."""
     all_features = np.arange(arm_source.n_features)
-    sums = np.concatenate([source.build(rows, all_features) for source in target_sources], axis=2)
-    return sums, arm_source.build(rows, all_features)[..., COUNT]
+    counts = np.ones(len(rows), dtype=np.int32)
+    sums = np.concatenate([source.build(rows, counts, all_features) for source in target_sources], axis=2)
+    return sums, arm_source.build(rows, counts, all_features)[..., COUNT]
 
 
 def _best_split(sums: np.ndarray, arm_counts: np.ndarray, bin_mapper: BinMapper, params: DistilledUpliftTree
@@ -242,7 +243,8 @@ def _grow_regression_tree(binned: np.ndarray, bin_mapper: BinMapper, target: np.
         node_weight = sums[0, :, 0, WEIGHT].sum()
         _record_split(table, node, feature, reduction / node_weight, reduction / node_weight, left_bins, bin_mapper,
                       node_weight / root_weight)
-        left_rows, right_rows = partition_rows(rows, binned[feature], left_bins)
+        left_rows, _, right_rows, _ = partition_rows(rows, np.ones(len(rows), dtype=np.int32), binned[feature],
+                                                     left_bins)
         stack.append((table.children_right[node], right_rows))
         stack.append((table.children_left[node], left_rows))
     return table.to_arrays(n_arms)
