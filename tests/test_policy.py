@@ -216,13 +216,19 @@ def test_eligibility_without_exploration_is_the_decision(tree, multi_treatment_e
     assert not sheet["exploration"].any() and (sheet["assignment_probability"] == 1.0).all()
     assert sheet["cost"].sum() <= 100.0
     np.testing.assert_array_equal(sheet["leaf_id"], tree.apply(X))
-    first = sheet.iloc[0]
-    assert first["rule"] == format_rule(leaf_conditions(tree.tree_, tree.schema_, first["leaf_id"]))
+    # Every row carries its leaf's rule text, stored once per leaf (categorical).
+    assert isinstance(sheet["rule"].dtype, pd.CategoricalDtype)
+    assert sheet["rule"].cat.categories.size == sheet["leaf_id"].nunique()
+    for leaf, rule in sheet.groupby("leaf_id", observed=True)["rule"].first().items():
+        assert rule == format_rule(leaf_conditions(tree.tree_, tree.schema_, leaf))
     assert sheet["id"].iloc[0] == 1000
     sheet.to_parquet(tmp_path / "list.parquet")
     sheet.to_csv(tmp_path / "list.csv", index=False)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "list.parquet"), sheet)
     assert len(pd.read_csv(tmp_path / "list.csv")) == len(X)
+    without_text = policy.eligibility(X, explore=0.0, rule_text=False, rule="budget", budget=100.0)
+    assert "rule" not in without_text
+    pd.testing.assert_frame_equal(without_text, sheet.drop(columns="rule").assign(id=X.index.to_numpy()))
 
 
 # -- per-leaf sheet ------------------------------------------------------------------------------------

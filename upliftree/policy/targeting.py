@@ -308,7 +308,7 @@ class Policy:
 
     # -- eligibility list ------------------------------------------------------------------------------
     def eligibility(self, X: Any, ids: Any = None, explore: float = 0.05, random_state: Any = None,
-                    **decide_kwargs: Any) -> pd.DataFrame:
+                    rule_text: bool = True, **decide_kwargs: Any) -> pd.DataFrame:
         """The list to act on: one row per row of ``X`` with its arm, and a small randomized bucket.
 
         Every row is independently put in the exploration bucket with probability ``explore`` (rows that may
@@ -327,6 +327,10 @@ class Policy:
         explore : float in [0, 1)
             Probability of a row being in the exploration bucket.
         random_state : None, int or numpy Generator
+        rule_text : bool
+            For a tree, add the ``rule`` column: the text of the row's segment (a categorical column, one
+            copy of each text in memory and in parquet files). A CSV file repeats the text on every row; for
+            large lists pass False and join on ``leaf_id`` with :meth:`segment_sheet`.
         **decide_kwargs
             The rule and its limits, as for :meth:`decide`.
 
@@ -335,7 +339,8 @@ class Policy:
         DataFrame
             ``id``, ``assigned``, ``policy_arm``, ``exploration``, ``assignment_probability``,
             ``expected_uplift`` and ``net_value`` of the assigned arm (0 for control), ``cost`` of it, then
-            ``harm_uplift`` (with a harm model) and ``leaf_id``, ``rule`` (for a tree). Write it with
+            ``harm_uplift`` (with a harm model) and ``leaf_id``, ``rule`` (for a tree, see ``rule_text``). Write
+            it with
             ``to_csv`` / ``to_parquet``.
         """
         if isinstance(explore, bool) or not isinstance(explore, Real) or not 0.0 <= explore < 1.0:
@@ -366,9 +371,11 @@ class Policy:
             frame["harm_uplift"] = of_arm(inputs.harm_uplift, assigned)
         if is_tree(self.model):
             leaf = self.model.apply(X)
-            leaves, position = np.unique(leaf, return_inverse=True)
             frame["leaf_id"] = leaf
-            frame["rule"] = np.asarray(leaf_rules(self.model, leaves), dtype=object)[position]
+            if rule_text:
+                leaves, position = np.unique(leaf, return_inverse=True)
+                texts = np.asarray(leaf_rules(self.model, leaves), dtype=object)
+                frame["rule"] = pd.Categorical(texts[position])
         return frame
 
     @staticmethod

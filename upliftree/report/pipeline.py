@@ -329,11 +329,10 @@ def _policy_section(policy: Any, settings: ReportSettings, full: Experiment, tes
     decide: dict[str, Any] = {"rule": "threshold"}
     if settings.budget is not None:
         decide = {"rule": "budget", "budget": settings.budget}
-    eligibility = policy.eligibility(full.X, ids=ids, explore=settings.explore, random_state=settings.seed,
-                                     **decide)
     # The rule text of every row's leaf would make the file ten times larger: rules.csv has it per leaf_id.
-    eligibility.drop(columns="rule", errors="ignore").to_csv(out_dir / "eligibility.csv", index=False,
-                                                              float_format="%.6g")
+    eligibility = policy.eligibility(full.X, ids=ids, explore=settings.explore, random_state=settings.seed,
+                                     rule_text=False, **decide)
+    eligibility.to_csv(out_dir / "eligibility.csv", index=False, float_format="%.6g")
     # A budget is for the whole table; on the held-out rows it scales with their share of the rows.
     test_decide = dict(decide)
     if settings.budget is not None:
