@@ -49,13 +49,16 @@ def test_save_load_file_round_trip(tree, binary_experiment, tmp_path) -> None:
 
 
 def test_document_is_the_documented_schema(tree, document) -> None:
-    assert document["format"] == "upliftree-model" and document["format_version"] == 1
+    assert document["format"] == "upliftree-model" and document["format_version"] == 2
     assert document["library_version"] == upliftree.__version__
     assert document["class"] == "UpliftTreeClassifier" and document["outcome"] == "binary"
     assert document["treatments"] == ["control", "email"]
-    assert document["features"][0] == {"name": "age", "type": "numeric"}
+    assert document["features"][0] == {"name": "age", "type": "numeric", "has_missing": False}
     assert document["features"][4] == {"name": "region", "type": "categorical",
-                                       "categories": ["north", "south", "east", "west"]}
+                                       "categories": ["north", "south", "east", "west"], "has_missing": False}
+    # make_uplift_data leaves 5% of income missing.
+    assert [feature["has_missing"] for feature in document["features"]] == list(tree.schema_.has_missing)
+    assert {feature["name"] for feature in document["features"] if feature["has_missing"]} == {"income"}
     table = document["tree"]
     assert table["n_nodes"] == tree.tree_.n_nodes
     assert table["children_left"] == tree.tree_.children_left.tolist()
@@ -107,6 +110,19 @@ def test_generator_random_state_is_written_as_null(binary_experiment) -> None:
     assert json.loads(model.to_json())["params"]["random_state"] is None
 
 
+def test_version_1_documents_load_as_every_feature_having_missing_values(tree, document) -> None:
+    old = copy.deepcopy(document)
+    old["format_version"] = 1
+    for feature in old["features"]:
+        del feature["has_missing"]
+    loaded = load_document(old)
+    assert loaded.schema_.has_missing == (True,) * len(old["features"])
+    np.testing.assert_array_equal(loaded.tree_.threshold, tree.tree_.threshold)
+    # A version-1 document has no such field: it is refused there, as any unknown field.
+    with pytest.raises(ModelFormatError, match="unknown field\\(s\\) \\['has_missing'\\]"):
+        load_document(mutate(document, ("format_version",), 1))
+
+
 def test_unfitted_and_foreign_objects_are_refused() -> None:
     with pytest.raises(ValueError, match="not fitted"):
         UpliftTreeClassifier().to_json()
@@ -131,7 +147,7 @@ def mutate(document: dict, path: tuple, value) -> dict:
 DELETE = object()
 MALFORMED = [
     (("format",), "upliftree-tree", "this is not an upliftree model file"),
-    (("format_version",), 2, "reads format_version 1, got 2"),
+    (("format_version",), 3, "reads format_version 1 or 2, got 3"),
     (("format_version",), True, "format_version"),
     (("class",), "os.system", "unknown class 'os.system'"),
     (("class",), ["UpliftTreeClassifier"], "class: expected a string"),
@@ -143,6 +159,8 @@ MALFORMED = [
     (("features", 0, "type"), "date", "features\\[0\\].type: expected 'numeric' or 'categorical'"),
     (("features", 4, "categories"), ["north", "north", "east", "west"], "duplicated values"),
     (("features", 4, "categories"), [f"c{i}" for i in range(300)], "at most 255 categories"),
+    (("features", 0, "has_missing"), DELETE, "features\\[0\\]: missing field\\(s\\) \\['has_missing'\\]"),
+    (("features", 0, "has_missing"), 1, "features\\[0\\].has_missing: expected true or false, got integer"),
     (("params", "criterion"), "gini", "criterion must be one of"),
     (("params", "max_depth"), [3], "params.max_depth: expected a string, number, boolean or null"),
     (("params", "n_jobs"), 2, "unknown field\\(s\\) \\['n_jobs'\\]"),

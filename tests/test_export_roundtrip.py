@@ -159,6 +159,8 @@ def test_json_sql_and_query_round_trips(case: Case) -> None:
     np.testing.assert_array_equal(loaded.apply(features), apply_ids)
     np.testing.assert_array_equal(loaded.predict_outcome(features), outcome)
     assert loaded.to_json() == text
+    assert loaded.schema_ == model.schema_  # names, categories and the "had missing values" flags
+    assert loaded.rules() == model.rules()
     assert list(loaded.treatments_) == list(model.treatments_)
     assert [type(label) for label in loaded.treatments_] == [type(label) for label in model.treatments_]
 
@@ -198,6 +200,8 @@ def test_forest_round_trips(forest_class, multi_treatment_experiment) -> None:
 
     loaded = upliftree.from_json(forest.to_json())
     assert type(loaded) is forest_class and len(loaded.estimators_) == 6
+    assert loaded.schema_ == forest.schema_ and loaded.schema_.has_missing == (False, False, False, True, False, False)
+    assert all(tree.schema_ == forest.schema_ for tree in loaded.estimators_)
     np.testing.assert_array_equal(loaded.predict(features), prediction)
     np.testing.assert_array_equal(loaded.apply(features), leaves)
     np.testing.assert_array_equal(loaded.feature_importances_, forest.feature_importances_)

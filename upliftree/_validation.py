@@ -27,10 +27,25 @@ class FeatureSchema:
     categories : tuple
         For each feature, ``None`` when it is numeric, else the tuple of its category values; a category's
         code is its position in that tuple.
+    has_missing : tuple of bool
+        For each feature, whether the training data had a missing value (NaN, None, ``pd.NA``) in it. It
+        changes only how rules read (a feature without missing values is not written "x is missing or ...",
+        see :mod:`upliftree.rules`), never how rows are routed. ``None`` (the default, and what models saved
+        before the field existed get) means "had missing values" for every feature: the cautious reading.
     """
 
     names: tuple[str, ...]
     categories: tuple[tuple[Any, ...] | None, ...]
+    has_missing: tuple[bool, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.has_missing is None:
+            object.__setattr__(self, "has_missing", (True,) * len(self.names))
+            return
+        flags = tuple(bool(flag) for flag in self.has_missing)
+        if len(flags) != len(self.names):
+            raise ValueError(f"has_missing must have one flag per feature ({len(self.names)}), got {len(flags)}")
+        object.__setattr__(self, "has_missing", flags)
 
     @property
     def n_features(self) -> int:
@@ -39,6 +54,24 @@ class FeatureSchema:
     @property
     def is_categorical(self) -> np.ndarray:
         return np.array([cats is not None for cats in self.categories], dtype=np.bool_)
+
+    def missing_at_fit(self, feature: int) -> bool:
+        """Whether feature ``feature`` (an index) had missing values in the training data (True if unknown)."""
+        # getattr: a schema unpickled from before the field existed has no instance value (class default None).
+        flags = getattr(self, "has_missing", None)
+        return True if flags is None else bool(flags[feature])
+
+    def with_missing(self, has_missing: Any) -> FeatureSchema:
+        """The same schema with the per-feature "had missing values" flags ``has_missing``."""
+        return FeatureSchema(self.names, self.categories, tuple(bool(flag) for flag in has_missing))
+
+
+def missing_per_feature(encoded: np.ndarray) -> tuple[bool, ...]:
+    """Which columns of an encoded matrix (:func:`encode_features`) hold a NaN: a missing value, or for a
+    categorical feature a category outside the schema's (which the model routes like a missing value)."""
+    if encoded.shape[0] == 0:
+        return (False,) * encoded.shape[1]
+    return tuple(bool(flag) for flag in np.isnan(encoded).any(axis=0))
 
 
 def _is_categorical_dtype(dtype: Any) -> bool:
@@ -75,10 +108,11 @@ def _python_scalar(value: Any) -> Any:
 
 
 def infer_schema(X: Any, max_categories: int = MAX_CATEGORIES) -> FeatureSchema:
-    """Read feature names and kinds from a DataFrame or a 2-D array.
+    """Read feature names and kinds, and whether each has missing values, from a DataFrame or a 2-D array.
 
     DataFrame columns that are numeric or bool are numeric features; ``category``, ``object`` and string
     columns are categorical. A 2-D numpy array must be numeric; its features are named ``x0, x1, ...``.
+    ``has_missing`` records which columns hold a missing value (NaN, None, ``pd.NA``).
     """
     if isinstance(X, pd.DataFrame):
         if X.shape[1] == 0:
@@ -107,9 +141,14 @@ def infer_schema(X: Any, max_categories: int = MAX_CATEGORIES) -> FeatureSchema:
                     f"Column {name!r} has {len(cats)} categories; at most {max_categories} are supported "
                     "(group rare categories, or encode the column numerically)"
                 )
-        return FeatureSchema(tuple(names), tuple(categories))
+        has_missing = tuple(bool(X[column].isna().any()) for column in X.columns)
+        return FeatureSchema(tuple(names), tuple(categories), has_missing)
     array = _as_2d_array(X)
-    return FeatureSchema(tuple(f"x{i}" for i in range(array.shape[1])), (None,) * array.shape[1])
+    if np.issubdtype(array.dtype, np.floating) and array.shape[0] > 0:
+        has_missing = tuple(bool(flag) for flag in np.isnan(array).any(axis=0))
+    else:
+        has_missing = (False,) * array.shape[1]  # integer and bool arrays cannot hold NaN
+    return FeatureSchema(tuple(f"x{i}" for i in range(array.shape[1])), (None,) * array.shape[1], has_missing)
 
 
 def _as_2d_array(X: Any) -> np.ndarray:

@@ -305,6 +305,13 @@ def _print_segments(console: _Console, tree: Any, title: str) -> None:
             for values in sheet[[f"uplift{suffix}", f"ci_low{suffix}", f"ci_high{suffix}"]].to_numpy()]
     shown["rule"] = sheet["rule"]
     console.table(shown, title)
+    from rich.markup import escape
+
+    from .rules import missing_note
+
+    note = missing_note(tree.tree_, tree.schema_)
+    if note is not None:  # the rules leave out "x is missing or" for these features
+        console.print(escape(note))
 
 
 @app.command()

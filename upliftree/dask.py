@@ -49,6 +49,7 @@ from ._validation import (
     check_int,
     encode_features,
     infer_schema,
+    missing_per_feature,
     validate_outcome,
     validate_sample_weight,
     validate_treatment,
@@ -117,7 +118,11 @@ def _columns(ddf: Any, treatment: Any, outcome: Any, features: Any, sample_weigh
 
 
 def _schema(ddf: Any, columns: _Columns, max_bins: int) -> FeatureSchema:
-    """Feature kinds and category lists from the frame's dtypes: no data is read."""
+    """Feature kinds and category lists from the frame's dtypes: no data is read.
+
+    Which features have missing values is not known from the dtypes; the summary pass over the partitions
+    finds it (see :func:`_setup`).
+    """
     meta = ddf._meta[list(columns.features)]
     for name, dtype in meta.dtypes.items():
         if isinstance(dtype, pd.CategoricalDtype):
@@ -169,6 +174,7 @@ class _Summary:
     distinct: list  # per sketched feature: sorted distinct values, None once there are more than max_bins
     sample_keys: np.ndarray  # the sample holds the rows with the smallest uniform random keys
     sample: np.ndarray  # (n_sample, n_sketched)
+    has_missing: np.ndarray  # per feature: whether some row has a missing value (a NaN once encoded)
 
 
 def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context, sketched: np.ndarray,
@@ -177,11 +183,13 @@ def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context,
     codes, labels = _factorized_labels(frame, context)
     sums = [np.bincount(codes, weights=values, minlength=len(labels)) for values in (None, weight, weight * y)]
     arm_sums = {label: np.array([column[code] for column in sums]) for code, label in enumerate(labels)}
-    values = encode_features(frame, context.schema)[:, sketched]
+    encoded = encode_features(frame, context.schema)
+    values = encoded[:, sketched]
     distinct = [_bounded(_distinct_values(column), max_bins) for column in values.T]
     keys = np.random.default_rng([seed, partition]).random(len(frame))
     kept = _smallest(keys, QUANTILE_SUBSAMPLE)
-    return _Summary(len(frame), arm_sums, distinct, keys[kept], values[kept])
+    return _Summary(len(frame), arm_sums, distinct, keys[kept], values[kept],
+                    np.array(missing_per_feature(encoded), dtype=np.bool_))
 
 
 def _bounded(distinct: np.ndarray | None, max_bins: int) -> np.ndarray | None:
@@ -204,7 +212,9 @@ def _merge_summaries(summaries: list[_Summary], max_bins: int) -> _Summary:
     keys = np.concatenate([summary.sample_keys for summary in summaries])
     sample = np.concatenate([summary.sample for summary in summaries])
     kept = _smallest(keys, QUANTILE_SUBSAMPLE)
-    return _Summary(sum(summary.n_rows for summary in summaries), dict(arm_sums), distinct, keys[kept], sample[kept])
+    has_missing = np.logical_or.reduce([summary.has_missing for summary in summaries])
+    return _Summary(sum(summary.n_rows for summary in summaries), dict(arm_sums), distinct, keys[kept], sample[kept],
+                    has_missing)
 
 
 def _sum_arrays(arrays: list[np.ndarray]) -> np.ndarray:
@@ -316,7 +326,9 @@ def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: 
         if values is None:
             values = _quantile_edges(summary.sample[:, position], max_bins)
         thresholds[feature] = values[:-1].copy()
-    context = replace(context, labels=arms.labels, bin_mapper=_bin_mapper(schema, thresholds, max_bins))
+    # Missing values per feature over all partitions, from the same pass (the dtypes cannot tell).
+    schema = schema.with_missing(summary.has_missing)
+    context = replace(context, schema=schema, labels=arms.labels, bin_mapper=_bin_mapper(schema, thresholds, max_bins))
     return _Setup(client, context, summary.n_rows, arm_sums)
 
 

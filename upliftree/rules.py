@@ -35,6 +35,17 @@ API
     contain ``or``) and is ``"all rows"`` for an empty list. Thresholds are printed with at most
     ``precision`` significant digits (``None``: the shortest text that reads back as the exact float), so
     the text may round a threshold; the Condition objects always hold the exact values.
+
+    For a feature that had no missing value in the training data (``Condition.missing_at_fit`` False, from
+    ``FeatureSchema.has_missing``) the text leaves out "x is missing or" (``income <= 80``), and a rule leaves
+    out the conditions that every non-missing value satisfies ("x is any value", "x is not missing"): on data
+    like the training data they say nothing. Missing values (and, for a categorical feature, unseen
+    categories) of such a feature still follow each split's missing direction, the larger child at fit time;
+    ``missing_note`` says so in one line. Only the text changes: ``Condition.missing``, ``conditions_mask``
+    and the exports that evaluate rules (SQL, pandas query strings) keep the exact routing.
+``missing_note(tree, schema) -> str or None``
+    The line the text exports add when some split feature had no missing values at fit time, e.g.
+    "Missing values of age, income (none in the training data) follow the larger branch at each split."
 ``conditions_mask(conditions, X) -> ndarray of bool``
     Evaluate a rule on raw data (a DataFrame with the model's feature columns, or for all-numeric models a
     2-D array). This is the reference semantics an export must reproduce: for the rows of ``X``, the
@@ -52,7 +63,7 @@ import pandas as pd
 from ._tree_arrays import TreeArrays, categories_in_bitset
 from ._validation import FeatureSchema
 
-__all__ = ["Condition", "leaf_conditions", "format_condition", "format_rule", "conditions_mask"]
+__all__ = ["Condition", "leaf_conditions", "format_condition", "format_rule", "conditions_mask", "missing_note"]
 
 ALL_ROWS = "all rows"
 
@@ -78,6 +89,10 @@ class Condition:
         Categorical features: all categories seen at fit time; None for numeric features.
     missing : bool
         Whether a missing value (or an unseen category) satisfies the condition.
+    missing_at_fit : bool
+        Whether the training data had missing values of this feature (``FeatureSchema.has_missing``). It only
+        changes the text (:func:`format_condition`, :func:`format_rule`), never which rows satisfy the
+        condition.
     """
 
     feature: str
@@ -89,6 +104,7 @@ class Condition:
     categories: tuple[Any, ...] | None = None
     known_categories: tuple[Any, ...] | None = None
     missing: bool = True
+    missing_at_fit: bool = True
 
     @property
     def is_categorical(self) -> bool:
@@ -111,7 +127,8 @@ class Condition:
 
 def _unrestricted(schema: FeatureSchema, feature: int) -> Condition:
     known = schema.categories[feature]
-    return Condition(schema.names[feature], feature, categories=known, known_categories=known)
+    return Condition(schema.names[feature], feature, categories=known, known_categories=known,
+                     missing_at_fit=schema.missing_at_fit(feature))
 
 
 def _narrowed(condition: Condition, tree: TreeArrays, node: int, went_left: bool) -> Condition:
@@ -191,20 +208,33 @@ def _format_values(condition: Condition, precision: int | None) -> str:
 
 
 def format_condition(condition: Condition, precision: int | None = 6) -> str:
-    """Text of one condition, e.g. ``35 < age <= 60`` or ``income is missing or income <= 80``."""
+    """Text of one condition, e.g. ``35 < age <= 60`` or ``income is missing or income <= 80``.
+
+    For a feature without missing values at fit time (``condition.missing_at_fit`` False) the text leaves
+    out "x is missing or", and "x is not missing" reads "x is any value" (see the module docstring).
+    """
     if precision is not None and (isinstance(precision, bool) or not isinstance(precision, int) or precision < 1):
         raise ValueError(f"precision must be None or an integer >= 1, got {precision!r}")
     name = condition.feature
     if not condition.allows_values:
+        # Exact even without missing values at fit time: no non-missing value satisfies the condition.
         return f"{name} is missing" if condition.missing else f"{name} is never satisfied"
     if not condition.restricts_values:
-        return f"{name} is any value" if condition.missing else f"{name} is not missing"
+        return f"{name} is any value" if condition.missing or not condition.missing_at_fit else f"{name} is not missing"
     values = _format_values(condition, precision)
-    return f"{name} is missing or {values}" if condition.missing else values
+    return f"{name} is missing or {values}" if condition.missing and condition.missing_at_fit else values
+
+
+def _says_nothing(condition: Condition) -> bool:
+    """Every non-missing value satisfies the condition and the feature had no missing values at fit time."""
+    return not condition.missing_at_fit and condition.allows_values and not condition.restricts_values
 
 
 def format_rule(conditions: list[Condition], precision: int | None = 6) -> str:
     """Conditions joined by ``and``; ``"all rows"`` when there are none.
+
+    Conditions that every non-missing value satisfies are left out when their feature had no missing values
+    at fit time (see the module docstring).
 
     Parameters
     ----------
@@ -213,12 +243,33 @@ def format_rule(conditions: list[Condition], precision: int | None = 6) -> str:
     precision : int or None
         Significant digits of thresholds; None prints each threshold exactly (shortest round-trip text).
     """
-    if not conditions:
+    texts = [format_condition(condition, precision) for condition in conditions if not _says_nothing(condition)]
+    if not texts:
         return ALL_ROWS
-    texts = [format_condition(condition, precision) for condition in conditions]
     if len(texts) > 1:
         texts = [f"({text})" if " or " in text else text for text in texts]
     return " and ".join(texts)
+
+
+def missing_note(tree: TreeArrays, schema: FeatureSchema) -> str | None:
+    """One line explaining where missing values of the split features without any at fit time go.
+
+    Rule text leaves out "x is missing or" for those features (see :func:`format_condition`); this line, which
+    the text exports print once, keeps readers from concluding that missing values have no segment. None
+    when every split feature had missing values at fit time (the rules then say where they go) or the tree
+    has no split.
+    """
+    split = {int(feature) for feature, left in zip(tree.feature, tree.children_left, strict=True) if left >= 0}
+    quiet = [index for index in sorted(split) if not schema.missing_at_fit(index)]
+    if not quiet:
+        return None
+    names = ", ".join(schema.names[index] for index in quiet)
+    categorical = [schema.names[index] for index in quiet if schema.categories[index] is not None]
+    if len(categorical) == len(quiet):  # unseen categories route like missing values
+        return f"Missing values and new categories of {names} (none in the training data) follow the larger " \
+               "branch at each split."
+    unseen = f" and new categories of {', '.join(categorical)}" if categorical else ""
+    return f"Missing values of {names} (none in the training data){unseen} follow the larger branch at each split."
 
 
 def _column(X: Any, condition: Condition) -> pd.Series:

@@ -24,6 +24,7 @@ from .._validation import (
     arm_codes,
     check_arm_sizes,
     check_n_rows,
+    missing_per_feature,
     validate_outcome,
     validate_sample_weight,
 )
@@ -96,7 +97,12 @@ class DistilledUpliftTree(_BaseUpliftTree):
         data = ExperimentData(model._encode(X), arm_codes(labels, tuple(model.treatments_)),
                               validate_outcome(y, n_rows, self._binary), validate_sample_weight(sample_weight, n_rows))
         check_arm_sizes(Arms(data.arm, tuple(model.treatments_)), data.weight, self.min_samples_treatment)
-        set_schema(self, model.schema_, tuple(model.treatments_))
+        # Missing values met while distilling steer the splits too: the flags cover the model's training data
+        # and X (where unseen categories also count, as the tree routes them like missing values).
+        schema = model.schema_
+        fitted = [schema.missing_at_fit(feature) for feature in range(schema.n_features)]
+        flags = np.logical_or(fitted, missing_per_feature(data.encoded))
+        set_schema(self, schema.with_missing(flags), tuple(model.treatments_))
         predicted = model.predict_outcome(X)
         target = predicted[:, 1:] - predicted[:, :1]
 

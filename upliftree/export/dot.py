@@ -3,7 +3,8 @@
 Every node shows the condition that leads to it (merged per feature along the path, from
 :mod:`upliftree.rules`), its share of rows, per-arm counts and outcome means, and the uplift with its
 interval (:func:`upliftree.segments.node_effects`). Leaves are filled on a diverging scale, red for
-negative and blue for positive uplift, explained by a legend. See ``docs/export.md``.
+negative and blue for positive uplift, explained by a legend, under which one line says where missing values
+go when the conditions leave them out (:func:`upliftree.rules.missing_note`). See ``docs/export.md``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._base import check_is_fitted
-from ..rules import format_condition
+from ..rules import format_condition, missing_note
 from ..segments import node_effects
 from .sheets import branch_condition, format_uplift, interval_label, node_shares, node_summary
 
@@ -56,14 +57,15 @@ def _html_label(title: str, lines: list[str], colour: str) -> str:
     return f'<<FONT COLOR="{colour}"><TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0">{"".join(rows)}</TABLE></FONT>>'
 
 
-def _legend_label(scale: float, binary: bool, title: str) -> str:
+def _legend_label(scale: float, binary: bool, title: str, note: str | None = None) -> str:
     cells = []
     for value in np.linspace(-scale, scale, LEGEND_STEPS):
         text = format_uplift(value, np.nan, np.nan, binary)
         cells.append(f'<TD BGCOLOR="{uplift_colour(value, scale)}" WIDTH="60">'
                      f'<FONT COLOR="{_text_colour(value, scale)}">{html.escape(text)}</FONT></TD>')
     header = f'<TR><TD COLSPAN="{LEGEND_STEPS}"><B>{html.escape(title)}</B></TD></TR>'
-    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0">{header}<TR>{"".join(cells)}</TR></TABLE>>'
+    footer = "" if note is None else f'<TR><TD COLSPAN="{LEGEND_STEPS}" BORDER="0">{html.escape(note)}</TD></TR>'
+    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0">{header}<TR>{"".join(cells)}</TR>{footer}</TABLE>>'
 
 
 def to_dot(model: Any, alpha: float = 0.05, precision: int | None = 4, rankdir: str = "TB") -> str:
@@ -113,7 +115,9 @@ def to_dot(model: Any, alpha: float = 0.05, precision: int | None = 4, rankdir: 
             graph.edge(str(int(tree.parent[node])), str(node))
     title = f"uplift{' of the best treatment' if several else ''} ({interval_label(alpha)} in parentheses)"
     with graph.subgraph(name="cluster_legend", graph_attr={"label": "", "color": "white"}) as legend:
-        legend.node("legend", label=_legend_label(scale, binary, title), shape="plaintext", style="")
+        # Under the scale, one line on missing values when the conditions leave out "x is missing or".
+        note = missing_note(tree, model.schema_)
+        legend.node("legend", label=_legend_label(scale, binary, title, note), shape="plaintext", style="")
     return graph.source
 
 

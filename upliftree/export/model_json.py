@@ -22,7 +22,10 @@ from .._validation import MAX_CATEGORIES, FeatureSchema
 __all__ = ["ModelFormatError", "to_json", "from_json", "save", "load", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "upliftree-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Versions a reader accepts. Version 1 lacks the features' "has_missing" flags (added in 2); its models read
+# as "every feature had missing values", which keeps their rule text as it was.
+READABLE_VERSIONS = (1, 2)
 STATS_FIELDS = ("count", "weight", "weighted_y", "weighted_y2", "weight_squared")
 INLINE_WIDTH = 100  # objects and nested lists up to this many characters stay on one line
 NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
@@ -131,6 +134,15 @@ def _params_document(estimator: Any) -> dict[str, Any]:
     return {name: _param_value(name, value) for name, value in estimator.get_params().items()}
 
 
+def _feature_document(schema: FeatureSchema, index: int) -> dict[str, Any]:
+    name, categories = schema.names[index], schema.categories[index]
+    document: dict[str, Any] = {"name": name, "type": "numeric" if categories is None else "categorical"}
+    if categories is not None:
+        document["categories"] = [_json_scalar(value, f"category of {name!r}") for value in categories]
+    document["has_missing"] = schema.missing_at_fit(index)
+    return document
+
+
 def model_document(model: Any) -> dict[str, Any]:
     """The JSON-ready dict of a fitted tree, distilled tree or forest."""
     class_name = type(model).__name__
@@ -149,12 +161,7 @@ def model_document(model: Any) -> dict[str, Any]:
         "class": class_name,
         "outcome": "binary" if model._binary else "continuous",
         "params": _params_document(model),
-        "features": [
-            {"name": name, "type": "numeric"} if categories is None else
-            {"name": name, "type": "categorical",
-             "categories": [_json_scalar(value, f"category of {name!r}") for value in categories]}
-            for name, categories in zip(schema.names, schema.categories, strict=True)
-        ],
+        "features": [_feature_document(schema, index) for index in range(schema.n_features)],
         "treatments": [_json_scalar(label, "treatment label") for label in model.treatments_],
         "stats_fields": list(STATS_FIELDS),
     }
@@ -312,15 +319,21 @@ def _unique(values: list, path: str) -> None:
         raise _fail(path, "duplicated values")
 
 
-def _read_schema(document: dict) -> FeatureSchema:
+def _read_schema(document: dict, version: int) -> FeatureSchema:
     features = _array(document["features"], "features")
     if not features:
         raise _fail("features", "expected at least one feature")
-    names, categories = [], []
+    # Version 1 has no "has_missing": every feature reads as having had missing values (the old rule text).
+    required = ("name", "type") if version == 1 else ("name", "type", "has_missing")
+    names, categories, has_missing = [], [], []
     for index, feature in enumerate(features):
         path = f"features[{index}]"
-        kind = _string(_object(feature, path, ("name", "type"), ("categories",))["type"], f"{path}.type")
+        kind = _string(_object(feature, path, required, ("categories",))["type"], f"{path}.type")
         names.append(_string(feature["name"], f"{path}.name"))
+        flag = feature.get("has_missing", True)
+        if not isinstance(flag, bool):
+            raise _fail(f"{path}.has_missing", f"expected true or false, got {_type_name(flag)}")
+        has_missing.append(flag)
         if kind == "numeric":
             if "categories" in feature:
                 raise _fail(path, "a numeric feature has no categories")
@@ -338,7 +351,7 @@ def _read_schema(document: dict) -> FeatureSchema:
             raise _fail(f"{path}.type", f"expected 'numeric' or 'categorical', got {_short(kind)}")
     if len(set(names)) != len(names):
         raise _fail("features", "duplicated feature names")
-    return FeatureSchema(tuple(names), tuple(categories))
+    return FeatureSchema(tuple(names), tuple(categories), tuple(has_missing))
 
 
 def _read_treatments(document: dict) -> tuple[Any, ...]:
@@ -524,8 +537,9 @@ def read_document(document: Any) -> Any:
         raise _fail("format", f"expected {FORMAT!r}, got {_short(document.get('format'))}; "
                               "this is not an upliftree model file")
     version = document.get("format_version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        raise _fail("format_version", f"this upliftree reads format_version {FORMAT_VERSION}, got "
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        readable = " or ".join(str(item) for item in READABLE_VERSIONS)
+        raise _fail("format_version", f"this upliftree reads format_version {readable}, got "
                                       f"{_short(version)}; load it with the upliftree version that wrote it")
     class_name = _string(document.get("class"), "class")
     estimator_class, class_outcome = _estimator_class(class_name)
@@ -540,7 +554,7 @@ def read_document(document: Any) -> Any:
         raise _fail("outcome", f"expected one of {expected} for {class_name}, got {_short(outcome)}")
     if _array(document["stats_fields"], "stats_fields") != list(STATS_FIELDS):
         raise _fail("stats_fields", f"expected {list(STATS_FIELDS)}")
-    schema = _read_schema(document)
+    schema = _read_schema(document, version)
     treatments = _read_treatments(document)
     params = _read_params(document["params"], "params", estimator_class)
     if not is_forest:

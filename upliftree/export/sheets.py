@@ -18,7 +18,7 @@ import pandas as pd
 
 from .._base import check_is_fitted
 from .._kernels.histogram import COUNT
-from ..rules import Condition, format_condition, format_rule, leaf_conditions
+from ..rules import Condition, format_condition, format_rule, leaf_conditions, missing_note
 from ..segments import NodeEffects, node_effects
 from .conditions import rule_expression
 
@@ -144,7 +144,11 @@ def _markdown_cell(text: str) -> str:
 
 def markdown_sheet(model: Any, alpha: float = 0.05, leaf_actions: Any = None, leaf_values: Any = None,
                    precision: int | None = 6) -> str:
-    """The segment sheet as a Markdown table, with rates in percent and uplift in percentage points."""
+    """The segment sheet as a Markdown table, with rates in percent and uplift in percentage points.
+
+    When the rules leave out "x is missing or" for features without missing values at fit time, one line
+    after the table says where their missing values go (:func:`upliftree.rules.missing_note`).
+    """
     sheet = segment_sheet(model, alpha, leaf_actions, leaf_values, precision)
     binary = model._binary
     labels = [str(label) for label in model.treatments_]
@@ -172,12 +176,19 @@ def markdown_sheet(model: Any, alpha: float = 0.05, leaf_actions: Any = None, le
     align += ([":---"] if leaf_actions is not None else []) + (["---:"] if leaf_values is not None else [])
     lines = ["| " + " | ".join(_markdown_cell(cell) for cell in header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |" for cells in rows]
+    note = missing_note(model.tree_, model.schema_)
+    if note is not None:  # the rules leave out "x is missing or" for these features
+        lines += ["", _markdown_cell(note)]
     return "\n".join(lines) + "\n"
 
 
 # -- the indented tree -----------------------------------------------------------------------------------
 def text_tree(model: Any, alpha: float = 0.05, precision: int | None = 6) -> str:
-    """Every node on its own line, children indented under their parent, leaves marked with their id."""
+    """Every node on its own line, children indented under their parent, leaves marked with their id.
+
+    A last line says where missing values go when the conditions leave them out
+    (:func:`upliftree.rules.missing_note`).
+    """
     check_is_fitted(model)
     tree = model.tree_
     effects = node_effects(tree, model._binary, alpha)
@@ -200,6 +211,9 @@ def text_tree(model: Any, alpha: float = 0.05, precision: int | None = 6) -> str
             visit(child, prefix + child_prefix, "└── " if last else "├── ", "    " if last else "│   ")
 
     visit(0, "", "", "")
+    note = missing_note(tree, model.schema_)
+    if note is not None:  # the conditions leave out "x is missing or" for these features
+        lines.append(note)
     return "\n".join(lines) + "\n"
 
 

@@ -20,6 +20,7 @@ from ..export.sheets import format_outcome, format_uplift, interval_label
 from ..forest import UpliftRandomForestClassifier, UpliftRandomForestRegressor
 from ..metrics import calibration_table
 from ..monitor import record_training_profile
+from ..rules import missing_note
 from ..segments import node_effects
 from ..tree import UpliftTreeClassifier, UpliftTreeRegressor, stratified_holdout
 from .baseline import TLearner, baseline_available
@@ -525,6 +526,7 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
         "tree_note": tree_note,
         "tree_text": tree.rules("text", alpha=settings.alpha) if tree_svg is None else "",
         "segments": _segment_rows(sheet, labels, experiment.binary, policy is not None),
+        "missing_note": missing_note(tree.tree_, tree.schema_),
         "policy": policy_context,
         "balance": _balance_rows(balance, labels),
         "checks": checks,
