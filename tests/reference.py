@@ -17,6 +17,9 @@ import numpy as np
 
 PROBABILITY_CLIP = 1e-6
 VARIANCE_FLOOR = 1e-12
+# A candidate counts only if its ``signal`` exceeds NOISE_TOLERANCE times its ``scale`` (docs/criteria.md,
+# "Numerical noise").
+NOISE_TOLERANCE = 1e-9
 
 # Columns of the per-arm sums of a set of rows (the layout of ``TreeArrays.stats``).
 COUNT, WEIGHT, SUM_WY, SUM_WY2, SUM_W2 = range(5)
@@ -59,7 +62,13 @@ class Candidate:
     goes_left: np.ndarray  # bool, one per row of the node: the node's own partition
     gain: float
     raw_gain: float
+    signal: float  # what the noise rule compares to ``scale``: the raw gain, or sum |uplift differences|
     scale: float  # size of the terms the raw gain is computed from (see ``split_gain``)
+
+    @property
+    def above_noise(self) -> bool:
+        """Whether the gain is more than rounding noise: only such candidates are splits."""
+        return self.signal > NOISE_TOLERANCE * self.scale
 
 
 # -- sums and means -------------------------------------------------------------------------------------
@@ -158,13 +167,18 @@ def normalization_factor(left: np.ndarray, node: np.ndarray, criterion: str) -> 
 
 # -- gain of one split ----------------------------------------------------------------------------------
 def split_gain(left: np.ndarray, right: np.ndarray, node: np.ndarray,
-               params: Params) -> tuple[float, float, float]:
-    """``(gain, raw_gain, scale)`` of sending ``left`` and ``right`` (per-arm sums) to two children of ``node``.
+               params: Params) -> tuple[float, float, float, float]:
+    """``(gain, raw_gain, signal, scale)`` of sending ``left`` and ``right`` (per-arm sums) to two children of
+    ``node``.
 
-    ``scale`` is the largest term the raw gain sums: a divergence gain is a difference of terms that can be
-    huge (a clipped control rate gives chi-squared values near 1e6), so two correct implementations agree
-    only to a tolerance relative to ``scale``, not to the gain. The normalization factor is >= 1/2, so the
-    normalized gain's rounding error is of the same order.
+    ``scale`` is the size of the terms the raw gain is computed from: a divergence gain is a difference of
+    terms that can be huge (a clipped control rate gives chi-squared values near 1e6), so two correct
+    implementations agree only to a tolerance relative to ``scale``, not to the gain. The normalization factor
+    is >= 1/2, so the normalized gain's rounding error is of the same order. For the divergences it is the
+    largest term, or max |uplift| * max |mean| over the node and children if larger (the divergences are
+    quadratic in the uplifts, whose rounding is relative to the means); for ddp and tstat the largest child
+    mean. ``signal`` is the raw gain, for tstat the sum of |uplift differences| its gain is computed from.
+    The split search treats a candidate with ``signal <= NOISE_TOLERANCE * scale`` as having gain 0.
     """
     node_means = arm_means(node)
     left_means = shrunk_means(left, node_means, params.n_reg)
@@ -173,7 +187,7 @@ def split_gain(left: np.ndarray, right: np.ndarray, node: np.ndarray,
     differences = [(left_means[t] - left_means[0]) - (right_means[t] - right_means[0]) for t in treatments]
     if params.criterion == "ddp":
         gain = sum(abs(difference) for difference in differences)
-        return gain, gain, max(np.abs(left_means).max(), np.abs(right_means).max())
+        return gain, gain, gain, max(np.abs(left_means).max(), np.abs(right_means).max())
     if params.criterion == "tstat":
         gain = 0.0
         for t, difference in zip(treatments, differences, strict=True):
@@ -184,16 +198,20 @@ def split_gain(left: np.ndarray, right: np.ndarray, node: np.ndarray,
             if pooled_weight > 4:
                 variance = max(residual / (pooled_weight - 4), VARIANCE_FLOOR)
             gain += difference**2 / (variance * sum(1.0 / child[arm, WEIGHT] for child, arm in cells))
-        return gain, gain, gain
+        signal = sum(abs(difference) for difference in differences)
+        return gain, gain, signal, max(np.abs(left_means).max(), np.abs(right_means).max())
     total = node[:, WEIGHT].sum()
     terms = (left[:, WEIGHT].sum() / total * divergence(left_means, params.criterion, params.binary),
              right[:, WEIGHT].sum() / total * divergence(right_means, params.criterion, params.binary),
              -divergence(node_means, params.criterion, params.binary))
     raw_gain = terms[0] + terms[1] + terms[2]
-    scale = max(abs(term) for term in terms)
+    all_means = (node_means, left_means, right_means)
+    largest_uplift = max(abs(means[t] - means[0]) for means in all_means for t in treatments)
+    largest_mean = max(np.abs(means).max() for means in all_means)
+    scale = max(max(abs(term) for term in terms), largest_uplift * largest_mean)
     if params.normalize:
-        return raw_gain / normalization_factor(left, node, params.criterion), raw_gain, scale
-    return raw_gain, raw_gain, scale
+        return raw_gain / normalization_factor(left, node, params.criterion), raw_gain, raw_gain, scale
+    return raw_gain, raw_gain, raw_gain, scale
 
 
 def is_admissible(left: np.ndarray, right: np.ndarray, params: Params) -> bool:
@@ -254,7 +272,7 @@ def node_candidates(data: Rows, rows: np.ndarray, features, params: Params) -> l
             right = arm_sums(data, rows[~goes_left])
             if not is_admissible(left, right, params):
                 continue
-            gain, raw_gain, scale = split_gain(left, right, node, params)
+            gain, raw_gain, signal, scale = split_gain(left, right, node, params)
             if not has_missing:
                 # Missing values met later go to the heavier child (the specification leaves a tie open:
                 # it goes left here).
@@ -263,15 +281,15 @@ def node_candidates(data: Rows, rows: np.ndarray, features, params: Params) -> l
                 absent = np.setdiff1d(np.arange(data.n_bins_non_missing[feature]), codes)
                 left_bins[absent] = left_bins[data.missing_bin]
             candidates.append(Candidate(int(feature), left_bins, goes_left, float(gain), float(raw_gain),
-                                        float(scale)))
+                                        float(signal), float(scale)))
     return candidates
 
 
 def best_split(candidates: list[Candidate]) -> Candidate | None:
-    """The first candidate with the largest gain, if that gain is positive."""
+    """The first candidate with the largest gain among those above noise (a gain within noise counts as 0)."""
     best = None
     for candidate in candidates:
-        if candidate.gain > (best.gain if best is not None else 0.0):
+        if candidate.above_noise and candidate.gain > (best.gain if best is not None else 0.0):
             best = candidate
     return best
 

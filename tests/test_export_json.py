@@ -55,7 +55,8 @@ def test_document_is_the_documented_schema(tree, document) -> None:
     assert document["treatments"] == ["control", "email"]
     assert document["features"][0] == {"name": "age", "type": "numeric", "has_missing": False}
     assert document["features"][4] == {"name": "region", "type": "categorical",
-                                       "categories": ["north", "south", "east", "west"], "has_missing": False}
+                                       "categories": ["north", "south", "east", "west"], "pooled": None,
+                                       "has_missing": False}
     # make_uplift_data leaves 5% of income missing.
     assert [feature["has_missing"] for feature in document["features"]] == list(tree.schema_.has_missing)
     assert {feature["name"] for feature in document["features"] if feature["has_missing"]} == {"income"}
@@ -115,6 +116,7 @@ def test_version_1_documents_load_as_every_feature_having_missing_values(tree, d
     old["format_version"] = 1
     for feature in old["features"]:
         del feature["has_missing"]
+        feature.pop("pooled", None)  # also new in version 2
     loaded = load_document(old)
     assert loaded.schema_.has_missing == (True,) * len(old["features"])
     np.testing.assert_array_equal(loaded.tree_.threshold, tree.tree_.threshold)

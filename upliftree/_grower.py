@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels.histogram import COUNT, WEIGHT, build_histograms, build_histograms_parallel
+from ._kernels.histogram import COUNT, WEIGHT, build_histograms, build_histograms_parallel, sibling_histogram
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import find_best_split, node_totals
 from ._tree_arrays import BITSET_WORDS, PARALLEL_MIN_ROWS, TreeArrays, category_bitset_of, empty_stats, node_values
@@ -88,7 +88,8 @@ class HistogramSource:
     """What node histograms are built from: the feature-major bin matrix and per-row arrays.
 
     ``bin_class`` is ``bin * 2 * n_arms + 2 * arm + y`` per feature and row when every weight is 1 and the
-    outcome is 0/1 (histograms are then counted with integers), else empty.
+    outcome is 0/1 (histograms are then counted with integers), else empty. ``has_zero_weight`` tells
+    whether some row weighs 0 (see :func:`grow_tree`).
     """
 
     binned: np.ndarray
@@ -98,6 +99,7 @@ class HistogramSource:
     y: np.ndarray
     n_arms: int
     n_bins_total: int
+    has_zero_weight: bool
 
     @classmethod
     def of(cls, binned: np.ndarray, arm: np.ndarray, weight: np.ndarray, y: np.ndarray, n_arms: int,
@@ -109,7 +111,7 @@ class HistogramSource:
             bin_class = binned.astype(np.uint16) * np.uint16(n_classes) + row_class
         else:
             bin_class = NO_CLASSES
-        return cls(binned, bin_class, arm, weight, y, n_arms, n_bins_total)
+        return cls(binned, bin_class, arm, weight, y, n_arms, n_bins_total, bool((weight == 0.0).any()))
 
     @property
     def n_features(self) -> int:
@@ -135,6 +137,10 @@ def grow_tree(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, 
     for all its rows (``k * rows`` work); otherwise the smaller child is built for every feature and its
     sibling obtained by subtraction (at most ``n_features * rows / 2``). Children at ``max_depth`` take their
     statistics from the parent's histograms: their rows are never partitioned nor histogrammed.
+
+    With zero sample weights both children are built: an arm whose rows in a child all weigh 0 has weight
+    exactly 0 only when summed directly (a difference leaves rounding residue, which would pass for a
+    present arm and give it a mean of residue over residue).
     """
     if 2 * params.n_features_per_split < source.n_features:
         return _grow_sampled(source, bin_mapper, rows, counts, params, rng)
@@ -153,12 +159,15 @@ def grow_tree(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, 
         left_rows, left_counts, right_rows, right_counts = partition_rows(
             node_rows, node_counts, source.binned[table.feature[node]], left_bins)
         # Build the smaller child's histograms; the larger one is the parent's minus its sibling's.
-        if len(left_rows) <= len(right_rows):
+        if source.has_zero_weight:
             left_histogram = source.build(left_rows, left_counts, all_features, params.parallel)
-            right_histogram = histogram - left_histogram
+            right_histogram = source.build(right_rows, right_counts, all_features, params.parallel)
+        elif len(left_rows) <= len(right_rows):
+            left_histogram = source.build(left_rows, left_counts, all_features, params.parallel)
+            right_histogram = sibling_histogram(histogram, left_histogram)
         else:
             right_histogram = source.build(right_rows, right_counts, all_features, params.parallel)
-            left_histogram = histogram - right_histogram
+            left_histogram = sibling_histogram(histogram, right_histogram)
         stack.append((table.children_right[node], right_rows, right_counts, right_histogram))
         stack.append((table.children_left[node], left_rows, left_counts, left_histogram))
     return table.to_arrays(source.n_arms)

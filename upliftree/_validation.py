@@ -6,6 +6,7 @@ Every user-facing error message about data lives here: features (numeric vs cate
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
@@ -14,6 +15,43 @@ import numpy as np
 import pandas as pd
 
 MAX_CATEGORIES = 255
+
+
+@dataclass(frozen=True)
+class PooledCategories:
+    """The one category that stands for the rare categories pooled at fit time (see :func:`infer_schema`).
+
+    It is the last entry of a pooled feature's ``FeatureSchema.categories``, so its code is the last one and
+    splits route all of ``values`` together. ``str()`` is the readable name rules print, e.g.
+    ``812 other rare categories``.
+    """
+
+    values: tuple[Any, ...]
+
+    def __str__(self) -> str:
+        count = len(self.values)
+        return f"{count} other rare categor{'y' if count == 1 else 'ies'}"
+
+    def __repr__(self) -> str:
+        return f"PooledCategories(<{len(self.values)} categories>)"
+
+
+def pooled_group(categories: tuple[Any, ...] | None) -> PooledCategories | None:
+    """The pooled group of a feature's category tuple (its last entry), None when nothing was pooled."""
+    if categories and isinstance(categories[-1], PooledCategories):
+        return categories[-1]
+    return None
+
+
+def expand_categories(values: Any) -> list[Any]:
+    """Category values with the pooled group, if any, replaced by the categories it stands for."""
+    expanded: list[Any] = []
+    for value in values:
+        if isinstance(value, PooledCategories):
+            expanded.extend(value.values)
+        else:
+            expanded.append(value)
+    return expanded
 
 
 @dataclass(frozen=True)
@@ -26,7 +64,9 @@ class FeatureSchema:
         Column names, in the order of the model's feature indices.
     categories : tuple
         For each feature, ``None`` when it is numeric, else the tuple of its category values; a category's
-        code is its position in that tuple.
+        code is its position in that tuple. When a feature had more categories than ``max_bins`` at fit time,
+        the rare ones were pooled: its last entry is then a :class:`PooledCategories` holding all of them,
+        and any of them gets that entry's code (see :attr:`pooled`).
     has_missing : tuple of bool
         For each feature, whether the training data had a missing value (NaN, None, ``pd.NA``) in it. It
         changes only how rules read (a feature without missing values is not written "x is missing or ...",
@@ -39,6 +79,9 @@ class FeatureSchema:
     has_missing: tuple[bool, ...] | None = None
 
     def __post_init__(self) -> None:
+        for name, cats in zip(self.names, self.categories, strict=True):
+            if cats is not None and any(isinstance(value, PooledCategories) for value in cats[:-1]):
+                raise ValueError(f"feature {name!r}: the pooled categories must be the last category")
         if self.has_missing is None:
             object.__setattr__(self, "has_missing", (True,) * len(self.names))
             return
@@ -54,6 +97,16 @@ class FeatureSchema:
     @property
     def is_categorical(self) -> np.ndarray:
         return np.array([cats is not None for cats in self.categories], dtype=np.bool_)
+
+    @property
+    def pooled(self) -> tuple[tuple[Any, ...] | None, ...]:
+        """For each feature, the categories pooled into its last category at fit time, None when none were.
+
+        Kept inside ``categories`` (as a :class:`PooledCategories` last entry), so every schema built from
+        another's ``categories`` keeps the pooling.
+        """
+        groups = (pooled_group(cats) for cats in self.categories)
+        return tuple(None if group is None else group.values for group in groups)
 
     def missing_at_fit(self, feature: int) -> bool:
         """Whether feature ``feature`` (an index) had missing values in the training data (True if unknown)."""
@@ -107,12 +160,36 @@ def _python_scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _pool_rare(column: pd.Series, cats: tuple[Any, ...], name: str, max_categories: int) -> tuple[Any, ...]:
+    """Keep the ``max_categories - 1`` most frequent categories (ties: the earlier category), in their order,
+    and pool the others into one last :class:`PooledCategories`; warn that it happened."""
+    codes = pd.Index(list(cats), dtype=object).get_indexer(column.dropna().astype(object))
+    counts = np.bincount(codes[codes >= 0], minlength=len(cats))
+    order = np.argsort(-counts, kind="stable")
+    kept = np.sort(order[: max_categories - 1])
+    pooled = np.sort(order[max_categories - 1:])
+    group = PooledCategories(tuple(cats[index] for index in pooled))
+    n_rows = int(counts[pooled].sum())
+    warnings.warn(
+        f"Column {name!r} has {len(cats)} categories, more than max_bins={max_categories}: its {len(pooled)} "
+        f"least frequent categories ({n_rows} rows) are pooled into one category that splits keep together "
+        f"(rules show it as '{group}'). To avoid pooling, group or encode the rare categories yourself "
+        "(e.g. map them to an 'other' value) or encode the column numerically.",
+        UserWarning, stacklevel=4,
+    )
+    return (*(cats[index] for index in kept), group)
+
+
 def infer_schema(X: Any, max_categories: int = MAX_CATEGORIES) -> FeatureSchema:
     """Read feature names and kinds, and whether each has missing values, from a DataFrame or a 2-D array.
 
     DataFrame columns that are numeric or bool are numeric features; ``category``, ``object`` and string
     columns are categorical. A 2-D numpy array must be numeric; its features are named ``x0, x1, ...``.
     ``has_missing`` records which columns hold a missing value (NaN, None, ``pd.NA``).
+
+    A categorical column with more than ``max_categories`` categories keeps its ``max_categories - 1`` most
+    frequent ones (ties go to the earlier category) and pools the others into one last category, a
+    :class:`PooledCategories`, with a ``UserWarning``.
     """
     if isinstance(X, pd.DataFrame):
         if X.shape[1] == 0:
@@ -137,10 +214,7 @@ def infer_schema(X: Any, max_categories: int = MAX_CATEGORIES) -> FeatureSchema:
                 )
             cats = categories[-1]
             if cats is not None and len(cats) > max_categories:
-                raise ValueError(
-                    f"Column {name!r} has {len(cats)} categories; at most {max_categories} are supported "
-                    "(group rare categories, or encode the column numerically)"
-                )
+                categories[-1] = _pool_rare(X[column], cats, name, max_categories)
         has_missing = tuple(bool(X[column].isna().any()) for column in X.columns)
         return FeatureSchema(tuple(names), tuple(categories), has_missing)
     array = _as_2d_array(X)
@@ -218,7 +292,15 @@ def _category_codes(column: pd.Series, categories: tuple[Any, ...], name: str) -
     if not (_is_categorical_dtype(column.dtype) or _is_numeric_dtype(column.dtype)):
         raise TypeError(f"Column {name!r} was categorical at fit time but has dtype {column.dtype} now")
     # get_indexer gives -1 for missing values and for categories unseen at fit time.
-    codes = pd.Index(list(categories), dtype=object).get_indexer(column.astype(object)).astype(np.float64)
+    group = pooled_group(categories)
+    if group is None:
+        codes = pd.Index(list(categories), dtype=object).get_indexer(column.astype(object)).astype(np.float64)
+    else:
+        # Every pooled category gets the code of the pooled group, the last one.
+        pooled_code = len(categories) - 1
+        known = pd.Index([*categories[:-1], *group.values], dtype=object)
+        positions = known.get_indexer(column.astype(object))
+        codes = np.where(positions < 0, -1, np.minimum(positions, pooled_code)).astype(np.float64)
     codes[codes < 0] = np.nan
     return codes
 

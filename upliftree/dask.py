@@ -36,7 +36,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from ._base import check_is_fitted, spawn_generators
 from ._grower import GrowthParams, HistogramSource, _NodeTable, split_node
-from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y
+from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, sibling_histogram
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import node_totals
 from ._tree_arrays import TreeArrays
@@ -132,6 +132,11 @@ def _schema(ddf: Any, columns: _Columns, max_bins: int) -> FeatureSchema:
         elif not (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype)):
             raise TypeError(f"Column {name!r} has dtype {dtype}; on a dask frame a categorical feature needs the "
                             f"category dtype with known categories: ddf = ddf.categorize(columns=[{name!r}])")
+        if isinstance(dtype, pd.CategoricalDtype) and len(dtype.categories) > max_bins:
+            # Pooling keeps the most frequent categories, which the dtypes alone cannot tell.
+            raise ValueError(f"Column {name!r} has {len(dtype.categories)} categories, more than max_bins={max_bins}; "
+                             "pooling rare categories is not supported on Dask yet: pass fewer categories (group "
+                             "the rare ones, e.g. into an 'other' value) or encode the column numerically")
     return infer_schema(meta, max_categories=max_bins)
 
 
@@ -175,6 +180,7 @@ class _Summary:
     sample_keys: np.ndarray  # the sample holds the rows with the smallest uniform random keys
     sample: np.ndarray  # (n_sample, n_sketched)
     has_missing: np.ndarray  # per feature: whether some row has a missing value (a NaN once encoded)
+    has_zero_weight: bool  # some row weighs 0: trees then build every child's histograms (see grow_tree)
 
 
 def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context, sketched: np.ndarray,
@@ -189,7 +195,7 @@ def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context,
     keys = np.random.default_rng([seed, partition]).random(len(frame))
     kept = _smallest(keys, QUANTILE_SUBSAMPLE)
     return _Summary(len(frame), arm_sums, distinct, keys[kept], values[kept],
-                    np.array(missing_per_feature(encoded), dtype=np.bool_))
+                    np.array(missing_per_feature(encoded), dtype=np.bool_), bool((weight == 0.0).any()))
 
 
 def _bounded(distinct: np.ndarray | None, max_bins: int) -> np.ndarray | None:
@@ -214,7 +220,7 @@ def _merge_summaries(summaries: list[_Summary], max_bins: int) -> _Summary:
     kept = _smallest(keys, QUANTILE_SUBSAMPLE)
     has_missing = np.logical_or.reduce([summary.has_missing for summary in summaries])
     return _Summary(sum(summary.n_rows for summary in summaries), dict(arm_sums), distinct, keys[kept], sample[kept],
-                    has_missing)
+                    has_missing, any(summary.has_zero_weight for summary in summaries))
 
 
 def _sum_arrays(arrays: list[np.ndarray]) -> np.ndarray:
@@ -293,6 +299,7 @@ class _Setup:
     context: _Context
     n_rows: int
     arm_sums: np.ndarray  # (n_arms, 3): count, weight, weighted outcome
+    has_zero_weight: bool
 
 
 def _check_estimator(estimator: Any, kind: type, names: str) -> None:
@@ -329,7 +336,7 @@ def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: 
     # Missing values per feature over all partitions, from the same pass (the dtypes cannot tell).
     schema = schema.with_missing(summary.has_missing)
     context = replace(context, schema=schema, labels=arms.labels, bin_mapper=_bin_mapper(schema, thresholds, max_bins))
-    return _Setup(client, context, summary.n_rows, arm_sums)
+    return _Setup(client, context, summary.n_rows, arm_sums, summary.has_zero_weight)
 
 
 def _set_data_attributes(estimator: _UpliftModel, context: _Context) -> None:
@@ -380,8 +387,8 @@ def _node_histograms(part: _GrowingPartition, nodes: list) -> np.ndarray:
 
 
 def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, params: GrowthParams,
-          rng: np.random.Generator) -> tuple[TreeArrays, np.ndarray]:
-    """Grow level by level.
+          rng: np.random.Generator, has_zero_weight: bool) -> tuple[TreeArrays, np.ndarray]:
+    """Grow level by level; with zero weights every child's histograms are built, as ``grow_tree`` does.
 
     Returns the node table, numbered as the depth-first grower numbers it, and the root's per-arm sums.
     """
@@ -409,13 +416,17 @@ def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, param
         if not routes or table.depth[smaller[0]] >= params.max_depth:
             break
         parts = [client.submit(_move_rows, part, routes) for part in parts]
+        larger = [right if small == left else left
+                  for (_, _, left, right), small in zip(routes.values(), smaller, strict=True)]
+        if has_zero_weight:
+            frontier = summed_histograms(parts, smaller + larger)
+            continue
         built = summed_histograms(parts, smaller)
         # The larger child's histograms are the parent's minus its sibling's, as in the in-memory grower.
         next_frontier = {}
-        for (node, (_, _, left, right)), small in zip(routes.items(), smaller, strict=True):
-            large = right if small == left else left
+        for node, small, large in zip(routes, smaller, larger, strict=True):
             next_frontier[small] = built[small]
-            next_frontier[large] = frontier[node] - built[small]
+            next_frontier[large] = sibling_histogram(frontier[node], built[small])
         frontier = next_frontier
     return _depth_first(table.to_arrays(n_arms)), root_totals
 
@@ -483,7 +494,8 @@ def fit_tree(estimator: _BaseUpliftTree, ddf: Any, treatment: Any = "treatment",
         n_arms = len(context.labels)
         parts = _map_partitions(client, ddf, _bin_partition, context)
         params = estimator._growth_params(context.schema.n_features, parallel=False)
-        tree, structure_totals = _grow(client, parts, context.bin_mapper, n_arms, params, growth_rng)
+        tree, structure_totals = _grow(client, parts, context.bin_mapper, n_arms, params, growth_rng,
+                                       setup.has_zero_weight)
         del parts  # release the binned partitions on the workers
         statistics = _map_partitions(client, ddf, _estimation_statistics, context, tree)
         tree = tree.with_stats(_tree_reduce(client, statistics, _sum_arrays))

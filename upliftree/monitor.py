@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import check_is_fitted
-from ._validation import check_n_rows, encode_features
+from ._validation import PooledCategories, check_n_rows, encode_features
 
 __all__ = [
     "PROFILE_VERSION",
@@ -146,7 +146,9 @@ def training_profile(model: Any, X: Any, policy: Any = None) -> dict[str, Any]:
             entry.update(kind="numeric", edges=edges.tolist(),
                          shares=_shares(np.searchsorted(edges, values[~missing]), len(edges) + 1))
         else:
-            entry.update(kind="categorical", categories=list(categories),
+            # A pooled group of rare categories (one code) is recorded by its readable name.
+            entry.update(kind="categorical", categories=[str(value) if isinstance(value, PooledCategories) else value
+                                                         for value in categories],
                          shares=_shares(values[~missing].astype(np.int64), len(categories)))
         # Group shares are among non-missing rows; the missing share is its own check.
         entry["missing_share"] = float(missing.mean())

@@ -21,7 +21,9 @@ API
     - its value is not missing and lies in the condition's values: for a numeric feature the interval
       ``low < x <= high`` (the bounds' inclusivity is given by ``low_inclusive`` / ``high_inclusive``;
       a tree only produces exclusive lower and inclusive upper bounds, ``-inf`` / ``inf`` mean
-      unbounded); for a categorical feature membership in ``categories`` (category values, by name);
+      unbounded); for a categorical feature membership in ``categories`` (category values, by name; a
+      :class:`~upliftree._validation.PooledCategories` entry, the rare categories pooled at fit time when a
+      feature had more than ``max_bins``, stands for every category it holds);
     - or its value is missing and ``missing`` is True. For a categorical feature "missing" also covers
       any category outside ``known_categories`` (the categories seen at fit time), because the model
       routes unseen categories like missing values.
@@ -31,6 +33,7 @@ API
     non-missing value satisfies it: the condition is then "x is not missing".
 ``format_condition(condition, precision=6) -> str`` and ``format_rule(conditions, precision=6) -> str``
     Human-readable text, e.g. ``35 < age <= 60``, ``region in {north, south}``,
+    ``city in {Paris, Lyon, 812 other rare categories}`` (a pooled group of rare categories),
     ``income is missing or income <= 80``; a rule joins conditions with ``and`` (parenthesizing those that
     contain ``or``) and is ``"all rows"`` for an empty list. Thresholds are printed with at most
     ``precision`` significant digits (``None``: the shortest text that reads back as the exact float), so
@@ -61,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from ._tree_arrays import TreeArrays, categories_in_bitset
-from ._validation import FeatureSchema
+from ._validation import FeatureSchema, expand_categories
 
 __all__ = ["Condition", "leaf_conditions", "format_condition", "format_rule", "conditions_mask", "missing_note"]
 
@@ -289,8 +292,9 @@ def _condition_mask(condition: Condition, X: Any) -> np.ndarray:
     column = _column(X, condition)
     if condition.is_categorical:
         values = column.astype(object)
-        in_values = values.isin(list(condition.categories)).to_numpy()
-        is_missing = (values.isna() | ~values.isin(list(condition.known_categories))).to_numpy()
+        # A pooled group (upliftree._validation.PooledCategories) stands for all the categories it pooled.
+        in_values = values.isin(expand_categories(condition.categories)).to_numpy()
+        is_missing = (values.isna() | ~values.isin(expand_categories(condition.known_categories))).to_numpy()
     else:
         numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
         is_missing = np.isnan(numbers)

@@ -19,6 +19,13 @@ TSTAT = 4
 PROBABILITY_CLIP = 1e-6
 # Floor for the pooled variance of the t-statistic criterion, so constant outcomes give finite values.
 VARIANCE_FLOOR = 1e-12
+# A candidate split counts only if its gain exceeds this fraction of the size of the terms it is computed from
+# (see :func:`raw_split_gain` and docs/criteria.md, "Numerical noise"). A float64 sum of k terms is exact to
+# about k * 2.2e-16 of its largest term; a gain is a sum of a few terms computed from means that are
+# themselves rounded sums, so rounding leaves a gain whose exact value is 0 at about 1e-15 of the terms
+# (and, for the worst-case bound of sequential sums over about a million rows, still below 1e-9). Any
+# gain above the tolerance reflects a difference in the data, not rounding.
+NOISE_TOLERANCE = 1e-9
 
 
 @njit(cache=True, nogil=True)
@@ -153,7 +160,14 @@ def _pooled_variance(left, right, arm):
 @njit(cache=True, nogil=True)
 def raw_split_gain(left, right, node, node_means, node_divergence, criterion, n_reg, binary, left_means,
                    right_means):
-    """Score of splitting ``node`` into ``left`` and ``right`` before normalization.
+    """Score of splitting ``node`` into ``left`` and ``right`` before normalization, and its noise check.
+
+    Returns ``(raw_gain, signal, scale)``: the split counts only if ``signal > NOISE_TOLERANCE * scale``
+    (:func:`above_noise`). For the divergences ``signal`` is the raw gain and ``scale`` the largest of the
+    terms it sums (the weighted child divergences and the node divergence) and of ``max |m_t - m_0| *
+    max |m_a|`` over the node and both children (the rounding of nearly-zero divergences); for ΔΔP and the t-statistic
+    ``signal`` is ``Σ_t |Δ_t|``, the children's uplift differences the gain is computed from, and ``scale``
+    the largest shrunk child mean they are differences of.
 
     ΔΔP and the t-statistic are never normalized; the divergences are divided by :func:`normalization` when
     ``normalize=True`` (see :func:`is_normalized`).
@@ -162,24 +176,46 @@ def raw_split_gain(left, right, node, node_means, node_divergence, criterion, n_
     arm_means(right, node_means, n_reg, right_means)
     if criterion == DDP or criterion == TSTAT:
         raw_gain = 0.0
+        signal = 0.0
+        scale = 0.0
+        for arm in range(node.shape[0]):
+            scale = max(scale, abs(left_means[arm]), abs(right_means[arm]))
         for arm in range(1, node.shape[0]):
             difference = (left_means[arm] - left_means[0]) - (right_means[arm] - right_means[0])
+            signal += abs(difference)
             if criterion == DDP:
                 raw_gain += abs(difference)
             else:
                 inverse_weights = (1.0 / left[arm, WEIGHT] + 1.0 / left[0, WEIGHT]
                                    + 1.0 / right[arm, WEIGHT] + 1.0 / right[0, WEIGHT])
                 raw_gain += difference * difference / (_pooled_variance(left, right, arm) * inverse_weights)
-        return raw_gain
+        return raw_gain, signal, scale
     left_weight = 0.0
     right_weight = 0.0
     for arm in range(node.shape[0]):
         left_weight += left[arm, WEIGHT]
         right_weight += right[arm, WEIGHT]
     total_weight = left_weight + right_weight
-    return (left_weight / total_weight * divergence(left_means, criterion, binary)
-            + right_weight / total_weight * divergence(right_means, criterion, binary)
-            - node_divergence)
+    left_term = left_weight / total_weight * divergence(left_means, criterion, binary)
+    right_term = right_weight / total_weight * divergence(right_means, criterion, binary)
+    raw_gain = left_term + right_term - node_divergence
+    # The divergences are quadratic in the uplifts m_t - m_0 near 0, and an uplift is rounded relative to the
+    # means it is a difference of: with (nearly) no uplift, rounding is of size max |uplift| * max |mean|.
+    largest_mean = 0.0
+    largest_uplift = 0.0
+    for arm in range(node.shape[0]):
+        largest_mean = max(largest_mean, abs(node_means[arm]), abs(left_means[arm]), abs(right_means[arm]))
+        if arm > 0:
+            largest_uplift = max(largest_uplift, abs(node_means[arm] - node_means[0]),
+                                 abs(left_means[arm] - left_means[0]), abs(right_means[arm] - right_means[0]))
+    scale = max(abs(left_term), abs(right_term), abs(node_divergence), largest_uplift * largest_mean)
+    return raw_gain, raw_gain, scale
+
+
+@njit(cache=True, nogil=True)
+def above_noise(signal, scale):
+    """Whether a candidate's gain is more than rounding noise (see :data:`NOISE_TOLERANCE`)."""
+    return signal > NOISE_TOLERANCE * scale
 
 
 @njit(cache=True, nogil=True)

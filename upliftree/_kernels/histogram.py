@@ -111,3 +111,21 @@ def build_histograms_parallel(binned, bin_class, rows, counts, arm, weight, y, n
         _accumulate_stats(histogram[feature], binned[feature], rows, node_arm, node_count, node_weight, node_wy,
                           node_wy2, node_w2)
     return histogram
+
+
+@njit(cache=True, nogil=True)
+def sibling_histogram(parent, child):
+    """``parent - child``: the histograms of ``child``'s sibling, without building them from its rows.
+
+    A cell of the sibling with no rows (count exactly 0: counts are integers) is set to exactly 0. Otherwise
+    the rounding residue of subtracting sums taken in different orders (e.g. a weight of 1e-17) could make
+    an arm with no rows look present to the split admissibility test.
+    """
+    sibling = parent - child
+    n_features, n_bins, n_arms = sibling.shape[0], sibling.shape[1], sibling.shape[2]
+    for feature in range(n_features):
+        for bin_code in range(n_bins):
+            for arm in range(n_arms):
+                if sibling[feature, bin_code, arm, COUNT] == 0.0:
+                    sibling[feature, bin_code, arm, :] = 0.0
+    return sibling

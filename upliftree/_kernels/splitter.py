@@ -9,7 +9,7 @@ tried on both sides; "missing versus not missing" is a candidate too. Ties keep 
 import numpy as np
 from numba import njit
 
-from .criteria import arm_means, divergence, is_admissible, is_normalized, normalization, raw_split_gain
+from .criteria import above_noise, arm_means, divergence, is_admissible, is_normalized, normalization, raw_split_gain
 from .histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 
 # The criteria read count, weight and the weighted outcome moments; the squared weight is not needed here.
@@ -64,7 +64,8 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
     """Best split of a node over ``features``.
 
     Returns ``(feature, gain, raw_gain, left_bins)`` where ``left_bins[b]`` tells whether bin ``b`` (the
-    missing bin included) goes to the left child; ``feature == -1`` when no admissible split has gain > 0.
+    missing bin included) goes to the left child; ``feature == -1`` when no admissible split has a gain above
+    rounding noise (:func:`.criteria.above_noise`).
     """
     n_arms = histogram.shape[2]
     node = node_totals(histogram, features[0])
@@ -114,8 +115,13 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
                         candidate_right[arm, stat] = feature_total[arm, stat] - in_left
                 if not is_admissible(candidate_left, candidate_right, min_samples_leaf, min_samples_treatment):
                     continue
-                raw_gain = raw_split_gain(candidate_left, candidate_right, node, node_means, node_divergence,
-                                          criterion, n_reg, binary, left_means, right_means)
+                raw_gain, signal, scale = raw_split_gain(candidate_left, candidate_right, node, node_means,
+                                                         node_divergence, criterion, n_reg, binary, left_means,
+                                                         right_means)
+                # A gain within rounding noise of the terms it is computed from counts as 0: not a split (the
+                # noise check goes first, so the skip below only drops candidates that could not win anyway).
+                if not above_noise(signal, scale):
+                    continue
                 gain = raw_gain
                 if normalized:
                     # The normalization factor is 0.5 plus nonnegative terms, so gain <= 2 * raw_gain: a

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .._validation import expand_categories
 from ..rules import Condition
 
 __all__ = ["QueryLanguage", "condition_expression", "rule_expression"]
@@ -67,11 +68,15 @@ def condition_expression(condition: Condition, language: QueryLanguage) -> str |
     """
     column = language.column(condition.feature)
     if condition.is_categorical:
+        # A pooled group of rare categories (upliftree._validation.PooledCategories) is written out as the
+        # list of the categories it holds, which the model routes together.
         if condition.missing:
             # Missing values and categories unseen at fit time pass: exclude only the known ones that fail.
             excluded = [value for value in condition.known_categories if value not in condition.categories]
-            return language.missing_or_not_in(column, excluded) if excluded else None
-        return language.is_in(column, condition.categories) if condition.categories else language.never(column)
+            return language.missing_or_not_in(column, expand_categories(excluded)) if excluded else None
+        if not condition.categories:
+            return language.never(column)
+        return language.is_in(column, expand_categories(condition.categories))
     if not condition.allows_values:
         tests = language.missing_tests(column)
         if not condition.missing:

@@ -17,14 +17,15 @@ from typing import Any
 import numpy as np
 
 from .._tree_arrays import BITSET_WORDS, TreeArrays, categories_in_bitset, category_bitset_of
-from .._validation import MAX_CATEGORIES, FeatureSchema
+from .._validation import MAX_CATEGORIES, FeatureSchema, PooledCategories, pooled_group
 
 __all__ = ["ModelFormatError", "to_json", "from_json", "save", "load", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "upliftree-model"
 FORMAT_VERSION = 2
-# Versions a reader accepts. Version 1 lacks the features' "has_missing" flags (added in 2); its models read
-# as "every feature had missing values", which keeps their rule text as it was.
+# Versions a reader accepts. Version 1 lacks the features' "has_missing" flags and the categorical features'
+# "pooled" categories (both added in 2); its models read as "every feature had missing values", which keeps
+# their rule text as it was, and as having pooled no category.
 READABLE_VERSIONS = (1, 2)
 STATS_FIELDS = ("count", "weight", "weighted_y", "weighted_y2", "weight_squared")
 INLINE_WIDTH = 100  # objects and nested lists up to this many characters stay on one line
@@ -138,7 +139,12 @@ def _feature_document(schema: FeatureSchema, index: int) -> dict[str, Any]:
     name, categories = schema.names[index], schema.categories[index]
     document: dict[str, Any] = {"name": name, "type": "numeric" if categories is None else "categorical"}
     if categories is not None:
-        document["categories"] = [_json_scalar(value, f"category of {name!r}") for value in categories]
+        group = pooled_group(categories)
+        kept = categories if group is None else categories[:-1]
+        document["categories"] = [_json_scalar(value, f"category of {name!r}") for value in kept]
+        # The rare categories pooled into one extra category (code len(categories)) at fit time, or null.
+        document["pooled"] = None if group is None else [_json_scalar(value, f"pooled category of {name!r}")
+                                                         for value in group.values]
     document["has_missing"] = schema.missing_at_fit(index)
     return document
 
@@ -324,27 +330,40 @@ def _read_schema(document: dict, version: int) -> FeatureSchema:
     if not features:
         raise _fail("features", "expected at least one feature")
     # Version 1 has no "has_missing": every feature reads as having had missing values (the old rule text).
+    # Version 1 has no "pooled" either (no category was pooled); version 2 requires it of categorical features.
     required = ("name", "type") if version == 1 else ("name", "type", "has_missing")
+    optional = ("categories",) if version == 1 else ("categories", "pooled")
     names, categories, has_missing = [], [], []
     for index, feature in enumerate(features):
         path = f"features[{index}]"
-        kind = _string(_object(feature, path, required, ("categories",))["type"], f"{path}.type")
+        kind = _string(_object(feature, path, required, optional)["type"], f"{path}.type")
         names.append(_string(feature["name"], f"{path}.name"))
         flag = feature.get("has_missing", True)
         if not isinstance(flag, bool):
             raise _fail(f"{path}.has_missing", f"expected true or false, got {_type_name(flag)}")
         has_missing.append(flag)
         if kind == "numeric":
-            if "categories" in feature:
+            if "categories" in feature or "pooled" in feature:
                 raise _fail(path, "a numeric feature has no categories")
             categories.append(None)
         elif kind == "categorical":
-            if "categories" not in feature:
-                raise _fail(path, "missing field(s) ['categories']")
+            needed = ["categories"] if version == 1 else ["categories", "pooled"]
+            absent = [key for key in needed if key not in feature]
+            if absent:
+                raise _fail(path, f"missing field(s) {absent}")
             values = _array(feature["categories"], f"{path}.categories")
-            if len(values) > MAX_CATEGORIES:
-                raise _fail(f"{path}.categories", f"at most {MAX_CATEGORIES} categories, got {len(values)}")
             cats = tuple(_label(value, f"{path}.categories[{i}]") for i, value in enumerate(values))
+            pooled = feature.get("pooled")
+            if pooled is not None:
+                items = _array(pooled, f"{path}.pooled")
+                if not items:
+                    raise _fail(f"{path}.pooled", "expected null or at least one category")
+                group = tuple(_label(value, f"{path}.pooled[{i}]") for i, value in enumerate(items))
+                _unique([*cats, *group], f"{path}.categories and {path}.pooled")
+                cats = (*cats, PooledCategories(group))
+            if len(cats) > MAX_CATEGORIES:
+                raise _fail(f"{path}.categories", f"at most {MAX_CATEGORIES} categories (the pooled group counting "
+                                                  f"as one), got {len(cats)}")
             _unique(list(cats), f"{path}.categories")
             categories.append(cats)
         else:

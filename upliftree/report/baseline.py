@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import FeatureSchema, arm_codes
+from .._validation import FeatureSchema, arm_codes, pooled_group
 
 __all__ = ["TLearner", "baseline_available"]
 
@@ -39,7 +39,11 @@ def _as_frame(X: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
         if categories is None:
             columns[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            columns[name] = pd.Categorical(column.astype(object), categories=list(categories))
+            values = column.astype(object)
+            group = pooled_group(categories)
+            if group is not None:  # the rare categories pooled at fit time are one category, as in the tree
+                values = values.where(~values.isin(list(group.values)), group)
+            columns[name] = pd.Categorical(values, categories=list(categories))
     return pd.DataFrame(columns)
 
 
