@@ -8,6 +8,9 @@ Missing values (and unseen categories) always get the last bin, ``missing_bin ==
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -25,7 +28,8 @@ class BinMapper:
     max_bins : int
         Maximum number of non-missing bins per feature, at most 255; bin ``max_bins`` holds missing values.
     subsample : int or None
-        Number of rows used to find quantile edges; ``None`` uses all rows.
+        About this many rows (each row drawn independently) are used to find quantile edges; ``None`` uses all
+        rows.
     random_state : int, numpy Generator or None
         Seed for the quantile subsample.
 
@@ -51,16 +55,15 @@ class BinMapper:
         n_rows = encoded.shape[0]
         rows = np.arange(n_rows)
         if self.subsample is not None and n_rows > self.subsample:
+            # Each row independently, so the sample comes out sorted (about ``subsample`` rows).
             rng = np.random.default_rng(self.random_state)
-            rows = np.sort(rng.choice(n_rows, size=self.subsample, replace=False))
+            rows = np.flatnonzero(rng.random(n_rows) < self.subsample / n_rows)
         self.is_categorical_ = schema.is_categorical.copy()
-        self.bin_thresholds_ = []
-        n_bins = []
-        for feature, categories in enumerate(schema.categories):
+
+        def feature_bins(feature: int) -> tuple[np.ndarray, int]:
+            categories = schema.categories[feature]
             if categories is not None:
-                self.bin_thresholds_.append(np.empty(0, dtype=np.float64))
-                n_bins.append(len(categories))
-                continue
+                return np.empty(0, dtype=np.float64), len(categories)
             sample = encoded[rows, feature]
             sample = np.sort(sample[~np.isnan(sample)])
             distinct = _unique_of_sorted(sample)
@@ -72,8 +75,13 @@ class BinMapper:
                 if len(distinct) > self.max_bins:
                     distinct = _quantile_edges(encoded[rows, feature], self.max_bins)
             thresholds = distinct[:-1].copy()
-            self.bin_thresholds_.append(thresholds)
-            n_bins.append(max(len(thresholds) + 1, 1))
+            return thresholds, max(len(thresholds) + 1, 1)
+
+        # Features are independent and numpy's sorts release the GIL: threads share the work.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            per_feature = list(pool.map(feature_bins, range(schema.n_features)))
+        self.bin_thresholds_ = [thresholds for thresholds, _ in per_feature]
+        n_bins = [count for _, count in per_feature]
         self.n_bins_non_missing_ = np.asarray(n_bins, dtype=np.int64)
         self.missing_bin_ = self.max_bins
         return self
