@@ -144,11 +144,10 @@ def _node_means(tree: Any, data: ExperimentData, values: np.ndarray) -> np.ndarr
     return np.where(weight > 0, stats[:, 0, WEIGHTED_Y] / np.where(weight > 0, weight, 1.0), 0.0)
 
 
-def _target_histograms(rows: np.ndarray, target_sources: list[HistogramSource], arm_source: HistogramSource
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def _target_histograms(rows: np.ndarray, counts: np.ndarray, target_sources: list[HistogramSource],
+                       arm_source: HistogramSource) -> tuple[np.ndarray, np.ndarray]:
     """Per feature and bin: weighted sums of every target column ``(f, b, k, stat)`` and row counts per arm."""
     all_features = np.arange(arm_source.n_features)
-    counts = np.ones(len(rows), dtype=np.int32)
     sums = np.concatenate([source.build(rows, counts, all_features) for source in target_sources], axis=2)
     return sums, arm_source.build(rows, counts, all_features)[..., COUNT]
 
@@ -223,8 +222,9 @@ def _grow_regression_tree(binned: np.ndarray, bin_mapper: BinMapper, target: np.
     """Depth-first growth minimizing the weighted squared error of ``target`` (rows x treatments)."""
     n_bins_total = bin_mapper.missing_bin_ + 1
     table = _NodeTable()
-    root_rows = np.arange(binned.shape[1])
-    stack = [(table.add_leaf(-1, 0), root_rows)]
+    # Every row once: the node samples' counts are all 1.
+    n_rows = binned.shape[1]
+    stack = [(table.add_leaf(-1, 0), np.arange(n_rows), np.ones(n_rows, dtype=np.int32))]
     root_weight = data.weight.sum()
     no_arm = np.zeros(len(data.arm), dtype=np.int64)
     target_sources = [
@@ -234,10 +234,10 @@ def _grow_regression_tree(binned: np.ndarray, bin_mapper: BinMapper, target: np.
     ]
     arm_source = HistogramSource.of(binned, data.arm, data.weight, data.y, n_arms, n_bins_total, binary=False)
     while stack:
-        node, rows = stack.pop()
+        node, rows, counts = stack.pop()
         if table.depth[node] >= params.max_depth or len(rows) < 2 * params.min_samples_leaf:
             continue
-        sums, arm_counts = _target_histograms(rows, target_sources, arm_source)
+        sums, arm_counts = _target_histograms(rows, counts, target_sources, arm_source)
         feature, reduction, left_bins = _best_split(sums, arm_counts, bin_mapper, params)
         if feature < 0:
             continue
@@ -249,10 +249,9 @@ def _grow_regression_tree(binned: np.ndarray, bin_mapper: BinMapper, target: np.
         node_weight = sums[0, :, 0, WEIGHT].sum()
         _record_split(table, node, feature, reduction / node_weight, reduction / node_weight, left_bins, bin_mapper,
                       node_weight / root_weight)
-        left_rows, _, right_rows, _ = partition_rows(rows, np.ones(len(rows), dtype=np.int32), binned[feature],
-                                                     left_bins)
-        stack.append((table.children_right[node], right_rows))
-        stack.append((table.children_left[node], left_rows))
+        left_rows, left_counts, right_rows, right_counts = partition_rows(rows, counts, binned[feature], left_bins)
+        stack.append((table.children_right[node], right_rows, right_counts))
+        stack.append((table.children_left[node], left_rows, left_counts))
     return table.to_arrays(n_arms)
 
 
