@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -178,16 +179,18 @@ def exact_totals(y: np.ndarray, weight: np.ndarray) -> list[float]:
 
 
 def assert_usable(model, X) -> None:
-    """Every statistic finite; the model saves, loads (same predictions) and prints its rules and segments."""
-    trees = getattr(model, "estimators_", [model])
-    for tree in trees:
-        assert np.isfinite(tree.tree_.stats).all()
-    loaded = upliftree.from_json(model.to_json())
-    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
-    if not hasattr(model, "estimators_"):
-        assert isinstance(model.rules(), str)
-        assert np.isfinite(model.segments()["n_effective_control"]).all() if "n_effective_control" in \
-            model.segments() else True
+    """Every statistic finite; the model saves, loads (same predictions) and prints its rules and segments,
+    with no overflow on the way (numpy's overflow warnings are errors here)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "overflow", RuntimeWarning)
+        for tree in getattr(model, "estimators_", [model]):
+            assert np.isfinite(tree.tree_.stats).all()
+        loaded = upliftree.from_json(model.to_json())
+        np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+        if not hasattr(model, "estimators_"):
+            assert isinstance(model.rules(), str)
+            numbers = model.segments().select_dtypes("number").to_numpy(dtype=np.float64)
+            assert not np.isinf(numbers).any()
 
 
 def overflow_case(y_exponent: float, weight_exponent: float, seed: int = 0):
@@ -352,6 +355,15 @@ def test_duplicated_columns_are_refused_at_fit_naming_them():
     X = pd.DataFrame(np.column_stack([x, code, x, code, x]), columns=["a", "b", "a", "c", "b"])
     with pytest.raises(ValueError, match=re.escape("several columns named ['a', 'b']")):
         UpliftTreeClassifier(**SMALL_TREE).fit(X, treatment, y)
+
+
+def test_a_duplicated_policy_column_is_refused(numeric_tree):
+    tree, X = numeric_tree
+    policy = upliftree.Policy(tree, benefit=10.0, cost="cost")
+    priced = X.assign(cost=1.0)
+    policy.decide(priced)
+    with pytest.raises(ValueError, match="^cost='cost' names several columns of X"):
+        policy.decide(pd.concat([priced, priced[["cost"]]], axis=1))
 
 
 # -- 2.9: numeric object arrays and nullable dtypes ---------------------------------------------------------
