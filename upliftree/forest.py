@@ -173,6 +173,10 @@ class _BaseUpliftForest(_UpliftModel):
             raise ValueError(f"n_jobs must be None, a positive int or -1 (all cores), got {self.n_jobs!r}")
         return (os.cpu_count() or 1) if self.n_jobs < 0 else int(self.n_jobs)
 
+    def _max_row_draws(self, n_rows: int) -> int:
+        """A bootstrap sample can draw one row ``n_draw`` times; a subsample takes each row at most once."""
+        return self._n_draw(n_rows) if self.bootstrap else 1
+
     def _n_draw(self, n_rows: int) -> int:
         if self.max_samples is None:
             return n_rows

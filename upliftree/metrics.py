@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 
 from ._base import spawn_generators
 from ._kernels import bootstrap as _kernels
-from ._validation import check_int, label_mask
+from ._validation import check_int, check_statistic_totals, label_mask, statistic_totals
 from .inference import _as_float, _check_alpha, diff_proportions_ci, welch_ci
 
 __all__ = [
@@ -125,6 +125,8 @@ def _check_inputs(
     ``binary_purpose`` (what needs it) makes a non-binary outcome an error.
     """
     arrays = {"y_true": _numeric_1d("y_true", y_true)}
+    # Curves and intervals sum y and y**2: the bound of the models' node statistics keeps them finite.
+    check_statistic_totals(statistic_totals(arrays["y_true"], np.ones(len(arrays["y_true"]))), 1, "y_true", None)
     if uplift is not None:
         arrays["uplift"] = _numeric_1d("uplift", uplift)
     arrays["treatment"] = _check_treatment(treatment)
