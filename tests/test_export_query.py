@@ -28,7 +28,7 @@ HOSTILE = st.lists(st.sampled_from(PIECES), max_size=6).map("".join) | st.text(m
 # Names are mostly made of what pandas can read (else most rules would be refused), sometimes of anything.
 READABLE = st.lists(st.sampled_from([piece for piece in PIECES if piece.isprintable() and piece != "ﬁ"]), max_size=6)
 NAMES = st.one_of(*[READABLE.map("".join)] * 4, HOSTILE)
-NUMBERS = st.sampled_from([0.0, -0.0, 1.5, -2.25, 1e-300, 5e-324, 1.7976931348623157e308,
+NUMBERS = st.sampled_from([-np.inf, np.inf, 0.0, -0.0, 1.5, -2.25, 1e-300, 5e-324, 1.7976931348623157e308,
                            0.1, np.nextafter(0.1, 1.0)])
 
 
