@@ -37,6 +37,7 @@ class Dialect:
     double_type: str | None  # type that output numbers are cast to (None: a literal already is a double)
     nan_test: str | None  # template of "x is NaN" for dialects whose doubles can hold NaN
     infinity: str  # template of an infinite double, "{sign}" is "" or "-"
+    dyadic_numbers: bool = False  # decimal literals may be misread: write integers and powers of two (SQLite)
 
     def identifier(self, name: str) -> str:
         _check_text(name, "identifier")
@@ -59,6 +60,8 @@ class Dialect:
             raise ValueError("SQL export cannot write a NaN number")
         if math.isinf(value):
             return self.infinity.format(sign="-" if value < 0 else "")
+        if self.dyadic_numbers:
+            return _dyadic_number(value)
         text = repr(value)
         return text if "e" in text else f"{text}E0"
 
@@ -98,11 +101,39 @@ class Dialect:
 DIALECTS = {
     "ansi": Dialect("ansi", '"', False, False, "DOUBLE PRECISION", None, "CAST('{sign}Infinity' AS DOUBLE PRECISION)"),
     "duckdb": Dialect("duckdb", '"', False, False, "DOUBLE", "isnan({})", "CAST('{sign}inf' AS DOUBLE)"),
-    "sqlite": Dialect("sqlite", '"', False, False, None, None, "{sign}9e999"),
+    "sqlite": Dialect("sqlite", '"', False, False, None, None, "{sign}9e999", dyadic_numbers=True),
     "postgres": Dialect("postgres", '"', False, True, "DOUBLE PRECISION", "{} = CAST('NaN' AS DOUBLE PRECISION)",
                         "CAST('{sign}Infinity' AS DOUBLE PRECISION)"),
     "spark": Dialect("spark", "`", True, False, "DOUBLE", "isnan({})", "CAST('{sign}Infinity' AS DOUBLE)"),
 }
+
+
+# The largest power of two below 2**63, so that every factor is an SQL integer.
+_LARGEST_POWER_STEP = 62
+
+
+def _dyadic_number(value: float) -> str:
+    """A finite double as an expression every SQLite computes exactly: ``CAST(m AS REAL)`` for an integer ``m`` of
+    at most 53 bits, then multiplied or divided by powers of two (integers up to ``2**62``).
+
+    SQLite's own decimal-to-double conversion rounds some 17-digit literals to a neighbouring double (it
+    scales in long double, or in double where long double is double), and which ones depends on the build.
+    Converting a 53-bit integer is exact, and so is each scaling by a power of two: every intermediate result
+    is the value times a power of two, representable whenever the value is (subnormals included).
+    """
+    if value == 0.0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    numerator, denominator = value.as_integer_ratio()
+    exponent = 1 - denominator.bit_length()  # value == numerator * 2**exponent
+    if exponent == 0 and abs(numerator) < 2**63:  # an integer: converted exactly, as it has at most 53 bits
+        return f"CAST({numerator} AS REAL)"
+    trailing_zeros = (numerator & -numerator).bit_length() - 1
+    numerator >>= trailing_zeros
+    exponent += trailing_zeros
+    operator = " * " if exponent > 0 else " / "
+    steps, last = divmod(abs(exponent), _LARGEST_POWER_STEP)
+    factors = [1 << _LARGEST_POWER_STEP] * steps + ([1 << last] if last else [])
+    return f"(CAST({numerator} AS REAL){''.join(f'{operator}{factor}' for factor in factors)})"
 
 
 def _check_text(text: Any, what: str) -> None:
