@@ -1,22 +1,23 @@
 """Score rows in a database: a fitted tree or forest as one ``SELECT`` with ``CASE WHEN`` expressions.
 
 Each leaf becomes one ``WHEN`` holding its rule from :func:`upliftree.rules.leaf_conditions`, so the SQL routes
-rows exactly as :meth:`apply` does: numeric tests compare with the exact threshold (shortest round-trip
-text of the float), categorical tests list the known categories by value on each side, and SQL ``NULL``
-(and ``NaN`` where the dialect has it) or a category unseen at fit time follows the node's missing-value
-direction. See ``docs/export.md``.
+rows exactly as :meth:`apply` does: numeric tests compare with the exact threshold (``-inf`` included; the
+shortest round-trip text of the float, or in SQLite, whose parser misrounds some, an exact integer
+expression), bool features and categorical ones are tested by value (the known categories on each side),
+and SQL ``NULL`` (and ``NaN`` where the dialect has it) or a category unseen at fit time follows the node's
+missing-value direction. See ``docs/export.md``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from ..rules import leaf_conditions
+from ..rules import Condition, leaf_conditions
 from .conditions import rule_expression
 
 __all__ = ["DIALECTS", "to_sql"]
@@ -24,6 +25,7 @@ __all__ = ["DIALECTS", "to_sql"]
 INDENT = "  "
 ALWAYS = "1 = 1"
 NEVER = "1 = 0"
+BOOLEANS = (False, True)
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,26 @@ def _value_list(values: Sequence[Any], dialect: Dialect) -> str:
     return ", ".join(_literal(value, dialect) for value in values)
 
 
+def _on_booleans(condition: Condition) -> Condition:
+    """A condition on a bool feature (False is 0, True is 1 to the tree) as one on the values FALSE and TRUE.
+
+    A database column of booleans can be neither compared with a number nor tested for NaN, but it can be
+    tested by value, as categories are: ``"flag" IN (TRUE)``, ``("flag" IS NULL OR "flag" NOT IN (FALSE))``.
+    """
+    allowed = condition.in_interval(np.array([0.0, 1.0]))
+    return replace(condition, low=-np.inf, low_inclusive=True, high=np.inf, high_inclusive=True,
+                   categories=tuple(value for value, ok in zip(BOOLEANS, allowed, strict=True) if ok),
+                   known_categories=BOOLEANS)
+
+
+def _sql_conditions(estimator: Any, leaf: int) -> list[Condition]:
+    """The leaf's rule, with the conditions on bool features as tests of boolean values."""
+    schema = estimator.schema_
+    is_bool = schema.is_bool or (False,) * schema.n_features
+    return [_on_booleans(condition) if is_bool[condition.feature_index] else condition
+            for condition in leaf_conditions(estimator.tree_, schema, leaf)]
+
+
 def _leaf_id_sql(estimator: Any, dialect: Dialect, indent: str) -> str:
     """``CASE`` with one ``WHEN <leaf's rule> THEN <leaf id>`` per leaf."""
     tree = estimator.tree_
@@ -170,7 +192,7 @@ def _leaf_id_sql(estimator: Any, dialect: Dialect, indent: str) -> str:
         return str(int(leaves[0]))
     whens = []
     for leaf in leaves:
-        rule = rule_expression(leaf_conditions(tree, estimator.schema_, int(leaf)), dialect) or ALWAYS
+        rule = rule_expression(_sql_conditions(estimator, int(leaf)), dialect) or ALWAYS
         whens.append(f"{indent}{INDENT}WHEN {rule} THEN {int(leaf)}")
     return "CASE\n" + "\n".join(whens) + f"\n{indent}END"
 
