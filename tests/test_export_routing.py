@@ -198,6 +198,7 @@ def test_split_at_minus_infinity_reads_and_routes_exactly(log_count_experiment) 
     assert "log_count = -inf" in model.to_dot() and "never" not in model.to_dot()
     scoring = pd.concat([X, pd.DataFrame({"log_count": EXTREMES})], ignore_index=True)
     check_tree_exports(model, scoring)
+    check_tree_exports(model, scoring.astype("Float64"))  # nullable floats: NaN becomes pd.NA
     for dialect, result in sql_results(model, scoring):
         np.testing.assert_array_equal(result["leaf_id"], model.apply(scoring), err_msg=dialect)
     forest = UpliftRandomForestClassifier(n_estimators=4, max_depth=2, min_samples_leaf=100, random_state=0,

@@ -322,7 +322,7 @@ def _query_string(text: str) -> str:
 
 
 def _query_number(value: float) -> str:
-    # 1e999 reads as infinity; the name "inf" would be looked up among the columns first.
+    # 1e999 is a Python literal of infinity; "inf" is only a name, which pandas resolves.
     value = float(value)
     return ("-1e999" if value < 0 else "1e999") if np.isinf(value) else repr(value)
 
