@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 from typing import Any
 
@@ -73,16 +73,25 @@ class FeatureSchema:
         changes only how rules read (a feature without missing values is not written "x is missing or ...",
         see :mod:`upliftree.rules`), never how rows are routed. ``None`` (the default, and what models saved
         before the field existed get) means "had missing values" for every feature: the cautious reading.
+    is_bool : tuple of bool
+        For each feature, whether it was a bool column (numpy ``bool`` or pandas ``boolean``), a numeric
+        feature with values 0 and 1. Only SQL uses it: a database column of booleans is not compared with
+        numbers. ``None`` (the default, and models saved before the field existed) means no bool feature.
     """
 
     names: tuple[str, ...]
     categories: tuple[tuple[Any, ...] | None, ...]
     has_missing: tuple[bool, ...] | None = None
+    is_bool: tuple[bool, ...] | None = None
 
     def __post_init__(self) -> None:
         for name, cats in zip(self.names, self.categories, strict=True):
             if cats is not None and any(isinstance(value, PooledCategories) for value in cats[:-1]):
                 raise ValueError(f"feature {name!r}: the pooled categories must be the last category")
+        bools = () if self.is_bool is None else tuple(bool(flag) for flag in self.is_bool)
+        if bools and len(bools) != len(self.names):
+            raise ValueError(f"is_bool must have one flag per feature ({len(self.names)}), got {len(bools)}")
+        object.__setattr__(self, "is_bool", bools or (False,) * len(self.names))
         if self.has_missing is None:
             object.__setattr__(self, "has_missing", (True,) * len(self.names))
             return
@@ -117,7 +126,7 @@ class FeatureSchema:
 
     def with_missing(self, has_missing: Any) -> FeatureSchema:
         """The same schema with the per-feature "had missing values" flags ``has_missing``."""
-        return FeatureSchema(self.names, self.categories, tuple(bool(flag) for flag in has_missing))
+        return replace(self, has_missing=tuple(bool(flag) for flag in has_missing))
 
 
 def missing_per_feature(encoded: np.ndarray) -> tuple[bool, ...]:
@@ -215,13 +224,16 @@ def infer_schema(X: Any, max_categories: int = MAX_CATEGORIES) -> FeatureSchema:
             if cats is not None and len(cats) > max_categories:
                 categories[-1] = _pool_rare(X[column], cats, name, max_categories)
         has_missing = tuple(bool(X[column].isna().any()) for column in X.columns)
-        return FeatureSchema(tuple(names), tuple(categories), has_missing)
+        is_bool = tuple(cats is None and pd.api.types.is_bool_dtype(X[column].dtype)
+                        for column, cats in zip(X.columns, categories, strict=True))
+        return FeatureSchema(tuple(names), tuple(categories), has_missing, is_bool)
     array = _as_2d_array(X)
     if np.issubdtype(array.dtype, np.floating) and array.shape[0] > 0:
         has_missing = tuple(bool(flag) for flag in np.isnan(array).any(axis=0))
     else:
         has_missing = (False,) * array.shape[1]  # integer and bool arrays cannot hold NaN
-    return FeatureSchema(tuple(f"x{i}" for i in range(array.shape[1])), (None,) * array.shape[1], has_missing)
+    return FeatureSchema(tuple(f"x{i}" for i in range(array.shape[1])), (None,) * array.shape[1], has_missing,
+                         (array.dtype == np.bool_,) * array.shape[1])
 
 
 def _check_unique_names(names: list[str], features: Any) -> None:
