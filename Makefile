@@ -4,6 +4,8 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 DEMO_OUT ?= upliftree-demo
+# Hypothesis profile of the tests (tests/conftest.py): "ci" replays fixed examples; HYPOTHESIS_PROFILE=dev draws new ones
+export HYPOTHESIS_PROFILE ?= ci
 
 .PHONY: install install-test demo test lint
 
