@@ -16,6 +16,7 @@ from ._validation import (
     Arms,
     FeatureSchema,
     arm_codes,
+    as_pandas,
     check_arm_sizes,
     check_int,
     check_n_rows,
@@ -108,6 +109,7 @@ class _UpliftModel(BaseEstimator):
 
     def _prepare(self, X, treatment, y, sample_weight) -> tuple[FeatureSchema, Arms, ExperimentData]:
         """Validate the training data and record the feature schema and arm labels."""
+        X = as_pandas(X, "X")
         n_rows = check_n_rows(X)
         schema = infer_schema(X, max_categories=self.max_bins)
         arms = validate_treatment(treatment, self.control, n_rows)
@@ -134,6 +136,7 @@ class _UpliftModel(BaseEstimator):
 
     def _encode(self, X) -> np.ndarray:
         check_is_fitted(self, self._fitted_attribute)
+        X = as_pandas(X, "X")
         check_n_rows(X)
         return encode_features(X, self.schema_)
 
@@ -230,6 +233,7 @@ class _BaseUpliftTree(_UpliftModel):
         """Validate a second sample (estimation rows, or with ``suffix="_val"`` validation rows)."""
         if X_est is None or treatment_est is None or y_est is None:
             raise ValueError(f"X{suffix}, treatment{suffix} and y{suffix} must be given together")
+        X_est = as_pandas(X_est, f"X{suffix}")
         n_rows = check_n_rows(X_est)
         labels = np.asarray(treatment_est)
         if labels.ndim != 1 or len(labels) != n_rows:

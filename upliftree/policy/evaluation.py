@@ -24,6 +24,7 @@ from .._base import spawn_generators
 from .._validation import (
     _check_1d,
     arm_codes,
+    as_pandas,
     check_int,
     check_n_rows,
     labels_equal,
@@ -167,6 +168,7 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
     n_boot = check_int(n_boot, "n_boot", 1)
     if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    X = as_pandas(X, "X")
     n_rows = check_n_rows(X)
     if isinstance(policy_or_assignments, Policy):
         given = [name for name, value in (("benefit", benefit), ("cost", cost), ("control", control))
