@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,9 @@ import pandas as pd
 import pytest
 
 from upliftree.datasets import FEATURES, make_uplift_data
+
+# No one-time compile message inside tests that read stderr (a first run on an empty cache would print it).
+os.environ.setdefault("UPLIFTREE_QUIET", "1")
 
 
 @dataclass(frozen=True)
