@@ -48,7 +48,7 @@ def warmup() -> WarmupSummary:
 
     Run it once where the cache lives — a Docker image build (``RUN upliftree warmup``), a CI job before the
     tests — and later processes start without compiling. It takes as long as compilation (tens of seconds on
-    a fresh machine) and about a second when everything is cached already. The one-time compile message is
+    a fresh machine) and a few seconds when everything is cached already. The one-time compile message is
     silenced: this is the compilation.
     """
     compiled = _UpliftreeCompilations()
