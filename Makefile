@@ -25,6 +25,7 @@ demo: install
 	$(PYTHON) -m upliftree demo --out $(DEMO_OUT)
 
 test: install-test
+	$(PYTHON) -m upliftree warmup  # compile the kernels once, not in each of the two pytest workers
 	$(PYTHON) -m pytest -n 2 tests
 
 lint:

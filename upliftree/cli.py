@@ -118,7 +118,8 @@ def _handle_errors(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with _quiet_compilation(kwargs.get("quiet", False)):
+                return command(*args, **kwargs)
         except typer.Exit:  # click's Exit is a RuntimeError: let deliberate exit codes through
             raise
         except (ValueError, TypeError, OSError, RuntimeError) as error:
@@ -126,6 +127,15 @@ def _handle_errors(command: Callable) -> Callable:
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
+
+
+def _quiet_compilation(quiet: bool) -> contextlib.AbstractContextManager:
+    """``--quiet`` also silences the kernels' one-time compile message (imports Numba only then)."""
+    if not quiet:
+        return contextlib.nullcontext()
+    from ._kernels import compile_message_silenced
+
+    return compile_message_silenced()
 
 
 class _Console:
@@ -713,6 +723,24 @@ def demo(
     )
     result = make_report(experiment, out, settings, progress=console.step)
     _print_report_summary(console, result)
+
+
+@app.command()
+@_handle_errors
+def warmup(quiet: bool = QUIET) -> None:
+    """Compile every kernel for this machine now (Docker images, CI), so later runs start without compiling.
+
+    Compiled kernels go to Numba's cache (NUMBA_CACHE_DIR, else the package's __pycache__); see
+    docs/performance.md.
+    """
+    from ._warmup import warmup as compile_kernels
+
+    console = _Console(quiet)
+    with console.step("Compiling upliftree's kernels (or loading them from the cache)"):
+        summary = compile_kernels()
+    if not quiet:  # plain lines: rich would wrap a long cache path
+        typer.echo(f"{summary.n_compiled} kernels compiled in {summary.seconds:.1f} s")
+        typer.echo(f"cache: {summary.cache_directory}")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ._base import spawn_generators
 from ._grower import GrowthParams, HistogramSource, grow_tree
+from ._kernels import silent_unless_verbose
 from ._kernels.predictor import (
     CATEGORY_CODE,
     CATEGORY_WORDS,
@@ -190,6 +191,7 @@ class _BaseUpliftForest(_UpliftModel):
             return max(1, int(round(self.max_samples * n_rows)))
         raise ValueError(f"max_samples must be None, an int >= 1 or a float in (0, 1], got {self.max_samples!r}")
 
+    @silent_unless_verbose
     def fit(self, X, treatment, y, sample_weight=None) -> _BaseUpliftForest:
         """Grow ``n_estimators`` trees, each on its own (stratified by arm) sample of the rows.
 
