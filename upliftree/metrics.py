@@ -15,7 +15,6 @@ tie group whole in one bin.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +26,9 @@ from numpy.typing import ArrayLike
 
 from ._base import spawn_generators
 from ._kernels import bootstrap as _kernels
-from ._validation import check_int, check_statistic_totals, label_mask, statistic_totals
-from .inference import _as_float, _check_alpha, diff_proportions_ci, welch_ci
+from ._params import ParameterTypeError, check_alpha, check_bool, check_choice, check_int, check_n_jobs
+from ._validation import check_statistic_totals, finite_float_array, is_binary, label_mask, statistic_totals
+from .inference import diff_proportions_ci, welch_ci
 
 __all__ = [
     "UndefinedMetricWarning",
@@ -84,15 +84,11 @@ def _numeric_1d(name: str, values: ArrayLike) -> np.ndarray:
     array = _to_numpy(values)
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
-    return _as_float(name, array)
-
-
-def _is_binary(values: np.ndarray) -> bool:
-    return bool(np.all((values == 0.0) | (values == 1.0)))
+    return finite_float_array(array, name)
 
 
 def _check_binary_outcome(y: np.ndarray, purpose: str) -> None:
-    if not _is_binary(y):
+    if not is_binary(y):
         examples = np.unique(y[(y != 0.0) & (y != 1.0)])[:5].tolist()
         raise ValueError(f"y_true must be binary (0/1) for {purpose}; found values {examples}")
 
@@ -102,7 +98,7 @@ def _check_treatment(treatment: ArrayLike) -> np.ndarray:
     codes = _to_numpy(treatment)
     if codes.ndim != 1:
         raise ValueError(f"treatment must be 1-D, got shape {codes.shape}")
-    if codes.dtype.kind not in "biuf" or not _is_binary(codes.astype(np.float64, copy=False)):
+    if codes.dtype.kind not in "biuf" or not is_binary(codes.astype(np.float64, copy=False)):
         found = pd.unique(codes)[:10].tolist()
         raise ValueError(
             f"treatment must hold 1 (treated) and 0 (control) only; found values {found}. "
@@ -136,18 +132,6 @@ def _check_inputs(
     if binary_purpose is not None:
         _check_binary_outcome(arrays["y_true"], binary_purpose)
     return arrays["y_true"], arrays.get("uplift"), arrays["treatment"]
-
-
-def _check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
-    return value
-
-
-def _check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def _warn_undefined(message: str) -> None:
@@ -294,7 +278,7 @@ def perfect_qini_curve(
         (responders last); also defined for a continuous outcome. False: the curve rises with slope 1 to
         the total incremental responders ``F`` at ``x = F`` and stays flat (binary outcome only).
     """
-    _check_flag("negative_effect", negative_effect)
+    check_bool(negative_effect, "negative_effect")
     y, _, treated = _check_inputs(
         y_true, None, treatment, None if negative_effect else "perfect_qini_curve(negative_effect=False)"
     )
@@ -361,7 +345,7 @@ def qini_auc_score(
         with ``negative_effect=False`` when the total incremental outcome is not positive (scikit-uplift
         raises an error from ``sklearn.metrics.auc`` there).
     """
-    _check_flag("negative_effect", negative_effect)
+    check_bool(negative_effect, "negative_effect")
     y, score, treated = _check_inputs(
         y_true, uplift, treatment, None if negative_effect else "qini_auc_score(negative_effect=False)"
     )
@@ -399,7 +383,7 @@ def _interpolated_sums(score: np.ndarray, columns: Sequence[np.ndarray], n_top: 
 def _check_k(k: Any, n_rows: int) -> None:
     kind = np.asarray(k).dtype.kind
     if kind not in "iuf" or isinstance(k, bool):
-        raise ValueError(f"k must be an int or a float, got {k!r}")
+        raise ParameterTypeError(f"k must be an int or a float, got {k!r}")
     if (kind == "f" and not 0 < k < 1) or (kind in "iu" and not 0 < k < n_rows):
         raise ValueError(
             f"k={k} should be either positive and smaller than the number of samples {n_rows} "
@@ -431,7 +415,7 @@ def uplift_at_k(
         row order instead).
     """
     y, score, treated = _check_inputs(y_true, uplift, treatment)
-    _check_choice("strategy", strategy, ("overall", "by_group"))
+    check_choice(strategy, "strategy", ("overall", "by_group"))
     _check_k(k, len(y))
     is_share = np.asarray(k).dtype.kind == "f"
     if strategy == "overall":
@@ -553,8 +537,8 @@ def response_rate_by_percentile(
         warning, in bins without rows of the arm.
     """
     y, score, treated = _check_inputs(y_true, uplift, treatment)
-    _check_choice("group", group, ("treatment", "control"))
-    _check_choice("strategy", strategy, ("overall", "by_group"))
+    check_choice(group, "group", ("treatment", "control"))
+    check_choice(strategy, "strategy", ("overall", "by_group"))
     bins = _check_bins(bins, len(y))
     stats_treated, stats_control = _binned_arm_stats(y, score, treated, strategy, bins)
     stats = stats_treated if group == "treatment" else stats_control
@@ -605,10 +589,10 @@ def uplift_by_percentile(
         in bins without rows of an arm.
     """
     y, score, treated = _check_inputs(y_true, uplift, treatment)
-    _check_choice("strategy", strategy, ("overall", "by_group"))
-    _check_flag("std", std)
-    _check_flag("total", total)
-    _check_flag("string_percentiles", string_percentiles)
+    check_choice(strategy, "strategy", ("overall", "by_group"))
+    check_bool(std, "std")
+    check_bool(total, "total")
+    check_bool(string_percentiles, "string_percentiles")
     bins = _check_bins(bins, len(y))
     stats_treated, stats_control = _binned_arm_stats(y, score, treated, strategy, bins)
     _warn_empty_bins("uplift_by_percentile", stats_treated, stats_control, np.ones(bins, dtype=bool))
@@ -650,7 +634,7 @@ def weighted_average_uplift(
     warning, when a bin with treated rows has no control rows.
     """
     y, score, treated = _check_inputs(y_true, uplift, treatment)
-    _check_choice("strategy", strategy, ("overall", "by_group"))
+    check_choice(strategy, "strategy", ("overall", "by_group"))
     bins = _check_bins(bins, len(y))
     stats_treated, stats_control = _binned_arm_stats(y, score, treated, strategy, bins)
     weighted = stats_treated.n > 0
@@ -724,14 +708,14 @@ def calibration_table(
     """
     y, score, treated = _check_inputs(y_true, uplift, treatment)
     bins = _check_bins(bins, len(y))
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     rows_bin = _bin_of_rows(score, bins)
     n_rows = np.bincount(rows_bin, minlength=bins)
     used = np.flatnonzero(n_rows > 0)
     stats_treated, stats_control = _binned_arm_stats(y, score, treated, "overall", bins)
     with np.errstate(divide="ignore", invalid="ignore"):
         predicted = np.bincount(rows_bin, weights=score, minlength=bins) / n_rows
-    binary = _is_binary(y)
+    binary = is_binary(y)
     if binary:
         estimate, low, high, p_value = diff_proportions_ci(
             stats_treated.n, stats_treated.total, stats_control.n, stats_control.total, alpha
@@ -796,7 +780,7 @@ def _uplift_columns(uplift: ArrayLike, arms: Sequence[Any] | None, n_rows: int) 
         )
     if matrix.shape[0] != n_rows:
         raise ValueError(f"uplift has {matrix.shape[0]} rows but treatment has {n_rows}")
-    return _as_float("uplift", matrix)
+    return finite_float_array(matrix, "uplift")
 
 
 def one_vs_control(
@@ -919,15 +903,9 @@ def _resolve_metric(metric: Callable[..., float] | str) -> tuple[Callable[..., f
             raise ValueError(f"metric must be a callable or one of {sorted(_METRICS_BY_NAME)}, got {metric!r}")
         metric = _METRICS_BY_NAME[metric]
     if not callable(metric):
-        raise TypeError(f"metric must be a callable or a metric name, got {metric!r}")
+        raise ParameterTypeError(f"metric must be a callable or a metric name, got {metric!r}")
     fast_name = next((name for name, function in _FAST_METRICS.items() if function is metric), None)
     return metric, fast_name
-
-
-def _check_n_jobs(n_jobs: Any) -> int:
-    if n_jobs is None:
-        return os.cpu_count() or 1
-    return check_int(n_jobs, "n_jobs", 1)
 
 
 class _Resampling(NamedTuple):
@@ -988,7 +966,7 @@ def _fast_bootstrap(
     """Metric of each model on each resample, (n_boot, n_models), from the compiled curve kernel."""
     negative_effect = metric_kwargs.get("negative_effect", True)
     kind = _kernels.QINI if name == "qini_auc_score" else _kernels.UPLIFT
-    binary = _is_binary(data.y)
+    binary = is_binary(data.y)
     # A continuous outcome's perfect Qini ordering is swept row by row, next to the models.
     row_perfect = name == "qini_auc_score" and negative_effect and not binary
     scores = [*data.scores, _perfect_qini_score(data.y, data.treated)] if row_perfect else data.scores
@@ -1057,6 +1035,7 @@ def _bootstrap_values(
 ) -> tuple[Callable[..., float], np.ndarray]:
     function, fast_name = _resolve_metric(metric)
     check_int(n_boot, "n_boot", 1)
+    n_threads = check_n_jobs(n_jobs)
     metric_kwargs = dict(metric_kwargs or {})
     checked = [_check_inputs(y_true, uplift, treatment) for uplift in uplifts]
     y, _, treated = checked[0]
@@ -1066,7 +1045,7 @@ def _bootstrap_values(
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         function(y, checked[0][1], treated.astype(np.int64), **metric_kwargs)
     if fast_name is not None:
-        values = _fast_bootstrap(fast_name, data, n_boot, random_state, _check_n_jobs(n_jobs), metric_kwargs)
+        values = _fast_bootstrap(fast_name, data, n_boot, random_state, n_threads, metric_kwargs)
     else:
         values = _generic_bootstrap(function, data, n_boot, random_state, metric_kwargs)
     return function, values
@@ -1114,8 +1093,9 @@ def bootstrap_ci(
         Seed of the resampling; results do not depend on ``n_jobs``.
     metric_kwargs : dict, optional
         Extra arguments of ``metric``, e.g. ``{"negative_effect": False}`` or ``{"k": 0.1}``.
-    n_jobs : int, optional
-        Threads for the compiled kernel (default: all cores).
+    n_jobs : None or int
+        Threads for the compiled kernel: ``None`` (the default) is one, ``-1`` all cores (the meaning of
+        ``n_jobs`` everywhere in upliftree).
 
     Returns
     -------
@@ -1123,7 +1103,7 @@ def bootstrap_ci(
         Resamples where the metric is undefined (e.g. no responders) are left out, with a warning that
         says how many.
     """
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     _, values = _bootstrap_values(metric, y_true, [uplift], treatment, n_boot, random_state, metric_kwargs, n_jobs)
     return _percentile_interval(values[:, 0], alpha, "bootstrap_ci")
 
@@ -1145,7 +1125,7 @@ def bootstrap_compare(
         ``difference = metric(uplift_a) - metric(uplift_b)`` on the full data, and the percentile
         interval ``(low, high)`` of the per-resample differences.
     """
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     function, values = _bootstrap_values(
         metric, y_true, [uplift_a, uplift_b], treatment, n_boot, random_state, metric_kwargs, n_jobs
     )
@@ -1162,16 +1142,17 @@ def bootstrap_curve_band(
     """Pointwise bootstrap percentile band of the Qini or uplift curve.
 
     Resampling as in :func:`bootstrap_ci`; each resampled curve is read (linearly between its points) at
-    ``n_points`` evenly spaced numbers of targeted rows.
+    ``n_points`` evenly spaced numbers of targeted rows. ``n_jobs`` as in :func:`bootstrap_ci`.
 
     Returns
     -------
     n_targeted, low, high : ndarray of shape (n_points,)
     """
-    kind = {"qini": _kernels.QINI, "uplift": _kernels.UPLIFT}[_check_choice("curve", curve, ("qini", "uplift"))]
-    alpha = _check_alpha(alpha)
+    kind = {"qini": _kernels.QINI, "uplift": _kernels.UPLIFT}[check_choice(curve, "curve", ("qini", "uplift"))]
+    alpha = check_alpha(alpha)
     check_int(n_boot, "n_boot", 1)
     n_points = check_int(n_points, "n_points", 2)
+    n_threads = check_n_jobs(n_jobs)
     y, score, treated = _check_inputs(y_true, uplift, treatment)
     data = _prepare_resampling(y, [score], treated)
     ordering = _ordering(data.scores[0], data.y, data.treated)
@@ -1182,6 +1163,6 @@ def bootstrap_curve_band(
             seed, size, kind, data.treated_rows, data.control_rows, *ordering, grid
         )
 
-    curves = np.vstack(_run_chunks(kernel, n_boot, random_state, _check_n_jobs(n_jobs)))
+    curves = np.vstack(_run_chunks(kernel, n_boot, random_state, n_threads))
     low, high = np.percentile(curves, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=0)
     return grid, low, high
