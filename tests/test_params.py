@@ -19,8 +19,8 @@ from upliftree import (
 )
 from upliftree import _params as params
 from upliftree import forest as forest_module
-from upliftree import metrics as bootstrap_module  # the module that runs the bootstrap threads
 from upliftree.datasets import FEATURES
+from upliftree.metrics import bootstrap as bootstrap_module
 from upliftree.plot import plot_calibration
 
 
