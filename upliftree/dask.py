@@ -39,6 +39,7 @@ from ._grower import GrowthParams, HistogramSource, _NodeTable, split_node
 from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, sibling_histogram
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import node_totals
+from ._params import check_int
 from ._tree_arrays import TreeArrays
 from ._validation import (
     Arms,
@@ -46,7 +47,6 @@ from ._validation import (
     arm_codes,
     check_arm_sizes,
     check_arm_totals,
-    check_int,
     check_statistic_totals,
     encode_features,
     infer_schema,

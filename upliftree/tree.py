@@ -11,15 +11,14 @@ import numpy as np
 from ._base import BaseEstimator, check_is_fitted, spawn_generators
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels.criteria import CHI, DDP, ED, KL, TSTAT
+from ._params import check_bool, check_int, check_real
 from ._tree_arrays import TreeArrays, arms_below
 from ._validation import (
     Arms,
     FeatureSchema,
     arm_codes,
     check_arm_sizes,
-    check_int,
     check_n_rows,
-    check_real,
     encode_features,
     infer_schema,
     validate_outcome_and_weight,
@@ -99,9 +98,8 @@ class _UpliftModel(BaseEstimator):
             )
         check_size_params(self)
         check_real(self.n_reg, "n_reg", 0.0)
-        for name in ("normalize", "honest"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        check_bool(self.normalize, "normalize")
+        check_bool(self.honest, "honest")
         check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True)
         if self.honest_fraction >= 1.0:
             raise ValueError(f"honest_fraction must be in (0, 1), got {self.honest_fraction!r}")

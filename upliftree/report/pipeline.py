@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .._base import spawn_generators
-from .._validation import arm_codes, check_int, check_real
+from .._params import check_int, check_real
+from .._validation import arm_codes
 from ..export.dot import plot as plot_tree
 from ..export.sheets import format_outcome, format_uplift, interval_label
 from ..forest import UpliftRandomForestClassifier, UpliftRandomForestRegressor
