@@ -184,15 +184,15 @@ def _cell(value: Any) -> str:
 
 # -- reading experiments and models -----------------------------------------------------------------------------
 def _load_experiment(data: Path, treatment: str, control: str, outcome: str, features: list[str] | None,
-                     exclude: list[str] | None, outcome_type: OutcomeType, extra_columns: tuple[str, ...] = ()):
+                     exclude: list[str] | None, outcome_type: OutcomeType, extra_columns: tuple[str, ...] = (),
+                     model: Any = None):
+    """The experiment in ``data``; with a fitted ``model``, its features are read as the model expects them."""
     from .report import experiment_from_frame, read_table
-    from .report.io import require_columns, table_columns
 
     wanted = None
     if features is not None:
         wanted = list(dict.fromkeys([treatment, outcome, *features, *extra_columns]))
-        require_columns(table_columns(data), wanted, data)
-    frame = read_table(data, wanted)
+    frame = read_table(data, wanted, schema=None if model is None else model.schema_)
     experiment = experiment_from_frame(frame, treatment=treatment, control=control, outcome=outcome,
                                        features=features, exclude=[*(exclude or ()), *extra_columns],
                                        outcome_type=outcome_type.value, source=str(data))
@@ -411,7 +411,8 @@ def evaluate(
     fitted = _load_model(model_path)
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous)
+                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous,
+                                         model=fitted)
     labels = [str(label) for label in fitted.treatments_]
     arms = arm_codes(experiment.treatment, tuple(fitted.treatments_))
     with console.step(f"Scoring {experiment.n_rows:,} rows and bootstrapping"):
@@ -517,7 +518,8 @@ def plot(
 
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous)
+                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous,
+                                         model=fitted)
     treatments = list(fitted.treatments_[1:])
     if arm is None and len(treatments) > 1:
         raise ValueError(f"the model has several treatments {treatments}; choose one with --arm")
@@ -567,23 +569,20 @@ def score(
     import numpy as np
 
     from ._validation import arm_codes
-    from .report.io import TableWriter, iter_table, table_columns
+    from .report.io import TableWriter, iter_table, require_columns, table_columns
 
     fitted = _load_model(model_path)
     features = _model_features(fitted)
     ids = _columns(id_columns) or []
     columns = None if keep_columns else list(dict.fromkeys([*ids, *features]))
-    if columns is None:
-        from .report.io import require_columns
-
-        require_columns(table_columns(data), features, data)
+    require_columns(table_columns(data), features if columns is None else columns, data)
     policy = _policy(fitted, 1.0 if benefit is None else benefit, cost)
     labels = [str(label) for label in fitted.treatments_]
     uplift_names = ["uplift"] if len(labels) == 2 else [f"uplift_{label}" for label in labels[1:]]
     console = _Console(quiet)
     progress = _row_progress(console, data)
     with TableWriter(out) as writer, progress as advance:
-        for chunk in iter_table(data, chunk_size, columns):
+        for chunk in iter_table(data, chunk_size, columns, schema=fitted.schema_):
             X = chunk[features]
             scores = chunk.reset_index(drop=True) if keep_columns else chunk[ids].reset_index(drop=True)
             uplift = np.asarray(fitted.predict(X), dtype=np.float64).reshape(len(chunk), -1)
@@ -672,11 +671,7 @@ def monitor(
     console = _Console(quiet)
     fitted = _load_model(model_path)
     with console.step(f"Reading {new_data}"):
-        from .report.io import require_columns, table_columns
-
-        features = _model_features(fitted)
-        require_columns(table_columns(new_data), features, new_data)
-        frame = read_table(new_data, features)
+        frame = read_table(new_data, _model_features(fitted), schema=fitted.schema_)
     with console.step(f"Comparing {len(frame):,} rows with the training profile"):
         checks = drift_report(fitted, frame)
     flagged = checks[checks["flagged"]]
