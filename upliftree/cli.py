@@ -271,7 +271,8 @@ def report(
     """Fit an honest uplift tree, a forest and a baseline, evaluate them on held-out rows, write DIR/report.html.
 
     Also writes model.json, tree.svg, rules.md, rules.csv, segments.csv, qini.png, uplift.png, deciles.png,
-    scoring.sql and, with --benefit, eligibility.csv.
+    scoring.sql and, with --benefit, eligibility.csv. Columns that look recorded after treatment (another
+    outcome, or changed by the treatment) fail a check; without --features they are left out, with a warning.
     """
     from .report import ReportSettings, make_report
 
@@ -297,6 +298,13 @@ def _print_report_summary(console: _Console, result: Any) -> None:
     for check in result.checks:
         if check.level == "warning":
             console.print(f"[yellow]warning:[/yellow] {check.title}. {check.detail}")
+        elif check.level == "failed":
+            _warn(check)
+
+
+def _warn(check: Any) -> None:
+    """A failed check on stderr, even with --quiet (like flagged drift)."""
+    typer.echo(f"Warning: {check.title}. {check.detail}", err=True)
 
 
 def _print_segments(console: _Console, tree: Any, title: str) -> None:
@@ -352,6 +360,7 @@ def fit(
     """Fit an uplift tree (or forest) on all rows and save it as JSON, with the training profile for 'monitor'.
 
     With --benefit (and --cost) the profile also records net values and the share of rows the policy treats.
+    Without --features, columns that look recorded after treatment are left out, with a warning.
     """
     from .forest import UpliftRandomForestClassifier, UpliftRandomForestRegressor
     from .monitor import record_training_profile
@@ -361,6 +370,13 @@ def fit(
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _columns(features), _columns(exclude),
                                          outcome_type)
+    if not experiment.features_given:  # "every other column": leave out those recorded after treatment
+        from .report.leakage import leakage_check, screen_experiment
+
+        with console.step("Screening the features for columns recorded after treatment"):
+            experiment, screen = screen_experiment(experiment)
+        if screen.flagged:
+            _warn(leakage_check(screen))
     options: dict[str, Any] = {"min_samples_leaf": min_samples_leaf, "honest": honest,
                                "control": experiment.control, "random_state": seed}
     if criterion:
