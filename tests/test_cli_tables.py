@@ -244,3 +244,14 @@ def test_names_that_only_look_renamed_are_fine(tmp_path):
         read_table(tmp_path / "u.csv")
     with pytest.raises(DataError, match=r"\['a', 'b'\]"):
         next(iter_table(tmp_path / "u.csv", 10))
+
+
+def test_a_whole_file_is_typed_as_a_whole(tmp_path):
+    """pandas infers types block by block by default: digits in the first 262,144 rows and letters later
+    gave a column of ints and strings, so a model fitted on it had both 3 and "3" as categories."""
+    n_rows = 300_000
+    store = np.where(np.arange(n_rows) < 280_000, (np.arange(n_rows) % 7).astype(str), "a")
+    pd.DataFrame({"store": store, "x": np.arange(n_rows) % 5}).to_csv(tmp_path / "big.csv", index=False)
+    frame = read_table(tmp_path / "big.csv")
+    assert {type(value) for value in frame["store"]} == {str}
+    assert frame["x"].dtype == np.int64

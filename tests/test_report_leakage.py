@@ -50,9 +50,11 @@ def screen(frame: pd.DataFrame, columns: list[str], binary: bool = True) -> pd.D
 @pytest.mark.parametrize("outcome", ["binary", "continuous"])
 def test_planted_post_treatment_columns_are_flagged(seed, outcome):
     frame = with_leaky_columns(20_000, seed, outcome, n_treatments=1 + seed % 2)
-    table = screen(frame, [*FEATURES, *LEAKY], outcome == "binary")
+    frame["customer"] = [f"c{index:06d}" for index in range(len(frame))]  # an id: one category per row
+    table = screen(frame, [*FEATURES, "customer", *LEAKY], outcome == "binary")
     assert table.loc[LEAKY, "flagged"].all(), table.loc[LEAKY, "reasons"]
-    assert not table.loc[FEATURES, "flagged"].any(), table.loc[FEATURES, "reasons"]  # no alarm next to them
+    clean = [*FEATURES, "customer"]
+    assert not table.loc[clean, "flagged"].any(), table.loc[clean, "reasons"]  # no alarm next to them
     event = "outcome = 1" if outcome == "binary" else "outcome != 0"
     assert f"purchase > 0 implies {event}" in table.loc["purchase", "reasons"]
     assert f"basket > 0 implies {event}" in table.loc["basket", "reasons"]

@@ -148,8 +148,9 @@ def _regions(name: str, bins: _Bins, event: np.ndarray) -> list[_Region]:
         for cut, low_rows, low_events in zip(bins.values, np.cumsum(rows), np.cumsum(events), strict=False):
             regions.append(_Region(name, f"{name} <= {cut}", int(low_rows), int(low_events)))
             regions.append(_Region(name, f"{name} > {cut}", n_rows - int(low_rows), n_events - int(low_events)))
-    else:
-        for value, value_rows, value_events in zip(bins.values, rows, events, strict=True):
+    else:  # a category too small to test, and its complement (nearly the whole column), are skipped
+        for index in np.flatnonzero(rows >= MIN_REGION_ROWS):
+            value, value_rows, value_events = bins.values[index], rows[index], events[index]
             regions.append(_Region(name, f"{name} = {value}", int(value_rows), int(value_events)))
             regions.append(_Region(name, f"{name} != {value}", n_rows - int(value_rows),
                                    n_events - int(value_events)))
