@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from ._base import read_only
 from ._kernels.binning import PADDED_WIDTH, map_to_bins
 from ._validation import FeatureSchema, contiguous_float64
 
@@ -35,7 +36,7 @@ class BinMapper:
 
     Attributes
     ----------
-    bin_thresholds_ : list of ndarray
+    bin_thresholds_ : tuple of ndarray
         For numeric feature ``f``, the upper edge of each bin but the last: a value ``x`` has bin
         ``searchsorted(bin_thresholds_[f], x, side="left")``; empty for categorical features.
     n_bins_non_missing_ : ndarray of int
@@ -58,7 +59,7 @@ class BinMapper:
             # Each row independently, so the sample comes out sorted (about ``subsample`` rows).
             rng = np.random.default_rng(self.random_state)
             rows = np.flatnonzero(rng.random(n_rows) < self.subsample / n_rows)
-        self.is_categorical_ = schema.is_categorical.copy()
+        self.is_categorical_ = read_only(schema.is_categorical)
 
         def feature_bins(feature: int) -> tuple[np.ndarray, int]:
             categories = schema.categories[feature]
@@ -80,9 +81,9 @@ class BinMapper:
         # Features are independent and numpy's sorts release the GIL: threads share the work.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             per_feature = list(pool.map(feature_bins, range(schema.n_features)))
-        self.bin_thresholds_ = [thresholds for thresholds, _ in per_feature]
-        n_bins = [count for _, count in per_feature]
-        self.n_bins_non_missing_ = np.asarray(n_bins, dtype=np.int64)
+        # Read-only: a fitted model's bins are part of its fitted state.
+        self.bin_thresholds_ = tuple(read_only(thresholds) for thresholds, _ in per_feature)
+        self.n_bins_non_missing_ = read_only(np.array([count for _, count in per_feature], dtype=np.int64))
         self.missing_bin_ = self.max_bins
         return self
 
