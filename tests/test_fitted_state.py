@@ -8,9 +8,11 @@ that a fit replaces in one assignment.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import json
+import pickle
 import threading
 
 import numpy as np
@@ -384,6 +386,16 @@ def test_fitted_arrays_cannot_be_written(name) -> None:
             with pytest.raises(AttributeError, match="fitted attribute"):
                 setattr(model, attribute, getattr(model, attribute))
     np.testing.assert_array_equal(model.predict(X), before)
+
+
+@pytest.mark.parametrize("name", ["tree", "forest", "distilled"])
+def test_copied_and_unpickled_models_stay_read_only(name) -> None:
+    """Dask ships models to its workers by pickle; copies must not come back writable (nor unchecked)."""
+    model = fitted_models()[name]
+    X = experiment()[0]
+    for twin in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert [label for label, array in fitted_arrays(twin).items() if array.flags.writeable] == []
+        np.testing.assert_array_equal(twin.predict(X), model.predict(X))
 
 
 def test_tables_built_from_callers_arrays_do_not_share_them() -> None:

@@ -124,6 +124,14 @@ def read_only(values: np.ndarray) -> np.ndarray:
     return array
 
 
+def restore_frozen(instance: Any, state: dict) -> None:
+    """``__setstate__`` of the frozen fitted-state classes: arrays come back writable from pickle and copy, so
+    the state is set again and the constructor's freezing and checks (``__post_init__``) run on it."""
+    for name, value in state.items():
+        object.__setattr__(instance, name, value)
+    instance.__post_init__()
+
+
 def spawn_generators(random_state: Any, n_streams: int) -> list:
     """Independent numpy Generators derived from ``random_state`` (int, Generator or None).
 

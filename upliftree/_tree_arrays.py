@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._base import read_only
+from ._base import read_only, restore_frozen
 from ._kernels.histogram import COUNT, N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y
 from ._kernels.predictor import accumulate_node_stats, apply_tree, apply_tree_rows
 
@@ -82,6 +82,8 @@ class TreeArrays:
     def __post_init__(self) -> None:
         self._freeze(_LAYOUT)
         self.validate()
+
+    __setstate__ = restore_frozen
 
     def _freeze(self, names) -> None:
         """Check the dtype and dimensions of the fields ``names`` and make them read-only."""

@@ -59,7 +59,7 @@ class BinMapper:
             # Each row independently, so the sample comes out sorted (about ``subsample`` rows).
             rng = np.random.default_rng(self.random_state)
             rows = np.flatnonzero(rng.random(n_rows) < self.subsample / n_rows)
-        self.is_categorical_ = read_only(schema.is_categorical)
+        self.is_categorical_ = schema.is_categorical
 
         def feature_bins(feature: int) -> tuple[np.ndarray, int]:
             categories = schema.categories[feature]
@@ -81,11 +81,23 @@ class BinMapper:
         # Features are independent and numpy's sorts release the GIL: threads share the work.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             per_feature = list(pool.map(feature_bins, range(schema.n_features)))
-        # Read-only: a fitted model's bins are part of its fitted state.
-        self.bin_thresholds_ = tuple(read_only(thresholds) for thresholds, _ in per_feature)
-        self.n_bins_non_missing_ = read_only(np.array([count for _, count in per_feature], dtype=np.int64))
+        self.bin_thresholds_ = [thresholds for thresholds, _ in per_feature]
+        self.n_bins_non_missing_ = np.array([count for _, count in per_feature], dtype=np.int64)
         self.missing_bin_ = self.max_bins
+        self._freeze()
         return self
+
+    def _freeze(self) -> None:
+        """Make the fitted bins read-only: they are part of a fitted model's state."""
+        self.is_categorical_ = read_only(self.is_categorical_)
+        self.n_bins_non_missing_ = read_only(self.n_bins_non_missing_)
+        self.bin_thresholds_ = tuple(read_only(thresholds) for thresholds in self.bin_thresholds_)
+
+    def __setstate__(self, state: dict) -> None:
+        # Arrays come back writable from pickle and copy (Dask ships bins to its workers).
+        self.__dict__.update(state)
+        if "bin_thresholds_" in state:
+            self._freeze()
 
     def transform(self, encoded: np.ndarray) -> np.ndarray:
         """Bin codes, feature-major: shape ``(n_features, n_rows)``, ``uint8``."""

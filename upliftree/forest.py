@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import FittedAttribute, read_only, spawn_generators
+from ._base import FittedAttribute, read_only, restore_frozen, spawn_generators
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels import silent_unless_verbose
 from ._kernels.predictor import (
@@ -92,12 +92,19 @@ class StackedForest:
         bitset = np.column_stack([stacked("category_bitset"), missing_left.astype(np.uint64)])
         if bitset.shape[1] != CATEGORY_WORDS:
             raise ValueError(f"category bitsets must have {CATEGORY_WORDS - 1} words, got {bitset.shape[1] - 1}")
-        routing = (read_only(next_node.astype(np.uint64)), read_only(slot), read_only(split_key),
-                   read_only(categorical), read_only(bitset), bool(categorical.any()),
-                   read_only(np.concatenate(orders)))
+        routing = (next_node.astype(np.uint64), slot, split_key, categorical, bitset, bool(categorical.any()),
+                   np.concatenate(orders))
         depths = np.array([len(tree_levels) - 1 for tree_levels in levels], dtype=np.int64)
-        return cls(read_only(columns.astype(np.int64)), read_only(roots.astype(np.uint64)), read_only(depths),
-                   routing, read_only(stacked("value").T))
+        return cls(columns.astype(np.int64), roots.astype(np.uint64), depths, routing, stacked("value").T)
+
+    def __post_init__(self) -> None:
+        # Read-only (and C-contiguous) like the node tables it is built from.
+        for name in ("columns", "tree_roots", "tree_depths", "value"):
+            object.__setattr__(self, name, read_only(getattr(self, name)))
+        object.__setattr__(self, "routing", tuple(read_only(item) if isinstance(item, np.ndarray) else item
+                                                  for item in self.routing))
+
+    __setstate__ = restore_frozen
 
     @staticmethod
     def _breadth_first(tree: TreeArrays) -> list[np.ndarray]:
@@ -162,6 +169,8 @@ class FittedForest:
         object.__setattr__(self, "estimators", estimators)
         object.__setattr__(self, "feature_importances", read_only(
             np.mean([estimator.fitted_state_.feature_importances for estimator in estimators], axis=0)))
+
+    __setstate__ = restore_frozen
 
     @cached_property
     def stacked(self) -> StackedForest:

@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from ._base import BaseEstimator, FittedAttribute, check_is_fitted, not_fitted, read_only, spawn_generators
+from ._base import (
+    BaseEstimator,
+    FittedAttribute,
+    check_is_fitted,
+    not_fitted,
+    read_only,
+    restore_frozen,
+    spawn_generators,
+)
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels.criteria import CHI, DDP, ED, KL, TSTAT
 from ._params import check_bool, check_int, check_real
@@ -63,6 +71,8 @@ class FittedInputs:
         object.__setattr__(self, "feature_names", read_only(np.array(self.schema.names, dtype=object)))
         object.__setattr__(self, "n_categories", categories_per_feature(self.schema.categories))
 
+    __setstate__ = restore_frozen
+
     @property
     def n_features(self) -> int:
         return self.schema.n_features
@@ -101,6 +111,8 @@ class FittedTree:
         object.__setattr__(self, "depth", self.tree.max_depth())
         object.__setattr__(self, "feature_importances",
                            read_only(tree_feature_importances(self.tree, self.inputs.n_features)))
+
+    __setstate__ = restore_frozen
 
 
 _MAX_FEATURES_ERROR = "max_features must be None, 'sqrt', 'log2', an int >= 1 or a float in (0, 1], got {!r}"
