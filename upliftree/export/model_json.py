@@ -20,6 +20,7 @@ import numpy as np
 
 from .._tree_arrays import BITSET_WORDS, InvalidTreeError, TreeArrays, categories_in_bitset, category_bitset_of
 from .._validation import MAX_CATEGORIES, FeatureSchema, PooledCategories, pooled_group
+from ..tree import FittedInputs, FittedTree
 
 __all__ = ["ModelFormatError", "to_json", "from_json", "save", "load", "FORMAT", "FORMAT_VERSION"]
 
@@ -530,8 +531,6 @@ def read_document(document: Any) -> Any:
         raise _fail("outcome", f"expected one of {expected} for {class_name}, got {_short(outcome)}")
     if _array(document["stats_fields"], "stats_fields") != list(STATS_FIELDS):
         raise _fail("stats_fields", f"expected {list(STATS_FIELDS)}")
-    from ..tree import FittedInputs, FittedTree
-
     inputs = FittedInputs(_read_schema(document, version), _read_treatments(document))
     params = _read_params(document["params"], "params", estimator_class)
     profile = _read_profile(document)
