@@ -114,7 +114,8 @@ def _one_line(message: str) -> str:
 
 
 def _handle_errors(command: Callable) -> Callable:
-    """Bad input (files, columns, labels, model files) ends the command with one line on stderr and exit code 1."""
+    """Bad input (files, columns, labels, model files) ends the command with one line on stderr and exit code 1;
+    so does running out of memory on an input too large for the machine."""
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -122,7 +123,7 @@ def _handle_errors(command: Callable) -> Callable:
                 return command(*args, **kwargs)
         except typer.Exit:  # click's Exit is a RuntimeError: let deliberate exit codes through
             raise
-        except (ValueError, TypeError, OSError, RuntimeError) as error:
+        except (ValueError, TypeError, OSError, RuntimeError, MemoryError) as error:
             typer.echo(f"Error: {_one_line(str(error)) or type(error).__name__}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
