@@ -37,6 +37,7 @@ from upliftree.monitor import drift_report, training_profile
 from upliftree.rules import conditions_mask, leaf_conditions
 
 pytestmark = pytest.mark.filterwarnings("ignore:Column .* more than max_bins:UserWarning")
+ESTIMATORS = (UpliftTreeClassifier, UpliftTreeRegressor, UpliftRandomForestClassifier, UpliftRandomForestRegressor)
 KINDS = ("float", "nullable_int", "nullable_bool", "bool", "category", "string", "enum")
 
 
@@ -105,17 +106,15 @@ def experiments_in_pandas(draw):
     arm = rng.integers(0, draw(st.integers(2, 3)), n_rows)
     treatment = np.array(["control", "email", "call"], dtype=object)[arm]
     effect = 0.3 * (arm > 0) * (signal - signal.mean())
-    regression = draw(st.booleans())
-    y = rng.normal(size=n_rows) + effect if regression else \
-        (rng.random(n_rows) < np.clip(0.3 + effect, 0.05, 0.95)).astype(np.int64)
-    params = dict(max_depth=draw(st.integers(1, 3)), min_samples_leaf=20, min_samples_treatment=3,
-                  max_bins=draw(st.sampled_from([4, 255])), control="control", random_state=seed)
-    if draw(st.booleans()):
-        forest_class = UpliftRandomForestRegressor if regression else UpliftRandomForestClassifier
-        model = forest_class(n_estimators=3, verbose=0, **params)
+    estimator = draw(st.sampled_from(ESTIMATORS))
+    if estimator in (UpliftTreeClassifier, UpliftRandomForestClassifier):
+        y = (rng.random(n_rows) < np.clip(0.3 + effect, 0.05, 0.95)).astype(np.int64)
     else:
-        tree_class = UpliftTreeRegressor if regression else UpliftTreeClassifier
-        model = tree_class(honest=draw(st.booleans()), **params)
+        y = rng.normal(size=n_rows) + effect
+    options = {"n_estimators": 3, "verbose": 0} if estimator in ESTIMATORS[2:] else \
+        {"honest": draw(st.booleans())}
+    model = estimator(max_depth=draw(st.integers(1, 3)), min_samples_leaf=20, min_samples_treatment=3,
+                      max_bins=draw(st.sampled_from([4, 255])), control="control", random_state=seed, **options)
     return model, pd.DataFrame(columns_), enums, treatment, y
 
 

@@ -699,17 +699,17 @@ def check_n_rows(X: Any) -> int:
     return n_rows
 
 
-def check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+def finite_float_array(values: Any, argument: str) -> np.ndarray:
+    """``values`` as a float64 array of any shape: numbers (bool, int or float dtype), all finite."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{argument} must be numeric, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{argument} contains {int(np.sum(~np.isfinite(array)))} NaN or infinite value(s)")
+    return array
 
 
-def check_real(value: Any, name: str, minimum: float, maximum: float = np.inf, *, open_low: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or np.isnan(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    low_ok = value > minimum if open_low else value >= minimum
-    if not (low_ok and value <= maximum):
-        bracket = "(" if open_low else "["
-        raise ValueError(f"{name} must be in {bracket}{minimum}, {maximum}], got {value!r}")
-    return float(value)
+def is_binary(values: np.ndarray) -> bool:
+    """Whether every value of a float array is 0 or 1 (a binary outcome or a 0/1 arm flag)."""
+    return bool(np.all((values == 0.0) | (values == 1.0)))

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from .._base import spawn_generators
+from .._params import check_int
 from .._validation import (
     _check_1d,
     arm_codes,
     as_pandas,
-    check_int,
     check_n_rows,
     labels_equal,
     validate_outcome,
