@@ -25,6 +25,7 @@ from ._validation import (
     Arms,
     FeatureSchema,
     arm_codes,
+    as_pandas,
     check_arm_sizes,
     check_n_rows,
     encode_features,
@@ -79,6 +80,7 @@ class FittedInputs:
 
     def encode(self, X) -> np.ndarray:
         """Rows of ``X`` as the float matrix the node tables route (categories as codes, NaN = missing)."""
+        X = as_pandas(X, "X")
         check_n_rows(X)
         return encode_features(X, self.schema)
 
@@ -220,6 +222,7 @@ class _UpliftModel(BaseEstimator):
 
     def _prepare(self, X, treatment, y, sample_weight) -> tuple[FeatureSchema, Arms, ExperimentData]:
         """Validate the training data: feature schema, arm labels and the rows as the core needs them."""
+        X = as_pandas(X, "X")
         n_rows = check_n_rows(X)
         schema = infer_schema(X, max_categories=self.max_bins)
         arms = validate_treatment(treatment, self.control, n_rows)
@@ -348,6 +351,7 @@ class _BaseUpliftTree(_UpliftModel):
         """Validate a second sample (estimation rows, or with ``suffix="_val"`` validation rows)."""
         if X_est is None or treatment_est is None or y_est is None:
             raise ValueError(f"X{suffix}, treatment{suffix} and y{suffix} must be given together")
+        X_est = as_pandas(X_est, f"X{suffix}")
         n_rows = check_n_rows(X_est)
         labels = np.asarray(treatment_est)
         if labels.ndim != 1 or len(labels) != n_rows:

@@ -22,6 +22,7 @@ from .._kernels.partition import partition_rows
 from .._validation import (
     Arms,
     arm_codes,
+    as_pandas,
     check_arm_sizes,
     check_n_rows,
     missing_per_feature,
@@ -107,6 +108,7 @@ class DistilledUpliftTree(_BaseUpliftTree):
         if not hasattr(model, "predict_outcome") or not hasattr(model, "_fitted_attribute"):
             raise TypeError(f"model must be a fitted upliftree tree or forest, got {type(model).__name__}")
         check_is_fitted(model, model._fitted_attribute)
+        X = as_pandas(X, "X")
         model_inputs = model.fitted_state_.inputs
         treatments = tuple(model_inputs.treatments)
         n_rows = check_n_rows(X)
