@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from ._kernels.boundary import block_bounds, read_only, run_blocks, strided_matrix
 from ._kernels.histogram import COUNT, N_STATS, WEIGHT, WEIGHTED_Y
 from ._kernels.predictor import accumulate_node_stats, apply_tree, apply_tree_rows
 
@@ -82,10 +83,16 @@ class TreeArrays:
         return self.value[:, 1:] - self.value[:, :1]
 
     def apply(self, encoded: np.ndarray) -> np.ndarray:
-        """Leaf id of each row of an encoded feature matrix."""
-        if encoded.shape[0] < PARALLEL_MIN_ROWS:
-            return apply_tree_rows(encoded, np.arange(encoded.shape[0]), *self._routing())
-        return apply_tree(encoded, *self._routing())
+        """Leaf id of each row of an encoded feature matrix (blocks of rows on threads when there are many)."""
+        matrix = strided_matrix(encoded)
+        routing = self._routing()
+        leaves = np.empty(len(encoded), dtype=np.int64)
+
+        def descend(start: int, stop: int) -> None:
+            apply_tree(*matrix, start, stop, *routing, leaves)
+
+        run_blocks(descend, block_bounds(len(encoded), PARALLEL_MIN_ROWS))
+        return leaves
 
     def route_statistics(self, encoded, arm, weight, y, rows=None) -> np.ndarray:
         """Per-node, per-arm statistics of the given rows (all rows, or the index array ``rows``).
@@ -93,16 +100,25 @@ class TreeArrays:
         With ``rows`` the traversal runs on one thread, for callers that parallelize over trees.
         """
         if rows is None:
-            return accumulate_node_stats(self.apply(encoded), arm, weight, y, self.n_arms, self.parent)
-        return self.leaf_statistics(apply_tree_rows(encoded, rows, *self._routing()), rows, arm, weight, y)
+            return self._node_stats(self.apply(encoded), arm, weight, y)
+        leaves = apply_tree_rows(*strided_matrix(encoded), read_only(rows, np.int64), *self._routing())
+        return self.leaf_statistics(leaves, rows, arm, weight, y)
 
     def leaf_statistics(self, leaves, rows, arm, weight, y) -> np.ndarray:
         """Per-node, per-arm statistics of ``rows`` whose leaves are already known (``leaves[i]`` holds ``rows[i]``)."""
-        return accumulate_node_stats(leaves, arm[rows], weight[rows], y[rows], self.n_arms, self.parent)
+        return self._node_stats(leaves, arm[rows], weight[rows], y[rows])
 
-    def _routing(self):
-        return (self.children_left, self.children_right, self.feature, self.threshold, self.is_categorical,
-                self.category_bitset, self.missing_left)
+    def _node_stats(self, leaves, arm, weight, y) -> np.ndarray:
+        return accumulate_node_stats(read_only(leaves, np.int64), read_only(arm, np.int64),
+                                     read_only(weight, np.float64), read_only(y, np.float64), self.n_arms,
+                                     read_only(self.parent, np.int64))
+
+    def _routing(self) -> tuple[np.ndarray, ...]:
+        """The arrays the traversal kernels take, each in the one layout and dtype they are compiled for."""
+        return (read_only(self.children_left, np.int64), read_only(self.children_right, np.int64),
+                read_only(self.feature, np.int64), read_only(self.threshold, np.float64),
+                read_only(self.is_categorical, np.bool_), read_only(self.category_bitset, np.uint64),
+                read_only(self.missing_left, np.bool_))
 
     def with_stats(self, stats: np.ndarray, root_fallback: np.ndarray | None = None) -> TreeArrays:
         """The same splits with new node statistics (and the values they imply, see :func:`node_values`)."""

@@ -185,7 +185,7 @@ def _sweep(kind: int, y: np.ndarray, score: np.ndarray, treated: np.ndarray) -> 
     ordering = _ordering(score, y, treated)
     x = np.empty(len(ordering.group_ends))
     values = np.empty(len(ordering.group_ends))
-    area, _, _ = _kernels.curve_points(kind, np.ones(len(y), dtype=np.int64), *ordering, x, values)
+    area, _, _ = _kernels.curve_points(kind, np.ones(len(y), dtype=np.int32), *ordering, x, values)
     return x, values, area
 
 
@@ -1013,7 +1013,7 @@ def _fast_bootstrap(
     if binary:
         cell_counts = np.column_stack([
             outcome_treated, n_treated - outcome_treated, outcome_control, n_control - outcome_control
-        ]).round().astype(np.int64)
+        ]).round().astype(np.int32)
     if name == "qini_auc_score" and not negative_effect:
         perfect_area = _flat_perfect_qini_area(final_value, n_rows)
     elif row_perfect:
