@@ -147,7 +147,8 @@ class HistogramSource:
             def fill(start: int, stop: int) -> None:
                 weighted_histograms(histogram, self.binned, rows, *node_stats, features[start:stop])
         if parallel and len(rows) >= PARALLEL_MIN_ROWS:
-            run_blocks(fill, block_bounds(len(features), 1))
+            # Every feature costs the same: one block of features per thread.
+            run_blocks(fill, block_bounds(len(features), 1, blocks_per_thread=1))
         else:
             fill(0, len(features))
         return histogram

@@ -68,11 +68,13 @@ def _shared_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def block_bounds(n_items: int, min_block: int, granularity: int = 1) -> list[tuple[int, int]]:
-    """``(start, stop)`` blocks covering ``range(n_items)``: a few per thread, each of at least ``min_block``
-    items (one block when there are fewer), starts multiples of ``granularity``."""
+def block_bounds(n_items: int, min_block: int, granularity: int = 1, blocks_per_thread: int = 4
+                 ) -> list[tuple[int, int]]:
+    """``(start, stop)`` blocks covering ``range(n_items)``: ``blocks_per_thread`` per thread (a few, so a
+    thread slowed down by other work does not hold the others up), each of at least ``min_block`` items (one
+    block when there are fewer), starts multiples of ``granularity``."""
     n_threads = kernel_threads()
-    n_blocks = min(4 * n_threads, n_items // max(min_block, 1)) if n_threads > 1 else 1
+    n_blocks = min(blocks_per_thread * n_threads, n_items // max(min_block, 1)) if n_threads > 1 else 1
     if n_blocks <= 1:
         return [(0, n_items)]
     size = -(-n_items // n_blocks)
@@ -81,13 +83,14 @@ def block_bounds(n_items: int, min_block: int, granularity: int = 1) -> list[tup
 
 
 def run_blocks(task: Callable[[int, int], object], blocks: list[tuple[int, int]]) -> None:
-    """``task(start, stop)`` for every block, on the shared pool (inline when there is one block).
+    """``task(start, stop)`` for every block: all but the first on the shared pool, the first on the calling
+    thread (which would otherwise only wait).
 
     Tasks must not call :func:`run_blocks` themselves: a pool thread waiting for the pool could deadlock.
     """
-    if len(blocks) == 1:
+    futures = [_shared_pool().submit(task, start, stop) for start, stop in blocks[1:]]
+    try:
         task(*blocks[0])
-        return
-    futures = [_shared_pool().submit(task, start, stop) for start, stop in blocks]
-    for future in futures:
-        future.result()
+    finally:
+        for future in futures:
+            future.result()

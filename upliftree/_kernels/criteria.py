@@ -81,14 +81,14 @@ def arm_means(sums, target_means, n_reg, out):
 
 
 @njit(cache=True, nogil=True)
-def split_gain(left, right, node, node_means, node_divergence, criterion, normalized, n_reg, binary,
-               min_samples_leaf, min_samples_treatment, best_gain, left_means, right_means):
-    """Gain of splitting ``node`` into ``left`` and ``right``, and the gain before normalization.
+def split_gain(left, right, node, node_means, node_divergence, criterion, normalized, n_reg, binary, best_gain,
+               left_means, right_means):
+    """Gain of splitting ``node`` into ``left`` and ``right`` (an admissible candidate, see
+    :func:`is_admissible`), and the gain before normalization.
 
-    Returns ``(gain, raw_gain)``, both 0 when the candidate is not a split: a child keeps fewer than
-    ``min_samples_leaf`` rows or ``min_samples_treatment`` rows of some arm, or no weight in some arm; or the
-    gain is within rounding noise (see below); or, ``normalized``, it cannot beat ``best_gain``.
-    ``left_means`` and ``right_means`` are scratch arrays (the children's shrunk arm means).
+    Returns ``(gain, raw_gain)``, both 0 when the candidate is not a split: the gain is within rounding noise
+    (see below), or, ``normalized``, it cannot beat ``best_gain``. ``left_means`` and ``right_means`` are
+    scratch arrays (the children's shrunk arm means).
 
     Noise: the split counts only if ``signal > NOISE_TOLERANCE * scale``. For the divergences ``signal`` is
     the raw gain and ``scale`` the largest of the terms it sums (the weighted child divergences and the node
@@ -98,23 +98,10 @@ def split_gain(left, right, node, node_means, node_divergence, criterion, normal
     of. ΔΔP and the t-statistic are never normalized; the divergences are divided by the Rzepakowski &
     Jaroszewicz normalization factor when ``normalized``.
 
-    One function for the whole candidate (rather than one per step): each compiled function costs compile
-    time of its own and again inside every caller.
+    One function for the whole score (rather than one per step): each compiled function costs compile time
+    of its own and again inside every caller.
     """
     n_arms = node.shape[0]
-    # Admissible: both children keep min_samples_leaf rows, min_samples_treatment rows and some weight per arm.
-    left_rows = 0.0
-    right_rows = 0.0
-    for arm in range(n_arms):
-        if left[arm, COUNT] < min_samples_treatment or right[arm, COUNT] < min_samples_treatment:
-            return 0.0, 0.0
-        if left[arm, WEIGHT] <= 0.0 or right[arm, WEIGHT] <= 0.0:
-            return 0.0, 0.0
-        left_rows += left[arm, COUNT]
-        right_rows += right[arm, COUNT]
-    if not (left_rows >= min_samples_leaf and right_rows >= min_samples_leaf):
-        return 0.0, 0.0
-
     arm_means(left, node_means, n_reg, left_means)
     arm_means(right, node_means, n_reg, right_means)
     if criterion == DDP or criterion == TSTAT:
@@ -206,3 +193,19 @@ def split_gain(left, right, node, node_means, node_divergence, criterion, normal
         arm_share = left[arm, WEIGHT] / node[arm, WEIGHT]
         factor += node[arm, WEIGHT] / node_weight * bernoulli_impurity(arm_share, criterion)
     return raw_gain / (factor + 0.5), raw_gain
+
+
+@njit(cache=True, nogil=True)
+def is_admissible(left, right, min_samples_leaf, min_samples_treatment):
+    """Both children keep ``min_samples_leaf`` rows and ``min_samples_treatment`` rows of every arm, and some
+    weight in every arm."""
+    left_rows = 0.0
+    right_rows = 0.0
+    for arm in range(left.shape[0]):
+        if left[arm, COUNT] < min_samples_treatment or right[arm, COUNT] < min_samples_treatment:
+            return False
+        if left[arm, WEIGHT] <= 0.0 or right[arm, WEIGHT] <= 0.0:
+            return False
+        left_rows += left[arm, COUNT]
+        right_rows += right[arm, COUNT]
+    return left_rows >= min_samples_leaf and right_rows >= min_samples_leaf

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .boundary import read_only
-from .criteria import DDP, TSTAT, arm_divergence, arm_means, split_gain
+from .criteria import DDP, TSTAT, arm_divergence, arm_means, is_admissible, split_gain
 from .histogram import COUNT, N_STATS, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 
 # The criteria read count, weight and the weighted outcome moments; the squared weight is not needed here.
@@ -180,9 +180,11 @@ def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_
                         in_left = left[arm, stat] + missing[arm, stat] if missing_left else left[arm, stat]
                         candidate_left[arm, stat] = in_left
                         candidate_right[arm, stat] = feature_total[arm, stat] - in_left
+                if not is_admissible(candidate_left, candidate_right, min_samples_leaf, min_samples_treatment):
+                    continue
                 gain, raw_gain = split_gain(candidate_left, candidate_right, node, node_means, node_divergence,
-                                            criterion, normalized, n_reg, binary, min_samples_leaf,
-                                            min_samples_treatment, best_gain, left_means, right_means)
+                                            criterion, normalized, n_reg, binary, best_gain, left_means,
+                                            right_means)
                 if gain > best_gain:
                     best_position = position
                     best_prefix = prefix
