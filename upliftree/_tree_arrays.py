@@ -8,9 +8,11 @@ import numpy as np
 
 from ._kernels.boundary import block_bounds, read_only, run_blocks, strided_matrix
 from ._kernels.histogram import COUNT, N_STATS, WEIGHT, WEIGHTED_Y
-from ._kernels.predictor import accumulate_node_stats, apply_tree, apply_tree_rows
+from ._kernels.predictor import accumulate_node_stats, apply_tree
 
 BITSET_WORDS = 4
+# ``rows`` argument of ``apply_tree`` meaning "row i itself".
+ALL_ROWS = read_only(np.zeros(0, dtype=np.int64), np.int64)
 # Below this many rows, compiled passes run on one thread: waking the thread pool costs more than it saves.
 PARALLEL_MIN_ROWS = 50_000  # 4 x 64 bits cover the at most 255 categories of a feature
 
@@ -89,7 +91,7 @@ class TreeArrays:
         leaves = np.empty(len(encoded), dtype=np.int64)
 
         def descend(start: int, stop: int) -> None:
-            apply_tree(*matrix, start, stop, *routing, leaves)
+            apply_tree(*matrix, ALL_ROWS, start, stop, *routing, leaves)
 
         run_blocks(descend, block_bounds(len(encoded), PARALLEL_MIN_ROWS))
         return leaves
@@ -101,7 +103,9 @@ class TreeArrays:
         """
         if rows is None:
             return self._node_stats(self.apply(encoded), arm, weight, y)
-        leaves = apply_tree_rows(*strided_matrix(encoded), read_only(rows, np.int64), *self._routing())
+        rows = read_only(rows, np.int64)
+        leaves = np.empty(len(rows), dtype=np.int64)
+        apply_tree(*strided_matrix(encoded), rows, 0, len(rows), *self._routing(), leaves)
         return self.leaf_statistics(leaves, rows, arm, weight, y)
 
     def leaf_statistics(self, leaves, rows, arm, weight, y) -> np.ndarray:

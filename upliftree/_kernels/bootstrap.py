@@ -83,15 +83,6 @@ def curve_points(kind, counts, rows_in_order, treated_in_order, outcome_in_order
 
 
 @njit(cache=True, nogil=True)
-def _draw_counts(state, treated_rows, control_rows, counts):
-    """How many times each row is drawn in one stratified resample."""
-    for row in range(counts.shape[0]):
-        counts[row] = 0
-    for rows in (treated_rows, control_rows):
-        add_draws(state, rows, rows.shape[0], counts)
-
-
-@njit(cache=True, nogil=True)
 def resample_rows(seed, n_boot, treated_rows, control_rows):
     """Rows of ``n_boot`` stratified resamples, (n_boot, n_treated + n_control): treated draws first."""
     state = np.empty(1, dtype=np.uint64)
@@ -153,7 +144,11 @@ def bootstrap_curve_areas(
     x = np.empty(max_groups, dtype=np.float64)
     values = np.empty(max_groups, dtype=np.float64)
     for rep in range(n_boot):
-        _draw_counts(state, treated_rows, control_rows, counts)
+        # One stratified resample: how many times each row is drawn.
+        for row in range(counts.shape[0]):
+            counts[row] = 0
+        add_draws(state, treated_rows, treated_rows.shape[0], counts)
+        add_draws(state, control_rows, control_rows.shape[0], counts)
         for ordering in range(n_orderings):
             ends = group_ends[group_offsets[ordering]:group_offsets[ordering + 1]]
             area, treated_sum, control_sum = curve_points(
@@ -189,7 +184,11 @@ def bootstrap_curves_on_grid(
     x[0] = 0.0
     values[0] = 0.0
     for rep in range(n_boot):
-        _draw_counts(state, treated_rows, control_rows, counts)
+        # One stratified resample: how many times each row is drawn.
+        for row in range(counts.shape[0]):
+            counts[row] = 0
+        add_draws(state, treated_rows, treated_rows.shape[0], counts)
+        add_draws(state, control_rows, control_rows.shape[0], counts)
         curve_points(kind, counts, rows_in_order, treated_in_order, outcome_in_order, group_ends, x[1:], values[1:])
         _interpolate(grid, x, values, curves[rep])
     return curves

@@ -11,7 +11,7 @@ docs/architecture.md, "Kernel rules").
 import numpy as np
 from numba import njit
 
-from .histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
+from .histogram import WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 
 KL = 0
 ED = 1
@@ -83,8 +83,9 @@ def arm_means(sums, target_means, n_reg, out):
 @njit(cache=True, nogil=True)
 def split_gain(left, right, node, node_means, node_divergence, criterion, normalized, n_reg, binary, best_gain,
                left_means, right_means):
-    """Gain of splitting ``node`` into ``left`` and ``right`` (an admissible candidate, see
-    :func:`is_admissible`), and the gain before normalization.
+    """Gain of splitting ``node`` into ``left`` and ``right`` (an admissible candidate: both children keep
+    ``min_samples_leaf`` rows, and ``min_samples_treatment`` rows and some weight in every arm), and the gain
+    before normalization.
 
     Returns ``(gain, raw_gain)``, both 0 when the candidate is not a split: the gain is within rounding noise
     (see below), or, ``normalized``, it cannot beat ``best_gain``. ``left_means`` and ``right_means`` are
@@ -194,18 +195,3 @@ def split_gain(left, right, node, node_means, node_divergence, criterion, normal
         factor += node[arm, WEIGHT] / node_weight * bernoulli_impurity(arm_share, criterion)
     return raw_gain / (factor + 0.5), raw_gain
 
-
-@njit(cache=True, nogil=True)
-def is_admissible(left, right, min_samples_leaf, min_samples_treatment):
-    """Both children keep ``min_samples_leaf`` rows and ``min_samples_treatment`` rows of every arm, and some
-    weight in every arm."""
-    left_rows = 0.0
-    right_rows = 0.0
-    for arm in range(left.shape[0]):
-        if left[arm, COUNT] < min_samples_treatment or right[arm, COUNT] < min_samples_treatment:
-            return False
-        if left[arm, WEIGHT] <= 0.0 or right[arm, WEIGHT] <= 0.0:
-            return False
-        left_rows += left[arm, COUNT]
-        right_rows += right[arm, COUNT]
-    return left_rows >= min_samples_leaf and right_rows >= min_samples_leaf

@@ -15,42 +15,26 @@ from .histogram import N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 
 @njit(cache=True, nogil=True)
-def _descend(values, row_stride, column_stride, row, children_left, children_right, feature, threshold,
-             is_categorical, category_bitset, missing_left):
-    """Follow ``row`` (of the matrix ``values`` with its strides) from the root down to a leaf."""
-    node = 0
-    row_start = row * row_stride
-    while children_left[node] >= 0:
-        value = values[row_start + feature[node] * column_stride]
-        if np.isnan(value):
-            goes_left = missing_left[node]
-        elif is_categorical[node]:
-            code = np.int64(value)
-            goes_left = (category_bitset[node, code >> 6] >> np.uint64(code & 63)) & np.uint64(1) == np.uint64(1)
-        else:
-            goes_left = value <= threshold[node]
-        node = children_left[node] if goes_left else children_right[node]
-    return node
-
-
-@njit(cache=True, nogil=True)
-def apply_tree(values, row_stride, column_stride, start, stop, children_left, children_right, feature, threshold,
-               is_categorical, category_bitset, missing_left, leaves):
-    """Leaf id of rows ``start..stop`` into ``leaves[start:stop]`` (callers run blocks of rows on threads)."""
-    for row in range(start, stop):
-        leaves[row] = _descend(values, row_stride, column_stride, row, children_left, children_right, feature,
-                               threshold, is_categorical, category_bitset, missing_left)
-
-
-@njit(cache=True, nogil=True)
-def apply_tree_rows(values, row_stride, column_stride, rows, children_left, children_right, feature, threshold,
-                    is_categorical, category_bitset, missing_left):
-    """Leaf id of the rows ``rows`` of the matrix, on one thread."""
-    leaves = np.empty(rows.shape[0], dtype=np.int64)
-    for i in range(rows.shape[0]):
-        leaves[i] = _descend(values, row_stride, column_stride, rows[i], children_left, children_right, feature,
-                             threshold, is_categorical, category_bitset, missing_left)
-    return leaves
+def apply_tree(values, row_stride, column_stride, rows, start, stop, children_left, children_right, feature,
+               threshold, is_categorical, category_bitset, missing_left, leaves):
+    """Leaf id of row ``i`` (of row ``rows[i]`` when ``rows`` is not empty) into ``leaves[i]``, for ``i`` in
+    ``start..stop``; the matrix is ``values`` with its strides. Callers run blocks of ``i`` on threads."""
+    use_rows = rows.shape[0] > 0
+    for i in range(start, stop):
+        row_start = (rows[i] if use_rows else i) * row_stride
+        node = 0
+        while children_left[node] >= 0:
+            value = values[row_start + feature[node] * column_stride]
+            if np.isnan(value):
+                goes_left = missing_left[node]
+            elif is_categorical[node]:
+                code = np.int64(value)
+                goes_left = ((category_bitset[node, code >> 6] >> np.uint64(code & 63)) & np.uint64(1)
+                             == np.uint64(1))
+            else:
+                goes_left = value <= threshold[node]
+            node = children_left[node] if goes_left else children_right[node]
+        leaves[i] = node
 
 
 @njit(cache=True, nogil=True)

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .boundary import read_only
-from .criteria import DDP, TSTAT, arm_divergence, arm_means, is_admissible, split_gain
+from .criteria import DDP, TSTAT, arm_divergence, arm_means, split_gain
 from .histogram import COUNT, N_STATS, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 
 # The criteria read count, weight and the weighted outcome moments; the squared weight is not needed here.
@@ -180,7 +180,20 @@ def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_
                         in_left = left[arm, stat] + missing[arm, stat] if missing_left else left[arm, stat]
                         candidate_left[arm, stat] = in_left
                         candidate_right[arm, stat] = feature_total[arm, stat] - in_left
-                if not is_admissible(candidate_left, candidate_right, min_samples_leaf, min_samples_treatment):
+                # Admissible: both children keep min_samples_leaf rows, and min_samples_treatment rows and some
+                # weight in every arm.
+                admissible = True
+                left_rows = 0.0
+                right_rows = 0.0
+                for arm in range(n_arms):
+                    if (candidate_left[arm, COUNT] < min_samples_treatment
+                            or candidate_right[arm, COUNT] < min_samples_treatment
+                            or candidate_left[arm, WEIGHT] <= 0.0 or candidate_right[arm, WEIGHT] <= 0.0):
+                        admissible = False
+                        break
+                    left_rows += candidate_left[arm, COUNT]
+                    right_rows += candidate_right[arm, COUNT]
+                if not (admissible and left_rows >= min_samples_leaf and right_rows >= min_samples_leaf):
                     continue
                 gain, raw_gain = split_gain(candidate_left, candidate_right, node, node_means, node_divergence,
                                             criterion, normalized, n_reg, binary, best_gain, left_means,
