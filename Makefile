@@ -4,6 +4,8 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 DEMO_OUT ?= upliftree-demo
+# Hypothesis profile of the tests (tests/conftest.py): "ci" replays fixed examples; HYPOTHESIS_PROFILE=dev draws new ones
+export HYPOTHESIS_PROFILE ?= ci
 
 .PHONY: install install-test demo test lint
 
@@ -23,6 +25,7 @@ demo: install
 	$(PYTHON) -m upliftree demo --out $(DEMO_OUT)
 
 test: install-test
+	$(PYTHON) -m upliftree warmup  # compile the kernels once, not in each of the two pytest workers
 	$(PYTHON) -m pytest -n 2 tests
 
 lint:

@@ -280,7 +280,7 @@ def test_bad_input_is_refused_with_clear_errors(client, binary_experiment):
         udask.fit_tree(UpliftTreeClassifier(), unknown, features=FEATURES)
     with pytest.raises(ValueError, match="control='none' is not a label"):
         udask.fit_tree(UpliftTreeClassifier(control="none"), ddf, features=FEATURES)
-    with pytest.raises(ValueError, match="y must be binary"):
+    with pytest.raises(ValueError, match="outcome=.true_uplift. must be binary"):
         udask.fit_tree(UpliftTreeClassifier(control="control"), ddf, outcome="true_uplift", features=FEATURES)
     with pytest.raises(ValueError, match="strictly increasing"):
         udask.fit_tree(UpliftTreeClassifier(control="control"), ddf, features=FEATURES,

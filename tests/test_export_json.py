@@ -158,7 +158,7 @@ MALFORMED = [
     (("treatments",), ["control", "control"], "treatments: duplicated values"),
     (("treatments", 1), {"label": 1}, "treatments\\[1\\]: expected a string, boolean, integer or finite number"),
     (("features",), [], "expected at least one feature"),
-    (("features", 0, "type"), "date", "features\\[0\\].type: expected 'numeric' or 'categorical'"),
+    (("features", 0, "type"), "date", "features\\[0\\].type: expected 'numeric', 'bool' or 'categorical'"),
     (("features", 4, "categories"), ["north", "north", "east", "west"], "duplicated values"),
     (("features", 4, "categories"), [f"c{i}" for i in range(300)], "at most 255 categories"),
     (("features", 0, "has_missing"), DELETE, "features\\[0\\]: missing field\\(s\\) \\['has_missing'\\]"),

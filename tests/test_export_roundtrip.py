@@ -1,10 +1,10 @@
 """Round trips of generated models: JSON, SQL (run in DuckDB and SQLite) and pandas query strings must route
 and score every row exactly like ``apply`` / ``predict``.
 
-Hypothesis draws the experiment: numeric (float with NaN, int) and categorical (string or int categories)
+Hypothesis draws the experiment: numeric (float with NaN and -inf, int, bool) and categorical (string or int categories)
 features whose names and category values contain quotes, spaces, backticks, backslashes and non-ASCII
 letters; 1-3 treatments with string or int labels; classifier or regressor. Scoring data adds missing
-values and categories unseen at fit time.
+values, infinities and categories unseen at fit time.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def cases(draw) -> Case:
     # A key column that cannot collide with the features or the outputs.
     key = "row key"
     names = [name for name in names if name.casefold() not in ("row key", "leaf_id", "scored")] or ["feature"]
-    kinds = [draw(st.sampled_from(["float", "int", "str_category", "int_category"])) for _ in names]
+    kinds = [draw(st.sampled_from(["float", "int", "bool", "str_category", "int_category"])) for _ in names]
     n_rows = draw(st.integers(300, 900))
     columns, score_columns = {}, {}
     signal = np.zeros(n_rows)
@@ -60,13 +60,19 @@ def cases(draw) -> Case:
         if kind == "float":
             values = rng.normal(size=n_rows) * 10.0 ** rng.integers(-3, 4)
             values[rng.random(n_rows) < draw(st.sampled_from([0.0, 0.1, 0.3]))] = np.nan
-            score = rng.normal(size=n_score) * np.nanstd(values) * 1.5
+            values[rng.random(n_rows) < draw(st.sampled_from([0.0, 0.2]))] = -np.inf  # log(0), a split value
+            score = rng.normal(size=n_score) * np.nanstd(values[np.isfinite(values)]) * 1.5
             score[rng.random(n_score) < 0.2] = np.nan
+            score[rng.random(n_score) < 0.1] = rng.choice([-np.inf, np.inf])
             signal += np.nan_to_num(values > np.nanmedian(values))
         elif kind == "int":
             values = rng.integers(-5, 6, n_rows)
             score = rng.integers(-8, 9, n_score)
             signal += values > 0
+        elif kind == "bool":  # a BOOLEAN column in the databases
+            values = rng.random(n_rows) < 0.4
+            score = rng.random(n_score) < 0.5
+            signal += values
         else:
             n_categories = draw(st.integers(2, 6))
             if kind == "str_category":

@@ -100,6 +100,34 @@ def test_mask_follows_the_tree_on_every_kind_of_value():
                                       np.asarray(expected) == leaf, err_msg=f"leaf {leaf}")
 
 
+def test_infinite_thresholds_are_bounds_like_any_other():
+    """A feature holding -inf (log(0)) can be split at -inf; inf is the "missing or not" split."""
+    # 0 splits x at -inf -> 1 (x = -inf), 2; 2 splits "missing or not" -> 3 (not missing), 4 (missing only);
+    # 3 splits x at 0 -> 5, 6 (inf included).
+    tree = hand_tree([(0, 0, -np.inf, False), (2, 0, np.inf, False), (3, 0, 0.0, True)])
+    schema = FeatureSchema(("x",), (None,))
+    texts = {leaf: format_rule(leaf_conditions(tree, schema, leaf)) for leaf in tree.leaf_ids}
+    assert texts == {1: "x = -inf", 4: "x is missing", 5: "-inf < x <= 0", 6: "x > 0"}
+    assert format_condition(leaf_conditions(tree, schema, 2)[0]) == "x is missing or x > -inf"
+    values = np.array([-np.inf, -1.7976931348623157e308, -1.0, -0.0, 0.0, 5e-324, 1.0, 1.7976931348623157e308,
+                       np.inf, np.nan])
+    leaves = tree.apply(values.reshape(-1, 1))
+    assert leaves.tolist() == [1, 5, 5, 5, 5, 6, 6, 6, 6, 4]
+    for leaf in tree.leaf_ids:
+        mask = conditions_mask(leaf_conditions(tree, schema, leaf), values.reshape(-1, 1))
+        np.testing.assert_array_equal(mask, leaves == leaf, err_msg=texts[leaf])
+
+
+def test_infinite_bounds_count_unless_left_out():
+    assert Condition("x", 0).low_inclusive and not Condition("x", 0, low=5.0).low_inclusive
+    assert not Condition("x", 0, missing=False).restricts_values
+    assert format_condition(Condition("x", 0, high=-np.inf, missing=False)) == "x = -inf"
+    assert format_condition(Condition("x", 0, low=-np.inf, low_inclusive=False)) == "x is missing or x > -inf"
+    assert format_condition(Condition("x", 0, high=np.inf, high_inclusive=False, missing=False)) == "x < inf"
+    empty = Condition("x", 0, low=np.inf, missing=False)
+    assert not empty.allows_values and format_condition(empty) == "x is never satisfied"
+
+
 def test_thresholds_print_with_chosen_precision():
     tree = hand_tree([(0, 0, 0.123456789, False)])
     schema = FeatureSchema(("x",), (None,))

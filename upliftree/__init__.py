@@ -21,6 +21,7 @@ _LAZY = {
     "distill": ("upliftree.export.distill", "distill"),
     "Policy": ("upliftree.policy", "Policy"),
     "policy_value": ("upliftree.policy", "policy_value"),
+    "warmup": ("upliftree._warmup", "warmup"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from ._params import check_random_state
+
 
 class BaseEstimator:
     """Give ``get_params``/``set_params``/``repr`` from the ``__init__`` signature.
@@ -72,10 +74,6 @@ def spawn_generators(random_state: Any, n_streams: int) -> list:
     """
     import numpy as np
 
-    if isinstance(random_state, np.random.Generator):
+    if isinstance(check_random_state(random_state), np.random.Generator):
         return random_state.spawn(n_streams)
-    if random_state is not None and (
-        isinstance(random_state, bool) or not isinstance(random_state, int | np.integer) or random_state < 0
-    ):
-        raise ValueError(f"random_state must be None, a non-negative int or a numpy Generator, got {random_state!r}")
     return [np.random.default_rng(seed) for seed in np.random.SeedSequence(random_state).spawn(n_streams)]

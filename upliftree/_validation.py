@@ -7,7 +7,8 @@ Every user-facing error message about data lives here: features (numeric vs cate
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 from typing import Any
 
@@ -72,16 +73,25 @@ class FeatureSchema:
         changes only how rules read (a feature without missing values is not written "x is missing or ...",
         see :mod:`upliftree.rules`), never how rows are routed. ``None`` (the default, and what models saved
         before the field existed get) means "had missing values" for every feature: the cautious reading.
+    is_bool : tuple of bool
+        For each feature, whether it was a bool column (numpy ``bool`` or pandas ``boolean``), a numeric
+        feature with values 0 and 1. Only SQL uses it: a database column of booleans is not compared with
+        numbers. ``None`` (the default, and models saved before the field existed) means no bool feature.
     """
 
     names: tuple[str, ...]
     categories: tuple[tuple[Any, ...] | None, ...]
     has_missing: tuple[bool, ...] | None = None
+    is_bool: tuple[bool, ...] | None = None
 
     def __post_init__(self) -> None:
         for name, cats in zip(self.names, self.categories, strict=True):
             if cats is not None and any(isinstance(value, PooledCategories) for value in cats[:-1]):
                 raise ValueError(f"feature {name!r}: the pooled categories must be the last category")
+        bools = () if self.is_bool is None else tuple(bool(flag) for flag in self.is_bool)
+        if bools and len(bools) != len(self.names):
+            raise ValueError(f"is_bool must have one flag per feature ({len(self.names)}), got {len(bools)}")
+        object.__setattr__(self, "is_bool", bools or (False,) * len(self.names))
         if self.has_missing is None:
             object.__setattr__(self, "has_missing", (True,) * len(self.names))
             return
@@ -116,7 +126,7 @@ class FeatureSchema:
 
     def with_missing(self, has_missing: Any) -> FeatureSchema:
         """The same schema with the per-feature "had missing values" flags ``has_missing``."""
-        return FeatureSchema(self.names, self.categories, tuple(bool(flag) for flag in has_missing))
+        return replace(self, has_missing=tuple(bool(flag) for flag in has_missing))
 
 
 def missing_per_feature(encoded: np.ndarray) -> tuple[bool, ...]:
@@ -195,9 +205,7 @@ def infer_schema(X: Any, max_categories: int = MAX_CATEGORIES) -> FeatureSchema:
         if X.shape[1] == 0:
             raise ValueError("X has no columns; expected at least one feature")
         names = [str(column) for column in X.columns]
-        if len(set(names)) != len(names):
-            duplicated = sorted({name for name in names if names.count(name) > 1})
-            raise ValueError(f"X has duplicated column names: {duplicated}")
+        _check_unique_names(names, names)
         categories: list[tuple[Any, ...] | None] = []
         for column, name in zip(X.columns, names, strict=True):
             dtype = X[column].dtype
@@ -216,27 +224,80 @@ def infer_schema(X: Any, max_categories: int = MAX_CATEGORIES) -> FeatureSchema:
             if cats is not None and len(cats) > max_categories:
                 categories[-1] = _pool_rare(X[column], cats, name, max_categories)
         has_missing = tuple(bool(X[column].isna().any()) for column in X.columns)
-        return FeatureSchema(tuple(names), tuple(categories), has_missing)
+        is_bool = tuple(cats is None and pd.api.types.is_bool_dtype(X[column].dtype)
+                        for column, cats in zip(X.columns, categories, strict=True))
+        return FeatureSchema(tuple(names), tuple(categories), has_missing, is_bool)
     array = _as_2d_array(X)
     if np.issubdtype(array.dtype, np.floating) and array.shape[0] > 0:
         has_missing = tuple(bool(flag) for flag in np.isnan(array).any(axis=0))
     else:
         has_missing = (False,) * array.shape[1]  # integer and bool arrays cannot hold NaN
-    return FeatureSchema(tuple(f"x{i}" for i in range(array.shape[1])), (None,) * array.shape[1], has_missing)
+    return FeatureSchema(tuple(f"x{i}" for i in range(array.shape[1])), (None,) * array.shape[1], has_missing,
+                         (array.dtype == np.bool_,) * array.shape[1])
 
 
-def _as_2d_array(X: Any) -> np.ndarray:
+def _check_unique_names(names: list[str], features: Any) -> None:
+    """Raise when one of ``features`` names several columns of ``names`` (column names compared as text)."""
+    counts = Counter(names)
+    duplicated = sorted({str(name) for name in features if counts[str(name)] > 1})
+    if duplicated:
+        raise ValueError(
+            f"X has several columns named {duplicated} (names are compared as text, so 1 and '1' are the same "
+            "name); each feature must be exactly one column: drop or rename the duplicates"
+        )
+
+
+def _2d_array(X: Any) -> np.ndarray:
+    """``X`` as a numpy array, checked to be 2-D with at least one column (its dtype is not checked)."""
     array = np.asarray(X)
     if array.ndim != 2:
         raise ValueError(f"X must be a 2-D array or a DataFrame, got an array with {array.ndim} dimension(s)")
     if array.shape[1] == 0:
         raise ValueError("X has no columns; expected at least one feature")
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.iscomplexobj(array):
-        raise TypeError(
-            f"X is an array of dtype {array.dtype}; a numpy X must be numeric. "
-            "Pass a pandas DataFrame to use categorical (string) features."
-        )
     return array
+
+
+_STRING_HINT = " Pass a pandas DataFrame to use categorical (string) features."
+
+
+def _as_2d_array(X: Any) -> np.ndarray:
+    """A numeric 2-D numpy ``X``; an object array of numbers becomes float64 (see :func:`_numeric_object_values`)."""
+    array = _2d_array(X)
+    if array.dtype == object:
+        return _numeric_object_values(array, "X", _STRING_HINT)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.iscomplexobj(array):
+        raise TypeError(f"X is an array of dtype {array.dtype}; a numpy X must be numeric.{_STRING_HINT}")
+    return array
+
+
+# What ``pd.api.types.infer_dtype(..., skipna=True)`` says of an object array holding only real numbers (or
+# only missing values); anything else ("mixed-integer" is also ints with bools, or ints with text) is checked
+# value type by value type.
+_NUMERIC_INFERRED = frozenset({"integer", "floating", "mixed-integer-float", "boolean", "empty"})
+_MISSING_TYPES = (type(None), type(pd.NA))
+
+
+def _numeric_object_values(values: np.ndarray, argument: str, hint: str = "") -> np.ndarray:
+    """A float64 copy of an object array of numbers, as scikit-learn's ``check_array`` reads one.
+
+    Python or numpy ints, floats and bools are numbers (``True`` is 1.0); ``None``, NaN and ``pd.NA`` are
+    missing values (NaN). Anything else, text included, raises a ``TypeError`` naming ``argument``: unlike
+    ``check_array``, the text ``"2.5"`` is not parsed as a number (nothing is silently coerced).
+    """
+    flat = values.ravel(order="K")
+    if pd.api.types.infer_dtype(flat, skipna=True) not in _NUMERIC_INFERRED:
+        bad_types = {kind for kind in set(map(type, flat))
+                     if not issubclass(kind, _MISSING_TYPES) and not issubclass(kind, Real | np.bool_)}
+        if bad_types:
+            example = next(value for value in flat if type(value) in bad_types)
+            raise TypeError(
+                f"{argument} is an object array holding {type(example).__name__} values such as {example!r}; "
+                f"expected numbers (int, float, bool), with None or NaN for missing values.{hint}"
+            )
+    try:
+        return np.where(pd.isna(values), np.nan, values).astype(np.float64)
+    except OverflowError:
+        raise ValueError(f"{argument} holds an integer too large for float64") from None
 
 
 def encode_features(X: Any, schema: FeatureSchema) -> np.ndarray:
@@ -251,6 +312,8 @@ def encode_features(X: Any, schema: FeatureSchema) -> np.ndarray:
     C-contiguous float64 matrix; a DataFrame is encoded column by column into a new C-contiguous matrix.
     """
     if isinstance(X, pd.DataFrame):
+        # Duplicates among the other columns do not matter: they are never read.
+        _check_unique_names([str(column) for column in X.columns], schema.names)
         columns = {str(column): column for column in X.columns}
         missing = [name for name in schema.names if name not in columns]
         if missing:
@@ -283,24 +346,79 @@ def contiguous_float64(array: np.ndarray) -> np.ndarray:
 
 
 def _numeric_column(column: pd.Series, name: str) -> np.ndarray:
+    if column.dtype == object:
+        # An object column of numbers (None for missing) holds the same values as a float one.
+        return _numeric_object_values(column.to_numpy(), f"Column {name!r} (numeric at fit time)",
+                                     " Convert it with pd.to_numeric.")
     if not _is_numeric_dtype(column.dtype):
-        raise TypeError(f"Column {name!r} was numeric at fit time but has dtype {column.dtype} now")
+        raise TypeError(
+            f"Column {name!r} was numeric at fit time but has dtype {column.dtype} now; expected a numeric or "
+            "bool column (convert text with pd.to_numeric)"
+        )
     return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+# How a value's type is named when categories and the values given for them are compared.
+_TEXT, _NUMBER, _BOOL = "text", "numeric", "bool"
+_CONVERSION_HINTS = {
+    _TEXT: "X[{name!r}] = X[{name!r}].astype(str)",
+    _NUMBER: "X[{name!r}] = pd.to_numeric(X[{name!r}])",
+    _BOOL: "X[{name!r}] = X[{name!r}].astype(bool)",
+}
+
+
+def _value_kind(kind: type) -> str:
+    """Which values can be equal: text only to text, bools only to bools, numbers (any int or float type,
+    so 3 and 3.0 are the same category) only to numbers."""
+    if issubclass(kind, bool | np.bool_):
+        return _BOOL
+    if issubclass(kind, str):
+        return _TEXT
+    if issubclass(kind, Real):
+        return _NUMBER
+    return kind.__name__
+
+
+def _check_category_kinds(values: np.ndarray, dtype: Any, categories: tuple[Any, ...], name: str) -> None:
+    """Raise when ``values`` (the distinct values of a column) hold a kind of value no category has.
+
+    Such a value can never equal a category, so it would be routed as an unseen category: integer codes given
+    for text categories, or the text '1' for the category 1, would silently send every row down the
+    missing-value branches.
+    """
+    fitted = {_value_kind(type(value)) for value in expand_categories(categories)}
+    given = {_value_kind(kind) for kind in set(map(type, values))}
+    foreign = sorted(given - fitted)
+    # A feature without categories (all missing at fit) has no type to compare with: every value is unseen.
+    if foreign and fitted:
+        examples = ", ".join(repr(value) for value in expand_categories(categories)[:3])
+        expected = " and ".join(sorted(fitted))
+        hint = _CONVERSION_HINTS.get(next(iter(fitted)), "") if len(fitted) == 1 else ""
+        raise TypeError(
+            f"Column {name!r} holds {' and '.join(foreign)} values (dtype {dtype}), but the model's categories "
+            f"for it are {expected} (e.g. {examples}); a value never equals a category of another type (the "
+            "number 1 is not the text '1'), so these rows would all be routed as unseen categories. Give the "
+            "column the values it had at fit time" + (f", e.g. {hint.format(name=name)}" if hint else "")
+        )
 
 
 def _category_codes(column: pd.Series, categories: tuple[Any, ...], name: str) -> np.ndarray:
     if not (_is_categorical_dtype(column.dtype) or _is_numeric_dtype(column.dtype)):
         raise TypeError(f"Column {name!r} was categorical at fit time but has dtype {column.dtype} now")
-    # get_indexer gives -1 for missing values and for categories unseen at fit time.
+    # Each distinct value is looked up once; missing values get the code -1.
+    row_codes, distinct = pd.factorize(column)
+    distinct = np.asarray(distinct, dtype=object)
+    _check_category_kinds(distinct, column.dtype, categories, name)
     group = pooled_group(categories)
     if group is None:
-        codes = pd.Index(list(categories), dtype=object).get_indexer(column.astype(object)).astype(np.float64)
+        positions = pd.Index(list(categories), dtype=object).get_indexer(distinct)
     else:
         # Every pooled category gets the code of the pooled group, the last one.
         pooled_code = len(categories) - 1
-        known = pd.Index([*categories[:-1], *group.values], dtype=object)
-        positions = known.get_indexer(column.astype(object))
-        codes = np.where(positions < 0, -1, np.minimum(positions, pooled_code)).astype(np.float64)
+        positions = pd.Index([*categories[:-1], *group.values], dtype=object).get_indexer(distinct)
+        positions = np.where(positions < 0, -1, np.minimum(positions, pooled_code))
+    # Appending -1 sends the missing values' code -1 to -1; -1 (unseen or missing) becomes NaN.
+    codes = np.append(positions, -1)[row_codes].astype(np.float64)
     codes[codes < 0] = np.nan
     return codes
 
@@ -400,46 +518,104 @@ def labels_equal(value: Any, label: Any) -> bool:
     return bool(value == label)
 
 
-def validate_outcome(y: Any, n_rows: int, binary: bool) -> np.ndarray:
+def _numeric_1d(values: np.ndarray, argument: str) -> np.ndarray:
+    """A 1-D array of numbers as float64 (object arrays as :func:`_numeric_object_values` reads them)."""
+    if values.dtype == object:
+        return _numeric_object_values(values, argument)
+    if not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_) or np.iscomplexobj(values):
+        raise TypeError(f"{argument} must be numeric, got dtype {values.dtype}")
+    return values.astype(np.float64)
+
+
+def validate_outcome(y: Any, n_rows: int, binary: bool, argument: str = "y") -> np.ndarray:
     """Check the outcome; a classifier's must be 0/1 or bool, and nothing is thresholded."""
-    values = _check_1d(y, "y", n_rows)
-    if values.dtype == np.bool_:
-        return values.astype(np.float64)
-    if pd.api.types.is_bool_dtype(values.dtype) or values.dtype == object:
-        try:
-            values = values.astype(np.float64)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"y must be numeric, got values of type {values.dtype}: {error}") from None
-    if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
-        raise TypeError(f"y must be numeric, got dtype {values.dtype}")
-    values = values.astype(np.float64)
+    values = _numeric_1d(_check_1d(y, argument, n_rows), argument)
     if not np.isfinite(values).all():
         bad = int((~np.isfinite(values)).sum())
-        raise ValueError(f"y contains {bad} NaN or infinite value(s); drop or impute those rows first")
+        raise ValueError(f"{argument} contains {bad} NaN or infinite value(s); drop or impute those rows first")
     if binary:
         not_binary = (values != 0.0) & (values != 1.0)
         if not_binary.any():
             examples = np.unique(values[not_binary])[:5].tolist()
             raise ValueError(
-                f"y must be binary (0/1 or bool) for a classifier; found values {examples}. "
+                f"{argument} must be binary (0/1 or bool) for a classifier; found values {examples}. "
                 "Use UpliftTreeRegressor / UpliftRandomForestRegressor for a continuous outcome."
             )
     return values
 
 
-def validate_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray:
+def validate_sample_weight(sample_weight: Any, n_rows: int, argument: str = "sample_weight") -> np.ndarray:
     """Check weights: finite, non-negative, one per row; ``None`` means all ones."""
     if sample_weight is None:
         return np.ones(n_rows, dtype=np.float64)
-    weights = _check_1d(sample_weight, "sample_weight", n_rows)
-    if not np.issubdtype(weights.dtype, np.number) and weights.dtype != np.bool_:
-        raise TypeError(f"sample_weight must be numeric, got dtype {weights.dtype}")
-    weights = weights.astype(np.float64)
+    weights = _numeric_1d(_check_1d(sample_weight, argument, n_rows), argument)
     if not np.isfinite(weights).all():
-        raise ValueError("sample_weight contains NaN or infinite values")
+        raise ValueError(f"{argument} contains NaN or infinite values")
     if (weights < 0).any():
-        raise ValueError("sample_weight contains negative values; weights must be >= 0")
+        raise ValueError(f"{argument} contains negative values; weights must be >= 0")
     return weights
+
+
+# Bound on every total of the node statistics (sum w, sum w|y|, sum w y^2, sum w^2 over the rows): with each
+# at most 1e150, every node's statistics are finite and so is the product of any two (squares of sums in
+# variances, effective sample sizes and split criteria stay below 1e300).
+MAX_STATISTIC = 1e150
+
+
+def statistic_totals(y: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``sum w, sum w|y|, sum w y^2, sum w^2`` over the rows (inf where a sum overflows float64).
+
+    They bound the node statistics (``upliftree/_kernels/histogram.py``) of every subset of the rows. Totals
+    of parts of the data (Dask partitions) add up to the totals of the whole.
+    """
+    # Two scratch arrays reused in place (sums of products rather than np.dot, whose BLAS threads would
+    # compete with the fit's own).
+    magnitude = np.abs(y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        weighted = weight * magnitude
+        sum_wy = weighted.sum()
+        sum_wy2 = np.multiply(weighted, magnitude, out=magnitude).sum()
+        sum_w2 = np.multiply(weight, weight, out=weighted).sum()
+    return np.array([weight.sum(), sum_wy, sum_wy2, sum_w2])
+
+
+def check_statistic_totals(totals: np.ndarray, max_draws: int, y_name: str, weight_name: str | None) -> None:
+    """Raise unless each of :func:`statistic_totals`, times ``max_draws``, is at most ``MAX_STATISTIC``.
+
+    ``max_draws`` is the most times one row can be in a sample (a forest's bootstrap draws a row up to
+    ``n_draw`` times, and its statistics count it that often). The error names the outcome ``y_name`` and
+    the weights ``weight_name`` (None when no weights were given: then only the outcome can be too large).
+    """
+    if weight_name is None:
+        checks = ((None, "1"), (y_name, "|y|"), (y_name, "y**2"), (None, "1"))
+    else:
+        both = f"{y_name} and {weight_name}"
+        checks = ((weight_name, "w"), (both, "w * |y|"), (both, "w * y**2"), (weight_name, "w**2"))
+    bound = MAX_STATISTIC / max_draws
+    for total, (argument, term) in zip(totals, checks, strict=True):
+        if argument is None or total <= bound:
+            continue
+        limit = f"{MAX_STATISTIC:.0e}"
+        if max_draws > 1:
+            limit += f" / {max_draws} (a bootstrap sample can draw one row {max_draws} times)"
+        raise ValueError(
+            f"{argument} too large: sum({term}) over the rows is {total:.3g}, above {limit}, so the node "
+            f"statistics would overflow float64; rescale {argument} (the bound is in docs/guide.md, Input data)"
+        )
+
+
+def validate_outcome_and_weight(y: Any, sample_weight: Any, n_rows: int, binary: bool, max_draws: int = 1,
+                                suffix: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """The checked outcome and weights of one sample, their statistics bounded (:func:`check_statistic_totals`).
+
+    ``suffix`` names the arguments of a second sample (``y_est``, ``sample_weight_val``).
+    """
+    y_name, weight_name = f"y{suffix}", f"sample_weight{suffix}"
+    values = validate_outcome(y, n_rows, binary, y_name)
+    weights = validate_sample_weight(sample_weight, n_rows, weight_name)
+    check_statistic_totals(statistic_totals(values, weights), max_draws, y_name,
+                           None if sample_weight is None else weight_name)
+    return values, weights
 
 
 def check_arm_sizes(arms: Arms, weights: np.ndarray, min_rows: int, argument: str = "treatment") -> None:
@@ -463,23 +639,23 @@ def check_arm_totals(labels: tuple, counts: np.ndarray, weights: np.ndarray, min
 
 
 def check_n_rows(X: Any) -> int:
-    n_rows = len(X) if isinstance(X, pd.DataFrame) else _as_2d_array(X).shape[0]
+    n_rows = len(X) if isinstance(X, pd.DataFrame) else _2d_array(X).shape[0]
     if n_rows == 0:
         raise ValueError("X has no rows")
     return n_rows
 
 
-def check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+def finite_float_array(values: Any, argument: str) -> np.ndarray:
+    """``values`` as a float64 array of any shape: numbers (bool, int or float dtype), all finite."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{argument} must be numeric, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{argument} contains {int(np.sum(~np.isfinite(array)))} NaN or infinite value(s)")
+    return array
 
 
-def check_real(value: Any, name: str, minimum: float, maximum: float = np.inf, *, open_low: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or np.isnan(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    low_ok = value > minimum if open_low else value >= minimum
-    if not (low_ok and value <= maximum):
-        bracket = "(" if open_low else "["
-        raise ValueError(f"{name} must be in {bracket}{minimum}, {maximum}], got {value!r}")
-    return float(value)
+def is_binary(values: np.ndarray) -> bool:
+    """Whether every value of a float array is 0 or 1 (a binary outcome or a 0/1 arm flag)."""
+    return bool(np.all((values == 0.0) | (values == 1.0)))

@@ -118,7 +118,8 @@ def _handle_errors(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with _quiet_compilation(kwargs.get("quiet", False)):
+                return command(*args, **kwargs)
         except typer.Exit:  # click's Exit is a RuntimeError: let deliberate exit codes through
             raise
         except (ValueError, TypeError, OSError, RuntimeError) as error:
@@ -126,6 +127,15 @@ def _handle_errors(command: Callable) -> Callable:
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
+
+
+def _quiet_compilation(quiet: bool) -> contextlib.AbstractContextManager:
+    """``--quiet`` also silences the kernels' one-time compile message (imports Numba only then)."""
+    if not quiet:
+        return contextlib.nullcontext()
+    from ._kernels import compile_message_silenced
+
+    return compile_message_silenced()
 
 
 class _Console:
@@ -174,15 +184,15 @@ def _cell(value: Any) -> str:
 
 # -- reading experiments and models -----------------------------------------------------------------------------
 def _load_experiment(data: Path, treatment: str, control: str, outcome: str, features: list[str] | None,
-                     exclude: list[str] | None, outcome_type: OutcomeType, extra_columns: tuple[str, ...] = ()):
+                     exclude: list[str] | None, outcome_type: OutcomeType, extra_columns: tuple[str, ...] = (),
+                     model: Any = None):
+    """The experiment in ``data``; with a fitted ``model``, its features are read as the model expects them."""
     from .report import experiment_from_frame, read_table
-    from .report.io import require_columns, table_columns
 
     wanted = None
     if features is not None:
         wanted = list(dict.fromkeys([treatment, outcome, *features, *extra_columns]))
-        require_columns(table_columns(data), wanted, data)
-    frame = read_table(data, wanted)
+    frame = read_table(data, wanted, schema=None if model is None else model.schema_)
     experiment = experiment_from_frame(frame, treatment=treatment, control=control, outcome=outcome,
                                        features=features, exclude=[*(exclude or ()), *extra_columns],
                                        outcome_type=outcome_type.value, source=str(data))
@@ -261,7 +271,8 @@ def report(
     """Fit an honest uplift tree, a forest and a baseline, evaluate them on held-out rows, write DIR/report.html.
 
     Also writes model.json, tree.svg, rules.md, rules.csv, segments.csv, qini.png, uplift.png, deciles.png,
-    scoring.sql and, with --benefit, eligibility.csv.
+    scoring.sql and, with --benefit, eligibility.csv. Columns that look recorded after treatment (another
+    outcome, or changed by the treatment) fail a check; without --features they are left out, with a warning.
     """
     from .report import ReportSettings, make_report
 
@@ -287,6 +298,13 @@ def _print_report_summary(console: _Console, result: Any) -> None:
     for check in result.checks:
         if check.level == "warning":
             console.print(f"[yellow]warning:[/yellow] {check.title}. {check.detail}")
+        elif check.level == "failed":
+            _warn(check)
+
+
+def _warn(check: Any) -> None:
+    """A failed check on stderr, even with --quiet (like flagged drift)."""
+    typer.echo(f"Warning: {check.title}. {check.detail}", err=True)
 
 
 def _print_segments(console: _Console, tree: Any, title: str) -> None:
@@ -342,6 +360,7 @@ def fit(
     """Fit an uplift tree (or forest) on all rows and save it as JSON, with the training profile for 'monitor'.
 
     With --benefit (and --cost) the profile also records net values and the share of rows the policy treats.
+    Without --features, columns that look recorded after treatment are left out, with a warning.
     """
     from .forest import UpliftRandomForestClassifier, UpliftRandomForestRegressor
     from .monitor import record_training_profile
@@ -351,6 +370,13 @@ def fit(
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _columns(features), _columns(exclude),
                                          outcome_type)
+    if not experiment.features_given:  # "every other column": leave out those recorded after treatment
+        from .report.leakage import leakage_check, screen_experiment
+
+        with console.step("Screening the features for columns recorded after treatment"):
+            experiment, screen = screen_experiment(experiment)
+        if screen.flagged:
+            _warn(leakage_check(screen))
     options: dict[str, Any] = {"min_samples_leaf": min_samples_leaf, "honest": honest,
                                "control": experiment.control, "random_state": seed}
     if criterion:
@@ -401,7 +427,8 @@ def evaluate(
     fitted = _load_model(model_path)
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous)
+                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous,
+                                         model=fitted)
     labels = [str(label) for label in fitted.treatments_]
     arms = arm_codes(experiment.treatment, tuple(fitted.treatments_))
     with console.step(f"Scoring {experiment.n_rows:,} rows and bootstrapping"):
@@ -507,7 +534,8 @@ def plot(
 
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous)
+                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous,
+                                         model=fitted)
     treatments = list(fitted.treatments_[1:])
     if arm is None and len(treatments) > 1:
         raise ValueError(f"the model has several treatments {treatments}; choose one with --arm")
@@ -557,23 +585,20 @@ def score(
     import numpy as np
 
     from ._validation import arm_codes
-    from .report.io import TableWriter, iter_table, table_columns
+    from .report.io import TableWriter, iter_table, require_columns, table_columns
 
     fitted = _load_model(model_path)
     features = _model_features(fitted)
     ids = _columns(id_columns) or []
     columns = None if keep_columns else list(dict.fromkeys([*ids, *features]))
-    if columns is None:
-        from .report.io import require_columns
-
-        require_columns(table_columns(data), features, data)
+    require_columns(table_columns(data), features if columns is None else columns, data)
     policy = _policy(fitted, 1.0 if benefit is None else benefit, cost)
     labels = [str(label) for label in fitted.treatments_]
     uplift_names = ["uplift"] if len(labels) == 2 else [f"uplift_{label}" for label in labels[1:]]
     console = _Console(quiet)
     progress = _row_progress(console, data)
     with TableWriter(out) as writer, progress as advance:
-        for chunk in iter_table(data, chunk_size, columns):
+        for chunk in iter_table(data, chunk_size, columns, schema=fitted.schema_):
             X = chunk[features]
             scores = chunk.reset_index(drop=True) if keep_columns else chunk[ids].reset_index(drop=True)
             uplift = np.asarray(fitted.predict(X), dtype=np.float64).reshape(len(chunk), -1)
@@ -662,11 +687,7 @@ def monitor(
     console = _Console(quiet)
     fitted = _load_model(model_path)
     with console.step(f"Reading {new_data}"):
-        from .report.io import require_columns, table_columns
-
-        features = _model_features(fitted)
-        require_columns(table_columns(new_data), features, new_data)
-        frame = read_table(new_data, features)
+        frame = read_table(new_data, _model_features(fitted), schema=fitted.schema_)
     with console.step(f"Comparing {len(frame):,} rows with the training profile"):
         checks = drift_report(fitted, frame)
     flagged = checks[checks["flagged"]]
@@ -713,6 +734,24 @@ def demo(
     )
     result = make_report(experiment, out, settings, progress=console.step)
     _print_report_summary(console, result)
+
+
+@app.command()
+@_handle_errors
+def warmup(quiet: bool = QUIET) -> None:
+    """Compile every kernel for this machine now (Docker images, CI), so later runs start without compiling.
+
+    Compiled kernels go to Numba's cache (NUMBA_CACHE_DIR, else the package's __pycache__); see
+    docs/performance.md.
+    """
+    from ._warmup import warmup as compile_kernels
+
+    console = _Console(quiet)
+    with console.step("Compiling upliftree's kernels (or loading them from the cache)"):
+        summary = compile_kernels()
+    if not quiet:  # plain lines: rich would wrap a long cache path
+        typer.echo(f"{summary.n_compiled} kernels compiled in {summary.seconds:.1f} s")
+        typer.echo(f"cache: {summary.cache_directory}")
 
 
 def main() -> None:

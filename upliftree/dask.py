@@ -39,6 +39,7 @@ from ._grower import GrowthParams, HistogramSource, _NodeTable, split_node
 from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, sibling_histogram
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import node_totals
+from ._params import check_int
 from ._tree_arrays import TreeArrays
 from ._validation import (
     Arms,
@@ -46,10 +47,11 @@ from ._validation import (
     arm_codes,
     check_arm_sizes,
     check_arm_totals,
-    check_int,
+    check_statistic_totals,
     encode_features,
     infer_schema,
     missing_per_feature,
+    statistic_totals,
     validate_outcome,
     validate_sample_weight,
     validate_treatment,
@@ -142,9 +144,9 @@ def _schema(ddf: Any, columns: _Columns, max_bins: int) -> FeatureSchema:
 
 def _outcome_and_weight(frame: pd.DataFrame, context: _Context) -> tuple[np.ndarray, np.ndarray]:
     columns = context.columns
-    y = validate_outcome(frame[columns.outcome].to_numpy(), len(frame), context.binary)
+    y = validate_outcome(frame[columns.outcome].to_numpy(), len(frame), context.binary, f"outcome={columns.outcome!r}")
     weight = None if columns.sample_weight is None else frame[columns.sample_weight].to_numpy()
-    return y, validate_sample_weight(weight, len(frame))
+    return y, validate_sample_weight(weight, len(frame), f"sample_weight={columns.sample_weight!r}")
 
 
 def _factorized_labels(frame: pd.DataFrame, context: _Context) -> tuple[np.ndarray, np.ndarray]:
@@ -181,6 +183,7 @@ class _Summary:
     sample: np.ndarray  # (n_sample, n_sketched)
     has_missing: np.ndarray  # per feature: whether some row has a missing value (a NaN once encoded)
     has_zero_weight: bool  # some row weighs 0: trees then build every child's histograms (see grow_tree)
+    statistic_totals: np.ndarray  # bounds of the node statistics, checked once for all partitions
 
 
 def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context, sketched: np.ndarray,
@@ -195,7 +198,8 @@ def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context,
     keys = np.random.default_rng([seed, partition]).random(len(frame))
     kept = _smallest(keys, QUANTILE_SUBSAMPLE)
     return _Summary(len(frame), arm_sums, distinct, keys[kept], values[kept],
-                    np.array(missing_per_feature(encoded), dtype=np.bool_), bool((weight == 0.0).any()))
+                    np.array(missing_per_feature(encoded), dtype=np.bool_), bool((weight == 0.0).any()),
+                    statistic_totals(y, weight))
 
 
 def _bounded(distinct: np.ndarray | None, max_bins: int) -> np.ndarray | None:
@@ -220,7 +224,8 @@ def _merge_summaries(summaries: list[_Summary], max_bins: int) -> _Summary:
     kept = _smallest(keys, QUANTILE_SUBSAMPLE)
     has_missing = np.logical_or.reduce([summary.has_missing for summary in summaries])
     return _Summary(sum(summary.n_rows for summary in summaries), dict(arm_sums), distinct, keys[kept], sample[kept],
-                    has_missing, any(summary.has_zero_weight for summary in summaries))
+                    has_missing, any(summary.has_zero_weight for summary in summaries),
+                    _sum_arrays([summary.statistic_totals for summary in summaries]))
 
 
 def _sum_arrays(arrays: list[np.ndarray]) -> np.ndarray:
@@ -323,6 +328,9 @@ def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: 
     summary = _tree_reduce(client, summaries, _merge_summaries, max_bins)
     if summary.n_rows == 0:
         raise ValueError("ddf has no rows")
+    check_statistic_totals(summary.statistic_totals, estimator._max_row_draws(summary.n_rows),
+                           f"outcome={columns.outcome!r}",
+                           None if columns.sample_weight is None else f"sample_weight={columns.sample_weight!r}")
     arms = validate_treatment(np.array(list(summary.arm_sums), dtype=object), estimator.control,
                               len(summary.arm_sums))
     arm_sums = np.array([summary.arm_sums[label] for label in arms.labels])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -12,6 +11,7 @@ import numpy as np
 
 from ._base import spawn_generators
 from ._grower import GrowthParams, HistogramSource, grow_tree
+from ._kernels import silent_unless_verbose
 from ._kernels.boundary import block_bounds, read_only, run_blocks, strided_matrix
 from ._kernels.predictor import (
     CATEGORY_CODE,
@@ -27,8 +27,8 @@ from ._kernels.predictor import (
     order_keys,
 )
 from ._kernels.sampling import add_draws, drawn_sample
+from ._params import check_bool, check_int, check_n_jobs
 from ._tree_arrays import TreeArrays
-from ._validation import check_int
 from .binning import BinMapper
 from .tree import (
     CLASSIFIER_CRITERIA,
@@ -187,13 +187,12 @@ class _BaseUpliftForest(_UpliftModel):
         self._check_tree_params()
         check_int(self.n_estimators, "n_estimators", 1)
         check_int(self.verbose, "verbose", 0)
-        if not isinstance(self.bootstrap, bool | np.bool_):
-            raise ValueError(f"bootstrap must be True or False, got {self.bootstrap!r}")
-        if self.n_jobs is None:
-            return 1
-        if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, Integral) or self.n_jobs == 0:
-            raise ValueError(f"n_jobs must be None, a positive int or -1 (all cores), got {self.n_jobs!r}")
-        return (os.cpu_count() or 1) if self.n_jobs < 0 else int(self.n_jobs)
+        check_bool(self.bootstrap, "bootstrap")
+        return check_n_jobs(self.n_jobs)
+
+    def _max_row_draws(self, n_rows: int) -> int:
+        """A bootstrap sample can draw one row ``n_draw`` times; a subsample takes each row at most once."""
+        return self._n_draw(n_rows) if self.bootstrap else 1
 
     def _n_draw(self, n_rows: int) -> int:
         if self.max_samples is None:
@@ -208,6 +207,7 @@ class _BaseUpliftForest(_UpliftModel):
             return max(1, int(round(self.max_samples * n_rows)))
         raise ValueError(f"max_samples must be None, an int >= 1 or a float in (0, 1], got {self.max_samples!r}")
 
+    @silent_unless_verbose
     def fit(self, X, treatment, y, sample_weight=None) -> _BaseUpliftForest:
         """Grow ``n_estimators`` trees, each on its own (stratified by arm) sample of the rows.
 
@@ -346,7 +346,8 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
         Each tree splits its rows (stratified by arm and outcome) into a part that grows it and a part
         (``honest_fraction``) that estimates its leaves.
     n_jobs : None or int
-        Threads growing trees; ``-1`` uses all cores. Results do not depend on it.
+        Threads growing trees: ``None`` is one, ``-1`` all cores (see :mod:`upliftree._params`). Results do
+        not depend on it.
     verbose : int
         0 silences the progress bar (shown only for fits longer than 2 seconds).
 

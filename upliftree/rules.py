@@ -19,11 +19,14 @@ API
     Frozen dataclass, one per feature on the path. A row satisfies it when
 
     - its value is not missing and lies in the condition's values: for a numeric feature the interval
-      ``low < x <= high`` (the bounds' inclusivity is given by ``low_inclusive`` / ``high_inclusive``;
-      a tree only produces exclusive lower and inclusive upper bounds, ``-inf`` / ``inf`` mean
-      unbounded); for a categorical feature membership in ``categories`` (category values, by name; a
-      :class:`~upliftree._validation.PooledCategories` entry, the rare categories pooled at fit time when a
-      feature had more than ``max_bins``, stands for every category it holds);
+      ``low < x <= high`` (the bounds' inclusivity is given by ``low_inclusive`` / ``high_inclusive``).
+      Infinite bounds are bounds like any other, because features may hold ``-inf`` and ``inf`` and a tree
+      may split at ``-inf`` (an observed value): ``-inf <= x <= inf`` (the default) is every non-missing
+      value, ``x > -inf`` leaves out ``-inf``, and ``x <= -inf`` is ``x = -inf``. A tree's splits give
+      exclusive lower and inclusive upper bounds. For a categorical feature: membership in ``categories``
+      (category values, by name; a :class:`~upliftree._validation.PooledCategories` entry, the rare
+      categories pooled at fit time when a feature had more than ``max_bins``, stands for every category it
+      holds);
     - or its value is missing and ``missing`` is True. For a categorical feature "missing" also covers
       any category outside ``known_categories`` (the categories seen at fit time), because the model
       routes unseen categories like missing values.
@@ -32,7 +35,7 @@ API
     is empty): the condition is then "x is missing". ``restricts_values`` is False when every
     non-missing value satisfies it: the condition is then "x is not missing".
 ``format_condition(condition, precision=6) -> str`` and ``format_rule(conditions, precision=6) -> str``
-    Human-readable text, e.g. ``35 < age <= 60``, ``region in {north, south}``,
+    Human-readable text, e.g. ``35 < age <= 60``, ``region in {north, south}``, ``x = -inf``,
     ``city in {Paris, Lyon, 812 other rare categories}`` (a pooled group of rare categories),
     ``income is missing or income <= 80``; a rule joins conditions with ``and`` (parenthesizing those that
     contain ``or``) and is ``"all rows"`` for an empty list. Thresholds are printed with at most
@@ -82,10 +85,12 @@ class Condition:
     feature_index : int
         Position of the feature in the model's schema (column of ``X`` for a numpy ``X``).
     low, high : float
-        Numeric features: bounds of the allowed interval (``-inf`` / ``inf`` when unbounded);
-        unused (infinite) for categorical features.
+        Numeric features: bounds of the allowed interval; unused (infinite) for categorical features.
     low_inclusive, high_inclusive : bool
-        Whether the bounds themselves are allowed.
+        Whether the bounds themselves are allowed. Infinite bounds count (features may hold ``-inf`` and
+        ``inf``): with the defaults, ``-inf <= x <= inf``, the interval is every non-missing value. When
+        ``low_inclusive`` is not given it is True for ``low = -inf`` and False otherwise (``x > low``, as trees
+        split).
     categories : tuple or None
         Categorical features: the allowed category values, in schema order; None for numeric features.
     known_categories : tuple or None
@@ -101,7 +106,7 @@ class Condition:
     feature: str
     feature_index: int
     low: float = -np.inf
-    low_inclusive: bool = False
+    low_inclusive: bool | None = None
     high: float = np.inf
     high_inclusive: bool = True
     categories: tuple[Any, ...] | None = None
@@ -109,9 +114,30 @@ class Condition:
     missing: bool = True
     missing_at_fit: bool = True
 
+    def __post_init__(self) -> None:
+        if self.low_inclusive is None:
+            object.__setattr__(self, "low_inclusive", bool(self.low == -np.inf))
+
     @property
     def is_categorical(self) -> bool:
         return self.known_categories is not None
+
+    @property
+    def bounded_below(self) -> bool:
+        """Whether the lower bound leaves out some number (``x > -inf`` does: it leaves out ``-inf``)."""
+        return bool(self.low > -np.inf or not self.low_inclusive)
+
+    @property
+    def bounded_above(self) -> bool:
+        """Whether the upper bound leaves out some number (``x < inf`` does: it leaves out ``inf``)."""
+        return bool(self.high < np.inf or not self.high_inclusive)
+
+    def in_interval(self, numbers: np.ndarray) -> np.ndarray:
+        """Whether each of the float ``numbers`` lies in the interval of a numeric condition (NaN never does)."""
+        with np.errstate(invalid="ignore"):
+            above = numbers >= self.low if self.low_inclusive else numbers > self.low
+            below = numbers <= self.high if self.high_inclusive else numbers < self.high
+        return above & below
 
     @property
     def allows_values(self) -> bool:
@@ -125,7 +151,7 @@ class Condition:
         """Whether some non-missing value fails the condition."""
         if self.is_categorical:
             return len(self.categories) < len(self.known_categories)
-        return bool(np.isfinite(self.low) or np.isfinite(self.high))
+        return self.bounded_below or self.bounded_above
 
 
 def _unrestricted(schema: FeatureSchema, feature: int) -> Condition:
@@ -203,9 +229,11 @@ def _format_values(condition: Condition, precision: int | None) -> str:
     high = _format_number(condition.high, precision)
     low_op = "<=" if condition.low_inclusive else "<"
     high_op = "<=" if condition.high_inclusive else "<"
-    if np.isfinite(condition.low) and np.isfinite(condition.high):
+    if condition.low == condition.high:  # both inclusive, as the condition allows values: -inf after x <= -inf
+        return f"{name} = {low}"
+    if condition.bounded_below and condition.bounded_above:
         return f"{low} {low_op} {name} {high_op} {high}"
-    if np.isfinite(condition.low):
+    if condition.bounded_below:
         return f"{name} {'>=' if condition.low_inclusive else '>'} {low}"
     return f"{name} {high_op} {high}"
 
@@ -298,10 +326,7 @@ def _condition_mask(condition: Condition, X: Any) -> np.ndarray:
     else:
         numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
         is_missing = np.isnan(numbers)
-        with np.errstate(invalid="ignore"):
-            above = numbers >= condition.low if condition.low_inclusive else numbers > condition.low
-            below = numbers <= condition.high if condition.high_inclusive else numbers < condition.high
-        in_values = above & below & ~is_missing
+        in_values = condition.in_interval(numbers)
     return in_values | (is_missing & condition.missing)
 
 

@@ -11,19 +11,17 @@ import numpy as np
 from ._base import BaseEstimator, check_is_fitted, spawn_generators
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels.criteria import CHI, DDP, ED, KL, TSTAT
+from ._params import check_bool, check_int, check_real
 from ._tree_arrays import TreeArrays, arms_below
 from ._validation import (
     Arms,
     FeatureSchema,
     arm_codes,
     check_arm_sizes,
-    check_int,
     check_n_rows,
-    check_real,
     encode_features,
     infer_schema,
-    validate_outcome,
-    validate_sample_weight,
+    validate_outcome_and_weight,
     validate_treatment,
 )
 from .binning import BinMapper
@@ -100,9 +98,8 @@ class _UpliftModel(BaseEstimator):
             )
         check_size_params(self)
         check_real(self.n_reg, "n_reg", 0.0)
-        for name in ("normalize", "honest"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        check_bool(self.normalize, "normalize")
+        check_bool(self.honest, "honest")
         check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True)
         if self.honest_fraction >= 1.0:
             raise ValueError(f"honest_fraction must be in (0, 1), got {self.honest_fraction!r}")
@@ -112,16 +109,18 @@ class _UpliftModel(BaseEstimator):
         n_rows = check_n_rows(X)
         schema = infer_schema(X, max_categories=self.max_bins)
         arms = validate_treatment(treatment, self.control, n_rows)
-        data = ExperimentData(
-            encode_features(X, schema), arms.codes, validate_outcome(y, n_rows, self._binary),
-            validate_sample_weight(sample_weight, n_rows),
-        )
+        data = ExperimentData(encode_features(X, schema), arms.codes, *validate_outcome_and_weight(
+            y, sample_weight, n_rows, self._binary, self._max_row_draws(n_rows)))
         check_arm_sizes(arms, data.weight, self.min_samples_treatment)
         self.schema_ = schema
         self.treatments_ = np.asarray(arms.labels, dtype=object)
         self.feature_names_in_ = np.asarray(schema.names, dtype=object)
         self.n_features_in_ = schema.n_features
         return schema, arms, data
+
+    def _max_row_draws(self, n_rows: int) -> int:
+        """The most times one of ``n_rows`` training rows can be in one tree's sample (once, in a tree)."""
+        return 1
 
     def _growth_params(self, n_features: int, parallel: bool) -> GrowthParams:
         return GrowthParams(
@@ -235,7 +234,7 @@ class _BaseUpliftTree(_UpliftModel):
             raise ValueError(f"treatment{suffix} must be 1-D with one label per row of X{suffix} ({n_rows})")
         estimation = ExperimentData(
             encode_features(X_est, schema), arm_codes(labels, arm_labels, f"treatment{suffix}"),
-            validate_outcome(y_est, n_rows, self._binary), validate_sample_weight(sample_weight_est, n_rows),
+            *validate_outcome_and_weight(y_est, sample_weight_est, n_rows, self._binary, suffix=suffix),
         )
         check_arm_sizes(Arms(estimation.arm, arm_labels), estimation.weight, self.min_samples_treatment,
                         f"treatment{suffix}")

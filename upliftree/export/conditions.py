@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import numpy as np
-
 from .._validation import expand_categories
 from ..rules import Condition
 
@@ -52,10 +50,11 @@ class QueryLanguage(Protocol):
 
 
 def _bounds(condition: Condition, column: str, language: QueryLanguage) -> list[str]:
+    # Infinite bounds are written too when they leave out a number: "x > -inf" is not every value.
     bounds = []
-    if np.isfinite(condition.low):
+    if condition.bounded_below:
         bounds.append(f"{column} {'>=' if condition.low_inclusive else '>'} {language.number(condition.low)}")
-    if np.isfinite(condition.high):
+    if condition.bounded_above:
         bounds.append(f"{column} {'<=' if condition.high_inclusive else '<'} {language.number(condition.high)}")
     return bounds
 
@@ -88,7 +87,7 @@ def condition_expression(condition: Condition, language: QueryLanguage) -> str |
     if condition.missing:
         values = bounds[0] if len(bounds) == 1 else f"({language.and_.join(bounds)})"
         return f"({language.or_.join(language.missing_tests(column) + [values])})"
-    if not np.isfinite(condition.high):
+    if not condition.bounded_above:
         bounds += language.nan_excluded(column)
     return language.and_.join(bounds)
 

@@ -25,8 +25,7 @@ from .._validation import (
     check_arm_sizes,
     check_n_rows,
     missing_per_feature,
-    validate_outcome,
-    validate_sample_weight,
+    validate_outcome_and_weight,
 )
 from ..binning import BinMapper
 from ..tree import ExperimentData, _BaseUpliftTree, check_size_params, estimate_nodes
@@ -95,7 +94,7 @@ class DistilledUpliftTree(_BaseUpliftTree):
             raise ValueError(f"treatment must be 1-D with one label per row of X ({n_rows})")
         self._binary = model._binary
         data = ExperimentData(model._encode(X), arm_codes(labels, tuple(model.treatments_)),
-                              validate_outcome(y, n_rows, self._binary), validate_sample_weight(sample_weight, n_rows))
+                              *validate_outcome_and_weight(y, sample_weight, n_rows, self._binary))
         check_arm_sizes(Arms(data.arm, tuple(model.treatments_)), data.weight, self.min_samples_treatment)
         # Missing values met while distilling steer the splits too: the flags cover the model's training data
         # and X (where unseen categories also count, as the tree routes them like missing values).

@@ -137,7 +137,8 @@ def _params_document(estimator: Any) -> dict[str, Any]:
 
 def _feature_document(schema: FeatureSchema, index: int) -> dict[str, Any]:
     name, categories = schema.names[index], schema.categories[index]
-    document: dict[str, Any] = {"name": name, "type": "numeric" if categories is None else "categorical"}
+    kind = "categorical" if categories is not None else "bool" if schema.is_bool[index] else "numeric"
+    document: dict[str, Any] = {"name": name, "type": kind}
     if categories is not None:
         group = pooled_group(categories)
         kept = categories if group is None else categories[:-1]
@@ -333,7 +334,7 @@ def _read_schema(document: dict, version: int) -> FeatureSchema:
     # Version 1 has no "pooled" either (no category was pooled); version 2 requires it of categorical features.
     required = ("name", "type") if version == 1 else ("name", "type", "has_missing")
     optional = ("categories",) if version == 1 else ("categories", "pooled")
-    names, categories, has_missing = [], [], []
+    names, categories, has_missing, is_bool = [], [], [], []
     for index, feature in enumerate(features):
         path = f"features[{index}]"
         kind = _string(_object(feature, path, required, optional)["type"], f"{path}.type")
@@ -342,7 +343,8 @@ def _read_schema(document: dict, version: int) -> FeatureSchema:
         if not isinstance(flag, bool):
             raise _fail(f"{path}.has_missing", f"expected true or false, got {_type_name(flag)}")
         has_missing.append(flag)
-        if kind == "numeric":
+        is_bool.append(kind == "bool")
+        if kind in ("numeric", "bool"):
             if "categories" in feature or "pooled" in feature:
                 raise _fail(path, "a numeric feature has no categories")
             categories.append(None)
@@ -367,10 +369,10 @@ def _read_schema(document: dict, version: int) -> FeatureSchema:
             _unique(list(cats), f"{path}.categories")
             categories.append(cats)
         else:
-            raise _fail(f"{path}.type", f"expected 'numeric' or 'categorical', got {_short(kind)}")
+            raise _fail(f"{path}.type", f"expected 'numeric', 'bool' or 'categorical', got {_short(kind)}")
     if len(set(names)) != len(names):
         raise _fail("features", "duplicated feature names")
-    return FeatureSchema(tuple(names), tuple(categories), tuple(has_missing))
+    return FeatureSchema(tuple(names), tuple(categories), tuple(has_missing), tuple(is_bool))
 
 
 def _read_treatments(document: dict) -> tuple[Any, ...]:

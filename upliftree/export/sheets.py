@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from ..rules import Condition, format_condition, format_rule, leaf_conditions, m
 from ..segments import NodeEffects, node_effects
 from .conditions import rule_expression
 
-__all__ = ["FORMATS", "rules", "segment_sheet", "leaf_queries", "text_tree", "markdown_sheet"]
+__all__ = ["FORMATS", "rules", "segment_sheet", "leaf_queries", "check_query_names", "text_tree", "markdown_sheet"]
 
 FORMATS = ("text", "markdown", "csv", "frame", "query")
 NOT_AVAILABLE = "n/a"
@@ -218,12 +218,21 @@ def text_tree(model: Any, alpha: float = 0.05, precision: int | None = 6) -> str
 
 
 # -- pandas query strings --------------------------------------------------------------------------------
+# How pandas (3.x) reads a query string, which the writer below is built around: a small scanner first splits
+# the text at backticks, skipping quoted text, and turns every backtick-quoted name into a Python identifier
+# (``BACKTICK_QUOTED_STRING_...`` unless the name already is one); then Python's tokenizer and parser read the
+# result, and each identifier is looked up among the frame's columns by the same transformation of their names.
+# The scanner takes any quote preceded by a backslash for an escaped one, so a literal ending in an escaped
+# backslash (``'a\\'``) would leave it "inside quotes" and the names after it untransformed. String literals
+# are therefore written with no quote character and no backslash pair inside: every backslash starts a hex escape.
+
 @functools.lru_cache(maxsize=1024)
 def _pandas_reads_name(name: str) -> bool:
     """Whether ``DataFrame.query`` resolves the backtick-quoted ``name`` to its column.
 
     pandas turns a quoted name into a Python identifier, which fails for control characters, line breaks,
-    tabs and characters that Unicode normalization changes; asking pandas itself is the exact test.
+    tabs and characters that Unicode normalization changes (and ``inf`` is infinity); asking pandas itself is
+    the exact test.
     """
     probe = pd.DataFrame({name: [1.0]})
     try:
@@ -232,23 +241,101 @@ def _pandas_reads_name(name: str) -> bool:
         return False
 
 
+# Names asked for in one probe query (a longer conjunction would nest too deeply for pandas' evaluator).
+_PROBE_CHUNK = 100
+
+
+def _resolved_position(probe: pd.DataFrame, name: str) -> int | None:
+    """Position of the column of ``probe`` (each holding its position) that ``DataFrame.query`` reads for
+    ``name``; None when it cannot read the name."""
+    try:
+        return int(probe.eval(_quoted(name), engine="python").iloc[0])
+    except Exception:  # SyntaxError, ValueError or UndefinedVariableError: pandas cannot read the name
+        return None
+
+
+@functools.lru_cache(maxsize=64)
+def _confused_names(used: tuple[str, ...], columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The first group of ``columns`` that ``DataFrame.query`` maps to one identifier, one of which is in
+    ``used`` (it then reads a single column for all of them); empty when there is none.
+
+    pandas keeps the last column of a frame for each identifier, so ``used`` names are asked for in frames
+    holding ``columns`` in both orders: a clash shows whatever the order of a scoring frame's columns.
+    """
+    for order in (columns, columns[::-1]):
+        probe = pd.DataFrame([list(range(len(order)))], columns=pd.Index(order, dtype=object))
+        position = {name: index for index, name in enumerate(order)}
+        for start in range(0, len(used), _PROBE_CHUNK):
+            chunk = used[start:start + _PROBE_CHUNK]
+            query = " and ".join(f"{_quoted(name)} == {position[name]}" for name in chunk)
+            if len(probe.query(query, engine="python")) == 1:  # every name read its own column
+                continue
+            for name in chunk:
+                other = _resolved_position(probe, name)
+                if other is not None and other != position[name]:
+                    return tuple(sorted({name, order[other]}))
+    return ()
+
+
+def check_query_names(names: Sequence[str], columns: Sequence[str] | None = None) -> None:
+    """Raise ``ValueError`` unless ``DataFrame.query`` reads each of ``names`` as its own column of a frame with
+    the columns ``columns`` (default: ``names``).
+
+    pandas cannot refer to some names at all (tabs, line breaks, control characters, letters that Unicode
+    normalization changes; ``inf`` and ``Inf`` read as infinity), and turns some different names into one
+    identifier (``a b?`` and ``a_b?``), reading one column for both. No query string can select by such
+    columns; the error says so and points to :func:`upliftree.rules.conditions_mask`.
+    """
+    names = tuple(names)
+    for name in names:
+        _query_name(name)
+    confused = _confused_names(names, names if columns is None else tuple(columns))
+    if confused:
+        raise ValueError(f"pandas query strings cannot tell the columns {list(confused)} apart (pandas turns "
+                         "their names into the same identifier); rename one of them, or select a leaf's rows with "
+                         "upliftree.rules.conditions_mask")
+
+
 def _quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
 def _query_name(name: str) -> str:
     if not _pandas_reads_name(name):
-        raise ValueError(f"pandas query strings cannot refer to the column {name!r} (pandas rejects tabs, line "
-                         "breaks, control characters and some Unicode in backtick-quoted names); rename the column, "
-                         "or select a leaf's rows with upliftree.rules.conditions_mask")
+        raise ValueError(f"pandas query strings cannot refer to the column {name!r} (in backtick-quoted names "
+                         "pandas rejects tabs, line breaks, control characters and some Unicode, and reads inf and "
+                         "Inf as infinity); rename the column, or select a leaf's rows with "
+                         "upliftree.rules.conditions_mask")
     return _quoted(name)
+
+
+def _escaped_character(character: str) -> str:
+    if character.isprintable() and character not in "\\'\"":
+        return character
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _query_string(text: str) -> str:
+    """A Python string literal holding no quote and no backslash but those starting a hex escape."""
+    return "'" + "".join(_escaped_character(character) for character in text) + "'"
+
+
+def _query_number(value: float) -> str:
+    # 1e999 is a Python literal of infinity; "inf" is only a name, which pandas resolves.
+    value = float(value)
+    return ("-1e999" if value < 0 else "1e999") if np.isinf(value) else repr(value)
 
 
 def _query_literal(value: Any) -> str:
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, str | bool | int | float):
+    if isinstance(value, str):
+        return _query_string(value)
+    if isinstance(value, bool | int):
         return repr(value)
+    if isinstance(value, float):
+        return _query_number(value)
     raise TypeError(f"cannot write the category {value!r} of type {type(value).__name__} in a query string")
 
 
@@ -262,7 +349,7 @@ class PandasQuery:
         return _query_name(name)
 
     def number(self, value: float) -> str:
-        return repr(float(value))
+        return _query_number(value)
 
     def is_in(self, column: str, values) -> str:
         return f"{column} in [{', '.join(_query_literal(value) for value in values)}]"
@@ -292,6 +379,9 @@ def leaf_queries(model: Any) -> dict[int, str]:
     """
     check_is_fitted(model)
     tree = model.tree_
+    names = model.schema_.names
+    split_features = np.unique(tree.feature[tree.children_left >= 0])
+    check_query_names([names[feature] for feature in split_features] or [names[0]], names)
     language = PandasQuery()
     queries = {}
     for leaf in tree.leaf_ids:

@@ -1,22 +1,23 @@
 """Score rows in a database: a fitted tree or forest as one ``SELECT`` with ``CASE WHEN`` expressions.
 
 Each leaf becomes one ``WHEN`` holding its rule from :func:`upliftree.rules.leaf_conditions`, so the SQL routes
-rows exactly as :meth:`apply` does: numeric tests compare with the exact threshold (shortest round-trip
-text of the float), categorical tests list the known categories by value on each side, and SQL ``NULL``
-(and ``NaN`` where the dialect has it) or a category unseen at fit time follows the node's missing-value
-direction. See ``docs/export.md``.
+rows exactly as :meth:`apply` does: numeric tests compare with the exact threshold (``-inf`` included; the
+shortest round-trip text of the float, or in SQLite, whose parser misrounds some, an exact integer
+expression), bool features and categorical ones are tested by value (the known categories on each side),
+and SQL ``NULL`` (and ``NaN`` where the dialect has it) or a category unseen at fit time follows the node's
+missing-value direction. See ``docs/export.md``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from ..rules import leaf_conditions
+from ..rules import Condition, leaf_conditions
 from .conditions import rule_expression
 
 __all__ = ["DIALECTS", "to_sql"]
@@ -24,6 +25,7 @@ __all__ = ["DIALECTS", "to_sql"]
 INDENT = "  "
 ALWAYS = "1 = 1"
 NEVER = "1 = 0"
+BOOLEANS = (False, True)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Dialect:
     double_type: str | None  # type that output numbers are cast to (None: a literal already is a double)
     nan_test: str | None  # template of "x is NaN" for dialects whose doubles can hold NaN
     infinity: str  # template of an infinite double, "{sign}" is "" or "-"
+    dyadic_numbers: bool = False  # decimal literals may be misread: write integers and powers of two (SQLite)
 
     def identifier(self, name: str) -> str:
         _check_text(name, "identifier")
@@ -59,6 +62,8 @@ class Dialect:
             raise ValueError("SQL export cannot write a NaN number")
         if math.isinf(value):
             return self.infinity.format(sign="-" if value < 0 else "")
+        if self.dyadic_numbers:
+            return _dyadic_number(value)
         text = repr(value)
         return text if "e" in text else f"{text}E0"
 
@@ -98,11 +103,39 @@ class Dialect:
 DIALECTS = {
     "ansi": Dialect("ansi", '"', False, False, "DOUBLE PRECISION", None, "CAST('{sign}Infinity' AS DOUBLE PRECISION)"),
     "duckdb": Dialect("duckdb", '"', False, False, "DOUBLE", "isnan({})", "CAST('{sign}inf' AS DOUBLE)"),
-    "sqlite": Dialect("sqlite", '"', False, False, None, None, "{sign}9e999"),
+    "sqlite": Dialect("sqlite", '"', False, False, None, None, "{sign}9e999", dyadic_numbers=True),
     "postgres": Dialect("postgres", '"', False, True, "DOUBLE PRECISION", "{} = CAST('NaN' AS DOUBLE PRECISION)",
                         "CAST('{sign}Infinity' AS DOUBLE PRECISION)"),
     "spark": Dialect("spark", "`", True, False, "DOUBLE", "isnan({})", "CAST('{sign}Infinity' AS DOUBLE)"),
 }
+
+
+# The largest power of two below 2**63, so that every factor is an SQL integer.
+_LARGEST_POWER_STEP = 62
+
+
+def _dyadic_number(value: float) -> str:
+    """A finite double as an expression every SQLite computes exactly: ``CAST(m AS REAL)`` for an integer ``m`` of
+    at most 53 bits, then multiplied or divided by powers of two (integers up to ``2**62``).
+
+    SQLite's own decimal-to-double conversion rounds some 17-digit literals to a neighbouring double (it
+    scales in long double, or in double where long double is double), and which ones depends on the build.
+    Converting a 53-bit integer is exact, and so is each scaling by a power of two: every intermediate result
+    is the value times a power of two, representable whenever the value is (subnormals included).
+    """
+    if value == 0.0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    numerator, denominator = value.as_integer_ratio()
+    exponent = 1 - denominator.bit_length()  # value == numerator * 2**exponent
+    if exponent == 0 and abs(numerator) < 2**63:  # an integer: converted exactly, as it has at most 53 bits
+        return f"CAST({numerator} AS REAL)"
+    trailing_zeros = (numerator & -numerator).bit_length() - 1
+    numerator >>= trailing_zeros
+    exponent += trailing_zeros
+    operator = " * " if exponent > 0 else " / "
+    steps, last = divmod(abs(exponent), _LARGEST_POWER_STEP)
+    factors = [1 << _LARGEST_POWER_STEP] * steps + ([1 << last] if last else [])
+    return f"(CAST({numerator} AS REAL){''.join(f'{operator}{factor}' for factor in factors)})"
 
 
 def _check_text(text: Any, what: str) -> None:
@@ -131,6 +164,26 @@ def _value_list(values: Sequence[Any], dialect: Dialect) -> str:
     return ", ".join(_literal(value, dialect) for value in values)
 
 
+def _on_booleans(condition: Condition) -> Condition:
+    """A condition on a bool feature (False is 0, True is 1 to the tree) as one on the values FALSE and TRUE.
+
+    A database column of booleans can be neither compared with a number nor tested for NaN, but it can be
+    tested by value, as categories are: ``"flag" IN (TRUE)``, ``("flag" IS NULL OR "flag" NOT IN (FALSE))``.
+    """
+    allowed = condition.in_interval(np.array([0.0, 1.0]))
+    return replace(condition, low=-np.inf, low_inclusive=True, high=np.inf, high_inclusive=True,
+                   categories=tuple(value for value, ok in zip(BOOLEANS, allowed, strict=True) if ok),
+                   known_categories=BOOLEANS)
+
+
+def _sql_conditions(estimator: Any, leaf: int) -> list[Condition]:
+    """The leaf's rule, with the conditions on bool features as tests of boolean values."""
+    schema = estimator.schema_
+    is_bool = schema.is_bool or (False,) * schema.n_features
+    return [_on_booleans(condition) if is_bool[condition.feature_index] else condition
+            for condition in leaf_conditions(estimator.tree_, schema, leaf)]
+
+
 def _leaf_id_sql(estimator: Any, dialect: Dialect, indent: str) -> str:
     """``CASE`` with one ``WHEN <leaf's rule> THEN <leaf id>`` per leaf."""
     tree = estimator.tree_
@@ -139,7 +192,7 @@ def _leaf_id_sql(estimator: Any, dialect: Dialect, indent: str) -> str:
         return str(int(leaves[0]))
     whens = []
     for leaf in leaves:
-        rule = rule_expression(leaf_conditions(tree, estimator.schema_, int(leaf)), dialect) or ALWAYS
+        rule = rule_expression(_sql_conditions(estimator, int(leaf)), dialect) or ALWAYS
         whens.append(f"{indent}{INDENT}WHEN {rule} THEN {int(leaf)}")
     return "CASE\n" + "\n".join(whens) + f"\n{indent}END"
 

@@ -143,6 +143,8 @@ def frame_column(X: Any, name: str, argument: str) -> pd.Series:
         raise TypeError(f"{argument}={name!r} names a column, so X must be a pandas DataFrame")
     if name not in X.columns:
         raise ValueError(f"{argument}={name!r} is not a column of X")
+    if (X.columns == name).sum() > 1:
+        raise ValueError(f"{argument}={name!r} names several columns of X; drop or rename the duplicates")
     return X[name]
 
 

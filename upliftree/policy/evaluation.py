@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from .._base import spawn_generators
+from .._params import check_int
 from .._validation import (
     _check_1d,
     arm_codes,
-    check_int,
     check_n_rows,
     labels_equal,
     validate_outcome,

@@ -4,6 +4,7 @@
   evaluate them on held-out rows, export the tree (JSON, SQL, rule sheets, drawing) and write one
   self-contained ``report.html``; :class:`ReportSettings` holds the choices.
 - :func:`experiment_from_frame`: check a table's treatment, control, outcome and feature columns.
+- :mod:`upliftree.report.leakage`: screen features for columns recorded after treatment.
 - :func:`read_table`, :func:`iter_table`, :class:`TableWriter`: CSV and Parquet, whole or in chunks.
 
 See ``docs/guide.md`` and ``docs/cli.md``.

@@ -52,7 +52,7 @@ def score_table(y: np.ndarray, treated: np.ndarray, scores: dict[str, np.ndarray
     for name, score in scores.items():
         qini = _quietly(metrics.qini_auc_score, y, score, treatment)
         low, high = _quietly(metrics.bootstrap_ci, "qini_auc_score", y, score, treatment, n_boot=n_boot,
-                             alpha=alpha, random_state=random_state)
+                             alpha=alpha, random_state=random_state, n_jobs=-1)
         record = {"model": name, "qini": qini, "qini_low": low, "qini_high": high,
                   "auuc": _quietly(metrics.uplift_auc_score, y, score, treatment) if binary else np.nan}
         for share in TOP_SHARES:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .._base import spawn_generators
-from .._validation import arm_codes, check_int, check_real
+from .._params import check_int, check_real
+from .._validation import arm_codes
 from ..export.dot import plot as plot_tree
 from ..export.sheets import format_outcome, format_uplift, interval_label
 from ..forest import UpliftRandomForestClassifier, UpliftRandomForestRegressor
@@ -27,6 +28,7 @@ from .baseline import TLearner, baseline_available
 from .checks import SMD_WARNING, Check, balance_check, covariate_balance, segment_checks
 from .evaluation import RANDOM, TOP_SHARES, average_effect, curves_figure, deciles_figure, score_table
 from .experiment import Experiment
+from .leakage import Screen, leakage_check, screen_experiment
 
 __all__ = ["ARTIFACTS", "Report", "ReportSettings", "make_report"]
 
@@ -145,6 +147,7 @@ class Report:
     baseline: Any
     scores: dict[str, pd.DataFrame]
     checks: list[Check] = field(default_factory=list)
+    screen: Screen | None = None
 
 
 Progress = Callable[[str], contextlib.AbstractContextManager]
@@ -369,6 +372,10 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
     table of the forest; each segment's held-out uplift. With ``settings.benefit`` a :class:`Policy` on the
     tree gives actions, the eligibility list and the policy's held-out value. Files: :data:`ARTIFACTS`.
 
+    First the features are screened for columns recorded after treatment
+    (:func:`~upliftree.report.leakage.screen_experiment`): flagged columns fail a check, and are left out
+    unless the experiment's features were listed by name.
+
     Parameters
     ----------
     experiment : Experiment
@@ -390,6 +397,9 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
     arms = experiment.arms
     labels = [str(label) for label in arms]
     files: dict[str, Path] = {}
+
+    with progress("Screening the features for columns recorded after treatment"):
+        experiment, screen = screen_experiment(experiment)
 
     with progress("Splitting rows into training and held-out parts"):
         arm = arm_codes(experiment.treatment, tuple(arms))
@@ -477,7 +487,8 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
 
     with progress("Checking balance and pitfalls"):
         balance = covariate_balance(experiment.X, experiment.treatment, arms, tree.schema_)
-        checks = [balance_check(balance), *_model_check(scores), _replication_check(sheet, labels),
+        checks = [leakage_check(screen), balance_check(balance), *_model_check(scores),
+                  _replication_check(sheet, labels),
                   *segment_checks(sheet, labels, labels[1:])]
         effects = []
         full_arm = arm_codes(experiment.treatment, tuple(arms))
@@ -531,6 +542,8 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
         "balance": _balance_rows(balance, labels),
         "checks": checks,
         "n_warnings": sum(check.level == "warning" for check in checks),
+        "n_failed": sum(check.level == "failed" for check in checks),
+        "excluded": screen.excluded,
         "artifacts": [(name, description) for name, description in ARTIFACTS.items()
                       if name in files or name == "report.html"],
     }
@@ -541,7 +554,7 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
     with progress("Writing report.html"):
         html.write_text(render_html(context), encoding="utf-8")
     files = {"report.html": html, **files}
-    return Report(out_dir, html, files, tree, forest, baseline, scores, checks)
+    return Report(out_dir, html, files, tree, forest, baseline, scores, checks, screen)
 
 
 def _arm_rows(experiment: Experiment, arms: list[Any], labels: list[str]) -> list[dict[str, Any]]:
