@@ -9,10 +9,13 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ._base import read_only, restore_frozen
+from ._kernels.boundary import block_bounds, kernel_array, run_blocks, strided_matrix
 from ._kernels.histogram import COUNT, N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y
-from ._kernels.predictor import accumulate_node_stats, apply_tree, apply_tree_rows
+from ._kernels.predictor import accumulate_node_stats, apply_tree
 
 BITSET_WORDS = 4  # 4 x 64 bits cover the at most 255 categories of a feature
+# ``rows`` argument of ``apply_tree`` meaning "row i itself".
+ALL_ROWS = kernel_array(np.zeros(0, dtype=np.int64), np.int64)
 # Below this many rows, compiled passes run on one thread: waking the thread pool costs more than it saves.
 PARALLEL_MIN_ROWS = 50_000
 # dtype of every field and the shape of one node's entry (after the node axis; None: n_arms).
@@ -119,10 +122,16 @@ class TreeArrays:
         return self.value[:, 1:] - self.value[:, :1]
 
     def apply(self, encoded: np.ndarray) -> np.ndarray:
-        """Leaf id of each row of an encoded feature matrix."""
-        if encoded.shape[0] < PARALLEL_MIN_ROWS:
-            return apply_tree_rows(encoded, np.arange(encoded.shape[0]), *self._routing())
-        return apply_tree(encoded, *self._routing())
+        """Leaf id of each row of an encoded feature matrix (blocks of rows on threads when there are many)."""
+        matrix = strided_matrix(encoded)
+        routing = self._routing()
+        leaves = np.empty(len(encoded), dtype=np.int64)
+
+        def descend(start: int, stop: int) -> None:
+            apply_tree(*matrix, ALL_ROWS, start, stop, *routing, leaves)
+
+        run_blocks(descend, block_bounds(len(encoded), PARALLEL_MIN_ROWS))
+        return leaves
 
     def route_statistics(self, encoded, arm, weight, y, rows=None) -> np.ndarray:
         """Per-node, per-arm statistics of the given rows (all rows, or the index array ``rows``).
@@ -130,16 +139,27 @@ class TreeArrays:
         With ``rows`` the traversal runs on one thread, for callers that parallelize over trees.
         """
         if rows is None:
-            return accumulate_node_stats(self.apply(encoded), arm, weight, y, self.n_arms, self.parent)
-        return self.leaf_statistics(apply_tree_rows(encoded, rows, *self._routing()), rows, arm, weight, y)
+            return self._node_stats(self.apply(encoded), arm, weight, y)
+        rows = kernel_array(rows, np.int64)
+        leaves = np.empty(len(rows), dtype=np.int64)
+        apply_tree(*strided_matrix(encoded), rows, 0, len(rows), *self._routing(), leaves)
+        return self.leaf_statistics(leaves, rows, arm, weight, y)
 
     def leaf_statistics(self, leaves, rows, arm, weight, y) -> np.ndarray:
         """Per-node, per-arm statistics of ``rows`` whose leaves are already known (``leaves[i]`` holds ``rows[i]``)."""
-        return accumulate_node_stats(leaves, arm[rows], weight[rows], y[rows], self.n_arms, self.parent)
+        return self._node_stats(leaves, arm[rows], weight[rows], y[rows])
 
-    def _routing(self):
-        return (self.children_left, self.children_right, self.feature, self.threshold, self.is_categorical,
-                self.category_bitset, self.missing_left)
+    def _node_stats(self, leaves, arm, weight, y) -> np.ndarray:
+        return accumulate_node_stats(kernel_array(leaves, np.int64), kernel_array(arm, np.int64),
+                                     kernel_array(weight, np.float64), kernel_array(y, np.float64), self.n_arms,
+                                     kernel_array(self.parent, np.int64))
+
+    def _routing(self) -> tuple[np.ndarray, ...]:
+        """The arrays the traversal kernels take, each in the one layout and dtype they are compiled for."""
+        return (kernel_array(self.children_left, np.int64), kernel_array(self.children_right, np.int64),
+                kernel_array(self.feature, np.int64), kernel_array(self.threshold, np.float64),
+                kernel_array(self.is_categorical, np.bool_), kernel_array(self.category_bitset, np.uint64),
+                kernel_array(self.missing_left, np.bool_))
 
     def with_stats(self, stats: np.ndarray, root_fallback: np.ndarray | None = None) -> TreeArrays:
         """The same splits with new node statistics (and the values they imply, see :func:`node_values`)."""

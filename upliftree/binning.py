@@ -16,7 +16,9 @@ import pandas as pd
 
 from ._base import read_only
 from ._kernels.binning import PADDED_WIDTH, map_to_bins
-from ._validation import FeatureSchema, contiguous_float64
+from ._kernels.binning import ROW_BLOCK as BIN_ROW_BLOCK
+from ._kernels.boundary import block_bounds, kernel_array, run_blocks, strided_matrix
+from ._validation import FeatureSchema
 
 QUANTILE_SUBSAMPLE = 200_000
 
@@ -104,7 +106,15 @@ class BinMapper:
         padded = np.full((len(self.bin_thresholds_), PADDED_WIDTH), np.inf, dtype=np.float64)
         for feature, thresholds in enumerate(self.bin_thresholds_):
             padded[feature, : len(thresholds)] = thresholds
-        return map_to_bins(contiguous_float64(np.asarray(encoded)), padded, self.is_categorical_, self.missing_bin_)
+        matrix = strided_matrix(np.asarray(encoded))
+        binned = np.empty((len(self.bin_thresholds_), len(encoded)), dtype=np.uint8)
+        is_categorical = kernel_array(self.is_categorical_, np.bool_)
+
+        def bin_rows(start: int, stop: int) -> None:
+            map_to_bins(*matrix, start, stop, padded, is_categorical, self.missing_bin_, binned)
+
+        run_blocks(bin_rows, block_bounds(len(encoded), BIN_ROW_BLOCK, BIN_ROW_BLOCK))
+        return binned
 
     def fit_transform(self, encoded: np.ndarray, schema: FeatureSchema) -> np.ndarray:
         return self.fit(encoded, schema).transform(encoded)

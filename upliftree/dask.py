@@ -411,7 +411,7 @@ def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, param
         return dict(zip(nodes, _tree_reduce(client, partial, _sum_arrays), strict=True))
 
     frontier = summed_histograms(parts, [0])
-    root_totals = node_totals(frontier[0])
+    root_totals = node_totals(frontier[0], 0)
     root_weight = root_totals[:, WEIGHT].sum()
     while frontier:
         routes, smaller = {}, []
@@ -423,7 +423,7 @@ def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, param
             left, right = table.children_left[node], table.children_right[node]
             routes[node] = (feature, left_bins, left, right)
             n_left = frontier[node][feature][left_bins][:, :, COUNT].sum()
-            smaller.append(left if n_left <= node_totals(frontier[node])[:, COUNT].sum() - n_left else right)
+            smaller.append(left if n_left <= node_totals(frontier[node], 0)[:, COUNT].sum() - n_left else right)
         if not routes or table.depth[smaller[0]] >= params.max_depth:
             break
         parts = [client.submit(_move_rows, part, routes) for part in parts]

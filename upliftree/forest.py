@@ -13,6 +13,7 @@ import numpy as np
 from ._base import FittedAttribute, read_only, restore_frozen, spawn_generators
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels import silent_unless_verbose
+from ._kernels.boundary import block_bounds, run_blocks, strided_matrix
 from ._kernels.predictor import (
     CATEGORY_CODE,
     CATEGORY_WORDS,
@@ -20,6 +21,8 @@ from ._kernels.predictor import (
     LOWEST_KEY,
     NAN_HIGHEST,
     NAN_LOWEST,
+    ROW_BLOCK,
+    block_size,
     block_slot,
     forest_pass,
     order_keys,
@@ -42,6 +45,9 @@ from .tree import (
     stratified_holdout,
 )
 
+# Fewest rows per thread of a forest pass: below it, handing rows to a thread costs more than routing them.
+PASS_MIN_ROWS = 8 * ROW_BLOCK
+
 
 @dataclass(frozen=True)
 class StackedForest:
@@ -53,7 +59,7 @@ class StackedForest:
     take exactly ``tree_depths[t]`` steps without testing for leaves. Numeric splits compare order keys of the
     values (the node's missing direction picks where NaN sorts); categorical splits test a bitset whose bit 256
     is the missing direction. ``routing`` holds these arrays in the order ``forest_pass`` takes them; ``value``
-    has one row per arm.
+    has one row per arm; ``block_entries`` is the size of the buffer a pass routes a block of rows with.
     """
 
     columns: np.ndarray
@@ -61,6 +67,7 @@ class StackedForest:
     tree_depths: np.ndarray
     routing: tuple
     value: np.ndarray
+    block_entries: int
 
     @classmethod
     def from_trees(cls, trees: list[TreeArrays]) -> StackedForest:
@@ -92,10 +99,12 @@ class StackedForest:
         bitset = np.column_stack([stacked("category_bitset"), missing_left.astype(np.uint64)])
         if bitset.shape[1] != CATEGORY_WORDS:
             raise ValueError(f"category bitsets must have {CATEGORY_WORDS - 1} words, got {bitset.shape[1] - 1}")
-        routing = (next_node.astype(np.uint64), slot, split_key, categorical, bitset, bool(categorical.any()),
-                   np.concatenate(orders))
+        # The kernel's dtypes; __post_init__ makes read-only C-contiguous copies.
+        routing = (next_node.astype(np.uint64), slot.astype(np.uint64), split_key.astype(np.int64),
+                   categorical, bitset, bool(categorical.any()), np.concatenate(orders).astype(np.int64))
         depths = np.array([len(tree_levels) - 1 for tree_levels in levels], dtype=np.int64)
-        return cls(columns.astype(np.int64), roots.astype(np.uint64), depths, routing, stacked("value").T)
+        return cls(columns.astype(np.int64), roots.astype(np.uint64), depths, routing, stacked("value").T,
+                   block_size(len(columns), bool(categorical.any())))
 
     def __post_init__(self) -> None:
         # Read-only (and C-contiguous) like the node tables it is built from.
@@ -117,12 +126,26 @@ class StackedForest:
             levels.append(np.column_stack([tree.children_left[splits], tree.children_right[splits]]).ravel())
 
     def apply(self, encoded: np.ndarray) -> np.ndarray:
-        return forest_pass(encoded, self.columns, self.tree_roots, self.tree_depths, *self.routing, self.value,
-                           True)[0]
+        """Leaf of every row in every tree, ``(n_rows, n_trees)``."""
+        leaves = np.empty((len(encoded), len(self.tree_roots)), dtype=np.int64)
+        self._pass(encoded, True, leaves, np.empty((0, self.value.shape[0]), dtype=np.float64))
+        return leaves
 
     def mean_values(self, encoded: np.ndarray) -> np.ndarray:
-        return forest_pass(encoded, self.columns, self.tree_roots, self.tree_depths, *self.routing, self.value,
-                           False)[1]
+        """Per-arm values averaged over trees, ``(n_rows, n_arms)``."""
+        mean = np.empty((len(encoded), self.value.shape[0]), dtype=np.float64)
+        self._pass(encoded, False, np.empty((0, len(self.tree_roots)), dtype=np.int64), mean)
+        return mean
+
+    def _pass(self, encoded: np.ndarray, want_leaves: bool, leaves: np.ndarray, mean: np.ndarray) -> None:
+        matrix = strided_matrix(encoded)
+
+        def route(start: int, stop: int) -> None:
+            block = np.empty(self.block_entries, dtype=np.int64)
+            forest_pass(*matrix, start, stop, self.columns, self.tree_roots, self.tree_depths, *self.routing,
+                        self.value, want_leaves, leaves, mean, block, block.view(np.float64))
+
+        run_blocks(route, block_bounds(len(encoded), PASS_MIN_ROWS, ROW_BLOCK))
 
 
 def _draw_counts(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray, bootstrap: bool, n_rows: int,

@@ -134,7 +134,7 @@ def _fast_bootstrap(
     if binary:
         cell_counts = np.column_stack([
             outcome_treated, n_treated - outcome_treated, outcome_control, n_control - outcome_control
-        ]).round().astype(np.int64)
+        ]).round().astype(np.int32)
     if name == "qini_auc_score" and not negative_effect:
         perfect_area = flat_perfect_qini_area(final_value, n_rows)
     elif row_perfect:

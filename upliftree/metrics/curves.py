@@ -22,7 +22,7 @@ def _sweep(kind: int, y: np.ndarray, score: np.ndarray, treated: np.ndarray) -> 
     ordering = order_rows(score, y, treated)
     x = np.empty(len(ordering.group_ends))
     values = np.empty(len(ordering.group_ends))
-    area, _, _ = _kernels.curve_points(kind, np.ones(len(y), dtype=np.int64), *ordering, x, values)
+    area, _, _ = _kernels.curve_points(kind, np.ones(len(y), dtype=np.int32), *ordering, x, values)
     return x, values, area
 
 
