@@ -210,7 +210,7 @@ class _Console:
                 table.add_row(*(Text(str(value)) for value in row))  # Text: no rich markup in data
             console = self.out
             if not console.is_terminal:  # the table's own width, so no value is cut to fit 80 columns
-                width = console.measure(table).maximum
+                width = console.measure(table, options=console.options.update_width(1_000_000)).maximum
                 console = Console(highlight=False, width=max(width, 20), soft_wrap=True)
             console.print(table)
 

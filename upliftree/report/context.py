@@ -88,10 +88,11 @@ def _segment_rows(sheet: pd.DataFrame, labels: list[str], numbers: OutcomeFormat
             suffix = "" if len(labels) == 2 else f"_{label}"
             low, high = entry[f"ci_low{suffix}"], entry[f"ci_high{suffix}"]
             row["effects"].append({
-                "uplift": entry[f"uplift{suffix}"], "text": numbers.effect(entry[f"uplift{suffix}"], low, high),
-                "headline": numbers.effect(entry[f"uplift{suffix}"]),
-                "held_out": numbers.effect(entry[f"held_out_uplift{suffix}"], entry[f"held_out_ci_low{suffix}"],
-                                           entry[f"held_out_ci_high{suffix}"]),
+                "uplift": entry[f"uplift{suffix}"], "headline": numbers.effect(entry[f"uplift{suffix}"]),
+                "interval": numbers.interval(low, high),
+                "held_out": numbers.effect(entry[f"held_out_uplift{suffix}"]),
+                "held_out_interval": numbers.interval(entry[f"held_out_ci_low{suffix}"],
+                                                      entry[f"held_out_ci_high{suffix}"]),
                 "verdict": _verdict(low, high),
             })
         # The summary cards show a segment's largest (most responsive) and smallest effect, with its treatment.

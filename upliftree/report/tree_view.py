@@ -58,7 +58,8 @@ def tree_view(drawing: TreeDrawing, labels: list[str], root_name: str) -> dict[s
     def effect_view(node: int, arm: int) -> dict[str, Any]:
         estimate, ci_low, ci_high = (float(values[node, arm]) for values in
                                      (effects.uplift, effects.ci_low, effects.ci_high))
-        view: dict[str, Any] = {"text": numbers.effect(estimate, ci_low, ci_high), "bar": None,
+        view: dict[str, Any] = {"estimate": numbers.effect(estimate), "interval": numbers.interval(ci_low, ci_high),
+                                "bar": None,
                                 "sign": "pos" if ci_low > 0 else ("neg" if ci_high < 0 else "none")}
         if np.isfinite(estimate) and np.isfinite(ci_low) and np.isfinite(ci_high):
             view["bar"] = {"low": position(ci_low), "width": max(position(ci_high) - position(ci_low), 0.4),
