@@ -193,3 +193,31 @@ def test_continuous_numbers_share_one_precision(tmp_path):
     assert not re.search(r"[+-]\d\.\d+e-\d\d", html)  # no scientific notation among the effects
     assert "Average effect of email, all " in html and "All estimation rows" in html
     assert "estimation rows, which did not choose the splits" in html
+
+
+def test_deep_trees_start_folded_below_the_overview_depth():
+    from upliftree import UpliftTreeClassifier
+    from upliftree.export.drawing import tree_drawing
+    from upliftree.report.tree_view import OPEN_DEPTH, tree_view
+
+    frame = make_uplift_data(20_000, random_state=20)
+    model = UpliftTreeClassifier(max_depth=7, min_samples_leaf=60, control="control", random_state=0).fit(
+        frame[FEATURES], frame["treatment"], frame["outcome"])
+    assert model.depth_ > OPEN_DEPTH
+    view = tree_view(tree_drawing(model), ["control", "email"], "All rows")
+    seen = []
+
+    def walk(node):
+        seen.append(node)
+        assert node["folded"] == (node["depth"] >= OPEN_DEPTH)
+        assert node["n_leaves"] == (1 if node["leaf"] else sum(child["n_leaves"] for child in node["children"]))
+        for effect in node["effects"]:
+            if effect["bar"]:
+                assert 0 <= effect["bar"]["low"] <= effect["bar"]["estimate"] <= effect["bar"]["low"] + \
+                    effect["bar"]["width"] <= 100.01
+        for child in node["children"]:
+            walk(child)
+
+    walk(view["root"])
+    assert len(seen) == model.tree_.n_nodes and view["root"]["n_leaves"] == model.n_leaves_
+    assert 0 < view["zero"] < 100

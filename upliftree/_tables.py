@@ -13,12 +13,12 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ._format import markdown_cell, significant
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TABLE_FORMATS", "OutputTable", "readable", "render_tables"]
 
@@ -48,6 +48,8 @@ class OutputTable:
 def _readable_value(value: Any, identifier: bool) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    import numpy as np
+
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, int | np.integer):
@@ -60,6 +62,8 @@ def _readable_value(value: Any, identifier: bool) -> str:
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` as text for people: floats to 4 significant digits (tiny ones in scientific notation),
     counts with thousands separators, booleans as yes/no."""
+    import pandas as pd
+
     columns = {}
     for column in frame.columns:
         identifier = str(column).lower() in _IDENTIFIERS
@@ -68,6 +72,8 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _json_value(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

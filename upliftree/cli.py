@@ -17,6 +17,8 @@ from typing import Any
 
 import typer
 
+from ._tables import TABLE_FORMATS
+
 app = typer.Typer(
     help="Interpretable uplift trees: fit, evaluate, export and decide from randomized experiments.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -67,11 +69,7 @@ class PlotKind(str, Enum):
     calibration = "calibration"
 
 
-class TableFormat(str, Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-    markdown = "markdown"
+TableFormat = Enum("TableFormat", [(name, name) for name in TABLE_FORMATS], type=str)
 
 
 class Renderer(str, Enum):

@@ -53,10 +53,9 @@ def to_dot(model: Any, alpha: float = 0.05, precision: int | None = 4, rankdir: 
 
     Parameters
     ----------
-    alpha : float
-        Intervals have coverage ``1 - alpha``.
-    precision : int or None
-        Significant digits of thresholds; None prints them exactly.
+    alpha, precision
+        As in :func:`upliftree.export.drawing.tree_drawing` (interval coverage ``1 - alpha``; significant
+        digits of thresholds, None for exact).
     rankdir : {"TB", "LR"}
         Root at the top (``"TB"``) or on the left (``"LR"``, easier to read for deep trees with long rules).
     """
