@@ -17,6 +17,8 @@ from typing import Any
 
 import typer
 
+from ._tables import TABLE_FORMATS
+
 app = typer.Typer(
     help="Interpretable uplift trees: fit, evaluate, export and decide from randomized experiments.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -67,6 +69,15 @@ class PlotKind(str, Enum):
     calibration = "calibration"
 
 
+TableFormat = Enum("TableFormat", [(name, name) for name in TABLE_FORMATS], type=str)
+
+
+class Renderer(str, Enum):
+    auto = "auto"
+    graphviz = "graphviz"
+    matplotlib = "matplotlib"
+
+
 class Dialect(str, Enum):
     ansi = "ansi"
     duckdb = "duckdb"
@@ -99,6 +110,10 @@ BENEFIT = typer.Option(None, "--benefit", show_default=False,
 COST = typer.Option(None, "--cost", min=0.0, show_default=False,
                     help="Cost of treating one row (needs --benefit).")
 ALPHA = typer.Option(0.05, "--alpha", min=0.001, max=0.5, help="Intervals have coverage 1 - alpha.")
+TABLES = typer.Option(None, "--format", show_default="table",
+                      help="How tables print: table (rich; at full width when stdout is not a terminal), markdown, "
+                           "or csv / json with every value at full precision (other messages then go to stderr). "
+                           "Given explicitly, tables print even with --quiet.")
 
 
 def _columns(values: list[str] | None) -> list[str] | None:
@@ -140,14 +155,24 @@ def _quiet_compilation(quiet: bool) -> contextlib.AbstractContextManager:
 
 
 class _Console:
-    """Progress and results on the terminal: steps with a spinner and their time, rich tables; silent when quiet."""
+    """Progress and results: steps with a spinner and their time on stderr, tables on stdout.
 
-    def __init__(self, quiet: bool):
+    Tables print as ``table_format`` (:class:`TableFormat`, default ``table``); with csv, json or markdown,
+    stdout holds only the tables and every other message goes to stderr. ``quiet`` hides progress and
+    messages, and tables too unless a format was asked for.
+    """
+
+    def __init__(self, quiet: bool, table_format: TableFormat | None = None):
         from rich.console import Console
 
         self.quiet = quiet
+        self.format = table_format or TableFormat.table
+        self.tables_shown = not quiet or table_format is not None
         self.err = Console(stderr=True, highlight=False)
-        self.out = Console(highlight=False)
+        # Not a terminal (a pipe, a file): no wrapping at an invented width of 80 columns.
+        self.out = Console(highlight=False, soft_wrap=not Console().is_terminal)
+        if self.format is not TableFormat.table:
+            self.out = self.err
 
     @contextlib.contextmanager
     def step(self, description: str) -> Iterator[None]:
@@ -163,24 +188,30 @@ class _Console:
         if not self.quiet:
             self.out.print(*objects)
 
-    def table(self, frame: Any, title: str) -> None:
-        """A DataFrame as a rich table (numbers rounded for reading)."""
-        if self.quiet:
+    def tables(self, *tables: Any) -> None:
+        """:class:`~upliftree._tables.OutputTable` s in the chosen format."""
+        if not self.tables_shown:
             return
+        if self.format is not TableFormat.table:
+            from ._tables import render_tables
+
+            typer.echo(render_tables(tables, self.format.value), nl=False)
+            return
+        from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=title, title_justify="left")
-        for column in frame.columns:
-            table.add_column(str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(_cell(value) for value in row))
-        self.out.print(table)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+        for output in tables:
+            table = Table(title=output.title, title_justify="left")
+            for column, numeric in zip(output.shown.columns, output.numeric_columns(), strict=True):
+                table.add_column(str(column), justify="right" if numeric else "left")
+            for row in output.shown.itertuples(index=False):
+                table.add_row(*(Text(str(value)) for value in row))  # Text: no rich markup in data
+            console = self.out
+            if not console.is_terminal:  # the table's own width, so no value is cut to fit 80 columns
+                width = console.measure(table, options=console.options.update_width(1_000_000)).maximum
+                console = Console(highlight=False, width=max(width, 20), soft_wrap=True)
+            console.print(table)
 
 
 # -- reading experiments and models -----------------------------------------------------------------------------
@@ -267,6 +298,7 @@ def report(
                                   help="Fit the T-learner baseline (needs scikit-learn)."),
     title: str = typer.Option("Uplift report", "--title", help="Title of the report."),
     seed: int = SEED,
+    table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
     """Fit an honest uplift tree, a forest and a baseline, evaluate them on held-out rows, write DIR/report.html.
@@ -283,7 +315,7 @@ def report(
         benefit=benefit, cost=cost or 0.0, budget=budget, explore=explore, seed=seed, title=title,
     )
     settings.check()
-    console = _Console(quiet)
+    console = _Console(quiet, table_format)
     with console.step(f"Reading {data}"):
         experiment, frame = _load_experiment(data, treatment, control, outcome, _columns(features),
                                              _columns(exclude), outcome_type,
@@ -309,21 +341,24 @@ def _warn(check: Any) -> None:
 
 
 def _print_segments(console: _Console, tree: Any, title: str) -> None:
-    """The tree's leaves as a short table: share, uplift with interval per treatment, rule."""
+    """The tree's leaves as a short table: share, uplift with interval per treatment, rule (csv and json: the
+    whole segment sheet)."""
     import pandas as pd
 
-    from .export.sheets import format_uplift
+    from ._tables import OutputTable
+    from .export.sheets import outcome_format
 
     sheet = tree.rules("frame")
+    numbers = outcome_format(tree)
     labels = [str(label) for label in tree.treatments_[1:]]
     shown = pd.DataFrame({"leaf": sheet["leaf_id"], "share": [f"{share:.1%}" for share in sheet["share"]]})
     for label in labels:
         suffix = "" if len(labels) == 1 else f"_{label}"
         shown["uplift" + suffix.replace("_", " ")] = [
-            format_uplift(*values, tree._binary)
+            numbers.effect(*values)
             for values in sheet[[f"uplift{suffix}", f"ci_low{suffix}", f"ci_high{suffix}"]].to_numpy()]
     shown["rule"] = sheet["rule"]
-    console.table(shown, title)
+    console.tables(OutputTable("segments", title, shown, sheet))
     from rich.markup import escape
 
     from .rules import missing_note
@@ -356,6 +391,7 @@ def fit(
     benefit: float = BENEFIT,
     cost: float = COST,
     seed: int = SEED,
+    table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
     """Fit an uplift tree (or forest) on all rows and save it as JSON, with the training profile for 'monitor'.
@@ -367,7 +403,7 @@ def fit(
     from .monitor import record_training_profile
     from .tree import UpliftTreeClassifier, UpliftTreeRegressor
 
-    console = _Console(quiet)
+    console = _Console(quiet, table_format)
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _columns(features), _columns(exclude),
                                          outcome_type)
@@ -414,17 +450,19 @@ def evaluate(
     n_boot: int = typer.Option(200, "--n-boot", min=10, help="Bootstrap resamples of the Qini interval."),
     alpha: float = ALPHA,
     seed: int = SEED,
+    table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
     """Score held-out experiment rows: Qini coefficient with interval, uplift AUC, uplift at 10/20/30%, deciles."""
     import numpy as np
     import pandas as pd
 
+    from ._tables import OutputTable, readable
     from ._validation import arm_codes
     from .metrics import calibration_table
     from .report.evaluation import score_table
 
-    console = _Console(quiet)
+    console = _Console(quiet, table_format)
     fitted = _load_model(model_path)
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
@@ -445,10 +483,13 @@ def evaluate(
             decile.insert(0, "treatment", label)
             deciles.append(decile)
     scores = pd.concat(tables, ignore_index=True)
-    console.table(scores, f"Held-out scores ({experiment.n_rows:,} rows; Qini interval {1 - alpha:.0%})")
     decile_table = pd.concat(deciles, ignore_index=True)
-    console.table(decile_table[["treatment", "bin", "n_treatment", "n_control", "predicted_uplift",
-                                "observed_uplift", "ci_low", "ci_high"]], "Observed uplift by decile")
+    decile_columns = ["treatment", "bin", "n_treatment", "n_control", "predicted_uplift", "observed_uplift",
+                      "ci_low", "ci_high"]
+    console.tables(
+        OutputTable("scores", f"Held-out scores ({experiment.n_rows:,} rows; Qini interval {1 - alpha:.0%})",
+                    readable(scores), scores),
+        OutputTable("deciles", "Observed uplift by decile", readable(decile_table[decile_columns]), decile_table))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         scores.to_csv(out, index=False)
@@ -507,11 +548,15 @@ def plot(
     arm: str = typer.Option(None, "--arm", show_default="the only treatment",
                             help="Treatment to draw against control when there are several."),
     n_boot: int = typer.Option(200, "--n-boot", min=0, help="Bootstrap resamples of the curve band (0: none)."),
+    renderer: Renderer = typer.Option(Renderer.auto, "--renderer",
+                                      help="Tree drawing: graphviz (the dot program), matplotlib, or auto: Graphviz "
+                                           "when dot is installed, else matplotlib."),
     alpha: float = ALPHA,
     seed: int = SEED,
     quiet: bool = QUIET,
 ) -> None:
-    """Draw the tree (Graphviz), or Qini / uplift curves, deciles or calibration of a model on held-out rows."""
+    """Draw the tree (Graphviz, or matplotlib without it), or Qini / uplift curves, deciles or calibration of a
+    model on held-out rows."""
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("svg", "png", "pdf"):
         raise ValueError(f"--out must end in .svg, .png or .pdf, got {out.name!r}")
@@ -520,9 +565,17 @@ def plot(
     console = _Console(quiet)
     if kind is PlotKind.tree:
         _require_tree(fitted, "plot --kind tree")
-        with console.step("Rendering the tree with Graphviz"):
-            fitted.plot(out, format=fmt, alpha=alpha)
-        console.print(f"[bold]Drawing:[/bold] {out}")
+        from .export.dot import graphviz_available
+        from .export.dot import plot as plot_tree
+
+        chosen = renderer.value
+        if renderer is Renderer.auto:
+            chosen = "graphviz" if graphviz_available() else "matplotlib"
+        with console.step(f"Drawing the tree with {'Graphviz' if chosen == 'graphviz' else 'matplotlib'}"):
+            plot_tree(fitted, out, format=fmt, alpha=alpha, renderer=chosen)
+        note = " (matplotlib: Graphviz's dot program was not found)" if renderer is Renderer.auto and \
+            chosen == "matplotlib" else ""
+        console.print(f"[bold]Drawing:[/bold] {out}{note}")
         return
     missing = [name for name, value in (("--data", data), ("--treatment", treatment), ("--control", control),
                                         ("--outcome", outcome)) if value is None]
@@ -674,6 +727,7 @@ def monitor(
     out: Path = typer.Option(None, "--out", "-o", show_default=False, help="Write every check to this CSV file."),
     fail_on_drift: bool = typer.Option(False, "--fail-on-drift",
                                        help=f"Exit with code {EXIT_DRIFT} when a check is flagged."),
+    table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
     """Drift report: new rows against the training data the model remembers.
@@ -682,17 +736,18 @@ def monitor(
     --benefit) and of the share of rows per segment; changes of missing rates and of the share of rows treated.
     Flagged: PSI > 0.25, or a rate changed by more than 0.05 (see docs/cli.md).
     """
+    from ._tables import OutputTable, readable
     from .monitor import drift_report
     from .report import read_table
 
-    console = _Console(quiet)
+    console = _Console(quiet, table_format)
     fitted = _load_model(model_path)
     with console.step(f"Reading {new_data}"):
         frame = read_table(new_data, _model_features(fitted), schema=fitted.schema_)
     with console.step(f"Comparing {len(frame):,} rows with the training profile"):
         checks = drift_report(fitted, frame)
     flagged = checks[checks["flagged"]]
-    console.table(checks, f"Drift checks ({len(flagged)} flagged)")
+    console.tables(OutputTable("drift", f"Drift checks ({len(flagged)} flagged)", readable(checks), checks))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         checks.to_csv(out, index=False)
@@ -711,6 +766,7 @@ def demo(
     n_samples: int = typer.Option(DEMO_ROWS, "--n-samples", "-n", min=2_000,
                                   help="Rows of the synthetic experiment."),
     seed: int = SEED,
+    table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
     """Generate a synthetic experiment with known segments and run 'report' on it (the main job, end to end).
@@ -721,7 +777,7 @@ def demo(
     from .datasets import make_uplift_data
     from .report import ReportSettings, experiment_from_frame, make_report
 
-    console = _Console(quiet)
+    console = _Console(quiet, table_format)
     with console.step(f"Generating a synthetic experiment of {n_samples:,} rows"):
         frame = make_uplift_data(n_samples, random_state=seed)
         experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",

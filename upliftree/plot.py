@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import metrics
+from ._format import axis_thousands
 from ._params import check_alpha
 from ._validation import is_binary
 
@@ -71,6 +72,8 @@ def _plot_curve(
                 label="random")
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set(title=title, xlabel="Number targeted (highest predicted uplift first)", ylabel=y_label)
+    # Row counts and incremental outcomes reach the hundred thousands: 300,000 with few ticks, not 300000.
+    axis_thousands(ax, max_ticks=5)
     ax.legend(loc="best", frameon=False)
     ax.grid(alpha=0.3)
     return ax
@@ -158,7 +161,9 @@ def plot_uplift_by_percentile(
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xticks(positions, [str(label) for label in table.index])
     ax.set(title=f"Outcome by percentile of predicted uplift ({1 - alpha:.0%} intervals)",
-           xlabel="Percentile of predicted uplift (highest first)", ylabel="Outcome rate")
+           xlabel="Percentile of predicted uplift (highest first)",
+           ylabel="Outcome rate" if is_binary(np.asarray(y_true, dtype=np.float64)) else "Mean outcome")
+    axis_thousands(ax, "y")
     ax.legend(loc="best", frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return ax
@@ -190,6 +195,7 @@ def plot_calibration(
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set(title="Uplift calibration", xlabel="Predicted uplift (bin mean)",
            ylabel="Observed uplift (treated - control)")
+    axis_thousands(ax)
     ax.legend(loc="best", frameon=False)
     ax.grid(alpha=0.3)
     return ax

@@ -441,11 +441,13 @@ class _BaseUpliftTree(_UpliftModel):
 
         return to_dot(self, alpha, precision)
 
-    def plot(self, path, format: str = "svg", alpha: float = 0.05, precision: int | None = 4):
-        """Render the tree to ``path`` (svg, png or pdf) with Graphviz's ``dot``; returns the path."""
+    def plot(self, path, format: str = "svg", alpha: float = 0.05, precision: int | None = 4,
+             renderer: str = "auto"):
+        """Draw the tree to ``path`` (svg, png or pdf) with Graphviz's ``dot``, or matplotlib without it (see
+        :func:`upliftree.export.dot.plot`); returns the path."""
         from .export.dot import plot
 
-        return plot(self, path, format, alpha, precision)
+        return plot(self, path, format, alpha, precision, renderer=renderer)
 
 
 def tree_feature_importances(tree: TreeArrays, n_features: int) -> np.ndarray:

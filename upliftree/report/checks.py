@@ -127,3 +127,4 @@ def segment_checks(sheet: pd.DataFrame, arm_labels: list[str], treatment_labels:
         if not harmful and not doubtful:
             checks.append(Check("ok", f"No segment with negative uplift{name}", "Every estimate is >= 0."))
     return checks
+
