@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from .._validation import check_statistic_totals, finite_float_array, is_binary, statistic_totals
+from .._validation import as_pandas, check_statistic_totals, finite_float_array, is_binary, statistic_totals
 
 
 class UndefinedMetricWarning(RuntimeWarning):
@@ -34,6 +34,7 @@ class MetricInputs(NamedTuple):
 
 
 def _to_numpy(values: ArrayLike) -> np.ndarray:
+    values = as_pandas(values, "an array argument")  # Polars and PyArrow columns
     # pandas nullable dtypes (Int64, boolean, Float64) would otherwise become object arrays.
     if isinstance(values, pd.Series | pd.Index) and pd.api.types.is_numeric_dtype(values.dtype):
         return values.to_numpy(dtype=np.float64, na_value=np.nan)

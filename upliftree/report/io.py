@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import FeatureSchema, expand_categories
+from .._validation import FeatureSchema, as_pandas, expand_categories
 
 __all__ = ["PARQUET_ROW_GROUP", "CsvReading", "DataError", "TableWriter", "check_unique_names", "csv_reading",
            "iter_table", "read_table", "require_columns", "table_columns", "table_format", "write_table"]
@@ -268,9 +268,10 @@ def _read_parquet(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_table(path, columns=list(columns) if columns is not None else None).to_pandas()
+        table = pq.read_table(path, columns=list(columns) if columns is not None else None)
     except (pa.ArrowException, OSError) as error:
         raise _parquet_error(path, error) from None
+    return as_pandas(table, str(path))
 
 
 def table_columns(path: str | os.PathLike) -> list[str]:
@@ -306,17 +307,6 @@ def require_columns(available: Sequence[str], wanted: Sequence[str], path: str |
         raise DataError(f"{path}: column(s) {missing} not found; the table has {shown}{more}")
 
 
-def _arrow_nullable(arrow_type: Any) -> Any:
-    """Integer and bool Arrow columns as pandas' nullable types, so a chunk with a null keeps its type."""
-    import pyarrow as pa
-
-    if pa.types.is_integer(arrow_type):  # int64 -> Int64, uint8 -> UInt8
-        return pd.api.types.pandas_dtype(str(arrow_type).capitalize().replace("Uint", "UInt"))
-    if pa.types.is_boolean(arrow_type):
-        return pd.BooleanDtype()
-    return None
-
-
 def _batch_frame(batch: Any) -> pd.DataFrame:
     """A Parquet record batch as a DataFrame whose column types do not depend on the batch's values."""
     import pyarrow as pa
@@ -324,7 +314,7 @@ def _batch_frame(batch: Any) -> pd.DataFrame:
     # A dictionary column would become a categorical of the batch's own dictionary: decode it to its values.
     columns = [column.dictionary_decode() if pa.types.is_dictionary(column.type) else column
                for column in batch.columns]
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names).to_pandas(types_mapper=_arrow_nullable)
+    return as_pandas(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), "a Parquet record batch")
 
 
 def iter_table(path: str | os.PathLike, chunk_size: int, columns: Sequence[str] | None = None,
