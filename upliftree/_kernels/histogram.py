@@ -94,25 +94,44 @@ def weighted_histograms(histogram, binned, rows, node_arm, node_count, node_weig
             feature_histogram[bin_code, arm_code, WEIGHT_SQUARED] += node_w2[i]
 
 
+# Worst-case relative error of a float64 sum of n terms taken in some order is about n * 2**-52 of the sum of
+# the terms' sizes; twice that bounds the difference of two such sums of the same terms.
+SUM_ROUNDING = 2.0 * 2.0**-52
+
+
 @njit(cache=True, nogil=True)
 def sibling_histogram(parent, child):
     """``parent - child``: the histograms of ``child``'s sibling, without building them from its rows.
 
-    A cell of the sibling with no rows (count exactly 0: counts are integers) is set to exactly 0. Otherwise
-    the rounding residue of subtracting sums taken in different orders (e.g. a weight of 1e-17) could make
-    an arm with no rows look present to the split admissibility test. Explicit loops: the 4-D array
-    expression ``parent - child`` took seconds to compile.
+    A difference of two sums taken in different orders is exact only to their rounding error, so a sibling
+    sum within that error of 0 is set to exactly 0: a cell with no rows (count exactly 0: counts are
+    integers) entirely, and any other sum below ``SUM_ROUNDING * count`` of the size of the parent's terms
+    (the parent's sum for the nonnegative weight, squared-outcome and squared-weight sums; for the weighted
+    outcome sum, which can mix signs, the Cauchy-Schwarz bound ``sqrt(sum w * sum w y^2)``). Otherwise the
+    residue (e.g. a weight of 1e-17, or outcome sums of 1e-16 in a node whose outcomes are all 0) could make
+    an arm with no rows look present to the split admissibility test, or give a node whose exact gains are
+    all 0 a best split of gain 1e-33: its criteria see only the residue, whose size no longer tells that it
+    is rounding. Explicit loops: the 4-D array expression ``parent - child`` took seconds to compile.
     """
     n_features, n_bins, n_arms, n_stats = parent.shape
     sibling = np.empty(parent.shape, dtype=np.float64)
     for feature in range(n_features):
         for bin_code in range(n_bins):
             for arm in range(n_arms):
-                if parent[feature, bin_code, arm, COUNT] - child[feature, bin_code, arm, COUNT] == 0.0:
+                n_terms = parent[feature, bin_code, arm, COUNT]
+                if n_terms - child[feature, bin_code, arm, COUNT] == 0.0:
                     for stat in range(n_stats):
                         sibling[feature, bin_code, arm, stat] = 0.0
-                else:
-                    for stat in range(n_stats):
-                        sibling[feature, bin_code, arm, stat] = (parent[feature, bin_code, arm, stat]
-                                                                 - child[feature, bin_code, arm, stat])
+                    continue
+                for stat in range(n_stats):
+                    sibling[feature, bin_code, arm, stat] = (parent[feature, bin_code, arm, stat]
+                                                             - child[feature, bin_code, arm, stat])
+                tolerance = SUM_ROUNDING * n_terms
+                for stat in (WEIGHT, WEIGHTED_Y2, WEIGHT_SQUARED):
+                    if sibling[feature, bin_code, arm, stat] <= tolerance * parent[feature, bin_code, arm, stat]:
+                        sibling[feature, bin_code, arm, stat] = 0.0
+                outcome_terms = np.sqrt(parent[feature, bin_code, arm, WEIGHT]
+                                        * parent[feature, bin_code, arm, WEIGHTED_Y2])
+                if abs(sibling[feature, bin_code, arm, WEIGHTED_Y]) <= tolerance * outcome_terms:
+                    sibling[feature, bin_code, arm, WEIGHTED_Y] = 0.0
     return sibling
