@@ -65,9 +65,9 @@ def bench_upliftree(metrics: Any, data: dict[str, np.ndarray], args: argparse.Na
     )
     first_call_seconds = time.perf_counter() - start
 
-    def bootstrap(metric: Any, model_score: np.ndarray, **options: Any) -> Any:
+    def bootstrap(metric: Any, model_score: np.ndarray, n_jobs: int = -1) -> Any:
         return lambda: metrics.bootstrap_ci(
-            metric, y, model_score, treatment, n_boot=args.n_boot, random_state=args.seed, **options
+            metric, y, model_score, treatment, n_boot=args.n_boot, random_state=args.seed, n_jobs=n_jobs
         )
 
     measures = {
@@ -75,7 +75,8 @@ def bench_upliftree(metrics: Any, data: dict[str, np.ndarray], args: argparse.Na
         "qini_ci_one_thread": bootstrap(metrics.qini_auc_score, score, n_jobs=1),
         "uplift_auc_ci": bootstrap(metrics.uplift_auc_score, score),
         "qini_compare": lambda: metrics.bootstrap_compare(
-            metrics.qini_auc_score, y, score, data["other_score"], treatment, n_boot=args.n_boot, random_state=args.seed
+            metrics.qini_auc_score, y, score, data["other_score"], treatment, n_boot=args.n_boot,
+            random_state=args.seed, n_jobs=-1,
         ),
         "qini_ci_tree_score": bootstrap(metrics.qini_auc_score, data["tree_score"]),
     }

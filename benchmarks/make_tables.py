@@ -25,6 +25,7 @@ SECTIONS = {
     "hillstrom": "Accuracy on Hillstrom (issue 4)",
     "metrics": "Uplift metrics",
     "dask": "Scaling out with Dask",
+    "coldstart": "Cold start: the first run on a fresh machine (issue 14)",
 }
 
 PREAMBLE = """# Benchmarks

@@ -31,6 +31,9 @@ def hypothesis_profile(environ) -> str:
 
 settings.load_profile(hypothesis_profile(os.environ))
 
+# No one-time compile message inside tests that read stderr (a first run on an empty cache would print it).
+os.environ.setdefault("UPLIFTREE_QUIET", "1")
+
 
 @dataclass(frozen=True)
 class Experiment:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -290,3 +291,70 @@ def test_policy_options_need_benefit(files, tmp_path):
 def test_usage_errors_exit_with_usage_code(files):
     result = run("fit", files["csv"])  # missing required options
     assert result.exit_code == 2 and "--treatment" in result.stderr
+
+
+# -- tables: full values off a terminal, and --format csv / json / markdown ---------------------------------------
+def test_tables_off_a_terminal_are_not_cut(files, tmp_path):
+    """Piped output used to be cut at 80 columns ("treat…", "qini_…", a PSI of 8.367e-08 as "8.367…")."""
+    result = run("evaluate", files["model"], files["test"], *EXPERIMENT, "--n-boot", 20)
+    assert result.exit_code == 0, result.stderr
+    assert "…" not in result.stdout
+    for header in ("treatment", "qini_low", "qini_high", "uplift_at_10", "uplift_at_30", "predicted_uplift"):
+        assert header in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) > 80
+    result = run("monitor", files["model"], files["test"], "--format", "csv")
+    checks = pd.read_csv(__import__("io").StringIO(result.stdout))
+    shown = run("monitor", files["model"], files["test"]).stdout
+    assert "…" not in shown
+    from upliftree._format import significant
+
+    for value in checks["value"].dropna():
+        assert significant(value) in shown
+
+
+def test_format_csv_and_json_print_full_values(files, tmp_path):
+    import io
+
+    from upliftree.monitor import drift_report
+
+    result = run("monitor", files["model"], files["test"], "--format", "csv", "--out", tmp_path / "drift.csv")
+    assert result.exit_code == 0, result.stderr
+    printed = pd.read_csv(io.StringIO(result.stdout))
+    pd.testing.assert_frame_equal(printed, pd.read_csv(tmp_path / "drift.csv"))
+    expected = drift_report(load(files["model"]), pd.read_csv(files["test"]))
+    np.testing.assert_array_equal(printed["value"].to_numpy(), expected["value"].to_numpy())  # every digit
+    assert "Checks:" in result.stderr and "Checks:" not in result.stdout  # stdout holds only the table
+
+    result = run("evaluate", files["model"], files["test"], *EXPERIMENT, "--n-boot", 20, "--format", "json",
+                 "--quiet", "--out", tmp_path / "scores.csv")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)  # printed even with --quiet: the format was asked for
+    assert set(document) == {"scores", "deciles"}
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert [row["qini"] for row in document["scores"]] == scores["qini"].tolist()
+    assert len(document["deciles"]) == len(pd.read_csv(tmp_path / "scores_deciles.csv"))
+
+
+def test_format_markdown_of_the_segments(files, tmp_path):
+    result = run("fit", files["csv"], *EXPERIMENT, "--exclude", "customer_id", "--max-depth", 2,
+                 "--out", tmp_path / "m.json", "--format", "markdown")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "**Segments, best first**" and lines[2] == "| leaf | share | uplift | rule |"
+    assert all(line.startswith("|") for line in lines[2:] if line)
+    assert re.search(r"\| [+-]\d+\.\d pp \([+-]\d+\.\d, [+-]\d+\.\d\) \|", result.stdout)
+    assert "Model:" in result.stderr
+    result = run("fit", files["csv"], *EXPERIMENT, "--exclude", "customer_id", "--max-depth", 2,
+                 "--out", tmp_path / "m.json", "--format", "json", "--quiet")
+    sheet = json.loads(result.stdout)["segments"]
+    assert {"leaf_id", "rule", "share", "uplift", "ci_low", "ci_high", "n_control", "n_email"} <= set(sheet[0])
+
+
+def test_plot_tree_without_graphviz(files, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot program
+    result = run("plot", files["model"], "--out", tmp_path / "tree.png")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "tree.png").read_bytes()[:4] == b"\x89PNG"
+    assert "matplotlib: Graphviz's dot program was not found" in " ".join(result.stdout.split())
+    result = run("plot", files["model"], "--out", tmp_path / "tree.svg", "--renderer", "graphviz")
+    assert_bad_input(result, "Install Graphviz")

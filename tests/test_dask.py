@@ -28,7 +28,7 @@ from upliftree._grower import HistogramSource, grow_tree  # noqa: E402
 from upliftree.datasets import FEATURES  # noqa: E402
 from upliftree.metrics import qini_auc_score  # noqa: E402
 from upliftree.policy import Policy  # noqa: E402
-from upliftree.tree import estimate_nodes  # noqa: E402
+from upliftree.tree import FittedInputs, FittedTree, estimate_nodes  # noqa: E402
 
 TREE_PARAMS = {"max_depth": 4, "min_samples_leaf": 60, "min_samples_treatment": 20, "control": "control"}
 STRUCTURE_FIELDS = ("children_left", "children_right", "parent", "depth", "feature", "threshold", "is_categorical",
@@ -112,8 +112,7 @@ def test_given_bin_edges_are_the_bins_of_the_tree(client, binary_experiment):
     tree = grow_tree(source, mapper, np.arange(n_rows), np.ones(n_rows, dtype=np.int32), params,
                      np.random.default_rng(0))
     tree, n_merged = estimate_nodes(tree, data, reference.min_samples_treatment)
-    reference.bin_mapper_, reference.n_splits_merged_ = mapper, n_merged
-    reference._set_tree(tree)
+    reference.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, mapper), tree, n_merged, False)
     assert_same_tree(distributed, reference)
     # Another model's bin mapper is accepted as it is.
     again = udask.fit_tree(UpliftTreeClassifier(**TREE_PARAMS), as_dask(frame), features=FEATURES,

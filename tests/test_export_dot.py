@@ -1,4 +1,5 @@
-"""Graphviz drawings: DOT source (golden file), diverging leaf colours, rendering and a missing ``dot`` program."""
+"""Tree drawings: DOT source (golden file), diverging leaf colours, rendering with Graphviz, and with matplotlib
+when the ``dot`` program is missing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import re
 import pytest
 from test_export_sheets import check_golden, golden_tree
 
-from upliftree.export.dot import uplift_colour
+from upliftree import UpliftTreeClassifier
+from upliftree.datasets import FEATURES, make_uplift_data
+from upliftree.export.dot import plot, uplift_colour
+from upliftree.export.drawing import tree_drawing
+from upliftree.export.tree_figure import FONT_SIZE, tree_figure
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +53,65 @@ def test_plot_renders_with_dot(small_tree, tmp_path, format, magic) -> None:
     assert path.read_bytes().startswith(magic)
 
 
-def test_without_graphviz_dot_source_still_works(small_tree, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
+def test_without_graphviz_matplotlib_draws_the_tree(small_tree, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot program
     assert small_tree.to_dot().startswith("digraph")
     with pytest.raises(RuntimeError, match="Install Graphviz .*apt-get install graphviz"):
-        small_tree.plot(tmp_path / "tree.svg")
+        small_tree.plot(tmp_path / "tree.svg", renderer="graphviz")
     assert not (tmp_path / "tree.svg").exists()
+    with pytest.warns(UserWarning, match="drawn with matplotlib"):
+        path = small_tree.plot(tmp_path / "tree.svg")
+    assert path.read_text().lstrip().startswith("<?xml") and "<svg" in path.read_text()
+    for format, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
+        drawn = plot(small_tree, tmp_path / f"tree.{format}", format=format, renderer="matplotlib", rankdir="LR")
+        assert drawn.read_bytes().startswith(magic)
+
+
+def _box_extents(figure):
+    """Every node box of a matplotlib tree figure, in display coordinates, and the texts."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.patches import FancyBboxPatch
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = figure.axes[0]
+    boxes = [patch.get_window_extent(renderer) for patch in ax.patches if isinstance(patch, FancyBboxPatch)]
+    return boxes, ax.texts, renderer
+
+
+@pytest.mark.parametrize("rankdir", ["TB", "LR"])
+@pytest.mark.parametrize("n_treatments", [1, 2])
+def test_matplotlib_drawing_is_readable_and_boxes_do_not_overlap(rankdir, n_treatments) -> None:
+    """Text stays at FONT_SIZE (the figure grows instead), every line fits its box, and no two boxes overlap."""
+    frame = make_uplift_data(6_000, n_treatments=n_treatments, random_state=n_treatments)
+    model = UpliftTreeClassifier(max_depth=4, min_samples_leaf=80, control="control", random_state=0).fit(
+        frame[FEATURES], frame["treatment"], frame["outcome"])
+    drawing = tree_drawing(model)
+    figure = tree_figure(drawing, rankdir)
+    boxes, texts, renderer = _box_extents(figure)
+    assert len(boxes) == model.tree_.n_nodes
+    for first in range(len(boxes)):
+        for second in range(first + 1, len(boxes)):
+            a, b = boxes[first], boxes[second]
+            assert a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0, (first, second)
+    assert all(text.get_fontsize() == FONT_SIZE for text in texts)
+    shown = {text.get_text() for text in texts}
+    for drawn in drawing.nodes:
+        assert drawn.title in shown and set(drawn.lines) <= shown
+    # Every node text lies inside one box.
+    node_texts = [text for text in texts if text.get_text() not in {drawing.legend_title, drawing.note}
+                  and text.get_text() not in {label for label, _, _ in drawing.legend}]
+    for text in node_texts:
+        extent = text.get_window_extent(renderer)
+        assert any(box.x0 <= extent.x0 + 0.5 and extent.x1 <= box.x1 + 0.5 and box.y0 <= extent.y0 + 0.5
+                   and extent.y1 <= box.y1 + 0.5 for box in boxes), text.get_text()
 
 
 def test_plot_format_is_checked(small_tree, tmp_path) -> None:
     with pytest.raises(ValueError, match="format must be one of"):
         small_tree.plot(tmp_path / "tree.gif", format="gif")
+    with pytest.raises(ValueError, match="renderer must be one of"):
+        plot(small_tree, tmp_path / "tree.svg", renderer="tikz")
+    with pytest.raises(ValueError, match="rankdir"):
+        plot(small_tree, tmp_path / "tree.svg", renderer="matplotlib", rankdir="BT")

@@ -55,7 +55,8 @@ def _reference(trees: list[TreeArrays], encoded: np.ndarray) -> tuple[np.ndarray
 
 def _random_tree(rng: np.random.Generator, categorical: np.ndarray, n_arms: int, max_depth: int,
                  shuffle_ids: bool) -> TreeArrays:
-    """A random node table; with ``shuffle_ids`` children get random ids (still after their parent)."""
+    """A random node table; with ``shuffle_ids`` children get random ids (still after their parent, and a split's
+    two children adjacent, as every node table has them)."""
     nodes = [dict(parent=-1, depth=0)]
     open_nodes = [0]
     while open_nodes:
@@ -76,12 +77,12 @@ def _random_tree(rng: np.random.Generator, categorical: np.ndarray, n_arms: int,
             open_nodes.append(children[-1])
         nodes[node].update(split, children=children)
     order = list(range(len(nodes)))
-    if shuffle_ids:  # a random order in which parents still come before their children
-        order, ready = [], [0]
+    if shuffle_ids:  # a random order in which parents still come before their children, siblings side by side
+        order, ready = [0], [nodes[0]["children"]] if "children" in nodes[0] else []
         while ready:
-            node = ready.pop(int(rng.integers(len(ready))))
-            order.append(node)
-            ready += nodes[node].get("children", [])
+            siblings = ready.pop(int(rng.integers(len(ready))))
+            order += siblings
+            ready += [nodes[child]["children"] for child in siblings if "children" in nodes[child]]
     new_id = np.empty(len(nodes), dtype=np.int64)
     new_id[order] = np.arange(len(nodes))
     n = len(nodes)

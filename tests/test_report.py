@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,11 @@ def test_report_is_self_contained(demo_dir):
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", html)
     assert "<script" not in html and "<link" not in html
     assert html.count('src="data:image/png;base64,') == 3
-    assert "<svg" in html and "<?xml" not in html.split("<svg", 1)[0][-200:]
+    # The tree is drawn in HTML, one row per node, with a link to the full-size drawing.
+    model = load(demo_dir / "model.json")
+    assert html.count('<div class="tnode') == model.tree_.n_nodes
+    assert 'href="tree.svg"' in html and "drawn with Graphviz (dot)" in html
+    assert (demo_dir / "tree.svg").read_text().lstrip().startswith("<?xml")
     for section in ("summary", "models", "curves", "deciles", "tree", "segments", "policy", "checks", "balance"):
         assert f'id="{section}"' in html
 
@@ -101,7 +106,7 @@ def test_continuous_outcome_with_two_treatments(tmp_path):
 
 
 def test_baseline_is_skipped_without_scikit_learn(monkeypatch, tmp_path):
-    monkeypatch.setattr("upliftree.report.pipeline.baseline_available", lambda: False)
+    monkeypatch.setattr("upliftree.report.fitting.baseline_available", lambda: False)
     frame = make_uplift_data(2_000, random_state=16)
     experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
                                        features=FEATURES)
@@ -153,3 +158,66 @@ def test_segment_checks():
     assert tiny.level == "warning" and "[4]" in tiny.detail
     assert "[6]" in checks["Do not disturb"].detail and checks["Do not disturb"].level == "warning"
     assert "[5]" in checks["Possibly negative"].detail
+
+
+def test_tree_is_drawn_without_graphviz(monkeypatch, tmp_path):
+    """Without the dot program the report still has its tree drawing, drawn by matplotlib, and says so."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot program
+    frame = make_uplift_data(2_000, random_state=18)
+    experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
+                                       features=FEATURES)
+    report = make_report(experiment, tmp_path / "out", ReportSettings(max_depth=2, n_estimators=3, n_boot=10,
+                                                                       baseline=False))
+    svg = report.files["tree.svg"].read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "matplotlib" in svg
+    html = unescape(report.html.read_text())
+    assert "drawn with matplotlib (Graphviz's dot program was not found)" in html
+    assert html.count('<div class="tnode') == report.tree.tree_.n_nodes
+
+
+def test_continuous_numbers_share_one_precision(tmp_path):
+    """Every outcome level and effect of a continuous report has the decimals of the outcome's scale, and
+    the summary labels which effect uses all rows and which the tree's estimation rows."""
+    from upliftree.export.sheets import outcome_format
+
+    frame = make_uplift_data(3_000, n_treatments=2, outcome="continuous", random_state=19)
+    experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
+                                       features=FEATURES)
+    report = make_report(experiment, tmp_path, ReportSettings(max_depth=2, n_estimators=3, n_boot=10, baseline=False))
+    decimals = outcome_format(report.tree).decimals
+    html = " ".join(re.sub(r"<[^>]+>", " ", report.html.read_text()).split())  # the text a reader sees
+    effects = re.findall(r"([+-][\d,]+(?:\.\d+)?) \(([+-][\d,.]+), ([+-][\d,.]+)\)", html)
+    assert len(effects) > 20
+    for numbers in effects:
+        assert {len(number.split(".")[1]) if "." in number else 0 for number in numbers} == {decimals}, numbers
+    assert not re.search(r"[+-]\d\.\d+e-\d\d", html)  # no scientific notation among the effects
+    assert "Average effect of email, all " in html and "All estimation rows" in html
+    assert "estimation rows, which did not choose the splits" in html
+
+
+def test_deep_trees_start_folded_below_the_overview_depth():
+    from upliftree import UpliftTreeClassifier
+    from upliftree.export.drawing import tree_drawing
+    from upliftree.report.tree_view import OPEN_DEPTH, tree_view
+
+    frame = make_uplift_data(20_000, random_state=20)
+    model = UpliftTreeClassifier(max_depth=7, min_samples_leaf=60, control="control", random_state=0).fit(
+        frame[FEATURES], frame["treatment"], frame["outcome"])
+    assert model.depth_ > OPEN_DEPTH
+    view = tree_view(tree_drawing(model), ["control", "email"], "All rows")
+    seen = []
+
+    def walk(node):
+        seen.append(node)
+        assert node["folded"] == (node["depth"] >= OPEN_DEPTH)
+        assert node["n_leaves"] == (1 if node["leaf"] else sum(child["n_leaves"] for child in node["children"]))
+        for effect in node["effects"]:
+            if effect["bar"]:
+                assert 0 <= effect["bar"]["low"] <= effect["bar"]["estimate"] <= effect["bar"]["low"] + \
+                    effect["bar"]["width"] <= 100.01
+        for child in node["children"]:
+            walk(child)
+
+    walk(view["root"])
+    assert len(seen) == model.tree_.n_nodes and view["root"]["n_leaves"] == model.n_leaves_
+    assert 0 < view["zero"] < 100

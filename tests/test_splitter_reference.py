@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from upliftree._grower import HistogramSource
-from upliftree._kernels.histogram import build_histograms, build_histograms_parallel
+from upliftree._kernels.histogram import gather_node_stats, weighted_histograms
 from upliftree._kernels.splitter import find_best_split
 from upliftree._tree_arrays import categories_in_bitset
 from upliftree._validation import encode_features, infer_schema
@@ -327,12 +327,10 @@ def test_histograms_match_add_at(experiment, seed, unit_weights):
             np.add.at(expected[feature, :, :, stat], cells, values)
     features = np.arange(codes.shape[0])
     counts = row_counts[rows]
-    no_classes = np.zeros((0, 0), dtype=np.uint16)
-    general = (codes, no_classes, rows, counts, arm, weight, y, experiment.n_arms, n_bins_total)
-    histogram = build_histograms(*general, features)
+    histogram = np.zeros(expected.shape)
+    weighted_histograms(histogram, codes, rows, *gather_node_stats(rows, counts, arm, weight, y), features)
     np.testing.assert_allclose(histogram, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(histogram[..., 0], expected[..., 0])
-    np.testing.assert_array_equal(build_histograms_parallel(*general, features), histogram)
     source = HistogramSource.of(codes, arm, weight, y, experiment.n_arms, n_bins_total, experiment.binary)
     assert (len(source.bin_class) > 0) == (experiment.binary and bool(np.all(weight == 1.0)))
     np.testing.assert_array_equal(source.build(rows, counts, features), histogram)

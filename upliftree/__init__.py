@@ -27,6 +27,7 @@ _LAZY = {
     "DRLearner": ("upliftree.learners", "DRLearner"),
     "ClassTransformation": ("upliftree.learners", "ClassTransformation"),
     "policy_value": ("upliftree.policy", "policy_value"),
+    "warmup": ("upliftree._warmup", "warmup"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

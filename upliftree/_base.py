@@ -1,9 +1,14 @@
-"""Minimal scikit-learn style parameter handling, without depending on scikit-learn."""
+"""Minimal scikit-learn style parameter handling, without depending on scikit-learn; fitted-state plumbing."""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
+
+from ._params import check_random_state
 
 
 class BaseEstimator:
@@ -57,12 +62,74 @@ def _same_value(value: Any, default: Any) -> bool:
         return False
 
 
+class NotFittedError(ValueError, AttributeError):
+    """A fitted attribute or a method that needs a fit was used before ``fit`` (as scikit-learn's, both a
+    ``ValueError`` and an ``AttributeError``, so ``hasattr(model, "tree_")`` is False before the fit)."""
+
+
+def not_fitted(estimator: Any) -> NotFittedError:
+    return NotFittedError(
+        f"This {type(estimator).__name__} instance is not fitted yet; call fit(X, treatment, y) first."
+    )
+
+
 def check_is_fitted(estimator: Any, attribute: str = "tree_") -> None:
-    """Raise ``ValueError`` if ``estimator`` has not been fitted yet."""
+    """Raise :class:`NotFittedError` if ``estimator`` has no fitted ``attribute`` yet."""
     if not hasattr(estimator, attribute):
-        raise ValueError(
-            f"This {type(estimator).__name__} instance is not fitted yet; call fit(X, treatment, y) first."
-        )
+        raise not_fitted(estimator)
+
+
+class FittedAttribute:
+    """A public fitted attribute (``tree_``, ``schema_``, ...) read from the estimator's one fitted-state object.
+
+    ``read`` maps the state (``estimator.fitted_state_``) to the value; None reads as a missing attribute, so
+    ``getattr(model, "n_splits_pruned_", None)`` and ``hasattr`` keep their meaning. Fitted state changes only
+    by publishing a whole new state object: assigning raises, unless ``write`` (state, value -> new state)
+    is given.
+    """
+
+    def __init__(self, read: Callable[[Any], Any], doc: str = "",
+                 write: Callable[[Any, Any], Any] | None = None) -> None:
+        self.read = read
+        self.write = write
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self.read(instance.fitted_state_)
+        if value is None:
+            raise AttributeError(f"{type(instance).__name__!r} object has no attribute {self.name!r}")
+        return value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        if self.write is None:
+            raise AttributeError(f"{self.name} is a fitted attribute: it changes only by fitting (or by assigning "
+                                 "a whole fitted_state_)")
+        instance.fitted_state_ = self.write(instance.fitted_state_, value)
+
+
+def read_only(values: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``values``, or ``values`` itself when it is already a read-only array owning its data.
+
+    Copying first matters: marking the caller's array read-only would leave any view of it writable.
+    """
+    if values.flags.owndata and not values.flags.writeable and values.flags.c_contiguous:
+        return values
+    array = np.array(values, order="C")
+    array.flags.writeable = False
+    return array
+
+
+def restore_frozen(instance: Any, state: dict) -> None:
+    """``__setstate__`` of the frozen fitted-state classes: arrays come back writable from pickle and copy, so
+    the state is set again and the constructor's freezing and checks (``__post_init__``) run on it."""
+    for name, value in state.items():
+        object.__setattr__(instance, name, value)
+    instance.__post_init__()
 
 
 def spawn_generators(random_state: Any, n_streams: int) -> list:
@@ -70,12 +137,6 @@ def spawn_generators(random_state: Any, n_streams: int) -> list:
 
     Separate streams keep, e.g., the honest split unchanged when ``max_features`` draws change.
     """
-    import numpy as np
-
-    if isinstance(random_state, np.random.Generator):
+    if isinstance(check_random_state(random_state), np.random.Generator):
         return random_state.spawn(n_streams)
-    if random_state is not None and (
-        isinstance(random_state, bool) or not isinstance(random_state, int | np.integer) or random_state < 0
-    ):
-        raise ValueError(f"random_state must be None, a non-negative int or a numpy Generator, got {random_state!r}")
     return [np.random.default_rng(seed) for seed in np.random.SeedSequence(random_state).spawn(n_streams)]

@@ -6,7 +6,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels.histogram import COUNT, WEIGHT, build_histograms, build_histograms_parallel, sibling_histogram
+from ._kernels.boundary import block_bounds, kernel_array, run_blocks
+from ._kernels.histogram import (
+    COUNT,
+    N_STATS,
+    WEIGHT,
+    class_histograms,
+    gather_node_stats,
+    sibling_histogram,
+    weighted_histograms,
+)
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import find_best_split, node_totals
 from ._tree_arrays import BITSET_WORDS, PARALLEL_MIN_ROWS, TreeArrays, category_bitset_of, empty_stats, node_values
@@ -104,14 +113,19 @@ class HistogramSource:
     @classmethod
     def of(cls, binned: np.ndarray, arm: np.ndarray, weight: np.ndarray, y: np.ndarray, n_arms: int,
            n_bins_total: int, binary: bool) -> HistogramSource:
-        """The counting mode when ``binary`` and all weights are 1 (and codes fit 16 bits)."""
+        """The counting mode when ``binary`` and all weights are 1 (and codes fit 16 bits).
+
+        The per-row arrays may be the caller's own (read-only, say): they reach the kernels as read-only
+        contiguous arrays, one compiled version whatever their origin.
+        """
         n_classes = 2 * n_arms
         if binary and n_bins_total * n_classes <= 2**16 and bool(np.all(weight == 1.0)):
             row_class = (2 * arm + y.astype(np.int64)).astype(np.uint16)
             bin_class = binned.astype(np.uint16) * np.uint16(n_classes) + row_class
         else:
             bin_class = NO_CLASSES
-        return cls(binned, bin_class, arm, weight, y, n_arms, n_bins_total, bool((weight == 0.0).any()))
+        return cls(binned, bin_class, kernel_array(arm, np.int64), kernel_array(weight, np.float64),
+                   kernel_array(y, np.float64), n_arms, n_bins_total, bool((weight == 0.0).any()))
 
     @property
     def n_features(self) -> int:
@@ -119,10 +133,25 @@ class HistogramSource:
 
     def build(self, rows: np.ndarray, counts: np.ndarray, features: np.ndarray, parallel: bool = False
               ) -> np.ndarray:
-        """Histograms ``(n_features, n_bins_total, n_arms, N_STATS)`` of ``features`` over a node sample."""
-        kernel = build_histograms_parallel if parallel and len(rows) >= PARALLEL_MIN_ROWS else build_histograms
-        return kernel(self.binned, self.bin_class, rows, counts, self.arm, self.weight, self.y, self.n_arms,
-                      self.n_bins_total, features)
+        """Histograms ``(n_features, n_bins_total, n_arms, N_STATS)`` of ``features`` over a node sample.
+
+        With ``parallel`` (and enough rows) blocks of features are built on threads.
+        """
+        histogram = np.zeros((self.n_features, self.n_bins_total, self.n_arms, N_STATS), dtype=np.float64)
+        if len(self.bin_class) > 0:
+            def fill(start: int, stop: int) -> None:
+                class_histograms(histogram, self.bin_class, rows, counts, features[start:stop])
+        else:
+            node_stats = gather_node_stats(rows, counts, self.arm, self.weight, self.y)
+
+            def fill(start: int, stop: int) -> None:
+                weighted_histograms(histogram, self.binned, rows, *node_stats, features[start:stop])
+        if parallel and len(rows) >= PARALLEL_MIN_ROWS:
+            # Every feature costs the same: one block of features per thread.
+            run_blocks(fill, block_bounds(len(features), 1, blocks_per_thread=1))
+        else:
+            fill(0, len(features))
+        return histogram
 
 
 NO_CLASSES = np.zeros((0, 0), dtype=np.uint16)
@@ -148,7 +177,7 @@ def grow_tree(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, 
     table = _NodeTable()
     root = table.add_leaf(-1, 0)
     root_histogram = source.build(rows, counts, all_features, params.parallel)
-    table.stats[root] = node_totals(root_histogram)
+    table.stats[root] = node_totals(root_histogram, 0)
     root_weight = table.stats[root][:, WEIGHT].sum()
     stack = [(root, rows, counts, root_histogram)]
     while stack:
@@ -207,8 +236,8 @@ def split_node(table: _NodeTable, node: int, histogram: np.ndarray, bin_mapper: 
     ``features`` are the features to try when already drawn (their histograms are the ones built);
     otherwise they are drawn here. Returns the split's ``left_bins``, or None when the node stays a leaf.
     """
-    totals_feature = 0 if features is None else features[0]
-    if not _may_split(node_totals(histogram, totals_feature), table.depth[node], params):
+    totals = node_totals(histogram, 0 if features is None else features[0])
+    if not _may_split(totals, table.depth[node], params):
         return None
     if features is None:
         features = _features_to_try(histogram.shape[0], params.n_features_per_split, rng)
@@ -220,7 +249,7 @@ def split_node(table: _NodeTable, node: int, histogram: np.ndarray, bin_mapper: 
     if feature < 0:
         return None
     _record_split(table, node, feature, gain, raw_gain, left_bins, bin_mapper,
-                  node_totals(histogram, totals_feature)[:, WEIGHT].sum() / root_weight)
+                  totals[:, WEIGHT].sum() / root_weight)
     table.stats[table.children_left[node]] = histogram[feature][left_bins].sum(axis=0)
     table.stats[table.children_right[node]] = histogram[feature][~left_bins].sum(axis=0)
     return left_bins

@@ -1,27 +1,49 @@
-"""The fitted tree as a node table: plain numpy arrays that prediction, export, plotting and JSON all read."""
+"""The fitted tree as a node table: plain read-only numpy arrays that prediction, export, plotting and JSON all
+read, checked to describe one tree whenever a table is built."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._kernels.histogram import COUNT, N_STATS, WEIGHT, WEIGHTED_Y
-from ._kernels.predictor import accumulate_node_stats, apply_tree, apply_tree_rows
+from ._base import read_only, restore_frozen
+from ._kernels.boundary import block_bounds, kernel_array, run_blocks, strided_matrix
+from ._kernels.histogram import COUNT, N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y
+from ._kernels.predictor import accumulate_node_stats, apply_tree
 
-BITSET_WORDS = 4
+BITSET_WORDS = 4  # 4 x 64 bits cover the at most 255 categories of a feature
+# ``rows`` argument of ``apply_tree`` meaning "row i itself".
+ALL_ROWS = kernel_array(np.zeros(0, dtype=np.int64), np.int64)
 # Below this many rows, compiled passes run on one thread: waking the thread pool costs more than it saves.
-PARALLEL_MIN_ROWS = 50_000  # 4 x 64 bits cover the at most 255 categories of a feature
+PARALLEL_MIN_ROWS = 50_000
+# dtype of every field and the shape of one node's entry (after the node axis; None: n_arms).
+_INT, _FLOAT, _BOOL = np.dtype(np.int64), np.dtype(np.float64), np.dtype(np.bool_)
+_LAYOUT = {
+    "children_left": (_INT, ()), "children_right": (_INT, ()), "parent": (_INT, ()), "depth": (_INT, ()),
+    "feature": (_INT, ()), "threshold": (_FLOAT, ()), "is_categorical": (_BOOL, ()),
+    "category_bitset": (np.dtype(np.uint64), (BITSET_WORDS,)), "missing_left": (_BOOL, ()), "gain": (_FLOAT, ()),
+    "raw_gain": (_FLOAT, ()), "stats": (_FLOAT, (None, N_STATS)), "value": (_FLOAT, (None,)),
+}
 
 
-@dataclass
+class InvalidTreeError(ValueError):
+    """The arrays do not describe one uplift tree; the message names the field and node."""
+
+
+@dataclass(frozen=True)
 class TreeArrays:
     """Node table of one uplift tree; node 0 is the root and children always have larger ids.
+
+    The arrays are read-only (copied unless they already are read-only arrays owning their data, as another
+    table's are) and checked by :meth:`validate` on construction, so a table always describes one tree:
+    traversals end, and every id points into the table.
 
     Attributes
     ----------
     children_left, children_right : int64 arrays
-        Child node ids, -1 for leaves.
+        Child node ids, -1 for leaves; a split's right child is its left child + 1.
     parent : int64 array
         Parent node id, -1 for the root.
     depth : int64 array
@@ -60,6 +82,24 @@ class TreeArrays:
     stats: np.ndarray
     value: np.ndarray
 
+    def __post_init__(self) -> None:
+        self._freeze(_LAYOUT)
+        self.validate()
+
+    __setstate__ = restore_frozen
+
+    def _freeze(self, names) -> None:
+        """Check the dtype and dimensions of the fields ``names`` and make them read-only."""
+        for name in names:
+            dtype, entry_shape = _LAYOUT[name]
+            array = getattr(self, name)
+            if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != 1 + len(entry_shape):
+                got = f"{array.dtype} with {array.ndim} dimension(s)" if isinstance(array, np.ndarray) \
+                    else type(array).__name__
+                raise InvalidTreeError(f"{name} must be a {1 + len(entry_shape)}-dimensional {dtype} array, "
+                                       f"got {got}")
+            object.__setattr__(self, name, read_only(array))
+
     @property
     def n_nodes(self) -> int:
         return int(self.children_left.shape[0])
@@ -82,10 +122,16 @@ class TreeArrays:
         return self.value[:, 1:] - self.value[:, :1]
 
     def apply(self, encoded: np.ndarray) -> np.ndarray:
-        """Leaf id of each row of an encoded feature matrix."""
-        if encoded.shape[0] < PARALLEL_MIN_ROWS:
-            return apply_tree_rows(encoded, np.arange(encoded.shape[0]), *self._routing())
-        return apply_tree(encoded, *self._routing())
+        """Leaf id of each row of an encoded feature matrix (blocks of rows on threads when there are many)."""
+        matrix = strided_matrix(encoded)
+        routing = self._routing()
+        leaves = np.empty(len(encoded), dtype=np.int64)
+
+        def descend(start: int, stop: int) -> None:
+            apply_tree(*matrix, ALL_ROWS, start, stop, *routing, leaves)
+
+        run_blocks(descend, block_bounds(len(encoded), PARALLEL_MIN_ROWS))
+        return leaves
 
     def route_statistics(self, encoded, arm, weight, y, rows=None) -> np.ndarray:
         """Per-node, per-arm statistics of the given rows (all rows, or the index array ``rows``).
@@ -93,20 +139,40 @@ class TreeArrays:
         With ``rows`` the traversal runs on one thread, for callers that parallelize over trees.
         """
         if rows is None:
-            return accumulate_node_stats(self.apply(encoded), arm, weight, y, self.n_arms, self.parent)
-        return self.leaf_statistics(apply_tree_rows(encoded, rows, *self._routing()), rows, arm, weight, y)
+            return self._node_stats(self.apply(encoded), arm, weight, y)
+        rows = kernel_array(rows, np.int64)
+        leaves = np.empty(len(rows), dtype=np.int64)
+        apply_tree(*strided_matrix(encoded), rows, 0, len(rows), *self._routing(), leaves)
+        return self.leaf_statistics(leaves, rows, arm, weight, y)
 
     def leaf_statistics(self, leaves, rows, arm, weight, y) -> np.ndarray:
         """Per-node, per-arm statistics of ``rows`` whose leaves are already known (``leaves[i]`` holds ``rows[i]``)."""
-        return accumulate_node_stats(leaves, arm[rows], weight[rows], y[rows], self.n_arms, self.parent)
+        return self._node_stats(leaves, arm[rows], weight[rows], y[rows])
 
-    def _routing(self):
-        return (self.children_left, self.children_right, self.feature, self.threshold, self.is_categorical,
-                self.category_bitset, self.missing_left)
+    def _node_stats(self, leaves, arm, weight, y) -> np.ndarray:
+        return accumulate_node_stats(kernel_array(leaves, np.int64), kernel_array(arm, np.int64),
+                                     kernel_array(weight, np.float64), kernel_array(y, np.float64), self.n_arms,
+                                     kernel_array(self.parent, np.int64))
+
+    def _routing(self) -> tuple[np.ndarray, ...]:
+        """The arrays the traversal kernels take, each in the one layout and dtype they are compiled for."""
+        return (kernel_array(self.children_left, np.int64), kernel_array(self.children_right, np.int64),
+                kernel_array(self.feature, np.int64), kernel_array(self.threshold, np.float64),
+                kernel_array(self.is_categorical, np.bool_), kernel_array(self.category_bitset, np.uint64),
+                kernel_array(self.missing_left, np.bool_))
 
     def with_stats(self, stats: np.ndarray, root_fallback: np.ndarray | None = None) -> TreeArrays:
         """The same splits with new node statistics (and the values they imply, see :func:`node_values`)."""
-        return replace(self, stats=stats, value=node_values(stats, self.parent, root_fallback))
+        # The splits are this valid table's: only the new statistics need checking.
+        table = object.__new__(TreeArrays)
+        for field in fields(self):
+            object.__setattr__(table, field.name, getattr(self, field.name))
+        object.__setattr__(table, "stats", stats)
+        object.__setattr__(table, "value", node_values(stats, self.parent, root_fallback))
+        table._freeze(("stats", "value"))
+        table._check_shapes()
+        table._check_statistics()
+        return table
 
     def collapse(self, nodes) -> TreeArrays:
         """Turn ``nodes`` into leaves, drop their descendants and renumber the rest in order."""
@@ -133,6 +199,114 @@ class TreeArrays:
         arrays["gain"][leaves] = 0.0
         arrays["raw_gain"][leaves] = 0.0
         return TreeArrays(**arrays)
+
+    def validate(self, n_categories: np.ndarray | None = None) -> None:
+        """Raise :class:`InvalidTreeError` unless the arrays describe one tree (construction calls this).
+
+        Checks shapes; children ids in range, larger than their parent's, adjacent, each node but the root
+        the child of exactly one split (so node 0 reaches every node and traversals end); parents and depths
+        consistent with the children; leaves without split fields; splits with a feature, numeric splits
+        with a threshold that is not NaN and no categories, categorical splits with threshold NaN; finite
+        gains, statistics and values; counts and weights >= 0. With ``n_categories`` (see
+        :meth:`validate_features`) also the splits against the model's features.
+        """
+        self._check_shapes()
+        self._check_structure()
+        self._check_statistics()
+        if n_categories is not None:
+            self.validate_features(n_categories)
+
+    def _check_shapes(self) -> None:
+        n_nodes = self.children_left.shape[0]
+        if n_nodes == 0:
+            raise InvalidTreeError("a tree has at least one node (the root), got 0")
+        n_arms = self.value.shape[1]
+        for name, (_, entry_shape) in _LAYOUT.items():
+            shape = (n_nodes, *(n_arms if size is None else size for size in entry_shape))
+            if getattr(self, name).shape != shape:
+                raise InvalidTreeError(f"{name} must have shape {shape} (n_nodes = {n_nodes} from children_left"
+                                       f"{', n_arms from value' if None in entry_shape else ''}), got "
+                                       f"{getattr(self, name).shape}")
+
+    def _check_structure(self) -> None:
+        n_nodes = self.children_left.shape[0]
+        left, right = self.children_left, self.children_right
+        for name, children in (("children_left", left), ("children_right", right)):
+            _first((children < -1) | (children >= n_nodes), lambda node, name=name, children=children:
+                   f"{name}[{node}]: {children[node]} is not -1 or a node id (0 to {n_nodes - 1})")
+        is_leaf = left < 0
+        _first(is_leaf != (right < 0),
+               lambda node: f"node {node}: children_left and children_right must both be -1 or both be node ids")
+        splits = np.flatnonzero(~is_leaf)
+        # Children after their parent rule out cycles; one parent each rules out shared subtrees.
+        _first(left[splits] <= splits,
+               lambda node: f"node {node}: child id {left[node]} must be larger than its parent's id", splits)
+        _first(right[splits] != left[splits] + 1, lambda node: f"node {node}: a split's children must be adjacent "
+               f"(children_right = children_left + 1), got {left[node]} and {right[node]}", splits)
+        parent = np.full(n_nodes, -1, dtype=np.int64)
+        parent[left[splits]] = splits
+        parent[right[splits]] = splits
+        if 2 * len(splits) != n_nodes - 1 or (parent[1:] < 0).any():
+            n_parents = np.bincount(left[splits], minlength=n_nodes) + np.bincount(right[splits], minlength=n_nodes)
+            _first(n_parents > 1, lambda node: f"node {node} is the child of two nodes")
+            _first(n_parents[1:] == 0, lambda node: f"node {node + 1} is not reached from the root")
+        _first(self.parent != parent, lambda node: f"parent: does not match children_left / children_right "
+               f"(parent[{node}] is {self.parent[node]}, expected {parent[node]})")
+        # Parents precede children, so depth 0 at the root and one more than the parent's reaches every node.
+        expected_depth = np.zeros(n_nodes, dtype=np.int64)
+        expected_depth[1:] = self.depth[parent[1:]] + 1
+        _first(self.depth != expected_depth, lambda node: f"depth: does not match the tree structure "
+               f"(depth[{node}] is {self.depth[node]}, expected {expected_depth[node]})")
+        has_categories = (self.category_bitset != 0).any(axis=1)
+        no_threshold = np.isnan(self.threshold)
+        split_fields = ((self.feature != -1) | ~no_threshold | self.is_categorical | self.missing_left
+                        | has_categories | (self.gain != 0) | (self.raw_gain != 0))
+        _first(is_leaf & split_fields, lambda node: f"node {node}: a leaf must have feature -1, threshold nan, "
+               "is_categorical false, missing_left false, no categories and gains 0")
+        _first(self.feature[splits] < 0,
+               lambda node: f"feature[{node}]: a split node needs a feature index, got {self.feature[node]}", splits)
+        _first(~is_leaf & ~self.is_categorical & (no_threshold | has_categories),
+               lambda node: f"node {node}: a numeric split needs a threshold (not nan) and no categories")
+        _first(self.is_categorical & ~no_threshold,
+               lambda node: f"threshold[{node}]: a categorical split must have threshold nan")
+
+    def _check_statistics(self) -> None:
+        n_nodes = self.children_left.shape[0]
+        for name in ("gain", "raw_gain", "value", "stats"):
+            values = getattr(self, name).reshape(n_nodes, -1)
+            if not np.isfinite(values).all():
+                _first(~np.isfinite(values).all(axis=1), lambda node, name=name: f"{name}[{node}]: not finite")
+        amounts = self.stats[:, :, [COUNT, WEIGHT, WEIGHT_SQUARED]]
+        if amounts.min(initial=0.0) < 0:
+            _first((amounts < 0).any(axis=(1, 2)),
+                   lambda node: f"stats[{node}]: counts, weights and squared weights must be >= 0")
+
+    def validate_features(self, n_categories: np.ndarray) -> None:
+        """Raise :class:`InvalidTreeError` unless every split fits the model's features.
+
+        ``n_categories`` holds, per feature, -1 for a numeric feature, else its number of categories (see
+        :func:`categories_per_feature`): split features must exist and have the split's kind, and bitsets
+        hold only codes of existing categories.
+        """
+        splits = np.flatnonzero(self.feature >= 0)  # leaves have feature -1
+        split_feature = self.feature[splits]
+        n_features = len(n_categories)
+        _first(split_feature >= n_features, lambda node: f"feature[{node}]: {self.feature[node]} is not a feature "
+               f"index (0 to {n_features - 1})", splits)
+        categorical = n_categories[split_feature] >= 0
+        _first(self.is_categorical[splits] != categorical,
+               lambda node: f"is_categorical[{node}]: does not match the type of feature {self.feature[node]}",
+               splits)
+        if categorical.any():
+            nodes = splits[categorical]
+            counts = n_categories[self.feature[nodes]]
+            # Bits at and above the feature's number of categories must be clear (no such category).
+            valid_bits = np.clip(counts[:, None] - 64 * np.arange(BITSET_WORDS), 0, 64).astype(np.uint64)
+            masks = np.where(valid_bits == 64, np.uint64(2**64 - 1),
+                             (np.uint64(1) << np.minimum(valid_bits, np.uint64(63))) - np.uint64(1))
+            _first((self.category_bitset[nodes] & ~masks).any(axis=1), lambda node: f"category_bitset[{node}]: "
+                   f"holds codes beyond the {n_categories[self.feature[node]]} categories of feature "
+                   f"{self.feature[node]}", nodes)
 
     def max_depth(self) -> int:
         return int(self.depth[self.is_leaf].max())
@@ -166,6 +340,11 @@ def arms_below(stats: np.ndarray, minimum: int) -> np.ndarray:
     return ((stats[:, :, COUNT] < max(minimum, 1)) | (stats[:, :, WEIGHT] <= 0)).any(axis=1)
 
 
+def categories_per_feature(categories: Sequence[tuple | None]) -> np.ndarray:
+    """Per feature, -1 for a numeric feature (``None``), else its number of categories."""
+    return read_only(np.array([-1 if values is None else len(values) for values in categories], dtype=np.int64))
+
+
 def category_bitset_of(left_codes: np.ndarray) -> np.ndarray:
     """Bitset words with bit ``c`` set for every code ``c`` in ``left_codes``."""
     words = np.zeros(BITSET_WORDS, dtype=np.uint64)
@@ -178,3 +357,13 @@ def categories_in_bitset(words: np.ndarray, n_categories: int) -> np.ndarray:
     """Codes whose bit is set, among ``range(n_categories)``."""
     codes = np.arange(n_categories)
     return codes[((words[codes >> 6] >> (codes & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)]
+
+
+def _first(where: np.ndarray, message, nodes: np.ndarray | None = None) -> None:
+    """Raise ``InvalidTreeError(message(node))`` for the first node where ``where`` holds.
+
+    ``where`` is indexed like ``nodes`` (node ids) when given, else by node id.
+    """
+    if where.any():
+        hit = int(np.flatnonzero(where)[0])
+        raise InvalidTreeError(message(hit if nodes is None else int(nodes[hit])))

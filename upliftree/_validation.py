@@ -18,6 +18,60 @@ import pandas as pd
 MAX_CATEGORIES = 255
 
 
+def as_pandas(data: Any, argument: str) -> Any:
+    """``data`` as pandas when it is a table or a column of another DataFrame library, else ``data`` itself.
+
+    Anything that exports Arrow data through the Arrow PyCapsule interface (``__arrow_c_stream__`` or
+    ``__arrow_c_array__``) and is not pandas or numpy, such as a Polars DataFrame or Series, a PyArrow Table,
+    RecordBatch, Array or ChunkedArray, or a DuckDB relation, is read with PyArrow: a table (a stream of
+    records) becomes a DataFrame, a column a Series. The conversion keeps what the values mean: booleans
+    become pandas ``boolean`` (with nulls, NumPy would make them an object column, read as categories),
+    integers pandas nullable integers, strings pandas strings, and a dictionary-encoded column (a Polars
+    ``Categorical`` or ``Enum``, a PyArrow dictionary) a ``category`` column whose categories are the
+    dictionary's: in its order when it is ordered (an ``Enum``), sorted when not (the order of an unordered
+    dictionary means nothing; a Polars ``Categorical``'s is the order strings first appeared in the
+    process), so that the model does not depend on it. Null and NaN are both missing values.
+
+    Without PyArrow a table raises an ``ImportError`` naming ``argument``; a column (an object with a 1-D
+    ``shape``) is returned as it is, for NumPy to read.
+    """
+    if isinstance(data, pd.DataFrame | pd.Series | pd.Index | np.ndarray) or not (
+            hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__")):
+        return data
+    try:
+        import pyarrow as pa
+    except ImportError:
+        if len(getattr(data, "shape", ())) == 1:
+            return data  # a column, such as a Polars Series: NumPy reads it too
+        raise ImportError(f"{argument} is a {type(data).__module__}.{type(data).__qualname__}; reading it needs "
+                          "pyarrow (pip install pyarrow), or pass a pandas DataFrame") from None
+    arrow = pa.chunked_array(data)
+    types = _pandas_types(pa)
+    if not pa.types.is_struct(arrow.type):
+        return _sorted_dictionary(arrow.to_pandas(types_mapper=types.get), arrow.type, pa)
+    table = pa.Table.from_struct_array(arrow)
+    frame = table.to_pandas(types_mapper=types.get)
+    for index, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            frame.isetitem(index, _sorted_dictionary(frame.iloc[:, index], field.type, pa))
+    return frame
+
+
+def _pandas_types(pa: Any) -> dict[Any, Any]:
+    """The pandas dtypes of Arrow's booleans and integers, which keep their nulls as ``pd.NA``."""
+    integers = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+                pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+                pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype()}
+    return {pa.bool_(): pd.BooleanDtype(), **integers}
+
+
+def _sorted_dictionary(values: pd.Series, arrow_type: Any, pa: Any) -> pd.Series:
+    """A column read from an unordered Arrow dictionary, its categories sorted (see :func:`as_pandas`)."""
+    if not pa.types.is_dictionary(arrow_type) or arrow_type.ordered:
+        return values
+    return values.cat.reorder_categories(values.cat.categories.sort_values())
+
+
 @dataclass(frozen=True)
 class PooledCategories:
     """The one category that stands for the rare categories pooled at fit time (see :func:`infer_schema`).
@@ -436,7 +490,7 @@ class Arms:
 
 
 def _check_1d(values: Any, argument: str, n_rows: int) -> np.ndarray:
-    array = np.asarray(values)
+    array = np.asarray(as_pandas(values, argument))
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
@@ -645,20 +699,20 @@ def check_n_rows(X: Any) -> int:
     return n_rows
 
 
-def check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+def finite_float_array(values: Any, argument: str) -> np.ndarray:
+    """``values`` as a float64 array of any shape: numbers (bool, int or float dtype), all finite."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{argument} must be numeric, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{argument} contains {int(np.sum(~np.isfinite(array)))} NaN or infinite value(s)")
+    return array
 
 
-def check_real(value: Any, name: str, minimum: float, maximum: float = np.inf, *, open_low: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or np.isnan(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    low_ok = value > minimum if open_low else value >= minimum
-    if not (low_ok and value <= maximum):
-        bracket = "(" if open_low else "["
-        raise ValueError(f"{name} must be in {bracket}{minimum}, {maximum}], got {value!r}")
-    return float(value)
+def is_binary(values: np.ndarray) -> bool:
+    """Whether every value of a float array is 0 or 1 (a binary outcome or a 0/1 arm flag)."""
+    return bool(np.all((values == 0.0) | (values == 1.0)))
 
 
 # -- design inputs: known assignment probabilities and clusters (issue 16) ----------------------------------

@@ -14,8 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from ._base import read_only
 from ._kernels.binning import PADDED_WIDTH, map_to_bins
-from ._validation import FeatureSchema, contiguous_float64
+from ._kernels.binning import ROW_BLOCK as BIN_ROW_BLOCK
+from ._kernels.boundary import block_bounds, kernel_array, run_blocks, strided_matrix
+from ._validation import FeatureSchema
 
 QUANTILE_SUBSAMPLE = 200_000
 
@@ -35,7 +38,7 @@ class BinMapper:
 
     Attributes
     ----------
-    bin_thresholds_ : list of ndarray
+    bin_thresholds_ : tuple of ndarray
         For numeric feature ``f``, the upper edge of each bin but the last: a value ``x`` has bin
         ``searchsorted(bin_thresholds_[f], x, side="left")``; empty for categorical features.
     n_bins_non_missing_ : ndarray of int
@@ -58,7 +61,7 @@ class BinMapper:
             # Each row independently, so the sample comes out sorted (about ``subsample`` rows).
             rng = np.random.default_rng(self.random_state)
             rows = np.flatnonzero(rng.random(n_rows) < self.subsample / n_rows)
-        self.is_categorical_ = schema.is_categorical.copy()
+        self.is_categorical_ = schema.is_categorical
 
         def feature_bins(feature: int) -> tuple[np.ndarray, int]:
             categories = schema.categories[feature]
@@ -81,17 +84,37 @@ class BinMapper:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             per_feature = list(pool.map(feature_bins, range(schema.n_features)))
         self.bin_thresholds_ = [thresholds for thresholds, _ in per_feature]
-        n_bins = [count for _, count in per_feature]
-        self.n_bins_non_missing_ = np.asarray(n_bins, dtype=np.int64)
+        self.n_bins_non_missing_ = np.array([count for _, count in per_feature], dtype=np.int64)
         self.missing_bin_ = self.max_bins
+        self._freeze()
         return self
+
+    def _freeze(self) -> None:
+        """Make the fitted bins read-only: they are part of a fitted model's state."""
+        self.is_categorical_ = read_only(self.is_categorical_)
+        self.n_bins_non_missing_ = read_only(self.n_bins_non_missing_)
+        self.bin_thresholds_ = tuple(read_only(thresholds) for thresholds in self.bin_thresholds_)
+
+    def __setstate__(self, state: dict) -> None:
+        # Arrays come back writable from pickle and copy (Dask ships bins to its workers).
+        self.__dict__.update(state)
+        if "bin_thresholds_" in state:
+            self._freeze()
 
     def transform(self, encoded: np.ndarray) -> np.ndarray:
         """Bin codes, feature-major: shape ``(n_features, n_rows)``, ``uint8``."""
         padded = np.full((len(self.bin_thresholds_), PADDED_WIDTH), np.inf, dtype=np.float64)
         for feature, thresholds in enumerate(self.bin_thresholds_):
             padded[feature, : len(thresholds)] = thresholds
-        return map_to_bins(contiguous_float64(np.asarray(encoded)), padded, self.is_categorical_, self.missing_bin_)
+        matrix = strided_matrix(np.asarray(encoded))
+        binned = np.empty((len(self.bin_thresholds_), len(encoded)), dtype=np.uint8)
+        is_categorical = kernel_array(self.is_categorical_, np.bool_)
+
+        def bin_rows(start: int, stop: int) -> None:
+            map_to_bins(*matrix, start, stop, padded, is_categorical, self.missing_bin_, binned)
+
+        run_blocks(bin_rows, block_bounds(len(encoded), BIN_ROW_BLOCK, BIN_ROW_BLOCK))
+        return binned
 
     def fit_transform(self, encoded: np.ndarray, schema: FeatureSchema) -> np.ndarray:
         return self.fit(encoded, schema).transform(encoded)

@@ -17,6 +17,8 @@ from typing import Any
 
 import typer
 
+from ._tables import TABLE_FORMATS
+
 app = typer.Typer(
     help="Interpretable uplift trees: fit, evaluate, export and decide from randomized experiments.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -67,6 +69,15 @@ class PlotKind(str, Enum):
     calibration = "calibration"
 
 
+TableFormat = Enum("TableFormat", [(name, name) for name in TABLE_FORMATS], type=str)
+
+
+class Renderer(str, Enum):
+    auto = "auto"
+    graphviz = "graphviz"
+    matplotlib = "matplotlib"
+
+
 class Dialect(str, Enum):
     ansi = "ansi"
     duckdb = "duckdb"
@@ -99,6 +110,10 @@ BENEFIT = typer.Option(None, "--benefit", show_default=False,
 COST = typer.Option(None, "--cost", min=0.0, show_default=False,
                     help="Cost of treating one row (needs --benefit).")
 ALPHA = typer.Option(0.05, "--alpha", min=0.001, max=0.5, help="Intervals have coverage 1 - alpha.")
+TABLES = typer.Option(None, "--format", show_default="table",
+                      help="How tables print: table (rich; at full width when stdout is not a terminal), markdown, "
+                           "or csv / json with every value at full precision (other messages then go to stderr). "
+                           "Given explicitly, tables print even with --quiet.")
 
 
 def _columns(values: list[str] | None) -> list[str] | None:
@@ -114,29 +129,50 @@ def _one_line(message: str) -> str:
 
 
 def _handle_errors(command: Callable) -> Callable:
-    """Bad input (files, columns, labels, model files) ends the command with one line on stderr and exit code 1."""
+    """Bad input (files, columns, labels, model files) ends the command with one line on stderr and exit code 1;
+    so does running out of memory on an input too large for the machine."""
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with _quiet_compilation(kwargs.get("quiet", False)):
+                return command(*args, **kwargs)
         except typer.Exit:  # click's Exit is a RuntimeError: let deliberate exit codes through
             raise
-        except (ValueError, TypeError, OSError, RuntimeError) as error:
+        except (ValueError, TypeError, OSError, RuntimeError, MemoryError) as error:
             typer.echo(f"Error: {_one_line(str(error)) or type(error).__name__}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
 
 
-class _Console:
-    """Progress and results on the terminal: steps with a spinner and their time, rich tables; silent when quiet."""
+def _quiet_compilation(quiet: bool) -> contextlib.AbstractContextManager:
+    """``--quiet`` also silences the kernels' one-time compile message (imports Numba only then)."""
+    if not quiet:
+        return contextlib.nullcontext()
+    from ._kernels import compile_message_silenced
 
-    def __init__(self, quiet: bool):
+    return compile_message_silenced()
+
+
+class _Console:
+    """Progress and results: steps with a spinner and their time on stderr, tables on stdout.
+
+    Tables print as ``table_format`` (:class:`TableFormat`, default ``table``); with csv, json or markdown,
+    stdout holds only the tables and every other message goes to stderr. ``quiet`` hides progress and
+    messages, and tables too unless a format was asked for.
+    """
+
+    def __init__(self, quiet: bool, table_format: TableFormat | None = None):
         from rich.console import Console
 
         self.quiet = quiet
+        self.format = table_format or TableFormat.table
+        self.tables_shown = not quiet or table_format is not None
         self.err = Console(stderr=True, highlight=False)
-        self.out = Console(highlight=False)
+        # Not a terminal (a pipe, a file): no wrapping at an invented width of 80 columns.
+        self.out = Console(highlight=False, soft_wrap=not Console().is_terminal)
+        if self.format is not TableFormat.table:
+            self.out = self.err
 
     @contextlib.contextmanager
     def step(self, description: str) -> Iterator[None]:
@@ -152,37 +188,43 @@ class _Console:
         if not self.quiet:
             self.out.print(*objects)
 
-    def table(self, frame: Any, title: str) -> None:
-        """A DataFrame as a rich table (numbers rounded for reading)."""
-        if self.quiet:
+    def tables(self, *tables: Any) -> None:
+        """:class:`~upliftree._tables.OutputTable` s in the chosen format."""
+        if not self.tables_shown:
             return
+        if self.format is not TableFormat.table:
+            from ._tables import render_tables
+
+            typer.echo(render_tables(tables, self.format.value), nl=False)
+            return
+        from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=title, title_justify="left")
-        for column in frame.columns:
-            table.add_column(str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(_cell(value) for value in row))
-        self.out.print(table)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+        for output in tables:
+            table = Table(title=output.title, title_justify="left")
+            for column, numeric in zip(output.shown.columns, output.numeric_columns(), strict=True):
+                table.add_column(str(column), justify="right" if numeric else "left")
+            for row in output.shown.itertuples(index=False):
+                table.add_row(*(Text(str(value)) for value in row))  # Text: no rich markup in data
+            console = self.out
+            if not console.is_terminal:  # the table's own width, so no value is cut to fit 80 columns
+                width = console.measure(table, options=console.options.update_width(1_000_000)).maximum
+                console = Console(highlight=False, width=max(width, 20), soft_wrap=True)
+            console.print(table)
 
 
 # -- reading experiments and models -----------------------------------------------------------------------------
 def _load_experiment(data: Path, treatment: str, control: str, outcome: str, features: list[str] | None,
-                     exclude: list[str] | None, outcome_type: OutcomeType, extra_columns: tuple[str, ...] = ()):
+                     exclude: list[str] | None, outcome_type: OutcomeType, extra_columns: tuple[str, ...] = (),
+                     model: Any = None):
+    """The experiment in ``data``; with a fitted ``model``, its features are read as the model expects them."""
     from .report import experiment_from_frame, read_table
-    from .report.io import require_columns, table_columns
 
     wanted = None
     if features is not None:
         wanted = list(dict.fromkeys([treatment, outcome, *features, *extra_columns]))
-        require_columns(table_columns(data), wanted, data)
-    frame = read_table(data, wanted)
+    frame = read_table(data, wanted, schema=None if model is None else model.schema_)
     experiment = experiment_from_frame(frame, treatment=treatment, control=control, outcome=outcome,
                                        features=features, exclude=[*(exclude or ()), *extra_columns],
                                        outcome_type=outcome_type.value, source=str(data))
@@ -256,12 +298,14 @@ def report(
                                   help="Fit the T-learner baseline (needs scikit-learn)."),
     title: str = typer.Option("Uplift report", "--title", help="Title of the report."),
     seed: int = SEED,
+    table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
     """Fit an honest uplift tree, a forest and a baseline, evaluate them on held-out rows, write DIR/report.html.
 
     Also writes model.json, tree.svg, rules.md, rules.csv, segments.csv, qini.png, uplift.png, deciles.png,
-    scoring.sql and, with --benefit, eligibility.csv.
+    scoring.sql and, with --benefit, eligibility.csv. Columns that look recorded after treatment (another
+    outcome, or changed by the treatment) fail a check; without --features they are left out, with a warning.
     """
     from .report import ReportSettings, make_report
 
@@ -271,7 +315,7 @@ def report(
         benefit=benefit, cost=cost or 0.0, budget=budget, explore=explore, seed=seed, title=title,
     )
     settings.check()
-    console = _Console(quiet)
+    console = _Console(quiet, table_format)
     with console.step(f"Reading {data}"):
         experiment, frame = _load_experiment(data, treatment, control, outcome, _columns(features),
                                              _columns(exclude), outcome_type,
@@ -287,24 +331,34 @@ def _print_report_summary(console: _Console, result: Any) -> None:
     for check in result.checks:
         if check.level == "warning":
             console.print(f"[yellow]warning:[/yellow] {check.title}. {check.detail}")
+        elif check.level == "failed":
+            _warn(check)
+
+
+def _warn(check: Any) -> None:
+    """A failed check on stderr, even with --quiet (like flagged drift)."""
+    typer.echo(f"Warning: {check.title}. {check.detail}", err=True)
 
 
 def _print_segments(console: _Console, tree: Any, title: str) -> None:
-    """The tree's leaves as a short table: share, uplift with interval per treatment, rule."""
+    """The tree's leaves as a short table: share, uplift with interval per treatment, rule (csv and json: the
+    whole segment sheet)."""
     import pandas as pd
 
-    from .export.sheets import format_uplift
+    from ._tables import OutputTable
+    from .export.sheets import outcome_format
 
     sheet = tree.rules("frame")
+    numbers = outcome_format(tree)
     labels = [str(label) for label in tree.treatments_[1:]]
     shown = pd.DataFrame({"leaf": sheet["leaf_id"], "share": [f"{share:.1%}" for share in sheet["share"]]})
     for label in labels:
         suffix = "" if len(labels) == 1 else f"_{label}"
         shown["uplift" + suffix.replace("_", " ")] = [
-            format_uplift(*values, tree._binary)
+            numbers.effect(*values)
             for values in sheet[[f"uplift{suffix}", f"ci_low{suffix}", f"ci_high{suffix}"]].to_numpy()]
     shown["rule"] = sheet["rule"]
-    console.table(shown, title)
+    console.tables(OutputTable("segments", title, shown, sheet))
     from rich.markup import escape
 
     from .rules import missing_note
@@ -337,20 +391,29 @@ def fit(
     benefit: float = BENEFIT,
     cost: float = COST,
     seed: int = SEED,
+    table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
     """Fit an uplift tree (or forest) on all rows and save it as JSON, with the training profile for 'monitor'.
 
     With --benefit (and --cost) the profile also records net values and the share of rows the policy treats.
+    Without --features, columns that look recorded after treatment are left out, with a warning.
     """
     from .forest import UpliftRandomForestClassifier, UpliftRandomForestRegressor
     from .monitor import record_training_profile
     from .tree import UpliftTreeClassifier, UpliftTreeRegressor
 
-    console = _Console(quiet)
+    console = _Console(quiet, table_format)
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _columns(features), _columns(exclude),
                                          outcome_type)
+    if not experiment.features_given:  # "every other column": leave out those recorded after treatment
+        from .report.leakage import leakage_check, screen_experiment
+
+        with console.step("Screening the features for columns recorded after treatment"):
+            experiment, screen = screen_experiment(experiment)
+        if screen.flagged:
+            _warn(leakage_check(screen))
     options: dict[str, Any] = {"min_samples_leaf": min_samples_leaf, "honest": honest,
                                "control": experiment.control, "random_state": seed}
     if criterion:
@@ -387,21 +450,24 @@ def evaluate(
     n_boot: int = typer.Option(200, "--n-boot", min=10, help="Bootstrap resamples of the Qini interval."),
     alpha: float = ALPHA,
     seed: int = SEED,
+    table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
     """Score held-out experiment rows: Qini coefficient with interval, uplift AUC, uplift at 10/20/30%, deciles."""
     import numpy as np
     import pandas as pd
 
+    from ._tables import OutputTable, readable
     from ._validation import arm_codes
     from .metrics import calibration_table
     from .report.evaluation import score_table
 
-    console = _Console(quiet)
+    console = _Console(quiet, table_format)
     fitted = _load_model(model_path)
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous)
+                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous,
+                                         model=fitted)
     labels = [str(label) for label in fitted.treatments_]
     arms = arm_codes(experiment.treatment, tuple(fitted.treatments_))
     with console.step(f"Scoring {experiment.n_rows:,} rows and bootstrapping"):
@@ -417,10 +483,13 @@ def evaluate(
             decile.insert(0, "treatment", label)
             deciles.append(decile)
     scores = pd.concat(tables, ignore_index=True)
-    console.table(scores, f"Held-out scores ({experiment.n_rows:,} rows; Qini interval {1 - alpha:.0%})")
     decile_table = pd.concat(deciles, ignore_index=True)
-    console.table(decile_table[["treatment", "bin", "n_treatment", "n_control", "predicted_uplift",
-                                "observed_uplift", "ci_low", "ci_high"]], "Observed uplift by decile")
+    decile_columns = ["treatment", "bin", "n_treatment", "n_control", "predicted_uplift", "observed_uplift",
+                      "ci_low", "ci_high"]
+    console.tables(
+        OutputTable("scores", f"Held-out scores ({experiment.n_rows:,} rows; Qini interval {1 - alpha:.0%})",
+                    readable(scores), scores),
+        OutputTable("deciles", "Observed uplift by decile", readable(decile_table[decile_columns]), decile_table))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         scores.to_csv(out, index=False)
@@ -479,11 +548,15 @@ def plot(
     arm: str = typer.Option(None, "--arm", show_default="the only treatment",
                             help="Treatment to draw against control when there are several."),
     n_boot: int = typer.Option(200, "--n-boot", min=0, help="Bootstrap resamples of the curve band (0: none)."),
+    renderer: Renderer = typer.Option(Renderer.auto, "--renderer",
+                                      help="Tree drawing: graphviz (the dot program), matplotlib, or auto: Graphviz "
+                                           "when dot is installed, else matplotlib."),
     alpha: float = ALPHA,
     seed: int = SEED,
     quiet: bool = QUIET,
 ) -> None:
-    """Draw the tree (Graphviz), or Qini / uplift curves, deciles or calibration of a model on held-out rows."""
+    """Draw the tree (Graphviz, or matplotlib without it), or Qini / uplift curves, deciles or calibration of a
+    model on held-out rows."""
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("svg", "png", "pdf"):
         raise ValueError(f"--out must end in .svg, .png or .pdf, got {out.name!r}")
@@ -492,9 +565,17 @@ def plot(
     console = _Console(quiet)
     if kind is PlotKind.tree:
         _require_tree(fitted, "plot --kind tree")
-        with console.step("Rendering the tree with Graphviz"):
-            fitted.plot(out, format=fmt, alpha=alpha)
-        console.print(f"[bold]Drawing:[/bold] {out}")
+        from .export.dot import graphviz_available
+        from .export.dot import plot as plot_tree
+
+        chosen = renderer.value
+        if renderer is Renderer.auto:
+            chosen = "graphviz" if graphviz_available() else "matplotlib"
+        with console.step(f"Drawing the tree with {'Graphviz' if chosen == 'graphviz' else 'matplotlib'}"):
+            plot_tree(fitted, out, format=fmt, alpha=alpha, renderer=chosen)
+        note = " (matplotlib: Graphviz's dot program was not found)" if renderer is Renderer.auto and \
+            chosen == "matplotlib" else ""
+        console.print(f"[bold]Drawing:[/bold] {out}{note}")
         return
     missing = [name for name, value in (("--data", data), ("--treatment", treatment), ("--control", control),
                                         ("--outcome", outcome)) if value is None]
@@ -507,7 +588,8 @@ def plot(
 
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous)
+                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous,
+                                         model=fitted)
     treatments = list(fitted.treatments_[1:])
     if arm is None and len(treatments) > 1:
         raise ValueError(f"the model has several treatments {treatments}; choose one with --arm")
@@ -557,23 +639,20 @@ def score(
     import numpy as np
 
     from ._validation import arm_codes
-    from .report.io import TableWriter, iter_table, table_columns
+    from .report.io import TableWriter, iter_table, require_columns, table_columns
 
     fitted = _load_model(model_path)
     features = _model_features(fitted)
     ids = _columns(id_columns) or []
     columns = None if keep_columns else list(dict.fromkeys([*ids, *features]))
-    if columns is None:
-        from .report.io import require_columns
-
-        require_columns(table_columns(data), features, data)
+    require_columns(table_columns(data), features if columns is None else columns, data)
     policy = _policy(fitted, 1.0 if benefit is None else benefit, cost)
     labels = [str(label) for label in fitted.treatments_]
     uplift_names = ["uplift"] if len(labels) == 2 else [f"uplift_{label}" for label in labels[1:]]
     console = _Console(quiet)
     progress = _row_progress(console, data)
     with TableWriter(out) as writer, progress as advance:
-        for chunk in iter_table(data, chunk_size, columns):
+        for chunk in iter_table(data, chunk_size, columns, schema=fitted.schema_):
             X = chunk[features]
             scores = chunk.reset_index(drop=True) if keep_columns else chunk[ids].reset_index(drop=True)
             uplift = np.asarray(fitted.predict(X), dtype=np.float64).reshape(len(chunk), -1)
@@ -648,6 +727,7 @@ def monitor(
     out: Path = typer.Option(None, "--out", "-o", show_default=False, help="Write every check to this CSV file."),
     fail_on_drift: bool = typer.Option(False, "--fail-on-drift",
                                        help=f"Exit with code {EXIT_DRIFT} when a check is flagged."),
+    table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
     """Drift report: new rows against the training data the model remembers.
@@ -656,21 +736,18 @@ def monitor(
     --benefit) and of the share of rows per segment; changes of missing rates and of the share of rows treated.
     Flagged: PSI > 0.25, or a rate changed by more than 0.05 (see docs/cli.md).
     """
+    from ._tables import OutputTable, readable
     from .monitor import drift_report
     from .report import read_table
 
-    console = _Console(quiet)
+    console = _Console(quiet, table_format)
     fitted = _load_model(model_path)
     with console.step(f"Reading {new_data}"):
-        from .report.io import require_columns, table_columns
-
-        features = _model_features(fitted)
-        require_columns(table_columns(new_data), features, new_data)
-        frame = read_table(new_data, features)
+        frame = read_table(new_data, _model_features(fitted), schema=fitted.schema_)
     with console.step(f"Comparing {len(frame):,} rows with the training profile"):
         checks = drift_report(fitted, frame)
     flagged = checks[checks["flagged"]]
-    console.table(checks, f"Drift checks ({len(flagged)} flagged)")
+    console.tables(OutputTable("drift", f"Drift checks ({len(flagged)} flagged)", readable(checks), checks))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         checks.to_csv(out, index=False)
@@ -689,6 +766,7 @@ def demo(
     n_samples: int = typer.Option(DEMO_ROWS, "--n-samples", "-n", min=2_000,
                                   help="Rows of the synthetic experiment."),
     seed: int = SEED,
+    table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
     """Generate a synthetic experiment with known segments and run 'report' on it (the main job, end to end).
@@ -699,7 +777,7 @@ def demo(
     from .datasets import make_uplift_data
     from .report import ReportSettings, experiment_from_frame, make_report
 
-    console = _Console(quiet)
+    console = _Console(quiet, table_format)
     with console.step(f"Generating a synthetic experiment of {n_samples:,} rows"):
         frame = make_uplift_data(n_samples, random_state=seed)
         experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
@@ -713,6 +791,24 @@ def demo(
     )
     result = make_report(experiment, out, settings, progress=console.step)
     _print_report_summary(console, result)
+
+
+@app.command()
+@_handle_errors
+def warmup(quiet: bool = QUIET) -> None:
+    """Compile every kernel for this machine now (Docker images, CI), so later runs start without compiling.
+
+    Compiled kernels go to Numba's cache (NUMBA_CACHE_DIR, else the package's __pycache__); see
+    docs/performance.md.
+    """
+    from ._warmup import warmup as compile_kernels
+
+    console = _Console(quiet)
+    with console.step("Compiling upliftree's kernels (or loading them from the cache)"):
+        summary = compile_kernels()
+    if not quiet:  # plain lines: rich would wrap a long cache path
+        typer.echo(f"{summary.n_compiled} kernels compiled in {summary.seconds:.1f} s")
+        typer.echo(f"cache: {summary.cache_directory}")
 
 
 def main() -> None:

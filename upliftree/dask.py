@@ -34,11 +34,12 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("upliftree.dask needs dask: pip install 'upliftree[dask]'") from error
 
-from ._base import check_is_fitted, spawn_generators
+from ._base import check_is_fitted, read_only, spawn_generators
 from ._grower import GrowthParams, HistogramSource, _NodeTable, split_node
 from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, sibling_histogram
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import node_totals
+from ._params import check_int
 from ._tree_arrays import TreeArrays
 from ._validation import (
     Arms,
@@ -46,7 +47,6 @@ from ._validation import (
     arm_codes,
     check_arm_sizes,
     check_arm_totals,
-    check_int,
     check_statistic_totals,
     encode_features,
     infer_schema,
@@ -58,7 +58,15 @@ from ._validation import (
 )
 from .binning import QUANTILE_SUBSAMPLE, BinMapper, _distinct_values, _quantile_edges
 from .forest import _BaseUpliftForest
-from .tree import ExperimentData, _BaseUpliftTree, _UpliftModel, merge_short_leaves, stratified_holdout
+from .tree import (
+    ExperimentData,
+    FittedInputs,
+    FittedTree,
+    _BaseUpliftTree,
+    _UpliftModel,
+    merge_short_leaves,
+    stratified_holdout,
+)
 
 FAN_IN = 8  # partial results combined per reduction task
 
@@ -287,13 +295,12 @@ def _given_thresholds(bin_edges: Any, schema: FeatureSchema, max_bins: int) -> l
 
 def _bin_mapper(schema: FeatureSchema, thresholds: list, max_bins: int) -> BinMapper:
     """A fitted ``BinMapper`` with the given thresholds, as ``BinMapper.fit`` would have set it."""
+    pairs = list(zip(thresholds, schema.categories, strict=True))
     mapper = BinMapper(max_bins)
-    mapper.is_categorical_ = schema.is_categorical.copy()
-    mapper.bin_thresholds_ = [np.empty(0) if cats is not None else edges
-                              for edges, cats in zip(thresholds, schema.categories, strict=True)]
-    mapper.n_bins_non_missing_ = np.array([len(cats) if cats is not None else len(edges) + 1
-                                           for edges, cats in zip(thresholds, schema.categories, strict=True)],
-                                          dtype=np.int64)
+    mapper.is_categorical_ = read_only(schema.is_categorical)
+    mapper.bin_thresholds_ = tuple(read_only(np.empty(0) if cats is not None else edges) for edges, cats in pairs)
+    mapper.n_bins_non_missing_ = read_only(np.array([len(cats) if cats is not None else len(edges) + 1
+                                                     for edges, cats in pairs], dtype=np.int64))
     mapper.missing_bin_ = max_bins
     return mapper
 
@@ -347,12 +354,8 @@ def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: 
     return _Setup(client, context, summary.n_rows, arm_sums, summary.has_zero_weight)
 
 
-def _set_data_attributes(estimator: _UpliftModel, context: _Context) -> None:
-    estimator.schema_ = context.schema
-    estimator.treatments_ = np.asarray(context.labels, dtype=object)
-    estimator.feature_names_in_ = np.asarray(context.schema.names, dtype=object)
-    estimator.n_features_in_ = context.schema.n_features
-    estimator.bin_mapper_ = context.bin_mapper
+def _fitted_inputs(context: _Context) -> FittedInputs:
+    return FittedInputs(context.schema, context.labels, context.bin_mapper)
 
 
 def _fit_failed(name: str, error: Exception) -> RuntimeError:
@@ -408,7 +411,7 @@ def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, param
         return dict(zip(nodes, _tree_reduce(client, partial, _sum_arrays), strict=True))
 
     frontier = summed_histograms(parts, [0])
-    root_totals = node_totals(frontier[0])
+    root_totals = node_totals(frontier[0], 0)
     root_weight = root_totals[:, WEIGHT].sum()
     while frontier:
         routes, smaller = {}, []
@@ -420,7 +423,7 @@ def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, param
             left, right = table.children_left[node], table.children_right[node]
             routes[node] = (feature, left_bins, left, right)
             n_left = frontier[node][feature][left_bins][:, :, COUNT].sum()
-            smaller.append(left if n_left <= node_totals(frontier[node])[:, COUNT].sum() - n_left else right)
+            smaller.append(left if n_left <= node_totals(frontier[node], 0)[:, COUNT].sum() - n_left else right)
         if not routes or table.depth[smaller[0]] >= params.max_depth:
             break
         parts = [client.submit(_move_rows, part, routes) for part in parts]
@@ -520,10 +523,7 @@ def fit_tree(estimator: _BaseUpliftTree, ddf: Any, treatment: Any = "treatment",
             check_arm_totals(context.labels, totals[:, COUNT], totals[:, WEIGHT], estimator.min_samples_treatment,
                              f"treatment ({part} rows of the honest split)")
     tree, n_merged = merge_short_leaves(tree, estimator.min_samples_treatment)
-    _set_data_attributes(estimator, context)
-    estimator.honest_estimates_ = bool(estimator.honest)
-    estimator.n_splits_merged_ = n_merged
-    estimator._set_tree(tree)
+    estimator.fitted_state_ = FittedTree(_fitted_inputs(context), tree, n_merged, bool(estimator.honest))
     return estimator
 
 
@@ -560,8 +560,7 @@ def _grow_group_trees(forest: _BaseUpliftForest, parts: list, first_partition: i
                     f"treatment (the rows of partitions {first_partition}-{last_partition}, one group of "
                     "fit_forest; shuffle ddf so every group holds every arm, or raise rows_per_group)")
     n_threads = forest._check_forest_params()
-    forest.bin_mapper_ = context.bin_mapper
-    return forest._grow_trees(tree_rngs, data, len(context.labels), arm_mean, n_threads, verbose=0)
+    return forest._grow_trees(tree_rngs, data, context.bin_mapper, arm_mean, n_threads, verbose=0)
 
 
 def _n_rows(data: ExperimentData) -> int:
@@ -615,9 +614,7 @@ def fit_forest(estimator: _BaseUpliftForest, ddf: Any, treatment: Any = "treatme
     if sum(rows_per_part) != setup.n_rows or len(results) != estimator.n_estimators:
         raise RuntimeError(f"fit_forest got {sum(rows_per_part)} rows and {len(results)} trees for {setup.n_rows} "
                            f"rows and {estimator.n_estimators} trees; ddf's partitions must be deterministic")
-    _set_data_attributes(estimator, context)
-    estimator.estimators_ = [estimator._as_estimator(tree, n_merged, seed) for tree, n_merged, seed in results]
-    estimator.feature_importances_ = np.mean([tree.feature_importances_ for tree in estimator.estimators_], axis=0)
+    estimator.fitted_state_ = estimator._fitted_forest(_fitted_inputs(context), results)
     return estimator
 
 

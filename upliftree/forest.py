@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
-from ._base import spawn_generators
+from ._base import FittedAttribute, read_only, restore_frozen, spawn_generators
 from ._grower import GrowthParams, HistogramSource, grow_tree
+from ._kernels import silent_unless_verbose
+from ._kernels.boundary import block_bounds, run_blocks, strided_matrix
 from ._kernels.predictor import (
     CATEGORY_CODE,
     CATEGORY_WORDS,
@@ -19,18 +21,22 @@ from ._kernels.predictor import (
     LOWEST_KEY,
     NAN_HIGHEST,
     NAN_LOWEST,
+    ROW_BLOCK,
+    block_size,
     block_slot,
     forest_pass,
     order_keys,
 )
 from ._kernels.sampling import add_draws, drawn_sample
+from ._params import check_bool, check_int, check_n_jobs
 from ._tree_arrays import TreeArrays
-from ._validation import check_int
 from .binning import BinMapper
 from .tree import (
     CLASSIFIER_CRITERIA,
     REGRESSOR_CRITERIA,
     ExperimentData,
+    FittedInputs,
+    FittedTree,
     UpliftTreeClassifier,
     UpliftTreeRegressor,
     _UpliftModel,
@@ -38,6 +44,9 @@ from .tree import (
     merge_short_leaves,
     stratified_holdout,
 )
+
+# Fewest rows per thread of a forest pass: below it, handing rows to a thread costs more than routing them.
+PASS_MIN_ROWS = 8 * ROW_BLOCK
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,7 @@ class StackedForest:
     take exactly ``tree_depths[t]`` steps without testing for leaves. Numeric splits compare order keys of the
     values (the node's missing direction picks where NaN sorts); categorical splits test a bitset whose bit 256
     is the missing direction. ``routing`` holds these arrays in the order ``forest_pass`` takes them; ``value``
-    has one row per arm.
+    has one row per arm; ``block_entries`` is the size of the buffer a pass routes a block of rows with.
     """
 
     columns: np.ndarray
@@ -58,6 +67,7 @@ class StackedForest:
     tree_depths: np.ndarray
     routing: tuple
     value: np.ndarray
+    block_entries: int
 
     @classmethod
     def from_trees(cls, trees: list[TreeArrays]) -> StackedForest:
@@ -89,11 +99,21 @@ class StackedForest:
         bitset = np.column_stack([stacked("category_bitset"), missing_left.astype(np.uint64)])
         if bitset.shape[1] != CATEGORY_WORDS:
             raise ValueError(f"category bitsets must have {CATEGORY_WORDS - 1} words, got {bitset.shape[1] - 1}")
-        routing = (next_node.astype(np.uint64), slot, split_key, categorical, np.ascontiguousarray(bitset),
-                   bool(categorical.any()), np.concatenate(orders))
+        # The kernel's dtypes; __post_init__ makes read-only C-contiguous copies.
+        routing = (next_node.astype(np.uint64), slot.astype(np.uint64), split_key.astype(np.int64),
+                   categorical, bitset, bool(categorical.any()), np.concatenate(orders).astype(np.int64))
         depths = np.array([len(tree_levels) - 1 for tree_levels in levels], dtype=np.int64)
-        return cls(columns.astype(np.int64), roots.astype(np.uint64), depths, routing,
-                   np.ascontiguousarray(stacked("value").T))
+        return cls(columns.astype(np.int64), roots.astype(np.uint64), depths, routing, stacked("value").T,
+                   block_size(len(columns), bool(categorical.any())))
+
+    def __post_init__(self) -> None:
+        # Read-only (and C-contiguous) like the node tables it is built from.
+        for name in ("columns", "tree_roots", "tree_depths", "value"):
+            object.__setattr__(self, name, read_only(getattr(self, name)))
+        object.__setattr__(self, "routing", tuple(read_only(item) if isinstance(item, np.ndarray) else item
+                                                  for item in self.routing))
+
+    __setstate__ = restore_frozen
 
     @staticmethod
     def _breadth_first(tree: TreeArrays) -> list[np.ndarray]:
@@ -106,12 +126,26 @@ class StackedForest:
             levels.append(np.column_stack([tree.children_left[splits], tree.children_right[splits]]).ravel())
 
     def apply(self, encoded: np.ndarray) -> np.ndarray:
-        return forest_pass(encoded, self.columns, self.tree_roots, self.tree_depths, *self.routing, self.value,
-                           True)[0]
+        """Leaf of every row in every tree, ``(n_rows, n_trees)``."""
+        leaves = np.empty((len(encoded), len(self.tree_roots)), dtype=np.int64)
+        self._pass(encoded, True, leaves, np.empty((0, self.value.shape[0]), dtype=np.float64))
+        return leaves
 
     def mean_values(self, encoded: np.ndarray) -> np.ndarray:
-        return forest_pass(encoded, self.columns, self.tree_roots, self.tree_depths, *self.routing, self.value,
-                           False)[1]
+        """Per-arm values averaged over trees, ``(n_rows, n_arms)``."""
+        mean = np.empty((len(encoded), self.value.shape[0]), dtype=np.float64)
+        self._pass(encoded, False, np.empty((0, len(self.tree_roots)), dtype=np.int64), mean)
+        return mean
+
+    def _pass(self, encoded: np.ndarray, want_leaves: bool, leaves: np.ndarray, mean: np.ndarray) -> None:
+        matrix = strided_matrix(encoded)
+
+        def route(start: int, stop: int) -> None:
+            block = np.empty(self.block_entries, dtype=np.int64)
+            forest_pass(*matrix, start, stop, self.columns, self.tree_roots, self.tree_depths, *self.routing,
+                        self.value, want_leaves, leaves, mean, block, block.view(np.float64))
+
+        run_blocks(route, block_bounds(len(encoded), PASS_MIN_ROWS, ROW_BLOCK))
 
 
 def _draw_counts(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray, bootstrap: bool, n_rows: int,
@@ -135,9 +169,44 @@ def _draw_counts(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray,
     return times_drawn
 
 
+@dataclass(frozen=True, eq=False)
+class FittedForest:
+    """Everything fitting a forest learned, published to the estimator in one assignment (``fitted_state_``).
+
+    Every tree shares the forest's ``inputs``. The stacked prediction table is built from these trees on
+    first use and cached here, so it always belongs to them.
+    """
+
+    inputs: FittedInputs
+    estimators: tuple
+    training_profile: dict | None = None
+    feature_importances: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        estimators = tuple(self.estimators)
+        if not estimators:
+            raise ValueError("a forest has at least one tree")
+        if any(estimator.fitted_state_.inputs is not self.inputs for estimator in estimators):
+            raise ValueError("every tree of a forest must share the forest's fitted inputs (schema, treatments, "
+                             "bins)")
+        object.__setattr__(self, "estimators", estimators)
+        object.__setattr__(self, "feature_importances", read_only(
+            np.mean([estimator.fitted_state_.feature_importances for estimator in estimators], axis=0)))
+
+    __setstate__ = restore_frozen
+
+    @cached_property
+    def stacked(self) -> StackedForest:
+        """The trees stacked for one compiled prediction pass (two threads may both build it: same result)."""
+        return StackedForest.from_trees([estimator.fitted_state_.tree for estimator in self.estimators])
+
+
 class _BaseUpliftForest(_UpliftModel):
     _fitted_attribute = "estimators_"
+    _state_class = FittedForest
     _tree_class: type
+
+    estimators_ = FittedAttribute(lambda state: state.estimators, "The fitted trees (a tuple of tree estimators).")
 
     def __init__(self, n_estimators: int, criterion: str, max_depth: int, min_samples_leaf: int,
                  min_samples_treatment: int, n_reg: float, normalize: bool, max_features: Any, max_bins: int,
@@ -165,13 +234,8 @@ class _BaseUpliftForest(_UpliftModel):
         self._check_tree_params()
         check_int(self.n_estimators, "n_estimators", 1)
         check_int(self.verbose, "verbose", 0)
-        if not isinstance(self.bootstrap, bool | np.bool_):
-            raise ValueError(f"bootstrap must be True or False, got {self.bootstrap!r}")
-        if self.n_jobs is None:
-            return 1
-        if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, Integral) or self.n_jobs == 0:
-            raise ValueError(f"n_jobs must be None, a positive int or -1 (all cores), got {self.n_jobs!r}")
-        return (os.cpu_count() or 1) if self.n_jobs < 0 else int(self.n_jobs)
+        check_bool(self.bootstrap, "bootstrap")
+        return check_n_jobs(self.n_jobs)
 
     def _max_row_draws(self, n_rows: int) -> int:
         """A bootstrap sample can draw one row ``n_draw`` times; a subsample takes each row at most once."""
@@ -190,6 +254,7 @@ class _BaseUpliftForest(_UpliftModel):
             return max(1, int(round(self.max_samples * n_rows)))
         raise ValueError(f"max_samples must be None, an int >= 1 or a float in (0, 1], got {self.max_samples!r}")
 
+    @silent_unless_verbose
     def fit(self, X, treatment, y, sample_weight=None) -> _BaseUpliftForest:
         """Grow ``n_estimators`` trees, each on its own (stratified by arm) sample of the rows.
 
@@ -200,37 +265,44 @@ class _BaseUpliftForest(_UpliftModel):
         n_threads = self._check_forest_params()
         schema, arms, data = self._prepare(X, treatment, y, sample_weight)
         binning_rng, *tree_rngs = spawn_generators(self.random_state, 1 + self.n_estimators)
-        self.bin_mapper_ = BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema)
+        inputs = FittedInputs(schema, arms.labels,
+                              BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema))
         arm_weight = np.bincount(data.arm, weights=data.weight, minlength=arms.n_arms)
         arm_mean = np.bincount(data.arm, weights=data.weight * data.y, minlength=arms.n_arms) / arm_weight
-        results = self._grow_trees(tree_rngs, data, arms.n_arms, arm_mean, n_threads, self.verbose)
-        self.estimators_ = [self._as_estimator(tree, n_merged, seed) for tree, n_merged, seed in results]
-        self.feature_importances_ = np.mean([tree.feature_importances_ for tree in self.estimators_], axis=0)
+        results = self._grow_trees(tree_rngs, data, inputs.bin_mapper, arm_mean, n_threads, self.verbose)
+        self.fitted_state_ = self._fitted_forest(inputs, results)
         return self
 
-    def _grow_trees(self, tree_rngs: list[np.random.Generator], data: ExperimentData, n_arms: int,
+    def _fitted_forest(self, inputs: FittedInputs, results: list[tuple[TreeArrays, int, int]]) -> FittedForest:
+        """The fitted state of the forest of grown trees ``results`` (from :meth:`_grow_trees`)."""
+        return FittedForest(inputs, tuple(self._as_estimator(inputs, tree, n_merged, seed)
+                                          for tree, n_merged, seed in results))
+
+    def _grow_trees(self, tree_rngs: list[np.random.Generator], data: ExperimentData, bin_mapper: BinMapper,
                     arm_mean: np.ndarray, n_threads: int, verbose: int) -> list[tuple[TreeArrays, int, int]]:
-        """One tree per generator, on ``data`` binned by ``bin_mapper_``, grown on ``n_threads`` threads.
+        """One tree per generator, on ``data`` binned by ``bin_mapper``, grown on ``n_threads`` threads.
 
         Returns ``(tree, n_merged, seed)`` per tree, ``seed`` being the ``random_state`` its estimator records.
         A tree depends only on its generator and ``data``, not on the threads.
         """
         n_draw = self._n_draw(len(data.arm))
-        source = HistogramSource.of(self.bin_mapper_.transform(data.encoded), data.arm, data.weight, data.y, n_arms,
-                                    self.bin_mapper_.missing_bin_ + 1, self._binary)
+        n_arms = len(arm_mean)
+        source = HistogramSource.of(bin_mapper.transform(data.encoded), data.arm, data.weight, data.y, n_arms,
+                                    bin_mapper.missing_bin_ + 1, self._binary)
         params = self._growth_params(source.n_features, parallel=False)
         rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
 
         def grow(tree_index: int) -> tuple[TreeArrays, int, int]:
             rng = tree_rngs[tree_index]
             seed = int(rng.integers(2**31 - 1))
-            tree, n_merged = self._grow_one(source, data, rows_by_arm, n_draw, params, arm_mean, rng)
+            tree, n_merged = self._grow_one(source, bin_mapper, data, rows_by_arm, n_draw, params, arm_mean, rng)
             return tree, n_merged, seed
 
         return _run_in_threads(grow, len(tree_rngs), n_threads, verbose)
 
-    def _grow_one(self, source: HistogramSource, data: ExperimentData, rows_by_arm: list[np.ndarray], n_draw: int,
-                  params: GrowthParams, arm_mean: np.ndarray, rng: np.random.Generator) -> tuple[TreeArrays, int]:
+    def _grow_one(self, source: HistogramSource, bin_mapper: BinMapper, data: ExperimentData,
+                  rows_by_arm: list[np.ndarray], n_draw: int, params: GrowthParams, arm_mean: np.ndarray,
+                  rng: np.random.Generator) -> tuple[TreeArrays, int]:
         n_rows = len(data.arm)
         if self.honest:
             held_out = stratified_holdout(data.arm, data.y, self._binary, self.honest_fraction, rng)
@@ -242,47 +314,33 @@ class _BaseUpliftForest(_UpliftModel):
             share = np.array([len(c) for c in candidates_by_arm]) / n_rows
             n_draw_by_arm = np.round(share * n_draw).astype(np.int64)
             counts.append(_draw_counts(candidates_by_arm, n_draw_by_arm, self.bootstrap, n_rows, rng))
-        tree = grow_tree(source, self.bin_mapper_, *drawn_sample(counts[0]), params, rng)
+        tree = grow_tree(source, bin_mapper, *drawn_sample(counts[0]), params, rng)
         if self.honest:
             estimation_rows = np.repeat(np.arange(n_rows), counts[1])
             return estimate_nodes(tree, data, self.min_samples_treatment, estimation_rows, arm_mean)
         # The growing rows estimate the leaves: the grower's statistics are theirs.
         return merge_short_leaves(tree.with_stats(tree.stats, arm_mean), self.min_samples_treatment)
 
-    def _as_estimator(self, tree: TreeArrays, n_merged: int, seed: int):
+    def _as_estimator(self, inputs: FittedInputs, tree: TreeArrays, n_merged: int, seed: int):
         estimator = self._tree_class(
             criterion=self.criterion, max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
             min_samples_treatment=self.min_samples_treatment, n_reg=self.n_reg, normalize=self.normalize,
             max_features=self.max_features, max_bins=self.max_bins, control=self.control, honest=self.honest,
             honest_fraction=self.honest_fraction, random_state=seed,
         )
-        estimator.schema_ = self.schema_
-        estimator.treatments_ = self.treatments_
-        estimator.feature_names_in_ = self.feature_names_in_
-        estimator.n_features_in_ = self.n_features_in_
-        estimator.bin_mapper_ = self.bin_mapper_
-        estimator.n_splits_merged_ = n_merged
-        estimator.honest_estimates_ = bool(self.honest)
-        estimator._set_tree(tree)
+        estimator.fitted_state_ = FittedTree(inputs, tree, n_merged, honest_estimates=bool(self.honest))
         return estimator
 
-    def _stacked_forest(self) -> StackedForest:
-        """The trees of ``estimators_`` stacked for prediction, built once per list of trees."""
-        cached = self.__dict__.get("_stacked")
-        if cached is None or cached[0] is not self.estimators_:
-            cached = (self.estimators_, StackedForest.from_trees([tree.tree_ for tree in self.estimators_]))
-            self._stacked = cached
-        return cached[1]
-
+    # Each reads the fitted state once (see ``fitted_state_``).
     def apply(self, X) -> np.ndarray:
         """Leaf id of every row in every tree, shape ``(n, n_estimators)`` (ids of each tree's ``tree_``)."""
-        encoded = self._encode(X)
-        return self._stacked_forest().apply(encoded)
+        state = self.fitted_state_
+        return state.stacked.apply(state.inputs.encode(X))
 
     def predict_outcome(self, X) -> np.ndarray:
         """Expected outcome per arm averaged over trees, shape ``(n, k + 1)``, control first."""
-        encoded = self._encode(X)
-        return self._stacked_forest().mean_values(encoded)
+        state = self.fitted_state_
+        return state.stacked.mean_values(state.inputs.encode(X))
 
 
 def _run_in_threads(task, n_tasks: int, n_threads: int, verbose: int) -> list:
@@ -328,13 +386,17 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
         Each tree splits its rows (stratified by arm and outcome) into a part that grows it and a part
         (``honest_fraction``) that estimates its leaves.
     n_jobs : None or int
-        Threads growing trees; ``-1`` uses all cores. Results do not depend on it.
+        Threads growing trees: ``None`` is one, ``-1`` all cores (see :mod:`upliftree._params`). Results do
+        not depend on it.
     verbose : int
         0 silences the progress bar (shown only for fits longer than 2 seconds).
 
     Attributes
     ----------
-    estimators_ : list of UpliftTreeClassifier
+    fitted_state_ : FittedForest
+        Everything the fit learned, in one immutable object published at the end of ``fit`` (so a concurrent
+        ``predict`` sees the old or the new forest); the attributes below read it and cannot be assigned.
+    estimators_ : tuple of UpliftTreeClassifier
         The fitted trees, each usable on its own (segments, exports, plots).
     treatments_, feature_names_in_, n_features_in_, feature_importances_, schema_, bin_mapper_
     """

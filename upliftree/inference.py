@@ -21,23 +21,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._params import check_alpha
+from ._validation import finite_float_array
+
 __all__ = ["diff_proportions_ci", "welch_ci"]
-
-
-def _check_alpha(alpha: float) -> float:
-    if not isinstance(alpha, (float, int)) or isinstance(alpha, bool) or not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
-    return float(alpha)
-
-
-def _as_float(name: str, values: ArrayLike) -> np.ndarray:
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
-    array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains {int(np.sum(~np.isfinite(array)))} NaN or infinite value(s)")
-    return array
 
 
 def _wilson_bounds(n: np.ndarray, successes: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -75,9 +62,10 @@ def diff_proportions_ci(
     """
     from scipy import special
 
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     n_t, x_t, n_c, x_c = np.broadcast_arrays(
-        _as_float("n_t", n_t), _as_float("x_t", x_t), _as_float("n_c", n_c), _as_float("x_c", x_c)
+        finite_float_array(n_t, "n_t"), finite_float_array(x_t, "x_t"), finite_float_array(n_c, "n_c"),
+        finite_float_array(x_c, "x_c"),
     )
     for name, n, x in (("t", n_t, x_t), ("c", n_c, x_c)):
         if np.any(n < 0):
@@ -141,14 +129,14 @@ def welch_ci(
     """
     from scipy import special
 
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     n_t, mean_t, var_t, n_c, mean_c, var_c = np.broadcast_arrays(
-        _as_float("n_t", n_t),
-        _as_float("mean_t", mean_t),
-        _as_float("var_t", var_t),
-        _as_float("n_c", n_c),
-        _as_float("mean_c", mean_c),
-        _as_float("var_c", var_c),
+        finite_float_array(n_t, "n_t"),
+        finite_float_array(mean_t, "mean_t"),
+        finite_float_array(var_t, "var_t"),
+        finite_float_array(n_c, "n_c"),
+        finite_float_array(mean_c, "mean_c"),
+        finite_float_array(var_c, "var_c"),
     )
     for name, values in (("n_t", n_t), ("n_c", n_c), ("var_t", var_t), ("var_c", var_c)):
         if np.any(values < 0):

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import check_is_fitted
-from ._validation import PooledCategories, check_n_rows, encode_features
+from ._validation import PooledCategories, as_pandas, check_n_rows, encode_features
 
 __all__ = [
     "PROFILE_VERSION",
@@ -132,6 +132,7 @@ def training_profile(model: Any, X: Any, policy: Any = None) -> dict[str, Any]:
     if not hasattr(model, "bin_mapper_"):
         raise ValueError("training_profile needs the model right after fit (bin_mapper_); a model read from "
                          "JSON has no bins")
+    X = as_pandas(X, "X")
     encoded = encode_features(X, model.schema_)
     mapper = model.bin_mapper_
     binned = mapper.transform(encoded)
@@ -390,6 +391,7 @@ def drift_report(model: Any, X: Any, profile: dict[str, Any] | None = None) -> p
                              "upliftree.monitor.record_training_profile(model, X_train) (the upliftree fit and "
                              "report commands do) and save the model again")
     profile = check_profile(profile)
+    X = as_pandas(X, "X")
     n_rows = check_n_rows(X)
     names = tuple(entry["name"] for entry in profile["features"])
     if names != tuple(model.schema_.names):

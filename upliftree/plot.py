@@ -13,7 +13,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import metrics
-from .inference import _check_alpha
+from ._format import axis_thousands
+from ._params import check_alpha
+from ._validation import is_binary
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -48,12 +50,12 @@ def _plot_curve(
     else:
         x, values = metrics.uplift_curve(y_true, uplift, treatment)
         # The normalized uplift area needs a binary outcome; a continuous one is drawn without it.
-        binary = metrics._is_binary(np.asarray(y_true, dtype=np.float64))
+        binary = is_binary(np.asarray(y_true, dtype=np.float64))
         score = metrics.uplift_auc_score(y_true, uplift, treatment) if binary else None
         score_name, title, y_label = "uplift AUC", "Uplift curve", "Incremental outcome (uplift)"
     if n_boot:
         grid, low, high = metrics.bootstrap_curve_band(
-            y_true, uplift, treatment, curve=curve, n_boot=n_boot, alpha=alpha, random_state=random_state
+            y_true, uplift, treatment, curve=curve, n_boot=n_boot, alpha=alpha, random_state=random_state, n_jobs=-1
         )
         ax.fill_between(grid, low, high, color=_MODEL_COLOR, alpha=0.2, linewidth=0,
                         label=f"{1 - alpha:.0%} bootstrap band")
@@ -70,6 +72,8 @@ def _plot_curve(
                 label="random")
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set(title=title, xlabel="Number targeted (highest predicted uplift first)", ylabel=y_label)
+    # Row counts and incremental outcomes reach the hundred thousands: 300,000 with few ticks, not 300000.
+    axis_thousands(ax, max_ticks=5)
     ax.legend(loc="best", frameon=False)
     ax.grid(alpha=0.3)
     return ax
@@ -91,7 +95,7 @@ def plot_qini_curve(
     perfect, random : bool
         Draw the perfect curve / the random line.
     n_boot : int
-        Resamples for a pointwise bootstrap band (0: no band); see
+        Resamples for a pointwise bootstrap band (0: no band), on all cores; see
         :func:`upliftree.metrics.bootstrap_curve_band`.
     alpha : float
         The band has coverage ``1 - alpha``.
@@ -140,7 +144,7 @@ def plot_uplift_by_percentile(
     """
     from scipy import special
 
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     table = metrics.uplift_by_percentile(y_true, uplift, treatment, strategy=strategy, bins=bins, std=True)
     z = special.ndtri(1 - alpha / 2)
     ax = _new_axes(ax, figsize=(max(7.0, 0.7 * len(table)), 4.5))
@@ -157,7 +161,9 @@ def plot_uplift_by_percentile(
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xticks(positions, [str(label) for label in table.index])
     ax.set(title=f"Outcome by percentile of predicted uplift ({1 - alpha:.0%} intervals)",
-           xlabel="Percentile of predicted uplift (highest first)", ylabel="Outcome rate")
+           xlabel="Percentile of predicted uplift (highest first)",
+           ylabel="Outcome rate" if is_binary(np.asarray(y_true, dtype=np.float64)) else "Mean outcome")
+    axis_thousands(ax, "y")
     ax.legend(loc="best", frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return ax
@@ -189,6 +195,7 @@ def plot_calibration(
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set(title="Uplift calibration", xlabel="Predicted uplift (bin mean)",
            ylabel="Observed uplift (treated - control)")
+    axis_thousands(ax)
     ax.legend(loc="best", frameon=False)
     ax.grid(alpha=0.3)
     return ax

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._params import check_real
 from ._tree_arrays import TreeArrays
-from ._validation import check_real
 from .segments import arm_moments
 
 __all__ = ["CORRECTIONS", "prune_splits"]

@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 
 from ._tree_arrays import TreeArrays, categories_in_bitset
-from ._validation import FeatureSchema, expand_categories
+from ._validation import FeatureSchema, as_pandas, expand_categories
 
 __all__ = ["Condition", "leaf_conditions", "format_condition", "format_rule", "conditions_mask", "missing_note"]
 
@@ -332,6 +332,7 @@ def _condition_mask(condition: Condition, X: Any) -> np.ndarray:
 
 def conditions_mask(conditions: list[Condition], X: Any) -> np.ndarray:
     """Rows of ``X`` that satisfy every condition (a DataFrame by column name, or a 2-D numeric array)."""
+    X = as_pandas(X, "X")
     n_rows = len(X) if isinstance(X, pd.DataFrame) else np.asarray(X).shape[0]
     mask = np.ones(n_rows, dtype=np.bool_)
     for condition in conditions:

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
-from ._base import BaseEstimator, check_is_fitted, spawn_generators
+from ._base import (
+    BaseEstimator,
+    FittedAttribute,
+    check_is_fitted,
+    not_fitted,
+    read_only,
+    restore_frozen,
+    spawn_generators,
+)
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels.criteria import CHI, DDP, ED, KL, TSTAT
-from ._tree_arrays import TreeArrays, arms_below
+from ._params import check_bool, check_int, check_real
+from ._tree_arrays import InvalidTreeError, TreeArrays, arms_below, categories_per_feature
 from ._validation import (
     Arms,
     FeatureSchema,
     arm_codes,
+    as_pandas,
     check_arm_sizes,
-    check_int,
     check_n_rows,
-    check_real,
     encode_features,
     infer_schema,
     validate_outcome_and_weight,
@@ -39,6 +47,74 @@ class ExperimentData:
     arm: np.ndarray
     y: np.ndarray
     weight: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class FittedInputs:
+    """What a fit learned about its inputs: feature schema, arm labels (control first) and bins.
+
+    A forest's trees share their forest's. ``bin_mapper`` is None for a model read from a JSON file (bins
+    are not saved: prediction routes raw values).
+    """
+
+    schema: FeatureSchema
+    treatments: np.ndarray
+    bin_mapper: BinMapper | None = None
+    feature_names: np.ndarray = field(init=False)
+    n_categories: np.ndarray = field(init=False)  # per feature: -1 numeric, else its number of categories
+
+    def __post_init__(self) -> None:
+        treatments = read_only(np.array(list(self.treatments), dtype=object))
+        if treatments.ndim != 1 or len(treatments) < 2:
+            raise ValueError(f"treatments must list the control label and at least one treatment, got "
+                             f"{list(self.treatments)}")
+        object.__setattr__(self, "treatments", treatments)
+        object.__setattr__(self, "feature_names", read_only(np.array(self.schema.names, dtype=object)))
+        object.__setattr__(self, "n_categories", categories_per_feature(self.schema.categories))
+
+    __setstate__ = restore_frozen
+
+    @property
+    def n_features(self) -> int:
+        return self.schema.n_features
+
+    def encode(self, X) -> np.ndarray:
+        """Rows of ``X`` as the float matrix the node tables route (categories as codes, NaN = missing)."""
+        X = as_pandas(X, "X")
+        check_n_rows(X)
+        return encode_features(X, self.schema)
+
+
+@dataclass(frozen=True, eq=False)
+class FittedTree:
+    """Everything fitting a tree learned, published to the estimator in one assignment (``fitted_state_``).
+
+    Built whole before it is published, and never changed afterwards (``prune`` publishes a new one), so a
+    ``predict`` that reads it once sees one model even while another thread refits. Construction checks the
+    node table against the inputs (features, category codes, number of arms).
+    """
+
+    inputs: FittedInputs
+    tree: TreeArrays
+    n_splits_merged: int | None = None
+    honest_estimates: bool | None = None
+    n_splits_pruned: int | None = None
+    training_profile: dict | None = None
+    n_leaves: int = field(init=False)
+    depth: int = field(init=False)
+    feature_importances: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.tree.n_arms != len(self.inputs.treatments):
+            raise InvalidTreeError(f"value has {self.tree.n_arms} arms, the model {len(self.inputs.treatments)} "
+                                   "treatments (control included)")
+        self.tree.validate_features(self.inputs.n_categories)
+        object.__setattr__(self, "n_leaves", int(self.tree.is_leaf.sum()))
+        object.__setattr__(self, "depth", self.tree.max_depth())
+        object.__setattr__(self, "feature_importances",
+                           read_only(tree_feature_importances(self.tree, self.inputs.n_features)))
+
+    __setstate__ = restore_frozen
 
 
 _MAX_FEATURES_ERROR = "max_features must be None, 'sqrt', 'log2', an int >= 1 or a float in (0, 1], got {!r}"
@@ -86,11 +162,50 @@ def check_size_params(estimator: Any) -> None:
 
 
 class _UpliftModel(BaseEstimator):
-    """What trees and forests share: parameter checks, input preparation and prediction from arm values."""
+    """What trees and forests share: parameter checks, input preparation, fitted state and prediction."""
 
     _binary: bool
     _criteria: dict[str, int]
     _fitted_attribute = "tree_"
+    _state_class: type
+
+    @property
+    def fitted_state_(self) -> Any:
+        """Everything the fit learned, as one immutable object (:class:`FittedTree`, or a forest's
+        :class:`~upliftree.forest.FittedForest`).
+
+        Fitting builds it whole and then assigns it, the one way fitted state changes: a ``predict`` running
+        in another thread meanwhile sees the old model or the new one, never a mix. The public fitted
+        attributes (``tree_``, ``schema_``, ``treatments_``, ...) read it. Assigning a state of the
+        estimator's kind (e.g. one built by a distributed fit) makes the estimator that fitted model.
+        """
+        state = self.__dict__.get("_fitted_state")
+        if state is None:
+            raise not_fitted(self)
+        return state
+
+    @fitted_state_.setter
+    def fitted_state_(self, state: Any) -> None:
+        if type(state) is not self._state_class:
+            raise TypeError(f"fitted_state_ of a {type(self).__name__} must be a {self._state_class.__name__}, "
+                            f"got {type(state).__name__}")
+        self._fitted_state = state
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return "_fitted_state" in self.__dict__
+
+    schema_ = FittedAttribute(lambda state: state.inputs.schema, "Names and kinds of the features (FeatureSchema).")
+    treatments_ = FittedAttribute(lambda state: state.inputs.treatments,
+                                  "Arm labels, control first; columns of ``predict_outcome`` follow this order.")
+    feature_names_in_ = FittedAttribute(lambda state: state.inputs.feature_names, "Feature names seen by fit.")
+    n_features_in_ = FittedAttribute(lambda state: state.inputs.n_features, "Number of features seen by fit.")
+    bin_mapper_ = FittedAttribute(lambda state: state.inputs.bin_mapper,
+                                  "Bins of the fit (absent on a model read from JSON).")
+    feature_importances_ = FittedAttribute(lambda state: state.feature_importances,
+                                           "Raw gain per feature, weighted by node size, summing to 1.")
+    training_profile_ = FittedAttribute(
+        lambda state: state.training_profile, "Training-data profile for drift monitoring (upliftree.monitor).",
+        write=lambda state, profile: replace(state, training_profile=profile))
 
     def _check_tree_params(self) -> None:
         if self.criterion not in self._criteria:
@@ -99,25 +214,21 @@ class _UpliftModel(BaseEstimator):
             )
         check_size_params(self)
         check_real(self.n_reg, "n_reg", 0.0)
-        for name in ("normalize", "honest"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        check_bool(self.normalize, "normalize")
+        check_bool(self.honest, "honest")
         check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True)
         if self.honest_fraction >= 1.0:
             raise ValueError(f"honest_fraction must be in (0, 1), got {self.honest_fraction!r}")
 
     def _prepare(self, X, treatment, y, sample_weight) -> tuple[FeatureSchema, Arms, ExperimentData]:
-        """Validate the training data and record the feature schema and arm labels."""
+        """Validate the training data: feature schema, arm labels and the rows as the core needs them."""
+        X = as_pandas(X, "X")
         n_rows = check_n_rows(X)
         schema = infer_schema(X, max_categories=self.max_bins)
         arms = validate_treatment(treatment, self.control, n_rows)
         data = ExperimentData(encode_features(X, schema), arms.codes, *validate_outcome_and_weight(
             y, sample_weight, n_rows, self._binary, self._max_row_draws(n_rows)))
         check_arm_sizes(arms, data.weight, self.min_samples_treatment)
-        self.schema_ = schema
-        self.treatments_ = np.asarray(arms.labels, dtype=object)
-        self.feature_names_in_ = np.asarray(schema.names, dtype=object)
-        self.n_features_in_ = schema.n_features
         return schema, arms, data
 
     def _max_row_draws(self, n_rows: int) -> int:
@@ -133,9 +244,7 @@ class _UpliftModel(BaseEstimator):
         )
 
     def _encode(self, X) -> np.ndarray:
-        check_is_fitted(self, self._fitted_attribute)
-        check_n_rows(X)
-        return encode_features(X, self.schema_)
+        return self.fitted_state_.inputs.encode(X)
 
     def predict(self, X) -> np.ndarray:
         """Uplift of each treatment over control: shape ``(n,)`` with one treatment, ``(n, k)`` with k."""
@@ -166,6 +275,17 @@ class _UpliftModel(BaseEstimator):
 
 
 class _BaseUpliftTree(_UpliftModel):
+    _state_class = FittedTree
+
+    tree_ = FittedAttribute(lambda state: state.tree, "The fitted node table (TreeArrays, read-only).")
+    n_leaves_ = FittedAttribute(lambda state: state.n_leaves, "Number of leaves.")
+    depth_ = FittedAttribute(lambda state: state.depth, "Depth of the deepest leaf.")
+    n_splits_merged_ = FittedAttribute(lambda state: state.n_splits_merged,
+                                       "Splits undone because a leaf lacked rows of some arm.")
+    honest_estimates_ = FittedAttribute(lambda state: state.honest_estimates,
+                                        "Whether node statistics come from rows that did not grow the tree.")
+    n_splits_pruned_ = FittedAttribute(lambda state: state.n_splits_pruned, "Splits removed by the last prune.")
+
     def __init__(self, criterion: str, max_depth: int = 5, min_samples_leaf: int = 100,
                  min_samples_treatment: int = 10, n_reg: float = 100, normalize: bool = True,
                  max_features: Any = None, max_bins: int = 255, control: Any = 0, honest: bool = False,
@@ -210,19 +330,20 @@ class _BaseUpliftTree(_UpliftModel):
                                 f"treatment ({part} rows of the honest split)")
         else:
             structure = estimation = data
-        self.honest_estimates_ = bool(explicit_estimation or self.honest)
+        honest_estimates = bool(explicit_estimation or self.honest)
 
-        self.bin_mapper_ = BinMapper(self.max_bins, random_state=binning_rng).fit(structure.encoded, schema)
-        source = HistogramSource.of(self.bin_mapper_.transform(structure.encoded), structure.arm, structure.weight,
-                                    structure.y, arms.n_arms, self.bin_mapper_.missing_bin_ + 1, self._binary)
+        bin_mapper = BinMapper(self.max_bins, random_state=binning_rng).fit(structure.encoded, schema)
+        source = HistogramSource.of(bin_mapper.transform(structure.encoded), structure.arm, structure.weight,
+                                    structure.y, arms.n_arms, bin_mapper.missing_bin_ + 1, self._binary)
         n_rows = len(structure.arm)
-        tree = grow_tree(source, self.bin_mapper_, np.arange(n_rows), np.ones(n_rows, dtype=np.int32),
+        tree = grow_tree(source, bin_mapper, np.arange(n_rows), np.ones(n_rows, dtype=np.int32),
                          self._growth_params(schema.n_features, parallel=True), growth_rng)
-        if self.honest_estimates_:
-            tree, self.n_splits_merged_ = estimate_nodes(tree, estimation, self.min_samples_treatment)
+        if honest_estimates:
+            tree, n_merged = estimate_nodes(tree, estimation, self.min_samples_treatment)
         else:
-            tree, self.n_splits_merged_ = merge_short_leaves(tree, self.min_samples_treatment)
-        self._set_tree(tree)
+            tree, n_merged = merge_short_leaves(tree, self.min_samples_treatment)
+        self.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, bin_mapper), tree, n_merged,
+                                        honest_estimates)
         return self
 
     def _estimation_data(self, X_est, treatment_est, y_est, sample_weight_est, schema: FeatureSchema,
@@ -230,6 +351,7 @@ class _BaseUpliftTree(_UpliftModel):
         """Validate a second sample (estimation rows, or with ``suffix="_val"`` validation rows)."""
         if X_est is None or treatment_est is None or y_est is None:
             raise ValueError(f"X{suffix}, treatment{suffix} and y{suffix} must be given together")
+        X_est = as_pandas(X_est, f"X{suffix}")
         n_rows = check_n_rows(X_est)
         labels = np.asarray(treatment_est)
         if labels.ndim != 1 or len(labels) != n_rows:
@@ -242,22 +364,18 @@ class _BaseUpliftTree(_UpliftModel):
                         f"treatment{suffix}")
         return estimation
 
-    def _set_tree(self, tree: TreeArrays) -> None:
-        self.tree_ = tree
-        self.n_leaves_ = int(tree.is_leaf.sum())
-        self.depth_ = tree.max_depth()
-        self.feature_importances_ = tree_feature_importances(tree, self.n_features_in_)
-
     # -- prediction ------------------------------------------------------------------------------------
+    # Each reads the fitted state once: a refit in another thread cannot give it one model's tree and another's
+    # schema.
     def apply(self, X) -> np.ndarray:
         """Leaf id (row of the node table ``tree_``) of every row of ``X``."""
-        encoded = self._encode(X)  # first: it raises the "not fitted" error before ``tree_`` is read
-        return self.tree_.apply(encoded)
+        state = self.fitted_state_
+        return state.tree.apply(state.inputs.encode(X))
 
     def predict_outcome(self, X) -> np.ndarray:
         """Expected outcome per arm, shape ``(n, k + 1)``, control first (order of ``treatments_``)."""
-        leaves = self.apply(X)
-        return self.tree_.value[leaves]
+        state = self.fitted_state_
+        return state.tree.value[state.tree.apply(state.inputs.encode(X))]
 
     # -- honest inference: segment table, pruning on held-out rows, calibration (issue 3) --------------
     def segments(self, alpha: float = 0.05):
@@ -273,18 +391,20 @@ class _BaseUpliftTree(_UpliftModel):
               correction: str = "bonferroni") -> _BaseUpliftTree:
         """Remove, bottom-up, the splits whose children's uplift difference does not replicate on held-out rows.
 
-        Node statistics stay those of the fit. Sets ``n_splits_pruned_``. See
-        :func:`upliftree.pruning.prune_splits` and ``docs/honesty.md``.
+        Node statistics stay those of the fit. Sets ``n_splits_pruned_`` and drops ``training_profile_``
+        (its segments are the leaves before pruning). See :func:`upliftree.pruning.prune_splits` and
+        ``docs/honesty.md``.
         """
         from .pruning import prune_splits
 
-        check_is_fitted(self)
-        validation = self._estimation_data(X_val, treatment_val, y_val, sample_weight_val, self.schema_,
-                                           tuple(self.treatments_), suffix="_val")
-        validation_stats = self.tree_.route_statistics(validation.encoded, validation.arm, validation.weight,
+        state = self.fitted_state_
+        validation = self._estimation_data(X_val, treatment_val, y_val, sample_weight_val, state.inputs.schema,
+                                           tuple(state.inputs.treatments), suffix="_val")
+        validation_stats = state.tree.route_statistics(validation.encoded, validation.arm, validation.weight,
                                                        validation.y)
-        tree, self.n_splits_pruned_ = prune_splits(self.tree_, validation_stats, alpha, correction)
-        self._set_tree(tree)
+        tree, n_pruned = prune_splits(state.tree, validation_stats, alpha, correction)
+        # The training profile's segments are the old leaves: it does not describe the pruned tree.
+        self.fitted_state_ = replace(state, tree=tree, n_splits_pruned=n_pruned, training_profile=None)
         return self
 
     def calibration(self, X, treatment, y, bins: int = 10, alpha: float = 0.05, arm: Any = None):
@@ -321,11 +441,13 @@ class _BaseUpliftTree(_UpliftModel):
 
         return to_dot(self, alpha, precision)
 
-    def plot(self, path, format: str = "svg", alpha: float = 0.05, precision: int | None = 4):
-        """Render the tree to ``path`` (svg, png or pdf) with Graphviz's ``dot``; returns the path."""
+    def plot(self, path, format: str = "svg", alpha: float = 0.05, precision: int | None = 4,
+             renderer: str = "auto"):
+        """Draw the tree to ``path`` (svg, png or pdf) with Graphviz's ``dot``, or matplotlib without it (see
+        :func:`upliftree.export.dot.plot`); returns the path."""
         from .export.dot import plot
 
-        return plot(self, path, format, alpha, precision)
+        return plot(self, path, format, alpha, precision, renderer=renderer)
 
 
 def tree_feature_importances(tree: TreeArrays, n_features: int) -> np.ndarray:
@@ -403,8 +525,11 @@ class UpliftTreeClassifier(_BaseUpliftTree):
 
     Attributes
     ----------
+    fitted_state_ : FittedTree
+        Everything the fit learned, in one immutable object published at the end of ``fit`` (so a concurrent
+        ``predict`` sees the old or the new model); the attributes below read it and cannot be assigned.
     tree_ : TreeArrays
-        The fitted node table.
+        The fitted node table (read-only arrays).
     treatments_ : ndarray
         Arm labels, control first; columns of ``predict_outcome`` follow this order.
     feature_names_in_, n_features_in_, feature_importances_, n_leaves_, depth_

@@ -1,1 +1,155 @@
-"""Compiled kernels: pure Numba functions over arrays, no Python objects and no pandas."""
+"""Compiled kernels: pure Numba functions over arrays, no Python objects and no pandas.
+
+Every kernel module imports this package first, so it sets up what all kernels share (``docs/performance.md``):
+
+- **A cache directory.** Numba keeps compiled kernels in ``NUMBA_CACHE_DIR`` when set, else in this folder's
+  ``__pycache__``, else in the user's cache (``~/.cache/numba``). When none is writable (a read-only install
+  and an unwritable HOME), Numba refuses to define a ``cache=True`` function at all; upliftree then caches in a
+  temporary directory for this process, with a warning, instead of failing to import.
+- **A one-line message** on stderr when this process starts compiling upliftree's kernels (an on-disk cache
+  miss), at most once per process. ``UPLIFTREE_QUIET=1``, forests' ``verbose=0`` and the CLI's ``--quiet``
+  silence it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from numba.core import caching, config, event
+
+QUIET_VARIABLE = "UPLIFTREE_QUIET"
+# Seconds a first import + tree fit spends compiling on an empty cache on the 2-core reference machine, quiet:
+# the "of which compiling" figure of benchmarks/bench_coldstart.py (docs/benchmarks.md), which prints this
+# value beside its measurement. Other operations (forests, metrics) compile a little more on their first call.
+COMPILE_SECONDS_ESTIMATE = 5
+COMPILE_MESSAGE = (
+    f"compiling upliftree's kernels for this machine, once: ~{COMPILE_SECONDS_ESTIMATE} s "
+    f"({QUIET_VARIABLE}=1 hides this line)"
+)
+# Without a lasting cache (see _ensure_cache_directory) every process compiles: "once" would be untrue.
+TEMPORARY_CACHE_MESSAGE = (
+    f"compiling upliftree's kernels for this process: ~{COMPILE_SECONDS_ESTIMATE} s "
+    "(no lasting cache: set NUMBA_CACHE_DIR to a writable directory)"
+)
+_PACKAGE = __name__.split(".")[0]
+
+
+def _cache_probe() -> None:
+    """Stands in for a kernel: it lives in this folder, so Numba would cache it where it caches the kernels."""
+
+
+def _kernel_cache() -> caching.FunctionCache:
+    """Numba's cache for a function of this folder; raises RuntimeError when Numba finds no usable directory."""
+    return caching.FunctionCache(_cache_probe)
+
+
+def cache_directory() -> str:
+    """The directory where Numba stores (and looks up) upliftree's compiled kernels in this process."""
+    return _kernel_cache().cache_path
+
+
+def _ensure_cache_directory() -> bool:
+    """Point Numba at a temporary directory when it has nowhere to cache the kernels (see the module docstring).
+
+    Returns whether it had to.
+    """
+    if config.DISABLE_JIT:
+        return False
+    try:
+        _kernel_cache()
+        return False
+    except RuntimeError:  # "cannot cache function ...: no locator available": every candidate is unwritable
+        pass
+    directory = tempfile.mkdtemp(prefix="upliftree-numba-cache-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    # Both: Numba re-reads every NUMBA_* variable when one of them changes, and child processes inherit it.
+    os.environ["NUMBA_CACHE_DIR"] = config.CACHE_DIR = directory
+    warnings.warn(
+        f"Numba cannot cache upliftree's compiled kernels: NUMBA_CACHE_DIR is unset or unwritable, and so are "
+        f"{os.path.join(os.path.dirname(__file__), '__pycache__')} and the user cache directory. They are cached in "
+        f"{directory} for this process only, so every new process compiles them again; set NUMBA_CACHE_DIR to a "
+        "writable directory to keep them (docs/performance.md).",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    _kernel_cache()
+    return True
+
+
+# -- the compile message ------------------------------------------------------------------------------------------
+_silencing_scopes = 0
+_scope_lock = threading.Lock()
+
+
+def compile_message_enabled() -> bool:
+    """Whether the compile message may print now: not silenced by ``UPLIFTREE_QUIET`` or a quiet scope."""
+    return os.environ.get(QUIET_VARIABLE, "").strip() in ("", "0") and _silencing_scopes == 0
+
+
+@contextlib.contextmanager
+def compile_message_silenced(silenced: bool = True) -> Iterator[None]:
+    """Within this block (on every thread: forests compile on worker threads) the compile message stays silent."""
+    global _silencing_scopes
+    if not silenced:
+        yield
+        return
+    with _scope_lock:
+        _silencing_scopes += 1
+    try:
+        yield
+    finally:
+        with _scope_lock:
+            _silencing_scopes -= 1
+
+
+def silent_unless_verbose(method: Callable) -> Callable:
+    """Decorate an estimator method: with ``self.verbose == 0`` it runs with the compile message silenced."""
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with compile_message_silenced(self.verbose == 0):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def compiles_upliftree_function(ev: event.Event) -> bool:
+    """Whether a ``numba:compile`` event compiles one of upliftree's functions (not one of Numba's helpers)."""
+    module = getattr(getattr(ev.data.get("dispatcher"), "py_func", None), "__module__", None) or ""
+    return module.split(".")[0] == _PACKAGE
+
+
+class _CompileAnnouncer(event.Listener):
+    """Prints the compile message when the process first compiles one of upliftree's kernels.
+
+    Numba broadcasts ``numba:compile`` only when it compiles, never for a kernel loaded from the on-disk cache,
+    so the message means "cache miss". The first such event is the only one considered, printed or silenced:
+    later compilations in the process are the rest of the same first run.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.announced = False
+
+    def on_start(self, ev: event.Event) -> None:
+        if self.announced or not compiles_upliftree_function(ev):
+            return
+        self.announced = True
+        if compile_message_enabled():
+            print(self.message, file=sys.stderr, flush=True)
+
+    def on_end(self, ev: event.Event) -> None:
+        pass
+
+
+_temporary_cache = _ensure_cache_directory()
+event.register("numba:compile", _CompileAnnouncer(TEMPORARY_CACHE_MESSAGE if _temporary_cache else COMPILE_MESSAGE))

@@ -21,19 +21,6 @@ UPLIFT = 1
 
 
 @njit(cache=True, nogil=True)
-def _curve_value(kind, n_treated, outcome_treated, n_control, outcome_control):
-    if kind == QINI:
-        # Y_t - Y_c * N_t / N_c; the control term is 0 while no control row is targeted.
-        if n_control > 0:
-            return outcome_treated - outcome_control * (n_treated / n_control)
-        return outcome_treated
-    # (Y_t / N_t - Y_c / N_c) * (N_t + N_c); a rate is 0 while its arm is empty.
-    rate_treated = outcome_treated / n_treated if n_treated > 0 else 0.0
-    rate_control = outcome_control / n_control if n_control > 0 else 0.0
-    return (rate_treated - rate_control) * (n_treated + n_control)
-
-
-@njit(cache=True, nogil=True)
 def curve_points(kind, counts, rows_in_order, treated_in_order, outcome_in_order, group_ends, x, values):
     """Sweep one curve (scikit-uplift 0.5.1 definitions) and its trapezoid area from (0, 0).
 
@@ -41,7 +28,7 @@ def curve_points(kind, counts, rows_in_order, treated_in_order, outcome_in_order
     ----------
     kind : int
         ``QINI`` or ``UPLIFT``.
-    counts : int64 array (n_rows,)
+    counts : int32 array (n_rows,)
         How many times each row counts (1 for the data itself, resample counts for a bootstrap).
     rows_in_order : int64 array (n_rows,)
         Rows by descending score.
@@ -77,7 +64,16 @@ def curve_points(kind, counts, rows_in_order, treated_in_order, outcome_in_order
             outcome_control += control_count * outcome_in_order[position]
             position += 1
         point_x = n_treated + n_control
-        point_value = _curve_value(kind, n_treated, outcome_treated, n_control, outcome_control)
+        if kind == QINI:
+            # Y_t - Y_c * N_t / N_c; the control term is 0 while no control row is targeted.
+            point_value = outcome_treated
+            if n_control > 0:
+                point_value = outcome_treated - outcome_control * (n_treated / n_control)
+        else:
+            # (Y_t / N_t - Y_c / N_c) * (N_t + N_c); a rate is 0 while its arm is empty.
+            rate_treated = outcome_treated / n_treated if n_treated > 0 else 0.0
+            rate_control = outcome_control / n_control if n_control > 0 else 0.0
+            point_value = (rate_treated - rate_control) * (n_treated + n_control)
         x[group] = point_x
         values[group] = point_value
         area += (point_x - previous_x) * (point_value + previous_value)
@@ -87,17 +83,10 @@ def curve_points(kind, counts, rows_in_order, treated_in_order, outcome_in_order
 
 
 @njit(cache=True, nogil=True)
-def _draw_counts(state, treated_rows, control_rows, counts):
-    """How many times each row is drawn in one stratified resample."""
-    counts[:] = 0
-    for rows in (treated_rows, control_rows):
-        add_draws(state, rows, rows.shape[0], counts)
-
-
-@njit(cache=True, nogil=True)
 def resample_rows(seed, n_boot, treated_rows, control_rows):
     """Rows of ``n_boot`` stratified resamples, (n_boot, n_treated + n_control): treated draws first."""
-    state = np.array([seed], dtype=np.uint64)
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = seed
     n_treated = treated_rows.shape[0]
     rows = np.empty((n_boot, n_treated + control_rows.shape[0]), dtype=np.int64)
     for rep in range(n_boot):
@@ -141,18 +130,25 @@ def bootstrap_curve_areas(
         Outcome sums of each arm in each resample.
     """
     n_orderings = rows_in_order.shape[0]
-    areas = np.empty((n_boot, n_orderings))
-    final_values = np.empty(n_boot)
-    outcome_treated = np.empty(n_boot)
-    outcome_control = np.empty(n_boot)
-    state = np.array([seed], dtype=np.uint64)
-    counts = np.zeros(rows_in_order.shape[1], dtype=np.int64)
+    areas = np.empty((n_boot, n_orderings), dtype=np.float64)
+    final_values = np.empty(n_boot, dtype=np.float64)
+    outcome_treated = np.empty(n_boot, dtype=np.float64)
+    outcome_control = np.empty(n_boot, dtype=np.float64)
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = seed
+    counts = np.zeros(rows_in_order.shape[1], dtype=np.int32)
     # Scratch reused across resamples: fresh large arrays per resample cost page faults.
-    max_groups = np.max(group_offsets[1:] - group_offsets[:-1])
-    x = np.empty(max_groups)
-    values = np.empty(max_groups)
+    max_groups = 0
+    for ordering in range(n_orderings):
+        max_groups = max(max_groups, group_offsets[ordering + 1] - group_offsets[ordering])
+    x = np.empty(max_groups, dtype=np.float64)
+    values = np.empty(max_groups, dtype=np.float64)
     for rep in range(n_boot):
-        _draw_counts(state, treated_rows, control_rows, counts)
+        # One stratified resample: how many times each row is drawn.
+        for row in range(counts.shape[0]):
+            counts[row] = 0
+        add_draws(state, treated_rows, treated_rows.shape[0], counts)
+        add_draws(state, control_rows, control_rows.shape[0], counts)
         for ordering in range(n_orderings):
             ends = group_ends[group_offsets[ordering]:group_offsets[ordering + 1]]
             area, treated_sum, control_sum = curve_points(
@@ -177,14 +173,66 @@ def bootstrap_curves_on_grid(
     ordering as in :func:`curve_points`; other arguments as in :func:`bootstrap_curve_areas`. Returns an
     (n_boot, grid.size) float64 array.
     """
-    curves = np.empty((n_boot, grid.shape[0]))
-    state = np.array([seed], dtype=np.uint64)
-    counts = np.zeros(rows_in_order.shape[0], dtype=np.int64)
+    curves = np.empty((n_boot, grid.shape[0]), dtype=np.float64)
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = seed
+    counts = np.zeros(rows_in_order.shape[0], dtype=np.int32)
     n_groups = group_ends.shape[0]
-    x = np.zeros(n_groups + 1)
-    values = np.zeros(n_groups + 1)
+    # Curves start at (0, 0); the sweep fills the points after it.
+    x = np.empty(n_groups + 1, dtype=np.float64)
+    values = np.empty(n_groups + 1, dtype=np.float64)
+    x[0] = 0.0
+    values[0] = 0.0
     for rep in range(n_boot):
-        _draw_counts(state, treated_rows, control_rows, counts)
+        # One stratified resample: how many times each row is drawn.
+        for row in range(counts.shape[0]):
+            counts[row] = 0
+        add_draws(state, treated_rows, treated_rows.shape[0], counts)
+        add_draws(state, control_rows, control_rows.shape[0], counts)
         curve_points(kind, counts, rows_in_order, treated_in_order, outcome_in_order, group_ends, x[1:], values[1:])
-        curves[rep] = np.interp(grid, x, values)
+        _interpolate(grid, x, values, curves[rep])
     return curves
+
+
+@njit(cache=True, nogil=True)
+def _interpolate(at, x, values, out):
+    """``out[:] = np.interp(at, x, values)`` (``x`` nondecreasing), with NumPy's arithmetic and edge cases.
+
+    Written out because numba's ``np.interp`` cost almost a second of compile time. Between ``x[j] <= a <
+    x[j + 1]`` (the last such ``j`` when ``x`` repeats) the value is ``slope * (a - x[j]) + values[j]``; at or
+    beyond the ends it is the end value. The search walks forward from the previous point, so increasing
+    ``at`` (a grid) costs one pass over ``x``.
+    """
+    n_points = x.shape[0]
+    last = n_points - 1
+    if n_points == 1:
+        for i in range(at.shape[0]):
+            out[i] = values[0]
+        return
+    j = 0
+    for i in range(at.shape[0]):
+        a = at[i]
+        if np.isnan(a):
+            out[i] = a
+            continue
+        if a > x[last]:
+            out[i] = values[last]
+            continue
+        if a < x[0]:
+            out[i] = values[0]
+            continue
+        if x[j] > a:
+            j = 0
+        while j < last and x[j + 1] <= a:
+            j += 1
+        if j == last or x[j] == a:
+            out[i] = values[j]
+            continue
+        slope = (values[j + 1] - values[j]) / (x[j + 1] - x[j])
+        result = slope * (a - x[j]) + values[j]
+        if np.isnan(result):
+            # NumPy retries from the right end, then takes the common value of a flat segment.
+            result = slope * (a - x[j + 1]) + values[j + 1]
+            if np.isnan(result) and values[j] == values[j + 1]:
+                result = values[j]
+        out[i] = result

@@ -2,12 +2,16 @@
 
 Arm 0 is control, arms 1..k are treatments. Inputs are ``(n_arms, N_STATS)`` arrays of sums as laid out in
 :mod:`.histogram`. Scratch arrays are passed in so the split scan allocates nothing per candidate.
+
+:func:`split_gain` scores a candidate with a few small helpers: every compiled function costs tens of
+milliseconds of compile time on its own and is optimized again inside each of its callers (see
+docs/architecture.md, "Kernel rules").
 """
 
 import numpy as np
 from numba import njit
 
-from .histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
+from .histogram import WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 
 KL = 0
 ED = 1
@@ -29,49 +33,40 @@ NOISE_TOLERANCE = 1e-9
 
 
 @njit(cache=True, nogil=True)
-def _clip_probability(p):
-    return min(max(p, PROBABILITY_CLIP), 1.0 - PROBABILITY_CLIP)
+def arm_divergence(p, q, criterion, binary):
+    """Divergence of a treatment's mean ``p`` from control's ``q``.
+
+    KL (bits, 0 log 0 = 0) and chi-squared treat them as Bernoulli rates, with ``q`` clipped; otherwise (ED,
+    and the unused node divergence of ΔΔP and the t-statistic) the squared Euclidean distance of the two
+    Bernoulli distributions, 2 (p - q)^2, for a binary outcome and (p - q)^2 for a continuous one.
+    """
+    if criterion == KL:
+        q = min(max(q, PROBABILITY_CLIP), 1.0 - PROBABILITY_CLIP)
+        divergence = 0.0
+        if p > 0.0:
+            divergence += p * np.log2(p / q)
+        if p < 1.0:
+            divergence += (1.0 - p) * np.log2((1.0 - p) / (1.0 - q))
+        return divergence
+    if criterion == CHI:
+        q = min(max(q, PROBABILITY_CLIP), 1.0 - PROBABILITY_CLIP)
+        return (p - q) * (p - q) / (q * (1.0 - q))
+    if binary:
+        return 2.0 * (p - q) * (p - q)
+    return (p - q) * (p - q)
 
 
 @njit(cache=True, nogil=True)
-def kl_binary(p, q):
-    """KL divergence (bits) of Bernoulli(p) from Bernoulli(q), with 0 log 0 = 0 and q clipped."""
-    q = _clip_probability(q)
-    divergence = 0.0
-    if p > 0.0:
-        divergence += p * np.log2(p / q)
-    if p < 1.0:
-        divergence += (1.0 - p) * np.log2((1.0 - p) / (1.0 - q))
-    return divergence
-
-
-@njit(cache=True, nogil=True)
-def entropy_binary(p):
-    """Entropy (bits) of Bernoulli(p)."""
-    entropy = 0.0
-    if p > 0.0:
-        entropy -= p * np.log2(p)
-    if p < 1.0:
-        entropy -= (1.0 - p) * np.log2(1.0 - p)
-    return entropy
-
-
-@njit(cache=True, nogil=True)
-def gini_binary(p):
+def bernoulli_impurity(p, criterion):
+    """Entropy (bits) of Bernoulli(p) for KL, its Gini impurity for the other criteria."""
+    if criterion == KL:
+        entropy = 0.0
+        if p > 0.0:
+            entropy -= p * np.log2(p)
+        if p < 1.0:
+            entropy -= (1.0 - p) * np.log2(1.0 - p)
+        return entropy
     return 1.0 - p * p - (1.0 - p) * (1.0 - p)
-
-
-@njit(cache=True, nogil=True)
-def squared_euclidean_binary(p, q):
-    """Squared Euclidean distance between Bernoulli(p) and Bernoulli(q): sum over both classes."""
-    return 2.0 * (p - q) * (p - q)
-
-
-@njit(cache=True, nogil=True)
-def chi_squared_binary(p, q):
-    """Chi-squared divergence of Bernoulli(p) from Bernoulli(q), q clipped."""
-    q = _clip_probability(q)
-    return (p - q) * (p - q) / (q * (1.0 - q))
 
 
 @njit(cache=True, nogil=True)
@@ -86,39 +81,98 @@ def arm_means(sums, target_means, n_reg, out):
 
 
 @njit(cache=True, nogil=True)
-def divergence(means, criterion, binary):
-    """Divergence of the treatments from control, averaged over treatments (uniform weights)."""
-    n_treatments = means.shape[0] - 1
-    control = means[0]
-    total = 0.0
-    for arm in range(1, means.shape[0]):
-        if criterion == KL:
-            total += kl_binary(means[arm], control)
-        elif criterion == CHI:
-            total += chi_squared_binary(means[arm], control)
-        elif binary:
-            total += squared_euclidean_binary(means[arm], control)
-        else:
-            total += (means[arm] - control) * (means[arm] - control)
-    return total / n_treatments
+def split_gain(left, right, node, node_means, node_divergence, criterion, normalized, n_reg, binary, best_gain,
+               left_means, right_means):
+    """Gain of splitting ``node`` into ``left`` and ``right`` (an admissible candidate: both children keep
+    ``min_samples_leaf`` rows, and ``min_samples_treatment`` rows and some weight in every arm), and the gain
+    before normalization.
 
+    Returns ``(gain, raw_gain)``, both 0 when the candidate is not a split: the gain is within rounding noise
+    (see below), or, ``normalized``, it cannot beat ``best_gain``. ``left_means`` and ``right_means`` are
+    scratch arrays (the children's shrunk arm means).
 
-@njit(cache=True, nogil=True)
-def _split_share_divergence(share_treated, share_control, criterion):
-    if criterion == KL:
-        return kl_binary(share_treated, share_control)
-    if criterion == CHI:
-        return chi_squared_binary(share_treated, share_control)
-    return squared_euclidean_binary(share_treated, share_control)
+    Noise: the split counts only if ``signal > NOISE_TOLERANCE * scale``. For the divergences ``signal`` is
+    the raw gain and ``scale`` the largest of the terms it sums (the weighted child divergences and the node
+    divergence) and of ``max |m_t - m_0| * max |m_a|`` over the node and both children (the rounding of
+    nearly-zero divergences); for ΔΔP and the t-statistic ``signal`` is ``Σ_t |Δ_t|``, the children's uplift
+    differences the gain is computed from, and ``scale`` the largest shrunk child mean they are differences
+    of. ΔΔP and the t-statistic are never normalized; the divergences are divided by the Rzepakowski &
+    Jaroszewicz normalization factor when ``normalized``.
 
-
-@njit(cache=True, nogil=True)
-def normalization(left, node, criterion):
-    """Rzepakowski & Jaroszewicz (2012) normalization factor of a binary split.
-
-    KL uses I(A) (entropy based), ED and Chi use J(A) (Gini based); the treated group pools all treatments.
+    One function for the whole score (rather than one per step): each compiled function costs compile time
+    of its own and again inside every caller.
     """
     n_arms = node.shape[0]
+    arm_means(left, node_means, n_reg, left_means)
+    arm_means(right, node_means, n_reg, right_means)
+    if criterion == DDP or criterion == TSTAT:
+        raw_gain = 0.0
+        signal = 0.0
+        scale = 0.0
+        for arm in range(n_arms):
+            scale = max(max(scale, abs(left_means[arm])), abs(right_means[arm]))
+        for arm in range(1, n_arms):
+            difference = (left_means[arm] - left_means[0]) - (right_means[arm] - right_means[0])
+            signal += abs(difference)
+            if criterion == DDP:
+                raw_gain += abs(difference)
+                continue
+            # Pooled within-cell variance of control and ``arm`` over both children (interaction-tree t-test).
+            residual = 0.0
+            weight = 0.0
+            for child in (left, right):
+                for cell_arm in (0, arm):
+                    cell_weight = child[cell_arm, WEIGHT]
+                    if cell_weight > 0.0:
+                        residual += (child[cell_arm, WEIGHTED_Y2]
+                                     - child[cell_arm, WEIGHTED_Y] * child[cell_arm, WEIGHTED_Y] / cell_weight)
+                    weight += cell_weight
+            variance = VARIANCE_FLOOR if weight <= 4.0 else max(residual / (weight - 4.0), VARIANCE_FLOOR)
+            inverse_weights = (1.0 / left[arm, WEIGHT] + 1.0 / left[0, WEIGHT]
+                               + 1.0 / right[arm, WEIGHT] + 1.0 / right[0, WEIGHT])
+            raw_gain += difference * difference / (variance * inverse_weights)
+        if not signal > NOISE_TOLERANCE * scale:
+            return 0.0, 0.0
+        return raw_gain, raw_gain
+
+    left_weight = 0.0
+    right_weight = 0.0
+    left_divergence = 0.0
+    right_divergence = 0.0
+    for arm in range(n_arms):
+        left_weight += left[arm, WEIGHT]
+        right_weight += right[arm, WEIGHT]
+        if arm > 0:
+            left_divergence += arm_divergence(left_means[arm], left_means[0], criterion, binary)
+            right_divergence += arm_divergence(right_means[arm], right_means[0], criterion, binary)
+    # Divergences of several treatments are averaged over them (uniform weights).
+    n_treatments = n_arms - 1
+    total_weight = left_weight + right_weight
+    left_term = left_weight / total_weight * (left_divergence / n_treatments)
+    right_term = right_weight / total_weight * (right_divergence / n_treatments)
+    raw_gain = left_term + right_term - node_divergence
+    # The divergences are quadratic in the uplifts m_t - m_0 near 0, and an uplift is rounded relative to the
+    # means it is a difference of: with (nearly) no uplift, rounding is of size max |uplift| * max |mean|.
+    # (Maxima of several values are written as nested pairs: the same result, one compiled ``max``.)
+    largest_mean = 0.0
+    largest_uplift = 0.0
+    for arm in range(n_arms):
+        largest_mean = max(max(max(largest_mean, abs(node_means[arm])), abs(left_means[arm])),
+                           abs(right_means[arm]))
+        if arm > 0:
+            largest_uplift = max(max(max(largest_uplift, abs(node_means[arm] - node_means[0])),
+                                     abs(left_means[arm] - left_means[0])), abs(right_means[arm] - right_means[0]))
+    scale = max(max(max(abs(left_term), abs(right_term)), abs(node_divergence)), largest_uplift * largest_mean)
+    if not raw_gain > NOISE_TOLERANCE * scale:
+        return 0.0, 0.0
+    if not normalized:
+        return raw_gain, raw_gain
+    # The normalization factor is 0.5 plus nonnegative terms, so gain <= 2 * raw_gain: a candidate below half
+    # the best gain cannot win, and its logarithms are skipped (the margin covers rounding in the factor).
+    if 2.01 * raw_gain <= best_gain:
+        return 0.0, 0.0
+    # Normalization factor: KL uses I(A) (entropy based), ED and Chi use J(A) (Gini based); the treated group
+    # pools all treatments.
     node_weight = 0.0
     treated_weight = 0.0
     treated_left = 0.0
@@ -130,110 +184,14 @@ def normalization(left, node, criterion):
     share_treated = treated_left / treated_weight
     share_control = left[0, WEIGHT] / node[0, WEIGHT]
     treated_fraction = treated_weight / node_weight
-    if criterion == KL:
-        factor = entropy_binary(treated_fraction) * kl_binary(share_treated, share_control)
+    if criterion == ED:
+        # The treated and control shares of the left child are Bernoulli rates whatever the outcome.
+        share_divergence = 2.0 * (share_treated - share_control) * (share_treated - share_control)
     else:
-        factor = gini_binary(treated_fraction) * _split_share_divergence(share_treated, share_control, criterion)
+        share_divergence = arm_divergence(share_treated, share_control, criterion, binary)
+    factor = bernoulli_impurity(treated_fraction, criterion) * share_divergence
     for arm in range(n_arms):
         arm_share = left[arm, WEIGHT] / node[arm, WEIGHT]
-        impurity = entropy_binary(arm_share) if criterion == KL else gini_binary(arm_share)
-        factor += node[arm, WEIGHT] / node_weight * impurity
-    return factor + 0.5
+        factor += node[arm, WEIGHT] / node_weight * bernoulli_impurity(arm_share, criterion)
+    return raw_gain / (factor + 0.5), raw_gain
 
-
-@njit(cache=True, nogil=True)
-def _pooled_variance(left, right, arm):
-    """Pooled within-cell variance of control and ``arm`` over both children (interaction-tree t-test)."""
-    residual = 0.0
-    weight = 0.0
-    for child in (left, right):
-        for cell_arm in (0, arm):
-            cell_weight = child[cell_arm, WEIGHT]
-            if cell_weight > 0.0:
-                residual += child[cell_arm, WEIGHTED_Y2] - child[cell_arm, WEIGHTED_Y] ** 2 / cell_weight
-            weight += cell_weight
-    if weight <= 4.0:
-        return VARIANCE_FLOOR
-    return max(residual / (weight - 4.0), VARIANCE_FLOOR)
-
-
-@njit(cache=True, nogil=True)
-def raw_split_gain(left, right, node, node_means, node_divergence, criterion, n_reg, binary, left_means,
-                   right_means):
-    """Score of splitting ``node`` into ``left`` and ``right`` before normalization, and its noise check.
-
-    Returns ``(raw_gain, signal, scale)``: the split counts only if ``signal > NOISE_TOLERANCE * scale``
-    (:func:`above_noise`). For the divergences ``signal`` is the raw gain and ``scale`` the largest of the
-    terms it sums (the weighted child divergences and the node divergence) and of ``max |m_t - m_0| *
-    max |m_a|`` over the node and both children (the rounding of nearly-zero divergences); for ΔΔP and the t-statistic
-    ``signal`` is ``Σ_t |Δ_t|``, the children's uplift differences the gain is computed from, and ``scale``
-    the largest shrunk child mean they are differences of.
-
-    ΔΔP and the t-statistic are never normalized; the divergences are divided by :func:`normalization` when
-    ``normalize=True`` (see :func:`is_normalized`).
-    """
-    arm_means(left, node_means, n_reg, left_means)
-    arm_means(right, node_means, n_reg, right_means)
-    if criterion == DDP or criterion == TSTAT:
-        raw_gain = 0.0
-        signal = 0.0
-        scale = 0.0
-        for arm in range(node.shape[0]):
-            scale = max(scale, abs(left_means[arm]), abs(right_means[arm]))
-        for arm in range(1, node.shape[0]):
-            difference = (left_means[arm] - left_means[0]) - (right_means[arm] - right_means[0])
-            signal += abs(difference)
-            if criterion == DDP:
-                raw_gain += abs(difference)
-            else:
-                inverse_weights = (1.0 / left[arm, WEIGHT] + 1.0 / left[0, WEIGHT]
-                                   + 1.0 / right[arm, WEIGHT] + 1.0 / right[0, WEIGHT])
-                raw_gain += difference * difference / (_pooled_variance(left, right, arm) * inverse_weights)
-        return raw_gain, signal, scale
-    left_weight = 0.0
-    right_weight = 0.0
-    for arm in range(node.shape[0]):
-        left_weight += left[arm, WEIGHT]
-        right_weight += right[arm, WEIGHT]
-    total_weight = left_weight + right_weight
-    left_term = left_weight / total_weight * divergence(left_means, criterion, binary)
-    right_term = right_weight / total_weight * divergence(right_means, criterion, binary)
-    raw_gain = left_term + right_term - node_divergence
-    # The divergences are quadratic in the uplifts m_t - m_0 near 0, and an uplift is rounded relative to the
-    # means it is a difference of: with (nearly) no uplift, rounding is of size max |uplift| * max |mean|.
-    largest_mean = 0.0
-    largest_uplift = 0.0
-    for arm in range(node.shape[0]):
-        largest_mean = max(largest_mean, abs(node_means[arm]), abs(left_means[arm]), abs(right_means[arm]))
-        if arm > 0:
-            largest_uplift = max(largest_uplift, abs(node_means[arm] - node_means[0]),
-                                 abs(left_means[arm] - left_means[0]), abs(right_means[arm] - right_means[0]))
-    scale = max(abs(left_term), abs(right_term), abs(node_divergence), largest_uplift * largest_mean)
-    return raw_gain, raw_gain, scale
-
-
-@njit(cache=True, nogil=True)
-def above_noise(signal, scale):
-    """Whether a candidate's gain is more than rounding noise (see :data:`NOISE_TOLERANCE`)."""
-    return signal > NOISE_TOLERANCE * scale
-
-
-@njit(cache=True, nogil=True)
-def is_normalized(criterion, normalize):
-    """Whether the gain is the raw gain divided by :func:`normalization` (divergence criteria only)."""
-    return normalize and criterion != DDP and criterion != TSTAT
-
-
-@njit(cache=True, nogil=True)
-def is_admissible(left, right, min_samples_leaf, min_samples_treatment):
-    """Both children keep ``min_samples_leaf`` rows and ``min_samples_treatment`` rows of every arm."""
-    left_rows = 0.0
-    right_rows = 0.0
-    for arm in range(left.shape[0]):
-        if left[arm, COUNT] < min_samples_treatment or right[arm, COUNT] < min_samples_treatment:
-            return False
-        if left[arm, WEIGHT] <= 0.0 or right[arm, WEIGHT] <= 0.0:
-            return False
-        left_rows += left[arm, COUNT]
-        right_rows += right[arm, COUNT]
-    return left_rows >= min_samples_leaf and right_rows >= min_samples_leaf

@@ -6,7 +6,8 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def partition_rows(rows, counts, column, left_bins):
-    """Rows whose bin code in ``column`` is marked in ``left_bins`` go left, with their aligned ``counts``.
+    """Rows (int64) whose bin code in ``column`` is marked in ``left_bins`` go left, with their aligned
+    ``counts`` (int32, as every grower keeps them).
 
     Returns ``(left_rows, left_counts, right_rows, right_counts)``. One pass without branches: left rows fill
     buffers from the front and right rows from the back (every row is written at both ends; a later row
@@ -15,8 +16,8 @@ def partition_rows(rows, counts, column, left_bins):
     half the time.
     """
     n_rows = rows.shape[0]
-    ordered_rows = np.empty(n_rows, dtype=rows.dtype)
-    ordered_counts = np.empty(n_rows, dtype=counts.dtype)
+    ordered_rows = np.empty(n_rows, dtype=np.int64)
+    ordered_counts = np.empty(n_rows, dtype=np.int32)
     next_left = 0
     next_right = n_rows - 1
     for i in range(n_rows):

@@ -9,49 +9,32 @@ reference counting on every call, which made traversal about ten times slower.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .histogram import N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 
 @njit(cache=True, nogil=True)
-def _descend(encoded, row, node, children_left, children_right, feature, threshold, is_categorical,
-             category_bitset, missing_left):
-    """Follow ``row`` from ``node`` down to a leaf."""
-    while children_left[node] >= 0:
-        value = encoded[row, feature[node]]
-        if np.isnan(value):
-            goes_left = missing_left[node]
-        elif is_categorical[node]:
-            code = np.int64(value)
-            goes_left = (category_bitset[node, code >> 6] >> np.uint64(code & 63)) & np.uint64(1) == np.uint64(1)
-        else:
-            goes_left = value <= threshold[node]
-        node = children_left[node] if goes_left else children_right[node]
-    return node
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def apply_tree(encoded, children_left, children_right, feature, threshold, is_categorical, category_bitset,
-               missing_left):
-    """Leaf id of every row."""
-    n_rows = encoded.shape[0]
-    leaves = np.empty(n_rows, dtype=np.int64)
-    for row in prange(n_rows):
-        leaves[row] = _descend(encoded, row, 0, children_left, children_right, feature, threshold,
-                               is_categorical, category_bitset, missing_left)
-    return leaves
-
-
-@njit(cache=True, nogil=True)
-def apply_tree_rows(encoded, rows, children_left, children_right, feature, threshold, is_categorical,
-                    category_bitset, missing_left):
-    """Leaf id of the rows ``rows`` of ``encoded``, on one thread."""
-    leaves = np.empty(rows.shape[0], dtype=np.int64)
-    for i in range(rows.shape[0]):
-        leaves[i] = _descend(encoded, rows[i], 0, children_left, children_right, feature, threshold,
-                             is_categorical, category_bitset, missing_left)
-    return leaves
+def apply_tree(values, row_stride, column_stride, rows, start, stop, children_left, children_right, feature,
+               threshold, is_categorical, category_bitset, missing_left, leaves):
+    """Leaf id of row ``i`` (of row ``rows[i]`` when ``rows`` is not empty) into ``leaves[i]``, for ``i`` in
+    ``start..stop``; the matrix is ``values`` with its strides. Callers run blocks of ``i`` on threads."""
+    use_rows = rows.shape[0] > 0
+    for i in range(start, stop):
+        row_start = (rows[i] if use_rows else i) * row_stride
+        node = 0
+        while children_left[node] >= 0:
+            value = values[row_start + feature[node] * column_stride]
+            if np.isnan(value):
+                goes_left = missing_left[node]
+            elif is_categorical[node]:
+                code = np.int64(value)
+                goes_left = ((category_bitset[node, code >> 6] >> np.uint64(code & 63)) & np.uint64(1)
+                             == np.uint64(1))
+            else:
+                goes_left = value <= threshold[node]
+            node = children_left[node] if goes_left else children_right[node]
+        leaves[i] = node
 
 
 @njit(cache=True, nogil=True)
@@ -62,7 +45,11 @@ def accumulate_node_stats(leaves, arm, weight, y, n_arms, parent):
     larger ids than their parents).
     """
     n_nodes = parent.shape[0]
-    stats = np.zeros((n_nodes, n_arms, N_STATS), dtype=np.float64)
+    stats = np.empty((n_nodes, n_arms, N_STATS), dtype=np.float64)
+    for node in range(n_nodes):
+        for arm_code in range(n_arms):
+            for stat in range(N_STATS):
+                stats[node, arm_code, stat] = 0.0
     for row in range(leaves.shape[0]):
         node = leaves[row]
         arm_code = arm[row]
@@ -72,8 +59,11 @@ def accumulate_node_stats(leaves, arm, weight, y, n_arms, parent):
         stats[node, arm_code, WEIGHTED_Y] += w * y[row]
         stats[node, arm_code, WEIGHTED_Y2] += w * y[row] * y[row]
         stats[node, arm_code, WEIGHT_SQUARED] += w * w
+    # Explicit loops: the 2-D slice ``stats[parent[node]] += stats[node]`` took over a second to compile.
     for node in range(n_nodes - 1, 0, -1):
-        stats[parent[node]] += stats[node]
+        for arm_code in range(n_arms):
+            for stat in range(N_STATS):
+                stats[parent[node], arm_code, stat] += stats[node, arm_code, stat]
     return stats
 
 
@@ -98,6 +88,11 @@ MISSING_CODE = 256
 CATEGORY_WORDS = 5
 
 
+def block_size(n_columns, categorical):
+    """Entries of the int64 buffer :func:`forest_pass` routes a block of rows with."""
+    return (BLOCK_KINDS if categorical else CATEGORY_CODE) * n_columns * ROW_BLOCK
+
+
 def block_slot(column, kind, n_columns):
     """Where the values of one kind of the ``column``-th of ``n_columns`` columns start in a block's buffer."""
     return (np.asarray(kind, dtype=np.int64) * n_columns + column) * ROW_BLOCK
@@ -110,95 +105,86 @@ def order_keys(values):
 
 
 @njit(cache=True, nogil=True)
-def _route_block(encoded, start, columns, tree_roots, tree_depths, next_node, slot, split_key, is_categorical,
-                 category_bitset, categorical, leaf_id, value, want_leaves, leaves, mean):
-    """Route rows ``start..start + ROW_BLOCK`` through every tree; write their leaves or mean values.
+def forest_pass(values, row_stride, column_stride, start, stop, columns, tree_roots, tree_depths, next_node, slot,
+                split_key, is_categorical, category_bitset, categorical, leaf_id, value, want_leaves, leaves, mean,
+                block, block_float):
+    """One pass of rows ``start..stop`` through a lockstep forest table (built by ``forest.StackedForest``).
+
+    Blocks of ``ROW_BLOCK`` rows copy the ``columns`` of the matrix (``values`` with its strides) the forest
+    splits on into a buffer, and a node reads its row's entry at ``slot[node] + offset`` of it (see
+    ``block_slot``): a numeric split goes right when the key exceeds ``split_key``; a categorical split (only
+    looked at when ``categorical``) goes left when the code's bit is set in its ``category_bitset`` row.
 
     Every row takes exactly ``tree_depths[tree]`` steps: leaves point to themselves and no key exceeds their
     split key, and a split's children are adjacent, so a step is ``next_node[node] + goes_right``. Steps run
     level by level over the block's rows, which keep their current node in a small contiguous buffer.
+
+    With ``want_leaves`` writes each row's leaf in every tree, as ``leaf_id`` gives it, into ``leaves``
+    ``(n_rows, n_trees)``; otherwise the mean over trees of those leaves' ``value`` (one row per arm, one
+    column per node) into ``mean`` ``(n_rows, n_arms)``. Rows are independent: callers run blocks of rows
+    (starting at multiples of ``ROW_BLOCK``) on threads, and the result does not depend on the blocks.
+
+    ``block`` is the int64 buffer (``block_size`` entries) and ``block_float`` a float64 view of it, made by
+    the caller (``ndarray.view`` inside a kernel cost a quarter of this kernel's compile time): a value is
+    written as a float and read back as its bits.
     """
-    n_rows = encoded.shape[0]
-    n_block_rows = min(n_rows, start + ROW_BLOCK) - start
     kind_size = columns.shape[0] * ROW_BLOCK
-    block = np.empty((BLOCK_KINDS if categorical else CATEGORY_CODE) * kind_size, dtype=np.int64)
-    block_float = block.view(np.float64)
-    for column in range(columns.shape[0]):
-        base = column * ROW_BLOCK
-        for offset in range(ROW_BLOCK):
-            # Offsets past the last row repeat it: every offset routes on real values, none is tested.
-            x = encoded[min(start + offset, n_rows - 1), columns[column]] + 0.0  # -0.0 + 0.0 is 0.0
-            if np.isnan(x):
-                block[base + offset] = LOWEST_KEY
-                block[kind_size + base + offset] = HIGHEST_KEY
-            else:
-                block_float[base + offset] = x
-                bits = block[base + offset]
-                key = bits ^ ((bits >> 63) & MAGNITUDE_BITS)
-                block[base + offset] = key
-                block[kind_size + base + offset] = key
-            if categorical:
-                code = MISSING_CODE
-                if 0.0 <= x < MISSING_CODE:
-                    code = np.int64(x)
-                block[CATEGORY_CODE * kind_size + base + offset] = code
     n_arms = value.shape[0]
     node = np.empty(ROW_BLOCK, dtype=np.uint64)
-    total = np.zeros(0 if want_leaves else n_arms * ROW_BLOCK, dtype=np.float64)
-    for tree in range(tree_roots.shape[0]):
-        for offset in range(ROW_BLOCK):
-            node[offset] = tree_roots[tree]
-        for _ in range(tree_depths[tree]):
-            if categorical:
-                for offset in range(ROW_BLOCK):
-                    current = node[offset]
-                    entry = block[slot[current] + np.uint64(offset)]
-                    if is_categorical[current]:
-                        code = np.uint64(entry)
-                        word = category_bitset[current, code >> np.uint64(6)]
-                        goes_right = np.uint64(1) - ((word >> (code & np.uint64(63))) & np.uint64(1))
-                    else:
-                        goes_right = np.uint64(entry > split_key[current])
-                    node[offset] = next_node[current] + goes_right
+    total = np.empty(0 if want_leaves else n_arms * ROW_BLOCK, dtype=np.float64)
+    for block_start in range(start, stop, ROW_BLOCK):
+        n_block_rows = min(stop, block_start + ROW_BLOCK) - block_start
+        for column in range(columns.shape[0]):
+            base = column * ROW_BLOCK
+            for offset in range(ROW_BLOCK):
+                # Offsets past the last row repeat it: every offset routes on real values, none is tested.
+                row = min(block_start + offset, stop - 1)
+                x = values[row * row_stride + columns[column] * column_stride] + 0.0  # -0.0 + 0.0 is 0.0
+                if np.isnan(x):
+                    block[base + offset] = LOWEST_KEY
+                    block[kind_size + base + offset] = HIGHEST_KEY
+                else:
+                    block_float[base + offset] = x
+                    bits = block[base + offset]
+                    key = bits ^ ((bits >> 63) & MAGNITUDE_BITS)
+                    block[base + offset] = key
+                    block[kind_size + base + offset] = key
+                if categorical:
+                    code = MISSING_CODE
+                    if 0.0 <= x < MISSING_CODE:
+                        code = np.int64(x)
+                    block[CATEGORY_CODE * kind_size + base + offset] = code
+        for cell in range(total.shape[0]):
+            total[cell] = 0.0
+        for tree in range(tree_roots.shape[0]):
+            for offset in range(ROW_BLOCK):
+                node[offset] = tree_roots[tree]
+            for _ in range(tree_depths[tree]):
+                if categorical:
+                    for offset in range(ROW_BLOCK):
+                        current = node[offset]
+                        entry = block[slot[current] + np.uint64(offset)]
+                        if is_categorical[current]:
+                            code = np.uint64(entry)
+                            word = category_bitset[current, code >> np.uint64(6)]
+                            goes_right = np.uint64(1) - ((word >> (code & np.uint64(63))) & np.uint64(1))
+                        else:
+                            goes_right = np.uint64(entry > split_key[current])
+                        node[offset] = next_node[current] + goes_right
+                else:
+                    for offset in range(ROW_BLOCK):
+                        current = node[offset]
+                        node[offset] = next_node[current] + np.uint64(block[slot[current] + np.uint64(offset)]
+                                                                      > split_key[current])
+            if want_leaves:
+                for offset in range(n_block_rows):
+                    leaves[block_start + offset, tree] = leaf_id[node[offset]]
             else:
-                for offset in range(ROW_BLOCK):
-                    current = node[offset]
-                    node[offset] = next_node[current] + np.uint64(block[slot[current] + np.uint64(offset)]
-                                                                  > split_key[current])
-        if want_leaves:
+                for arm in range(n_arms):
+                    for offset in range(ROW_BLOCK):
+                        total[arm * ROW_BLOCK + offset] += value[arm, node[offset]]
+        if not want_leaves:
+            # Sum in tree order, divide once: the exported SQL reproduces this order exactly.
             for offset in range(n_block_rows):
-                leaves[start + offset, tree] = leaf_id[node[offset]]
-        else:
-            for arm in range(n_arms):
-                for offset in range(ROW_BLOCK):
-                    total[arm * ROW_BLOCK + offset] += value[arm, node[offset]]
-    if not want_leaves:
-        # Sum in tree order, divide once: the exported SQL reproduces this order exactly.
-        for offset in range(n_block_rows):
-            for arm in range(n_arms):
-                mean[start + offset, arm] = total[arm * ROW_BLOCK + offset] / tree_roots.shape[0]
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def forest_pass(encoded, columns, tree_roots, tree_depths, next_node, slot, split_key, is_categorical,
-                category_bitset, categorical, leaf_id, value, want_leaves):
-    """One pass of all rows through a lockstep forest table (built by ``forest.StackedForest``).
-
-    Blocks of rows copy the ``columns`` of ``encoded`` the forest splits on into a buffer, and a node reads its
-    row's entry at ``slot[node] + offset`` of it (see ``block_slot``): a numeric split goes right when the key
-    exceeds ``split_key``; a categorical split (only looked at when ``categorical``) goes left when the code's
-    bit is set in its ``category_bitset`` row.
-
-    Returns ``(leaves, mean)``: with ``want_leaves`` each row's leaf in every tree, as ``leaf_id`` gives it,
-    ``(n_rows, n_trees)``; otherwise the mean over trees of those leaves' ``value`` (one row per arm, one
-    column per node), ``(n_rows, n_arms)`` (the other output is empty). Rows are independent, so the result
-    does not depend on the number of threads.
-    """
-    n_rows = encoded.shape[0]
-    n_trees = tree_roots.shape[0]
-    leaves = np.empty((n_rows if want_leaves else 0, n_trees), dtype=np.int64)
-    mean = np.empty((0 if want_leaves else n_rows, value.shape[0]), dtype=np.float64)
-    for block in prange((n_rows + ROW_BLOCK - 1) // ROW_BLOCK):
-        _route_block(encoded, block * ROW_BLOCK, columns, tree_roots, tree_depths, next_node, slot, split_key,
-                     is_categorical, category_bitset, categorical, leaf_id, value, want_leaves, leaves, mean)
-    return leaves, mean
+                for arm in range(n_arms):
+                    mean[block_start + offset, arm] = total[arm * ROW_BLOCK + offset] / tree_roots.shape[0]

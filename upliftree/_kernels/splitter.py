@@ -4,22 +4,37 @@ Numeric features are scanned in bin order; categorical features in the order of 
 uplift in the node, so a split is a set of categories versus the rest. At every threshold the missing bin is
 tried on both sides; "missing versus not missing" is a candidate too. Ties keep the first candidate found
 (features in the given order, thresholds left to right, missing right before missing left).
+
+:func:`find_best_split` orders the categories with :func:`category_orders` only when some feature is
+categorical, so numeric data never compiles that kernel.
 """
 
 import numpy as np
 from numba import njit
 
-from .criteria import above_noise, arm_means, divergence, is_admissible, is_normalized, normalization, raw_split_gain
-from .histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
+from .boundary import kernel_array
+from .criteria import DDP, TSTAT, arm_divergence, arm_means, split_gain
+from .histogram import COUNT, N_STATS, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 
 # The criteria read count, weight and the weighted outcome moments; the squared weight is not needed here.
 SPLIT_STATS = WEIGHTED_Y2 + 1
+# Scan orders of a call without categorical features: never read.
+NO_ORDERS = np.zeros((0, 0), dtype=np.int64)
+NO_ORDER_SIZES = np.zeros(0, dtype=np.int64)
 
 
 @njit(cache=True, nogil=True)
-def node_totals(histogram, feature=0):
-    """Per-arm sums of the node: the histogram of any (built) feature summed over its bins."""
-    return histogram[feature].sum(axis=0)
+def node_totals(histogram, feature):
+    """Per-arm sums of the node: the histogram of any (built) ``feature`` summed over its bins."""
+    feature_histogram = histogram[feature]
+    n_bins, n_arms, n_stats = feature_histogram.shape
+    totals = np.empty((n_arms, n_stats), dtype=np.float64)
+    for arm in range(n_arms):
+        for stat in range(n_stats):
+            totals[arm, stat] = 0.0
+    for bin_code in range(n_bins):
+        _add_cells(totals, feature_histogram[bin_code])
+    return totals
 
 
 @njit(cache=True, nogil=True)
@@ -30,79 +45,131 @@ def _add_cells(total, cells):
 
 
 @njit(cache=True, nogil=True)
-def category_scan_order(feature_histogram, n_categories, node_means, n_reg):
-    """Non-empty category bins sorted by their shrunk uplift (summed over treatments), ties by code."""
-    n_arms = feature_histogram.shape[1]
-    means = np.empty(n_arms)
-    codes = np.empty(n_categories, dtype=np.int64)
-    scores = np.empty(n_categories)
-    n_present = 0
-    for code in range(n_categories):
-        if feature_histogram[code, :, COUNT].sum() == 0.0:
+def _row_count(cells):
+    """Rows of an ``(n_arms, N_STATS)`` block of sums: ``cells[:, COUNT].sum()``, as a loop."""
+    total = 0.0
+    for arm in range(cells.shape[0]):
+        total += cells[arm, COUNT]
+    return total
+
+
+@njit(cache=True, nogil=True)
+def category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg):
+    """Scan order of each categorical feature among ``features``: its non-empty category bins sorted by their
+    shrunk uplift in the node (summed over treatments), ties by code.
+
+    Returns ``(orders, order_sizes)``: feature ``features[k]`` is scanned as ``orders[k, :order_sizes[k]]``
+    (rows of numeric features are not filled). The sort is a stable insertion sort (at most 255 categories)
+    with NaN last: exactly the order of numba's ``argsort(kind="mergesort")``, which cost a second of compile
+    time.
+    """
+    n_arms = histogram.shape[2]
+    node = node_totals(histogram, features[0])
+    node_means = np.empty(n_arms, dtype=np.float64)
+    for arm in range(n_arms):
+        node_means[arm] = node[arm, WEIGHTED_Y] / node[arm, WEIGHT] if node[arm, WEIGHT] > 0.0 else 0.0
+    orders = np.empty((features.shape[0], missing_bin), dtype=np.int64)
+    order_sizes = np.empty(features.shape[0], dtype=np.int64)
+    means = np.empty(n_arms, dtype=np.float64)
+    scores = np.empty(missing_bin, dtype=np.float64)
+    for position in range(features.shape[0]):
+        feature = features[position]
+        order_sizes[position] = 0
+        if not is_categorical[feature]:
             continue
-        arm_means(feature_histogram[code], node_means, n_reg, means)
-        score = 0.0
-        for arm in range(1, n_arms):
-            score += means[arm] - means[0]
-        codes[n_present] = code
-        scores[n_present] = score
-        n_present += 1
-    order = np.argsort(scores[:n_present], kind="mergesort")
-    return codes[:n_present][order]
+        feature_histogram = histogram[feature]
+        order = orders[position]
+        n_present = 0
+        for code in range(n_bins_non_missing[feature]):
+            if _row_count(feature_histogram[code]) == 0.0:
+                continue
+            arm_means(feature_histogram[code], node_means, n_reg, means)
+            score = 0.0
+            for arm in range(1, n_arms):
+                score += means[arm] - means[0]
+            # Insert after every earlier code whose score does not sort after this one.
+            slot = n_present
+            while slot > 0 and (score < scores[slot - 1] or (np.isnan(scores[slot - 1]) and not np.isnan(score))):
+                scores[slot] = scores[slot - 1]
+                order[slot] = order[slot - 1]
+                slot -= 1
+            scores[slot] = score
+            order[slot] = code
+            n_present += 1
+        order_sizes[position] = n_present
+    return orders, order_sizes
 
 
-@njit(cache=True, nogil=True)
-def _scan_order(feature_histogram, n_bins, categorical, node_means, n_reg):
-    if categorical:
-        return category_scan_order(feature_histogram, n_bins, node_means, n_reg)
-    return np.arange(n_bins)
-
-
-@njit(cache=True, nogil=True)
-def find_best_split(histogram, features, n_bins_non_missing, is_categorical, missing_bin, criterion,
-                    normalize, n_reg, binary, min_samples_leaf, min_samples_treatment):
+def find_best_split(histogram, features, n_bins_non_missing, is_categorical, missing_bin, criterion, normalize,
+                    n_reg, binary, min_samples_leaf, min_samples_treatment):
     """Best split of a node over ``features``.
 
     Returns ``(feature, gain, raw_gain, left_bins)`` where ``left_bins[b]`` tells whether bin ``b`` (the
     missing bin included) goes to the left child; ``feature == -1`` when no admissible split has a gain above
-    rounding noise (:func:`.criteria.above_noise`).
+    rounding noise (see :func:`.criteria.split_gain`).
     """
+    n_bins_non_missing = kernel_array(n_bins_non_missing, np.int64)
+    is_categorical = kernel_array(is_categorical, np.bool_)
+    if is_categorical.any():
+        orders, order_sizes = category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin,
+                                              n_reg)
+    else:
+        orders, order_sizes = NO_ORDERS, NO_ORDER_SIZES
+    return best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_categorical, missing_bin,
+                      criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment)
+
+
+@njit(cache=True, nogil=True)
+def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_categorical, missing_bin,
+               criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment):
+    """The scan of :func:`find_best_split`: a numeric feature in bin order, categorical feature
+    ``features[k]`` in the order ``orders[k, :order_sizes[k]]`` (:func:`category_orders`)."""
     n_arms = histogram.shape[2]
     node = node_totals(histogram, features[0])
-    node_means = np.empty(n_arms)
+    node_means = np.empty(n_arms, dtype=np.float64)
     for arm in range(n_arms):
         node_means[arm] = node[arm, WEIGHTED_Y] / node[arm, WEIGHT] if node[arm, WEIGHT] > 0.0 else 0.0
-    node_divergence = divergence(node_means, criterion, binary)
-    left = np.zeros_like(node)
-    feature_total = np.zeros_like(node)
-    candidate_left = np.zeros_like(node)
-    candidate_right = np.zeros_like(node)
-    left_means = np.empty(n_arms)
-    right_means = np.empty(n_arms)
+    # The divergence of the treatments from control, averaged over treatments (uniform weights).
+    node_divergence = 0.0
+    for arm in range(1, n_arms):
+        node_divergence += arm_divergence(node_means[arm], node_means[0], criterion, binary)
+    node_divergence = node_divergence / (n_arms - 1)
+    # Scratch sums: ``left`` and ``feature_total`` are cleared for every feature; the candidates' stats up to
+    # SPLIT_STATS are written before they are read, the others never read.
+    left = np.empty((n_arms, N_STATS), dtype=np.float64)
+    feature_total = np.empty((n_arms, N_STATS), dtype=np.float64)
+    candidate_left = np.empty((n_arms, N_STATS), dtype=np.float64)
+    candidate_right = np.empty((n_arms, N_STATS), dtype=np.float64)
+    left_means = np.empty(n_arms, dtype=np.float64)
+    right_means = np.empty(n_arms, dtype=np.float64)
 
-    normalized = is_normalized(criterion, normalize)
-    best_feature = -1
+    # ΔΔP and the t-statistic are never normalized.
+    normalized = normalize and criterion != DDP and criterion != TSTAT
+    best_position = -1
     best_prefix = -1
     best_missing_left = False
     best_gain = 0.0
     best_raw_gain = 0.0
-    for feature in features:
+    for position in range(features.shape[0]):
+        feature = features[position]
+        categorical = is_categorical[feature]
+        n_order = order_sizes[position] if categorical else n_bins_non_missing[feature]
         feature_histogram = histogram[feature]
         missing = feature_histogram[missing_bin]
-        has_missing = missing[:, COUNT].sum() > 0.0
-        order = _scan_order(feature_histogram, n_bins_non_missing[feature], is_categorical[feature],
-                            node_means, n_reg)
+        has_missing = _row_count(missing) > 0.0
         # The node's sums re-added in scan order, so that a child's cell is exactly zero when it has no rows
         # or no weight there: ``node - left`` leaves rounding residue of the other order (a tiny positive
-        # weight would pass ``is_admissible`` and give a child a 0/0 mean).
-        feature_total[:] = 0.0
-        for position in range(order.shape[0]):
-            _add_cells(feature_total, feature_histogram[order[position]])
+        # weight would pass the admissibility test and give a child a 0/0 mean).
+        for arm in range(n_arms):
+            for stat in range(N_STATS):
+                feature_total[arm, stat] = 0.0
+                left[arm, stat] = 0.0
+        for prefix in range(n_order):
+            _add_cells(feature_total, feature_histogram[orders[position, prefix] if categorical else prefix])
         _add_cells(feature_total, missing)
-        left[:] = 0.0
-        for prefix in range(order.shape[0]):
-            _add_cells(left, feature_histogram[order[prefix]])
-            last = prefix == order.shape[0] - 1
+        for prefix in range(n_order):
+            _add_cells(left, feature_histogram[orders[position, prefix] if categorical else prefix])
+            last = prefix == n_order - 1
             for missing_left in (False, True):
                 # With every non-missing bin on the left, only "missing goes right" is a real split.
                 if (missing_left and not has_missing) or (last and (missing_left or not has_missing)):
@@ -113,49 +180,59 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
                         in_left = left[arm, stat] + missing[arm, stat] if missing_left else left[arm, stat]
                         candidate_left[arm, stat] = in_left
                         candidate_right[arm, stat] = feature_total[arm, stat] - in_left
-                if not is_admissible(candidate_left, candidate_right, min_samples_leaf, min_samples_treatment):
+                # Admissible: both children keep min_samples_leaf rows, and min_samples_treatment rows and some
+                # weight in every arm.
+                admissible = True
+                left_rows = 0.0
+                right_rows = 0.0
+                for arm in range(n_arms):
+                    if (candidate_left[arm, COUNT] < min_samples_treatment
+                            or candidate_right[arm, COUNT] < min_samples_treatment
+                            or candidate_left[arm, WEIGHT] <= 0.0 or candidate_right[arm, WEIGHT] <= 0.0):
+                        admissible = False
+                        break
+                    left_rows += candidate_left[arm, COUNT]
+                    right_rows += candidate_right[arm, COUNT]
+                if not (admissible and left_rows >= min_samples_leaf and right_rows >= min_samples_leaf):
                     continue
-                raw_gain, signal, scale = raw_split_gain(candidate_left, candidate_right, node, node_means,
-                                                         node_divergence, criterion, n_reg, binary, left_means,
-                                                         right_means)
-                # A gain within rounding noise of the terms it is computed from counts as 0: not a split (the
-                # noise check goes first, so the skip below only drops candidates that could not win anyway).
-                if not above_noise(signal, scale):
-                    continue
-                gain = raw_gain
-                if normalized:
-                    # The normalization factor is 0.5 plus nonnegative terms, so gain <= 2 * raw_gain: a
-                    # candidate below half the best gain cannot win, and its logarithms are skipped (the margin
-                    # covers rounding in the factor).
-                    if 2.01 * raw_gain <= best_gain:
-                        continue
-                    gain = raw_gain / normalization(candidate_left, node, criterion)
+                gain, raw_gain = split_gain(candidate_left, candidate_right, node, node_means, node_divergence,
+                                            criterion, normalized, n_reg, binary, best_gain, left_means,
+                                            right_means)
                 if gain > best_gain:
-                    best_feature = feature
+                    best_position = position
                     best_prefix = prefix
                     best_missing_left = missing_left
                     best_gain = gain
                     best_raw_gain = raw_gain
 
-    left_bins = np.zeros(missing_bin + 1, dtype=np.bool_)
-    if best_feature >= 0:
-        feature_histogram = histogram[best_feature]
-        order = _scan_order(feature_histogram, n_bins_non_missing[best_feature], is_categorical[best_feature],
-                            node_means, n_reg)
-        for prefix in range(best_prefix + 1):
-            left_bins[order[prefix]] = True
-        if feature_histogram[missing_bin, :, COUNT].sum() > 0.0:
-            left_bins[missing_bin] = best_missing_left
-        else:
-            # No missing rows here: missing values met later go to the heavier child.
-            left_weight = 0.0
-            for code in range(missing_bin):
-                if left_bins[code]:
-                    left_weight += feature_histogram[code, :, WEIGHT].sum()
-            left_bins[missing_bin] = left_weight >= node[:, WEIGHT].sum() - left_weight
-        if is_categorical[best_feature]:
-            # Categories absent from this node follow the missing-value direction, like unseen ones.
-            for code in range(n_bins_non_missing[best_feature]):
-                if feature_histogram[code, :, COUNT].sum() == 0.0:
-                    left_bins[code] = left_bins[missing_bin]
+    left_bins = np.empty(missing_bin + 1, dtype=np.bool_)
+    for code in range(missing_bin + 1):
+        left_bins[code] = False
+    if best_position < 0:
+        return -1, best_gain, best_raw_gain, left_bins
+    best_feature = features[best_position]
+    categorical = is_categorical[best_feature]
+    feature_histogram = histogram[best_feature]
+    for prefix in range(best_prefix + 1):
+        left_bins[orders[best_position, prefix] if categorical else prefix] = True
+    if _row_count(feature_histogram[missing_bin]) > 0.0:
+        left_bins[missing_bin] = best_missing_left
+    else:
+        # No missing rows here: missing values met later go to the heavier child.
+        left_weight = 0.0
+        node_weight = 0.0
+        for arm in range(n_arms):
+            node_weight += node[arm, WEIGHT]
+        for code in range(missing_bin):
+            if left_bins[code]:
+                code_weight = 0.0
+                for arm in range(n_arms):
+                    code_weight += feature_histogram[code, arm, WEIGHT]
+                left_weight += code_weight
+        left_bins[missing_bin] = left_weight >= node_weight - left_weight
+    if categorical:
+        # Categories absent from this node follow the missing-value direction, like unseen ones.
+        for code in range(n_bins_non_missing[best_feature]):
+            if _row_count(feature_histogram[code]) == 0.0:
+                left_bins[code] = left_bins[missing_bin]
     return best_feature, best_gain, best_raw_gain, left_bins

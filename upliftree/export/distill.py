@@ -10,30 +10,41 @@ Qini coefficient of both models on those rows tells how much of the model's rank
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from .._base import check_is_fitted, spawn_generators
+from .._base import FittedAttribute, check_is_fitted, spawn_generators
 from .._grower import HistogramSource, _NodeTable, _record_split
 from .._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 from .._kernels.partition import partition_rows
 from .._validation import (
     Arms,
     arm_codes,
+    as_pandas,
     check_arm_sizes,
     check_n_rows,
     missing_per_feature,
     validate_outcome_and_weight,
 )
 from ..binning import BinMapper
-from ..tree import ExperimentData, _BaseUpliftTree, check_size_params, estimate_nodes
-from .model_json import set_schema
+from ..tree import ExperimentData, FittedInputs, FittedTree, _BaseUpliftTree, check_size_params, estimate_nodes
 
 __all__ = ["DistilledUpliftTree", "distill"]
 
 RELATIVE_TOLERANCE = 1e-10
+
+
+@dataclass(frozen=True, eq=False)
+class FittedDistilledTree(FittedTree):
+    """A distilled tree's fitted state: a tree's, plus the imitated model's outcome kind and the fit's scores."""
+
+    binary: bool = True
+    fidelity_r2: float | None = None
+    qini_model: float | None = None
+    qini_distilled: float | None = None
+    qini_kept: float | None = None
 
 
 class DistilledUpliftTree(_BaseUpliftTree):
@@ -71,6 +82,15 @@ class DistilledUpliftTree(_BaseUpliftTree):
         Splits undone because a leaf had fewer than ``min_samples_treatment`` rows of some arm.
     """
 
+    _state_class = FittedDistilledTree
+
+    # The outcome kind is the imitated model's, so it is fitted state here (a class constant for other trees).
+    _binary = FittedAttribute(lambda state: state.binary, "Whether the imitated model's outcome is binary.")
+    fidelity_r2_ = FittedAttribute(lambda state: state.fidelity_r2, "Share of the predicted uplift's variance kept.")
+    qini_model_ = FittedAttribute(lambda state: state.qini_model, "Qini coefficient of the imitated model.")
+    qini_distilled_ = FittedAttribute(lambda state: state.qini_distilled, "Qini coefficient of the tree.")
+    qini_kept_ = FittedAttribute(lambda state: state.qini_kept, "qini_distilled_ / qini_model_.")
+
     def __init__(self, max_depth: int = 3, min_samples_leaf: int = 100, min_samples_treatment: int = 10,
                  max_bins: int = 255, random_state: Any = None):
         self.max_depth = max_depth
@@ -88,46 +108,49 @@ class DistilledUpliftTree(_BaseUpliftTree):
         if not hasattr(model, "predict_outcome") or not hasattr(model, "_fitted_attribute"):
             raise TypeError(f"model must be a fitted upliftree tree or forest, got {type(model).__name__}")
         check_is_fitted(model, model._fitted_attribute)
+        X = as_pandas(X, "X")
+        model_inputs = model.fitted_state_.inputs
+        treatments = tuple(model_inputs.treatments)
         n_rows = check_n_rows(X)
         labels = np.asarray(treatment)
         if labels.ndim != 1 or len(labels) != n_rows:
             raise ValueError(f"treatment must be 1-D with one label per row of X ({n_rows})")
-        self._binary = model._binary
-        data = ExperimentData(model._encode(X), arm_codes(labels, tuple(model.treatments_)),
-                              *validate_outcome_and_weight(y, sample_weight, n_rows, self._binary))
-        check_arm_sizes(Arms(data.arm, tuple(model.treatments_)), data.weight, self.min_samples_treatment)
+        binary = model._binary
+        data = ExperimentData(model_inputs.encode(X), arm_codes(labels, treatments),
+                              *validate_outcome_and_weight(y, sample_weight, n_rows, binary))
+        check_arm_sizes(Arms(data.arm, treatments), data.weight, self.min_samples_treatment)
         # Missing values met while distilling steer the splits too: the flags cover the model's training data
         # and X (where unseen categories also count, as the tree routes them like missing values).
-        schema = model.schema_
-        fitted = [schema.missing_at_fit(feature) for feature in range(schema.n_features)]
-        flags = np.logical_or(fitted, missing_per_feature(data.encoded))
-        set_schema(self, schema.with_missing(flags), tuple(model.treatments_))
+        fitted = [model_inputs.schema.missing_at_fit(feature) for feature in range(model_inputs.n_features)]
+        schema = model_inputs.schema.with_missing(np.logical_or(fitted, missing_per_feature(data.encoded)))
         predicted = model.predict_outcome(X)
         target = predicted[:, 1:] - predicted[:, :1]
 
         (binning_rng,) = spawn_generators(self.random_state, 1)
-        self.bin_mapper_ = BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, self.schema_)
-        binned = self.bin_mapper_.transform(data.encoded)
-        tree = _grow_regression_tree(binned, self.bin_mapper_, target, data, len(self.treatments_), self)
-        tree, self.n_splits_merged_ = estimate_nodes(tree, data, self.min_samples_treatment)
+        bin_mapper = BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema)
+        binned = bin_mapper.transform(data.encoded)
+        tree = _grow_regression_tree(binned, bin_mapper, target, data, len(treatments), self)
+        tree, n_merged = estimate_nodes(tree, data, self.min_samples_treatment)
         value = np.column_stack([
             _node_means(tree, data, predicted[:, arm]) for arm in range(predicted.shape[1])
         ])
-        self._set_tree(replace(tree, value=value))
-        self.honest_estimates_ = False
+        tree = replace(tree, value=value)
 
-        distilled = self.predict_outcome(X)
+        distilled = tree.value[tree.apply(data.encoded)]
         distilled_uplift = distilled[:, 1:] - distilled[:, :1]
         residual = np.sum(data.weight[:, None] * (target - distilled_uplift) ** 2)
         spread = np.sum(data.weight[:, None] * (target - np.average(target, axis=0, weights=data.weight)) ** 2)
-        self.fidelity_r2_ = float(1.0 - residual / spread) if spread > 0 else float("nan")
-        self.qini_model_ = _qini(target, labels, y, self.treatments_)
-        self.qini_distilled_ = _qini(distilled_uplift, labels, y, self.treatments_)
-        self.qini_kept_ = (self.qini_distilled_ / self.qini_model_ if self.qini_model_ > 0 else float("nan"))
+        qini_model = _qini(target, labels, y, treatments)
+        qini_distilled = _qini(distilled_uplift, labels, y, treatments)
+        self.fitted_state_ = FittedDistilledTree(
+            FittedInputs(schema, treatments, bin_mapper), tree, n_merged, honest_estimates=False, binary=binary,
+            fidelity_r2=float(1.0 - residual / spread) if spread > 0 else float("nan"), qini_model=qini_model,
+            qini_distilled=qini_distilled, qini_kept=qini_distilled / qini_model if qini_model > 0 else float("nan"),
+        )
         return self
 
 
-def _qini(uplift: np.ndarray, labels: np.ndarray, y: Any, treatments: np.ndarray) -> float:
+def _qini(uplift: np.ndarray, labels: np.ndarray, y: Any, treatments: tuple) -> float:
     from ..metrics import best_arm_score, one_vs_control, qini_auc_score
 
     if uplift.shape[1] == 1:

@@ -2,12 +2,14 @@
 
 The schema is documented in ``docs/model_json.md``. Writing keeps every float exact (Python's shortest
 round-trip ``repr``); the non-finite floats JSON lacks are written as the strings ``"inf"``, ``"-inf"`` and
-``"nan"``. Reading checks every field's type, range and array length and the tree structure (children after
-their parent, every node but the root reached exactly once), and only builds estimators of known classes.
+``"nan"``. Reading checks every field's type, range and array length, each array against the sizes the other
+fields declare before anything is allocated for it (so memory stays proportional to the document), the
+tree structure (:meth:`TreeArrays.validate`), and only builds estimators of known classes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import math
@@ -16,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .._tree_arrays import BITSET_WORDS, TreeArrays, categories_in_bitset, category_bitset_of
+from .._tree_arrays import BITSET_WORDS, InvalidTreeError, TreeArrays, categories_in_bitset, category_bitset_of
 from .._validation import MAX_CATEGORIES, FeatureSchema, PooledCategories, pooled_group
+from ..tree import FittedInputs, FittedTree
 
 __all__ = ["ModelFormatError", "to_json", "from_json", "save", "load", "FORMAT", "FORMAT_VERSION"]
 
@@ -31,16 +34,18 @@ STATS_FIELDS = ("count", "weight", "weighted_y", "weighted_y2", "weight_squared"
 INLINE_WIDTH = 100  # objects and nested lists up to this many characters stay on one line
 NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
-# Estimator classes a document may name: class name -> (module, outcome kind). Nothing else is imported.
+# Estimator classes a document may name: class name -> (module, outcome kind, class of its fitted state in the
+# same module). Nothing else is imported.
 TREE_CLASSES = {
-    "UpliftTreeClassifier": ("upliftree.tree", "binary"),
-    "UpliftTreeRegressor": ("upliftree.tree", "continuous"),
+    "UpliftTreeClassifier": ("upliftree.tree", "binary", "FittedTree"),
+    "UpliftTreeRegressor": ("upliftree.tree", "continuous", "FittedTree"),
 }
 FOREST_CLASSES = {
-    "UpliftRandomForestClassifier": ("upliftree.forest", "binary"),
-    "UpliftRandomForestRegressor": ("upliftree.forest", "continuous"),
+    "UpliftRandomForestClassifier": ("upliftree.forest", "binary", "FittedForest"),
+    "UpliftRandomForestRegressor": ("upliftree.forest", "continuous", "FittedForest"),
 }
-DISTILLED_CLASSES = {"DistilledUpliftTree": ("upliftree.export.distill", None)}  # outcome taken from the document
+# A distilled tree's outcome kind is taken from the document.
+DISTILLED_CLASSES = {"DistilledUpliftTree": ("upliftree.export.distill", None, "FittedDistilledTree")}
 ESTIMATOR_CLASSES = {**TREE_CLASSES, **FOREST_CLASSES, **DISTILLED_CLASSES}
 OUTCOMES = ("binary", "continuous")
 # Scalar fitted attributes saved with each tree (null when the model does not have them) and their JSON types.
@@ -296,19 +301,24 @@ def _bool_array(value: Any, path: str, length: int) -> np.ndarray:
 
 
 def _float_array(value: Any, path: str, shape: tuple[int, ...], finite: bool) -> np.ndarray:
-    values = np.empty(shape, dtype=np.float64)
+    """The nested arrays ``value`` of exactly ``shape`` as floats.
 
-    def fill(items: Any, item_path: str, index: tuple[int, ...]) -> None:
-        depth = len(index)
+    Every list's length is checked while reading, before the array is allocated: a document that declares
+    large sizes (many nodes, many arms) without holding the numbers fails here, with memory proportional to
+    what it holds.
+    """
+    numbers: list[float] = []
+
+    def read(items: Any, item_path: str, depth: int) -> None:
         items = _array(items, item_path, shape[depth])
         for position, item in enumerate(items):
             if depth + 1 == len(shape):
-                values[(*index, position)] = _float(item, f"{item_path}[{position}]", finite)
+                numbers.append(_float(item, f"{item_path}[{position}]", finite))
             else:
-                fill(item, f"{item_path}[{position}]", (*index, position))
+                read(item, f"{item_path}[{position}]", depth + 1)
 
-    fill(value, path, ())
-    return values
+    read(value, path, 0)
+    return np.array(numbers, dtype=np.float64).reshape(shape)
 
 
 def _label(value: Any, path: str) -> Any:
@@ -389,94 +399,39 @@ def _read_tree_arrays(value: Any, path: str, schema: FeatureSchema, n_arms: int,
               "is_categorical", "left_categories", "missing_left", "gain", "raw_gain", "stats", "value")
     table = _object(value, path, fields, ("params",) if with_params else ())
     n_nodes = _integer(table["n_nodes"], f"{path}.n_nodes", 1, 2**31 - 1)
-    children_left = _int_array(table["children_left"], f"{path}.children_left", n_nodes, -1, n_nodes - 1)
-    children_right = _int_array(table["children_right"], f"{path}.children_right", n_nodes, -1, n_nodes - 1)
-    parent = _check_structure(children_left, children_right, path)
-    depth = _depths(parent)
-    if not np.array_equal(_int_array(table["parent"], f"{path}.parent", n_nodes, -1, n_nodes - 1), parent):
-        raise _fail(f"{path}.parent", "does not match children_left / children_right")
-    if not np.array_equal(_int_array(table["depth"], f"{path}.depth", n_nodes, 0, n_nodes - 1), depth):
-        raise _fail(f"{path}.depth", "does not match the tree structure")
-    is_leaf = children_left < 0
     feature = _int_array(table["feature"], f"{path}.feature", n_nodes, -1, schema.n_features - 1)
-    threshold = _float_array(table["threshold"], f"{path}.threshold", (n_nodes,), finite=False)
-    is_categorical = _bool_array(table["is_categorical"], f"{path}.is_categorical", n_nodes)
-    missing_left = _bool_array(table["missing_left"], f"{path}.missing_left", n_nodes)
     left_categories = _array(table["left_categories"], f"{path}.left_categories", n_nodes)
     category_bitset = np.zeros((n_nodes, BITSET_WORDS), dtype=np.uint64)
-    for node in range(n_nodes):
-        node_path = f"{path}[node {node}]"
-        if is_leaf[node]:
-            if feature[node] != -1 or is_categorical[node] or missing_left[node] or left_categories[node] != []:
-                raise _fail(node_path, "a leaf must have feature -1, is_categorical false, missing_left false "
-                                       "and no left_categories")
-            if not math.isnan(threshold[node]):
-                raise _fail(node_path, 'a leaf must have threshold "nan"')
-            continue
-        if feature[node] < 0:
-            raise _fail(f"{path}.feature[{node}]", "a split node needs a feature index")
-        categories = schema.categories[feature[node]]
-        if is_categorical[node] != (categories is not None):
-            raise _fail(f"{path}.is_categorical[{node}]", f"does not match the type of feature {feature[node]}")
-        if categories is None:
-            if math.isnan(threshold[node]) or left_categories[node] != []:
-                raise _fail(node_path, "a numeric split needs a threshold (not nan) and no left_categories")
-            continue
-        if not math.isnan(threshold[node]):
-            raise _fail(f"{path}.threshold[{node}]", 'a categorical split must have threshold "nan"')
+    for node, items in enumerate(left_categories):
         codes_path = f"{path}.left_categories[{node}]"
-        items = _array(left_categories[node], codes_path)
+        if _array(items, codes_path) == []:
+            continue
+        categories = schema.categories[feature[node]] if feature[node] >= 0 else None
+        if categories is None:
+            raise _fail(codes_path, "only a categorical split lists left_categories (a leaf or a numeric split "
+                                    "has [])")
         codes = _int_array(items, codes_path, len(items), 0, len(categories) - 1)
         if len(np.unique(codes)) != len(codes):
-            raise _fail(f"{path}.left_categories[{node}]", "duplicated category codes")
+            raise _fail(codes_path, "duplicated category codes")
         category_bitset[node] = category_bitset_of(codes)
-    return TreeArrays(
-        children_left=children_left, children_right=children_right, parent=parent, depth=depth,
-        feature=feature, threshold=threshold, is_categorical=is_categorical, category_bitset=category_bitset,
-        missing_left=missing_left,
-        gain=_float_array(table["gain"], f"{path}.gain", (n_nodes,), finite=True),
-        raw_gain=_float_array(table["raw_gain"], f"{path}.raw_gain", (n_nodes,), finite=True),
-        stats=_checked_stats(_float_array(table["stats"], f"{path}.stats", (n_nodes, n_arms, len(STATS_FIELDS)),
-                                          finite=True), f"{path}.stats"),
-        value=_float_array(table["value"], f"{path}.value", (n_nodes, n_arms), finite=True),
-    )
-
-
-def _check_structure(children_left: np.ndarray, children_right: np.ndarray, path: str) -> np.ndarray:
-    """Parent of every node, after checking the children describe one tree rooted at node 0."""
-    n_nodes = len(children_left)
-    parent = np.full(n_nodes, -1, dtype=np.int64)
-    for node in range(n_nodes):
-        left, right = int(children_left[node]), int(children_right[node])
-        if (left < 0) != (right < 0):
-            raise _fail(f"{path}[node {node}]", "children_left and children_right must both be -1 or both be "
-                                                "node ids")
-        if left >= 0 and left == right:
-            raise _fail(f"{path}[node {node}]", "both children are the same node")
-        for child in (left, right) if left >= 0 else ():
-            # Children after their parent rule out cycles; one parent each rules out shared subtrees.
-            if child <= node:
-                raise _fail(f"{path}[node {node}]", f"child id {child} must be larger than its parent's id")
-            if parent[child] >= 0:
-                raise _fail(f"{path}[node {node}]", f"node {child} is the child of two nodes")
-            parent[child] = node
-    orphans = np.flatnonzero(parent[1:] < 0) + 1
-    if len(orphans):
-        raise _fail(path, f"node {int(orphans[0])} is not reached from the root")
-    return parent
-
-
-def _depths(parent: np.ndarray) -> np.ndarray:
-    depth = np.zeros(len(parent), dtype=np.int64)
-    for node in range(1, len(parent)):  # parents precede children
-        depth[node] = depth[parent[node]] + 1
-    return depth
-
-
-def _checked_stats(stats: np.ndarray, path: str) -> np.ndarray:
-    if (stats[:, :, 0] < 0).any() or (stats[:, :, 1] < 0).any() or (stats[:, :, 4] < 0).any():
-        raise _fail(path, "counts, weights and squared weights must be >= 0")
-    return stats
+    try:
+        return TreeArrays(
+            children_left=_int_array(table["children_left"], f"{path}.children_left", n_nodes, -1, n_nodes - 1),
+            children_right=_int_array(table["children_right"], f"{path}.children_right", n_nodes, -1, n_nodes - 1),
+            parent=_int_array(table["parent"], f"{path}.parent", n_nodes, -1, n_nodes - 1),
+            depth=_int_array(table["depth"], f"{path}.depth", n_nodes, 0, n_nodes - 1),
+            feature=feature,
+            threshold=_float_array(table["threshold"], f"{path}.threshold", (n_nodes,), finite=False),
+            is_categorical=_bool_array(table["is_categorical"], f"{path}.is_categorical", n_nodes),
+            category_bitset=category_bitset,
+            missing_left=_bool_array(table["missing_left"], f"{path}.missing_left", n_nodes),
+            gain=_float_array(table["gain"], f"{path}.gain", (n_nodes,), finite=True),
+            raw_gain=_float_array(table["raw_gain"], f"{path}.raw_gain", (n_nodes,), finite=True),
+            stats=_float_array(table["stats"], f"{path}.stats", (n_nodes, n_arms, len(STATS_FIELDS)), finite=True),
+            value=_float_array(table["value"], f"{path}.value", (n_nodes, n_arms), finite=True),
+        )
+    except InvalidTreeError as error:
+        raise _fail(path, str(error)) from None
 
 
 def _read_params(value: Any, path: str, estimator_class: type) -> dict[str, Any]:
@@ -487,39 +442,36 @@ def _read_params(value: Any, path: str, estimator_class: type) -> dict[str, Any]
     return params
 
 
-def _estimator_class(class_name: str) -> tuple[type, str | None]:
+def _estimator_class(class_name: str) -> tuple[type, str | None, type]:
+    """The estimator class a document names, its outcome kind (None: from the document) and its state class."""
     if class_name not in ESTIMATOR_CLASSES:
         raise _fail("class", f"unknown class {_short(class_name)}; expected one of {sorted(ESTIMATOR_CLASSES)}")
-    module_name, outcome = ESTIMATOR_CLASSES[class_name]
-    estimator_class = getattr(importlib.import_module(module_name), class_name)
-    return estimator_class, outcome
+    module_name, outcome, state_name = ESTIMATOR_CLASSES[class_name]
+    module = importlib.import_module(module_name)
+    return getattr(module, class_name), outcome, getattr(module, state_name)
 
 
-def _read_fitted(value: Any, path: str) -> dict[str, Any]:
+def _read_fitted(value: Any, path: str, state_class: type) -> dict[str, Any]:
+    """The fitted scalars of a tree document, by field of ``state_class`` (only the non-null ones)."""
     fitted = _object(value, path, tuple(attribute.rstrip("_") for attribute in FITTED_SCALARS))
+    state_fields = {field.name for field in dataclasses.fields(state_class)}
     values = {}
     for attribute, kind in FITTED_SCALARS.items():
         name = attribute.rstrip("_")
         item = fitted[name]
         if item is None:
             continue
+        if name not in state_fields:
+            raise _fail(f"{path}.{name}", f"expected null: this model has no {attribute}")
         if kind is int:
-            values[attribute] = _integer(item, f"{path}.{name}", 0, 2**31 - 1)
+            values[name] = _integer(item, f"{path}.{name}", 0, 2**31 - 1)
         elif kind is bool:
             if not isinstance(item, bool):
                 raise _fail(f"{path}.{name}", f"expected true, false or null, got {_type_name(item)}")
-            values[attribute] = item
+            values[name] = item
         else:
-            values[attribute] = _float(item, f"{path}.{name}", finite=False)
+            values[name] = _float(item, f"{path}.{name}", finite=False)
     return values
-
-
-def set_schema(model: Any, schema: FeatureSchema, treatments: tuple[Any, ...]) -> None:
-    """Give ``model`` the fitted attributes that describe its inputs: schema, arm labels, feature names."""
-    model.schema_ = schema
-    model.treatments_ = np.asarray(treatments, dtype=object)
-    model.feature_names_in_ = np.asarray(schema.names, dtype=object)
-    model.n_features_in_ = schema.n_features
 
 
 def _new_estimator(estimator_class: type, params: dict[str, Any], path: str) -> Any:
@@ -533,20 +485,24 @@ def _new_estimator(estimator_class: type, params: dict[str, Any], path: str) -> 
     return model
 
 
-def _read_tree(value: Any, path: str, estimator_class: type, params: dict[str, Any] | None, schema: FeatureSchema,
-               treatments: tuple[Any, ...]) -> Any:
-    """A fitted tree estimator from a tree document (its own ``params`` when ``params`` is None)."""
+def _read_tree(value: Any, path: str, estimator_class: type, state_class: type, params: dict[str, Any] | None,
+               inputs: Any, **state: Any) -> Any:
+    """A fitted tree estimator from a tree document (its own ``params`` when ``params`` is None).
+
+    ``state`` holds fitted-state fields the document gives outside the tree (profile, outcome kind).
+    """
     with_params = params is None
-    tree = _read_tree_arrays(value, path, schema, len(treatments), with_params)
+    tree = _read_tree_arrays(value, path, inputs.schema, len(inputs.treatments), with_params)
     if with_params:
         if "params" not in value:
             raise _fail(path, "missing field(s) ['params']")
         params = _read_params(value["params"], f"{path}.params", estimator_class)
     model = _new_estimator(estimator_class, params, f"{path}.params" if with_params else "params")
-    set_schema(model, schema, treatments)
-    model._set_tree(tree)
-    for attribute, item in _read_fitted(value["fitted"], f"{path}.fitted").items():
-        setattr(model, attribute, item)
+    scalars = _read_fitted(value["fitted"], f"{path}.fitted", state_class)
+    try:
+        model.fitted_state_ = state_class(inputs, tree, **scalars, **state)
+    except InvalidTreeError as error:
+        raise _fail(path, str(error)) from None
     return model
 
 
@@ -563,7 +519,7 @@ def read_document(document: Any) -> Any:
         raise _fail("format_version", f"this upliftree reads format_version {readable}, got "
                                       f"{_short(version)}; load it with the upliftree version that wrote it")
     class_name = _string(document.get("class"), "class")
-    estimator_class, class_outcome = _estimator_class(class_name)
+    estimator_class, class_outcome, state_class = _estimator_class(class_name)
     is_forest = class_name in FOREST_CLASSES
     _object(document, "document", ("format", "format_version", "library_version", "class", "outcome", "params",
                                    "features", "treatments", "stats_fields", "trees" if is_forest else "tree"),
@@ -575,37 +531,34 @@ def read_document(document: Any) -> Any:
         raise _fail("outcome", f"expected one of {expected} for {class_name}, got {_short(outcome)}")
     if _array(document["stats_fields"], "stats_fields") != list(STATS_FIELDS):
         raise _fail("stats_fields", f"expected {list(STATS_FIELDS)}")
-    schema = _read_schema(document, version)
-    treatments = _read_treatments(document)
+    inputs = FittedInputs(_read_schema(document, version), _read_treatments(document))
     params = _read_params(document["params"], "params", estimator_class)
+    profile = _read_profile(document)
     if not is_forest:
-        model = _read_tree(document["tree"], "tree", estimator_class, params, schema, treatments)
-        if class_outcome is None:  # a distilled tree has the outcome kind of the model it imitates
-            model._binary = outcome == "binary"
-        return _with_profile(model, document)
+        # A distilled tree has the outcome kind of the model it imitates.
+        extra = {} if class_outcome is not None else {"binary": outcome == "binary"}
+        return _read_tree(document["tree"], "tree", estimator_class, state_class, params, inputs,
+                          training_profile=profile, **extra)
     documents = _array(document["trees"], "trees")
     if not documents:
         raise _fail("trees", "expected at least one tree")
     model = _new_estimator(estimator_class, params, "params")
-    set_schema(model, schema, treatments)
-    model.estimators_ = [
-        _read_tree(item, f"trees[{index}]", model._tree_class, None, schema, treatments)
-        for index, item in enumerate(documents)
-    ]
-    model.feature_importances_ = np.mean([tree.feature_importances_ for tree in model.estimators_], axis=0)
-    return _with_profile(model, document)
-
-
-def _with_profile(model: Any, document: dict) -> Any:
-    """Attach the optional ``training_profile`` (drift monitoring, :mod:`upliftree.monitor`) after checking it."""
-    if "training_profile" in document:
-        from ..monitor import check_profile
-
-        try:
-            model.training_profile_ = check_profile(document["training_profile"])
-        except ValueError as error:
-            raise ModelFormatError(f"invalid upliftree model: {error}") from None
+    estimators = tuple(_read_tree(item, f"trees[{index}]", model._tree_class, FittedTree, None, inputs)
+                       for index, item in enumerate(documents))
+    model.fitted_state_ = state_class(inputs, estimators, training_profile=profile)
     return model
+
+
+def _read_profile(document: dict) -> dict | None:
+    """The optional ``training_profile`` (drift monitoring, :mod:`upliftree.monitor`), checked."""
+    if "training_profile" not in document:
+        return None
+    from ..monitor import check_profile
+
+    try:
+        return check_profile(document["training_profile"])
+    except ValueError as error:
+        raise ModelFormatError(f"invalid upliftree model: {error}") from None
 
 
 def _reject_constant(name: str) -> None:

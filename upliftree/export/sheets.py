@@ -9,7 +9,6 @@ the node statistics: the estimation rows of an honest tree). See ``docs/export.m
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,39 +16,25 @@ import numpy as np
 import pandas as pd
 
 from .._base import check_is_fitted
-from .._kernels.histogram import COUNT
+from .._format import OutcomeFormat, decimals_for, fixed, interval_label, markdown_cell, outcome_scale
+from .._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y2
 from ..rules import Condition, format_condition, format_rule, leaf_conditions, missing_note
 from ..segments import NodeEffects, node_effects
 from .conditions import rule_expression
 
-__all__ = ["FORMATS", "rules", "segment_sheet", "leaf_queries", "check_query_names", "text_tree", "markdown_sheet"]
+__all__ = ["FORMATS", "outcome_format", "rules", "segment_sheet", "leaf_queries", "check_query_names", "text_tree",
+           "markdown_sheet"]
 
 FORMATS = ("text", "markdown", "csv", "frame", "query")
-NOT_AVAILABLE = "n/a"
 
 
-# -- numbers as people read them -------------------------------------------------------------------------
-def format_outcome(value: float, binary: bool) -> str:
-    """A rate as a percentage (binary outcome) or a mean with 4 significant digits."""
-    if not np.isfinite(value):
-        return NOT_AVAILABLE
-    return f"{value:.1%}" if binary else f"{value:.4g}"
-
-
-def format_uplift(estimate: float, low: float, high: float, binary: bool) -> str:
-    """``+2.1 pp (+0.4, +3.8)`` for rates (percentage points), ``+12.5 (+3.1, +21.9)`` for means."""
-    def one(value: float) -> str:
-        if not np.isfinite(value):
-            return NOT_AVAILABLE
-        return f"{100 * value:+.1f}" if binary else f"{value:+.4g}"
-
-    unit = " pp" if binary else ""
-    interval = f" ({one(low)}, {one(high)})" if np.isfinite(low) and np.isfinite(high) else ""
-    return f"{one(estimate)}{unit}{interval}" if np.isfinite(estimate) else NOT_AVAILABLE
-
-
-def interval_label(alpha: float) -> str:
-    return f"{100 * (1 - alpha):g}% CI"
+# -- numbers as people read them (upliftree._format) ----------------------------------------------------
+def outcome_format(model: Any) -> OutcomeFormat:
+    """How a fitted tree's rates or means and uplifts print: the scale of a continuous outcome is its root
+    mean square over the rows of the root (the estimation rows of an honest tree)."""
+    root = model.tree_.stats[0]
+    scale = outcome_scale(float(root[:, WEIGHT].sum()), float(root[:, WEIGHTED_Y2].sum()))
+    return OutcomeFormat.for_scale(model._binary, scale)
 
 
 def node_shares(model: Any) -> np.ndarray:
@@ -58,18 +43,19 @@ def node_shares(model: Any) -> np.ndarray:
     return counts / counts[0] if counts[0] > 0 else np.zeros_like(counts)
 
 
-def node_summary(model: Any, effects: NodeEffects, shares: np.ndarray, node: int) -> list[str]:
+def node_summary(model: Any, effects: NodeEffects, shares: np.ndarray, node: int,
+                 numbers: OutcomeFormat) -> list[str]:
     """Short lines describing one node: rows and share, outcome per arm, uplift per treatment."""
-    binary = model._binary
+    binary = numbers.binary
     labels = [str(label) for label in model.treatments_]
     counts = ", ".join(f"{label} {int(count):,}" for label, count in zip(labels, effects.count[node], strict=True))
-    outcomes = ", ".join(f"{label} {format_outcome(mean, binary)}"
+    outcomes = ", ".join(f"{label} {numbers.level(mean)}"
                          for label, mean in zip(labels, effects.mean[node], strict=True))
     lines = [f"{shares[node]:.1%} of rows ({counts})", f"{'rate' if binary else 'mean'}: {outcomes}"]
     for arm, label in enumerate(labels[1:]):
         name = "uplift" if len(labels) == 2 else f"uplift {label}"
-        lines.append(f"{name}: " + format_uplift(effects.uplift[node, arm], effects.ci_low[node, arm],
-                                                 effects.ci_high[node, arm], binary))
+        lines.append(f"{name}: " + numbers.effect(effects.uplift[node, arm], effects.ci_low[node, arm],
+                                                  effects.ci_high[node, arm]))
     return lines
 
 
@@ -134,14 +120,6 @@ def segment_sheet(model: Any, alpha: float = 0.05, leaf_actions: Any = None, lea
     return frame.iloc[np.argsort(-best, kind="stable")].reset_index(drop=True)
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\|*`\[\]])|<(?=[A-Za-z/!?])")
-
-
-def _markdown_cell(text: str) -> str:
-    escaped = _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), str(text))
-    return " ".join(escaped.splitlines())
-
-
 def markdown_sheet(model: Any, alpha: float = 0.05, leaf_actions: Any = None, leaf_values: Any = None,
                    precision: int | None = 6) -> str:
     """The segment sheet as a Markdown table, with rates in percent and uplift in percentage points.
@@ -150,35 +128,37 @@ def markdown_sheet(model: Any, alpha: float = 0.05, leaf_actions: Any = None, le
     after the table says where their missing values go (:func:`upliftree.rules.missing_note`).
     """
     sheet = segment_sheet(model, alpha, leaf_actions, leaf_values, precision)
-    binary = model._binary
+    numbers = outcome_format(model)
     labels = [str(label) for label in model.treatments_]
-    outcome = "rate" if binary else "mean"
+    outcome = "rate" if numbers.binary else "mean"
     header = ["segment", "rule", "share"] + [f"n {label}" for label in labels]
     header += [f"{outcome} {label}" for label in labels]
     header += [f"uplift{'' if len(labels) == 2 else ' ' + label} ({interval_label(alpha)})" for label in labels[1:]]
     header += (["action"] if leaf_actions is not None else []) + (["net value"] if leaf_values is not None else [])
+    # Net values share one precision, that of the largest with 3 significant digits.
+    net_decimals = decimals_for(sheet["net_value"], 3) if leaf_values is not None else 0
     rows = []
     for entry in sheet.to_dict("records"):
         cells = [str(entry["leaf_id"]), entry["rule"], f"{entry['share']:.1%}"]
         cells += [f"{entry[f'n_{label}']:,}" for label in labels]
-        cells += [format_outcome(entry[f"{outcome}_{label}"], binary) for label in labels]
+        cells += [numbers.level(entry[f"{outcome}_{label}"]) for label in labels]
         for label in labels[1:]:
             suffix = "" if len(labels) == 2 else f"_{label}"
-            cells.append(format_uplift(entry[f"uplift{suffix}"], entry[f"ci_low{suffix}"],
-                                       entry[f"ci_high{suffix}"], binary))
+            cells.append(numbers.effect(entry[f"uplift{suffix}"], entry[f"ci_low{suffix}"],
+                                        entry[f"ci_high{suffix}"]))
         if leaf_actions is not None:
             cells.append(str(entry["action"]))
         if leaf_values is not None:
-            cells.append(f"{entry['net_value']:,.4g}")
+            cells.append(fixed(entry["net_value"], net_decimals))
         rows.append(cells)
     # Numbers right-aligned; rule, intervals and actions left-aligned.
     align = ["---:", ":---", "---:"] + ["---:"] * (2 * len(labels)) + [":---"] * (len(labels) - 1)
     align += ([":---"] if leaf_actions is not None else []) + (["---:"] if leaf_values is not None else [])
-    lines = ["| " + " | ".join(_markdown_cell(cell) for cell in header) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |" for cells in rows]
+    lines = ["| " + " | ".join(markdown_cell(cell) for cell in header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(markdown_cell(cell) for cell in cells) + " |" for cells in rows]
     note = missing_note(model.tree_, model.schema_)
     if note is not None:  # the rules leave out "x is missing or" for these features
-        lines += ["", _markdown_cell(note)]
+        lines += ["", markdown_cell(note)]
     return "\n".join(lines) + "\n"
 
 
@@ -193,11 +173,12 @@ def text_tree(model: Any, alpha: float = 0.05, precision: int | None = 6) -> str
     tree = model.tree_
     effects = node_effects(tree, model._binary, alpha)
     shares = node_shares(model)
+    numbers = outcome_format(model)
     lines: list[str] = []
 
     def describe(node: int) -> str:
         text = "all rows" if node == 0 else format_condition(branch_condition(model, node), precision)
-        summary = "; ".join(node_summary(model, effects, shares, node))
+        summary = "; ".join(node_summary(model, effects, shares, node, numbers))
         leaf = f"[leaf {node}] " if tree.children_left[node] < 0 else ""
         return f"{leaf}{text}: {summary}"
 

@@ -40,6 +40,10 @@ class Dialect:
     nan_test: str | None  # template of "x is NaN" for dialects whose doubles can hold NaN
     infinity: str  # template of an infinite double, "{sign}" is "" or "-"
     dyadic_numbers: bool = False  # decimal literals may be misread: write integers and powers of two (SQLite)
+    # Numbers are cast from text, as CAST('34.0' AS DOUBLE PRECISION): PostgreSQL reads 34.0E0 as NUMERIC,
+    # which compares with a BIGINT or NUMERIC column exactly instead of as the doubles the model read, and
+    # has no -0.0.
+    text_numbers: bool = False
 
     def identifier(self, name: str) -> str:
         _check_text(name, "identifier")
@@ -65,11 +69,15 @@ class Dialect:
         if self.dyadic_numbers:
             return _dyadic_number(value)
         text = repr(value)
+        if self.text_numbers:
+            return f"CAST('{text}' AS {self.double_type})"
         return text if "e" in text else f"{text}E0"
 
     def double(self, value: float) -> str:
         literal = self.number(value)
-        return literal if self.double_type is None else f"CAST({literal} AS {self.double_type})"
+        if self.double_type is None or self.text_numbers:  # the literal already is a double
+            return literal
+        return f"CAST({literal} AS {self.double_type})"
 
     # -- the QueryLanguage protocol of .conditions ----------------------------------------------------------
     and_ = " AND "
@@ -101,11 +109,12 @@ class Dialect:
 
 
 DIALECTS = {
-    "ansi": Dialect("ansi", '"', False, False, "DOUBLE PRECISION", None, "CAST('{sign}Infinity' AS DOUBLE PRECISION)"),
+    "ansi": Dialect("ansi", '"', False, False, "DOUBLE PRECISION", None, "CAST('{sign}Infinity' AS DOUBLE PRECISION)",
+                    text_numbers=True),
     "duckdb": Dialect("duckdb", '"', False, False, "DOUBLE", "isnan({})", "CAST('{sign}inf' AS DOUBLE)"),
     "sqlite": Dialect("sqlite", '"', False, False, None, None, "{sign}9e999", dyadic_numbers=True),
     "postgres": Dialect("postgres", '"', False, True, "DOUBLE PRECISION", "{} = CAST('NaN' AS DOUBLE PRECISION)",
-                        "CAST('{sign}Infinity' AS DOUBLE PRECISION)"),
+                        "CAST('{sign}Infinity' AS DOUBLE PRECISION)", text_numbers=True),
     "spark": Dialect("spark", "`", True, False, "DOUBLE", "isnan({})", "CAST('{sign}Infinity' AS DOUBLE)"),
 }
 

@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from .._base import spawn_generators
+from .._params import check_int
 from .._validation import (
     _check_1d,
     arm_codes,
-    check_int,
+    as_pandas,
     check_n_rows,
     labels_equal,
     validate_outcome,
@@ -167,6 +168,7 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
     n_boot = check_int(n_boot, "n_boot", 1)
     if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    X = as_pandas(X, "X")
     n_rows = check_n_rows(X)
     if isinstance(policy_or_assignments, Policy):
         given = [name for name, value in (("benefit", benefit), ("cost", cost), ("control", control))

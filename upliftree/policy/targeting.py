@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._base import spawn_generators
 from .._kernels.histogram import COUNT
-from .._validation import check_n_rows, labels_equal
+from .._validation import as_pandas, check_n_rows, labels_equal
 from .allocation import assign_with_limits, assign_within_budget, best_arms, of_arm, with_control
 from .amounts import (
     frame_column,
@@ -169,6 +169,7 @@ class Policy:
 
     def treatment_cost(self, X: Any) -> np.ndarray:
         """Cost of each treatment for each row of ``X``, ``(n, k)``."""
+        X = as_pandas(X, "X")
         return resolve(self._cost, X, check_n_rows(X), "cost", 0.0)
 
     def _inputs(self, X: Any) -> Inputs:
@@ -197,6 +198,7 @@ class Policy:
 
         The index is ``X``'s index for a DataFrame. ``.to_numpy()`` gives the ``(n, k + 1)`` array.
         """
+        X = as_pandas(X, "X")
         value = self._score(self._inputs(X)).value
         index = X.index if isinstance(X, pd.DataFrame) else None
         columns = pd.Index(list(self._treatments), dtype=object)
@@ -231,6 +233,7 @@ class Policy:
         contacts, max_contacts : column name or per-row values, and a number
             Frequency cap: rows with ``contacts >= max_contacts`` are not treated.
         """
+        X = as_pandas(X, "X")
         plan = self._plan(X, rule, threshold, k, budget, capacity, eligible, contacts, max_contacts)
         return self.treatments_[plan.codes]
 
@@ -345,6 +348,7 @@ class Policy:
         """
         if isinstance(explore, bool) or not isinstance(explore, Real) or not 0.0 <= explore < 1.0:
             raise ValueError(f"explore must be a number in [0, 1), got {explore!r}")
+        X = as_pandas(X, "X")
         plan = self._plan(X, **decide_kwargs)
         n_rows = len(plan.codes)
         options = with_control(plan.permitted, control=True)  # doing nothing is always an option
@@ -405,6 +409,7 @@ class Policy:
             best net value first.
         """
         _check_threshold(threshold)
+        X = as_pandas(X, "X")
         if not is_tree(self.model):
             raise TypeError(f"segment_sheet needs a single uplift tree, got {type(self.model).__name__}; "
                             "distill a forest into a tree first")

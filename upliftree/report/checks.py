@@ -18,7 +18,8 @@ TINY_ARM = 50  # fewer estimation rows than this in an arm of a leaf make its ra
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the report's checklist: ``level`` is "ok", "info" or "warning"."""
+    """One line of the report's checklist: ``level`` is "ok", "info", "warning" or "failed" (the data cannot be
+    trusted as it is)."""
 
     level: str
     title: str
@@ -126,3 +127,4 @@ def segment_checks(sheet: pd.DataFrame, arm_labels: list[str], treatment_labels:
         if not harmful and not doubtful:
             checks.append(Check("ok", f"No segment with negative uplift{name}", "Every estimate is >= 0."))
     return checks
+

@@ -1,24 +1,84 @@
-"""Held-out evaluation of several models' uplift scores for one treatment against control, with figures."""
+"""Report stage 3: held-out evaluation of every model's uplift scores, each treatment against control, with
+figures, and the average effect of each treatment on all rows."""
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .. import metrics
+from .._validation import arm_codes
 from ..inference import diff_proportions_ci, welch_ci
+from ..metrics import calibration_table
 from ..plot import plot_qini_curve, plot_uplift_by_percentile, plot_uplift_curve
+from .fitting import FittedModels
+from .settings import Progress, ReportSettings
+from .split import SplitRows
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["RANDOM", "TOP_SHARES", "average_effect", "curves_figure", "deciles_figure", "score_table"]
+__all__ = ["BASELINE", "FOREST", "RANDOM", "TOP_SHARES", "TREE", "Evaluation", "average_effect", "curves_figure",
+           "deciles_figure", "evaluate_models", "score_table"]
 
 TOP_SHARES = (0.1, 0.2, 0.3)
 RANDOM = "random targeting"
+TREE = "uplift tree"
+FOREST = "uplift forest"
+BASELINE = "T-learner baseline"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Held-out scores and decile tables per treatment label, the figures by file name, and per treatment the
+    average effect on all rows (:func:`average_effect` with its ``label``)."""
+
+    scores: dict[str, pd.DataFrame]
+    deciles: dict[str, pd.DataFrame]
+    figures: dict[str, Figure]
+    effects: list[dict[str, Any]]
+
+
+def _uplift_matrix(scores: np.ndarray) -> np.ndarray:
+    return scores[:, None] if scores.ndim == 1 else scores
+
+
+def evaluate_models(split: SplitRows, models: FittedModels, settings: ReportSettings,
+                    progress: Progress) -> Evaluation:
+    """Score every model on the held-out rows, bootstrap the intervals and bands, and draw the figures."""
+    test, labels = split.test, split.labels
+    with progress("Scoring and bootstrapping on the held-out rows"):
+        predictions = {TREE: _uplift_matrix(models.tree.predict(test.X)),
+                       FOREST: _uplift_matrix(models.forest.predict(test.X))}
+        if models.baseline is not None:
+            predictions[BASELINE] = models.baseline.predict(test.X)
+        test_arm = arm_codes(test.treatment, tuple(split.experiment.arms))
+        panels, decile_panels, scores, deciles = [], [], {}, {}
+        for code, label in enumerate(labels[1:], start=1):
+            rows = (test_arm == code) | (test_arm == 0)
+            y, treated = test.y[rows], test_arm[rows] == code
+            arm_scores = {name: matrix[rows, code - 1] for name, matrix in predictions.items()}
+            scores[label] = score_table(y, treated, arm_scores, test.binary, settings.n_boot, settings.alpha,
+                                        settings.seed)
+            deciles[label] = calibration_table(y, arm_scores[FOREST], treated.astype(np.int64), alpha=settings.alpha)
+            panels.append((label, y, treated, arm_scores))
+            decile_panels.append((label, y, treated, arm_scores[FOREST]))
+    with progress("Drawing the curves"):
+        figures = {"qini.png": curves_figure("qini", panels, settings.n_boot, settings.alpha, settings.seed),
+                   "uplift.png": curves_figure("uplift", panels, settings.n_boot, settings.alpha, settings.seed),
+                   "deciles.png": deciles_figure(decile_panels, FOREST, settings.alpha)}
+    full = split.experiment
+    full_arm = arm_codes(full.treatment, tuple(full.arms))
+    effects = []
+    for code, label in enumerate(labels[1:], start=1):
+        rows = (full_arm == code) | (full_arm == 0)
+        effects.append({"label": label, "n_rows": int(rows.sum()),
+                        **average_effect(full.y[rows], full_arm[rows] == code, full.binary, settings.alpha)})
+    return Evaluation(scores, deciles, figures, effects)
 
 
 def average_effect(y: np.ndarray, treated: np.ndarray, binary: bool, alpha: float) -> dict[str, float]:
@@ -52,7 +112,7 @@ def score_table(y: np.ndarray, treated: np.ndarray, scores: dict[str, np.ndarray
     for name, score in scores.items():
         qini = _quietly(metrics.qini_auc_score, y, score, treatment)
         low, high = _quietly(metrics.bootstrap_ci, "qini_auc_score", y, score, treatment, n_boot=n_boot,
-                             alpha=alpha, random_state=random_state)
+                             alpha=alpha, random_state=random_state, n_jobs=-1)
         record = {"model": name, "qini": qini, "qini_low": low, "qini_high": high,
                   "auuc": _quietly(metrics.uplift_auc_score, y, score, treatment) if binary else np.nan}
         for share in TOP_SHARES:

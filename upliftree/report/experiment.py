@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .io import DataError, require_columns
+from .io import DataError, check_unique_names, require_columns
 
 __all__ = ["OUTCOME_TYPES", "Experiment", "as_label", "experiment_from_frame"]
 
@@ -34,6 +34,9 @@ class Experiment:
         Whether the outcome is 0/1 (uplift trees are then classifiers).
     source, treatment_column, outcome_column : str
         Where the table came from and the names of its treatment and outcome columns.
+    features_given : bool
+        Whether the features were listed by name; if not, they are "every other column", and columns that
+        look recorded after treatment are left out (:func:`upliftree.report.leakage.screen_experiment`).
     """
 
     X: pd.DataFrame
@@ -44,6 +47,7 @@ class Experiment:
     source: str
     treatment_column: str
     outcome_column: str
+    features_given: bool = False
 
     @property
     def arms(self) -> list[Any]:
@@ -61,8 +65,17 @@ class Experiment:
 
     def subset(self, rows: np.ndarray) -> Experiment:
         """The experiment restricted to ``rows`` (a boolean mask or row positions)."""
-        return Experiment(self.X.iloc[rows].reset_index(drop=True), self.treatment[rows], self.y[rows],
-                          self.control, self.binary, self.source, self.treatment_column, self.outcome_column)
+        return replace(self, X=self.X.iloc[rows].reset_index(drop=True), treatment=self.treatment[rows],
+                                   y=self.y[rows])
+
+    def without(self, columns: Sequence[str]) -> Experiment:
+        """The experiment without the feature ``columns``; a :class:`DataError` when no feature would be left."""
+        if not columns:
+            return self
+        kept = [name for name in self.X.columns if name not in set(columns)]
+        if not kept:
+            raise DataError(f"{self.source}: no feature left once {list(columns)} are left out")
+        return replace(self, X=self.X[kept])
 
 
 def _same(value: Any, label: Any) -> bool:
@@ -117,7 +130,8 @@ def experiment_from_frame(frame: pd.DataFrame, *, treatment: str, control: Any, 
     control : label
         The control arm; a string such as ``"0"`` also matches a numeric label 0.
     features : sequence of str, optional
-        Feature columns; by default every column but treatment, outcome and ``exclude``.
+        Feature columns; by default every column but treatment, outcome and ``exclude`` (the report then
+        leaves out columns that look recorded after treatment, see ``docs/cli.md``).
     exclude : sequence of str
         Columns that are not features (ids, post-treatment data).
     outcome_type : {"auto", "binary", "continuous"}
@@ -128,15 +142,17 @@ def experiment_from_frame(frame: pd.DataFrame, *, treatment: str, control: Any, 
     Raises
     ------
     DataError
-        Missing columns, an unknown control label, a single arm, a missing or non-numeric outcome, a
+        Missing or repeated columns, an unknown control label, a single arm, a missing or non-numeric outcome, a
         non-binary outcome with ``outcome_type="binary"``.
     """
     if outcome_type not in OUTCOME_TYPES:
         raise ValueError(f"outcome_type must be one of {list(OUTCOME_TYPES)}, got {outcome_type!r}")
     columns = [str(column) for column in frame.columns]
+    check_unique_names(columns, source)
     require_columns(columns, [treatment, outcome, *(features or ()), *exclude], source)
     if treatment == outcome:
         raise DataError(f"{source}: the treatment and outcome columns must differ, both are {treatment!r}")
+    features_given = features is not None
     if features is None:
         features = [column for column in columns if column not in {treatment, outcome, *exclude}]
     features = list(dict.fromkeys(features))
@@ -161,4 +177,4 @@ def experiment_from_frame(frame: pd.DataFrame, *, treatment: str, control: Any, 
                         "uplift model needs a treated arm")
     y, binary = _outcome(frame[outcome], outcome, outcome_type, source)
     X = frame[features].reset_index(drop=True)
-    return Experiment(X, labels, y, control_label, binary, source, treatment, outcome)
+    return Experiment(X, labels, y, control_label, binary, source, treatment, outcome, features_given)

@@ -1,0 +1,98 @@
+"""The one place that turns the arrays given to a metric into validated arrays; the warning for undefined results.
+
+Every function of :mod:`upliftree.metrics` that takes ``(y_true, uplift, treatment)`` checks them with
+:func:`check_inputs`, so an argument describing the experiment reaches every metric through one function.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from .._validation import as_pandas, check_statistic_totals, finite_float_array, is_binary, statistic_totals
+
+
+class UndefinedMetricWarning(RuntimeWarning):
+    """A metric is NaN because it is undefined on this data (the message says why)."""
+
+
+def warn_undefined(message: str) -> None:
+    """Warn that a result is NaN and why (``stacklevel`` names the caller of the public function)."""
+    warnings.warn(message, UndefinedMetricWarning, stacklevel=3)
+
+
+class MetricInputs(NamedTuple):
+    """Validated arrays of equal length: float outcome and scores (None when not given), boolean treated flags."""
+
+    y: np.ndarray | None
+    score: np.ndarray | None
+    treated: np.ndarray
+
+
+def _to_numpy(values: ArrayLike) -> np.ndarray:
+    values = as_pandas(values, "an array argument")  # Polars and PyArrow columns
+    # pandas nullable dtypes (Int64, boolean, Float64) would otherwise become object arrays.
+    if isinstance(values, pd.Series | pd.Index) and pd.api.types.is_numeric_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(values)
+
+
+def _numeric_1d(name: str, values: ArrayLike) -> np.ndarray:
+    array = _to_numpy(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    return finite_float_array(array, name)
+
+
+def _check_binary_outcome(y: np.ndarray, purpose: str) -> None:
+    if not is_binary(y):
+        examples = np.unique(y[(y != 0.0) & (y != 1.0)])[:5].tolist()
+        raise ValueError(f"y_true must be binary (0/1) for {purpose}; found values {examples}")
+
+
+def _check_treatment(treatment: ArrayLike) -> np.ndarray:
+    """Boolean "is treated" array from 0/1 (or bool) labels with both arms present."""
+    codes = _to_numpy(treatment)
+    if codes.ndim != 1:
+        raise ValueError(f"treatment must be 1-D, got shape {codes.shape}")
+    if codes.dtype.kind not in "biuf" or not is_binary(codes.astype(np.float64, copy=False)):
+        found = pd.unique(codes)[:10].tolist()
+        raise ValueError(
+            f"treatment must hold 1 (treated) and 0 (control) only; found values {found}. "
+            "With several arms, select one arm against control with one_vs_control()."
+        )
+    treated = codes.astype(bool)
+    if treated.all() or not treated.any():
+        only = "treated (1)" if treated.all() else "control (0)"
+        raise ValueError(
+            f"treatment has only {only} rows; uplift metrics need both treated and control rows"
+        )
+    return treated
+
+
+def check_inputs(
+    y_true: ArrayLike | None, uplift: ArrayLike | None, treatment: ArrayLike, binary_purpose: str | None = None
+) -> MetricInputs:
+    """Validated outcome, scores and treated flags; ``y_true`` or ``uplift`` may be None (not used).
+
+    ``binary_purpose`` (what needs it) makes a non-binary outcome an error.
+    """
+    arrays = {}
+    if y_true is not None:
+        arrays["y_true"] = _numeric_1d("y_true", y_true)
+        # Curves and intervals sum y and y**2: the bound of the models' node statistics keeps them finite.
+        check_statistic_totals(statistic_totals(arrays["y_true"], np.ones(len(arrays["y_true"]))), 1, "y_true",
+                               None)
+    if uplift is not None:
+        arrays["uplift"] = _numeric_1d("uplift", uplift)
+    arrays["treatment"] = _check_treatment(treatment)
+    lengths = [len(array) for array in arrays.values()]
+    if len(set(lengths)) > 1:
+        raise ValueError(f"{', '.join(arrays)} must have the same length; got lengths {lengths}")
+    if binary_purpose is not None:
+        _check_binary_outcome(arrays["y_true"], binary_purpose)
+    return MetricInputs(arrays.get("y_true"), arrays.get("uplift"), arrays["treatment"])

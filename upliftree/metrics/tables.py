@@ -1,0 +1,408 @@
+"""Top-k and binned metrics: uplift@k, percentile (decile) tables, weighted average uplift, treatment balance,
+and the calibration table with confidence intervals.
+
+Where a cut (``uplift_at_k``, the treatment balance window) falls inside a group of tied scores, the group
+counts with its share of rows, i.e. the average over all orderings of the tied rows. Binned tables keep
+every tie group whole in one bin.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from .._params import ParameterTypeError, check_alpha, check_bool, check_choice, check_int
+from .._validation import is_binary
+from ..inference import diff_proportions_ci, welch_ci
+from ._inputs import check_inputs, warn_undefined
+from ._ranking import tie_groups
+
+
+def _interpolated_sums(score: np.ndarray, columns: Sequence[np.ndarray], n_top: float) -> list[float]:
+    """Sums of ``columns`` over the ``n_top`` highest-scored rows; a cut tie group counts pro rata."""
+    order, starts = tie_groups(score)
+    positions = np.r_[starts, len(score)]
+    sums = []
+    for column in columns:
+        cumulative = np.r_[0.0, np.cumsum(np.add.reduceat(column[order], starts))]
+        sums.append(float(np.interp(n_top, positions, cumulative)))
+    return sums
+
+
+def _check_k(k: Any, n_rows: int) -> None:
+    kind = np.asarray(k).dtype.kind
+    if kind not in "iuf" or isinstance(k, bool):
+        raise ParameterTypeError(f"k must be an int or a float, got {k!r}")
+    if (kind == "f" and not 0 < k < 1) or (kind in "iu" and not 0 < k < n_rows):
+        raise ValueError(
+            f"k={k} should be either positive and smaller than the number of samples {n_rows} "
+            "or a float in the (0, 1) range"
+        )
+
+
+def uplift_at_k(
+    y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, strategy: str = "overall", k: float = 0.3
+) -> float:
+    """Treated minus control outcome rate among the rows with the highest scores.
+
+    Parameters
+    ----------
+    y_true, uplift, treatment : array-like
+        As in :func:`uplift_curve`; the outcome may be continuous.
+    strategy : {"overall", "by_group"}
+        ``"overall"``: take the top ``k`` of all rows, then compare the arms among them. ``"by_group"``:
+        take the top ``k`` of treated rows and the top ``k`` of control rows separately.
+    k : float or int
+        A float in (0, 1) is a share of rows (``int(share * n)`` rows, as scikit-uplift), an int a number
+        of rows.
+
+    Returns
+    -------
+    float
+        NaN, with a warning, when an arm has no row among the top ``k``. Where the cut falls inside a group
+        of tied scores, that group counts with its share of rows (scikit-uplift takes tied rows in reverse
+        row order instead).
+    """
+    y, score, treated = check_inputs(y_true, uplift, treatment)
+    check_choice(strategy, "strategy", ("overall", "by_group"))
+    _check_k(k, len(y))
+    is_share = np.asarray(k).dtype.kind == "f"
+    if strategy == "overall":
+        n_top = int(len(y) * k) if is_share else int(k)
+        if n_top == 0:
+            raise ValueError(f"k={k} selects no row out of {len(y)}")
+        # Each arm's count is interpolated on its own, so an arm absent from the top rows counts exactly 0.
+        n_treated, n_control, outcome_treated, outcome_control = _interpolated_sums(
+            score, [treated.astype(np.float64), (~treated).astype(np.float64), np.where(treated, y, 0.0),
+                    np.where(treated, 0.0, y)], n_top,
+        )
+    else:
+        arm_sizes = {"treated": int(treated.sum()), "control": int((~treated).sum())}
+        tops = {arm: int(size * k) if is_share else int(k) for arm, size in arm_sizes.items()}
+        for arm, n_top in tops.items():
+            if n_top > arm_sizes[arm]:
+                raise ValueError(f"k={k} exceeds the {arm_sizes[arm]} rows of the {arm} group")
+            if n_top == 0:
+                raise ValueError(f"k={k} selects no row of the {arm_sizes[arm]} rows of the {arm} group")
+        n_treated, n_control = tops["treated"], tops["control"]
+        (outcome_treated,) = _interpolated_sums(score[treated], [y[treated]], n_treated)
+        (outcome_control,) = _interpolated_sums(score[~treated], [y[~treated]], n_control)
+    empty = [arm for arm, size in (("treated", n_treated), ("control", n_control)) if size <= 0]
+    if empty:
+        warn_undefined(f"uplift_at_k is NaN: no {' and no '.join(empty)} row among the top k={k}")
+        return math.nan
+    return outcome_treated / n_treated - outcome_control / n_control
+
+
+def _bin_of_rows(score: np.ndarray, bins: int) -> np.ndarray:
+    """Bin of each row: ``numpy.array_split`` of the rows by descending score, tie groups kept whole.
+
+    A group of tied scores goes to the bin that holds its middle row, so without ties at bin edges the
+    bins are exactly scikit-uplift's.
+    """
+    n_rows = len(score)
+    order, starts = tie_groups(score)
+    size, extra = divmod(n_rows, bins)
+    bin_starts = np.arange(bins) * size + np.minimum(np.arange(bins), extra)
+    ends = np.r_[starts[1:], n_rows]
+    group_bins = np.searchsorted(bin_starts, (starts + ends - 1) // 2, side="right") - 1
+    rows_bin = np.empty(n_rows, dtype=np.int64)
+    rows_bin[order] = np.repeat(group_bins, ends - starts)
+    return rows_bin
+
+
+class _ArmStats(NamedTuple):
+    """Per-bin row count, outcome sum, mean and population variance of one arm (NaN for empty bins)."""
+
+    n: np.ndarray
+    total: np.ndarray
+    mean: np.ndarray
+    variance: np.ndarray
+
+
+def _arm_stats(y: np.ndarray, rows_bin: np.ndarray, bins: int) -> _ArmStats:
+    n = np.bincount(rows_bin, minlength=bins).astype(np.float64)
+    total = np.bincount(rows_bin, weights=y, minlength=bins)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = total / n
+        deviation = y - mean[rows_bin]
+        variance = np.bincount(rows_bin, weights=deviation * deviation, minlength=bins) / n
+    return _ArmStats(n, total, mean, variance)
+
+
+def _check_bins(bins: Any, n_rows: int) -> int:
+    bins = check_int(bins, "bins", 1)
+    if bins >= n_rows:
+        raise ValueError(f"Number of bins = {bins} should be smaller than the length of y_true {n_rows}")
+    return bins
+
+
+def _binned_arm_stats(
+    y: np.ndarray, score: np.ndarray, treated: np.ndarray, strategy: str, bins: int
+) -> tuple[_ArmStats, _ArmStats]:
+    if strategy == "overall":
+        rows_bin = _bin_of_rows(score, bins)
+        return (_arm_stats(y[treated], rows_bin[treated], bins),
+                _arm_stats(y[~treated], rows_bin[~treated], bins))
+    return (_arm_stats(y[treated], _bin_of_rows(score[treated], bins), bins),
+            _arm_stats(y[~treated], _bin_of_rows(score[~treated], bins), bins))
+
+
+def _warn_empty_bins(function: str, treated: _ArmStats, control: _ArmStats, bins_used: np.ndarray) -> None:
+    reasons = []
+    empty = np.flatnonzero((treated.n == 0) & (control.n == 0) & bins_used) + 1
+    if empty.size:
+        reasons.append(f"bin(s) {empty.tolist()} are empty (groups of tied scores are kept whole in one bin)")
+    for arm, stats, other in (("treated", treated, control), ("control", control, treated)):
+        missing = np.flatnonzero((stats.n == 0) & (other.n > 0) & bins_used) + 1
+        if missing.size:
+            reasons.append(f"bin(s) {missing.tolist()} have no {arm} rows")
+    if reasons:
+        warn_undefined(f"{function}: {'; '.join(reasons)}; rates and uplift are NaN there")
+
+
+def response_rate_by_percentile(
+    y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, group: str, strategy: str = "overall",
+    bins: int = 10,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Outcome rate (mean) of one arm in each bin of rows ordered by descending score.
+
+    Parameters
+    ----------
+    y_true, uplift, treatment : array-like
+        As in :func:`uplift_curve`; the outcome may be continuous.
+    group : {"treatment", "control"}
+        The arm.
+    strategy : {"overall", "by_group"}
+        Bin all rows together, or each arm's rows separately.
+    bins : int
+        Number of bins (deciles by default); tie groups are kept whole, see :func:`uplift_by_percentile`.
+
+    Returns
+    -------
+    response_rate, variance, group_size : ndarray
+        Per bin: the arm's mean outcome, the variance of that mean (population variance / n, which is
+        ``p (1 - p) / n`` for a binary outcome, as scikit-uplift) and the arm's row count. NaN, with a
+        warning, in bins without rows of the arm.
+    """
+    y, score, treated = check_inputs(y_true, uplift, treatment)
+    check_choice(group, "group", ("treatment", "control"))
+    check_choice(strategy, "strategy", ("overall", "by_group"))
+    bins = _check_bins(bins, len(y))
+    stats_treated, stats_control = _binned_arm_stats(y, score, treated, strategy, bins)
+    stats = stats_treated if group == "treatment" else stats_control
+    empty = np.flatnonzero(stats.n == 0) + 1
+    if empty.size:
+        warn_undefined(f"response_rate_by_percentile: bin(s) {empty.tolist()} have no {group} rows; NaN there")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return stats.mean, stats.variance / stats.n, stats.n.astype(np.int64)
+
+
+def _percentile_labels(bins: int, string_percentiles: bool) -> list:
+    edges = [round(p * 100 / bins) for p in range(1, bins + 1)]
+    if not string_percentiles:
+        return edges
+    return [f"{low}-{high}" for low, high in zip([0, *edges[:-1]], edges, strict=True)]
+
+
+def uplift_by_percentile(
+    y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, strategy: str = "overall", bins: int = 10,
+    std: bool = False, total: bool = False, string_percentiles: bool = True,
+) -> pd.DataFrame:
+    """Per-bin group sizes, outcome rates and uplift, rows ordered by descending score (as scikit-uplift).
+
+    Parameters
+    ----------
+    y_true, uplift, treatment : array-like
+        As in :func:`uplift_curve`; the outcome may be continuous (rates are then means).
+    strategy : {"overall", "by_group"}
+        Bin all rows together, or each arm's rows separately.
+    bins : int
+        Number of bins; rows are split as ``numpy.array_split`` of the sorted rows, except that each group
+        of tied scores stays whole, in the bin holding its middle row (so bins can be empty when many
+        rows tie, e.g. a tree's leaves).
+    std : bool
+        Add ``std_treatment``, ``std_control`` and ``std_uplift``: standard errors of the rates and of
+        their difference (``sqrt(p (1 - p) / n)`` for a binary outcome).
+    total : bool
+        Add a ``total`` row over all rows. Its standard errors are those of the overall rates
+        (scikit-uplift 0.5.1 puts the sum of the bins' standard errors there).
+    string_percentiles : bool
+        Index labels ``"0-10", "10-20", ...`` (True) or the upper percentiles ``10, 20, ...`` (False).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``percentile``; columns ``n_treatment``, ``n_control``, ``response_rate_treatment``,
+        ``response_rate_control``, ``uplift`` (and the ``std_*`` columns). Rates are NaN, with a warning,
+        in bins without rows of an arm.
+    """
+    y, score, treated = check_inputs(y_true, uplift, treatment)
+    check_choice(strategy, "strategy", ("overall", "by_group"))
+    check_bool(std, "std")
+    check_bool(total, "total")
+    check_bool(string_percentiles, "string_percentiles")
+    bins = _check_bins(bins, len(y))
+    stats_treated, stats_control = _binned_arm_stats(y, score, treated, strategy, bins)
+    _warn_empty_bins("uplift_by_percentile", stats_treated, stats_control, np.ones(bins, dtype=bool))
+    rows = [stats_treated, stats_control]
+    labels = _percentile_labels(bins, string_percentiles)
+    if total:
+        everything = np.zeros(len(y), dtype=np.int64)
+        totals = (_arm_stats(y[treated], everything[treated], 1), _arm_stats(y[~treated], everything[~treated], 1))
+        rows = [_ArmStats(*(np.r_[part, whole] for part, whole in zip(arm, arm_total, strict=True)))
+                for arm, arm_total in zip(rows, totals, strict=True)]
+        labels = [*labels, "total"]
+    stats_treated, stats_control = rows
+    table = pd.DataFrame(
+        {
+            "n_treatment": stats_treated.n.astype(np.int32),
+            "n_control": stats_control.n.astype(np.int32),
+            "response_rate_treatment": stats_treated.mean,
+            "response_rate_control": stats_control.mean,
+            "uplift": stats_treated.mean - stats_control.mean,
+        },
+        index=pd.Index(labels, name="percentile"),
+    )
+    if std:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variance_treated = stats_treated.variance / stats_treated.n
+            variance_control = stats_control.variance / stats_control.n
+        table["std_treatment"] = np.sqrt(variance_treated)
+        table["std_control"] = np.sqrt(variance_control)
+        table["std_uplift"] = np.sqrt(variance_treated + variance_control)
+    return table
+
+
+def weighted_average_uplift(
+    y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, strategy: str = "overall", bins: int = 10
+) -> float:
+    """Average of the per-bin uplifts of :func:`uplift_by_percentile`, weighted by treated rows per bin.
+
+    Bins without treated rows have weight 0 and are skipped (scikit-uplift returns NaN). NaN, with a
+    warning, when a bin with treated rows has no control rows.
+    """
+    y, score, treated = check_inputs(y_true, uplift, treatment)
+    check_choice(strategy, "strategy", ("overall", "by_group"))
+    bins = _check_bins(bins, len(y))
+    stats_treated, stats_control = _binned_arm_stats(y, score, treated, strategy, bins)
+    weighted = stats_treated.n > 0
+    if np.any(stats_control.n[weighted] == 0):
+        _warn_empty_bins("weighted_average_uplift", stats_treated, stats_control, weighted)
+        return math.nan
+    uplifts = stats_treated.mean[weighted] - stats_control.mean[weighted]
+    return float(np.dot(stats_treated.n[weighted], uplifts) / np.sum(stats_treated.n[weighted]))
+
+
+def treatment_balance_curve(
+    uplift: ArrayLike, treatment: ArrayLike, winsize: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Share of treated rows in a sliding window over rows ordered by descending score.
+
+    Parameters
+    ----------
+    uplift, treatment : array-like
+        As in :func:`uplift_curve`.
+    winsize : int
+        Window size in rows, 1 to ``n_samples``.
+
+    Returns
+    -------
+    percentile, balance : ndarray
+        ``n_samples - winsize + 1`` points, at percentiles evenly spaced from 1 to 100 (as
+        scikit-uplift). Within a group of tied scores every row counts with the group's treated share.
+    """
+    _, score, treated = check_inputs(None, uplift, treatment)
+    winsize = check_int(winsize, "winsize", 1)
+    if winsize > len(score):
+        raise ValueError(f"winsize={winsize} is larger than the {len(score)} rows")
+    order, starts = tie_groups(score)
+    sizes = np.diff(np.r_[starts, len(score)])
+    group_share = np.add.reduceat(treated[order].astype(np.float64), starts) / sizes
+    cumulative = np.r_[0.0, np.cumsum(np.repeat(group_share, sizes))]
+    balance = (cumulative[winsize:] - cumulative[:-winsize]) / winsize
+    return np.linspace(1, 100, len(balance)), balance
+
+
+def calibration_table(
+    y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, bins: int = 10, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Predicted vs observed uplift per bin of predicted uplift, with confidence intervals.
+
+    Rows are binned by descending predicted uplift as in :func:`uplift_by_percentile` (deciles by default;
+    tied scores stay in one bin, and empty bins are dropped). The observed uplift is the treated minus
+    the control outcome rate of the bin's rows.
+
+    Parameters
+    ----------
+    y_true, uplift, treatment : array-like
+        As in :func:`uplift_curve`. A binary (0/1) outcome gets Newcombe's hybrid score interval, any
+        other outcome Welch's t interval (see :mod:`upliftree.inference`).
+    bins : int
+        Number of bins.
+    alpha : float
+        Intervals have coverage ``1 - alpha``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per non-empty bin, highest predictions first: ``bin`` (1-based), ``score_min``,
+        ``score_max``, ``n_treatment``, ``n_control``, ``predicted_uplift`` (mean score of the bin's
+        rows), ``response_rate_treatment``, ``response_rate_control``, ``observed_uplift``, ``ci_low``,
+        ``ci_high``, ``p_value``. Observed values are NaN, with a warning, in bins without treated or
+        control rows (fewer than 2 for a continuous outcome).
+    """
+    y, score, treated = check_inputs(y_true, uplift, treatment)
+    bins = _check_bins(bins, len(y))
+    alpha = check_alpha(alpha)
+    rows_bin = _bin_of_rows(score, bins)
+    n_rows = np.bincount(rows_bin, minlength=bins)
+    used = np.flatnonzero(n_rows > 0)
+    stats_treated, stats_control = _binned_arm_stats(y, score, treated, "overall", bins)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        predicted = np.bincount(rows_bin, weights=score, minlength=bins) / n_rows
+    binary = is_binary(y)
+    if binary:
+        estimate, low, high, p_value = diff_proportions_ci(
+            stats_treated.n, stats_treated.total, stats_control.n, stats_control.total, alpha
+        )
+        minimum = 1
+    else:
+        sample_variances = [np.nan_to_num(stats.variance * stats.n / np.maximum(stats.n - 1, 1))
+                            for stats in (stats_treated, stats_control)]
+        estimate, low, high, p_value = welch_ci(
+            stats_treated.n, np.nan_to_num(stats_treated.mean), sample_variances[0],
+            stats_control.n, np.nan_to_num(stats_control.mean), sample_variances[1], alpha,
+        )
+        minimum = 2
+    too_small = used[(stats_treated.n[used] < minimum) | (stats_control.n[used] < minimum)]
+    if too_small.size:
+        warn_undefined(
+            f"calibration_table: bin(s) {(too_small + 1).tolist()} have fewer than {minimum} treated or "
+            "control rows, so their observed uplift and interval are NaN"
+        )
+    score_min = np.full(bins, np.inf)
+    score_max = np.full(bins, -np.inf)
+    np.minimum.at(score_min, rows_bin, score)
+    np.maximum.at(score_max, rows_bin, score)
+    return pd.DataFrame(
+        {
+            "bin": used + 1,
+            "score_min": score_min[used],
+            "score_max": score_max[used],
+            "n_treatment": stats_treated.n[used].astype(np.int64),
+            "n_control": stats_control.n[used].astype(np.int64),
+            "predicted_uplift": predicted[used],
+            "response_rate_treatment": stats_treated.mean[used],
+            "response_rate_control": stats_control.mean[used],
+            "observed_uplift": np.asarray(estimate)[used],
+            "ci_low": np.asarray(low)[used],
+            "ci_high": np.asarray(high)[used],
+            "p_value": np.asarray(p_value)[used],
+        }
+    )

@@ -1,0 +1,232 @@
+"""Report stage 7 (first half): everything the template shows, as text for people (:mod:`upliftree._format`).
+
+Outcome levels and effects print with :func:`upliftree.export.sheets.outcome_format` of the report's tree,
+so the summary, the tables, the tree and the rule sheets agree to the digit.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._format import (
+    OutcomeFormat,
+    count,
+    decimals_for,
+    fixed,
+    interval,
+    interval_label,
+    p_value,
+    percent,
+    significant,
+)
+from .._validation import arm_codes
+from ..export.drawing import tree_drawing
+from ..export.sheets import outcome_format
+from ..rules import missing_note
+from .checks import SMD_WARNING
+from .decision import Decision
+from .evaluation import RANDOM, TOP_SHARES, Evaluation
+from .exports import RENDERER_NAMES, Exports
+from .fitting import FittedModels
+from .review import Checks
+from .settings import ReportSettings
+from .split import SplitRows
+from .tree_view import arm_cells, tree_view
+
+__all__ = ["ARTIFACTS", "report_context"]
+
+# File written -> what it holds (the report lists them; eligibility.csv only with a policy).
+ARTIFACTS = {
+    "report.html": "this report, one self-contained file",
+    "model.json": "the honest uplift tree (upliftree.load / upliftree score), with its training profile",
+    "tree.svg": "the tree drawing at full size",
+    "rules.md": "segment rule sheet, Markdown",
+    "rules.csv": "segment rule sheet, CSV",
+    "segments.csv": "segments with estimation and held-out uplift, intervals and p-values",
+    "qini.png": "Qini curves with bootstrap bands",
+    "uplift.png": "uplift curves with bootstrap bands",
+    "deciles.png": "held-out outcome by decile of the forest's predicted uplift",
+    "eligibility.csv": "who gets which treatment under the policy",
+    "scoring.sql": "SQL query that scores rows in a database like the tree",
+}
+QINI_DECIMALS = 3  # Qini coefficients and uplift AUC are between -1 and 1: three decimals throughout
+SMD_DECIMALS = 3
+
+
+def _verdict(low: float, high: float) -> str:
+    return "treat" if low > 0 else ("do not disturb" if high < 0 else "no clear effect")
+
+
+def _effect_cards(evaluation: Evaluation, numbers: OutcomeFormat) -> list[dict[str, Any]]:
+    return [{"label": effect["label"], "n_rows": count(effect["n_rows"]), "low": effect["low"],
+             "high": effect["high"], "headline": numbers.effect(effect["effect"]),
+             "interval": numbers.interval(effect["low"], effect["high"]) or "n/a",
+             "p_text": p_value(effect["p_value"]), "significant": effect["low"] > 0 or effect["high"] < 0}
+            for effect in evaluation.effects]
+
+
+def _segment_rows(sheet: pd.DataFrame, labels: list[str], numbers: OutcomeFormat,
+                  decision: Decision | None) -> list[dict[str, Any]]:
+    """Rule sheet rows as the template shows them (formatted numbers, a verdict per treatment)."""
+    outcome = "rate" if numbers.binary else "mean"
+    net_decimals = None if decision is None else decimals_for(sheet["net_value"], 3)
+    rows = []
+    for entry in sheet.to_dict("records"):
+        row: dict[str, Any] = {
+            "leaf_id": int(entry["leaf_id"]), "rule": entry["rule"], "share": percent(entry["share"]),
+            "arms": arm_cells(labels, [entry[f"n_{label}"] for label in labels],
+                              [entry[f"{outcome}_{label}"] for label in labels], numbers),
+            "effects": []}
+        for label in labels[1:]:
+            suffix = "" if len(labels) == 2 else f"_{label}"
+            low, high = entry[f"ci_low{suffix}"], entry[f"ci_high{suffix}"]
+            row["effects"].append({
+                "uplift": entry[f"uplift{suffix}"], "headline": numbers.effect(entry[f"uplift{suffix}"]),
+                "interval": numbers.interval(low, high),
+                "held_out": numbers.effect(entry[f"held_out_uplift{suffix}"]),
+                "held_out_interval": numbers.interval(entry[f"held_out_ci_low{suffix}"],
+                                                      entry[f"held_out_ci_high{suffix}"]),
+                "verdict": _verdict(low, high),
+            })
+        # The summary cards show a segment's largest (most responsive) and smallest effect, with its treatment.
+        order = np.argsort([np.nan_to_num(effect["uplift"], nan=-np.inf) for effect in row["effects"]], kind="stable")
+        row["top"] = {"treatment": labels[1 + order[-1]], **row["effects"][order[-1]]}
+        row["bottom"] = {"treatment": labels[1 + order[0]], **row["effects"][order[0]]}
+        if decision is not None:
+            row["treat"] = str(entry["action"]) != labels[0]
+            row["action"] = str(entry["action"]) if row["treat"] else "no action"
+            row["net_value"] = fixed(entry["net_value"], net_decimals, sign=True)
+        rows.append(row)
+    return rows
+
+
+def _score_rows(table: pd.DataFrame, numbers: OutcomeFormat) -> list[dict[str, Any]]:
+    rows = []
+    for entry in table.to_dict("records"):
+        bounds = interval(entry["qini_low"], entry["qini_high"], QINI_DECIMALS)
+        rows.append({"model": entry["model"], "qini": f"{fixed(entry['qini'], QINI_DECIMALS)} {bounds}".strip(),
+                     "auuc": fixed(entry["auuc"], QINI_DECIMALS), "random": entry["model"] == RANDOM,
+                     "top": [numbers.effect(entry[f"uplift_at_{round(share * 100)}"]) for share in TOP_SHARES]})
+    return rows
+
+
+def _decile_rows(table: pd.DataFrame, numbers: OutcomeFormat) -> list[dict[str, Any]]:
+    return [{"bin": int(entry["bin"]), "n": f"{count(entry['n_treatment'])} / {count(entry['n_control'])}",
+             "predicted": numbers.effect(entry["predicted_uplift"]),
+             "treated": numbers.level(entry["response_rate_treatment"]),
+             "control": numbers.level(entry["response_rate_control"]),
+             "observed": numbers.effect(entry["observed_uplift"], entry["ci_low"], entry["ci_high"]),
+             "positive": entry["ci_low"] > 0, "negative": entry["ci_high"] < 0}
+            for entry in table.to_dict("records")]
+
+
+def _balance_rows(balance: pd.DataFrame, arms: list[str]) -> list[dict[str, Any]]:
+    return [{"feature": entry["feature"], "level": entry["level"],
+             "values": [significant(entry["control"], 3)] + [significant(entry[arm], 3) for arm in arms[1:]],
+             "smd": [fixed(entry[f"smd_{arm}"], SMD_DECIMALS, sign=True) for arm in arms[1:]],
+             "warn": entry["max_abs_smd"] > SMD_WARNING}
+            for entry in balance.to_dict("records")]
+
+
+def _arm_rows(split: SplitRows, numbers: OutcomeFormat) -> list[dict[str, Any]]:
+    experiment = split.experiment
+    codes = arm_codes(experiment.treatment, tuple(experiment.arms))
+    rows = []
+    for code, label in enumerate(split.labels):
+        y = experiment.y[codes == code]
+        rows.append({"label": label, "role": "control" if code == 0 else "treatment", "n": count(len(y)),
+                     "share": percent(len(y) / experiment.n_rows), "outcome": numbers.level(float(y.mean()))})
+    return rows
+
+
+def _policy_context(decision: Decision, settings: ReportSettings, split: SplitRows) -> dict[str, Any]:
+    eligibility, value = decision.eligibility, decision.value
+    treated = eligibility["policy_arm"].astype(str) != str(split.experiment.control)
+    # One precision for every net value of the table and the summary card.
+    decimals = decimals_for(value[["net_value", "net_value_low", "net_value_high"]].to_numpy().ravel(), 3)
+
+    def with_interval(entry: pd.Series, name: str) -> str:
+        bounds = interval(entry[f"{name}_low"], entry[f"{name}_high"], decimals, sign=True)
+        return f"{fixed(entry[name], decimals, sign=True)} {bounds}".strip()
+
+    rows = [{"name": name, "treated": percent(entry["treated_share"]), "net_value": with_interval(entry, "net_value"),
+             "gain": "" if name == "policy" else with_interval(entry, "policy_gain"), "is_policy": name == "policy"}
+            for name, entry in value.iterrows()]
+    chosen = eligibility.loc[~eligibility["exploration"]]
+    return {
+        # Settings as they were given (25, 0.5), not rounded.
+        "benefit": f"{settings.benefit:,g}", "cost": f"{settings.cost:,g}",
+        "budget": None if settings.budget is None else f"{settings.budget:,g}",
+        "n_treated": count(treated.sum()), "n_rows": count(split.experiment.n_rows),
+        "treated_share": percent(treated.mean()), "total_cost": fixed(chosen["cost"].sum(), 2),
+        "total_net_value": fixed(chosen["net_value"].sum(), 2), "explore": settings.explore, "value_rows": rows,
+        "estimator": value.attrs.get("estimator", "dr"),
+        "net_per_row": fixed(value.loc["policy", "net_value"], decimals, sign=True),
+        "treat_all_per_row": fixed(value.iloc[2]["net_value"], decimals, sign=True),
+    }
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def report_context(settings: ReportSettings, split: SplitRows, models: FittedModels, evaluation: Evaluation,
+                   decision: Decision | None, exports: Exports, checks: Checks, elapsed: float) -> dict[str, Any]:
+    """The template's variables (``report.html.j2``) from every stage's output."""
+    tree, forest, experiment = models.tree, models.forest, split.experiment
+    labels = split.labels
+    numbers = outcome_format(tree)
+    drawing = tree_drawing(tree, settings.alpha)
+    n_estimation = int(drawing.effects.count[0].sum())
+    root_name = "All estimation rows" if tree.honest_estimates_ else "All training rows"
+    return {
+        "title": settings.title,
+        "description": settings.description,
+        "generated": time.strftime("%Y-%m-%d %H:%M"),
+        "source": experiment.source,
+        "binary": experiment.binary,
+        "outcome_kind": "binary" if experiment.binary else "continuous",
+        "outcome_column": experiment.outcome_column,
+        "treatment_column": experiment.treatment_column,
+        "n_rows": count(experiment.n_rows), "n_train": count(split.train.n_rows), "n_test": count(split.test.n_rows),
+        "features": list(tree.schema_.names),
+        "labels": labels,
+        "treatments": labels[1:],
+        "arms": _arm_rows(split, numbers),
+        "effects": _effect_cards(evaluation, numbers),
+        "interval": interval_label(settings.alpha),
+        "settings": asdict(settings),
+        "tree": {"criterion": tree.criterion, "max_depth": tree.max_depth, "depth": tree.depth_,
+                 "min_samples_leaf": tree.min_samples_leaf, "honest_fraction": tree.honest_fraction,
+                 "n_leaves": tree.n_leaves_, "honest": bool(tree.honest_estimates_),
+                 "n_estimation": count(n_estimation)},
+        "forest": {"n_estimators": forest.n_estimators, "max_depth": forest.max_depth,
+                   "max_samples": forest.max_samples,
+                   "min_samples_leaf": forest.min_samples_leaf, "max_features": forest.max_features},
+        "baseline_note": models.baseline_note,
+        "scores": {label: _score_rows(table, numbers) for label, table in evaluation.scores.items()},
+        "top_shares": [f"{share:.0%}" for share in TOP_SHARES],
+        "deciles": {label: _decile_rows(table, numbers) for label, table in evaluation.deciles.items()},
+        "images": {name: _data_uri(exports.files[name]) for name in evaluation.figures},
+        "tree_view": tree_view(drawing, labels, root_name),
+        "tree_legend": drawing.legend,
+        "tree_renderer": RENDERER_NAMES[exports.tree_renderer],
+        "segments": _segment_rows(exports.sheet, labels, numbers, decision),
+        "missing_note": missing_note(tree.tree_, tree.schema_),
+        "policy": None if decision is None else _policy_context(decision, settings, split),
+        "balance": _balance_rows(checks.balance, labels),
+        "checks": checks.checks,
+        "n_warnings": checks.n_warnings,
+        "n_failed": checks.n_failed,
+        "excluded": split.screen.excluded,
+        "artifacts": [(name, description) for name, description in ARTIFACTS.items()
+                      if name in exports.files or name == "report.html"],
+        "elapsed": f"{elapsed:.0f} s",
+    }

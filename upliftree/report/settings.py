@@ -1,0 +1,103 @@
+"""The choices of a report (:class:`ReportSettings`) and how its stages show progress."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._params import check_int, check_real
+
+__all__ = ["Progress", "ReportSettings", "no_progress"]
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """How the report splits, fits, evaluates and decides.
+
+    Parameters
+    ----------
+    criterion : str or None
+        Split criterion of the tree and forest; None takes the estimators' default (``"kl"`` for a binary
+        outcome, ``"tstat"`` for a continuous one).
+    max_depth : int
+        Depth of the honest tree.
+    min_samples_leaf : int or None
+        Rows per leaf of the tree; None: 0.5% of the training rows, at least 100.
+    honest_fraction : float
+        Share of the training rows that estimates the tree's segments (the rest chooses the splits).
+    n_estimators, forest_max_depth : int
+        Size of the forest.
+    forest_max_samples : float or None
+        Share of the training rows each forest tree draws (None: as many as there are); smaller is faster.
+    test_size : float
+        Share of the rows (stratified by arm and outcome) held out for evaluation.
+    n_boot : int
+        Bootstrap resamples of the intervals and curve bands.
+    alpha : float
+        Intervals have coverage ``1 - alpha``.
+    baseline : bool
+        Fit the T-learner baseline (when scikit-learn is installed).
+    benefit, cost, budget : float or None
+        A policy: value of one unit of outcome, cost of treating one row, and the most the treatments may
+        cost in total (None: treat every row with positive net value). No ``benefit``: no policy.
+    explore : float
+        Share of rows of the eligibility list put in a randomized exploration bucket.
+    sql_table, sql_dialect : str
+        Table the scoring SQL reads, and its dialect.
+    seed : int
+        Seeds the split, the models and the bootstrap.
+    title, description : str
+        Title of the report and an optional paragraph under it (what the experiment was).
+    """
+
+    criterion: str | None = None
+    max_depth: int = 4
+    min_samples_leaf: int | None = None
+    honest_fraction: float = 0.5
+    n_estimators: int = 100
+    forest_max_depth: int = 6
+    forest_max_samples: float | None = None
+    test_size: float = 0.3
+    n_boot: int = 200
+    alpha: float = 0.05
+    baseline: bool = True
+    benefit: float | None = None
+    cost: float = 0.0
+    budget: float | None = None
+    explore: float = 0.0
+    sql_table: str = "customers"
+    sql_dialect: str = "ansi"
+    seed: int = 0
+    title: str = "Uplift report"
+    description: str = ""
+
+    def check(self) -> None:
+        check_int(self.max_depth, "max_depth", 0)
+        if self.min_samples_leaf is not None:
+            check_int(self.min_samples_leaf, "min_samples_leaf", 1)
+        check_int(self.n_estimators, "n_estimators", 1)
+        check_int(self.forest_max_depth, "forest_max_depth", 0)
+        if self.forest_max_samples is not None:
+            check_real(self.forest_max_samples, "forest_max_samples", 0.0, 1.0, open_low=True)
+        check_int(self.n_boot, "n_boot", 1)
+        check_int(self.seed, "seed", 0)
+        check_real(self.test_size, "test_size", 0.0, 0.9, open_low=True)
+        check_real(self.alpha, "alpha", 0.0, 0.5, open_low=True)
+        check_real(self.explore, "explore", 0.0, 0.99)
+        check_real(self.cost, "cost", 0.0)
+        if self.benefit is not None:
+            check_real(self.benefit, "benefit", -np.inf)
+        elif self.budget is not None or self.cost:
+            raise ValueError("cost and budget describe a policy; give benefit (value of one unit of outcome) too")
+        if self.budget is not None:
+            check_real(self.budget, "budget", 0.0)
+
+
+Progress = Callable[[str], contextlib.AbstractContextManager]
+
+
+def no_progress(description: str) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext()

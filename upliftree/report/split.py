@@ -1,0 +1,41 @@
+"""Report stage 1: screen the features, then split the rows into training and held-out parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._base import spawn_generators
+from .._validation import arm_codes
+from ..tree import stratified_holdout
+from .experiment import Experiment
+from .leakage import Screen, screen_experiment
+from .settings import Progress, ReportSettings
+
+__all__ = ["SplitRows", "split_rows"]
+
+
+@dataclass(frozen=True)
+class SplitRows:
+    """The experiment after the feature screen, and its training and held-out rows."""
+
+    experiment: Experiment
+    screen: Screen
+    train: Experiment
+    test: Experiment
+
+    @property
+    def labels(self) -> list[str]:
+        """Arm labels as text, control first."""
+        return [str(label) for label in self.experiment.arms]
+
+
+def split_rows(experiment: Experiment, settings: ReportSettings, progress: Progress) -> SplitRows:
+    """Leave out features that look recorded after treatment (unless listed by name), then hold out
+    ``settings.test_size`` of the rows, stratified by arm (and outcome when binary)."""
+    with progress("Screening the features for columns recorded after treatment"):
+        experiment, screen = screen_experiment(experiment)
+    with progress("Splitting rows into training and held-out parts"):
+        arm = arm_codes(experiment.treatment, tuple(experiment.arms))
+        split_rng, = spawn_generators(settings.seed, 1)
+        held_out = stratified_holdout(arm, experiment.y, experiment.binary, settings.test_size, split_rng)
+    return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out))
