@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._base import spawn_generators
-from .._validation import check_int
+from .._params import check_int
 from ._data import LearnerData, take_rows
 from ._nuisance import fit_copy, mean_prediction
 

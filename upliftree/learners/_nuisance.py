@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_real
+from .._params import check_real
 
 # Defaults stop adding trees once a held-out 10% of their rows stops improving (scikit-learn's early stopping,
 # which "auto" turns on only above 10,000 rows): nuisance targets are noisy and effect targets (imputed effects,
