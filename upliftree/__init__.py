@@ -20,6 +20,12 @@ _LAZY = {
     "from_json": ("upliftree.export.model_json", "from_json"),
     "distill": ("upliftree.export.distill", "distill"),
     "Policy": ("upliftree.policy", "Policy"),
+    "SLearner": ("upliftree.learners", "SLearner"),
+    "TLearner": ("upliftree.learners", "TLearner"),
+    "XLearner": ("upliftree.learners", "XLearner"),
+    "RLearner": ("upliftree.learners", "RLearner"),
+    "DRLearner": ("upliftree.learners", "DRLearner"),
+    "ClassTransformation": ("upliftree.learners", "ClassTransformation"),
     "policy_value": ("upliftree.policy", "policy_value"),
     "warmup": ("upliftree._warmup", "warmup"),
 }

@@ -713,3 +713,206 @@ def finite_float_array(values: Any, argument: str) -> np.ndarray:
 def is_binary(values: np.ndarray) -> bool:
     """Whether every value of a float array is 0 or 1 (a binary outcome or a 0/1 arm flag)."""
     return bool(np.all((values == 0.0) | (values == 1.0)))
+
+
+# -- design inputs: known assignment probabilities and clusters (issue 16) ----------------------------------
+# The one boundary where trees, forests, metrics and learners read how an experiment was randomized.
+
+# How far a row of a 2-D propensity (or the values of a dict) may sum from 1: rounding of probabilities computed
+# in float64 or float32, not probabilities rounded to a few decimals. Nothing is renormalized.
+PROPENSITY_SUM_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Propensities:
+    """Known assignment probabilities of the rows of an experiment (read by :func:`validate_propensity`).
+
+    Attributes
+    ----------
+    received : ndarray of shape (n_rows,)
+        Probability of the arm each row received, in (0, 1]: all that inverse-probability weighting needs.
+    by_arm : ndarray of shape (n_rows, n_arms) or None
+        Probability of every arm for every row, columns in the order of the arm labels (control first).
+        None when the probabilities were given only for the received arm (a 1-D array or a column) and there
+        are more than two arms: they do not determine the other arms' probabilities then. With two arms they
+        do (the other arm's is ``1 - received``, which is 0 where ``received`` is 1).
+    form : str
+        The form given: ``"number"``, ``"dict"``, ``"received"`` (1-D array or column name) or ``"by_arm"``.
+    """
+
+    received: np.ndarray
+    by_arm: np.ndarray | None
+    form: str
+
+    @property
+    def constant(self) -> bool:
+        """Whether every row has the same probabilities of every arm (a number, a dict, or equal rows)."""
+        return self.by_arm is not None and bool((self.by_arm == self.by_arm[:1]).all())
+
+    def require_by_arm(self, purpose: str) -> np.ndarray:
+        """``by_arm``, or a ``ValueError`` saying that ``purpose`` needs it when only ``received`` is known."""
+        if self.by_arm is None:
+            raise ValueError(
+                f"propensity: {purpose} needs the probability of every arm for every row, but a 1-D propensity "
+                "(or a column) gives only the probability of the arm each row received, which determines the "
+                "others only with two arms; pass a 2-D array (n_rows, n_arms) in treatments_ order, or a dict "
+                "{arm: probability} for a design with the same probabilities for every row"
+            )
+        return self.by_arm
+
+
+def design_values(values: Any, X: Any, n_rows: int, argument: str) -> np.ndarray:
+    """One value per row: a column of the DataFrame ``X`` named by ``values``, or an array (a Series must carry
+    ``X``'s index when ``X`` is a DataFrame)."""
+    if isinstance(values, str):
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"{argument}={values!r} names a column, so X must be a pandas DataFrame")
+        matches = int((X.columns == values).sum())
+        if matches != 1:
+            raise ValueError(f"{argument}={values!r} is not a column of X" if matches == 0 else
+                             f"{argument}={values!r} names several columns of X; drop or rename the duplicates")
+        return _check_1d(X[values].to_numpy(), argument, n_rows)
+    if isinstance(values, pd.Series) and isinstance(X, pd.DataFrame) and not values.index.equals(X.index):
+        raise ValueError(f"{argument} is a Series whose index differs from X's index; align it with X "
+                         "(or pass a numpy array in X's row order)")
+    return _check_1d(values.to_numpy() if isinstance(values, pd.Series) else values, argument, n_rows)
+
+
+def _check_probabilities(values: np.ndarray, argument: str) -> np.ndarray:
+    """``values`` as float64, every one a probability in (0, 1] (NaN, text and others out of range raise)."""
+    values = _numeric_object_values(values, argument) if values.dtype == object else values
+    if values.dtype == np.bool_ or not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
+        raise TypeError(f"{argument} must hold numbers (probabilities), got dtype {values.dtype}")
+    values = values.astype(np.float64)
+    if np.isnan(values).any():
+        raise ValueError(f"{argument} holds {int(np.isnan(values).sum())} missing (NaN) value(s); every row "
+                         "needs its probability")
+    outside = ~((values > 0.0) & (values <= 1.0))
+    if outside.any():
+        examples = np.unique(values[outside])[:5].tolist()
+        raise ValueError(
+            f"{argument} holds {int(outside.sum())} value(s) outside (0, 1], e.g. {examples}; a probability of "
+            "assignment must be positive (a row could not have received an arm of probability 0) and at most 1"
+        )
+    return values
+
+
+def _check_sums(sums: np.ndarray, argument: str) -> None:
+    off = np.abs(sums - 1.0) > PROPENSITY_SUM_TOLERANCE
+    if off.any():
+        worst = int(np.argmax(np.abs(sums - 1.0)))
+        raise ValueError(
+            f"{argument}: the probabilities of the arms must sum to 1 (within {PROPENSITY_SUM_TOLERANCE:g}); "
+            f"{int(off.sum())} row(s) do not, e.g. row {worst} sums to {float(sums[worst])!r}. They are not "
+            "renormalized: give every arm's probability, in treatments_ order"
+        )
+
+
+def _arm_probability_dict(propensity: dict, arm_labels: tuple) -> np.ndarray:
+    per_arm = np.full(len(arm_labels), np.nan)
+    for key, value in propensity.items():
+        matches = [code for code, label in enumerate(arm_labels) if labels_equal(key, label)]
+        if not matches:
+            raise ValueError(f"propensity: {key!r} is not an arm; arms: {list(arm_labels)}")
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"propensity[{key!r}] must be a number, got {value!r}")
+        per_arm[matches[0]] = value
+    missing = [label for code, label in enumerate(arm_labels) if np.isnan(per_arm[code])]
+    if missing:
+        raise ValueError(f"propensity has no probability for arm(s) {missing}; give one for every arm "
+                         f"{list(arm_labels)}")
+    per_arm = _check_probabilities(per_arm, "propensity (dict values)")
+    _check_sums(np.array([per_arm.sum()]), "propensity (dict values)")
+    return per_arm
+
+
+def validate_propensity(propensity: Any, arm_labels: tuple, arm_codes: np.ndarray, n_rows: int,
+                        X: Any = None) -> Propensities | None:
+    """Read known assignment probabilities in any of their forms; ``None`` passes through.
+
+    Parameters
+    ----------
+    propensity : None, number, dict, 1-D array, 2-D array or str
+        - a number ``p``: with two arms, the probability of the treatment (control gets ``1 - p``); in (0, 1);
+        - a dict ``{arm: probability}``: every arm's probability, the same for every row; they sum to 1;
+        - a 1-D array (or Series): the probability of the arm each row received, in (0, 1];
+        - a 2-D array ``(n_rows, n_arms)``: every arm's probability per row, columns in ``arm_labels`` order,
+          each in (0, 1] and each row summing to 1;
+        - a str: the name of a column of the DataFrame ``X`` holding the 1-D form.
+        Sums must be 1 within ``PROPENSITY_SUM_TOLERANCE`` (1e-6); nothing is renormalized or clipped.
+    arm_labels : tuple
+        Arm labels, control first (an estimator's ``treatments_``).
+    arm_codes : ndarray of int
+        Each row's arm, as its position in ``arm_labels``.
+    n_rows : int
+    X : DataFrame, optional
+        Needed only for a column name.
+
+    Returns
+    -------
+    Propensities or None
+    """
+    if propensity is None:
+        return None
+    n_arms = len(arm_labels)
+    rows = np.arange(n_rows)
+    if isinstance(propensity, bool):
+        raise TypeError("propensity must be a number, a dict, an array or a column name, got a bool")
+    if isinstance(propensity, Real):
+        if n_arms != 2:
+            raise ValueError(
+                f"propensity={propensity!r}: a number is the probability of treatment in a two-arm experiment, "
+                f"but there are {n_arms} arms {list(arm_labels)}; pass a dict {{arm: probability}}"
+            )
+        treated = float(propensity)
+        if not 0.0 < treated < 1.0:
+            raise ValueError(
+                f"propensity={propensity!r} must be in (0, 1): it is the probability of treatment "
+                f"{arm_labels[1]!r}, and control {arm_labels[0]!r} gets 1 - propensity; both arms have rows, "
+                "so neither probability can be 0"
+            )
+        by_arm = np.broadcast_to(np.array([1.0 - treated, treated]), (n_rows, 2))
+        return Propensities(by_arm[rows, arm_codes], by_arm, "number")
+    if isinstance(propensity, dict):
+        by_arm = np.broadcast_to(_arm_probability_dict(propensity, arm_labels), (n_rows, n_arms))
+        return Propensities(by_arm[rows, arm_codes], by_arm, "dict")
+    if isinstance(propensity, str) or np.ndim(propensity) < 2 or np.shape(propensity)[1:] == (1,):
+        argument = f"propensity column {propensity!r}" if isinstance(propensity, str) else "propensity"
+        received = _check_probabilities(design_values(propensity, X, n_rows, "propensity"), argument)
+        by_arm = None
+        if n_arms == 2:
+            by_arm = np.empty((n_rows, 2))
+            by_arm[rows, arm_codes] = received
+            by_arm[rows, 1 - arm_codes] = 1.0 - received
+        return Propensities(received, by_arm, "received")
+    values = np.asarray(propensity)
+    if values.shape != (n_rows, n_arms):
+        raise ValueError(
+            f"propensity has shape {values.shape}; a 2-D propensity is (n_rows, n_arms) = ({n_rows}, {n_arms}), "
+            f"columns in the order of the arms {list(arm_labels)}"
+        )
+    by_arm = _check_probabilities(values, "propensity")
+    _check_sums(by_arm.sum(axis=1), "propensity")
+    return Propensities(by_arm[rows, arm_codes], by_arm, "by_arm")
+
+
+def validate_cluster(cluster: Any, n_rows: int, X: Any = None) -> np.ndarray | None:
+    """Cluster ids (the unit of randomization: store, household...) as int64 codes 0..n_clusters-1.
+
+    ``cluster`` is an array of ids (numbers or text, one per row) or the name of a column of the DataFrame
+    ``X``; ``None`` passes through. Codes follow the sorted ids, so they do not depend on the row order.
+    """
+    if cluster is None:
+        return None
+    ids = design_values(cluster, X, n_rows, "cluster")
+    missing = pd.isna(ids)
+    if missing.any():
+        raise ValueError(f"cluster has {int(missing.sum())} missing id(s); every row needs the id of its cluster")
+    try:
+        codes, _ = pd.factorize(ids, sort=True)
+    except TypeError:
+        # Ids of mixed types (numbers and text) do not sort; a stable text order still makes codes row-order free.
+        codes, uniques = pd.factorize(ids)
+        order = sorted(range(len(uniques)), key=lambda code: (type(uniques[code]).__name__, str(uniques[code])))
+        codes = np.argsort(order)[codes]
+    return codes.astype(np.int64)

@@ -103,3 +103,86 @@ def make_uplift_data(n_samples: int = 20_000, n_treatments: int = 1, outcome: st
 
 
 FEATURES = ["age", "tenure", "visits", "income", "region", "channel"]
+
+
+# Smooth effects of up to three treatments on features in [0, 1] (the first from Nie & Wager 2021, setup A).
+_SMOOTH_EFFECTS = (
+    lambda x: (x[:, 0] + x[:, 1]) / 2.0,
+    lambda x: 0.25 + x[:, 2] * x[:, 3],
+    lambda x: (1.0 + np.sin(np.pi * x[:, 4])) / 4.0,
+)
+
+
+def make_smooth_uplift_data(n_samples: int = 5_000, n_features: int = 6, n_treatments: int = 1,
+                            outcome: str = "continuous", confounding: float = 0.0, noise: float = 1.0,
+                            random_state=None) -> pd.DataFrame:
+    """An experiment whose effect varies smoothly with the features, randomized or confounded.
+
+    Nie & Wager's (2021) setup A: features ``x0 .. x{d-1}`` uniform on [0, 1], a baseline that is harder to
+    learn than the effect, ``b(x) = sin(pi x0 x1) + 2 (x2 - 0.5)^2 + x3 + 0.5 x4``, and the effect of the first
+    treatment ``tau_1(x) = (x0 + x1) / 2``; further treatments have ``tau_2 = 0.25 + x2 x3`` and
+    ``tau_3 = (1 + sin(pi x4)) / 4``. Continuous outcome: ``y = b(x) + tau_a(x) + noise * N(0, 1)``; binary:
+    ``P(y = 1) = 0.1 + 0.2 b(x) + 0.2 tau_a(x)`` (in [0.1, 0.9]; the effects are then ``0.2 tau``).
+
+    Assignment: with ``confounding = 0`` every arm is equally likely; otherwise the probability of being
+    treated at all is ``e(x) = (1 - c) * share + c * clip(sin(pi x0 x1), 0.1, 0.9)`` (``share`` = treated share
+    of a randomized design; ``c = 1`` is setup A's propensity), split evenly between the treatments. ``x0`` and
+    ``x1`` drive both the baseline and the assignment, so comparing arms' raw means is biased.
+
+    Parameters
+    ----------
+    n_samples : int
+    n_features : int
+        At least 5; features beyond ``x4`` are noise.
+    n_treatments : int
+        1, 2 or 3 treatments besides control; arms are labelled 0 (control), 1, 2, 3.
+    outcome : {"continuous", "binary"}
+    confounding : float in [0, 1]
+    noise : float
+        Standard deviation of the continuous outcome's noise.
+    random_state : None, int or numpy Generator
+
+    Returns
+    -------
+    DataFrame
+        ``x0 .. x{d-1}``, ``treatment``, ``outcome``, ``propensity`` (the true probability of the row's arm),
+        ``propensity_<arm>`` (every arm's), ``true_uplift`` (the row's own arm's effect, 0 for control) and
+        ``true_uplift_<arm>`` for every treatment.
+    """
+    if outcome not in ("binary", "continuous"):
+        raise ValueError(f"outcome must be 'binary' or 'continuous', got {outcome!r}")
+    if not 1 <= n_treatments <= len(_SMOOTH_EFFECTS):
+        raise ValueError(f"n_treatments must be 1, 2 or 3, got {n_treatments!r}")
+    if n_features < 5:
+        raise ValueError(f"n_features must be at least 5, got {n_features!r}")
+    if not 0.0 <= confounding <= 1.0:
+        raise ValueError(f"confounding must be in [0, 1], got {confounding!r}")
+    if not noise >= 0.0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    feature_rng, arm_rng, outcome_rng = spawn_generators(random_state, 3)
+    x = feature_rng.uniform(0.0, 1.0, (n_samples, n_features))
+    baseline = np.sin(np.pi * x[:, 0] * x[:, 1]) + 2.0 * (x[:, 2] - 0.5) ** 2 + x[:, 3] + 0.5 * x[:, 4]
+    effects = np.column_stack([effect(x) for effect in _SMOOTH_EFFECTS[:n_treatments]])
+    randomized_share = n_treatments / (n_treatments + 1)
+    treated = (1.0 - confounding) * randomized_share + confounding * np.clip(np.sin(np.pi * x[:, 0] * x[:, 1]),
+                                                                             0.1, 0.9)
+    by_arm = np.column_stack([1.0 - treated] + [treated / n_treatments] * n_treatments)
+    arm = (arm_rng.random(n_samples)[:, None] > np.cumsum(by_arm, axis=1)[:, :-1]).sum(axis=1)
+    rows = np.arange(n_samples)
+    own_effect = np.where(arm > 0, effects[rows, np.maximum(arm - 1, 0)], 0.0)
+    if outcome == "continuous":
+        y = baseline + own_effect + noise * outcome_rng.standard_normal(n_samples)
+        scale = 1.0
+    else:
+        scale = 0.2
+        y = (outcome_rng.random(n_samples) < 0.1 + 0.2 * baseline + scale * own_effect).astype(np.int64)
+    frame = pd.DataFrame(x, columns=[f"x{index}" for index in range(n_features)])
+    frame["treatment"] = arm
+    frame["outcome"] = y
+    frame["propensity"] = by_arm[rows, arm]
+    for code in range(n_treatments + 1):
+        frame[f"propensity_{code}"] = by_arm[:, code]
+    frame["true_uplift"] = own_effect * scale
+    for code in range(1, n_treatments + 1):
+        frame[f"true_uplift_{code}"] = effects[:, code - 1] * scale
+    return frame
