@@ -1,0 +1,173 @@
+"""Design moments and robust intervals (upliftree.design): a slow reference, and coverage with known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from upliftree.design import (
+    CROSS_SS,
+    CROSS_SW,
+    CROSS_WS,
+    CROSS_WW,
+    N_UNITS,
+    OWN_SS,
+    OWN_SW,
+    OWN_WW,
+    cluster_holdout,
+    design_moments,
+    robust_mean_covariance,
+)
+from upliftree.inference import robust_difference_ci
+
+# A root split into two leaves, and a depth-2 tree: parents of every node.
+STUMP = np.array([-1, 0, 0])
+DEPTH_TWO = np.array([-1, 0, 0, 1, 1, 2, 2])
+
+
+def reference_moments(parent, leaves, arm, weight, y, cluster, n_arms):
+    """Loop over nodes, arms and units: the sums of unit totals, written out."""
+    n_rows = len(leaves)
+    units = np.arange(n_rows) if cluster is None else cluster
+    moments = np.zeros((len(parent), n_arms, 8))
+    for node in range(len(parent)):
+        reaches = np.zeros(n_rows, dtype=bool)
+        for row in range(n_rows):
+            ancestor = leaves[row]
+            while ancestor >= 0:
+                if ancestor == node:
+                    reaches[row] = True
+                ancestor = parent[ancestor]
+        for unit in np.unique(units[reaches]):
+            rows = reaches & (units == unit)
+            totals = [((weight * rows)[arm == a].sum(), (weight * y * rows)[arm == a].sum(), (rows & (arm == a)).any())
+                      for a in range(n_arms)]
+            control_w, control_s, _ = totals[0]
+            for a, (w, s, present) in enumerate(totals):
+                moments[node, a, N_UNITS] += present
+                moments[node, a, OWN_WW] += w * w
+                moments[node, a, OWN_SW] += s * w
+                moments[node, a, OWN_SS] += s * s
+                if a > 0:
+                    moments[node, a, CROSS_WW] += w * control_w
+                    moments[node, a, CROSS_WS] += w * control_s
+                    moments[node, a, CROSS_SW] += s * control_w
+                    moments[node, a, CROSS_SS] += s * control_s
+    return moments
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 60), st.integers(2, 3), st.booleans(), st.integers(0, 2**32 - 1))
+def test_design_moments_match_reference(n_rows, n_arms, clustered, seed):
+    rng = np.random.default_rng(seed)
+    leaves = rng.choice([3, 4, 5, 6], size=n_rows)
+    arm = rng.integers(0, n_arms, size=n_rows)
+    weight = rng.choice([0.0, 0.5, 1.25, 4.0], size=n_rows)
+    y = rng.normal(size=n_rows)
+    cluster = rng.integers(0, max(n_rows // 3, 1), size=n_rows) if clustered else None
+    moments = design_moments(DEPTH_TWO, leaves, arm, weight, y, cluster, n_arms)
+    np.testing.assert_allclose(moments, reference_moments(DEPTH_TWO, leaves, arm, weight, y, cluster, n_arms),
+                               rtol=1e-12, atol=1e-12)
+
+
+def _node_intervals(parent, leaves, arm, weight, y, cluster):
+    """Uplift intervals of every node from the design moments (two arms)."""
+    moments = design_moments(parent, leaves, arm, weight, y, cluster, 2)
+    reaches = [np.ones(len(y), dtype=bool)] + [leaves == node for node in range(1, len(parent))]
+    totals = np.array([[[weight[r & (arm == a)].sum(), (weight * y)[r & (arm == a)].sum()] for a in range(2)]
+                       for r in reaches])
+    mean = totals[..., 1] / totals[..., 0]
+    variance, covariance = robust_mean_covariance(mean, totals[..., 0], moments)
+    return robust_difference_ci(mean[:, 1:], variance[:, 1:], moments[:, 1:, N_UNITS], mean[:, :1],
+                                variance[:, :1], moments[:, :1, N_UNITS], covariance, 0.05)
+
+
+def _coverage(draw, n_replications, seed):
+    rng = np.random.default_rng(seed)
+    hits = []
+    for _ in range(n_replications):
+        truth, (estimate, low, high, _) = draw(rng)
+        hits.append((low[:, 0] <= truth) & (truth <= high[:, 0]))
+    return np.mean(hits, axis=0)
+
+
+def _stratified(weighted: bool):
+    """80/20 treated in the north (baseline +25 pp), 50/50 elsewhere; leaves split on a feature unrelated to
+    the design. True effects: +3 pp elsewhere, +2.2 pp in the north."""
+
+    def draw(rng):
+        n_rows = 4000
+        north = rng.random(n_rows) < 0.4
+        leaves = np.where(rng.random(n_rows) < 0.5, 1, 2)
+        probability = np.where(north, 0.8, 0.5)
+        arm = (rng.random(n_rows) < probability).astype(np.int64)
+        effect = np.where(north, 0.022, 0.03)
+        y = (rng.random(n_rows) < 0.1 + 0.25 * north + effect * arm).astype(np.float64)
+        weight = 1.0 / np.where(arm == 1, probability, 1.0 - probability) if weighted else np.ones(n_rows)
+        return 0.4 * 0.022 + 0.6 * 0.03, _node_intervals(STUMP, leaves, arm, weight, y, None)
+
+    return draw
+
+
+def test_weighted_intervals_cover_on_a_stratified_design_and_unweighted_ones_do_not():
+    weighted = _coverage(_stratified(True), 300, 0)
+    unweighted = _coverage(_stratified(False), 300, 0)
+    # Root and both leaves; 300 replications give a standard error of 1.3 points on 95%.
+    assert np.all((weighted >= 0.92) & (weighted <= 0.98)), weighted
+    assert np.all(unweighted < 0.5), unweighted
+
+
+def _clustered(cluster_aware: bool):
+    """80 stores of 25 customers, half the stores treated; a store effect as large as the noise."""
+
+    def draw(rng):
+        n_clusters, size = 80, 25
+        cluster = np.repeat(np.arange(n_clusters), size)
+        arm = (rng.permutation(n_clusters) < n_clusters // 2).astype(np.int64)[cluster]
+        y = 0.5 * arm + rng.normal(size=n_clusters)[cluster] + rng.normal(size=n_clusters * size)
+        leaves = np.where(rng.random(n_clusters * size) < 0.5, 1, 2)
+        return 0.5, _node_intervals(STUMP, leaves, arm, np.ones(len(y)), y, cluster if cluster_aware else None)
+
+    return draw
+
+
+def test_cluster_robust_intervals_cover_where_row_level_ones_do_not():
+    robust = _coverage(_clustered(True), 300, 1)
+    row_level = _coverage(_clustered(False), 300, 1)
+    assert np.all((robust >= 0.92) & (robust <= 0.98)), robust
+    assert np.all(row_level < 0.6), row_level
+
+
+def test_a_unit_holding_both_arms_enters_the_covariance():
+    # Households with one treated and one control member each: the covariance of the arm means is positive
+    # when a household effect is shared, and it narrows the interval of the difference.
+    rng = np.random.default_rng(3)
+    n_households = 400
+    cluster = np.repeat(np.arange(n_households), 2)
+    arm = np.tile([0, 1], n_households)
+    y = 0.3 * arm + rng.normal(size=n_households)[cluster] + 0.3 * rng.normal(size=2 * n_households)
+    moments = design_moments(np.array([-1]), np.zeros(len(y), dtype=np.int64), arm, np.ones(len(y)), y, cluster, 2)
+    mean = np.array([[y[arm == 0].mean(), y[arm == 1].mean()]])
+    variance, covariance = robust_mean_covariance(mean, np.array([[400.0, 400.0]]), moments)
+    assert covariance[0, 0] > 0.5 * variance[0, 0]
+    paired = y[arm == 1] - y[arm == 0]
+    # With every unit holding both arms the robust variance of the difference is the paired one.
+    np.testing.assert_allclose(variance[0, 1] + variance[0, 0] - 2 * covariance[0, 0],
+                               paired.var(ddof=1) / n_households, rtol=1e-10)
+
+
+def test_cluster_holdout_keeps_clusters_whole_and_shares_by_arm():
+    rng = np.random.default_rng(4)
+    cluster = rng.integers(0, 300, size=6000)
+    arm = (cluster % 3 == 0).astype(np.int64)
+    held_out = cluster_holdout(cluster, arm, 0.4, np.random.default_rng(5))
+    for code in np.unique(cluster):
+        assert len(np.unique(held_out[cluster == code])) == 1
+    for arm_code in (0, 1):
+        clusters = np.unique(cluster[arm == arm_code])
+        share = np.mean([held_out[cluster == code][0] for code in clusters])
+        assert abs(share - 0.4) <= 1.0 / len(clusters)
+    order = rng.permutation(len(cluster))
+    np.testing.assert_array_equal(cluster_holdout(cluster[order], arm[order], 0.4, np.random.default_rng(5)),
+                                  held_out[order])
