@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import FittedAttribute, read_only, restore_frozen, spawn_generators
+from ._base import BINARY, CONTINUOUS, FittedAttribute, read_only, restore_frozen, spawn_generators
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels import silent_unless_verbose
 from ._kernels.boundary import block_bounds, run_blocks, strided_matrix
@@ -265,7 +265,7 @@ class _BaseUpliftForest(_UpliftModel):
         n_threads = self._check_forest_params()
         schema, arms, data = self._prepare(X, treatment, y, sample_weight)
         binning_rng, *tree_rngs = spawn_generators(self.random_state, 1 + self.n_estimators)
-        inputs = FittedInputs(schema, arms.labels,
+        inputs = FittedInputs(schema, arms.labels, self.outcome_type,
                               BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema))
         arm_weight = np.bincount(data.arm, weights=data.weight, minlength=arms.n_arms)
         arm_mean = np.bincount(data.arm, weights=data.weight * data.y, minlength=arms.n_arms) / arm_weight
@@ -288,7 +288,7 @@ class _BaseUpliftForest(_UpliftModel):
         n_draw = self._n_draw(len(data.arm))
         n_arms = len(arm_mean)
         source = HistogramSource.of(bin_mapper.transform(data.encoded), data.arm, data.weight, data.y, n_arms,
-                                    bin_mapper.missing_bin_ + 1, self._binary)
+                                    bin_mapper.missing_bin_ + 1, self.outcome_type == BINARY)
         params = self._growth_params(source.n_features, parallel=False)
         rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
 
@@ -305,7 +305,7 @@ class _BaseUpliftForest(_UpliftModel):
                   rng: np.random.Generator) -> tuple[TreeArrays, int]:
         n_rows = len(data.arm)
         if self.honest:
-            held_out = stratified_holdout(data.arm, data.y, self._binary, self.honest_fraction, rng)
+            held_out = stratified_holdout(data.arm, data.y, self.outcome_type == BINARY, self.honest_fraction, rng)
             parts = [[rows[keep[rows]] for rows in rows_by_arm] for keep in (~held_out, held_out)]
         else:
             parts = [rows_by_arm]
@@ -398,10 +398,10 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
         ``predict`` sees the old or the new forest); the attributes below read it and cannot be assigned.
     estimators_ : tuple of UpliftTreeClassifier
         The fitted trees, each usable on its own (segments, exports, plots).
-    treatments_, feature_names_in_, n_features_in_, feature_importances_, schema_, bin_mapper_
+    treatments_, feature_names_in_, n_features_in_, feature_importances_, schema_, bin_mapper_, outcome_type_
     """
 
-    _binary = True
+    outcome_type = BINARY
     _criteria = CLASSIFIER_CRITERIA
     _tree_class = UpliftTreeClassifier
 
@@ -418,7 +418,7 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
 class UpliftRandomForestRegressor(_BaseUpliftForest):
     """Random forest of uplift trees for a continuous outcome; see :class:`UpliftRandomForestClassifier`."""
 
-    _binary = False
+    outcome_type = CONTINUOUS
     _criteria = REGRESSOR_CRITERIA
     _tree_class = UpliftTreeRegressor
 
