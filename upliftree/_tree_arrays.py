@@ -1,5 +1,9 @@
 """The fitted tree as a node table: plain read-only numpy arrays that prediction, export, plotting and JSON all
-read, checked to describe one tree whenever a table is built."""
+read, checked to describe one tree whenever a table is built.
+
+This module owns the nodes: the layout of their statistics (``COUNT``, ``WEIGHT``, ... from
+``_kernels.stats_layout``, re-exported here for every module above the kernels), the table and its checks.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,14 @@ import numpy as np
 
 from ._base import read_only, restore_frozen
 from ._kernels.boundary import block_bounds, kernel_array, run_blocks, strided_matrix
-from ._kernels.histogram import COUNT, N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y
 from ._kernels.predictor import accumulate_node_stats, apply_tree
+from ._kernels.stats_layout import COUNT, N_STATS, STAT_NAMES, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
+
+__all__ = [
+    "ALL_ROWS", "BITSET_WORDS", "COUNT", "N_STATS", "PARALLEL_MIN_ROWS", "STAT_NAMES", "WEIGHT", "WEIGHTED_Y",
+    "WEIGHTED_Y2", "WEIGHT_SQUARED", "InvalidTreeError", "TreeArrays", "arms_below", "categories_in_bitset",
+    "categories_per_feature", "category_bitset_of", "empty_stats", "node_values",
+]
 
 BITSET_WORDS = 4  # 4 x 64 bits cover the at most 255 categories of a feature
 # ``rows`` argument of ``apply_tree`` meaning "row i itself".

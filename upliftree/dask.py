@@ -36,11 +36,11 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from ._base import check_is_fitted, read_only, spawn_generators
 from ._grower import GrowthParams, HistogramSource, _NodeTable, split_node
-from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, sibling_histogram
+from ._kernels.histogram import sibling_histogram
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import node_totals
 from ._params import check_int
-from ._tree_arrays import TreeArrays
+from ._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, TreeArrays
 from ._validation import (
     Arms,
     FeatureSchema,
