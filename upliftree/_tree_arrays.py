@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import Protocol
 
 import numpy as np
 
@@ -19,8 +20,9 @@ from ._kernels.stats_layout import COUNT, N_STATS, STAT_NAMES, WEIGHT, WEIGHT_SQ
 
 __all__ = [
     "ALL_ROWS", "BITSET_WORDS", "COUNT", "N_STATS", "PARALLEL_MIN_ROWS", "STAT_NAMES", "WEIGHT", "WEIGHTED_Y",
-    "WEIGHTED_Y2", "WEIGHT_SQUARED", "InvalidTreeError", "TreeArrays", "arms_below", "categories_in_bitset",
-    "categories_per_feature", "category_bitset_of", "empty_stats", "node_values",
+    "WEIGHTED_Y2", "WEIGHT_SQUARED", "EstimationRows", "InvalidTreeError", "TreeArrays", "arms_below",
+    "categories_in_bitset", "categories_per_feature", "category_bitset_of", "empty_stats", "estimate_nodes",
+    "merge_short_leaves", "node_values",
 ]
 
 BITSET_WORDS = 4  # 4 x 64 bits cover the at most 255 categories of a feature
@@ -358,6 +360,10 @@ class TreeArrays:
     def max_depth(self) -> int:
         return int(self.depth[self.is_leaf].max())
 
+    @property
+    def n_splits(self) -> int:
+        return int((~self.is_leaf).sum())
+
 
 def node_values(stats: np.ndarray, parent: np.ndarray, root_fallback: np.ndarray | None = None) -> np.ndarray:
     """Expected outcome per node and arm; an arm without weight in a node falls back to the parent's value.
@@ -385,6 +391,46 @@ def empty_stats(n_nodes: int, n_arms: int) -> np.ndarray:
 def arms_below(stats: np.ndarray, minimum: int) -> np.ndarray:
     """Nodes where some arm has fewer than ``minimum`` rows (or no weight)."""
     return ((stats[:, :, COUNT] < max(minimum, 1)) | (stats[:, :, WEIGHT] <= 0)).any(axis=1)
+
+
+class EstimationRows(Protocol):
+    """Rows whose statistics estimate a tree's nodes (``tree.ExperimentData`` is one)."""
+
+    @property
+    def encoded(self) -> np.ndarray: ...  # the encoded feature matrix the tree routes
+    @property
+    def arm(self) -> np.ndarray: ...
+    @property
+    def weight(self) -> np.ndarray: ...
+    @property
+    def y(self) -> np.ndarray: ...
+
+
+def estimate_nodes(tree: TreeArrays, estimation: EstimationRows, min_samples_treatment: int,
+                   rows: np.ndarray | None = None, root_fallback: np.ndarray | None = None) -> tuple[TreeArrays, int]:
+    """Fill node statistics from ``estimation`` rows (all, or ``rows``); merge leaves lacking an arm.
+
+    A leaf with fewer than ``min_samples_treatment`` rows (or no weight) of some arm would report a made-up
+    rate, so its parent's split is undone, repeatedly. Returns the tree and the number of splits undone.
+    """
+    stats = tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y, rows)
+    return merge_short_leaves(tree.with_stats(stats, root_fallback), min_samples_treatment)
+
+
+def merge_short_leaves(tree: TreeArrays, min_samples_treatment: int) -> tuple[TreeArrays, int]:
+    """Undo the splits of leaves lacking an arm in ``tree.stats``, repeatedly (see :func:`estimate_nodes`).
+
+    A node's statistics already sum its subtree's rows, so a collapsed node keeps them: no rows are routed
+    again, which lets distributed fits pass statistics summed over partitions.
+    """
+    n_splits_before = tree.n_splits
+    while True:
+        short = tree.is_leaf & arms_below(tree.stats, min_samples_treatment)
+        short[0] = False
+        if not short.any():
+            break
+        tree = tree.collapse(np.unique(tree.parent[short]))
+    return tree, n_splits_before - tree.n_splits
 
 
 def categories_per_feature(categories: Sequence[tuple | None]) -> np.ndarray:

@@ -29,7 +29,7 @@ from ._kernels.predictor import (
 )
 from ._kernels.sampling import add_draws, drawn_sample
 from ._params import check_bool, check_int, check_n_jobs
-from ._tree_arrays import TreeArrays
+from ._tree_arrays import TreeArrays, estimate_nodes, merge_short_leaves
 from .binning import BinMapper
 from .tree import (
     CLASSIFIER_CRITERIA,
@@ -40,8 +40,6 @@ from .tree import (
     UpliftTreeClassifier,
     UpliftTreeRegressor,
     _UpliftModel,
-    estimate_nodes,
-    merge_short_leaves,
     stratified_holdout,
 )
 
