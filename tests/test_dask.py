@@ -25,10 +25,11 @@ from upliftree import (  # noqa: E402
     make_uplift_data,
 )
 from upliftree._grower import HistogramSource, grow_tree  # noqa: E402
+from upliftree._tree_arrays import estimate_nodes  # noqa: E402
 from upliftree.datasets import FEATURES  # noqa: E402
 from upliftree.metrics import qini_auc_score  # noqa: E402
 from upliftree.policy import Policy  # noqa: E402
-from upliftree.tree import FittedInputs, FittedTree, estimate_nodes  # noqa: E402
+from upliftree.tree import FittedInputs, FittedTree  # noqa: E402
 
 TREE_PARAMS = {"max_depth": 4, "min_samples_leaf": 60, "min_samples_treatment": 20, "control": "control"}
 STRUCTURE_FIELDS = ("children_left", "children_right", "parent", "depth", "feature", "threshold", "is_categorical",

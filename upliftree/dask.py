@@ -11,7 +11,7 @@ One tree grows from a ``dask.dataframe`` by histogram aggregation, so the rows n
    the client picks and records splits with the in-memory grower's ``split_node``, and the partitions
    move their rows to the children;
 4. one more pass routes the estimation rows through the tree; the node statistics are summed and short
-   leaves merged as :func:`upliftree.tree.estimate_nodes` does.
+   leaves merged as :func:`upliftree._tree_arrays.estimate_nodes` does.
 
 Forests grow on the workers: consecutive partitions form groups of about ``rows_per_group`` rows, and
 each group, concatenated on one worker, grows the trees assigned to it by tree index. Scoring maps
@@ -40,7 +40,7 @@ from ._kernels.histogram import sibling_histogram
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import node_totals
 from ._params import check_int
-from ._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, TreeArrays
+from ._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, TreeArrays, merge_short_leaves
 from ._validation import (
     Arms,
     FeatureSchema,
@@ -64,7 +64,6 @@ from .tree import (
     FittedTree,
     _BaseUpliftTree,
     _UpliftModel,
-    merge_short_leaves,
     stratified_holdout,
 )
 
