@@ -7,18 +7,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._kernels.boundary import block_bounds, kernel_array, run_blocks
-from ._kernels.histogram import (
-    COUNT,
-    N_STATS,
-    WEIGHT,
-    class_histograms,
-    gather_node_stats,
-    sibling_histogram,
-    weighted_histograms,
-)
+from ._kernels.histogram import class_histograms, gather_node_stats, sibling_histogram, weighted_histograms
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import find_best_split, node_totals
-from ._tree_arrays import BITSET_WORDS, PARALLEL_MIN_ROWS, TreeArrays, category_bitset_of, empty_stats, node_values
+from ._tree_arrays import (
+    BITSET_WORDS,
+    COUNT,
+    N_STATS,
+    PARALLEL_MIN_ROWS,
+    WEIGHT,
+    TreeArrays,
+    category_bitset_of,
+    empty_stats,
+    node_values,
+)
 from .binning import BinMapper
 
 

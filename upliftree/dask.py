@@ -36,11 +36,11 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from ._base import BINARY, CONTINUOUS, FOREST, UpliftModel, model_kind, read_only, spawn_generators
 from ._grower import GrowthParams, HistogramSource, _NodeTable, split_node
-from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, sibling_histogram
+from ._kernels.histogram import sibling_histogram
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import node_totals
 from ._params import check_int, check_n_jobs
-from ._tree_arrays import TreeArrays
+from ._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, TreeArrays
 from ._validation import (
     Arms,
     FeatureSchema,
@@ -440,24 +440,8 @@ def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, param
             next_frontier[small] = built[small]
             next_frontier[large] = sibling_histogram(frontier[node], built[small])
         frontier = next_frontier
-    return _depth_first(table.to_arrays(n_arms)), root_totals
-
-
-def _depth_first(tree: TreeArrays) -> TreeArrays:
-    """Renumber nodes in the order the depth-first grower creates them (children of a split are adjacent)."""
-    order, stack = [0], [0]
-    while stack:
-        node = stack.pop()
-        if tree.children_left[node] >= 0:
-            order += [tree.children_left[node], tree.children_right[node]]
-            stack += [tree.children_right[node], tree.children_left[node]]
-    order = np.asarray(order)
-    new_id = np.empty_like(order)
-    new_id[order] = np.arange(len(order))
-    arrays = {field.name: getattr(tree, field.name)[order] for field in fields(tree)}
-    for name in ("children_left", "children_right", "parent"):
-        arrays[name] = np.where(arrays[name] >= 0, new_id[np.maximum(arrays[name], 0)], -1)
-    return TreeArrays(**arrays)
+    tree = table.to_arrays(n_arms)
+    return tree.renumbered(tree.depth_first_order()), root_totals
 
 
 def _estimation_statistics(frame: pd.DataFrame, partition: int, context: _Context, tree: TreeArrays) -> np.ndarray:

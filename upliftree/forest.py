@@ -54,7 +54,7 @@ PASS_MIN_ROWS = 8 * ROW_BLOCK
 class StackedForest:
     """All trees' node tables in one lockstep table, for one compiled pass over the forest.
 
-    Each tree is relabelled breadth first, so a split's children are adjacent (left first) and the next node is
+    Each tree is renumbered breadth first (:meth:`TreeArrays.breadth_first_order`), so the next node is
     ``next_node[node] + goes_right``; tree ``t`` starts at ``tree_roots[t]`` and ``leaf_id`` maps a stacked id
     back to the tree's own. A leaf points to itself and its split key is above every value, so every row can
     take exactly ``tree_depths[t]`` steps without testing for leaves. Numeric splits compare order keys of the
@@ -72,21 +72,17 @@ class StackedForest:
 
     @classmethod
     def from_trees(cls, trees: list[TreeArrays]) -> StackedForest:
-        levels = [cls._breadth_first(tree) for tree in trees]
-        orders = [np.concatenate(tree_levels) for tree_levels in levels]
-        sizes = np.array([len(order) for order in orders], dtype=np.int64)
+        orders = [tree.breadth_first_order() for tree in trees]
+        tables = [tree.renumbered(order) for tree, order in zip(trees, orders, strict=True)]
+        sizes = np.array([table.n_nodes for table in tables], dtype=np.int64)
         roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
 
         def stacked(name: str) -> np.ndarray:
-            return np.ascontiguousarray(np.concatenate([getattr(tree, name)[order]
-                                                        for tree, order in zip(trees, orders, strict=True)]))
+            return np.ascontiguousarray(np.concatenate([getattr(table, name) for table in tables]))
 
         is_leaf = stacked("children_left") < 0
-        # Breadth first, the k-th split of a tree has its children at 2k + 1 and 2k + 2 of the tree's order.
-        tree_root = np.repeat(roots, sizes)
-        split_rank = np.cumsum(~is_leaf) - ~is_leaf
-        split_rank -= split_rank[tree_root]
-        next_node = np.where(is_leaf, np.arange(len(is_leaf)), tree_root + 1 + 2 * split_rank)
+        # Breadth first, a split's children are its left child and the node after it.
+        next_node = np.where(is_leaf, np.arange(len(is_leaf)), np.repeat(roots, sizes) + stacked("children_left"))
         categorical = stacked("is_categorical") & ~is_leaf
         missing_left = stacked("missing_left")
         columns, column = np.unique(np.where(is_leaf, -1, stacked("feature")), return_inverse=True)
@@ -103,7 +99,7 @@ class StackedForest:
         # The kernel's dtypes; __post_init__ makes read-only C-contiguous copies.
         routing = (next_node.astype(np.uint64), slot.astype(np.uint64), split_key.astype(np.int64),
                    categorical, bitset, bool(categorical.any()), np.concatenate(orders).astype(np.int64))
-        depths = np.array([len(tree_levels) - 1 for tree_levels in levels], dtype=np.int64)
+        depths = np.array([table.max_depth() for table in tables], dtype=np.int64)
         return cls(columns.astype(np.int64), roots.astype(np.uint64), depths, routing, stacked("value").T,
                    block_size(len(columns), bool(categorical.any())))
 
@@ -115,16 +111,6 @@ class StackedForest:
                                                   for item in self.routing))
 
     __setstate__ = restore_frozen
-
-    @staticmethod
-    def _breadth_first(tree: TreeArrays) -> list[np.ndarray]:
-        """The tree's node ids level by level, the two children of each split side by side (left first)."""
-        levels = [np.zeros(1, dtype=np.int64)]
-        while True:
-            splits = levels[-1][tree.children_left[levels[-1]] >= 0]
-            if len(splits) == 0:
-                return levels
-            levels.append(np.column_stack([tree.children_left[splits], tree.children_right[splits]]).ravel())
 
     def apply(self, encoded: np.ndarray) -> np.ndarray:
         """Leaf of every row in every tree, ``(n_rows, n_trees)``."""

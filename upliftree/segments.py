@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import BINARY, check_tree_model
-from ._kernels.histogram import COUNT, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
-from ._tree_arrays import TreeArrays
+from ._tree_arrays import COUNT, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2, TreeArrays
 from .inference import diff_proportions_ci, welch_ci
 from .rules import format_rule, leaf_conditions
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from .._base import BINARY, FittedAttribute, model_kind, spawn_generators
 from .._grower import HistogramSource, _NodeTable, _record_split
-from .._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 from .._kernels.partition import partition_rows
+from .._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 from .._validation import (
     Arms,
     arm_codes,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._base import BINARY, check_tree_model
 from .._format import OutcomeFormat, decimals_for, fixed, interval_label, markdown_cell, outcome_scale
-from .._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y2
+from .._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y2
 from ..rules import Condition, format_condition, format_rule, leaf_conditions, missing_note
 from ..segments import NodeEffects, node_effects
 from .conditions import rule_expression
