@@ -29,7 +29,7 @@ from upliftree._tree_arrays import estimate_nodes  # noqa: E402
 from upliftree.datasets import FEATURES  # noqa: E402
 from upliftree.metrics import qini_auc_score  # noqa: E402
 from upliftree.policy import Policy  # noqa: E402
-from upliftree.tree import FittedInputs, FittedTree  # noqa: E402
+from upliftree.tree import FittedInputs, FittedTree, growth_params  # noqa: E402
 
 TREE_PARAMS = {"max_depth": 4, "min_samples_leaf": 60, "min_samples_treatment": 20, "control": "control"}
 STRUCTURE_FIELDS = ("children_left", "children_right", "parent", "depth", "feature", "threshold", "is_categorical",
@@ -108,7 +108,7 @@ def test_given_bin_edges_are_the_bins_of_the_tree(client, binary_experiment):
     schema, arms, data = reference._prepare(frame[FEATURES], frame["treatment"], frame["outcome"], None)
     source = HistogramSource.of(mapper.transform(data.encoded), data.arm, data.weight, data.y, arms.n_arms,
                                 mapper.missing_bin_ + 1, binary=True)
-    params = reference._growth_params(schema.n_features, parallel=True)
+    params = growth_params(reference, schema.n_features, parallel=True)
     n_rows = len(data.arm)
     tree = grow_tree(source, mapper, np.arange(n_rows), np.ones(n_rows, dtype=np.int32), params,
                      np.random.default_rng(0))

@@ -96,7 +96,7 @@ def test_argument_errors(forest, binary_experiment) -> None:
     experiment = binary_experiment
     with pytest.raises(ValueError, match="not fitted"):
         upliftree.distill(UpliftTreeClassifier(), experiment.X, experiment.treatment, experiment.y)
-    with pytest.raises(TypeError, match="fitted upliftree tree or forest"):
+    with pytest.raises(TypeError, match="model must be an upliftree tree, distilled tree or forest, got object"):
         upliftree.distill(object(), experiment.X, experiment.treatment, experiment.y)
     with pytest.raises(ValueError, match="treatment must be 1-D with one label per row"):
         upliftree.distill(forest, experiment.X, experiment.treatment[:10], experiment.y)

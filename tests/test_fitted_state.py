@@ -447,6 +447,33 @@ def test_not_fitted_is_one_error_that_hasattr_understands() -> None:
     assert isinstance(NotFittedError("x"), ValueError) and isinstance(NotFittedError("x"), AttributeError)
 
 
+def test_functions_taking_a_model_recognize_it_by_one_protocol() -> None:
+    """Every function that takes a model: an unfitted one raises NotFittedError, another object a TypeError naming
+    the argument, and a forest where one tree is needed a TypeError."""
+    from upliftree.export import rules, to_dot, to_json, to_sql
+    from upliftree.monitor import drift_report, training_profile
+    from upliftree.policy import Policy
+    from upliftree.segments import segment_table
+
+    X, treatment, y = experiment()
+    forest = fitted_models()["forest"]
+    takes_any_model = [to_json, lambda model: to_sql(model, "t"), lambda model: training_profile(model, X),
+                       lambda model: drift_report(model, X, {}),
+                       lambda model: upliftree.distill(model, X, treatment, y)]
+    takes_a_tree = [segment_table, rules, to_dot]
+    for function in takes_any_model + takes_a_tree:
+        with pytest.raises(NotFittedError, match="UpliftTreeClassifier instance is not fitted yet"):
+            function(upliftree.UpliftTreeClassifier())
+        with pytest.raises(TypeError, match="model must be an upliftree tree, distilled tree or forest, got dict"):
+            function({})
+    for function in takes_a_tree:
+        with pytest.raises(TypeError, match="model must be a single tree, got a forest"):
+            function(forest)
+    with pytest.raises(NotFittedError, match="model is not fitted yet"):
+        Policy(upliftree.UpliftRandomForestClassifier())
+    assert [model.model_kind for model in fitted_models().values()] == ["tree", "forest", "tree", "tree", "forest"]
+
+
 def test_a_failed_fit_keeps_the_previous_model() -> None:
     X, treatment, y = experiment()
     model = upliftree.UpliftTreeClassifier(max_depth=2, min_samples_leaf=100, control="control").fit(X, treatment, y)

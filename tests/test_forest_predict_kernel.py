@@ -183,7 +183,7 @@ def test_fitted_forest_matches_its_trees():
                                           random_state=2, verbose=0).fit(X, t, y)
     trees = [tree.tree_ for tree in forest.estimators_]
     assert any(tree.is_categorical.any() for tree in trees)
-    encoded = forest._encode(X.iloc[:500])
+    encoded = forest.fitted_state_.inputs.encode(X.iloc[:500])
     expected_leaves, expected_mean = _reference(trees, encoded)
     np.testing.assert_array_equal(forest.apply(X.iloc[:500]), expected_leaves)
     _assert_bits_equal(forest.predict_outcome(X.iloc[:500]), expected_mean)

@@ -240,7 +240,7 @@ def _load_model(path: Path) -> Any:
 
 
 def _require_tree(model: Any, command: str) -> None:
-    if not hasattr(model, "tree_"):
+    if model.model_kind != "tree":
         raise ValueError(f"{command} needs a single tree model, got {type(model).__name__}; fit one with "
                          "'upliftree fit --model tree', or distill the forest with upliftree.distill")
 
@@ -458,7 +458,6 @@ def evaluate(
     import pandas as pd
 
     from ._tables import OutputTable, readable
-    from ._validation import arm_codes
     from .metrics import calibration_table
     from .report.evaluation import score_table
 
@@ -468,7 +467,7 @@ def evaluate(
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
                                          OutcomeType(fitted.outcome_type_), model=fitted)
     labels = [str(label) for label in fitted.treatments_]
-    arms = arm_codes(experiment.treatment, tuple(fitted.treatments_))
+    arms = fitted.arm_index(experiment.treatment)
     with console.step(f"Scoring {experiment.n_rows:,} rows and bootstrapping"):
         uplift = np.asarray(fitted.predict(experiment.X), dtype=np.float64).reshape(experiment.n_rows, -1)
         tables, deciles = [], []
@@ -636,7 +635,6 @@ def score(
     """
     import numpy as np
 
-    from ._validation import arm_codes
     from .report.io import TableWriter, iter_table, require_columns, table_columns
 
     fitted = _load_model(model_path)
@@ -656,13 +654,13 @@ def score(
             uplift = np.asarray(fitted.predict(X), dtype=np.float64).reshape(len(chunk), -1)
             for column, name in enumerate(uplift_names):
                 scores[name] = uplift[:, column]
-            if hasattr(fitted, "tree_"):
+            if fitted.model_kind == "tree":
                 scores["leaf_id"] = fitted.apply(X)
             action = policy.decide(X)
             scores["action"] = action
             if benefit is not None:
                 net_value = policy.net_value(X).to_numpy(dtype=np.float64)
-                scores["net_value"] = net_value[np.arange(len(chunk)), arm_codes(action, tuple(fitted.treatments_))]
+                scores["net_value"] = net_value[np.arange(len(chunk)), fitted.arm_index(action)]
             writer.write(scores)
             advance(len(chunk))
     console.print(f"[bold]Scores:[/bold] {out} ({writer.n_rows:,} rows)")

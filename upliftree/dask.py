@@ -34,12 +34,12 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("upliftree.dask needs dask: pip install 'upliftree[dask]'") from error
 
-from ._base import BINARY, CONTINUOUS, check_is_fitted, read_only, spawn_generators
+from ._base import BINARY, CONTINUOUS, FOREST, UpliftModel, model_kind, read_only, spawn_generators
 from ._grower import GrowthParams, HistogramSource, _NodeTable, split_node
 from ._kernels.histogram import sibling_histogram
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import node_totals
-from ._params import check_int
+from ._params import check_int, check_n_jobs
 from ._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, TreeArrays, merge_short_leaves
 from ._validation import (
     Arms,
@@ -57,13 +57,14 @@ from ._validation import (
     validate_treatment,
 )
 from .binning import QUANTILE_SUBSAMPLE, BinMapper, _distinct_values, _quantile_edges
-from .forest import _BaseUpliftForest
+from .forest import BaseUpliftForest, fitted_forest, grow_trees
 from .tree import (
+    BaseUpliftTree,
     ExperimentData,
     FittedInputs,
     FittedTree,
-    _BaseUpliftTree,
-    _UpliftModel,
+    growth_params,
+    max_row_draws,
     stratified_holdout,
 )
 
@@ -318,7 +319,7 @@ def _check_estimator(estimator: Any, kind: type, names: str) -> None:
         raise TypeError(f"estimator must be an {names}, got {type(estimator).__name__}")
 
 
-def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: Any, outcome: Any, features: Any,
+def _setup(estimator: UpliftModel, ddf: Any, client: Client | None, treatment: Any, outcome: Any, features: Any,
            sample_weight: Any, bin_edges: Any, binning_rng: np.random.Generator) -> _Setup:
     """Client, schema, arm labels and bins of a distributed fit (one pass over the data)."""
     client = _client(client)
@@ -334,7 +335,7 @@ def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: 
     summary = _tree_reduce(client, summaries, _merge_summaries, max_bins)
     if summary.n_rows == 0:
         raise ValueError("ddf has no rows")
-    check_statistic_totals(summary.statistic_totals, estimator._max_row_draws(summary.n_rows),
+    check_statistic_totals(summary.statistic_totals, max_row_draws(estimator, summary.n_rows),
                            f"outcome={columns.outcome!r}",
                            None if columns.sample_weight is None else f"sample_weight={columns.sample_weight!r}")
     arms = validate_treatment(np.array(list(summary.arm_sums), dtype=object), estimator.control,
@@ -450,9 +451,9 @@ def _estimation_statistics(frame: pd.DataFrame, partition: int, context: _Contex
     return tree.route_statistics(data.encoded, data.arm, data.weight, data.y, rows)
 
 
-def fit_tree(estimator: _BaseUpliftTree, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
+def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
              features: Any = None, sample_weight: Any = None, client: Client | None = None,
-             bin_edges: Any = None) -> _BaseUpliftTree:
+             bin_edges: Any = None) -> BaseUpliftTree:
     """Fit ``estimator`` (an unfitted ``UpliftTreeClassifier``/``Regressor``) on a dask DataFrame.
 
     Parameters
@@ -477,8 +478,8 @@ def fit_tree(estimator: _BaseUpliftTree, ddf: Any, treatment: Any = "treatment",
     for estimation. Without feature sampling (``max_features=None``) and on the same bins and rows, the
     tree equals the in-memory fit's.
     """
-    _check_estimator(estimator, _BaseUpliftTree, "UpliftTreeClassifier or UpliftTreeRegressor")
-    estimator._check_tree_params()
+    _check_estimator(estimator, BaseUpliftTree, "UpliftTreeClassifier or UpliftTreeRegressor")
+    estimator.check_params()
     split_rng, binning_rng, growth_rng = spawn_generators(estimator.random_state, 3)
     try:
         setup = _setup(estimator, ddf, client, treatment, outcome, features, sample_weight, bin_edges, binning_rng)
@@ -487,7 +488,7 @@ def fit_tree(estimator: _BaseUpliftTree, ddf: Any, treatment: Any = "treatment",
             context = replace(context, holdout=(int(split_rng.integers(2**63 - 1)), estimator.honest_fraction))
         n_arms = len(context.labels)
         parts = _map_partitions(client, ddf, _bin_partition, context)
-        params = estimator._growth_params(context.schema.n_features, parallel=False)
+        params = growth_params(estimator, context.schema.n_features, parallel=False)
         tree, structure_totals = _grow(client, parts, context.bin_mapper, n_arms, params, growth_rng,
                                        setup.has_zero_weight)
         del parts  # release the binned partitions on the workers
@@ -533,7 +534,7 @@ def _group_bounds(rows_per_part: list[int], rows_per_group: int) -> np.ndarray:
     return np.array(bounds)
 
 
-def _grow_group_trees(forest: _BaseUpliftForest, parts: list, first_partition: int, context: _Context,
+def _grow_group_trees(forest: BaseUpliftForest, parts: list, first_partition: int, context: _Context,
                       tree_rngs: list, arm_mean: np.ndarray) -> list:
     """Grow trees on the rows of a group of partitions, exactly as the in-memory forest grows its trees."""
     data = ExperimentData(*(np.concatenate([getattr(part, field.name) for part in parts])
@@ -542,17 +543,16 @@ def _grow_group_trees(forest: _BaseUpliftForest, parts: list, first_partition: i
     check_arm_sizes(Arms(data.arm, context.labels), data.weight, forest.min_samples_treatment,
                     f"treatment (the rows of partitions {first_partition}-{last_partition}, one group of "
                     "fit_forest; shuffle ddf so every group holds every arm, or raise rows_per_group)")
-    n_threads = forest._check_forest_params()
-    return forest._grow_trees(tree_rngs, data, context.bin_mapper, arm_mean, n_threads, verbose=0)
+    return grow_trees(forest, tree_rngs, data, context.bin_mapper, arm_mean, check_n_jobs(forest.n_jobs), verbose=0)
 
 
 def _n_rows(data: ExperimentData) -> int:
     return len(data.arm)
 
 
-def fit_forest(estimator: _BaseUpliftForest, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
+def fit_forest(estimator: BaseUpliftForest, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
                features: Any = None, sample_weight: Any = None, client: Client | None = None,
-               bin_edges: Any = None, rows_per_group: int = ROWS_PER_GROUP) -> _BaseUpliftForest:
+               bin_edges: Any = None, rows_per_group: int = ROWS_PER_GROUP) -> BaseUpliftForest:
     """Fit an ``UpliftRandomForestClassifier``/``Regressor`` on a dask DataFrame, growing trees on the workers.
 
     Trees grow on groups of consecutive partitions: going through the partitions in order, a group closes
@@ -571,8 +571,8 @@ def fit_forest(estimator: _BaseUpliftForest, ddf: Any, treatment: Any = "treatme
     :func:`fit_tree`, plus ``rows_per_group`` (int >= 1); ``n_jobs`` is the number of threads growing one
     group's trees. See ``docs/dask.md``.
     """
-    _check_estimator(estimator, _BaseUpliftForest, "UpliftRandomForestClassifier or UpliftRandomForestRegressor")
-    estimator._check_forest_params()
+    _check_estimator(estimator, BaseUpliftForest, "UpliftRandomForestClassifier or UpliftRandomForestRegressor")
+    estimator.check_params()
     rows_per_group = check_int(rows_per_group, "rows_per_group", 1)
     binning_rng, *tree_rngs = spawn_generators(estimator.random_state, 1 + estimator.n_estimators)
     try:
@@ -597,7 +597,7 @@ def fit_forest(estimator: _BaseUpliftForest, ddf: Any, treatment: Any = "treatme
     if sum(rows_per_part) != setup.n_rows or len(results) != estimator.n_estimators:
         raise RuntimeError(f"fit_forest got {sum(rows_per_part)} rows and {len(results)} trees for {setup.n_rows} "
                            f"rows and {estimator.n_estimators} trees; ddf's partitions must be deterministic")
-    estimator.fitted_state_ = estimator._fitted_forest(_fitted_inputs(context), results)
+    estimator.fitted_state_ = fitted_forest(estimator, _fitted_inputs(context), results)
     return estimator
 
 
@@ -625,16 +625,12 @@ def _map_scorer(ddf: Any, scorer: Any, method: str, meta: pd.Series | pd.DataFra
     return ddf.map_partitions(_score_partition, dask.delayed(scorer), method, meta, kwargs, meta=meta)
 
 
-def _check_model(model: Any) -> None:
-    if not isinstance(model, _UpliftModel):
-        raise TypeError(f"model must be a fitted upliftree tree or forest, got {type(model).__name__}")
-    check_is_fitted(model, model._fitted_attribute)
 
 
-def predict(model: _UpliftModel, ddf: Any) -> Any:
+def predict(model: UpliftModel, ddf: Any) -> Any:
     """Uplift per row as a dask Series ``"uplift"`` (one treatment) or DataFrame (a column per treatment
     label, as text), aligned with ``ddf``'s partitions and index."""
-    _check_model(model)
+    model_kind(model)
     treatments = model.treatments_[1:]
     if len(treatments) == 1:
         meta = pd.Series([], dtype=np.float64, name="uplift")
@@ -643,10 +639,9 @@ def predict(model: _UpliftModel, ddf: Any) -> Any:
     return _map_scorer(ddf, model, "predict", meta)
 
 
-def apply(model: _UpliftModel, ddf: Any) -> Any:
+def apply(model: UpliftModel, ddf: Any) -> Any:
     """Leaf ids: a dask Series ``"leaf"`` for a tree, a DataFrame ``tree_0, tree_1, ...`` for a forest."""
-    _check_model(model)
-    if isinstance(model, _BaseUpliftForest):
+    if model_kind(model) == FOREST:
         meta = pd.DataFrame({f"tree_{index}": pd.Series([], dtype=np.int64)
                              for index in range(len(model.estimators_))})
     else:

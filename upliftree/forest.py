@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import BINARY, CONTINUOUS, FittedAttribute, read_only, restore_frozen, spawn_generators
+from ._base import BINARY, CONTINUOUS, FOREST, FittedAttribute, UpliftModel, read_only, restore_frozen, spawn_generators
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels import silent_unless_verbose
 from ._kernels.sampling import add_draws, drawn_sample
@@ -24,9 +24,10 @@ from .tree import (
     ExperimentData,
     FittedInputs,
     FittedTree,
+    UpliftEstimatorMixin,
     UpliftTreeClassifier,
     UpliftTreeRegressor,
-    _UpliftModel,
+    growth_params,
     stratified_holdout,
 )
 
@@ -84,10 +85,12 @@ class FittedForest:
         return StackedForest.from_trees([estimator.fitted_state_.tree for estimator in self.estimators])
 
 
-class _BaseUpliftForest(_UpliftModel):
-    _fitted_attribute = "estimators_"
+class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
+    """A random forest of uplift trees grown on an experiment, predicting with one stacked pass."""
+
+    model_kind = FOREST
     _state_class = FittedForest
-    _tree_class: type
+    tree_class: type  # the class of its trees (estimators_)
 
     estimators_ = FittedAttribute(lambda state: state.estimators, "The fitted trees (a tuple of tree estimators).")
 
@@ -113,12 +116,14 @@ class _BaseUpliftForest(_UpliftModel):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_forest_params(self) -> int:
-        self._check_tree_params()
+    def check_params(self) -> None:
+        """Check the constructor parameters as ``fit`` does first; raises ``ValueError``/``TypeError`` naming
+        the parameter."""
+        super().check_params()
         check_int(self.n_estimators, "n_estimators", 1)
         check_int(self.verbose, "verbose", 0)
         check_bool(self.bootstrap, "bootstrap")
-        return check_n_jobs(self.n_jobs)
+        check_n_jobs(self.n_jobs)
 
     def _max_row_draws(self, n_rows: int) -> int:
         """A bootstrap sample can draw one row ``n_draw`` times; a subsample takes each row at most once."""
@@ -138,50 +143,24 @@ class _BaseUpliftForest(_UpliftModel):
         raise ValueError(f"max_samples must be None, an int >= 1 or a float in (0, 1], got {self.max_samples!r}")
 
     @silent_unless_verbose
-    def fit(self, X, treatment, y, sample_weight=None) -> _BaseUpliftForest:
+    def fit(self, X, treatment, y, sample_weight=None) -> BaseUpliftForest:
         """Grow ``n_estimators`` trees, each on its own (stratified by arm) sample of the rows.
 
         Rows are binned once; every tree reads the shared binned matrix through an index array. Each tree's
         randomness comes from its own seed spawned from ``random_state``, so the forest is the same for any
         ``n_jobs``.
         """
-        n_threads = self._check_forest_params()
+        self.check_params()
         schema, arms, data = self._prepare(X, treatment, y, sample_weight)
         binning_rng, *tree_rngs = spawn_generators(self.random_state, 1 + self.n_estimators)
         inputs = FittedInputs(schema, arms.labels, self.outcome_type,
                               BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema))
         arm_weight = np.bincount(data.arm, weights=data.weight, minlength=arms.n_arms)
         arm_mean = np.bincount(data.arm, weights=data.weight * data.y, minlength=arms.n_arms) / arm_weight
-        results = self._grow_trees(tree_rngs, data, inputs.bin_mapper, arm_mean, n_threads, self.verbose)
-        self.fitted_state_ = self._fitted_forest(inputs, results)
+        results = grow_trees(self, tree_rngs, data, inputs.bin_mapper, arm_mean, check_n_jobs(self.n_jobs),
+                             self.verbose)
+        self.fitted_state_ = fitted_forest(self, inputs, results)
         return self
-
-    def _fitted_forest(self, inputs: FittedInputs, results: list[tuple[TreeArrays, int, int]]) -> FittedForest:
-        """The fitted state of the forest of grown trees ``results`` (from :meth:`_grow_trees`)."""
-        return FittedForest(inputs, tuple(self._as_estimator(inputs, tree, n_merged, seed)
-                                          for tree, n_merged, seed in results))
-
-    def _grow_trees(self, tree_rngs: list[np.random.Generator], data: ExperimentData, bin_mapper: BinMapper,
-                    arm_mean: np.ndarray, n_threads: int, verbose: int) -> list[tuple[TreeArrays, int, int]]:
-        """One tree per generator, on ``data`` binned by ``bin_mapper``, grown on ``n_threads`` threads.
-
-        Returns ``(tree, n_merged, seed)`` per tree, ``seed`` being the ``random_state`` its estimator records.
-        A tree depends only on its generator and ``data``, not on the threads.
-        """
-        n_draw = self._n_draw(len(data.arm))
-        n_arms = len(arm_mean)
-        source = HistogramSource.of(bin_mapper.transform(data.encoded), data.arm, data.weight, data.y, n_arms,
-                                    bin_mapper.missing_bin_ + 1, self.outcome_type == BINARY)
-        params = self._growth_params(source.n_features, parallel=False)
-        rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
-
-        def grow(tree_index: int) -> tuple[TreeArrays, int, int]:
-            rng = tree_rngs[tree_index]
-            seed = int(rng.integers(2**31 - 1))
-            tree, n_merged = self._grow_one(source, bin_mapper, data, rows_by_arm, n_draw, params, arm_mean, rng)
-            return tree, n_merged, seed
-
-        return _run_in_threads(grow, len(tree_rngs), n_threads, verbose)
 
     def _grow_one(self, source: HistogramSource, bin_mapper: BinMapper, data: ExperimentData,
                   rows_by_arm: list[np.ndarray], n_draw: int, params: GrowthParams, arm_mean: np.ndarray,
@@ -205,7 +184,7 @@ class _BaseUpliftForest(_UpliftModel):
         return merge_short_leaves(tree.with_stats(tree.stats, arm_mean), self.min_samples_treatment)
 
     def _as_estimator(self, inputs: FittedInputs, tree: TreeArrays, n_merged: int, seed: int):
-        estimator = self._tree_class(
+        estimator = self.tree_class(
             criterion=self.criterion, max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
             min_samples_treatment=self.min_samples_treatment, n_reg=self.n_reg, normalize=self.normalize,
             max_features=self.max_features, max_bins=self.max_bins, control=self.control, honest=self.honest,
@@ -224,6 +203,40 @@ class _BaseUpliftForest(_UpliftModel):
         """Expected outcome per arm averaged over trees, shape ``(n, k + 1)``, control first."""
         state = self.fitted_state_
         return state.stacked.mean_values(state.inputs.encode(X))
+
+
+def grow_trees(forest: BaseUpliftForest, tree_rngs: list[np.random.Generator], data: ExperimentData,
+               bin_mapper: BinMapper, arm_mean: np.ndarray, n_threads: int,
+               verbose: int) -> list[tuple[TreeArrays, int, int]]:
+    """The trees of ``forest`` (checked parameters), one per generator, on ``data`` binned by ``bin_mapper``,
+    grown on ``n_threads`` threads; ``arm_mean`` is the per-arm mean outcome of all training rows.
+
+    Returns ``(tree, n_merged, seed)`` per tree, ``seed`` being the ``random_state`` its estimator records; a tree
+    depends only on its generator and ``data``, not on the threads. The in-memory fit and ``upliftree.dask``
+    (on each group of partitions) grow their trees here; :func:`fitted_forest` assembles the results.
+    """
+    n_draw = forest._n_draw(len(data.arm))
+    n_arms = len(arm_mean)
+    source = HistogramSource.of(bin_mapper.transform(data.encoded), data.arm, data.weight, data.y, n_arms,
+                                bin_mapper.missing_bin_ + 1, forest.outcome_type == BINARY)
+    params = growth_params(forest, source.n_features, parallel=False)
+    rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
+
+    def grow(tree_index: int) -> tuple[TreeArrays, int, int]:
+        rng = tree_rngs[tree_index]
+        seed = int(rng.integers(2**31 - 1))
+        tree, n_merged = forest._grow_one(source, bin_mapper, data, rows_by_arm, n_draw, params, arm_mean, rng)
+        return tree, n_merged, seed
+
+    return _run_in_threads(grow, len(tree_rngs), n_threads, verbose)
+
+
+def fitted_forest(forest: BaseUpliftForest, inputs: FittedInputs,
+                  results: list[tuple[TreeArrays, int, int]]) -> FittedForest:
+    """The fitted state of ``forest`` made of the grown trees ``results`` (from :func:`grow_trees`) on ``inputs``:
+    each tree becomes an estimator of ``forest.tree_class`` with the forest's parameters and its own seed."""
+    return FittedForest(inputs, tuple(forest._as_estimator(inputs, tree, n_merged, seed)
+                                      for tree, n_merged, seed in results))
 
 
 def _run_in_threads(task, n_tasks: int, n_threads: int, verbose: int) -> list:
@@ -245,7 +258,7 @@ def _run_in_threads(task, n_tasks: int, n_threads: int, verbose: int) -> list:
             return [future.result() for future in futures]
 
 
-class UpliftRandomForestClassifier(_BaseUpliftForest):
+class UpliftRandomForestClassifier(BaseUpliftForest):
     """Random forest of uplift trees for a binary outcome.
 
     Each tree grows on its own sample of rows (drawn within each arm, with replacement when ``bootstrap``)
@@ -286,7 +299,7 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
 
     outcome_type = BINARY
     _criteria = CLASSIFIER_CRITERIA
-    _tree_class = UpliftTreeClassifier
+    tree_class = UpliftTreeClassifier
 
     def __init__(self, n_estimators: int = 100, criterion: str = "kl", max_depth: int = 4,
                  min_samples_leaf: int = 100, min_samples_treatment: int = 10, n_reg: float = 100,
@@ -298,12 +311,12 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
                          n_jobs, random_state, verbose)
 
 
-class UpliftRandomForestRegressor(_BaseUpliftForest):
+class UpliftRandomForestRegressor(BaseUpliftForest):
     """Random forest of uplift trees for a continuous outcome; see :class:`UpliftRandomForestClassifier`."""
 
     outcome_type = CONTINUOUS
     _criteria = REGRESSOR_CRITERIA
-    _tree_class = UpliftTreeRegressor
+    tree_class = UpliftTreeRegressor
 
     def __init__(self, n_estimators: int = 100, criterion: str = "tstat", max_depth: int = 4,
                  min_samples_leaf: int = 100, min_samples_treatment: int = 10, n_reg: float = 100,

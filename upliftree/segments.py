@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._base import BINARY, check_is_fitted
+from ._base import BINARY, check_tree_model
 from ._tree_arrays import COUNT, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2, TreeArrays
 from .inference import diff_proportions_ci, welch_ci
 from .rules import format_rule, leaf_conditions
@@ -135,7 +135,7 @@ def segment_table(model: Any, alpha: float = 0.05) -> pd.DataFrame:
     ``uplift``, ``ci_low``, ``ci_high``, ``p_value`` and ``honest`` (whether the numbers come from rows that
     did not choose the splits). Sorted by uplift, best first.
     """
-    check_is_fitted(model)
+    check_tree_model(model)
     effects = node_effects(model.tree_, model.outcome_type_ == BINARY, alpha)
     leaves = model.tree_.leaf_ids
     columns = leaf_columns(model, effects)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._base import BINARY, FittedAttribute, check_is_fitted, spawn_generators
+from .._base import BINARY, FittedAttribute, model_kind, spawn_generators
 from .._grower import HistogramSource, _NodeTable, _record_split
 from .._kernels.partition import partition_rows
 from .._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2, estimate_nodes
@@ -29,7 +29,7 @@ from .._validation import (
     validate_outcome_and_weight,
 )
 from ..binning import BinMapper
-from ..tree import ExperimentData, FittedInputs, FittedTree, _BaseUpliftTree, check_size_params
+from ..tree import ExperimentData, FittedInputs, FittedTree, TreeModel, check_size_params
 
 __all__ = ["DistilledUpliftTree", "distill"]
 
@@ -46,7 +46,7 @@ class FittedDistilledTree(FittedTree):
     qini_kept: float | None = None
 
 
-class DistilledUpliftTree(_BaseUpliftTree):
+class DistilledUpliftTree(TreeModel):
     """A shallow uplift tree fitted to another model's predictions; build it with :func:`distill`.
 
     It predicts, applies, exports (rules, SQL, JSON, drawings) and reports segments like an
@@ -98,15 +98,15 @@ class DistilledUpliftTree(_BaseUpliftTree):
         self.max_bins = max_bins
         self.random_state = random_state
 
-    def _check_tree_params(self) -> None:
+    def check_params(self) -> None:
+        """Check the constructor parameters as ``fit`` does first; raises ``ValueError``/``TypeError`` naming
+        the parameter."""
         check_size_params(self)
 
     def fit(self, model: Any, X, treatment, y, sample_weight=None) -> DistilledUpliftTree:
         """Grow the tree on ``model``'s predictions for ``X``; estimate nodes and Qini on ``treatment, y``."""
-        self._check_tree_params()
-        if not hasattr(model, "predict_outcome") or not hasattr(model, "_fitted_attribute"):
-            raise TypeError(f"model must be a fitted upliftree tree or forest, got {type(model).__name__}")
-        check_is_fitted(model, model._fitted_attribute)
+        self.check_params()
+        model_kind(model)
         X = as_pandas(X, "X")
         model_inputs = model.fitted_state_.inputs
         treatments = tuple(model_inputs.treatments)

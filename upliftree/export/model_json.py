@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._base import FOREST, model_kind
 from .._tree_arrays import (
     BITSET_WORDS,
     STAT_NAMES,
@@ -165,12 +166,10 @@ def _feature_document(schema: FeatureSchema, index: int) -> dict[str, Any]:
 
 def model_document(model: Any) -> dict[str, Any]:
     """The JSON-ready dict of a fitted tree, distilled tree or forest."""
+    is_forest = model_kind(model) == FOREST
     class_name = type(model).__name__
     if class_name not in ESTIMATOR_CLASSES:
         raise TypeError(f"model must be an upliftree tree, distilled tree or forest, got {class_name}")
-    is_forest = class_name in FOREST_CLASSES
-    if not hasattr(model, "estimators_" if is_forest else "tree_"):
-        raise ValueError(f"This {class_name} instance is not fitted yet; call fit first.")
     import upliftree
 
     schema = model.schema_
@@ -450,7 +449,7 @@ def _tree_error(path: str, error: InvalidTreeError) -> ModelFormatError:
 
 
 def _read_params(value: Any, path: str, estimator_class: type) -> dict[str, Any]:
-    params = _object(value, path, tuple(estimator_class._get_param_names()))
+    params = _object(value, path, tuple(estimator_class().get_params()))
     for name, item in params.items():
         if item is not None and not isinstance(item, str | bool | int | float):
             raise _fail(f"{path}.{name}", f"expected a string, number, boolean or null, got {_type_name(item)}")
@@ -491,12 +490,10 @@ def _read_fitted(value: Any, path: str, state_class: type) -> dict[str, Any]:
 
 def _new_estimator(estimator_class: type, params: dict[str, Any], path: str) -> Any:
     model = estimator_class(**params)
-    check = getattr(model, "_check_tree_params", None)
-    if check is not None:
-        try:
-            check()
-        except (TypeError, ValueError) as error:
-            raise _fail(path, str(error)) from None
+    try:
+        model.check_params()
+    except (TypeError, ValueError) as error:
+        raise _fail(path, str(error)) from None
     return model
 
 
@@ -556,7 +553,7 @@ def read_document(document: Any) -> Any:
     if not documents:
         raise _fail("trees", "expected at least one tree")
     model = _new_estimator(estimator_class, params, "params")
-    estimators = tuple(_read_tree(item, f"trees[{index}]", model._tree_class, FittedTree, None, inputs)
+    estimators = tuple(_read_tree(item, f"trees[{index}]", model.tree_class, FittedTree, None, inputs)
                        for index, item in enumerate(documents))
     model.fitted_state_ = state_class(inputs, estimators, training_profile=profile)
     return model

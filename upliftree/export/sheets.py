@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._base import BINARY, check_is_fitted
+from .._base import BINARY, check_tree_model
 from .._format import OutcomeFormat, decimals_for, fixed, interval_label, markdown_cell, outcome_scale
 from .._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y2
 from ..rules import Condition, format_condition, format_rule, leaf_conditions, missing_note
@@ -90,7 +90,7 @@ def segment_sheet(model: Any, alpha: float = 0.05, leaf_actions: Any = None, lea
     leaf id -> action label / net value per row, e.g. from a policy) are given. Rows are sorted by uplift
     (the largest over treatments), best first.
     """
-    check_is_fitted(model)
+    check_tree_model(model)
     tree = model.tree_
     effects = node_effects(tree, model.outcome_type_ == BINARY, alpha)
     leaves = tree.leaf_ids
@@ -169,7 +169,7 @@ def text_tree(model: Any, alpha: float = 0.05, precision: int | None = 6) -> str
     A last line says where missing values go when the conditions leave them out
     (:func:`upliftree.rules.missing_note`).
     """
-    check_is_fitted(model)
+    check_tree_model(model)
     tree = model.tree_
     effects = node_effects(tree, model.outcome_type_ == BINARY, alpha)
     shares = node_shares(model)
@@ -358,7 +358,7 @@ def leaf_queries(model: Any) -> dict[int, str]:
     Column names are backtick-quoted and thresholds exact; use ``X.query(text, engine="python")`` (the
     strings call ``.isna()``/``.notna()``, which the numexpr engine does not support).
     """
-    check_is_fitted(model)
+    check_tree_model(model)
     tree = model.tree_
     names = model.schema_.names
     split_features = np.unique(tree.feature[tree.children_left >= 0])

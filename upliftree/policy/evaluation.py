@@ -23,9 +23,9 @@ import pandas as pd
 from .._base import spawn_generators
 from .._params import check_int
 from .._validation import (
-    _check_1d,
     arm_codes,
     as_pandas,
+    check_1d,
     check_n_rows,
     labels_equal,
     validate_outcome,
@@ -177,8 +177,8 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
             raise ValueError(f"{given} come from the Policy; pass them only with an array of assignments")
         policy = policy_or_assignments
         labels = tuple(policy.treatments_)
-        arm = arm_codes(_check_1d(treatment, "treatment", n_rows), labels)
-        assigned = policy._plan(X, **decide_kwargs).codes
+        arm = arm_codes(check_1d(treatment, "treatment", n_rows), labels)
+        assigned = arm_codes(policy.decide(X, **decide_kwargs), labels)
         benefit_per_arm = policy.treatment_benefit
         cost_per_arm = policy.treatment_cost(X)
         if outcome_model is None and callable(getattr(policy.model, "predict_outcome", None)):
@@ -190,7 +190,7 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
             raise ValueError("control=<label of the control arm> is required with an array of assignments")
         arms = validate_treatment(treatment, control, n_rows)
         labels, arm = arms.labels, arms.codes
-        assignments = _check_1d(policy_or_assignments, "policy_or_assignments", n_rows)
+        assignments = check_1d(policy_or_assignments, "policy_or_assignments", n_rows)
         unknown = sorted({str(label) for label in pd.unique(assignments)
                           if not any(labels_equal(label, known) for known in labels)})
         if unknown:
@@ -258,7 +258,7 @@ def _observed_propensity(propensity: Any, arm: np.ndarray, labels: tuple) -> np.
                 raise ValueError(f"propensity has shape {values.shape}; a 2-D propensity is (n_rows, n_arms) = "
                                  f"({n_rows}, {len(labels)}) in the order {list(labels)}")
             values = values[np.arange(n_rows), arm]
-        observed = _check_1d(values, "propensity", n_rows)
+        observed = check_1d(values, "propensity", n_rows)
     if not np.issubdtype(observed.dtype, np.number):
         raise TypeError(f"propensity must be numeric, got dtype {observed.dtype}")
     observed = observed.astype(np.float64)
