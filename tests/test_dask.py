@@ -122,7 +122,7 @@ def test_given_bin_edges_are_the_bins_of_the_tree(client, binary_experiment):
     tree = grow_tree(source, mapper, np.arange(n_rows), np.ones(n_rows, dtype=np.int32), params,
                      np.random.default_rng(0))
     tree, n_merged = estimate_nodes(tree, data, reference.min_samples_treatment)
-    reference.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, mapper), tree, n_merged, False)
+    reference.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, "binary", mapper), tree, n_merged, False)
     assert_same_tree(distributed, reference)
     # Another model's bin mapper is accepted as it is.
     again = udask.fit_tree(UpliftTreeClassifier(**TREE_PARAMS), as_dask(frame), features=FEATURES,

@@ -417,11 +417,26 @@ def test_fitted_state_is_checked_against_the_model() -> None:
     feature[split] = model.n_features_in_
     with pytest.raises(InvalidTreeError, match=rf"feature\[{split}\]: {model.n_features_in_} is not a feature index"):
         FittedTree(state.inputs, dataclasses.replace(state.tree, feature=feature))
-    two_arms = FittedInputs(state.inputs.schema, tuple(state.inputs.treatments[:2]))
+    two_arms = FittedInputs(state.inputs.schema, tuple(state.inputs.treatments[:2]), "binary")
     with pytest.raises(InvalidTreeError, match="value has 3 arms, the model 2 treatments"):
         FittedTree(two_arms, state.tree)
     with pytest.raises(TypeError, match="fitted_state_ of a UpliftTreeClassifier must be a FittedTree"):
         upliftree.UpliftTreeClassifier().fitted_state_ = fitted_models()["forest"].fitted_state_
+
+
+@pytest.mark.parametrize("name", ["tree", "forest", "distilled", "loaded tree", "loaded forest"])
+def test_every_fitted_model_names_its_outcome_type(name) -> None:
+    model = fitted_models()[name]
+    assert model.outcome_type_ == "binary"
+    X, treatment, y = experiment()
+    regressor = upliftree.UpliftTreeRegressor(max_depth=2, control="control").fit(X, treatment, y * 2.5)
+    assert regressor.outcome_type_ == "continuous" == type(regressor).outcome_type
+    distilled = upliftree.distill(regressor, X, treatment, y * 2.5, max_depth=1)
+    assert distilled.outcome_type_ == "continuous" == upliftree.from_json(distilled.to_json()).outcome_type_
+    assert not hasattr(upliftree.UpliftTreeRegressor(), "outcome_type_")
+    with pytest.raises(ValueError, match="a UpliftTreeClassifier fits a binary outcome; the fitted state is of a "
+                                         "continuous one"):
+        upliftree.UpliftTreeClassifier().fitted_state_ = regressor.fitted_state_
 
 
 def test_not_fitted_is_one_error_that_hasattr_understands() -> None:

@@ -82,7 +82,7 @@ def test_growing_on_counts_equals_growing_on_repeated_rows(outcome, weighted, ma
     schema, arms, data = estimator._prepare(frame[FEATURES], frame["treatment"], frame["outcome"], weight)
     mapper = BinMapper(63, random_state=0).fit(data.encoded, schema)
     source = HistogramSource.of(mapper.transform(data.encoded), data.arm, data.weight, data.y, arms.n_arms,
-                                mapper.missing_bin_ + 1, estimator._binary)
+                                mapper.missing_bin_ + 1, estimator.outcome_type == "binary")
     assert (len(source.bin_class) > 0) == (outcome == "binary" and not weighted)
     params = replace(estimator._growth_params(schema.n_features, parallel=False), n_features_per_split=2
                      if max_features else schema.n_features)

@@ -39,7 +39,7 @@ def _grown(outcome: str, weights: str, max_features, max_depth: int = 5):
     schema, arms, data = estimator._prepare(frame[FEATURES], frame["treatment"], frame["outcome"], weight)
     mapper = BinMapper(63, random_state=0).fit(data.encoded, schema)
     source = HistogramSource.of(mapper.transform(data.encoded), data.arm, data.weight, data.y, arms.n_arms,
-                                mapper.missing_bin_ + 1, estimator._binary)
+                                mapper.missing_bin_ + 1, estimator.outcome_type == "binary")
     return source, mapper, estimator._growth_params(schema.n_features, parallel=False), len(frame)
 
 

@@ -10,6 +10,10 @@ import numpy as np
 
 from ._params import check_random_state
 
+# The outcome types of fitted models (``outcome_type_``): 0/1 outcomes, and any other real-valued outcome.
+BINARY, CONTINUOUS = "binary", "continuous"
+OUTCOME_TYPES = (BINARY, CONTINUOUS)
+
 
 class BaseEstimator:
     """Give ``get_params``/``set_params``/``repr`` from the ``__init__`` signature.

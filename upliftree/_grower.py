@@ -16,24 +16,26 @@ statistics of the growing sample are the grower's, the same for every source.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
 from ._kernels.boundary import block_bounds, kernel_array, run_blocks
-from ._kernels.histogram import (
-    COUNT,
-    N_STATS,
-    WEIGHT,
-    class_histograms,
-    gather_node_stats,
-    sibling_histogram,
-    weighted_histograms,
-)
+from ._kernels.histogram import class_histograms, gather_node_stats, sibling_histogram, weighted_histograms
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import find_best_split, node_totals
-from ._tree_arrays import BITSET_WORDS, PARALLEL_MIN_ROWS, TreeArrays, category_bitset_of, empty_stats, node_values
+from ._tree_arrays import (
+    BITSET_WORDS,
+    COUNT,
+    N_STATS,
+    PARALLEL_MIN_ROWS,
+    WEIGHT,
+    TreeArrays,
+    category_bitset_of,
+    empty_stats,
+    node_values,
+)
 from .binning import BinMapper
 
 
@@ -320,7 +322,7 @@ class TreeGrower:
             if splits:
                 open_nodes += self._open_children(table, paths, splits)
         tree = table.to_arrays(n_arms)
-        return _depth_first(tree) if self.source.level_wise else tree
+        return tree.renumbered(tree.depth_first_order()) if self.source.level_wise else tree
 
     def _open_children(self, table: _NodeTable, paths: list[tuple], splits: list[tuple[_OpenNode, RowSplit]]
                        ) -> list[_OpenNode]:
@@ -409,19 +411,3 @@ def _record_split(table: _NodeTable, node: int, feature: int, gain: float, raw_g
         # All non-missing bins on the left: the split is "missing or not".
         table.threshold[node] = thresholds[last_left_bin] if last_left_bin < len(thresholds) else np.inf
 
-
-def _depth_first(tree: TreeArrays) -> TreeArrays:
-    """Renumber nodes in the order the depth-first source creates them (children of a split are adjacent)."""
-    order, stack = [0], [0]
-    while stack:
-        node = stack.pop()
-        if tree.children_left[node] >= 0:
-            order += [tree.children_left[node], tree.children_right[node]]
-            stack += [tree.children_right[node], tree.children_left[node]]
-    order = np.asarray(order)
-    new_id = np.empty_like(order)
-    new_id[order] = np.arange(len(order))
-    arrays = {field.name: getattr(tree, field.name)[order] for field in fields(tree)}
-    for name in ("children_left", "children_right", "parent"):
-        arrays[name] = np.where(arrays[name] >= 0, new_id[np.maximum(arrays[name], 0)], -1)
-    return TreeArrays(**arrays)

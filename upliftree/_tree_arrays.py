@@ -1,5 +1,9 @@
 """The fitted tree as a node table: plain read-only numpy arrays that prediction, export, plotting and JSON all
-read, checked to describe one tree whenever a table is built."""
+read, checked to describe one tree whenever a table is built.
+
+This module owns the nodes: the layout of their statistics (``COUNT``, ``WEIGHT``, ... from
+``_kernels.stats_layout``, re-exported here for every module above the kernels), the table and its checks.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,14 @@ import numpy as np
 
 from ._base import read_only, restore_frozen
 from ._kernels.boundary import block_bounds, kernel_array, run_blocks, strided_matrix
-from ._kernels.histogram import COUNT, N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y
 from ._kernels.predictor import accumulate_node_stats, apply_tree
+from ._kernels.stats_layout import COUNT, N_STATS, STAT_NAMES, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
+
+__all__ = [
+    "ALL_ROWS", "BITSET_WORDS", "COUNT", "N_STATS", "PARALLEL_MIN_ROWS", "STAT_NAMES", "WEIGHT", "WEIGHTED_Y",
+    "WEIGHTED_Y2", "WEIGHT_SQUARED", "InvalidTreeError", "TreeArrays", "arms_below", "categories_in_bitset",
+    "categories_per_feature", "category_bitset_of", "empty_stats", "node_values",
+]
 
 BITSET_WORDS = 4  # 4 x 64 bits cover the at most 255 categories of a feature
 # ``rows`` argument of ``apply_tree`` meaning "row i itself".
@@ -183,14 +193,51 @@ class TreeArrays:
             parent = self.parent[node]
             if parent >= 0 and (not keep[parent] or new_leaf[parent]):
                 keep[node] = False
-        new_id = np.cumsum(keep) - 1
-        arrays = {field.name: getattr(self, field.name)[keep].copy() for field in fields(self)}
+        return self.renumbered(np.flatnonzero(keep))
+
+    def depth_first_order(self) -> np.ndarray:
+        """Node ids in the order the depth-first grower creates them.
+
+        A split's two children come together when the split is reached, and the left child's subtree is
+        explored before the right child's: the numbering of the in-memory grower, whatever order grew the tree.
+        """
+        order, stack = [0], [0]
+        while stack:
+            node = stack.pop()
+            if self.children_left[node] >= 0:
+                order += [self.children_left[node], self.children_right[node]]
+                stack += [self.children_right[node], self.children_left[node]]
+        return np.asarray(order, dtype=np.int64)
+
+    def breadth_first_order(self) -> np.ndarray:
+        """Node ids level by level, the two children of each split side by side (left first).
+
+        Renumbered in this order, the ``k``-th split of the tree has its children at ``2k + 1`` and ``2k + 2``.
+        """
+        levels = [np.zeros(1, dtype=np.int64)]
+        while True:
+            splits = levels[-1][self.children_left[levels[-1]] >= 0]
+            if len(splits) == 0:
+                return np.concatenate(levels)
+            levels.append(np.column_stack([self.children_left[splits], self.children_right[splits]]).ravel())
+
+    def renumbered(self, order) -> TreeArrays:
+        """The table of the nodes ``order``, node ``order[i]`` becoming node ``i``: the one renumbering routine.
+
+        ``order`` starts with the root and lists every node after its parent, with the two children of a split
+        side by side (left first) or both left out; a split whose children are left out becomes a leaf. The
+        orders above, and :meth:`collapse`, are all renumberings; the new table is validated like any other,
+        so an order that breaks these rules raises :class:`InvalidTreeError`.
+        """
+        order = np.asarray(order, dtype=np.int64)
+        new_id = np.full(self.n_nodes, -1, dtype=np.int64)
+        new_id[order] = np.arange(len(order))
+        arrays = {field.name: getattr(self, field.name)[order] for field in fields(self)}
         for name in ("children_left", "children_right", "parent"):
             old = arrays[name]
             arrays[name] = np.where(old >= 0, new_id[np.maximum(old, 0)], -1)
-        leaves = new_leaf[keep]
-        arrays["children_left"][leaves] = -1
-        arrays["children_right"][leaves] = -1
+        # Splits whose children were left out: leaves now, without split fields.
+        leaves = (arrays["children_left"] < 0) & (self.children_left[order] >= 0)
         arrays["feature"][leaves] = -1
         arrays["threshold"][leaves] = np.nan
         arrays["is_categorical"][leaves] = False

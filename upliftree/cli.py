@@ -466,8 +466,7 @@ def evaluate(
     fitted = _load_model(model_path)
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous,
-                                         model=fitted)
+                                         OutcomeType(fitted.outcome_type_), model=fitted)
     labels = [str(label) for label in fitted.treatments_]
     arms = arm_codes(experiment.treatment, tuple(fitted.treatments_))
     with console.step(f"Scoring {experiment.n_rows:,} rows and bootstrapping"):
@@ -588,8 +587,7 @@ def plot(
 
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous,
-                                         model=fitted)
+                                         OutcomeType(fitted.outcome_type_), model=fitted)
     treatments = list(fitted.treatments_[1:])
     if arm is None and len(treatments) > 1:
         raise ValueError(f"the model has several treatments {treatments}; choose one with --arm")

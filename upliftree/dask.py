@@ -34,11 +34,10 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("upliftree.dask needs dask: pip install 'upliftree[dask]'") from error
 
-from ._base import check_is_fitted, read_only, spawn_generators
+from ._base import BINARY, CONTINUOUS, check_is_fitted, read_only, spawn_generators
 from ._grower import GrowthParams, HistogramSource, RowSplit, TreeGrower, UpliftSplitRule
-from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y
 from ._params import check_int
-from ._tree_arrays import TreeArrays
+from ._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, TreeArrays
 from ._validation import (
     Arms,
     FeatureSchema,
@@ -327,7 +326,7 @@ def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: 
     thresholds = _given_thresholds(bin_edges, schema, max_bins)
     sketched = np.array([index for index, (edges, cats) in enumerate(zip(thresholds, schema.categories, strict=True))
                          if edges is None and cats is None], dtype=np.int64)
-    context = _Context(columns, schema, estimator._binary)
+    context = _Context(columns, schema, estimator.outcome_type == BINARY)
     seed = int(binning_rng.integers(2**63 - 1))
     summaries = _map_partitions(client, ddf, _summarize_partition, context, sketched, max_bins, seed)
     summary = _tree_reduce(client, summaries, _merge_summaries, max_bins)
@@ -353,7 +352,7 @@ def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: 
 
 
 def _fitted_inputs(context: _Context) -> FittedInputs:
-    return FittedInputs(context.schema, context.labels, context.bin_mapper)
+    return FittedInputs(context.schema, context.labels, BINARY if context.binary else CONTINUOUS, context.bin_mapper)
 
 
 def _fit_failed(name: str, error: Exception) -> RuntimeError:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import FittedAttribute, read_only, restore_frozen, spawn_generators
+from ._base import BINARY, CONTINUOUS, FittedAttribute, read_only, restore_frozen, spawn_generators
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels import silent_unless_verbose
 from ._kernels.boundary import block_bounds, run_blocks, strided_matrix
@@ -53,7 +53,7 @@ PASS_MIN_ROWS = 8 * ROW_BLOCK
 class StackedForest:
     """All trees' node tables in one lockstep table, for one compiled pass over the forest.
 
-    Each tree is relabelled breadth first, so a split's children are adjacent (left first) and the next node is
+    Each tree is renumbered breadth first (:meth:`TreeArrays.breadth_first_order`), so the next node is
     ``next_node[node] + goes_right``; tree ``t`` starts at ``tree_roots[t]`` and ``leaf_id`` maps a stacked id
     back to the tree's own. A leaf points to itself and its split key is above every value, so every row can
     take exactly ``tree_depths[t]`` steps without testing for leaves. Numeric splits compare order keys of the
@@ -71,21 +71,17 @@ class StackedForest:
 
     @classmethod
     def from_trees(cls, trees: list[TreeArrays]) -> StackedForest:
-        levels = [cls._breadth_first(tree) for tree in trees]
-        orders = [np.concatenate(tree_levels) for tree_levels in levels]
-        sizes = np.array([len(order) for order in orders], dtype=np.int64)
+        orders = [tree.breadth_first_order() for tree in trees]
+        tables = [tree.renumbered(order) for tree, order in zip(trees, orders, strict=True)]
+        sizes = np.array([table.n_nodes for table in tables], dtype=np.int64)
         roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
 
         def stacked(name: str) -> np.ndarray:
-            return np.ascontiguousarray(np.concatenate([getattr(tree, name)[order]
-                                                        for tree, order in zip(trees, orders, strict=True)]))
+            return np.ascontiguousarray(np.concatenate([getattr(table, name) for table in tables]))
 
         is_leaf = stacked("children_left") < 0
-        # Breadth first, the k-th split of a tree has its children at 2k + 1 and 2k + 2 of the tree's order.
-        tree_root = np.repeat(roots, sizes)
-        split_rank = np.cumsum(~is_leaf) - ~is_leaf
-        split_rank -= split_rank[tree_root]
-        next_node = np.where(is_leaf, np.arange(len(is_leaf)), tree_root + 1 + 2 * split_rank)
+        # Breadth first, a split's children are its left child and the node after it.
+        next_node = np.where(is_leaf, np.arange(len(is_leaf)), np.repeat(roots, sizes) + stacked("children_left"))
         categorical = stacked("is_categorical") & ~is_leaf
         missing_left = stacked("missing_left")
         columns, column = np.unique(np.where(is_leaf, -1, stacked("feature")), return_inverse=True)
@@ -102,7 +98,7 @@ class StackedForest:
         # The kernel's dtypes; __post_init__ makes read-only C-contiguous copies.
         routing = (next_node.astype(np.uint64), slot.astype(np.uint64), split_key.astype(np.int64),
                    categorical, bitset, bool(categorical.any()), np.concatenate(orders).astype(np.int64))
-        depths = np.array([len(tree_levels) - 1 for tree_levels in levels], dtype=np.int64)
+        depths = np.array([table.max_depth() for table in tables], dtype=np.int64)
         return cls(columns.astype(np.int64), roots.astype(np.uint64), depths, routing, stacked("value").T,
                    block_size(len(columns), bool(categorical.any())))
 
@@ -114,16 +110,6 @@ class StackedForest:
                                                   for item in self.routing))
 
     __setstate__ = restore_frozen
-
-    @staticmethod
-    def _breadth_first(tree: TreeArrays) -> list[np.ndarray]:
-        """The tree's node ids level by level, the two children of each split side by side (left first)."""
-        levels = [np.zeros(1, dtype=np.int64)]
-        while True:
-            splits = levels[-1][tree.children_left[levels[-1]] >= 0]
-            if len(splits) == 0:
-                return levels
-            levels.append(np.column_stack([tree.children_left[splits], tree.children_right[splits]]).ravel())
 
     def apply(self, encoded: np.ndarray) -> np.ndarray:
         """Leaf of every row in every tree, ``(n_rows, n_trees)``."""
@@ -265,7 +251,7 @@ class _BaseUpliftForest(_UpliftModel):
         n_threads = self._check_forest_params()
         schema, arms, data = self._prepare(X, treatment, y, sample_weight)
         binning_rng, *tree_rngs = spawn_generators(self.random_state, 1 + self.n_estimators)
-        inputs = FittedInputs(schema, arms.labels,
+        inputs = FittedInputs(schema, arms.labels, self.outcome_type,
                               BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema))
         arm_weight = np.bincount(data.arm, weights=data.weight, minlength=arms.n_arms)
         arm_mean = np.bincount(data.arm, weights=data.weight * data.y, minlength=arms.n_arms) / arm_weight
@@ -288,7 +274,7 @@ class _BaseUpliftForest(_UpliftModel):
         n_draw = self._n_draw(len(data.arm))
         n_arms = len(arm_mean)
         source = HistogramSource.of(bin_mapper.transform(data.encoded), data.arm, data.weight, data.y, n_arms,
-                                    bin_mapper.missing_bin_ + 1, self._binary)
+                                    bin_mapper.missing_bin_ + 1, self.outcome_type == BINARY)
         params = self._growth_params(source.n_features, parallel=False)
         rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
 
@@ -305,7 +291,7 @@ class _BaseUpliftForest(_UpliftModel):
                   rng: np.random.Generator) -> tuple[TreeArrays, int]:
         n_rows = len(data.arm)
         if self.honest:
-            held_out = stratified_holdout(data.arm, data.y, self._binary, self.honest_fraction, rng)
+            held_out = stratified_holdout(data.arm, data.y, self.outcome_type == BINARY, self.honest_fraction, rng)
             parts = [[rows[keep[rows]] for rows in rows_by_arm] for keep in (~held_out, held_out)]
         else:
             parts = [rows_by_arm]
@@ -398,10 +384,10 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
         ``predict`` sees the old or the new forest); the attributes below read it and cannot be assigned.
     estimators_ : tuple of UpliftTreeClassifier
         The fitted trees, each usable on its own (segments, exports, plots).
-    treatments_, feature_names_in_, n_features_in_, feature_importances_, schema_, bin_mapper_
+    treatments_, feature_names_in_, n_features_in_, feature_importances_, schema_, bin_mapper_, outcome_type_
     """
 
-    _binary = True
+    outcome_type = BINARY
     _criteria = CLASSIFIER_CRITERIA
     _tree_class = UpliftTreeClassifier
 
@@ -418,7 +404,7 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
 class UpliftRandomForestRegressor(_BaseUpliftForest):
     """Random forest of uplift trees for a continuous outcome; see :class:`UpliftRandomForestClassifier`."""
 
-    _binary = False
+    outcome_type = CONTINUOUS
     _criteria = REGRESSOR_CRITERIA
     _tree_class = UpliftTreeRegressor
 

@@ -9,6 +9,9 @@ from typing import Any
 import numpy as np
 
 from ._base import (
+    BINARY,
+    CONTINUOUS,
+    OUTCOME_TYPES,
     BaseEstimator,
     FittedAttribute,
     check_is_fitted,
@@ -51,14 +54,15 @@ class ExperimentData:
 
 @dataclass(frozen=True, eq=False)
 class FittedInputs:
-    """What a fit learned about its inputs: feature schema, arm labels (control first) and bins.
+    """What a fit learned about its inputs: feature schema, arm labels (control first), outcome type and bins.
 
-    A forest's trees share their forest's. ``bin_mapper`` is None for a model read from a JSON file (bins
-    are not saved: prediction routes raw values).
+    A forest's trees share their forest's. ``outcome_type`` is ``"binary"`` or ``"continuous"``. ``bin_mapper``
+    is None for a model read from a JSON file (bins are not saved: prediction routes raw values).
     """
 
     schema: FeatureSchema
     treatments: np.ndarray
+    outcome_type: str
     bin_mapper: BinMapper | None = None
     feature_names: np.ndarray = field(init=False)
     n_categories: np.ndarray = field(init=False)  # per feature: -1 numeric, else its number of categories
@@ -69,6 +73,8 @@ class FittedInputs:
             raise ValueError(f"treatments must list the control label and at least one treatment, got "
                              f"{list(self.treatments)}")
         object.__setattr__(self, "treatments", treatments)
+        if self.outcome_type not in OUTCOME_TYPES:
+            raise ValueError(f"outcome_type must be one of {list(OUTCOME_TYPES)}, got {self.outcome_type!r}")
         object.__setattr__(self, "feature_names", read_only(np.array(self.schema.names, dtype=object)))
         object.__setattr__(self, "n_categories", categories_per_feature(self.schema.categories))
 
@@ -164,7 +170,8 @@ def check_size_params(estimator: Any) -> None:
 class _UpliftModel(BaseEstimator):
     """What trees and forests share: parameter checks, input preparation, fitted state and prediction."""
 
-    _binary: bool
+    # The outcome the class fits ("binary" or "continuous"); None when it comes from the data (distillation).
+    outcome_type: str | None
     _criteria: dict[str, int]
     _fitted_attribute = "tree_"
     _state_class: type
@@ -189,6 +196,9 @@ class _UpliftModel(BaseEstimator):
         if type(state) is not self._state_class:
             raise TypeError(f"fitted_state_ of a {type(self).__name__} must be a {self._state_class.__name__}, "
                             f"got {type(state).__name__}")
+        if self.outcome_type is not None and state.inputs.outcome_type != self.outcome_type:
+            raise ValueError(f"a {type(self).__name__} fits a {self.outcome_type} outcome; the fitted state is of a "
+                             f"{state.inputs.outcome_type} one")
         self._fitted_state = state
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -197,6 +207,8 @@ class _UpliftModel(BaseEstimator):
     schema_ = FittedAttribute(lambda state: state.inputs.schema, "Names and kinds of the features (FeatureSchema).")
     treatments_ = FittedAttribute(lambda state: state.inputs.treatments,
                                   "Arm labels, control first; columns of ``predict_outcome`` follow this order.")
+    outcome_type_ = FittedAttribute(lambda state: state.inputs.outcome_type,
+                                    'Outcome of the training data: "binary" (0/1) or "continuous".')
     feature_names_in_ = FittedAttribute(lambda state: state.inputs.feature_names, "Feature names seen by fit.")
     n_features_in_ = FittedAttribute(lambda state: state.inputs.n_features, "Number of features seen by fit.")
     bin_mapper_ = FittedAttribute(lambda state: state.inputs.bin_mapper,
@@ -227,7 +239,7 @@ class _UpliftModel(BaseEstimator):
         schema = infer_schema(X, max_categories=self.max_bins)
         arms = validate_treatment(treatment, self.control, n_rows)
         data = ExperimentData(encode_features(X, schema), arms.codes, *validate_outcome_and_weight(
-            y, sample_weight, n_rows, self._binary, self._max_row_draws(n_rows)))
+            y, sample_weight, n_rows, self.outcome_type == BINARY, self._max_row_draws(n_rows)))
         check_arm_sizes(arms, data.weight, self.min_samples_treatment)
         return schema, arms, data
 
@@ -237,8 +249,9 @@ class _UpliftModel(BaseEstimator):
 
     def _growth_params(self, n_features: int, parallel: bool) -> GrowthParams:
         return GrowthParams(
-            criterion=self._criteria[self.criterion], binary=self._binary, normalize=bool(self.normalize),
-            n_reg=float(self.n_reg), max_depth=int(self.max_depth), min_samples_leaf=int(self.min_samples_leaf),
+            criterion=self._criteria[self.criterion], binary=self.outcome_type == BINARY,
+            normalize=bool(self.normalize), n_reg=float(self.n_reg), max_depth=int(self.max_depth),
+            min_samples_leaf=int(self.min_samples_leaf),
             min_samples_treatment=int(self.min_samples_treatment),
             n_features_per_split=resolve_max_features(self.max_features, n_features), parallel=parallel,
         )
@@ -323,7 +336,8 @@ class _BaseUpliftTree(_UpliftModel):
             estimation = self._estimation_data(X_est, treatment_est, y_est, sample_weight_est, schema,
                                                arms.labels)
         elif self.honest:
-            held_out = stratified_holdout(data.arm, data.y, self._binary, self.honest_fraction, split_rng)
+            held_out = stratified_holdout(data.arm, data.y, self.outcome_type == BINARY, self.honest_fraction,
+                                          split_rng)
             structure, estimation = _subset(data, ~held_out), _subset(data, held_out)
             for part, rows in (("structure", structure), ("estimation", estimation)):
                 check_arm_sizes(Arms(rows.arm, arms.labels), rows.weight, self.min_samples_treatment,
@@ -334,7 +348,8 @@ class _BaseUpliftTree(_UpliftModel):
 
         bin_mapper = BinMapper(self.max_bins, random_state=binning_rng).fit(structure.encoded, schema)
         source = HistogramSource.of(bin_mapper.transform(structure.encoded), structure.arm, structure.weight,
-                                    structure.y, arms.n_arms, bin_mapper.missing_bin_ + 1, self._binary)
+                                    structure.y, arms.n_arms, bin_mapper.missing_bin_ + 1,
+                                    self.outcome_type == BINARY)
         n_rows = len(structure.arm)
         tree = grow_tree(source, bin_mapper, np.arange(n_rows), np.ones(n_rows, dtype=np.int32),
                          self._growth_params(schema.n_features, parallel=True), growth_rng)
@@ -342,8 +357,8 @@ class _BaseUpliftTree(_UpliftModel):
             tree, n_merged = estimate_nodes(tree, estimation, self.min_samples_treatment)
         else:
             tree, n_merged = merge_short_leaves(tree, self.min_samples_treatment)
-        self.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, bin_mapper), tree, n_merged,
-                                        honest_estimates)
+        self.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, self.outcome_type, bin_mapper), tree,
+                                        n_merged, honest_estimates)
         return self
 
     def _estimation_data(self, X_est, treatment_est, y_est, sample_weight_est, schema: FeatureSchema,
@@ -358,7 +373,8 @@ class _BaseUpliftTree(_UpliftModel):
             raise ValueError(f"treatment{suffix} must be 1-D with one label per row of X{suffix} ({n_rows})")
         estimation = ExperimentData(
             encode_features(X_est, schema), arm_codes(labels, arm_labels, f"treatment{suffix}"),
-            *validate_outcome_and_weight(y_est, sample_weight_est, n_rows, self._binary, suffix=suffix),
+            *validate_outcome_and_weight(y_est, sample_weight_est, n_rows, self.outcome_type == BINARY,
+                                         suffix=suffix),
         )
         check_arm_sizes(Arms(estimation.arm, arm_labels), estimation.weight, self.min_samples_treatment,
                         f"treatment{suffix}")
@@ -537,13 +553,15 @@ class UpliftTreeClassifier(_BaseUpliftTree):
         Splits undone because a leaf had fewer than ``min_samples_treatment`` estimation rows in some arm.
     honest_estimates_ : bool
         Whether node statistics come from rows that did not grow the tree (``honest=True`` or ``X_est``).
+    outcome_type_ : str
+        ``"binary"``, the class's ``outcome_type`` (every fitted model has ``outcome_type_``).
     n_splits_pruned_ : int
         Splits removed by the last :meth:`prune` (set by ``prune``).
     schema_ : FeatureSchema
     bin_mapper_ : BinMapper
     """
 
-    _binary = True
+    outcome_type = BINARY
     _criteria = CLASSIFIER_CRITERIA
 
     def __init__(self, criterion: str = "kl", max_depth: int = 5, min_samples_leaf: int = 100,
@@ -566,7 +584,7 @@ class UpliftTreeRegressor(_BaseUpliftTree):
         test of Su et al. 2009), which prefers splits whose effect difference is large relative to noise.
     """
 
-    _binary = False
+    outcome_type = CONTINUOUS
     _criteria = REGRESSOR_CRITERIA
 
     def __init__(self, criterion: str = "tstat", max_depth: int = 5, min_samples_leaf: int = 100,

@@ -11,7 +11,7 @@ reference counting on every call, which made traversal about ten times slower.
 import numpy as np
 from numba import njit
 
-from .histogram import N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
+from .stats_layout import N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 
 @njit(cache=True, nogil=True)

@@ -171,7 +171,7 @@ def model_document(model: Any) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "library_version": upliftree.__version__,
         "class": class_name,
-        "outcome": "binary" if model._binary else "continuous",
+        "outcome": model.outcome_type_,
         "params": _params_document(model),
         "features": [_feature_document(schema, index) for index in range(schema.n_features)],
         "treatments": [_json_scalar(label, "treatment label") for label in model.treatments_],
@@ -531,14 +531,12 @@ def read_document(document: Any) -> Any:
         raise _fail("outcome", f"expected one of {expected} for {class_name}, got {_short(outcome)}")
     if _array(document["stats_fields"], "stats_fields") != list(STATS_FIELDS):
         raise _fail("stats_fields", f"expected {list(STATS_FIELDS)}")
-    inputs = FittedInputs(_read_schema(document, version), _read_treatments(document))
+    inputs = FittedInputs(_read_schema(document, version), _read_treatments(document), outcome)
     params = _read_params(document["params"], "params", estimator_class)
     profile = _read_profile(document)
     if not is_forest:
-        # A distilled tree has the outcome kind of the model it imitates.
-        extra = {} if class_outcome is not None else {"binary": outcome == "binary"}
         return _read_tree(document["tree"], "tree", estimator_class, state_class, params, inputs,
-                          training_profile=profile, **extra)
+                          training_profile=profile)
     documents = _array(document["trees"], "trees")
     if not documents:
         raise _fail("trees", "expected at least one tree")

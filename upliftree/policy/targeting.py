@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._base import spawn_generators
-from .._kernels.histogram import COUNT
+from .._tree_arrays import COUNT
 from .._validation import as_pandas, check_n_rows, labels_equal
 from .allocation import assign_with_limits, assign_within_budget, best_arms, of_arm, with_control
 from .amounts import (

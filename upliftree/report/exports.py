@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._base import BINARY
 from .._validation import arm_codes
 from ..export.dot import graphviz_available
 from ..export.dot import plot as plot_tree
@@ -42,7 +43,7 @@ def held_out_effects(tree: Any, test: Experiment, alpha: float) -> Any:
     encoded = tree._encode(test.X)
     arm = arm_codes(test.treatment, tuple(tree.treatments_))
     stats = tree.tree_.route_statistics(encoded, arm, np.ones(test.n_rows), test.y)
-    return node_effects(tree.tree_.with_stats(stats), tree._binary, alpha)
+    return node_effects(tree.tree_.with_stats(stats), tree.outcome_type_ == BINARY, alpha)
 
 
 def _segment_frames(tree: Any, test: Experiment, settings: ReportSettings, decision: Decision | None
