@@ -361,6 +361,9 @@ def _fit_failed(name: str, error: Exception) -> RuntimeError:
 
 
 # -- one tree ----------------------------------------------------------------------------------------------
+ROOT_KEY = 0  # key of the root's sample in every partition
+
+
 @dataclass(frozen=True)
 class _GrowingPartition:
     """A partition's binned rows, kept on its worker while the tree grows, and each open node's sample
@@ -376,9 +379,6 @@ def _bin_partition(frame: pd.DataFrame, partition: int, context: _Context) -> _G
     source = HistogramSource.of(context.bin_mapper.transform(data.encoded), data.arm, data.weight, data.y,
                                 len(context.labels), context.bin_mapper.missing_bin_ + 1, context.binary)
     return _GrowingPartition(source, {ROOT_KEY: (structure_rows, np.ones(len(structure_rows), dtype=np.int32))})
-
-
-ROOT_KEY = 0  # key of the root's sample in every partition
 
 
 def _move_rows(part: _GrowingPartition, routes: list) -> _GrowingPartition:
