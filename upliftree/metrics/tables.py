@@ -68,7 +68,7 @@ def uplift_at_k(
         of tied scores, that group counts with its share of rows (scikit-uplift takes tied rows in reverse
         row order instead).
     """
-    y, score, treated = check_inputs(y_true, uplift, treatment)
+    y, score, treated = check_inputs(y_true, uplift, treatment)[:3]
     check_choice(strategy, "strategy", ("overall", "by_group"))
     _check_k(k, len(y))
     is_share = np.asarray(k).dtype.kind == "f"
@@ -190,7 +190,7 @@ def response_rate_by_percentile(
         ``p (1 - p) / n`` for a binary outcome, as scikit-uplift) and the arm's row count. NaN, with a
         warning, in bins without rows of the arm.
     """
-    y, score, treated = check_inputs(y_true, uplift, treatment)
+    y, score, treated = check_inputs(y_true, uplift, treatment)[:3]
     check_choice(group, "group", ("treatment", "control"))
     check_choice(strategy, "strategy", ("overall", "by_group"))
     bins = _check_bins(bins, len(y))
@@ -242,7 +242,7 @@ def uplift_by_percentile(
         ``response_rate_control``, ``uplift`` (and the ``std_*`` columns). Rates are NaN, with a warning,
         in bins without rows of an arm.
     """
-    y, score, treated = check_inputs(y_true, uplift, treatment)
+    y, score, treated = check_inputs(y_true, uplift, treatment)[:3]
     check_choice(strategy, "strategy", ("overall", "by_group"))
     check_bool(std, "std")
     check_bool(total, "total")
@@ -287,7 +287,7 @@ def weighted_average_uplift(
     Bins without treated rows have weight 0 and are skipped (scikit-uplift returns NaN). NaN, with a
     warning, when a bin with treated rows has no control rows.
     """
-    y, score, treated = check_inputs(y_true, uplift, treatment)
+    y, score, treated = check_inputs(y_true, uplift, treatment)[:3]
     check_choice(strategy, "strategy", ("overall", "by_group"))
     bins = _check_bins(bins, len(y))
     stats_treated, stats_control = _binned_arm_stats(y, score, treated, strategy, bins)
@@ -317,7 +317,7 @@ def treatment_balance_curve(
         ``n_samples - winsize + 1`` points, at percentiles evenly spaced from 1 to 100 (as
         scikit-uplift). Within a group of tied scores every row counts with the group's treated share.
     """
-    _, score, treated = check_inputs(None, uplift, treatment)
+    _, score, treated = check_inputs(None, uplift, treatment)[:3]
     winsize = check_int(winsize, "winsize", 1)
     if winsize > len(score):
         raise ValueError(f"winsize={winsize} is larger than the {len(score)} rows")
@@ -357,7 +357,7 @@ def calibration_table(
         ``ci_high``, ``p_value``. Observed values are NaN, with a warning, in bins without treated or
         control rows (fewer than 2 for a continuous outcome).
     """
-    y, score, treated = check_inputs(y_true, uplift, treatment)
+    y, score, treated = check_inputs(y_true, uplift, treatment)[:3]
     bins = _check_bins(bins, len(y))
     alpha = check_alpha(alpha)
     rows_bin = _bin_of_rows(score, bins)
