@@ -9,6 +9,7 @@ known assignment probabilities (``propensity``) become inverse-probability weigh
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -112,6 +113,24 @@ def _check_design_rows(values: Any, argument: str, n_rows: int) -> None:
         raise ValueError(f"{argument} has {len(values)} rows but treatment has {n_rows}")
 
 
+def read_design(propensity: Any, cluster: Any, arms: Callable[[], tuple[tuple, np.ndarray]],
+                n_rows: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Each row's probability of the arm it received and its cluster code (None where not given).
+
+    ``arms()`` gives the arm labels (control first: the order of a 2-D propensity's columns) and each row's arm
+    code; it is called only when a propensity is given.
+    """
+    received = codes = None
+    if propensity is not None:
+        _check_design_rows(propensity, "propensity", n_rows)
+        labels, arm_codes = arms()
+        received = validate_propensity(propensity, labels, arm_codes, n_rows).received
+    if cluster is not None:
+        _check_design_rows(cluster, "cluster", n_rows)
+        codes = validate_cluster(cluster, n_rows)
+    return received, codes
+
+
 def arm_weights(received: np.ndarray, treated: np.ndarray) -> np.ndarray:
     """``1 / received`` scaled per arm to sum to the arm's number of rows (Hájek weights)."""
     arm = treated.astype(np.int64)
@@ -152,13 +171,6 @@ def check_inputs(
     if binary_purpose is not None:
         _check_binary_outcome(arrays["y_true"], binary_purpose)
     treated = arrays["treatment"]
-    n_rows = len(treated)
-    weight = received = codes = None
-    if propensity is not None:
-        _check_design_rows(propensity, "propensity", n_rows)
-        received = validate_propensity(propensity, ARM_LABELS, treated.astype(np.int64), n_rows).received
-        weight = arm_weights(received, treated)
-    if cluster is not None:
-        _check_design_rows(cluster, "cluster", n_rows)
-        codes = validate_cluster(cluster, n_rows)
+    received, codes = read_design(propensity, cluster, lambda: (ARM_LABELS, treated.astype(np.int64)), len(treated))
+    weight = None if received is None else arm_weights(received, treated)
     return MetricInputs(arrays.get("y_true"), arrays.get("uplift"), treated, weight, received, codes)
