@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._kernels.stats_layout import WEIGHT, WEIGHTED_Y
+
 __all__ = [
+    "arm_mean_moments",
     "CROSS_SS",
     "CROSS_SW",
     "CROSS_WS",
@@ -144,6 +147,19 @@ def robust_mean_covariance(mean: np.ndarray, weight: np.ndarray, moments: np.nda
     pair_factor = np.where(both_usable, pair_units / np.where(both_usable, pair_units - 1.0, 1.0), np.nan)
     covariance = np.where(both_usable, pair_factor * cross / (safe_weight[:, 1:] * safe_weight[:, :1]), np.nan)
     return variance, covariance
+
+
+def arm_mean_moments(stats: np.ndarray, moments: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hajek mean, its robust variance and unit count per node and arm, and each treatment's covariance with
+    control, from node statistics ``(n_nodes, n_arms, N_STATS)`` and their design moments.
+
+    Means are 0 and variances NaN where an arm has no weight (callers see it in the unit counts).
+    """
+    weight = stats[..., WEIGHT]
+    has_weight = weight > 0
+    mean = np.where(has_weight, stats[..., WEIGHTED_Y] / np.where(has_weight, weight, 1.0), 0.0)
+    variance, covariance = robust_mean_covariance(mean, weight, moments)
+    return mean, variance, moments[..., N_UNITS], covariance
 
 
 def cluster_holdout(cluster: np.ndarray, arm: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

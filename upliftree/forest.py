@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from numbers import Integral, Real
 from typing import Any
@@ -28,7 +28,7 @@ from .tree import (
     UpliftTreeClassifier,
     UpliftTreeRegressor,
     growth_params,
-    stratified_holdout,
+    honest_holdout,
 )
 
 
@@ -143,15 +143,18 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
         raise ValueError(f"max_samples must be None, an int >= 1 or a float in (0, 1], got {self.max_samples!r}")
 
     @silent_unless_verbose
-    def fit(self, X, treatment, y, sample_weight=None) -> BaseUpliftForest:
+    def fit(self, X, treatment, y, sample_weight=None, *, propensity=None, cluster=None) -> BaseUpliftForest:
         """Grow ``n_estimators`` trees, each on its own (stratified by arm) sample of the rows.
 
         Rows are binned once; every tree reads the shared binned matrix through an index array. Each tree's
         randomness comes from its own seed spawned from ``random_state``, so the forest is the same for any
-        ``n_jobs``.
+        ``n_jobs``. ``propensity`` and ``cluster`` describe the design as in the trees' ``fit``: rows are
+        weighted by ``sample_weight / p``, and honest trees hold out whole clusters (``docs/design.md``).
         """
         self.check_params()
-        schema, arms, data = self._prepare(X, treatment, y, sample_weight)
+        schema, arms, data = self._prepare(X, treatment, y, sample_weight, propensity, cluster)
+        # The trees' own intervals are not the forest's: no per-tree design moments (they cost a pass each).
+        data = replace(data, design=False)
         binning_rng, *tree_rngs = spawn_generators(self.random_state, 1 + self.n_estimators)
         inputs = FittedInputs(schema, arms.labels, self.outcome_type,
                               BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema))
@@ -167,7 +170,7 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
                   rng: np.random.Generator) -> tuple[TreeArrays, int]:
         n_rows = len(data.arm)
         if self.honest:
-            held_out = stratified_holdout(data.arm, data.y, self.outcome_type == BINARY, self.honest_fraction, rng)
+            held_out = honest_holdout(data, self.outcome_type == BINARY, self.honest_fraction, rng)
             parts = [[rows[keep[rows]] for rows in rows_by_arm] for keep in (~held_out, held_out)]
         else:
             parts = [rows_by_arm]

@@ -19,6 +19,7 @@ from .._validation import (
     validate_propensity,
     validate_sample_weight,
     validate_treatment,
+    without_design_columns,
 )
 
 OUTCOME_TYPES = ("auto", "binary", "continuous")
@@ -86,14 +87,6 @@ def _is_binary(y: np.ndarray) -> bool:
     return bool(((y == 0.0) | (y == 1.0)).all())
 
 
-def _design_columns(X: Any, *design: Any) -> Any:
-    """``X`` without the columns that ``propensity`` / ``cluster`` name: they describe the design, not the rows."""
-    names = [value for value in design if isinstance(value, str)]
-    if names and isinstance(X, pd.DataFrame):
-        return X.drop(columns=[name for name in names if name in X.columns])
-    return X
-
-
 def prepare(X: Any, treatment: Any, y: Any, sample_weight: Any, propensity: Any, cluster: Any, *,
             control: Any, outcome: str) -> tuple[LearnerData, FeatureSchema]:
     """Check a learner's training input: the rows as base models read them, and the features' schema.
@@ -104,7 +97,7 @@ def prepare(X: Any, treatment: Any, y: Any, sample_weight: Any, propensity: Any,
     if outcome not in OUTCOME_TYPES:
         raise ValueError(f"outcome must be one of {list(OUTCOME_TYPES)}, got {outcome!r}")
     n_rows = check_n_rows(X)
-    features = _design_columns(X, propensity, cluster)
+    features = without_design_columns(X, propensity, cluster)
     schema = infer_schema(features)
     arms = validate_treatment(treatment, control, n_rows)
     values = validate_outcome(y, n_rows, binary=outcome == "binary")
