@@ -49,6 +49,9 @@ FOREST_CLASSES = {
 DISTILLED_CLASSES = {"DistilledUpliftTree": ("upliftree.export.distill", None, "FittedDistilledTree")}
 ESTIMATOR_CLASSES = {**TREE_CLASSES, **FOREST_CLASSES, **DISTILLED_CLASSES}
 OUTCOMES = ("binary", "continuous")
+# Parameters a model file does not hold: a distilled tree's imitated model (the loaded tree has model=None; it
+# predicts and exports without it).
+UNSAVED_PARAMS = ("model",)
 # Scalar fitted attributes saved with each tree (null when the model does not have them) and their JSON types.
 FITTED_SCALARS = {
     "n_splits_merged_": int,
@@ -138,7 +141,8 @@ def _tree_document(estimator: Any, schema: FeatureSchema, with_params: bool) -> 
 
 
 def _params_document(estimator: Any) -> dict[str, Any]:
-    return {name: _param_value(name, value) for name, value in estimator.get_params().items()}
+    return {name: _param_value(name, value) for name, value in estimator.get_params().items()
+            if name not in UNSAVED_PARAMS}
 
 
 def _feature_document(schema: FeatureSchema, index: int) -> dict[str, Any]:
@@ -434,7 +438,7 @@ def _read_tree_arrays(value: Any, path: str, schema: FeatureSchema, n_arms: int,
 
 
 def _read_params(value: Any, path: str, estimator_class: type) -> dict[str, Any]:
-    params = _object(value, path, tuple(estimator_class().get_params()))
+    params = _object(value, path, tuple(name for name in estimator_class().get_params() if name not in UNSAVED_PARAMS))
     for name, item in params.items():
         if item is not None and not isinstance(item, str | bool | int | float):
             raise _fail(f"{path}.{name}", f"expected a string, number, boolean or null, got {_type_name(item)}")
