@@ -15,7 +15,7 @@ from upliftree import UpliftRandomForestClassifier, make_uplift_data
 from upliftree._kernels.predictor import ROW_BLOCK
 from upliftree._tree_arrays import BITSET_WORDS, TreeArrays
 from upliftree.datasets import FEATURES
-from upliftree.forest import StackedForest
+from upliftree.predictor import StackedForest
 
 # Numeric values and thresholds share this pool, so rows land exactly on thresholds, on both zeros and on
 # both infinities.

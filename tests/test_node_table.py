@@ -7,14 +7,20 @@ that a renumbered tree routes every row to the same leaf with the same values an
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_fitted_state import node_tables
 
+import upliftree
 import upliftree._tree_arrays as nodes
+from upliftree import UpliftTreeClassifier
 from upliftree._tree_arrays import InvalidTreeError, TreeArrays
+from upliftree.datasets import make_uplift_data
+from upliftree.export import ModelFormatError
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
@@ -175,13 +181,18 @@ def _strict_ancestors(tree: TreeArrays, node: int) -> list[int]:
     return ancestors
 
 
-def test_an_order_that_breaks_the_rules_is_refused() -> None:
-    stump = TreeArrays(
+def stump_arrays() -> dict:
+    """The arrays of one numeric split (feature 0 at 0.5) and its two leaves."""
+    return dict(
         children_left=np.array([1, -1, -1]), children_right=np.array([2, -1, -1]), parent=np.array([-1, 0, 0]),
         depth=np.array([0, 1, 1]), feature=np.array([0, -1, -1]), threshold=np.array([0.5, np.nan, np.nan]),
         is_categorical=np.zeros(3, dtype=bool), category_bitset=np.zeros((3, nodes.BITSET_WORDS), dtype=np.uint64),
         missing_left=np.zeros(3, dtype=bool), gain=np.array([1.0, 0, 0]), raw_gain=np.array([1.0, 0, 0]),
         stats=np.ones((3, 2, nodes.N_STATS)), value=np.ones((3, 2)))
+
+
+def test_an_order_that_breaks_the_rules_is_refused() -> None:
+    stump = TreeArrays(**stump_arrays())
     with pytest.raises(InvalidTreeError, match="must be larger than its parent"):
         stump.renumbered([1, 0, 2])  # a child before its parent
     with pytest.raises(InvalidTreeError, match="both be -1 or both be node ids"):
@@ -190,3 +201,54 @@ def test_an_order_that_breaks_the_rules_is_refused() -> None:
         stump.renumbered([0, 2, 1])  # right child before left: the split's left child must come first
     leaf = stump.renumbered([0])  # both children left out: the split becomes a leaf
     assert leaf.n_nodes == 1 and leaf.feature[0] == -1 and np.isnan(leaf.threshold[0]) and leaf.gain[0] == 0
+
+
+# -- the checks of a model file's tree are the node table's, pointed at the file's fields -------------------
+def test_model_file_category_errors_name_the_left_categories_field() -> None:
+    frame = make_uplift_data(6_000, random_state=11)
+    model = UpliftTreeClassifier(max_depth=3, min_samples_leaf=200, control="control", random_state=0).fit(
+        frame[["age", "region", "channel"]], frame["treatment"], frame["outcome"])
+    tree = model.tree_
+    categorical = int(np.flatnonzero(tree.is_categorical)[0])
+    numeric = int(np.flatnonzero(~tree.is_leaf & ~tree.is_categorical)[0])
+    leaf = int(tree.leaf_ids[0])
+    n_categories = len(model.schema_.categories[tree.feature[categorical]])
+    document = json.loads(model.to_json())
+
+    def load_with(node: int, codes: list) -> None:
+        changed = json.loads(json.dumps(document))
+        changed["tree"]["left_categories"][node] = codes
+        upliftree.from_json(json.dumps(changed))
+
+    cases = [
+        (categorical, [0, n_categories], rf"tree.left_categories\[{categorical}\]: category_bitset\[{categorical}\]: "
+                                         rf"holds codes beyond the {n_categories} categories"),
+        (numeric, [0], rf"tree.left_categories\[{numeric}\]: node {numeric}: a numeric split needs a threshold "
+                       r"\(not nan\) and no categories"),
+        (leaf, [1], rf"tree.left_categories\[{leaf}\]: node {leaf}: a leaf must have feature -1"),
+        (categorical, [0, 0], rf"tree.left_categories\[{categorical}\]: duplicated category codes"),
+        (categorical, [256], rf"tree.left_categories\[{categorical}\]\[0\]: expected an integer in \[0, 255\]"),
+    ]
+    for node, codes, message in cases:
+        with pytest.raises(ModelFormatError, match=message):
+            load_with(node, codes)
+    load_with(categorical, list(range(n_categories)))  # every category left is a valid split
+
+
+def test_invalid_tree_errors_name_the_field_and_node() -> None:
+    cases = [  # (field, node, value, the field and node the error names)
+        ("gain", 1, 0.5, ("gain", 1)), ("category_bitset", 2, 1, ("category_bitset", 2)),
+        ("threshold", 0, np.nan, ("threshold", 0)), ("children_left", 0, 7, ("children_left", 0)),
+        ("stats", 2, -1.0, ("stats", 2)), ("depth", 2, 3, ("depth", 2)),
+    ]
+    for name, node, value, (field, at) in cases:
+        arrays = stump_arrays()
+        arrays[name][node] = value
+        with pytest.raises(InvalidTreeError) as raised:
+            TreeArrays(**arrays)
+        assert (raised.value.field, raised.value.node) == (field, at), name
+    arrays = stump_arrays()
+    arrays["children_right"][0] = -1
+    with pytest.raises(InvalidTreeError, match="both be -1") as raised:
+        TreeArrays(**arrays)
+    assert raised.value.field is None and raised.value.node == 0  # about the node, not one field

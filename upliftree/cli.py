@@ -294,25 +294,28 @@ def report(
     test_size: float = typer.Option(0.3, "--test-size", min=0.05, max=0.9, help="Share of rows held out."),
     n_boot: int = typer.Option(200, "--n-boot", min=10, help="Bootstrap resamples for intervals and bands."),
     alpha: float = ALPHA,
-    baseline: bool = typer.Option(True, "--baseline/--no-baseline",
-                                  help="Fit the T-learner baseline (needs scikit-learn)."),
+    learners: str = typer.Option("t,dr", "--learners",
+                                 help="Meta-learners to rank next to the tree, comma-separated: s, t, x, r, dr, "
+                                      "ct (class transformation); 'none' for none."),
     title: str = typer.Option("Uplift report", "--title", help="Title of the report."),
     seed: int = SEED,
     table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
-    """Fit an honest uplift tree, a forest and a baseline, evaluate them on held-out rows, write DIR/report.html.
+    """Fit an honest uplift tree, a forest and meta-learners, evaluate them on held-out rows, write DIR/report.html.
 
     Also writes model.json, tree.svg, rules.md, rules.csv, segments.csv, qini.png, uplift.png, deciles.png,
     scoring.sql and, with --benefit, eligibility.csv. Columns that look recorded after treatment (another
     outcome, or changed by the treatment) fail a check; without --features they are left out, with a warning.
     """
     from .report import ReportSettings, make_report
+    from .report.baseline import parse_learners
 
     settings = ReportSettings(
         criterion=criterion, max_depth=max_depth, min_samples_leaf=min_samples_leaf, n_estimators=n_estimators,
-        forest_max_samples=forest_max_samples, test_size=test_size, n_boot=n_boot, alpha=alpha, baseline=baseline,
+        forest_max_samples=forest_max_samples, test_size=test_size, n_boot=n_boot, alpha=alpha,
         benefit=benefit, cost=cost or 0.0, budget=budget, explore=explore, seed=seed, title=title,
+        learners=parse_learners(learners),
     )
     settings.check()
     console = _Console(quiet, table_format)

@@ -6,12 +6,12 @@ One tree grows from a ``dask.dataframe`` by histogram aggregation, so the rows n
    (up to ``max_bins``) and a uniform row sample of ``binning.QUANTILE_SUBSAMPLE`` rows for quantile edges
    (bottom-k of per-row random keys, so the sample does not depend on how partitions are merged);
 2. every partition is binned once and kept on its worker with the row indices of the nodes being split;
-3. level by level, each partition builds the histograms of the smaller child of every new split with the
-   compiled kernels of the in-memory grower; the histograms are summed on the workers (tree reduction),
-   the client picks and records splits with the in-memory grower's ``split_node``, and the partitions
-   move their rows to the children;
+3. the in-memory ``TreeGrower`` grows the tree from a node source that hands it a level at a time: each
+   partition builds the histograms the grower asks for with the compiled kernels of the in-memory grower,
+   the histograms are summed on the workers (tree reduction), the client picks and records the splits, and
+   the partitions move their rows to the children;
 4. one more pass routes the estimation rows through the tree; the node statistics are summed and short
-   leaves merged as :func:`upliftree.tree.estimate_nodes` does.
+   leaves merged as :func:`upliftree._tree_arrays.estimate_nodes` does.
 
 Forests grow on the workers: consecutive partitions form groups of about ``rows_per_group`` rows, and
 each group, concatenated on one worker, grows the trees assigned to it by tree index. Scoring maps
@@ -35,12 +35,9 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("upliftree.dask needs dask: pip install 'upliftree[dask]'") from error
 
 from ._base import BINARY, CONTINUOUS, FOREST, UpliftModel, model_kind, read_only, spawn_generators
-from ._grower import GrowthParams, HistogramSource, _NodeTable, split_node
-from ._kernels.histogram import sibling_histogram
-from ._kernels.partition import partition_rows
-from ._kernels.splitter import node_totals
+from ._grower import GrowthParams, HistogramSource, RowSplit, TreeGrower, UpliftSplitRule
 from ._params import check_int, check_n_jobs
-from ._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, TreeArrays
+from ._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, TreeArrays, merge_short_leaves
 from ._validation import (
     Arms,
     FeatureSchema,
@@ -65,7 +62,6 @@ from .tree import (
     FittedTree,
     growth_params,
     max_row_draws,
-    merge_short_leaves,
     stratified_holdout,
 )
 
@@ -365,10 +361,13 @@ def _fit_failed(name: str, error: Exception) -> RuntimeError:
 
 
 # -- one tree ----------------------------------------------------------------------------------------------
+ROOT_KEY = 0  # key of the root's sample in every partition
+
+
 @dataclass(frozen=True)
 class _GrowingPartition:
     """A partition's binned rows, kept on its worker while the tree grows, and each open node's sample
-    (rows and their counts, all 1 here)."""
+    (rows and their counts, all 1 here) by key."""
 
     source: HistogramSource
     node_samples: dict
@@ -379,69 +378,60 @@ def _bin_partition(frame: pd.DataFrame, partition: int, context: _Context) -> _G
     structure_rows = np.flatnonzero(~_held_out(data, partition, context))
     source = HistogramSource.of(context.bin_mapper.transform(data.encoded), data.arm, data.weight, data.y,
                                 len(context.labels), context.bin_mapper.missing_bin_ + 1, context.binary)
-    return _GrowingPartition(source, {0: (structure_rows, np.ones(len(structure_rows), dtype=np.int32))})
+    return _GrowingPartition(source, {ROOT_KEY: (structure_rows, np.ones(len(structure_rows), dtype=np.int32))})
 
 
-def _move_rows(part: _GrowingPartition, routes: dict) -> _GrowingPartition:
-    """Rows of the split nodes moved to their children ``{node: (feature, left_bins, left, right)}``."""
+def _move_rows(part: _GrowingPartition, routes: list) -> _GrowingPartition:
+    """Rows of the split nodes moved to their children ``[(key, feature, left_bins, left key, right key)]``;
+    the other nodes' samples are dropped."""
     node_samples = {}
-    for node, (feature, left_bins, left_child, right_child) in routes.items():
-        left_rows, left_counts, right_rows, right_counts = partition_rows(
-            *part.node_samples[node], part.source.binned[feature], left_bins)
-        node_samples[left_child] = (left_rows, left_counts)
-        node_samples[right_child] = (right_rows, right_counts)
+    for key, feature, left_bins, left_key, right_key in routes:
+        node_samples[left_key], node_samples[right_key] = part.source.partition(part.node_samples[key], feature,
+                                                                                left_bins)
     return replace(part, node_samples=node_samples)
 
 
-def _node_histograms(part: _GrowingPartition, nodes: list) -> np.ndarray:
-    all_features = np.arange(part.source.n_features)
-    return np.stack([part.source.build(*part.node_samples[node], all_features) for node in nodes])
+def _node_histograms(part: _GrowingPartition, requests: list) -> np.ndarray:
+    """The partition's histograms of every ``(key, features)`` request, stacked."""
+    return np.stack(part.source.histograms([(part.node_samples[key], features) for key, features in requests],
+                                           parallel=False))
 
 
-def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, params: GrowthParams,
-          rng: np.random.Generator, has_zero_weight: bool) -> tuple[TreeArrays, np.ndarray]:
-    """Grow level by level; with zero weights every child's histograms are built, as ``grow_tree`` does.
+class _PartitionSamples:
+    """The :class:`~upliftree._grower.TreeGrower`'s node source on Dask: every open node of a level at once.
 
-    Returns the node table, numbered as the depth-first grower numbers it, and the root's per-arm sums.
+    The samples stay on the workers (``_GrowingPartition``, named by key); a level's histograms are built
+    on every partition and summed in a tree of tasks, and the client gets one array per level.
     """
-    table = _NodeTable()
-    table.add_leaf(-1, 0)
 
-    def summed_histograms(parts: list, nodes: list) -> dict:
-        partial = [client.submit(_node_histograms, part, nodes) for part in parts]
-        return dict(zip(nodes, _tree_reduce(client, partial, _sum_arrays), strict=True))
+    level_wise = True
 
-    frontier = summed_histograms(parts, [0])
-    root_totals = node_totals(frontier[0], 0)
-    root_weight = root_totals[:, WEIGHT].sum()
-    while frontier:
-        routes, smaller = {}, []
-        for node in sorted(frontier):
-            left_bins = split_node(table, node, frontier[node], bin_mapper, params, rng, root_weight)
-            if left_bins is None:
-                continue
-            feature = table.feature[node]
-            left, right = table.children_left[node], table.children_right[node]
-            routes[node] = (feature, left_bins, left, right)
-            n_left = frontier[node][feature][left_bins][:, :, COUNT].sum()
-            smaller.append(left if n_left <= node_totals(frontier[node], 0)[:, COUNT].sum() - n_left else right)
-        if not routes or table.depth[smaller[0]] >= params.max_depth:
-            break
-        parts = [client.submit(_move_rows, part, routes) for part in parts]
-        larger = [right if small == left else left
-                  for (_, _, left, right), small in zip(routes.values(), smaller, strict=True)]
-        if has_zero_weight:
-            frontier = summed_histograms(parts, smaller + larger)
-            continue
-        built = summed_histograms(parts, smaller)
-        # The larger child's histograms are the parent's minus its sibling's, as in the in-memory grower.
-        next_frontier = {}
-        for node, small, large in zip(routes, smaller, larger, strict=True):
-            next_frontier[small] = built[small]
-            next_frontier[large] = sibling_histogram(frontier[node], built[small])
-        frontier = next_frontier
-    tree = table.to_arrays(n_arms)
-    return tree.renumbered(tree.depth_first_order()), root_totals
+    def __init__(self, client: Client, parts: list, n_features: int, has_zero_weight: bool) -> None:
+        self.client = client
+        self.parts = parts
+        self.n_features = n_features
+        self.has_zero_weight = has_zero_weight
+        self._n_keys = ROOT_KEY + 1
+
+    def histograms(self, requests: list, parallel: bool) -> list[np.ndarray]:
+        partial = [self.client.submit(_node_histograms, part, requests) for part in self.parts]
+        return list(_tree_reduce(self.client, partial, _sum_arrays))
+
+    def split(self, splits: list[RowSplit]) -> list[tuple[int, int, int, int]]:
+        # Every row of a partition is one entry of count 1: a child's entries are the rows drawn into it.
+        keys = [(self._n_keys + 2 * index, self._n_keys + 2 * index + 1) for index in range(len(splits))]
+        self._n_keys += 2 * len(splits)
+        routes = [(split.sample, split.feature, split.left_bins, *pair)
+                  for split, pair in zip(splits, keys, strict=True)]
+        self.parts = [self.client.submit(_move_rows, part, routes) for part in self.parts]
+        return [(*pair, *split.rows_drawn) for split, pair in zip(splits, keys, strict=True)]
+
+
+def _grow(client: Client, parts: list, bin_mapper: BinMapper, params: GrowthParams, rng: np.random.Generator,
+          has_zero_weight: bool) -> TreeArrays:
+    """The tree grown by the in-memory grower from the partitions' histograms."""
+    source = _PartitionSamples(client, parts, len(bin_mapper.n_bins_non_missing_), has_zero_weight)
+    return TreeGrower(source, UpliftSplitRule(params, bin_mapper), bin_mapper, params, rng).grow(ROOT_KEY)
 
 
 def _estimation_statistics(frame: pd.DataFrame, partition: int, context: _Context, tree: TreeArrays) -> np.ndarray:
@@ -476,8 +466,8 @@ def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", 
         uniform sample of ``QUANTILE_SUBSAMPLE`` rows, like the in-memory fit.
 
     With ``honest=True`` each partition holds out ``honest_fraction`` of its rows (stratified as in memory)
-    for estimation. Without feature sampling (``max_features=None``) and on the same bins and rows, the
-    tree equals the in-memory fit's.
+    for estimation. On the same bins and rows the tree equals the in-memory fit's (feature sampling
+    included: a node's features are drawn from its path, whatever the order nodes grow in).
     """
     _check_estimator(estimator, BaseUpliftTree, "UpliftTreeClassifier or UpliftTreeRegressor")
     estimator.check_params()
@@ -487,11 +477,10 @@ def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", 
         client, context = setup.client, setup.context
         if estimator.honest:
             context = replace(context, holdout=(int(split_rng.integers(2**63 - 1)), estimator.honest_fraction))
-        n_arms = len(context.labels)
         parts = _map_partitions(client, ddf, _bin_partition, context)
         params = growth_params(estimator, context.schema.n_features, parallel=False)
-        tree, structure_totals = _grow(client, parts, context.bin_mapper, n_arms, params, growth_rng,
-                                       setup.has_zero_weight)
+        tree = _grow(client, parts, context.bin_mapper, params, growth_rng, setup.has_zero_weight)
+        structure_totals = tree.stats[0]
         del parts  # release the binned partitions on the workers
         statistics = _map_partitions(client, ddf, _estimation_statistics, context, tree)
         tree = tree.with_stats(_tree_reduce(client, statistics, _sum_arrays))

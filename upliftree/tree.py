@@ -22,7 +22,13 @@ from ._base import (
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels.criteria import CHI, DDP, ED, KL, TSTAT
 from ._params import check_bool, check_int, check_real
-from ._tree_arrays import InvalidTreeError, TreeArrays, arms_below, categories_per_feature
+from ._tree_arrays import (
+    InvalidTreeError,
+    TreeArrays,
+    categories_per_feature,
+    estimate_nodes,
+    merge_short_leaves,
+)
 from ._validation import (
     Arms,
     FeatureSchema,
@@ -416,33 +422,6 @@ def tree_feature_importances(tree: TreeArrays, n_features: int) -> np.ndarray:
                                          minlength=n_features), 0.0)
     total = importances.sum()
     return importances / total if total > 0 else np.zeros(n_features)
-
-
-def estimate_nodes(tree: TreeArrays, estimation: ExperimentData, min_samples_treatment: int,
-                   rows: np.ndarray | None = None, root_fallback: np.ndarray | None = None) -> tuple[TreeArrays, int]:
-    """Fill node statistics from ``estimation`` rows (all, or ``rows``); merge leaves lacking an arm.
-
-    A leaf with fewer than ``min_samples_treatment`` rows (or no weight) of some arm would report a made-up
-    rate, so its parent's split is undone, repeatedly. Returns the tree and the number of splits undone.
-    """
-    stats = tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y, rows)
-    return merge_short_leaves(tree.with_stats(stats, root_fallback), min_samples_treatment)
-
-
-def merge_short_leaves(tree: TreeArrays, min_samples_treatment: int) -> tuple[TreeArrays, int]:
-    """Undo the splits of leaves lacking an arm in ``tree.stats``, repeatedly (see :func:`estimate_nodes`).
-
-    A node's statistics already sum its subtree's rows, so a collapsed node keeps them: no rows are routed
-    again, which lets distributed fits pass statistics summed over partitions.
-    """
-    n_splits_before = int((~tree.is_leaf).sum())
-    while True:
-        short = tree.is_leaf & arms_below(tree.stats, min_samples_treatment)
-        short[0] = False
-        if not short.any():
-            break
-        tree = tree.collapse(np.unique(tree.parent[short]))
-    return tree, n_splits_before - int((~tree.is_leaf).sum())
 
 
 def _subset(data: ExperimentData, mask: np.ndarray) -> ExperimentData:

@@ -18,7 +18,7 @@ import numpy as np
 from .._base import BINARY, FittedAttribute, model_kind, spawn_generators
 from .._grower import HistogramSource, _NodeTable, _record_split
 from .._kernels.partition import partition_rows
-from .._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
+from .._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2, estimate_nodes
 from .._validation import (
     Arms,
     as_pandas,
@@ -28,7 +28,7 @@ from .._validation import (
     validate_outcome_and_weight,
 )
 from ..binning import BinMapper
-from ..tree import ExperimentData, FittedInputs, FittedTree, TreeModel, check_size_params, estimate_nodes
+from ..tree import ExperimentData, FittedInputs, FittedTree, TreeModel, check_size_params
 
 __all__ = ["DistilledUpliftTree", "distill"]
 

@@ -4,7 +4,8 @@ The schema is documented in ``docs/model_json.md``. Writing keeps every float ex
 round-trip ``repr``); the non-finite floats JSON lacks are written as the strings ``"inf"``, ``"-inf"`` and
 ``"nan"``. Reading checks every field's type, range and array length, each array against the sizes the other
 fields declare before anything is allocated for it (so memory stays proportional to the document), the
-tree structure (:meth:`TreeArrays.validate`), and only builds estimators of known classes.
+tree structure and its category codes (:meth:`TreeArrays.validate`, errors pointed at the file's fields), and
+only builds estimators of known classes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from .._base import FOREST, model_kind
-from .._tree_arrays import BITSET_WORDS, InvalidTreeError, TreeArrays, categories_in_bitset, category_bitset_of
+from .._tree_arrays import (
+    BITSET_WORDS,
+    STAT_NAMES,
+    InvalidTreeError,
+    TreeArrays,
+    categories_in_bitset,
+    category_bitset_of,
+)
 from .._validation import MAX_CATEGORIES, FeatureSchema, PooledCategories, pooled_group
 from ..tree import FittedInputs, FittedTree
 
@@ -31,7 +39,7 @@ FORMAT_VERSION = 2
 # "pooled" categories (both added in 2); its models read as "every feature had missing values", which keeps
 # their rule text as it was, and as having pooled no category.
 READABLE_VERSIONS = (1, 2)
-STATS_FIELDS = ("count", "weight", "weighted_y", "weighted_y2", "weight_squared")
+STATS_FIELDS = STAT_NAMES  # the node table's statistics columns, in order
 INLINE_WIDTH = 100  # objects and nested lists up to this many characters stay on one line
 NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
@@ -404,16 +412,13 @@ def _read_tree_arrays(value: Any, path: str, schema: FeatureSchema, n_arms: int,
     n_nodes = _integer(table["n_nodes"], f"{path}.n_nodes", 1, 2**31 - 1)
     feature = _int_array(table["feature"], f"{path}.feature", n_nodes, -1, schema.n_features - 1)
     left_categories = _array(table["left_categories"], f"{path}.left_categories", n_nodes)
+    # Codes a bitset holds; which nodes may list codes, and which codes, the node table checks (validate).
     category_bitset = np.zeros((n_nodes, BITSET_WORDS), dtype=np.uint64)
     for node, items in enumerate(left_categories):
         codes_path = f"{path}.left_categories[{node}]"
         if _array(items, codes_path) == []:
             continue
-        categories = schema.categories[feature[node]] if feature[node] >= 0 else None
-        if categories is None:
-            raise _fail(codes_path, "only a categorical split lists left_categories (a leaf or a numeric split "
-                                    "has [])")
-        codes = _int_array(items, codes_path, len(items), 0, len(categories) - 1)
+        codes = _int_array(items, codes_path, len(items), 0, 64 * BITSET_WORDS - 1)
         if len(np.unique(codes)) != len(codes):
             raise _fail(codes_path, "duplicated category codes")
         category_bitset[node] = category_bitset_of(codes)
@@ -434,7 +439,17 @@ def _read_tree_arrays(value: Any, path: str, schema: FeatureSchema, n_arms: int,
             value=_float_array(table["value"], f"{path}.value", (n_nodes, n_arms), finite=True),
         )
     except InvalidTreeError as error:
-        raise _fail(path, str(error)) from None
+        raise _tree_error(path, error) from None
+
+
+def _tree_error(path: str, error: InvalidTreeError) -> ModelFormatError:
+    """The node table's complaint about the tree at ``path``, pointing to the file's field.
+
+    The table's ``category_bitset`` is written as ``left_categories``; the other fields have the file's names.
+    """
+    if error.field == "category_bitset":
+        return _fail(f"{path}.left_categories[{error.node}]", str(error))
+    return _fail(path, str(error))
 
 
 def _read_params(value: Any, path: str, estimator_class: type) -> dict[str, Any]:
@@ -503,7 +518,7 @@ def _read_tree(value: Any, path: str, estimator_class: type, state_class: type, 
     try:
         model.fitted_state_ = state_class(inputs, tree, **scalars, **state)
     except InvalidTreeError as error:
-        raise _fail(path, str(error)) from None
+        raise _tree_error(path, error) from None
     return model
 
 
