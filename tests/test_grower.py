@@ -19,6 +19,7 @@ from upliftree import UpliftTreeClassifier, UpliftTreeRegressor, make_uplift_dat
 from upliftree._grower import HistogramSource, TreeGrower, UpliftSplitRule, grow_tree
 from upliftree.binning import BinMapper
 from upliftree.datasets import FEATURES
+from upliftree.tree import growth_params
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def _grown(outcome: str, weights: str, max_features, max_depth: int = 5):
     mapper = BinMapper(63, random_state=0).fit(data.encoded, schema)
     source = HistogramSource.of(mapper.transform(data.encoded), data.arm, data.weight, data.y, arms.n_arms,
                                 mapper.missing_bin_ + 1, estimator.outcome_type == "binary")
-    return source, mapper, estimator._growth_params(schema.n_features, parallel=False), len(frame)
+    return source, mapper, growth_params(estimator, schema.n_features, parallel=False), len(frame)
 
 
 def _assert_same_arrays(tree, other) -> None:
