@@ -25,6 +25,7 @@ from ._base import read_only
 from ._kernels.binning import PADDED_WIDTH, map_to_bins
 from ._kernels.binning import ROW_BLOCK as BIN_ROW_BLOCK
 from ._kernels.boundary import block_bounds, kernel_array, run_blocks, strided_matrix
+from ._params import check_int, check_max_bins, check_random_state
 from ._validation import FeatureSchema
 
 QUANTILE_SUBSAMPLE = 200_000
@@ -157,9 +158,11 @@ class BinMapper:
 
         Row ``i``'s sample key is the ``i``-th draw of ``numpy.random.default_rng(random_state).random``.
         """
-        _check_max_bins(self.max_bins)
+        check_max_bins(self.max_bins)
+        if self.subsample is not None:
+            check_int(self.subsample, "subsample", 1)
         numeric = [feature for feature, cats in enumerate(schema.categories) if cats is None]
-        keys = np.random.default_rng(self.random_state).random(encoded.shape[0])
+        keys = np.random.default_rng(check_random_state(self.random_state)).random(encoded.shape[0])
         # Features are independent and numpy's sorts release the GIL: threads share the work.
         sketch = QuantileSketch.of_rows(encoded, numeric, keys, self.max_bins, self.subsample,
                                         n_threads=os.cpu_count() or 1)
@@ -172,7 +175,7 @@ class BinMapper:
     def from_thresholds(cls, schema: FeatureSchema, thresholds: Sequence[Any], max_bins: int) -> BinMapper:
         """A fitted mapper with the given thresholds of the numeric features (entries of categorical ones are
         ignored), as :meth:`fit` would have set it had it found them."""
-        _check_max_bins(max_bins)
+        check_max_bins(max_bins)
         if len(thresholds) != schema.n_features:
             raise ValueError(f"thresholds must have one entry per feature ({schema.n_features}), got {len(thresholds)}")
         for name, edges, cats in zip(schema.names, thresholds, schema.categories, strict=True):
@@ -220,11 +223,6 @@ class BinMapper:
 
     def fit_transform(self, encoded: np.ndarray, schema: FeatureSchema) -> np.ndarray:
         return self.fit(encoded, schema).transform(encoded)
-
-
-def _check_max_bins(max_bins: Any) -> None:
-    if not 2 <= max_bins <= 255:
-        raise ValueError(f"max_bins must be an integer in [2, 255], got {max_bins!r}")
 
 
 def _check_thresholds(edges: Any, max_bins: int, what: str, finite: bool) -> np.ndarray:
