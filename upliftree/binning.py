@@ -73,15 +73,12 @@ class QuantileSketch:
             sample = column_values if rows is None else column_values[rows]
             sorted_sample = np.sort(sample[~np.isnan(sample)])
             distinct = _unique_of_sorted(sorted_sample)
-            if len(distinct) > max_bins:
-                # The sample alone shows more than max_bins values: no need to look at every row.
-                return sample, None, _edges_of_sorted(sorted_sample, max_bins)[:-1].copy()
-            if not sampled_all:
-                # The sample may miss rare values of a low-cardinality feature: look at every row.
+            # When the sample alone shows more than max_bins values there is no need to look at every row;
+            # otherwise the sample may miss rare values of a low-cardinality feature.
+            if len(distinct) <= max_bins and not sampled_all:
                 distinct = _distinct_values(column_values)
-                if len(distinct) > max_bins:
-                    return sample, None, _edges_of_sorted(sorted_sample, max_bins)[:-1].copy()
-            return sample, distinct, distinct[:-1].copy()
+            distinct = distinct if len(distinct) <= max_bins else None
+            return sample, distinct, _thresholds_of(distinct, sorted_sample, max_bins)
 
         with ThreadPoolExecutor(max_workers=max(n_threads, 1)) as pool:
             per_column = list(pool.map(summarize, columns))
@@ -112,16 +109,19 @@ class QuantileSketch:
         """
         if self.known_thresholds is not None:
             return list(self.known_thresholds)
-        thresholds = []
-        for sample, distinct in zip(self.sample, self.distinct, strict=True):
-            if distinct is None:
-                distinct = _edges_of_sorted(np.sort(sample[~np.isnan(sample)]), self.max_bins)
-            thresholds.append(distinct[:-1].copy())
-        return thresholds
+        return [_thresholds_of(distinct, None if distinct is not None else np.sort(sample[~np.isnan(sample)]),
+                               self.max_bins) for sample, distinct in zip(self.sample, self.distinct, strict=True)]
 
 
 def _keep_all(n_rows: int, subsample: int | None) -> bool:
     return subsample is None or n_rows <= subsample
+
+
+def _thresholds_of(distinct: np.ndarray | None, sorted_sample: np.ndarray | None, max_bins: int) -> np.ndarray:
+    """A column's thresholds: every distinct value but the largest, or the sample's quantile edges but the
+    last (the maximum)."""
+    edges = distinct if distinct is not None else _edges_of_sorted(sorted_sample, max_bins)
+    return edges[:-1].copy()
 
 
 class BinMapper:
