@@ -23,7 +23,7 @@ import pandas as pd
 
 from .._base import spawn_generators
 from .._format import p_value as format_p_value
-from .._params import check_int
+from .._params import check_alpha, check_choice, check_int
 from .._validation import (
     arm_codes,
     as_pandas,
@@ -178,11 +178,9 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
         ``policy_gain`` (the policy's net value minus the row's), each estimate with ``_low`` / ``_high``
         interval bounds. ``attrs`` holds the estimator, alpha, n_boot and n_rows.
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {list(ESTIMATORS)}, got {estimator!r}")
+    check_choice(estimator, "estimator", ESTIMATORS)
     n_boot = check_int(n_boot, "n_boot", 1)
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    check_alpha(alpha)
     X = as_pandas(X, "X")
     n_rows = check_n_rows(X)
     if isinstance(policy_or_assignments, Policy):
