@@ -266,7 +266,7 @@ def _setup(estimator: UpliftModel, ddf: Any, client: Client | None, treatment: A
     n_rows = summary.sketch.n_rows
     if n_rows == 0:
         raise ValueError("ddf has no rows")
-    check_statistic_totals(summary.statistic_totals, max_row_draws(estimator, summary.n_rows),
+    check_statistic_totals(summary.statistic_totals, max_row_draws(estimator, n_rows),
                            f"outcome={columns.outcome!r}",
                            None if columns.sample_weight is None else f"sample_weight={columns.sample_weight!r}")
     arms = validate_treatment(np.array(list(summary.arm_sums), dtype=object), estimator.control,
