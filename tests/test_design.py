@@ -249,3 +249,56 @@ def test_cluster_robust_leaf_intervals_cover_where_row_level_ones_do_not():
     row_level = _leaf_coverage(fit(False), draw, 60, 1)
     assert 0.93 <= robust <= 0.97, robust
     assert row_level < 0.8, row_level
+
+
+def test_design_moments_survive_the_model_file_and_sql_routing_is_unchanged(tmp_path):
+    from upliftree import UpliftTreeRegressor, load
+
+    rng = np.random.default_rng(7)
+    X, arm, y, store, _ = _store_experiment(rng, 120)
+    model = UpliftTreeRegressor(max_depth=2, min_samples_leaf=200, honest=True, random_state=0)
+    model.fit(X, arm, y, cluster=store)
+    assert model.tree_.has_design
+    model.save(tmp_path / "model.json")
+    loaded = load(tmp_path / "model.json")
+    np.testing.assert_array_equal(loaded.tree_.design_moments, model.tree_.design_moments)
+    segments, loaded_segments = model.segments(), loaded.segments()
+    for column in ("uplift", "ci_low", "ci_high", "p_value"):
+        np.testing.assert_array_equal(loaded_segments[column], segments[column])
+    # Without a design, the robust path is not taken and files carry no design moments.
+    plain = UpliftTreeRegressor(max_depth=2, min_samples_leaf=200, random_state=0).fit(X, arm, y)
+    assert not plain.tree_.has_design and "design_moments" not in plain.to_json()
+
+
+def test_a_named_design_column_is_not_a_feature_and_bad_designs_are_refused():
+    import pandas as pd
+    import pytest
+
+    from upliftree import UpliftTreeClassifier
+
+    rng = np.random.default_rng(8)
+    X, arm, y, received, _ = _stratified_experiment(rng, 4_000)
+    frame = pd.DataFrame(X, columns=["north", "x1", "x2"]).assign(p=received, store=rng.integers(0, 400, 4_000))
+    model = UpliftTreeClassifier(max_depth=2, min_samples_leaf=200).fit(frame, arm, y, propensity="p",
+                                                                       cluster="store")
+    assert list(model.feature_names_in_) == ["north", "x1", "x2"]
+    same = UpliftTreeClassifier(max_depth=2, min_samples_leaf=200).fit(
+        frame[["north", "x1", "x2"]], arm, y, propensity=received, cluster=frame["store"].to_numpy())
+    np.testing.assert_array_equal(model.tree_.stats, same.tree_.stats)
+    with pytest.raises(ValueError, match="propensity"):
+        UpliftTreeClassifier().fit(X, arm, y, propensity=np.where(received > 0.6, 1.5, received))
+    with pytest.raises(ValueError, match="cluster"):
+        UpliftTreeClassifier().fit(X, arm, y, cluster=np.arange(10))
+
+
+def test_the_design_fit_does_not_depend_on_row_order():
+    from upliftree import UpliftTreeRegressor
+
+    rng = np.random.default_rng(9)
+    X, arm, y, store, _ = _store_experiment(rng, 200)
+    order = rng.permutation(len(y))
+    fit = [UpliftTreeRegressor(max_depth=2, min_samples_leaf=200, honest=True, random_state=3).fit(
+        X[rows], arm[rows], y[rows], cluster=store[rows], propensity=0.5) for rows in (np.arange(len(y)), order)]
+    # The honest split takes whole clusters by their sorted ids, so both fits hold out the same rows.
+    np.testing.assert_array_equal(fit[0].tree_.feature, fit[1].tree_.feature)
+    np.testing.assert_allclose(fit[0].tree_.design_moments, fit[1].tree_.design_moments, rtol=1e-12)

@@ -22,7 +22,7 @@ the in-memory ``predict``/``apply``/``decide`` over partitions. See ``docs/dask.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -459,8 +459,8 @@ def _group_bounds(rows_per_part: list[int], rows_per_group: int) -> np.ndarray:
 def _grow_group_trees(forest: BaseUpliftForest, parts: list, first_partition: int, context: _Context,
                       tree_rngs: list, arm_mean: np.ndarray) -> list:
     """Grow trees on the rows of a group of partitions, exactly as the in-memory forest grows its trees."""
-    data = ExperimentData(*(np.concatenate([getattr(part, field.name) for part in parts])
-                            for field in fields(ExperimentData)))
+    data = ExperimentData(*(np.concatenate([getattr(part, name) for part in parts])
+                            for name in ("encoded", "arm", "y", "weight")))
     last_partition = first_partition + len(parts) - 1
     check_arm_sizes(Arms(data.arm, context.labels), data.weight, forest.min_samples_treatment,
                     f"treatment (the rows of partitions {first_partition}-{last_partition}, one group of "

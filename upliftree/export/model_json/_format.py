@@ -10,11 +10,12 @@ from ..._tree_arrays import STAT_NAMES
 __all__ = ["ModelFormatError", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "upliftree-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Versions a reader accepts. Version 1 lacks the features' "has_missing" flags and the categorical features'
 # "pooled" categories (both added in 2); its models read as "every feature had missing values", which keeps
-# their rule text as it was, and as having pooled no category.
-READABLE_VERSIONS = (1, 2)
+# their rule text as it was, and as having pooled no category. Version 3 adds the trees' optional
+# "design_moments" (fits given propensity or cluster); version 1 and 2 files have none.
+READABLE_VERSIONS = (1, 2, 3)
 STATS_FIELDS = STAT_NAMES  # the node table's statistics columns, in order
 NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 

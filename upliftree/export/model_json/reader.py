@@ -19,6 +19,7 @@ import numpy as np
 
 from ..._tree_arrays import BITSET_WORDS, InvalidTreeError, TreeArrays, category_bitset_of
 from ..._validation import MAX_CATEGORIES, FeatureSchema, PooledCategories
+from ...design import N_MOMENTS
 from ...tree import FittedInputs, FittedTree
 from ._format import (
     ESTIMATOR_CLASSES,
@@ -211,7 +212,7 @@ def _read_treatments(document: dict) -> tuple[Any, ...]:
 def _read_tree_arrays(value: Any, path: str, schema: FeatureSchema, n_arms: int, with_params: bool) -> TreeArrays:
     fields = ("fitted", "n_nodes", "children_left", "children_right", "parent", "depth", "feature", "threshold",
               "is_categorical", "left_categories", "missing_left", "gain", "raw_gain", "stats", "value")
-    table = _object(value, path, fields, ("params",) if with_params else ())
+    table = _object(value, path, fields, ("params", "design_moments") if with_params else ("design_moments",))
     n_nodes = _integer(table["n_nodes"], f"{path}.n_nodes", 1, 2**31 - 1)
     feature = _int_array(table["feature"], f"{path}.feature", n_nodes, -1, schema.n_features - 1)
     left_categories = _array(table["left_categories"], f"{path}.left_categories", n_nodes)
@@ -240,6 +241,9 @@ def _read_tree_arrays(value: Any, path: str, schema: FeatureSchema, n_arms: int,
             raw_gain=_float_array(table["raw_gain"], f"{path}.raw_gain", (n_nodes,), finite=True),
             stats=_float_array(table["stats"], f"{path}.stats", (n_nodes, n_arms, len(STATS_FIELDS)), finite=True),
             value=_float_array(table["value"], f"{path}.value", (n_nodes, n_arms), finite=True),
+            # Present when the fit was given propensity or cluster (format version 3): robust node intervals.
+            design_moments=None if table.get("design_moments") is None else _float_array(
+                table["design_moments"], f"{path}.design_moments", (n_nodes, n_arms, N_MOMENTS), finite=True),
         )
     except InvalidTreeError as error:
         raise _tree_error(path, error) from None

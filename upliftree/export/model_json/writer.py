@@ -91,6 +91,9 @@ def _tree_document(estimator: Any, schema: FeatureSchema, with_params: bool) -> 
         "stats": [[[_json_float(value) for value in arm] for arm in node] for node in tree.stats],
         "value": [[_json_float(value) for value in node] for node in tree.value],
     })
+    if tree.has_design:
+        document["design_moments"] = [[[_json_float(value) for value in arm] for arm in node]
+                                      for node in tree.design_moments]
     return document
 
 
