@@ -62,7 +62,7 @@ def test_a_tree_distils_into_itself(estimator_class, multi_treatment_experiment)
                                   min_samples_treatment=1)
     assert distilled.fidelity_r2_ == pytest.approx(1.0, abs=1e-12)
     np.testing.assert_allclose(distilled.predict(experiment.X), model.predict(experiment.X), rtol=0, atol=1e-12)
-    assert distilled._binary == model._binary
+    assert distilled.outcome_type_ == model.outcome_type_
     assert distilled.qini_kept_ == pytest.approx(1.0)
 
 
@@ -70,7 +70,7 @@ def test_distilled_tree_exports_like_a_tree(forest, binary_experiment, multi_tre
     experiment = binary_experiment
     distilled = upliftree.distill(forest, experiment.X, experiment.treatment, experiment.y, max_depth=2)
     loaded = upliftree.from_json(distilled.to_json())
-    assert type(loaded) is DistilledUpliftTree and loaded._binary
+    assert type(loaded) is DistilledUpliftTree and loaded.outcome_type_ == "binary"
     np.testing.assert_array_equal(loaded.predict(experiment.X), distilled.predict(experiment.X))
     assert loaded.fidelity_r2_ == distilled.fidelity_r2_ and loaded.qini_kept_ == distilled.qini_kept_
     frame = experiment.X  # noqa: F841  (DuckDB reads the local variable by name)
@@ -96,7 +96,7 @@ def test_argument_errors(forest, binary_experiment) -> None:
     experiment = binary_experiment
     with pytest.raises(ValueError, match="not fitted"):
         upliftree.distill(UpliftTreeClassifier(), experiment.X, experiment.treatment, experiment.y)
-    with pytest.raises(TypeError, match="fitted upliftree tree or forest"):
+    with pytest.raises(TypeError, match="model must be an upliftree tree, distilled tree or forest, got object"):
         upliftree.distill(object(), experiment.X, experiment.treatment, experiment.y)
     with pytest.raises(ValueError, match="treatment must be 1-D with one label per row"):
         upliftree.distill(forest, experiment.X, experiment.treatment[:10], experiment.y)

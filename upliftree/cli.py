@@ -240,7 +240,7 @@ def _load_model(path: Path) -> Any:
 
 
 def _require_tree(model: Any, command: str) -> None:
-    if not hasattr(model, "tree_"):
+    if model.model_kind != "tree":
         raise ValueError(f"{command} needs a single tree model, got {type(model).__name__}; fit one with "
                          "'upliftree fit --model tree', or distill the forest with upliftree.distill")
 
@@ -294,25 +294,28 @@ def report(
     test_size: float = typer.Option(0.3, "--test-size", min=0.05, max=0.9, help="Share of rows held out."),
     n_boot: int = typer.Option(200, "--n-boot", min=10, help="Bootstrap resamples for intervals and bands."),
     alpha: float = ALPHA,
-    baseline: bool = typer.Option(True, "--baseline/--no-baseline",
-                                  help="Fit the T-learner baseline (needs scikit-learn)."),
+    learners: str = typer.Option("t,dr", "--learners",
+                                 help="Meta-learners to rank next to the tree, comma-separated: s, t, x, r, dr, "
+                                      "ct (class transformation); 'none' for none."),
     title: str = typer.Option("Uplift report", "--title", help="Title of the report."),
     seed: int = SEED,
     table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
-    """Fit an honest uplift tree, a forest and a baseline, evaluate them on held-out rows, write DIR/report.html.
+    """Fit an honest uplift tree, a forest and meta-learners, evaluate them on held-out rows, write DIR/report.html.
 
     Also writes model.json, tree.svg, rules.md, rules.csv, segments.csv, qini.png, uplift.png, deciles.png,
     scoring.sql and, with --benefit, eligibility.csv. Columns that look recorded after treatment (another
     outcome, or changed by the treatment) fail a check; without --features they are left out, with a warning.
     """
     from .report import ReportSettings, make_report
+    from .report.baseline import parse_learners
 
     settings = ReportSettings(
         criterion=criterion, max_depth=max_depth, min_samples_leaf=min_samples_leaf, n_estimators=n_estimators,
-        forest_max_samples=forest_max_samples, test_size=test_size, n_boot=n_boot, alpha=alpha, baseline=baseline,
+        forest_max_samples=forest_max_samples, test_size=test_size, n_boot=n_boot, alpha=alpha,
         benefit=benefit, cost=cost or 0.0, budget=budget, explore=explore, seed=seed, title=title,
+        learners=parse_learners(learners),
     )
     settings.check()
     console = _Console(quiet, table_format)
@@ -458,7 +461,6 @@ def evaluate(
     import pandas as pd
 
     from ._tables import OutputTable, readable
-    from ._validation import arm_codes
     from .metrics import calibration_table
     from .report.evaluation import score_table
 
@@ -466,10 +468,9 @@ def evaluate(
     fitted = _load_model(model_path)
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous,
-                                         model=fitted)
+                                         OutcomeType(fitted.outcome_type_), model=fitted)
     labels = [str(label) for label in fitted.treatments_]
-    arms = arm_codes(experiment.treatment, tuple(fitted.treatments_))
+    arms = fitted.arm_index(experiment.treatment)
     with console.step(f"Scoring {experiment.n_rows:,} rows and bootstrapping"):
         uplift = np.asarray(fitted.predict(experiment.X), dtype=np.float64).reshape(experiment.n_rows, -1)
         tables, deciles = [], []
@@ -588,8 +589,7 @@ def plot(
 
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType.binary if fitted._binary else OutcomeType.continuous,
-                                         model=fitted)
+                                         OutcomeType(fitted.outcome_type_), model=fitted)
     treatments = list(fitted.treatments_[1:])
     if arm is None and len(treatments) > 1:
         raise ValueError(f"the model has several treatments {treatments}; choose one with --arm")
@@ -638,7 +638,6 @@ def score(
     """
     import numpy as np
 
-    from ._validation import arm_codes
     from .report.io import TableWriter, iter_table, require_columns, table_columns
 
     fitted = _load_model(model_path)
@@ -658,13 +657,13 @@ def score(
             uplift = np.asarray(fitted.predict(X), dtype=np.float64).reshape(len(chunk), -1)
             for column, name in enumerate(uplift_names):
                 scores[name] = uplift[:, column]
-            if hasattr(fitted, "tree_"):
+            if fitted.model_kind == "tree":
                 scores["leaf_id"] = fitted.apply(X)
             action = policy.decide(X)
             scores["action"] = action
             if benefit is not None:
                 net_value = policy.net_value(X).to_numpy(dtype=np.float64)
-                scores["net_value"] = net_value[np.arange(len(chunk)), arm_codes(action, tuple(fitted.treatments_))]
+                scores["net_value"] = net_value[np.arange(len(chunk)), fitted.arm_index(action)]
             writer.write(scores)
             advance(len(chunk))
     console.print(f"[bold]Scores:[/bold] {out} ({writer.n_rows:,} rows)")

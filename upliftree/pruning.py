@@ -63,7 +63,7 @@ def prune_splits(tree: TreeArrays, validation_stats: np.ndarray, alpha: float = 
     expected_shape = tree.stats.shape
     if validation_stats.shape != expected_shape:
         raise ValueError(f"validation_stats must have shape {expected_shape}, got {validation_stats.shape}")
-    n_splits = int((~tree.is_leaf).sum())
+    n_splits = tree.n_splits
     if n_splits == 0:
         return tree, 0
     n_tests = n_splits * (tree.n_arms - 1) if correction == "bonferroni" else 1
@@ -90,4 +90,4 @@ def prune_splits(tree: TreeArrays, validation_stats: np.ndarray, alpha: float = 
     if not collapsed:
         return tree, 0
     pruned = tree.collapse(collapsed)
-    return pruned, n_splits - int((~pruned.is_leaf).sum())
+    return pruned, n_splits - pruned.n_splits

@@ -4,7 +4,8 @@ The schema is documented in ``docs/model_json.md``. Writing keeps every float ex
 round-trip ``repr``); the non-finite floats JSON lacks are written as the strings ``"inf"``, ``"-inf"`` and
 ``"nan"``. Reading checks every field's type, range and array length, each array against the sizes the other
 fields declare before anything is allocated for it (so memory stays proportional to the document), the
-tree structure (:meth:`TreeArrays.validate`), and only builds estimators of known classes.
+tree structure and its category codes (:meth:`TreeArrays.validate`, errors pointed at the file's fields), and
+only builds estimators of known classes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from .._tree_arrays import BITSET_WORDS, InvalidTreeError, TreeArrays, categories_in_bitset, category_bitset_of
+from .._base import FOREST, model_kind
+from .._tree_arrays import (
+    BITSET_WORDS,
+    STAT_NAMES,
+    InvalidTreeError,
+    TreeArrays,
+    categories_in_bitset,
+    category_bitset_of,
+)
 from .._validation import MAX_CATEGORIES, FeatureSchema, PooledCategories, pooled_group
 from ..tree import FittedInputs, FittedTree
 
@@ -30,7 +39,7 @@ FORMAT_VERSION = 2
 # "pooled" categories (both added in 2); its models read as "every feature had missing values", which keeps
 # their rule text as it was, and as having pooled no category.
 READABLE_VERSIONS = (1, 2)
-STATS_FIELDS = ("count", "weight", "weighted_y", "weighted_y2", "weight_squared")
+STATS_FIELDS = STAT_NAMES  # the node table's statistics columns, in order
 INLINE_WIDTH = 100  # objects and nested lists up to this many characters stay on one line
 NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
@@ -157,12 +166,10 @@ def _feature_document(schema: FeatureSchema, index: int) -> dict[str, Any]:
 
 def model_document(model: Any) -> dict[str, Any]:
     """The JSON-ready dict of a fitted tree, distilled tree or forest."""
+    is_forest = model_kind(model) == FOREST
     class_name = type(model).__name__
     if class_name not in ESTIMATOR_CLASSES:
         raise TypeError(f"model must be an upliftree tree, distilled tree or forest, got {class_name}")
-    is_forest = class_name in FOREST_CLASSES
-    if not hasattr(model, "estimators_" if is_forest else "tree_"):
-        raise ValueError(f"This {class_name} instance is not fitted yet; call fit first.")
     import upliftree
 
     schema = model.schema_
@@ -171,7 +178,7 @@ def model_document(model: Any) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "library_version": upliftree.__version__,
         "class": class_name,
-        "outcome": "binary" if model._binary else "continuous",
+        "outcome": model.outcome_type_,
         "params": _params_document(model),
         "features": [_feature_document(schema, index) for index in range(schema.n_features)],
         "treatments": [_json_scalar(label, "treatment label") for label in model.treatments_],
@@ -401,16 +408,13 @@ def _read_tree_arrays(value: Any, path: str, schema: FeatureSchema, n_arms: int,
     n_nodes = _integer(table["n_nodes"], f"{path}.n_nodes", 1, 2**31 - 1)
     feature = _int_array(table["feature"], f"{path}.feature", n_nodes, -1, schema.n_features - 1)
     left_categories = _array(table["left_categories"], f"{path}.left_categories", n_nodes)
+    # Codes a bitset holds; which nodes may list codes, and which codes, the node table checks (validate).
     category_bitset = np.zeros((n_nodes, BITSET_WORDS), dtype=np.uint64)
     for node, items in enumerate(left_categories):
         codes_path = f"{path}.left_categories[{node}]"
         if _array(items, codes_path) == []:
             continue
-        categories = schema.categories[feature[node]] if feature[node] >= 0 else None
-        if categories is None:
-            raise _fail(codes_path, "only a categorical split lists left_categories (a leaf or a numeric split "
-                                    "has [])")
-        codes = _int_array(items, codes_path, len(items), 0, len(categories) - 1)
+        codes = _int_array(items, codes_path, len(items), 0, 64 * BITSET_WORDS - 1)
         if len(np.unique(codes)) != len(codes):
             raise _fail(codes_path, "duplicated category codes")
         category_bitset[node] = category_bitset_of(codes)
@@ -431,11 +435,21 @@ def _read_tree_arrays(value: Any, path: str, schema: FeatureSchema, n_arms: int,
             value=_float_array(table["value"], f"{path}.value", (n_nodes, n_arms), finite=True),
         )
     except InvalidTreeError as error:
-        raise _fail(path, str(error)) from None
+        raise _tree_error(path, error) from None
+
+
+def _tree_error(path: str, error: InvalidTreeError) -> ModelFormatError:
+    """The node table's complaint about the tree at ``path``, pointing to the file's field.
+
+    The table's ``category_bitset`` is written as ``left_categories``; the other fields have the file's names.
+    """
+    if error.field == "category_bitset":
+        return _fail(f"{path}.left_categories[{error.node}]", str(error))
+    return _fail(path, str(error))
 
 
 def _read_params(value: Any, path: str, estimator_class: type) -> dict[str, Any]:
-    params = _object(value, path, tuple(estimator_class._get_param_names()))
+    params = _object(value, path, tuple(estimator_class().get_params()))
     for name, item in params.items():
         if item is not None and not isinstance(item, str | bool | int | float):
             raise _fail(f"{path}.{name}", f"expected a string, number, boolean or null, got {_type_name(item)}")
@@ -476,12 +490,10 @@ def _read_fitted(value: Any, path: str, state_class: type) -> dict[str, Any]:
 
 def _new_estimator(estimator_class: type, params: dict[str, Any], path: str) -> Any:
     model = estimator_class(**params)
-    check = getattr(model, "_check_tree_params", None)
-    if check is not None:
-        try:
-            check()
-        except (TypeError, ValueError) as error:
-            raise _fail(path, str(error)) from None
+    try:
+        model.check_params()
+    except (TypeError, ValueError) as error:
+        raise _fail(path, str(error)) from None
     return model
 
 
@@ -502,7 +514,7 @@ def _read_tree(value: Any, path: str, estimator_class: type, state_class: type, 
     try:
         model.fitted_state_ = state_class(inputs, tree, **scalars, **state)
     except InvalidTreeError as error:
-        raise _fail(path, str(error)) from None
+        raise _tree_error(path, error) from None
     return model
 
 
@@ -531,19 +543,17 @@ def read_document(document: Any) -> Any:
         raise _fail("outcome", f"expected one of {expected} for {class_name}, got {_short(outcome)}")
     if _array(document["stats_fields"], "stats_fields") != list(STATS_FIELDS):
         raise _fail("stats_fields", f"expected {list(STATS_FIELDS)}")
-    inputs = FittedInputs(_read_schema(document, version), _read_treatments(document))
+    inputs = FittedInputs(_read_schema(document, version), _read_treatments(document), outcome)
     params = _read_params(document["params"], "params", estimator_class)
     profile = _read_profile(document)
     if not is_forest:
-        # A distilled tree has the outcome kind of the model it imitates.
-        extra = {} if class_outcome is not None else {"binary": outcome == "binary"}
         return _read_tree(document["tree"], "tree", estimator_class, state_class, params, inputs,
-                          training_profile=profile, **extra)
+                          training_profile=profile)
     documents = _array(document["trees"], "trees")
     if not documents:
         raise _fail("trees", "expected at least one tree")
     model = _new_estimator(estimator_class, params, "params")
-    estimators = tuple(_read_tree(item, f"trees[{index}]", model._tree_class, FittedTree, None, inputs)
+    estimators = tuple(_read_tree(item, f"trees[{index}]", model.tree_class, FittedTree, None, inputs)
                        for index, item in enumerate(documents))
     model.fitted_state_ = state_class(inputs, estimators, training_profile=profile)
     return model

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .._base import FOREST, model_kind
 from ..rules import Condition, leaf_conditions
 from .conditions import rule_expression
 
@@ -282,10 +283,8 @@ def to_sql(model: Any, table: str | Sequence[str], dialect: str = "ansi", key_co
     if isinstance(key_columns, str) or not all(isinstance(name, str) for name in key_columns):
         raise TypeError(f"key_columns must be a sequence of column names, got {key_columns!r}")
     keys = [sql.identifier(name) for name in key_columns]
-    is_forest = hasattr(model, "estimators_")
+    is_forest = model_kind(model) == FOREST
     trees = model.estimators_ if is_forest else [model]
-    if not is_forest and not hasattr(model, "tree_"):
-        raise ValueError(f"This {type(model).__name__} instance is not fitted yet; call fit first.")
     uplift_names = _uplift_names([str(label) for label in model.treatments_])
     leaf_names = [f"leaf_id_{index}" for index in range(len(trees))] if is_forest else ["leaf_id"]
     output_names = list(key_columns) + (leaf_names if tree_leaf_ids or not is_forest else []) + uplift_names

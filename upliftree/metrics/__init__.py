@@ -20,7 +20,7 @@ One module per job: :mod:`~upliftree.metrics.curves` (curves and their normalize
 from __future__ import annotations
 
 from ._inputs import UndefinedMetricWarning
-from .arms import best_arm_rows, best_arm_score, one_vs_control
+from .arms import ArmRows, best_arm_rows, best_arm_score, one_vs_control
 from .bootstrap import BootstrapComparison, bootstrap_ci, bootstrap_compare, bootstrap_curve_band
 from .curves import (
     perfect_qini_curve,
@@ -42,6 +42,7 @@ from .tables import (
 __all__ = [
     "UndefinedMetricWarning",
     "BootstrapComparison",
+    "ArmRows",
     "uplift_curve",
     "qini_curve",
     "perfect_uplift_curve",

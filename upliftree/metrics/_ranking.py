@@ -21,18 +21,28 @@ def tie_groups(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Ordering(NamedTuple):
-    """Rows by descending score, their treated flags (1.0/0.0) and outcomes in that order, and the sorted
-    position just past each group of tied scores: the arrays of ``upliftree._kernels.bootstrap.curve_points``."""
+    """Rows by descending score, each row's weight in its arm's column (treated weight, control weight: 0.0 in
+    the other arm's) and its outcome in that order, and the sorted position just past each group of tied
+    scores: the arrays of ``upliftree._kernels.bootstrap.curve_points``."""
 
     rows: np.ndarray
     treated: np.ndarray
+    control: np.ndarray
     outcome: np.ndarray
     group_ends: np.ndarray
 
 
-def order_rows(score: np.ndarray, y: np.ndarray, treated: np.ndarray) -> Ordering:
+def order_rows(score: np.ndarray, y: np.ndarray, treated: np.ndarray, weight: np.ndarray | None = None) -> Ordering:
+    """The :class:`Ordering` of ``score``; ``weight`` None is unit weights (1.0/0.0 arm flags)."""
     order, starts = tie_groups(score)
-    return Ordering(order.astype(np.int64), treated[order].astype(np.float64), y[order].astype(np.float64),
+    flags = treated[order].astype(np.float64)
+    if weight is None:
+        treated_weight, control_weight = flags, 1.0 - flags
+    else:
+        weight = weight[order]
+        treated_weight = weight * flags
+        control_weight = weight - treated_weight
+    return Ordering(order.astype(np.int64), treated_weight, control_weight, y[order].astype(np.float64),
                     np.r_[starts[1:], len(score)].astype(np.int64))
 
 
@@ -52,9 +62,15 @@ def control_responders_first(outcome_treated: ArrayLike, outcome_control: ArrayL
     return np.asarray(outcome_control) > n_treated - np.asarray(outcome_treated)
 
 
-def perfect_uplift_score(y: np.ndarray, treated: np.ndarray) -> np.ndarray:
+def perfect_uplift_score(y: np.ndarray, treated: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """The candidate scikit-uplift chooses; with weights, by weighted counts (Hájek weights: on each arm's
+    row scale, so that constant probabilities choose as without them)."""
     first, second = perfect_uplift_candidates(y, treated)
-    use_first = control_responders_first(np.sum(y[treated]), np.sum(y[~treated]), np.sum(treated))
+    if weight is None:
+        use_first = control_responders_first(np.sum(y[treated]), np.sum(y[~treated]), np.sum(treated))
+    else:
+        use_first = control_responders_first(np.sum((weight * y)[treated]), np.sum((weight * y)[~treated]),
+                                              np.sum(weight[treated]))
     return first if use_first else second
 
 

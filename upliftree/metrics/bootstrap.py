@@ -98,7 +98,8 @@ def _cell_curve_areas(kind: int, cell_score: np.ndarray, cell_counts: np.ndarray
     ordering = order_rows(cell_score, _CELL_OUTCOME, _CELL_TREATED)
     x = np.empty(len(ordering.group_ends))
     values = np.empty(len(ordering.group_ends))
-    return np.array([_kernels.curve_points(kind, counts, *ordering, x, values)[0] for counts in cell_counts])
+    sums = np.empty(4)
+    return np.array([_kernels.curve_points(kind, counts, *ordering, x, values, sums) for counts in cell_counts])
 
 
 def _fast_bootstrap(
@@ -112,8 +113,8 @@ def _fast_bootstrap(
     row_perfect = name == "qini_auc_score" and negative_effect and not binary
     scores = [*data.scores, perfect_qini_score(data.y, data.treated)] if row_perfect else data.scores
     orderings = [order_rows(score, data.y, data.treated) for score in scores]
-    rows_in_order, treated_in_order, outcome_in_order = (
-        np.vstack([ordering[field] for ordering in orderings]) for field in range(3)
+    rows_in_order, treated_in_order, control_in_order, outcome_in_order = (
+        np.vstack([ordering[field] for ordering in orderings]) for field in range(4)
     )
     group_ends = np.concatenate([ordering.group_ends for ordering in orderings])
     group_offsets = np.r_[0, np.cumsum([len(ordering.group_ends) for ordering in orderings])].astype(np.int64)
@@ -121,12 +122,13 @@ def _fast_bootstrap(
     def kernel(seed: np.uint64, size: int) -> tuple[np.ndarray, ...]:
         return _kernels.bootstrap_curve_areas(
             seed, size, kind, data.treated_rows, data.control_rows, rows_in_order, treated_in_order,
-            outcome_in_order, group_ends, group_offsets,
+            control_in_order, outcome_in_order, group_ends, group_offsets,
         )
 
     parts = _run_chunks(kernel, n_boot, random_state, n_jobs)
-    areas, final_value, outcome_treated, outcome_control = (
-        np.concatenate([part[index] for part in parts]) for index in range(4)
+    areas, totals = (np.concatenate([part[index] for part in parts]) for index in range(2))
+    final_value, outcome_treated, outcome_control = (
+        totals[:, column] for column in (_kernels.FINAL_VALUE, _kernels.OUTCOME_TREATED, _kernels.OUTCOME_CONTROL)
     )
     n_treated, n_control = len(data.treated_rows), len(data.control_rows)
     n_rows = len(data.y)
@@ -179,7 +181,7 @@ def _bootstrap_values(
     check_int(n_boot, "n_boot", 1)
     n_threads = check_n_jobs(n_jobs)
     metric_kwargs = dict(metric_kwargs or {})
-    checked = [check_inputs(y_true, uplift, treatment) for uplift in uplifts]
+    checked = [check_inputs(y_true, uplift, treatment)[:3] for uplift in uplifts]
     y, _, treated = checked[0]
     data = _prepare_resampling(y, [score for _, score, _ in checked], treated)
     # One call on the full data validates the metric's arguments (and the outcome type) up front.
@@ -296,7 +298,7 @@ def bootstrap_curve_band(
     check_int(n_boot, "n_boot", 1)
     n_points = check_int(n_points, "n_points", 2)
     n_threads = check_n_jobs(n_jobs)
-    y, score, treated = check_inputs(y_true, uplift, treatment)
+    y, score, treated = check_inputs(y_true, uplift, treatment)[:3]
     data = _prepare_resampling(y, [score], treated)
     ordering = order_rows(data.scores[0], data.y, data.treated)
     grid = np.linspace(0.0, len(y), n_points)
@@ -306,6 +308,6 @@ def bootstrap_curve_band(
             seed, size, kind, data.treated_rows, data.control_rows, *ordering, grid
         )
 
-    curves = np.vstack(_run_chunks(kernel, n_boot, random_state, n_threads))
+    curves = np.vstack([part[0] for part in _run_chunks(kernel, n_boot, random_state, n_threads)])
     low, high = np.percentile(curves, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=0)
     return grid, low, high

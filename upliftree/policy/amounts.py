@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import _check_1d, labels_equal
+from .._validation import check_1d, labels_equal
 
 # A per-row amount for one treatment: a number, a column name of X, or one value per row.
 AmountColumn = float | str | np.ndarray | pd.Series
@@ -153,4 +153,4 @@ def row_values(values: Any, X: Any, n_rows: int, argument: str) -> np.ndarray:
     if isinstance(values, pd.Series) and isinstance(X, pd.DataFrame) and not values.index.equals(X.index):
         raise ValueError(f"{argument} is a Series whose index differs from X's index; align it with X "
                          "(or pass a numpy array in X's row order)")
-    return _check_1d(values.to_numpy() if isinstance(values, pd.Series) else values, argument, n_rows)
+    return check_1d(values.to_numpy() if isinstance(values, pd.Series) else values, argument, n_rows)

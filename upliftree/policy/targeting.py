@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._base import spawn_generators
-from .._kernels.histogram import COUNT
+from .._base import TREE, NotFittedError, UpliftModel, model_kind, spawn_generators
+from .._tree_arrays import COUNT
 from .._validation import as_pandas, check_n_rows, labels_equal
 from .allocation import assign_with_limits, assign_within_budget, best_arms, of_arm, with_control
 from .amounts import (
@@ -30,7 +30,7 @@ def model_treatments(model: Any, argument: str) -> tuple:
     if not callable(getattr(model, "predict", None)):
         raise TypeError(f"{argument} must be a fitted upliftree model with predict(X), got {type(model).__name__}")
     if not hasattr(model, "treatments_"):
-        raise ValueError(f"{argument} is not fitted yet; call fit(X, treatment, y) first")
+        raise NotFittedError(f"{argument} is not fitted yet; call fit(X, treatment, y) first")
     treatments = tuple(model.treatments_)
     if len(treatments) < 2:
         raise ValueError(f"{argument} has arms {list(treatments)}; a policy needs at least one treatment")
@@ -50,7 +50,9 @@ def predicted_uplift(model: Any, X: Any, n_rows: int, n_treatments: int, argumen
 
 
 def is_tree(model: Any) -> bool:
-    return hasattr(model, "tree_") and hasattr(model, "schema_")
+    """Whether ``model`` is a fitted upliftree tree (segments, leaf ids and rules apply), not a forest or
+    another model with ``predict``."""
+    return isinstance(model, UpliftModel) and model_kind(model) == TREE
 
 
 def leaf_rules(model: Any, leaves: np.ndarray) -> list[str]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._params import check_int, check_real
+from .baseline import DEFAULT_LEARNERS, check_learners
 
 __all__ = ["Progress", "ReportSettings", "no_progress"]
 
@@ -38,8 +39,10 @@ class ReportSettings:
         Bootstrap resamples of the intervals and curve bands.
     alpha : float
         Intervals have coverage ``1 - alpha``.
-    baseline : bool
-        Fit the T-learner baseline (when scikit-learn is installed).
+    learners : tuple of str
+        Meta-learners fitted next to the tree and scored on the same held-out rows, by short name: ``"s"``,
+        ``"t"``, ``"x"``, ``"r"``, ``"dr"``, ``"ct"`` (class transformation); ``()`` for none
+        (:mod:`upliftree.report.baseline`).
     benefit, cost, budget : float or None
         A policy: value of one unit of outcome, cost of treating one row, and the most the treatments may
         cost in total (None: treat every row with positive net value). No ``benefit``: no policy.
@@ -63,7 +66,7 @@ class ReportSettings:
     test_size: float = 0.3
     n_boot: int = 200
     alpha: float = 0.05
-    baseline: bool = True
+    learners: tuple[str, ...] = DEFAULT_LEARNERS
     benefit: float | None = None
     cost: float = 0.0
     budget: float | None = None
@@ -88,6 +91,7 @@ class ReportSettings:
         check_real(self.alpha, "alpha", 0.0, 0.5, open_low=True)
         check_real(self.explore, "explore", 0.0, 0.99)
         check_real(self.cost, "cost", 0.0)
+        check_learners(self.learners)
         if self.benefit is not None:
             check_real(self.benefit, "benefit", -np.inf)
         elif self.budget is not None or self.cost:
