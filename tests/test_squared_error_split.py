@@ -142,10 +142,30 @@ def test_kernel_equals_reference_to_the_last_bit(node):
     np.testing.assert_array_equal(left_bins, best.left_bins)
 
 
-def squared_error_scale(node: Node) -> float:
+def squared_error_scale(data: ref.Rows, rows: np.ndarray) -> float:
     """The node's ``Σ_c Σ w t_c²`` over its weight: the size of the terms a gain is a difference of."""
-    weight, _, squares = ref.target_sums(node.data, node.rows)
+    weight, _, squares = ref.target_sums(data, rows)
     return float(squares.sum() / weight) if weight > 0 else 0.0
+
+
+def check_kernel_choice(data: ref.Rows, rows: np.ndarray, candidates: list[ref.Candidate], best: ref.Candidate | None,
+                        feature: int, gain: float, goes_left: np.ndarray | None) -> ref.Candidate | None:
+    """The kernel's split (``feature``, its partition ``goes_left`` of the node's ``rows``) is a best reference
+    candidate, to the rounding of sums taken in another order, and has that candidate's gain.
+
+    Returns the first reference candidate with the kernel's partition (``None`` when the kernel did not split).
+    """
+    tolerance = RELATIVE_TOLERANCE * squared_error_scale(data, rows)
+    if feature < 0:
+        threshold = SQUARED_ERROR_TOLERANCE * squared_error_scale(data, rows) + tolerance
+        assert best is None or best.gain <= threshold, f"no split, but the reference gains {best.gain}"
+        return None
+    same = [c for c in candidates if c.feature == feature and np.array_equal(c.goes_left, goes_left)]
+    assert same, f"kernel's split on feature {feature} is not an admissible candidate of the reference"
+    chosen = same[0]
+    assert chosen.gain >= (best.gain if best is not None else 0.0) - tolerance
+    assert abs(gain - chosen.gain) <= tolerance, f"kernel gain {gain} != reference gain {chosen.gain}"
+    return chosen
 
 
 @settings(max_examples=150)
@@ -154,23 +174,17 @@ def test_kernel_matches_reference_on_float_data(node):
     """Sums in another order: the kernel's split is a best reference candidate to rounding, with its gain."""
     feature, gain, raw_gain, left_bins = kernel_split(node)
     candidates, best = ref.node_search(node.data, node.rows, node.features, node.params)
-    tolerance = RELATIVE_TOLERANCE * squared_error_scale(node)
     # The reduction is the drop in the sum of squared errors, to rounding.
     for candidate in candidates:
         drop = ref.squared_error(node.data, node.rows) - sum(
             ref.squared_error(node.data, node.rows[side]) for side in (candidate.goes_left, ~candidate.goes_left))
-        assert candidate.gain == pytest.approx(drop / node.data.weight[node.rows].sum(), rel=1e-9, abs=tolerance)
-    if feature < 0:
-        threshold = (SQUARED_ERROR_TOLERANCE + RELATIVE_TOLERANCE) * squared_error_scale(node)
-        assert best is None or best.gain <= threshold, f"no split, but the reference gains {best.gain}"
-        return
-    goes_left = left_bins[node.data.codes[feature, node.rows]]
-    same = [c for c in candidates if c.feature == feature and np.array_equal(c.goes_left, goes_left)]
-    assert same, f"kernel's split on feature {feature} is not an admissible candidate of the reference"
-    chosen = same[0]
-    assert chosen.gain >= (best.gain if best is not None else 0.0) - tolerance
-    assert abs(gain - chosen.gain) <= tolerance and gain == raw_gain
-    np.testing.assert_array_equal(left_bins, chosen.left_bins)
+        assert candidate.gain == pytest.approx(drop / node.data.weight[node.rows].sum(), rel=1e-9,
+                                               abs=RELATIVE_TOLERANCE * squared_error_scale(node.data, node.rows))
+    goes_left = left_bins[node.data.codes[feature, node.rows]] if feature >= 0 else None
+    chosen = check_kernel_choice(node.data, node.rows, candidates, best, feature, gain, goes_left)
+    assert gain == raw_gain
+    if chosen is not None:
+        np.testing.assert_array_equal(left_bins, chosen.left_bins)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -218,3 +232,26 @@ def test_ties_keep_missing_right_before_missing_left():
     assert [c.signal for c in candidates[:2]] == [3.0, 3.0]
     feature, gain, _, left_bins = kernel_split(node)
     assert feature == 0 and left_bins[[0, 1, 5]].tolist() == [True, False, False] and gain == best.gain == 0.5
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_mirror_candidates_of_one_partition_tie_exactly(seed):
+    """Missing rows alone on one side: with bin 0 empty, "<= bin 0, missing left" comes first and is the same
+    partition as "missing versus not missing" (mirrored). Whatever the weights, both get the same child sums,
+    so the first candidate wins, not rounding (``total - missing - ...`` and ``total - non-missing`` differ)."""
+    rng = np.random.default_rng(seed)
+    n_rows = 200
+    codes = rng.integers(1, 5, n_rows)
+    missing = rng.random(n_rows) < 0.3
+    codes[missing] = 5
+    target = (np.where(missing, 1.0, 0.0) + rng.normal(0.0, 0.01, n_rows))[:, None] * rng.uniform(0.1, 10.0)
+    data = ref.Rows(codes[None, :].astype(np.uint8), np.zeros(n_rows, np.int64), rng.uniform(0.1, 3.0, n_rows),
+                    np.zeros(n_rows), 1, np.array([5]), np.array([False]), 5, target)
+    node = Node(data, np.arange(n_rows), np.arange(1), ref.Params(ref.SQUARED_ERROR, False, False), False)
+    candidates, best = ref.node_search(node.data, node.rows, node.features, node.params)
+    mirrors = [c for c in candidates if set(node.rows[c.goes_left]) in (set(np.flatnonzero(missing)),
+                                                                        set(np.flatnonzero(~missing)))]
+    assert len(mirrors) >= 2 and best is mirrors[0]
+    feature, gain, _, left_bins = kernel_split(node)
+    assert feature == 0 and left_bins.tolist() == [True, False, False, False, False, True]
+    assert abs(gain - best.gain) <= RELATIVE_TOLERANCE * squared_error_scale(node.data, node.rows)

@@ -309,8 +309,11 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
         node_target_square += node[column, WEIGHTED_Y2]
     node_score = node_square / node_weight
     min_arm_rows = max(min_samples_treatment, 1)
-    # Scratch sums, cleared for every feature; totals re-added in scan order, as in :func:`best_split`, so that
-    # a child without rows or weight has sums exactly 0.
+    # Scratch sums, cleared for every feature: the non-missing bins before the threshold (``left``) and all of
+    # them (``total``), added in scan order. A child's sums are ``left`` or ``total - left``, plus the missing
+    # bin's on its side: a child without rows or weight then has sums exactly 0, and a partition reached by two
+    # candidates (the missing rows alone on either side, with the non-missing bins of the other side empty)
+    # has the same sums, so its exact tie goes to the first candidate, not to rounding.
     target_left = np.empty((n_columns, N_STATS), dtype=np.float64)
     target_total = np.empty((n_columns, N_STATS), dtype=np.float64)
     arm_left = np.empty((n_arms, N_STATS), dtype=np.float64)
@@ -342,8 +345,6 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
             code = orders[position, prefix] if categorical else prefix
             _add_cells(target_total, target_bins[code])
             _add_cells(arm_total, arm_bins[code])
-        _add_cells(target_total, target_missing)
-        _add_cells(arm_total, arm_missing)
         for prefix in range(n_order):
             code = orders[position, prefix] if categorical else prefix
             _add_cells(target_left, target_bins[code])
@@ -356,8 +357,12 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
                 left_rows = 0.0
                 right_rows = 0.0
                 for arm in range(n_arms):
-                    in_left = arm_left[arm, COUNT] + arm_missing[arm, COUNT] if missing_left else arm_left[arm, COUNT]
+                    in_left = arm_left[arm, COUNT]
                     in_right = arm_total[arm, COUNT] - in_left
+                    if missing_left:
+                        in_left += arm_missing[arm, COUNT]
+                    else:
+                        in_right += arm_missing[arm, COUNT]
                     if in_left < min_arm_rows or in_right < min_arm_rows:
                         admissible = False
                         break
@@ -365,17 +370,23 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
                     right_rows += in_right
                 if not (admissible and left_rows >= min_samples_leaf and right_rows >= min_samples_leaf):
                     continue
-                left_weight = (target_left[0, WEIGHT] + target_missing[0, WEIGHT] if missing_left
-                               else target_left[0, WEIGHT])
+                left_weight = target_left[0, WEIGHT]
                 right_weight = target_total[0, WEIGHT] - left_weight
+                if missing_left:
+                    left_weight += target_missing[0, WEIGHT]
+                else:
+                    right_weight += target_missing[0, WEIGHT]
                 if not (left_weight > 0.0 and right_weight > 0.0):
                     continue
                 left_square = 0.0
                 right_square = 0.0
                 for column in range(n_columns):
-                    left_sum = (target_left[column, WEIGHTED_Y] + target_missing[column, WEIGHTED_Y] if missing_left
-                                else target_left[column, WEIGHTED_Y])
+                    left_sum = target_left[column, WEIGHTED_Y]
                     right_sum = target_total[column, WEIGHTED_Y] - left_sum
+                    if missing_left:
+                        left_sum += target_missing[column, WEIGHTED_Y]
+                    else:
+                        right_sum += target_missing[column, WEIGHTED_Y]
                     left_square += left_sum * left_sum
                     right_square += right_sum * right_sum
                 reduction = left_square / left_weight + right_square / right_weight - node_score
