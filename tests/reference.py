@@ -348,8 +348,8 @@ def target_category_order(data: Rows, rows: np.ndarray, feature: int) -> list[in
 def squared_error_candidates(data: Rows, rows: np.ndarray, features, params: Params) -> list[Candidate]:
     """Every admissible candidate split of the node holding ``rows`` for the squared-error rule, in scan order.
 
-    Admissible: each child keeps ``min_samples_leaf`` rows, ``max(min_samples_treatment, 1)`` rows of every arm
-    and positive weight. ``signal`` is the reduction ``sum_c S_c(L)^2 / W(L) + S_c(R)^2 / W(R) - S_c^2 / W``
+    Admissible: each child keeps ``min_samples_leaf`` rows, and ``max(min_samples_treatment, 1)`` rows and
+    positive weight of every arm. ``signal`` is the reduction ``sum_c S_c(L)^2 / W(L) + S_c(R)^2 / W(R) - S_c^2 / W``
     (the drop in :func:`squared_error`), ``scale`` the node's ``sum_c Q_c``, ``gain`` the reduction over ``W``.
     """
     weight, sums, squares = target_sums(data, rows)
@@ -365,7 +365,8 @@ def squared_error_candidates(data: Rows, rows: np.ndarray, features, params: Par
             children = (rows[goes_left], rows[~goes_left])
             if not all(len(child) >= params.min_samples_leaf
                        and (np.bincount(data.arm[child], minlength=data.n_arms) >= min_arm_rows).all()
-                       and data.weight[child].sum() > 0 for child in children):
+                       and (np.bincount(data.arm[child], data.weight[child], minlength=data.n_arms) > 0).all()
+                       for child in children):
                 continue
             (left_weight, left_sums, _), (right_weight, right_sums, _) = (target_sums(data, child)
                                                                           for child in children)

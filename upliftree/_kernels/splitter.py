@@ -259,8 +259,9 @@ def find_best_squared_error_split(target_histogram, arm_histogram, features, n_b
 
     ``target_histogram[feature, bin, column, stat]`` holds, per target column ``c``, the histogram sums of the
     node's rows with ``y = t_c`` and a single arm (so its count and weight are the same in every column);
-    ``arm_histogram[feature, bin, arm, stat]`` the node's histogram with arms, whose counts the admissibility
-    rule reads. Both are float64 C arrays as :class:`upliftree._grower.HistogramSource` builds them.
+    ``arm_histogram[feature, bin, arm, stat]`` the node's histogram with arms, whose counts and weights the
+    admissibility rule reads. Both are float64 C arrays as :class:`upliftree._grower.HistogramSource` builds
+    them.
 
     Returns ``(feature, gain, raw_gain, left_bins)`` as :func:`find_best_split` does: ``gain`` (equal to
     ``raw_gain``) is the reduction of the weighted sum of squared errors, summed over the target columns,
@@ -285,12 +286,29 @@ def find_best_squared_error_split(target_histogram, arm_histogram, features, n_b
 
 
 @njit(cache=True, nogil=True)
+def _child_cells(left, total, missing, missing_left, child_left, child_right):
+    """A candidate's children's sums, cell by cell: the scanned non-missing bins ``left`` and ``total - left``,
+    plus the missing bin's ``missing`` on the ``missing_left`` side."""
+    for row in range(left.shape[0]):
+        for stat in range(left.shape[1]):
+            in_left = left[row, stat]
+            in_right = total[row, stat] - in_left
+            if missing_left:
+                in_left += missing[row, stat]
+            else:
+                in_right += missing[row, stat]
+            child_left[row, stat] = in_left
+            child_right[row, stat] = in_right
+
+
+@njit(cache=True, nogil=True)
 def best_squared_error_split(target_histogram, arm_histogram, features, orders, order_sizes, n_bins_non_missing,
                              is_categorical, missing_bin, min_samples_leaf, min_samples_treatment):
     """The scan of :func:`find_best_squared_error_split`, over the candidates of :func:`best_split`.
 
-    A candidate is admissible when both children keep ``min_samples_leaf`` rows, ``max(min_samples_treatment,
-    1)`` rows of every arm and some weight. Its reduction is ``Σ_c (S_c(L)² / W(L) + S_c(R)² / W(R)) - Σ_c
+    A candidate is admissible when both children keep ``min_samples_leaf`` rows, and ``max(min_samples_treatment,
+    1)`` rows and some weight of every arm (as for the uplift criteria: a leaf lacking an arm would be merged by
+    the node estimation). Its reduction is ``Σ_c (S_c(L)² / W(L) + S_c(R)² / W(R)) - Σ_c
     S_c² / W``. Returns ``(feature, gain, left_bins)``, gain the best reduction over the node's weight.
     """
     n_columns = target_histogram.shape[2]
@@ -316,8 +334,12 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
     # has the same sums, so its exact tie goes to the first candidate, not to rounding.
     target_left = np.empty((n_columns, N_STATS), dtype=np.float64)
     target_total = np.empty((n_columns, N_STATS), dtype=np.float64)
+    target_child_left = np.empty((n_columns, N_STATS), dtype=np.float64)
+    target_child_right = np.empty((n_columns, N_STATS), dtype=np.float64)
     arm_left = np.empty((n_arms, N_STATS), dtype=np.float64)
     arm_total = np.empty((n_arms, N_STATS), dtype=np.float64)
+    arm_child_left = np.empty((n_arms, N_STATS), dtype=np.float64)
+    arm_child_right = np.empty((n_arms, N_STATS), dtype=np.float64)
 
     best_position = -1
     best_prefix = -1
@@ -353,42 +375,29 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
             for missing_left in (False, True):
                 if (missing_left and not has_missing) or (last and (missing_left or not has_missing)):
                     continue
-                admissible = True
+                _child_cells(arm_left, arm_total, arm_missing, missing_left, arm_child_left, arm_child_right)
                 left_rows = 0.0
                 right_rows = 0.0
+                fewest_rows = arm_child_left[0, COUNT]
+                least_weight = arm_child_left[0, WEIGHT]
                 for arm in range(n_arms):
-                    in_left = arm_left[arm, COUNT]
-                    in_right = arm_total[arm, COUNT] - in_left
-                    if missing_left:
-                        in_left += arm_missing[arm, COUNT]
-                    else:
-                        in_right += arm_missing[arm, COUNT]
-                    if in_left < min_arm_rows or in_right < min_arm_rows:
-                        admissible = False
-                        break
-                    left_rows += in_left
-                    right_rows += in_right
-                if not (admissible and left_rows >= min_samples_leaf and right_rows >= min_samples_leaf):
+                    fewest_rows = min(min(fewest_rows, arm_child_left[arm, COUNT]), arm_child_right[arm, COUNT])
+                    least_weight = min(min(least_weight, arm_child_left[arm, WEIGHT]), arm_child_right[arm, WEIGHT])
+                    left_rows += arm_child_left[arm, COUNT]
+                    right_rows += arm_child_right[arm, COUNT]
+                if not (fewest_rows >= min_arm_rows and least_weight > 0.0 and left_rows >= min_samples_leaf
+                        and right_rows >= min_samples_leaf):
                     continue
-                left_weight = target_left[0, WEIGHT]
-                right_weight = target_total[0, WEIGHT] - left_weight
-                if missing_left:
-                    left_weight += target_missing[0, WEIGHT]
-                else:
-                    right_weight += target_missing[0, WEIGHT]
-                if not (left_weight > 0.0 and right_weight > 0.0):
-                    continue
+                # Every arm has weight on both sides, so both children's (target histogram) weights are positive.
+                _child_cells(target_left, target_total, target_missing, missing_left, target_child_left,
+                             target_child_right)
+                left_weight = target_child_left[0, WEIGHT]
+                right_weight = target_child_right[0, WEIGHT]
                 left_square = 0.0
                 right_square = 0.0
                 for column in range(n_columns):
-                    left_sum = target_left[column, WEIGHTED_Y]
-                    right_sum = target_total[column, WEIGHTED_Y] - left_sum
-                    if missing_left:
-                        left_sum += target_missing[column, WEIGHTED_Y]
-                    else:
-                        right_sum += target_missing[column, WEIGHTED_Y]
-                    left_square += left_sum * left_sum
-                    right_square += right_sum * right_sum
+                    left_square += target_child_left[column, WEIGHTED_Y] * target_child_left[column, WEIGHTED_Y]
+                    right_square += target_child_right[column, WEIGHTED_Y] * target_child_right[column, WEIGHTED_Y]
                 reduction = left_square / left_weight + right_square / right_weight - node_score
                 if reduction > best_reduction:
                     best_position = position
