@@ -118,6 +118,28 @@ def test_argument_errors(forest, binary_experiment) -> None:
                           experiment.y)
 
 
+def test_distilled_tree_is_an_ordinary_estimator(forest, binary_experiment) -> None:
+    """``DistilledUpliftTree(model).fit(X, treatment, y)`` is what ``distill`` does; the model is a parameter that a
+    model file does not hold, and only the methods that apply to imitated leaves are there."""
+    experiment = binary_experiment
+    estimator = DistilledUpliftTree(forest, max_depth=2, random_state=0)
+    assert estimator.get_params()["model"] is forest and not hasattr(estimator, "tree_")
+    fitted = estimator.fit(experiment.X, experiment.treatment, experiment.y)
+    assert fitted is estimator
+    by_function = upliftree.distill(forest, experiment.X, experiment.treatment, experiment.y, max_depth=2,
+                                    random_state=0)
+    assert fitted.to_json() == by_function.to_json()
+    assert '"model"' not in fitted.to_json()
+    loaded = upliftree.from_json(fitted.to_json())
+    assert loaded.model is None and loaded.to_json() == fitted.to_json()
+    assert not hasattr(fitted, "prune") and not hasattr(fitted, "calibration") and not hasattr(fitted, "honest")
+    predicted = fitted.predict(experiment.X)
+    fitted.set_params(model=None)
+    np.testing.assert_array_equal(fitted.predict(experiment.X), predicted)
+    with pytest.raises(TypeError, match="model must be an upliftree tree, distilled tree or forest, got NoneType"):
+        fitted.fit(experiment.X, experiment.treatment, experiment.y)
+
+
 @pytest.mark.filterwarnings("ignore:qini_auc_score is NaN")  # tiny random experiments without responders
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())

@@ -5,7 +5,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ from ._base import BINARY, CONTINUOUS, FOREST, FittedAttribute, UpliftModel, rea
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels import silent_unless_verbose
 from ._kernels.sampling import add_draws, drawn_sample
-from ._params import check_bool, check_int, check_n_jobs
+from ._params import check_bool, check_count_or_share, check_int, check_n_jobs
 from ._tree_arrays import TreeArrays, estimate_nodes, merge_short_leaves
 from .binning import BinMapper
 from .predictor import StackedForest
@@ -132,15 +131,12 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
     def _n_draw(self, n_rows: int) -> int:
         if self.max_samples is None:
             return n_rows
-        if isinstance(self.max_samples, Integral) and not isinstance(self.max_samples, bool):
-            if not 1 <= self.max_samples:
-                raise ValueError(f"max_samples must be >= 1 when an int, got {self.max_samples}")
-            if not self.bootstrap and self.max_samples > n_rows:
-                raise ValueError(f"max_samples={self.max_samples} exceeds the {n_rows} rows without bootstrap")
-            return int(self.max_samples)
-        if isinstance(self.max_samples, Real) and 0.0 < self.max_samples <= 1.0:
-            return max(1, int(round(self.max_samples * n_rows)))
-        raise ValueError(f"max_samples must be None, an int >= 1 or a float in (0, 1], got {self.max_samples!r}")
+        count_or_share = check_count_or_share(self.max_samples, "max_samples", 1, others=(None,))
+        if isinstance(count_or_share, float):
+            return max(1, int(round(count_or_share * n_rows)))
+        if not self.bootstrap and count_or_share > n_rows:
+            raise ValueError(f"max_samples={self.max_samples} exceeds the {n_rows} rows without bootstrap")
+        return count_or_share
 
     @silent_unless_verbose
     def fit(self, X, treatment, y, sample_weight=None) -> BaseUpliftForest:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._params import check_real
+from ._params import check_alpha, check_choice
 from ._tree_arrays import TreeArrays
 from .segments import arm_moments
 
@@ -55,11 +55,8 @@ def prune_splits(tree: TreeArrays, validation_stats: np.ndarray, alpha: float = 
     """
     from scipy import special
 
-    check_real(alpha, "alpha", 0.0, 1.0, open_low=True)
-    if alpha >= 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    if correction not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    check_alpha(alpha)
+    check_choice(correction, "correction", CORRECTIONS)
     expected_shape = tree.stats.shape
     if validation_stats.shape != expected_shape:
         raise ValueError(f"validation_stats must have shape {expected_shape}, got {validation_stats.shape}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,7 @@ from ._base import (
 )
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels.criteria import CHI, DDP, ED, KL, TSTAT
-from ._params import check_bool, check_int, check_real
+from ._params import check_bool, check_choice, check_count_or_share, check_int, check_max_bins, check_real
 from ._tree_arrays import (
     InvalidTreeError,
     TreeArrays,
@@ -128,26 +127,18 @@ class FittedTree:
     __setstate__ = restore_frozen
 
 
-_MAX_FEATURES_ERROR = "max_features must be None, 'sqrt', 'log2', an int >= 1 or a float in (0, 1], got {!r}"
-
-
 def resolve_max_features(max_features: Any, n_features: int) -> int:
     """Number of features tried per split, like scikit-learn's ``max_features``."""
     if max_features is None:
         return n_features
-    if isinstance(max_features, str):
-        if max_features == "sqrt":
-            return max(1, int(np.sqrt(n_features)))
-        if max_features == "log2":
-            return max(1, int(np.log2(n_features)))
-        raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
-    if isinstance(max_features, Integral) and not isinstance(max_features, bool):
-        if max_features < 1:
-            raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
-        return min(int(max_features), n_features)
-    if isinstance(max_features, Real) and not isinstance(max_features, bool) and 0.0 < max_features <= 1.0:
-        return max(1, int(max_features * n_features))
-    raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
+    if max_features == "sqrt":
+        return max(1, int(np.sqrt(n_features)))
+    if max_features == "log2":
+        return max(1, int(np.log2(n_features)))
+    count_or_share = check_count_or_share(max_features, "max_features", 1, others=(None, "sqrt", "log2"))
+    if isinstance(count_or_share, int):
+        return min(count_or_share, n_features)
+    return max(1, int(count_or_share * n_features))
 
 
 def stratified_holdout(arm: np.ndarray, y: np.ndarray, binary: bool, fraction: float,
@@ -167,9 +158,7 @@ def check_size_params(estimator: Any) -> None:
     check_int(estimator.max_depth, "max_depth", 0)
     check_int(estimator.min_samples_leaf, "min_samples_leaf", 1)
     check_int(estimator.min_samples_treatment, "min_samples_treatment", 0)
-    check_int(estimator.max_bins, "max_bins", 2)
-    if estimator.max_bins > 255:
-        raise ValueError(f"max_bins must be <= 255, got {estimator.max_bins}")
+    check_max_bins(estimator.max_bins)
 
 
 class UpliftEstimatorMixin:
@@ -181,17 +170,12 @@ class UpliftEstimatorMixin:
     def check_params(self) -> None:
         """Check the constructor parameters as ``fit`` does first; raises ``ValueError``/``TypeError`` naming
         the parameter."""
-        if self.criterion not in self._criteria:
-            raise ValueError(
-                f"criterion must be one of {sorted(self._criteria)} for {type(self).__name__}, got {self.criterion!r}"
-            )
+        check_choice(self.criterion, "criterion", sorted(self._criteria))
         check_size_params(self)
         check_real(self.n_reg, "n_reg", 0.0)
         check_bool(self.normalize, "normalize")
         check_bool(self.honest, "honest")
-        check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True)
-        if self.honest_fraction >= 1.0:
-            raise ValueError(f"honest_fraction must be in (0, 1), got {self.honest_fraction!r}")
+        check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True, open_high=True)
 
     def _prepare(self, X, treatment, y, sample_weight) -> tuple[FeatureSchema, Arms, ExperimentData]:
         """Validate the training data: feature schema, arm labels and the rows as the core needs them."""

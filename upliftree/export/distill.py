@@ -22,7 +22,6 @@ from .._kernels.splitter import find_best_squared_error_split
 from .._tree_arrays import WEIGHT, WEIGHTED_Y, estimate_nodes
 from .._validation import (
     Arms,
-    arm_codes,
     as_pandas,
     check_arm_sizes,
     check_n_rows,
@@ -45,13 +44,19 @@ class FittedDistilledTree(FittedTree):
 
 
 class DistilledUpliftTree(TreeModel):
-    """A shallow uplift tree fitted to another model's predictions; build it with :func:`distill`.
+    """A shallow tree fitted to another model's predicted uplift: ``DistilledUpliftTree(forest).fit(X, treatment, y)``
+    or :func:`distill`.
 
     It predicts, applies, exports (rules, SQL, JSON, drawings) and reports segments like an
-    :class:`~upliftree.UpliftTreeClassifier`.
+    :class:`~upliftree.UpliftTreeClassifier`; it is not pruned or calibrated (its leaves hold the model's
+    predictions, not estimates of their own).
 
     Parameters
     ----------
+    model : fitted upliftree tree or forest
+        The model to imitate. Like the estimator of a scikit-learn meta-estimator it stays a parameter of the
+        fitted tree (``set_params(model=None)`` drops it; the fitted tree does not need it), and a JSON model
+        file does not hold it: a loaded distilled tree has ``model=None``.
     max_depth : int
         Maximum depth (the root has depth 0).
     min_samples_leaf : int
@@ -88,8 +93,9 @@ class DistilledUpliftTree(TreeModel):
     qini_distilled_ = FittedAttribute(lambda state: state.qini_distilled, "Qini coefficient of the tree.")
     qini_kept_ = FittedAttribute(lambda state: state.qini_kept, "qini_distilled_ / qini_model_.")
 
-    def __init__(self, max_depth: int = 3, min_samples_leaf: int = 100, min_samples_treatment: int = 10,
-                 max_bins: int = 255, random_state: Any = None):
+    def __init__(self, model: Any = None, max_depth: int = 3, min_samples_leaf: int = 100,
+                 min_samples_treatment: int = 10, max_bins: int = 255, random_state: Any = None):
+        self.model = model
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
         self.min_samples_treatment = min_samples_treatment
@@ -101,9 +107,11 @@ class DistilledUpliftTree(TreeModel):
         the parameter."""
         check_size_params(self)
 
-    def fit(self, model: Any, X, treatment, y, sample_weight=None) -> DistilledUpliftTree:
-        """Grow the tree on ``model``'s predictions for ``X``; estimate nodes and Qini on ``treatment, y``."""
+    def fit(self, X, treatment, y, sample_weight=None) -> DistilledUpliftTree:
+        """Grow the tree on ``model``'s predictions for ``X``; node statistics and Qini coefficients from the
+        experiment rows ``treatment, y`` (weighted by ``sample_weight``)."""
         self.check_params()
+        model = self.model
         model_kind(model)
         X = as_pandas(X, "X")
         model_inputs = model.fitted_state_.inputs
@@ -112,7 +120,7 @@ class DistilledUpliftTree(TreeModel):
         labels = np.asarray(treatment)
         if labels.ndim != 1 or len(labels) != n_rows:
             raise ValueError(f"treatment must be 1-D with one label per row of X ({n_rows})")
-        data = ExperimentData(model_inputs.encode(X), arm_codes(labels, treatments),
+        data = ExperimentData(model_inputs.encode(X), model.arm_index(labels),
                               *validate_outcome_and_weight(y, sample_weight, n_rows, model.outcome_type_ == BINARY))
         check_arm_sizes(Arms(data.arm, treatments), data.weight, self.min_samples_treatment)
         # Missing values met while distilling steer the splits too: the flags cover the model's training data
@@ -227,6 +235,6 @@ def distill(model: Any, X, treatment, y, *, max_depth: int = 3, min_samples_leaf
     DistilledUpliftTree
         With ``fidelity_r2_``, ``qini_model_``, ``qini_distilled_`` and ``qini_kept_``.
     """
-    return DistilledUpliftTree(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+    return DistilledUpliftTree(model, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
                                min_samples_treatment=min_samples_treatment, max_bins=max_bins,
-                               random_state=random_state).fit(model, X, treatment, y, sample_weight)
+                               random_state=random_state).fit(X, treatment, y, sample_weight)
