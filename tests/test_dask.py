@@ -25,10 +25,11 @@ from upliftree import (  # noqa: E402
     make_uplift_data,
 )
 from upliftree._grower import HistogramSource, grow_tree  # noqa: E402
+from upliftree._tree_arrays import estimate_nodes  # noqa: E402
 from upliftree.datasets import FEATURES  # noqa: E402
 from upliftree.metrics import qini_auc_score  # noqa: E402
 from upliftree.policy import Policy  # noqa: E402
-from upliftree.tree import FittedInputs, FittedTree, estimate_nodes  # noqa: E402
+from upliftree.tree import FittedInputs, FittedTree, growth_params  # noqa: E402
 
 TREE_PARAMS = {"max_depth": 4, "min_samples_leaf": 60, "min_samples_treatment": 20, "control": "control"}
 STRUCTURE_FIELDS = ("children_left", "children_right", "parent", "depth", "feature", "threshold", "is_categorical",
@@ -71,6 +72,12 @@ CASES = {
     "tstat-continuous": (UpliftTreeRegressor, {"criterion": "tstat"}, {"outcome": "continuous"}),
     "ddp-continuous-three-arms": (UpliftTreeRegressor, {"criterion": "ddp"},
                                   {"outcome": "continuous", "n_treatments": 2, "missing_rate": 0.2}),
+    # Feature sampling: 2 of 6 features builds only the tried features' histograms, 4 of 6 subtracts.
+    "kl-binary-two-features": (UpliftTreeClassifier, {"criterion": "kl", "max_features": 2, "random_state": 1}, {}),
+    "chi-binary-weighted-four-features": (UpliftTreeClassifier, {"criterion": "chi", "max_features": 4,
+                                                                 "random_state": 2}, {}),
+    "tstat-continuous-two-features": (UpliftTreeRegressor, {"criterion": "tstat", "max_features": 2,
+                                                            "random_state": 3}, {"outcome": "continuous"}),
 }
 
 
@@ -86,11 +93,35 @@ def test_tree_is_identical_to_the_in_memory_fit(client, case):
     distributed = udask.fit_tree(model_class(**TREE_PARAMS, **params), as_dask(frame), features=FEATURES,
                                  sample_weight="weight" if weighted else None)
     assert in_memory.n_leaves_ >= 6 and in_memory.tree_.is_categorical.any()  # the case exercises something
+    if "max_features" in params:  # a different seed draws other features: the comparison can tell
+        reseeded = model_class(**TREE_PARAMS, **{**params, "random_state": params["random_state"] + 10}).fit(
+            frame[FEATURES], frame["treatment"], frame["outcome"], frame["weight"] if weighted else None)
+        assert not np.array_equal(reseeded.tree_.feature, in_memory.tree_.feature)
     # income has NaNs and more than max_bins values: its quantile edges come from the distributed sample,
     # which holds every row of a small frame, as the in-memory fit's does.
     for expected, actual in zip(in_memory.bin_mapper_.bin_thresholds_, distributed.bin_mapper_.bin_thresholds_,
                                 strict=True):
         np.testing.assert_array_equal(actual, expected)
+    assert_same_tree(distributed, in_memory)
+
+
+@pytest.mark.parametrize("npartitions", [1, 3, 9])
+def test_bins_are_the_in_memory_bins_whatever_the_partitions(client, binary_experiment, npartitions):
+    """Both fits read their thresholds off one QuantileSketch: merged from the partitions' or of all rows."""
+    frame = binary_experiment.frame.iloc[:3_000].copy()
+    # A rare value of a low-cardinality feature in the last partition only; income and tenure have more
+    # values than max_bins (quantile edges), income with missing values.
+    frame["visits"] = frame["visits"].clip(upper=3).astype(np.float64)
+    frame.iloc[-3:, frame.columns.get_loc("visits")] = 40.0
+    params = {**TREE_PARAMS, "max_depth": 2, "max_bins": 16}
+    in_memory = UpliftTreeClassifier(**params).fit(frame[FEATURES], frame["treatment"], frame["outcome"])
+    distributed = udask.fit_tree(UpliftTreeClassifier(**params), as_dask(frame, npartitions), features=FEATURES)
+    expected, actual = in_memory.bin_mapper_, distributed.bin_mapper_
+    assert len(expected.bin_thresholds_[FEATURES.index("income")]) == 15
+    np.testing.assert_array_equal(expected.bin_thresholds_[FEATURES.index("visits")], [0.0, 1.0, 2.0, 3.0])
+    for expected_edges, edges in zip(expected.bin_thresholds_, actual.bin_thresholds_, strict=True):
+        np.testing.assert_array_equal(edges, expected_edges)
+    np.testing.assert_array_equal(actual.n_bins_non_missing_, expected.n_bins_non_missing_)
     assert_same_tree(distributed, in_memory)
 
 
@@ -107,12 +138,12 @@ def test_given_bin_edges_are_the_bins_of_the_tree(client, binary_experiment):
     schema, arms, data = reference._prepare(frame[FEATURES], frame["treatment"], frame["outcome"], None)
     source = HistogramSource.of(mapper.transform(data.encoded), data.arm, data.weight, data.y, arms.n_arms,
                                 mapper.missing_bin_ + 1, binary=True)
-    params = reference._growth_params(schema.n_features, parallel=True)
+    params = growth_params(reference, schema.n_features, parallel=True)
     n_rows = len(data.arm)
     tree = grow_tree(source, mapper, np.arange(n_rows), np.ones(n_rows, dtype=np.int32), params,
                      np.random.default_rng(0))
     tree, n_merged = estimate_nodes(tree, data, reference.min_samples_treatment)
-    reference.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, mapper), tree, n_merged, False)
+    reference.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, "binary", mapper), tree, n_merged, False)
     assert_same_tree(distributed, reference)
     # Another model's bin mapper is accepted as it is.
     again = udask.fit_tree(UpliftTreeClassifier(**TREE_PARAMS), as_dask(frame), features=FEATURES,

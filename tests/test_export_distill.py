@@ -62,7 +62,7 @@ def test_a_tree_distils_into_itself(estimator_class, multi_treatment_experiment)
                                   min_samples_treatment=1)
     assert distilled.fidelity_r2_ == pytest.approx(1.0, abs=1e-12)
     np.testing.assert_allclose(distilled.predict(experiment.X), model.predict(experiment.X), rtol=0, atol=1e-12)
-    assert distilled._binary == model._binary
+    assert distilled.outcome_type_ == model.outcome_type_
     assert distilled.qini_kept_ == pytest.approx(1.0)
 
 
@@ -70,7 +70,7 @@ def test_distilled_tree_exports_like_a_tree(forest, binary_experiment, multi_tre
     experiment = binary_experiment
     distilled = upliftree.distill(forest, experiment.X, experiment.treatment, experiment.y, max_depth=2)
     loaded = upliftree.from_json(distilled.to_json())
-    assert type(loaded) is DistilledUpliftTree and loaded._binary
+    assert type(loaded) is DistilledUpliftTree and loaded.outcome_type_ == "binary"
     np.testing.assert_array_equal(loaded.predict(experiment.X), distilled.predict(experiment.X))
     assert loaded.fidelity_r2_ == distilled.fidelity_r2_ and loaded.qini_kept_ == distilled.qini_kept_
     frame = experiment.X  # noqa: F841  (DuckDB reads the local variable by name)
@@ -96,7 +96,7 @@ def test_argument_errors(forest, binary_experiment) -> None:
     experiment = binary_experiment
     with pytest.raises(ValueError, match="not fitted"):
         upliftree.distill(UpliftTreeClassifier(), experiment.X, experiment.treatment, experiment.y)
-    with pytest.raises(TypeError, match="fitted upliftree tree or forest"):
+    with pytest.raises(TypeError, match="model must be an upliftree tree, distilled tree or forest, got object"):
         upliftree.distill(object(), experiment.X, experiment.treatment, experiment.y)
     with pytest.raises(ValueError, match="treatment must be 1-D with one label per row"):
         upliftree.distill(forest, experiment.X, experiment.treatment[:10], experiment.y)
@@ -105,3 +105,25 @@ def test_argument_errors(forest, binary_experiment) -> None:
     with pytest.raises(ValueError, match="not fitted on"):
         upliftree.distill(forest, experiment.X, np.where(experiment.treatment == "email", "sms", "control"),
                           experiment.y)
+
+
+def test_distilled_tree_is_an_ordinary_estimator(forest, binary_experiment) -> None:
+    """``DistilledUpliftTree(model).fit(X, treatment, y)`` is what ``distill`` does; the model is a parameter that a
+    model file does not hold, and only the methods that apply to imitated leaves are there."""
+    experiment = binary_experiment
+    estimator = DistilledUpliftTree(forest, max_depth=2, random_state=0)
+    assert estimator.get_params()["model"] is forest and not hasattr(estimator, "tree_")
+    fitted = estimator.fit(experiment.X, experiment.treatment, experiment.y)
+    assert fitted is estimator
+    by_function = upliftree.distill(forest, experiment.X, experiment.treatment, experiment.y, max_depth=2,
+                                    random_state=0)
+    assert fitted.to_json() == by_function.to_json()
+    assert '"model"' not in fitted.to_json()
+    loaded = upliftree.from_json(fitted.to_json())
+    assert loaded.model is None and loaded.to_json() == fitted.to_json()
+    assert not hasattr(fitted, "prune") and not hasattr(fitted, "calibration") and not hasattr(fitted, "honest")
+    predicted = fitted.predict(experiment.X)
+    fitted.set_params(model=None)
+    np.testing.assert_array_equal(fitted.predict(experiment.X), predicted)
+    with pytest.raises(TypeError, match="model must be an upliftree tree, distilled tree or forest, got NoneType"):
+        fitted.fit(experiment.X, experiment.treatment, experiment.y)

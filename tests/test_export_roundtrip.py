@@ -26,6 +26,7 @@ from upliftree import (
     UpliftTreeClassifier,
     UpliftTreeRegressor,
 )
+from upliftree.export.sql import DIALECTS
 
 TRICKY_NAMES = ['weird "col"; drop table x; --', "it's", "a b", "größe", "`tick`", "名前", "back\\slash", "x.y",
                 "SELECT", "leaf_id ", "émoji 🙂", "[bracket]", "semi;colon", "tab\there", "line\nbreak"]
@@ -133,7 +134,7 @@ def uplift_columns(model) -> list[str]:
 def sqlite_table(frame: pd.DataFrame, name: str) -> sqlite3.Connection:
     """A SQLite table holding ``frame``, created with quoted names so any column name works."""
     connection = sqlite3.connect(":memory:")
-    dialect = upliftree.export.sql.DIALECTS["sqlite"]
+    dialect = DIALECTS["sqlite"]
     columns = ", ".join(dialect.identifier(str(column)) for column in frame.columns)
     connection.execute(f"CREATE TABLE {dialect.identifier(name)} ({columns})")
     rows = [[None if pd.isna(value) else (value.item() if isinstance(value, np.generic) else value)

@@ -417,11 +417,26 @@ def test_fitted_state_is_checked_against_the_model() -> None:
     feature[split] = model.n_features_in_
     with pytest.raises(InvalidTreeError, match=rf"feature\[{split}\]: {model.n_features_in_} is not a feature index"):
         FittedTree(state.inputs, dataclasses.replace(state.tree, feature=feature))
-    two_arms = FittedInputs(state.inputs.schema, tuple(state.inputs.treatments[:2]))
+    two_arms = FittedInputs(state.inputs.schema, tuple(state.inputs.treatments[:2]), "binary")
     with pytest.raises(InvalidTreeError, match="value has 3 arms, the model 2 treatments"):
         FittedTree(two_arms, state.tree)
     with pytest.raises(TypeError, match="fitted_state_ of a UpliftTreeClassifier must be a FittedTree"):
         upliftree.UpliftTreeClassifier().fitted_state_ = fitted_models()["forest"].fitted_state_
+
+
+@pytest.mark.parametrize("name", ["tree", "forest", "distilled", "loaded tree", "loaded forest"])
+def test_every_fitted_model_names_its_outcome_type(name) -> None:
+    model = fitted_models()[name]
+    assert model.outcome_type_ == "binary"
+    X, treatment, y = experiment()
+    regressor = upliftree.UpliftTreeRegressor(max_depth=2, control="control").fit(X, treatment, y * 2.5)
+    assert regressor.outcome_type_ == "continuous" == type(regressor).outcome_type
+    distilled = upliftree.distill(regressor, X, treatment, y * 2.5, max_depth=1)
+    assert distilled.outcome_type_ == "continuous" == upliftree.from_json(distilled.to_json()).outcome_type_
+    assert not hasattr(upliftree.UpliftTreeRegressor(), "outcome_type_")
+    with pytest.raises(ValueError, match="a UpliftTreeClassifier fits a binary outcome; the fitted state is of a "
+                                         "continuous one"):
+        upliftree.UpliftTreeClassifier().fitted_state_ = regressor.fitted_state_
 
 
 def test_not_fitted_is_one_error_that_hasattr_understands() -> None:
@@ -430,6 +445,33 @@ def test_not_fitted_is_one_error_that_hasattr_understands() -> None:
     with pytest.raises(NotFittedError, match="not fitted yet"):
         model.predict(experiment()[0])
     assert isinstance(NotFittedError("x"), ValueError) and isinstance(NotFittedError("x"), AttributeError)
+
+
+def test_functions_taking_a_model_recognize_it_by_one_protocol() -> None:
+    """Every function that takes a model: an unfitted one raises NotFittedError, another object a TypeError naming
+    the argument, and a forest where one tree is needed a TypeError."""
+    from upliftree.export import rules, to_dot, to_json, to_sql
+    from upliftree.monitor import drift_report, training_profile
+    from upliftree.policy import Policy
+    from upliftree.segments import segment_table
+
+    X, treatment, y = experiment()
+    forest = fitted_models()["forest"]
+    takes_any_model = [to_json, lambda model: to_sql(model, "t"), lambda model: training_profile(model, X),
+                       lambda model: drift_report(model, X, {}),
+                       lambda model: upliftree.distill(model, X, treatment, y)]
+    takes_a_tree = [segment_table, rules, to_dot]
+    for function in takes_any_model + takes_a_tree:
+        with pytest.raises(NotFittedError, match="UpliftTreeClassifier instance is not fitted yet"):
+            function(upliftree.UpliftTreeClassifier())
+        with pytest.raises(TypeError, match="model must be an upliftree tree, distilled tree or forest, got dict"):
+            function({})
+    for function in takes_a_tree:
+        with pytest.raises(TypeError, match="model must be a single tree, got a forest"):
+            function(forest)
+    with pytest.raises(NotFittedError, match="model is not fitted yet"):
+        Policy(upliftree.UpliftRandomForestClassifier())
+    assert [model.model_kind for model in fitted_models().values()] == ["tree", "forest", "tree", "tree", "forest"]
 
 
 def test_a_failed_fit_keeps_the_previous_model() -> None:

@@ -15,7 +15,7 @@ from upliftree import UpliftRandomForestClassifier, make_uplift_data
 from upliftree._kernels.predictor import ROW_BLOCK
 from upliftree._tree_arrays import BITSET_WORDS, TreeArrays
 from upliftree.datasets import FEATURES
-from upliftree.forest import StackedForest
+from upliftree.predictor import StackedForest
 
 # Numeric values and thresholds share this pool, so rows land exactly on thresholds, on both zeros and on
 # both infinities.
@@ -183,7 +183,7 @@ def test_fitted_forest_matches_its_trees():
                                           random_state=2, verbose=0).fit(X, t, y)
     trees = [tree.tree_ for tree in forest.estimators_]
     assert any(tree.is_categorical.any() for tree in trees)
-    encoded = forest._encode(X.iloc[:500])
+    encoded = forest.fitted_state_.inputs.encode(X.iloc[:500])
     expected_leaves, expected_mean = _reference(trees, encoded)
     np.testing.assert_array_equal(forest.apply(X.iloc[:500]), expected_leaves)
     _assert_bits_equal(forest.predict_outcome(X.iloc[:500]), expected_mean)

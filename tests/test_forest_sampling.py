@@ -16,6 +16,7 @@ from upliftree._kernels.partition import partition_rows
 from upliftree._kernels.sampling import add_draws, drawn_sample, next_position
 from upliftree.binning import BinMapper
 from upliftree.datasets import FEATURES
+from upliftree.tree import growth_params
 
 SEEDS = st.integers(0, 2**32 - 1)
 
@@ -82,9 +83,9 @@ def test_growing_on_counts_equals_growing_on_repeated_rows(outcome, weighted, ma
     schema, arms, data = estimator._prepare(frame[FEATURES], frame["treatment"], frame["outcome"], weight)
     mapper = BinMapper(63, random_state=0).fit(data.encoded, schema)
     source = HistogramSource.of(mapper.transform(data.encoded), data.arm, data.weight, data.y, arms.n_arms,
-                                mapper.missing_bin_ + 1, estimator._binary)
+                                mapper.missing_bin_ + 1, estimator.outcome_type == "binary")
     assert (len(source.bin_class) > 0) == (outcome == "binary" and not weighted)
-    params = replace(estimator._growth_params(schema.n_features, parallel=False), n_features_per_split=2
+    params = replace(growth_params(estimator, schema.n_features, parallel=False), n_features_per_split=2
                      if max_features else schema.n_features)
     counts = np.bincount(rng.integers(0, len(frame), len(frame)), minlength=len(frame)).astype(np.int32)
     repeated = np.repeat(np.arange(len(frame)), counts)

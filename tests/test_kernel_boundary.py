@@ -85,7 +85,7 @@ def _results(X, treatment, y) -> list[np.ndarray]:
         X, treatment, y)
     forest = UpliftRandomForestClassifier(n_estimators=4, max_depth=4, control="control", random_state=2,
                                           verbose=0).fit(X, treatment, y)
-    encoded = tree._encode(X)
+    encoded = tree.fitted_state_.inputs.encode(X)
     binned = tree.bin_mapper_.transform(encoded)
     arm = np.searchsorted(np.asarray(tree.treatments_, dtype=object), treatment).astype(np.int64)
     rows = np.arange(len(y))

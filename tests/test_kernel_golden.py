@@ -59,7 +59,7 @@ def _record_model(out: dict, name: str, model, X) -> None:
             _record_tree(out, f"{name}.tree{index}", estimator.tree_)
     else:
         _record_tree(out, name, model.tree_)
-    out[f"{name}.bins#"] = _digest(model.bin_mapper_.transform(model._encode(X)))
+    out[f"{name}.bins#"] = _digest(model.bin_mapper_.transform(model.fitted_state_.inputs.encode(X)))
     out[f"{name}.apply#"] = _digest(model.apply(X))
     out[f"{name}.predict_outcome#"] = _digest(model.predict_outcome(X))
 

@@ -159,3 +159,118 @@ def test_assignments_with_unseen_arms_and_policy_conflicts():
     model = UpliftTreeClassifier(max_depth=1, min_samples_leaf=500, control="control").fit(X, treatment, y)
     with pytest.raises(ValueError, match="come from the Policy"):
         policy_value(Policy(model), X, treatment, y, cost=1.0)
+
+
+# -- without propensity: the arms must not depend on the features ------------------------------------------------
+def mixed_features(n_rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Numeric (with missing values and ties), boolean and categorical columns."""
+    x1 = rng.uniform(0, 1, n_rows)
+    x1[rng.random(n_rows) < 0.1] = np.nan
+    return pd.DataFrame({"x1": x1, "x2": rng.normal(0, 1, n_rows), "visits": rng.poisson(2, n_rows),
+                         "opted_in": rng.random(n_rows) < 0.8,
+                         "region": rng.choice(["north", "south", "east", "west", "rare"], n_rows,
+                                              p=[0.4, 0.3, 0.2, 0.095, 0.005])})
+
+
+def test_randomized_experiments_are_not_refused():
+    # >= 95% required; the documented threshold (1e-3 after Bonferroni) refuses about 1 in 1,000.
+    refused = 0
+    for replication in range(200):
+        rng = np.random.default_rng(replication)
+        n_rows = int(rng.integers(300, 3_000))
+        X = mixed_features(n_rows, rng)
+        arms = np.array(["control", "a", "b"][: 2 + replication % 2], dtype=object)
+        treatment = arms[rng.choice(len(arms), n_rows, p=[0.6, 0.4] if len(arms) == 2 else [0.5, 0.3, 0.2])]
+        y = rng.random(n_rows) < 0.3
+        assigned = np.where(X["x2"] > 0, arms[-1], "control").astype(object)
+        try:
+            policy_value(assigned, X, treatment, y, control="control", n_boot=1, random_state=0)
+        except ValueError as error:
+            assert "propensity=" in str(error)
+            refused += 1
+    assert refused <= 0.05 * 200, refused
+
+
+def logged_by_policy(n_rows: int, seed: int, explore: float = 0.05):
+    """Rows a fitted policy decided on, with a small exploration bucket, and their outcomes."""
+    X_train, treatment_train, y_train = experiment(20_000, 999)
+    model = UpliftTreeClassifier(max_depth=2, min_samples_leaf=1_000, control="control", random_state=0)
+    policy = Policy(model.fit(X_train, treatment_train, y_train), benefit=BENEFIT, cost=COST)
+    rng = np.random.default_rng(seed)
+    X = features(n_rows, rng)
+    logged = policy.eligibility(X, explore=explore, random_state=seed)
+    y = (rng.random(n_rows) < outcome_of(X, pd.Index(ARMS).get_indexer(logged["assigned"]))).astype(np.int64)
+    return policy, X, logged, y
+
+
+def test_logged_policy_data_without_propensity_is_refused():
+    treat_b = None
+    for seed in range(20):
+        policy, X, logged, y = logged_by_policy(2_000, seed)
+        treat_b = np.full(len(X), "b", dtype=object)
+        with pytest.raises(ValueError, match=r"not randomized with fixed probabilities.*propensity=<the logged"):
+            policy_value(treat_b, X, logged["assigned"], y, control="control", n_boot=10)
+        with pytest.raises(ValueError, match="propensity="):
+            policy_value(policy, X, logged["assigned"], y, n_boot=10)
+    # With the logged probabilities the same call is fine.
+    table = policy_value(treat_b, X, logged["assigned"], y, control="control", n_boot=10,
+                         propensity=logged["assignment_probability"].to_numpy())
+    assert np.isfinite(table.loc["policy", "outcome"])
+
+
+def clustered_experiment(n_clusters: int, seed: int, rows_per_cluster: int = 20):
+    """Arms randomized by cluster (p = 0.5), a cluster-level feature, outcomes with a cluster effect."""
+    rng = np.random.default_rng(seed)
+    cluster = np.repeat(np.arange(n_clusters), rows_per_cluster)
+    level = rng.normal(0, 1, n_clusters)
+    X = pd.DataFrame({"cluster_size": np.repeat(rng.normal(0, 1, n_clusters), rows_per_cluster),
+                      "x": rng.normal(0, 1, len(cluster))})
+    treated = rng.random(n_clusters) < 0.5
+    arm = np.where(treated[cluster], "a", "control").astype(object)
+    y = level[cluster] + 0.5 * X["x"].to_numpy() + 0.3 * treated[cluster] + rng.normal(0, 1, len(cluster))
+    return X, arm, y, cluster
+
+
+def test_cluster_randomized_experiments_are_tested_per_cluster():
+    from upliftree.policy.randomization import arm_dependence
+
+    refused = naive = 0
+    for seed in range(100):
+        X, arm, y, cluster = clustered_experiment(60, seed)
+        try:
+            policy_value(np.full(len(X), "a", dtype=object), X, arm, y, control="control", cluster=cluster,
+                         n_boot=1)
+        except ValueError:
+            refused += 1
+        codes = (arm == "a").astype(np.int64)
+        naive += arm_dependence({"cluster_size": X["cluster_size"].to_numpy()}, codes).clear
+    assert refused <= 5
+    assert naive >= 50  # rows of a cluster are not independent draws: a row-level test refuses most of them
+
+
+def test_cluster_bootstrap_covers_and_row_bootstrap_does_not():
+    truth = pd.Series({"treat none": 0.0, "treat all: a": 0.3})  # E[level] = E[x] = 0
+    covered = {True: 0, False: 0}
+    n_replications = 100
+    for seed in range(n_replications):
+        X, arm, y, cluster = clustered_experiment(80, 1_000 + seed, rows_per_cluster=8)
+        for by_cluster in (True, False):
+            table = policy_value(np.full(len(X), "a", dtype=object), X, arm, y, control="control",
+                                 propensity={"control": 0.5, "a": 0.5}, estimator="ipw", n_boot=100,
+                                 cluster=cluster if by_cluster else None, random_state=seed).loc[truth.index]
+            covered[by_cluster] += ((table["outcome_low"] <= truth) & (truth <= table["outcome_high"])).to_numpy()
+    assert (covered[True] >= 0.86 * n_replications).all(), covered  # measured: 92-93% over 300 replications
+    assert (covered[False] <= 0.75 * n_replications).all(), covered
+
+
+def test_the_design_columns_themselves_are_not_tested():
+    X, treatment, y = experiment(3_000, 11)
+    full = X.assign(treatment=treatment, outcome=y)
+    policy_value(fixed_rule(X), full, full["treatment"], full["outcome"], control="control", n_boot=5)
+    with pytest.raises(ValueError, match="depend on 'opened'.*recorded after treatment, leave it out of X"):
+        policy_value(fixed_rule(X), full.assign(opened=(treatment != "control") & (y == 1)), treatment, y,
+                     control="control", n_boot=5)
+    # A Policy decides on its model's features: only those (and its assignments) are tested.
+    model = UpliftTreeClassifier(max_depth=2, min_samples_leaf=300, control="control").fit(X, treatment, y)
+    policy_value(Policy(model, benefit=BENEFIT, cost=COST), full.assign(opened=treatment != "control"), treatment, y,
+                 n_boot=5)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from upliftree import load
 from upliftree.cli import app
-from upliftree.datasets import FEATURES, make_uplift_data
+from upliftree.datasets import FEATURES, make_smooth_uplift_data, make_uplift_data
 from upliftree.report import ARTIFACTS, ReportSettings, experiment_from_frame, make_report
 from upliftree.report.checks import SMD_WARNING, balance_check, covariate_balance, segment_checks
 
@@ -77,7 +77,7 @@ def test_budget_and_exploration(tmp_path):
     result = runner.invoke(app, [
         "report", str(tmp_path / "data.csv"), "-t", "treatment", "-c", "control", "-y", "outcome",
         "--id-column", "customer", "--benefit", "40", "--cost", "1", "--budget", "150", "--explore", "0.1",
-        "--max-depth", "2", "--no-baseline", *FAST, "--out", str(tmp_path / "out"), "--quiet"])
+        "--max-depth", "2", "--learners", "none", *FAST, "--out", str(tmp_path / "out"), "--quiet"])
     assert result.exit_code == 0, result.stderr
     eligibility = pd.read_csv(tmp_path / "out" / "eligibility.csv")
     assert eligibility["id"].str.startswith("c").all()  # ids from --id-column, which is not a feature
@@ -87,6 +87,7 @@ def test_budget_and_exploration(tmp_path):
     assert 0.05 < eligibility["exploration"].mean() < 0.15
     html = (tmp_path / "out" / "report.html").read_text()
     assert "within a budget of 150" in html and "exploration bucket" in html
+    assert "-learner" not in html  # --learners none
 
 
 def test_continuous_outcome_with_two_treatments(tmp_path):
@@ -105,15 +106,63 @@ def test_continuous_outcome_with_two_treatments(tmp_path):
     assert not (tmp_path / "out" / "eligibility.csv").exists()
 
 
-def test_baseline_is_skipped_without_scikit_learn(monkeypatch, tmp_path):
-    monkeypatch.setattr("upliftree.report.fitting.baseline_available", lambda: False)
+def test_learners_are_scored_on_the_tree_s_held_out_rows(tmp_path):
+    """The chosen learners, in the order asked for, are scored on the same held-out rows as the tree: the Qini
+    with its bootstrap interval, equal to the Qini of their own predictions on those rows."""
+    from upliftree import metrics
+    from upliftree.report.settings import no_progress
+    from upliftree.report.split import split_rows
+
+    frame = make_smooth_uplift_data(6_000, noise=0.5, random_state=16)
+    features = [f"x{index}" for index in range(6)]
+    experiment = experiment_from_frame(frame, treatment="treatment", control=0, outcome="outcome", features=features)
+    settings = ReportSettings(max_depth=2, n_estimators=3, n_boot=50, learners=("x", "t", "dr"))
+    report = make_report(experiment, tmp_path, settings)
+    assert list(report.learners) == ["X-learner", "T-learner", "DR-learner"]
+    table = report.scores["1"].set_index("model")
+    assert list(table.index) == ["uplift tree", "uplift forest", "X-learner", "T-learner", "DR-learner",
+                                 "random targeting"]
+    test = split_rows(experiment, settings, no_progress).test
+    treatment = (test.treatment == 1).astype(np.int64)
+    for label, learner in report.learners.items():
+        uplift = learner.predict(test.X)
+        assert table.loc[label, "qini"] == pytest.approx(metrics.qini_auc_score(test.y, uplift, treatment))
+        assert table.loc[label, "qini_low"] < table.loc[label, "qini"] < table.loc[label, "qini_high"]
+        assert np.isnan(table.loc[label, ["auuc", "auuc_low", "auuc_high"]].astype(float)).all()  # continuous
+    # The effect ((x0 + x1) / 2) varies as much as the noise: every learner ranks clearly better than random.
+    assert (table.loc[["X-learner", "T-learner", "DR-learner"], "qini_low"] > 0).all()
+    html = unescape(report.html.read_text())
+    assert "DR-learner</td><td>effect model on cross-fitted doubly robust scores" in html
+    assert "3-fold cross-fitting" in html and "needs scikit-learn" not in html
+
+
+def test_learners_option(tmp_path):
     frame = make_uplift_data(2_000, random_state=16)
+    frame[[*FEATURES, "treatment", "outcome"]].to_csv(tmp_path / "data.csv", index=False)
+    command = ["report", str(tmp_path / "data.csv"), "-t", "treatment", "-c", "control", "-y", "outcome",
+               "--max-depth", "2", *FAST, "--out", str(tmp_path / "out"), "--quiet"]
+    result = runner.invoke(app, [*command, "--learners", "T, s"])
+    assert result.exit_code == 0, result.stderr
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<td>S-learner</td>" in html and "<td>T-learner</td>" in html and "DR-learner" not in html
+    result = runner.invoke(app, [*command, "--learners", "t,forest"])
+    assert result.exit_code == 1
+    assert "learners: unknown learner(s) ['forest']" in result.stderr and "'dr'" in result.stderr
+
+
+def test_a_learner_that_cannot_be_fitted_is_named(tmp_path):
+    """An arm whose outcome never varies has no outcome model: the report says so and scores the others."""
+    frame = make_uplift_data(2_000, random_state=20)
+    frame.loc[frame["treatment"] == "email", "outcome"] = 0
     experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
                                        features=FEATURES)
-    report = make_report(experiment, tmp_path, ReportSettings(max_depth=2, n_estimators=3, n_boot=10))
-    assert report.baseline is None
-    assert list(report.scores["email"]["model"]) == ["uplift tree", "uplift forest", "random targeting"]
-    assert "needs scikit-learn" in report.html.read_text()
+    report = make_report(experiment, tmp_path, ReportSettings(max_depth=1, n_estimators=3, n_boot=10,
+                                                              learners=("t", "s")))
+    assert list(report.learners) == ["S-learner"]
+    scores = report.scores["email"].set_index("model").loc["S-learner"]
+    assert scores["auuc_low"] < scores["auuc"] < scores["auuc_high"]  # binary: the uplift AUC has its interval
+    html = unescape(report.html.read_text())
+    assert "The T-learner could not be fitted: y: arm 'email' has no rows with outcome 1" in html
 
 
 def test_report_settings_are_checked():
@@ -121,6 +170,12 @@ def test_report_settings_are_checked():
         ReportSettings(test_size=1.5).check()
     with pytest.raises(ValueError, match="benefit"):
         ReportSettings(cost=2.0).check()
+    with pytest.raises(ValueError, match=r"learners: unknown learner\(s\) \['T'\]"):
+        ReportSettings(learners=("T",)).check()
+    with pytest.raises(ValueError, match=r"learners: \['dr'\] given more than once"):
+        ReportSettings(learners=("dr", "t", "dr")).check()
+    with pytest.raises(ValueError, match="learners must be a sequence"):
+        ReportSettings(learners="t,dr").check()
 
 
 def test_covariate_balance_finds_a_leak():
@@ -167,7 +222,7 @@ def test_tree_is_drawn_without_graphviz(monkeypatch, tmp_path):
     experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
                                        features=FEATURES)
     report = make_report(experiment, tmp_path / "out", ReportSettings(max_depth=2, n_estimators=3, n_boot=10,
-                                                                       baseline=False))
+                                                                       learners=()))
     svg = report.files["tree.svg"].read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "matplotlib" in svg
     html = unescape(report.html.read_text())
@@ -183,7 +238,7 @@ def test_continuous_numbers_share_one_precision(tmp_path):
     frame = make_uplift_data(3_000, n_treatments=2, outcome="continuous", random_state=19)
     experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
                                        features=FEATURES)
-    report = make_report(experiment, tmp_path, ReportSettings(max_depth=2, n_estimators=3, n_boot=10, baseline=False))
+    report = make_report(experiment, tmp_path, ReportSettings(max_depth=2, n_estimators=3, n_boot=10, learners=()))
     decimals = outcome_format(report.tree).decimals
     html = " ".join(re.sub(r"<[^>]+>", " ", report.html.read_text()).split())  # the text a reader sees
     effects = re.findall(r"([+-][\d,]+(?:\.\d+)?) \(([+-][\d,.]+), ([+-][\d,.]+)\)", html)

@@ -145,7 +145,7 @@ def test_flagged_columns_are_left_out_unless_listed():
     assert leakage_check(screen_experiment(clean)[1]).level == "ok"
 
 
-FAST = ["--n-estimators", "3", "--n-boot", "10", "--max-depth", "2", "--no-baseline", "--quiet"]
+FAST = ["--n-estimators", "3", "--n-boot", "10", "--max-depth", "2", "--learners", "none", "--quiet"]
 EXPERIMENT = ["-t", "treatment", "-c", "control", "-y", "outcome"]
 
 

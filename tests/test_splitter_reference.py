@@ -254,7 +254,7 @@ def test_tree_matches_reference_greedy_tree(data):
     # Labels of arm codes 0..k: control first, then the others sorted (ARM_LABELS are in that order).
     assert list(model.treatments_) == sorted(set(experiment.treatment.tolist()), key=str)
     assert model.treatments_[0] == experiment.control
-    encoded = model._encode(experiment.X)
+    encoded = model.fitted_state_.inputs.encode(experiment.X)
     codes = model.bin_mapper_.transform(encoded)
     rows_data = ref.Rows(codes, experiment.arm, experiment.weight, experiment.y, experiment.n_arms,
                          model.bin_mapper_.n_bins_non_missing_, model.bin_mapper_.is_categorical_,
@@ -375,8 +375,8 @@ def test_bins_agree_with_stored_thresholds(experiment):
 def reference_root_split(model, X: pd.DataFrame, treatment: np.ndarray, y: np.ndarray) -> ref.Candidate | None:
     """The reference's best split of the root of ``model`` (fitted on integer arm labels 0..k, unit weights)."""
     mapper = model.bin_mapper_
-    data = ref.Rows(mapper.transform(model._encode(X)), treatment, np.ones(len(y)), y, len(model.treatments_),
-                    mapper.n_bins_non_missing_, mapper.is_categorical_, mapper.missing_bin_)
+    data = ref.Rows(mapper.transform(model.fitted_state_.inputs.encode(X)), treatment, np.ones(len(y)), y,
+                    len(model.treatments_), mapper.n_bins_non_missing_, mapper.is_categorical_, mapper.missing_bin_)
     params = ref.Params(model.criterion, True, model.normalize, model.n_reg, model.min_samples_leaf,
                         model.min_samples_treatment)
     return ref.best_split(ref.node_candidates(data, np.arange(len(y)), range(X.shape[1]), params))
@@ -445,7 +445,7 @@ def test_gains_within_noise_are_not_splits(criterion, normalize):
                                      n_reg=0.0, normalize=normalize).fit(X, treatment, y)
         assert model.tree_.n_nodes == 1
         mapper = model.bin_mapper_
-        data = ref.Rows(mapper.transform(model._encode(X)), treatment, np.ones(len(y)), y, 2,
+        data = ref.Rows(mapper.transform(model.fitted_state_.inputs.encode(X)), treatment, np.ones(len(y)), y, 2,
                         mapper.n_bins_non_missing_, mapper.is_categorical_, mapper.missing_bin_)
         candidates = ref.node_candidates(data, np.arange(len(y)), range(2), ref.Params(criterion, True, normalize))
         assert candidates and ref.best_split(candidates) is None

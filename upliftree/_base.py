@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ._params import check_random_state
+from ._validation import arm_codes
+
+# The outcome types of fitted models (``outcome_type_``): 0/1 outcomes, and any other real-valued outcome.
+BINARY, CONTINUOUS = "binary", "continuous"
+OUTCOME_TYPES = (BINARY, CONTINUOUS)
+# The kinds of fitted models (``model_kind``): one node table (``tree_``), or several (``estimators_``).
+TREE, FOREST = "tree", "forest"
 
 
 class BaseEstimator:
@@ -73,7 +81,7 @@ def not_fitted(estimator: Any) -> NotFittedError:
     )
 
 
-def check_is_fitted(estimator: Any, attribute: str = "tree_") -> None:
+def check_is_fitted(estimator: Any, attribute: str) -> None:
     """Raise :class:`NotFittedError` if ``estimator`` has no fitted ``attribute`` yet."""
     if not hasattr(estimator, attribute):
         raise not_fitted(estimator)
@@ -140,3 +148,124 @@ def spawn_generators(random_state: Any, n_streams: int) -> list:
     if isinstance(check_random_state(random_state), np.random.Generator):
         return random_state.spawn(n_streams)
     return [np.random.default_rng(seed) for seed in np.random.SeedSequence(random_state).spawn(n_streams)]
+
+
+class UpliftModel(BaseEstimator):
+    """Base class of upliftree's models (trees, forests, distilled trees), and how other modules know them.
+
+    Subclasses set ``model_kind`` (:data:`TREE`: one node table ``tree_``, ``apply`` gives a leaf per row;
+    :data:`FOREST`: trees ``estimators_``), ``outcome_type`` (the outcome the class fits, None when it comes
+    from the data) and ``_state_class``, and implement ``check_params`` and ``predict_outcome``. Everything a
+    fit learns is one immutable object, ``fitted_state_``; the fitted attributes below read it. Modules that
+    take a model (exports, segments, policy, monitor, CLI, Dask) recognize it with :func:`model_kind` and use
+    only its public attributes and methods.
+    """
+
+    model_kind: ClassVar[str]
+    outcome_type: ClassVar[str | None]
+    _state_class: ClassVar[type]
+
+    @property
+    def fitted_state_(self) -> Any:
+        """Everything the fit learned, as one immutable object (``tree.FittedTree``, ``forest.FittedForest``, ...).
+
+        Assigning it is the one way fitted state changes, for a fit, ``prune``, a distributed fit
+        (``upliftree.dask``) or a model file alike: the state is built whole first, so a ``predict`` running in
+        another thread meanwhile sees the old model or the new one, never a mix, and a fit that fails leaves the
+        previous model. The assignment checks the state's class and outcome type against the estimator's.
+        """
+        state = self.__dict__.get("_fitted_state")
+        if state is None:
+            raise not_fitted(self)
+        return state
+
+    @fitted_state_.setter
+    def fitted_state_(self, state: Any) -> None:
+        if type(state) is not self._state_class:
+            raise TypeError(f"fitted_state_ of a {type(self).__name__} must be a {self._state_class.__name__}, "
+                            f"got {type(state).__name__}")
+        if self.outcome_type is not None and state.inputs.outcome_type != self.outcome_type:
+            raise ValueError(f"a {type(self).__name__} fits a {self.outcome_type} outcome; the fitted state is of a "
+                             f"{state.inputs.outcome_type} one")
+        self._fitted_state = state
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return "_fitted_state" in self.__dict__
+
+    schema_ = FittedAttribute(lambda state: state.inputs.schema, "Names and kinds of the features (FeatureSchema).")
+    treatments_ = FittedAttribute(lambda state: state.inputs.treatments,
+                                  "Arm labels, control first; columns of ``predict_outcome`` follow this order.")
+    outcome_type_ = FittedAttribute(lambda state: state.inputs.outcome_type,
+                                    'Outcome of the training data: "binary" (0/1) or "continuous".')
+    feature_names_in_ = FittedAttribute(lambda state: state.inputs.feature_names, "Feature names seen by fit.")
+    n_features_in_ = FittedAttribute(lambda state: state.inputs.n_features, "Number of features seen by fit.")
+    bin_mapper_ = FittedAttribute(lambda state: state.inputs.bin_mapper,
+                                  "Bins of the fit (absent on a model read from JSON).")
+    feature_importances_ = FittedAttribute(lambda state: state.feature_importances,
+                                           "Raw gain per feature, weighted by node size, summing to 1.")
+    training_profile_ = FittedAttribute(
+        lambda state: state.training_profile, "Training-data profile for drift monitoring (upliftree.monitor).",
+        write=lambda state, profile: replace(state, training_profile=profile))
+
+    def check_params(self) -> None:
+        """Check the constructor parameters as ``fit`` does first; raises ``ValueError``/``TypeError`` naming
+        the parameter."""
+        raise NotImplementedError
+
+    def predict_outcome(self, X) -> np.ndarray:
+        """Expected outcome per arm, shape ``(n, k + 1)``, control first (order of ``treatments_``)."""
+        raise NotImplementedError
+
+    def predict(self, X) -> np.ndarray:
+        """Uplift of each treatment over control: shape ``(n,)`` with one treatment, ``(n, k)`` with k."""
+        values = self.predict_outcome(X)
+        uplift = values[:, 1:] - values[:, :1]
+        return uplift[:, 0] if uplift.shape[1] == 1 else uplift
+
+    def arm_index(self, treatment) -> np.ndarray:
+        """Position in ``treatments_`` (0 = control; the column of ``predict_outcome``) of every arm label of
+        ``treatment``. A label the model was not fitted on raises ``ValueError`` naming it; text never equals a
+        number (``"1"`` is not ``1``)."""
+        return arm_codes(np.asarray(treatment), tuple(self.treatments_))
+
+    # -- export: JSON model file and SQL scoring (issue 6, upliftree.export); delegations, see architecture.md --
+    def save(self, path) -> None:
+        """Write the fitted model to ``path`` as JSON (``docs/model_json.md``); read it with ``upliftree.load``."""
+        from .export.model_json import save
+
+        save(self, path)
+
+    def to_json(self) -> str:
+        """The fitted model as a JSON document; ``upliftree.from_json`` rebuilds it exactly."""
+        from .export.model_json import to_json
+
+        return to_json(self)
+
+    def to_sql(self, table, dialect: str = "ansi", key_columns=(), leaf_actions=None,
+               tree_leaf_ids: bool = False) -> str:
+        """A ``SELECT`` over ``table`` scoring every row like ``apply``/``predict``; see
+        :func:`upliftree.export.sql.to_sql` and ``docs/export.md``."""
+        from .export.sql import to_sql
+
+        return to_sql(self, table, dialect, key_columns, leaf_actions, tree_leaf_ids)
+
+
+def model_kind(model: Any, argument: str = "model") -> str:
+    """:data:`TREE` or :data:`FOREST`: the kind of a fitted upliftree model.
+
+    Raises ``TypeError`` (naming ``argument``) for anything but an upliftree tree, distilled tree or forest,
+    and :class:`NotFittedError` for one that is not fitted.
+    """
+    if not isinstance(model, UpliftModel):
+        raise TypeError(f"{argument} must be an upliftree tree, distilled tree or forest, got {type(model).__name__}")
+    if not model.__sklearn_is_fitted__():
+        raise not_fitted(model)
+    return model.model_kind
+
+
+def check_tree_model(model: Any, argument: str = "model") -> None:
+    """Raise unless ``model`` is a fitted single tree (an uplift tree or a distilled tree): segments, rules and
+    drawings need one node table."""
+    if model_kind(model, argument) != TREE:
+        raise TypeError(f"{argument} must be a single tree, got a forest ({type(model).__name__}); distill it into "
+                        "a tree with upliftree.distill, or use one of its estimators_")

@@ -1,24 +1,41 @@
-"""Grow one uplift tree from binned data: histograms -> best split -> partition, depth first."""
+"""Grow one tree from binned data: one loop over the open nodes, a node source, a split rule.
+
+Modelled on scikit-learn's ``TreeGrower``, which holds a histogram builder and a splitter. Here the
+:class:`TreeGrower` asks a *node source* for the histograms of a batch of open nodes and to move the rows of
+the nodes it splits, and a *split rule* for each node's best split:
+
+- :class:`HistogramSource`, the rows in memory: one node per batch, the last opened first, so the tree
+  grows depth first and each node's sample is a pair ``(rows, counts)`` (indices into the bin matrix and
+  how many times each is drawn);
+- ``upliftree.dask``'s source: every open node of a level per batch, histograms summed over the
+  partitions, rows kept on the workers.
+
+Sibling subtraction, building only the sampled features, zero weights, stopping rules and the node
+statistics of the growing sample are the grower's, the same for every source.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
 from ._kernels.boundary import block_bounds, kernel_array, run_blocks
-from ._kernels.histogram import (
-    COUNT,
-    N_STATS,
-    WEIGHT,
-    class_histograms,
-    gather_node_stats,
-    sibling_histogram,
-    weighted_histograms,
-)
+from ._kernels.histogram import class_histograms, gather_node_stats, sibling_histogram, weighted_histograms
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import find_best_split, node_totals
-from ._tree_arrays import BITSET_WORDS, PARALLEL_MIN_ROWS, TreeArrays, category_bitset_of, empty_stats, node_values
+from ._tree_arrays import (
+    BITSET_WORDS,
+    COUNT,
+    N_STATS,
+    PARALLEL_MIN_ROWS,
+    WEIGHT,
+    TreeArrays,
+    category_bitset_of,
+    empty_stats,
+    node_values,
+)
 from .binning import BinMapper
 
 
@@ -35,6 +52,70 @@ class GrowthParams:
     min_samples_treatment: int
     n_features_per_split: int
     parallel: bool
+
+
+@dataclass(frozen=True)
+class RowSplit:
+    """The rows of one node's ``sample`` split between its children: bins ``left_bins`` of ``feature`` go left.
+
+    ``rows_drawn`` are the rows drawn into the left and right child, from the node's histograms.
+    """
+
+    sample: Any
+    feature: int
+    left_bins: np.ndarray
+    rows_drawn: tuple[int, int]
+
+
+class NodeSource(Protocol):
+    """Where a :class:`TreeGrower` gets node histograms from and splits node rows.
+
+    A node's sample is whatever the source names it by (rows in memory, a key on Dask). ``level_wise``
+    sources are handed every open node of a level at once; after :meth:`split` only the samples it
+    returned are open. Others get one node at a time, depth first.
+    """
+
+    level_wise: bool
+    has_zero_weight: bool  # some row weighs 0: both children are built (see TreeGrower)
+
+    @property
+    def n_features(self) -> int: ...
+
+    def histograms(self, requests: list[tuple[Any, np.ndarray]], parallel: bool) -> list[np.ndarray]:
+        """Histograms ``(n_features, n_bins_total, n_arms, N_STATS)`` of each ``(sample, features)`` request,
+        filled for those features."""
+
+    def split(self, splits: list[RowSplit]) -> list[tuple[Any, Any, int, int]]:
+        """Each split's left and right samples and their sizes (entries a histogram build reads)."""
+
+
+class SplitRule(Protocol):
+    """How a node is split: the rule that lets it try, and its best split over some features."""
+
+    def may_split(self, totals: np.ndarray) -> bool:
+        """Whether a node with per-arm sums ``totals`` (``(n_arms, N_STATS)``) tries to split."""
+
+    def best_split(self, histogram: np.ndarray, features: np.ndarray) -> tuple[int, float, float, np.ndarray]:
+        """``(feature, gain, raw_gain, left_bins)``; ``feature == -1`` when no split is admissible."""
+
+
+@dataclass(frozen=True)
+class UpliftSplitRule:
+    """The uplift criteria of :mod:`._kernels.splitter`, with the size rules of ``params``."""
+
+    params: GrowthParams
+    bin_mapper: BinMapper
+
+    def may_split(self, totals: np.ndarray) -> bool:
+        counts = totals[:, COUNT]
+        return bool(counts.sum() >= 2 * self.params.min_samples_leaf
+                    and (counts >= max(2 * self.params.min_samples_treatment, 2)).all())
+
+    def best_split(self, histogram: np.ndarray, features: np.ndarray) -> tuple[int, float, float, np.ndarray]:
+        params, mapper = self.params, self.bin_mapper
+        return find_best_split(histogram, features, mapper.n_bins_non_missing_, mapper.is_categorical_,
+                               mapper.missing_bin_, params.criterion, params.normalize, params.n_reg, params.binary,
+                               params.min_samples_leaf, params.min_samples_treatment)
 
 
 class _NodeTable:
@@ -94,12 +175,15 @@ class _NodeTable:
 
 @dataclass(frozen=True)
 class HistogramSource:
-    """What node histograms are built from: the feature-major bin matrix and per-row arrays.
+    """Rows in memory: the feature-major bin matrix and per-row arrays; a node's sample is ``(rows, counts)``.
 
     ``bin_class`` is ``bin * 2 * n_arms + 2 * arm + y`` per feature and row when every weight is 1 and the
     outcome is 0/1 (histograms are then counted with integers), else empty. ``has_zero_weight`` tells
-    whether some row weighs 0 (see :func:`grow_tree`).
+    whether some row weighs 0 (see :class:`TreeGrower`). A forest's trees share one source (it holds no
+    state of a tree).
     """
+
+    level_wise: ClassVar[bool] = False
 
     binned: np.ndarray
     bin_class: np.ndarray
@@ -153,120 +237,159 @@ class HistogramSource:
             fill(0, len(features))
         return histogram
 
+    def histograms(self, requests: list[tuple[Any, np.ndarray]], parallel: bool) -> list[np.ndarray]:
+        return [self.build(rows, counts, features, parallel) for (rows, counts), features in requests]
+
+    def split(self, splits: list[RowSplit]) -> list[tuple[Any, Any, int, int]]:
+        children = []
+        for split in splits:
+            left, right = self.partition(split.sample, split.feature, split.left_bins)
+            children.append((left, right, len(left[0]), len(right[0])))
+        return children
+
+    def partition(self, sample: tuple[np.ndarray, np.ndarray], feature: int, left_bins: np.ndarray
+                  ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """The left and right samples of ``sample``: its rows whose bin of ``feature`` is in ``left_bins``
+        go left (order kept)."""
+        left_rows, left_counts, right_rows, right_counts = partition_rows(*sample, self.binned[feature], left_bins)
+        return (left_rows, left_counts), (right_rows, right_counts)
+
 
 NO_CLASSES = np.zeros((0, 0), dtype=np.uint16)
 
 
+class _OpenNode(NamedTuple):
+    """A node that tries to split: its sample, the features whose histograms are built, the histograms."""
+
+    node: int
+    sample: Any
+    built: np.ndarray
+    histogram: np.ndarray
+
+
+class TreeGrower:
+    """Grow one tree from a node source with a split rule.
+
+    When a split tries fewer than half the features, each node builds histograms of just its tried features
+    for all its rows (``k * rows`` work); otherwise the smaller child is built for every feature and its
+    sibling obtained by subtraction (at most ``n_features * rows / 2``). With zero sample weights both
+    children are built: an arm whose rows in a child all weigh 0 has weight exactly 0 only when summed
+    directly (a difference leaves rounding residue, which would pass for a present arm and give it a mean of
+    residue over residue). Only children that may split (below ``max_depth``, and passing the rule's
+    ``may_split``) are built; a child's statistics come from its parent's histograms, so the last level of a
+    tree is never partitioned nor histogrammed.
+
+    The features a node tries are drawn from a generator seeded by the tree's seed (one draw of ``rng``)
+    and the node's path from the root, so they do not depend on the order nodes are grown in: a level-wise
+    source grows the depth-first source's tree. Node ids are depth first (a node's children created when it
+    is split, the left subtree before the right), whatever the source.
+    """
+
+    def __init__(self, source: NodeSource, split_rule: SplitRule, bin_mapper: BinMapper, params: GrowthParams,
+                 rng: np.random.Generator) -> None:
+        self.source = source
+        self.split_rule = split_rule
+        self.bin_mapper = bin_mapper
+        self.params = params
+        n_features = source.n_features
+        self._all_features = np.arange(n_features)
+        self._build_tried_only = 2 * params.n_features_per_split < n_features
+        self._feature_seed = int(rng.integers(2**63)) if params.n_features_per_split < n_features else None
+
+    def grow(self, root_sample: Any) -> TreeArrays:
+        """The tree grown from the sample ``root_sample``; node statistics are the sample's."""
+        table, paths = _NodeTable(), [()]
+        root = table.add_leaf(-1, 0)
+        built = self._built_features(())
+        (histogram,) = self.source.histograms([(root_sample, built)], self.params.parallel)
+        n_arms = histogram.shape[2]
+        table.stats[root] = node_totals(histogram, built[0])
+        root_weight = table.stats[root][:, WEIGHT].sum()
+        open_nodes = [_OpenNode(root, root_sample, built, histogram)] if self._may_split(table, root) else []
+        while open_nodes:
+            if self.source.level_wise:
+                batch, open_nodes = open_nodes, []
+            else:
+                batch = [open_nodes.pop()]
+            splits = []
+            for open_node in batch:
+                left_bins = self._split(table, paths, open_node, root_weight)
+                left, right = table.children_left[open_node.node], table.children_right[open_node.node]
+                if left_bins is not None and (self._may_split(table, left) or self._may_split(table, right)):
+                    rows_drawn = (int(table.stats[left][:, COUNT].sum()), int(table.stats[right][:, COUNT].sum()))
+                    splits.append((open_node, RowSplit(open_node.sample, table.feature[open_node.node], left_bins,
+                                                       rows_drawn)))
+            if splits:
+                open_nodes += self._open_children(table, paths, splits)
+        tree = table.to_arrays(n_arms)
+        return tree.renumbered(tree.depth_first_order()) if self.source.level_wise else tree
+
+    def _open_children(self, table: _NodeTable, paths: list[tuple], splits: list[tuple[_OpenNode, RowSplit]]
+                       ) -> list[_OpenNode]:
+        """The children of the split nodes that may split, with their histograms, right child first (so a
+        depth-first source grows the left one next)."""
+        requests, children = [], []
+        for (parent, _), (left_sample, right_sample, n_left, n_right) in zip(
+                splits, self.source.split([split for _, split in splits]), strict=True):
+            pair = [(table.children_right[parent.node], right_sample), (table.children_left[parent.node], left_sample)]
+            growing = [(child, sample) for child, sample in pair if self._may_split(table, child)]
+            if self._build_tried_only or self.source.has_zero_weight:
+                for child, sample in growing:
+                    children.append((child, sample, len(requests), None))
+                    requests.append((sample, self._built_features(paths[child])))
+                continue
+            # Build the smaller child's histograms; the larger one's are the parent's minus its sibling's.
+            smaller_child, smaller_sample = pair[1] if n_left <= n_right else pair[0]
+            children += [(child, sample, len(requests), None if child == smaller_child else parent.histogram)
+                         for child, sample in growing]
+            requests.append((smaller_sample, self._all_features))
+        histograms = self.source.histograms(requests, self.params.parallel)
+        opened = []
+        for child, sample, built_at, parent_histogram in children:
+            features, histogram = requests[built_at][1], histograms[built_at]
+            if parent_histogram is not None:
+                histogram = sibling_histogram(parent_histogram, histogram)
+            opened.append(_OpenNode(child, sample, features, histogram))
+        return opened
+
+    def _may_split(self, table: _NodeTable, node: int) -> bool:
+        """The stopping rules: ``max_depth``, then the split rule's on the node's statistics."""
+        return table.depth[node] < self.params.max_depth and self.split_rule.may_split(table.stats[node])
+
+    def _split(self, table: _NodeTable, paths: list[tuple], open_node: _OpenNode, root_weight: float
+               ) -> np.ndarray | None:
+        """Find and record the best split of an open node from its histograms.
+
+        Returns the split's ``left_bins``, or None when the node stays a leaf.
+        """
+        node, built, histogram = open_node.node, open_node.built, open_node.histogram
+        features = built if self._build_tried_only else self.tried_features(paths[node])
+        feature, gain, raw_gain, left_bins = self.split_rule.best_split(histogram, features)
+        if feature < 0:
+            return None
+        node_weight = node_totals(histogram, built[0])[:, WEIGHT].sum()
+        _record_split(table, node, feature, gain, raw_gain, left_bins, self.bin_mapper, node_weight / root_weight)
+        table.stats[table.children_left[node]] = histogram[feature][left_bins].sum(axis=0)
+        table.stats[table.children_right[node]] = histogram[feature][~left_bins].sum(axis=0)
+        paths += [paths[node] + (0,), paths[node] + (1,)]
+        return left_bins
+
+    def _built_features(self, path: tuple) -> np.ndarray:
+        """Features whose histograms a node builds: the ones it tries, or all to allow subtraction."""
+        return self.tried_features(path) if self._build_tried_only else self._all_features
+
+    def tried_features(self, path: tuple) -> np.ndarray:
+        """The ``n_features_per_split`` features the node at ``path`` (0 = left, 1 = right) tries, sorted."""
+        if self._feature_seed is None:
+            return self._all_features
+        rng = np.random.default_rng(np.random.SeedSequence(self._feature_seed, spawn_key=path))
+        return np.sort(rng.choice(len(self._all_features), size=self.params.n_features_per_split, replace=False))
+
+
 def grow_tree(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, counts: np.ndarray,
               params: GrowthParams, rng: np.random.Generator) -> TreeArrays:
-    """Grow a tree on the sample ``rows`` (row ``rows[i]`` drawn ``counts[i]`` times); node statistics are the
-    sample's.
-
-    When a split tries fewer than half the features, each node builds histograms of just its sampled features
-    for all its rows (``k * rows`` work); otherwise the smaller child is built for every feature and its
-    sibling obtained by subtraction (at most ``n_features * rows / 2``). Children at ``max_depth`` take their
-    statistics from the parent's histograms: their rows are never partitioned nor histogrammed.
-
-    With zero sample weights both children are built: an arm whose rows in a child all weigh 0 has weight
-    exactly 0 only when summed directly (a difference leaves rounding residue, which would pass for a
-    present arm and give it a mean of residue over residue).
-    """
-    if 2 * params.n_features_per_split < source.n_features:
-        return _grow_sampled(source, bin_mapper, rows, counts, params, rng)
-    all_features = np.arange(source.n_features)
-    table = _NodeTable()
-    root = table.add_leaf(-1, 0)
-    root_histogram = source.build(rows, counts, all_features, params.parallel)
-    table.stats[root] = node_totals(root_histogram, 0)
-    root_weight = table.stats[root][:, WEIGHT].sum()
-    stack = [(root, rows, counts, root_histogram)]
-    while stack:
-        node, node_rows, node_counts, histogram = stack.pop()
-        left_bins = split_node(table, node, histogram, bin_mapper, params, rng, root_weight)
-        if left_bins is None or table.depth[node] + 1 >= params.max_depth:
-            continue
-        left_rows, left_counts, right_rows, right_counts = partition_rows(
-            node_rows, node_counts, source.binned[table.feature[node]], left_bins)
-        # Build the smaller child's histograms; the larger one is the parent's minus its sibling's.
-        if source.has_zero_weight:
-            left_histogram = source.build(left_rows, left_counts, all_features, params.parallel)
-            right_histogram = source.build(right_rows, right_counts, all_features, params.parallel)
-        elif len(left_rows) <= len(right_rows):
-            left_histogram = source.build(left_rows, left_counts, all_features, params.parallel)
-            right_histogram = sibling_histogram(histogram, left_histogram)
-        else:
-            right_histogram = source.build(right_rows, right_counts, all_features, params.parallel)
-            left_histogram = sibling_histogram(histogram, right_histogram)
-        stack.append((table.children_right[node], right_rows, right_counts, right_histogram))
-        stack.append((table.children_left[node], left_rows, left_counts, left_histogram))
-    return table.to_arrays(source.n_arms)
-
-
-def _grow_sampled(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, counts: np.ndarray,
-                  params: GrowthParams, rng: np.random.Generator) -> TreeArrays:
-    """Depth-first growth building, at every node, histograms of only the features drawn for its split."""
-    table = _NodeTable()
-    root = table.add_leaf(-1, 0)
-    features = _features_to_try(source.n_features, params.n_features_per_split, rng)
-    histogram = source.build(rows, counts, features)
-    table.stats[root] = node_totals(histogram, features[0])
-    root_weight = table.stats[root][:, WEIGHT].sum()
-    stack = [(root, rows, counts, features, histogram)]
-    while stack:
-        node, node_rows, node_counts, features, histogram = stack.pop()
-        left_bins = split_node(table, node, histogram, bin_mapper, params, rng, root_weight, features)
-        if left_bins is None or table.depth[node] + 1 >= params.max_depth:
-            continue
-        left_rows, left_counts, right_rows, right_counts = partition_rows(
-            node_rows, node_counts, source.binned[table.feature[node]], left_bins)
-        children = ((table.children_right[node], right_rows, right_counts),
-                    (table.children_left[node], left_rows, left_counts))
-        for child, child_rows, child_counts in children:
-            if _may_split(table.stats[child], table.depth[child], params):
-                child_features = _features_to_try(source.n_features, params.n_features_per_split, rng)
-                stack.append((child, child_rows, child_counts, child_features,
-                              source.build(child_rows, child_counts, child_features)))
-    return table.to_arrays(source.n_arms)
-
-
-def split_node(table: _NodeTable, node: int, histogram: np.ndarray, bin_mapper: BinMapper, params: GrowthParams,
-               rng: np.random.Generator, root_weight: float, features: np.ndarray | None = None) -> np.ndarray | None:
-    """Find and record the best split of ``node`` from its histograms (shared by every grower).
-
-    ``features`` are the features to try when already drawn (their histograms are the ones built);
-    otherwise they are drawn here. Returns the split's ``left_bins``, or None when the node stays a leaf.
-    """
-    totals = node_totals(histogram, 0 if features is None else features[0])
-    if not _may_split(totals, table.depth[node], params):
-        return None
-    if features is None:
-        features = _features_to_try(histogram.shape[0], params.n_features_per_split, rng)
-    feature, gain, raw_gain, left_bins = find_best_split(
-        histogram, features, bin_mapper.n_bins_non_missing_, bin_mapper.is_categorical_,
-        bin_mapper.missing_bin_, params.criterion, params.normalize, params.n_reg, params.binary,
-        params.min_samples_leaf, params.min_samples_treatment,
-    )
-    if feature < 0:
-        return None
-    _record_split(table, node, feature, gain, raw_gain, left_bins, bin_mapper,
-                  totals[:, WEIGHT].sum() / root_weight)
-    table.stats[table.children_left[node]] = histogram[feature][left_bins].sum(axis=0)
-    table.stats[table.children_right[node]] = histogram[feature][~left_bins].sum(axis=0)
-    return left_bins
-
-
-def _may_split(totals: np.ndarray, depth: int, params: GrowthParams) -> bool:
-    if depth >= params.max_depth:
-        return False
-    counts = totals[:, COUNT]
-    return bool(counts.sum() >= 2 * params.min_samples_leaf
-                and (counts >= max(2 * params.min_samples_treatment, 2)).all())
-
-
-def _features_to_try(n_features: int, n_per_split: int, rng: np.random.Generator) -> np.ndarray:
-    if n_per_split >= n_features:
-        return np.arange(n_features)
-    return np.sort(rng.choice(n_features, size=n_per_split, replace=False))
+    """An uplift tree grown on the sample ``rows`` in memory (row ``rows[i]`` drawn ``counts[i]`` times)."""
+    return TreeGrower(source, UpliftSplitRule(params, bin_mapper), bin_mapper, params, rng).grow((rows, counts))
 
 
 def _record_split(table: _NodeTable, node: int, feature: int, gain: float, raw_gain: float,
@@ -287,3 +410,4 @@ def _record_split(table: _NodeTable, node: int, feature: int, gain: float, raw_g
         thresholds = bin_mapper.bin_thresholds_[feature]
         # All non-missing bins on the left: the split is "missing or not".
         table.threshold[node] = thresholds[last_left_bin] if last_left_bin < len(thresholds) else np.inf
+

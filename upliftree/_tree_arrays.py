@@ -1,17 +1,29 @@
 """The fitted tree as a node table: plain read-only numpy arrays that prediction, export, plotting and JSON all
-read, checked to describe one tree whenever a table is built."""
+read, checked to describe one tree whenever a table is built.
+
+This module owns the nodes: the layout of their statistics (``COUNT``, ``WEIGHT``, ... from
+``_kernels.stats_layout``, re-exported here for every module above the kernels), the table and its checks.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import Protocol
 
 import numpy as np
 
 from ._base import read_only, restore_frozen
 from ._kernels.boundary import block_bounds, kernel_array, run_blocks, strided_matrix
-from ._kernels.histogram import COUNT, N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y
 from ._kernels.predictor import accumulate_node_stats, apply_tree
+from ._kernels.stats_layout import COUNT, N_STATS, STAT_NAMES, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
+
+__all__ = [
+    "ALL_ROWS", "BITSET_WORDS", "COUNT", "N_STATS", "PARALLEL_MIN_ROWS", "STAT_NAMES", "WEIGHT", "WEIGHTED_Y",
+    "WEIGHTED_Y2", "WEIGHT_SQUARED", "EstimationRows", "InvalidTreeError", "TreeArrays", "arms_below",
+    "categories_in_bitset", "categories_per_feature", "category_bitset_of", "empty_stats", "estimate_nodes",
+    "merge_short_leaves", "node_values",
+]
 
 BITSET_WORDS = 4  # 4 x 64 bits cover the at most 255 categories of a feature
 # ``rows`` argument of ``apply_tree`` meaning "row i itself".
@@ -29,7 +41,16 @@ _LAYOUT = {
 
 
 class InvalidTreeError(ValueError):
-    """The arrays do not describe one uplift tree; the message names the field and node."""
+    """The arrays do not describe one uplift tree; the message names the field and node.
+
+    ``field`` is the field at fault and ``node`` the node, when a check knows them (else None), so a reader of
+    a file whose fields are named otherwise can point to its own field.
+    """
+
+    def __init__(self, message: str, field: str | None = None, node: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.node = node
 
 
 @dataclass(frozen=True)
@@ -183,14 +204,51 @@ class TreeArrays:
             parent = self.parent[node]
             if parent >= 0 and (not keep[parent] or new_leaf[parent]):
                 keep[node] = False
-        new_id = np.cumsum(keep) - 1
-        arrays = {field.name: getattr(self, field.name)[keep].copy() for field in fields(self)}
+        return self.renumbered(np.flatnonzero(keep))
+
+    def depth_first_order(self) -> np.ndarray:
+        """Node ids in the order the depth-first grower creates them.
+
+        A split's two children come together when the split is reached, and the left child's subtree is
+        explored before the right child's: the numbering of the in-memory grower, whatever order grew the tree.
+        """
+        order, stack = [0], [0]
+        while stack:
+            node = stack.pop()
+            if self.children_left[node] >= 0:
+                order += [self.children_left[node], self.children_right[node]]
+                stack += [self.children_right[node], self.children_left[node]]
+        return np.asarray(order, dtype=np.int64)
+
+    def breadth_first_order(self) -> np.ndarray:
+        """Node ids level by level, the two children of each split side by side (left first).
+
+        Renumbered in this order, the ``k``-th split of the tree has its children at ``2k + 1`` and ``2k + 2``.
+        """
+        levels = [np.zeros(1, dtype=np.int64)]
+        while True:
+            splits = levels[-1][self.children_left[levels[-1]] >= 0]
+            if len(splits) == 0:
+                return np.concatenate(levels)
+            levels.append(np.column_stack([self.children_left[splits], self.children_right[splits]]).ravel())
+
+    def renumbered(self, order) -> TreeArrays:
+        """The table of the nodes ``order``, node ``order[i]`` becoming node ``i``: the one renumbering routine.
+
+        ``order`` starts with the root and lists every node after its parent, with the two children of a split
+        side by side (left first) or both left out; a split whose children are left out becomes a leaf. The
+        orders above, and :meth:`collapse`, are all renumberings; the new table is validated like any other,
+        so an order that breaks these rules raises :class:`InvalidTreeError`.
+        """
+        order = np.asarray(order, dtype=np.int64)
+        new_id = np.full(self.n_nodes, -1, dtype=np.int64)
+        new_id[order] = np.arange(len(order))
+        arrays = {field.name: getattr(self, field.name)[order] for field in fields(self)}
         for name in ("children_left", "children_right", "parent"):
             old = arrays[name]
             arrays[name] = np.where(old >= 0, new_id[np.maximum(old, 0)], -1)
-        leaves = new_leaf[keep]
-        arrays["children_left"][leaves] = -1
-        arrays["children_right"][leaves] = -1
+        # Splits whose children were left out: leaves now, without split fields.
+        leaves = (arrays["children_left"] < 0) & (self.children_left[order] >= 0)
         arrays["feature"][leaves] = -1
         arrays["threshold"][leaves] = np.nan
         arrays["is_categorical"][leaves] = False
@@ -233,7 +291,7 @@ class TreeArrays:
         left, right = self.children_left, self.children_right
         for name, children in (("children_left", left), ("children_right", right)):
             _first((children < -1) | (children >= n_nodes), lambda node, name=name, children=children:
-                   f"{name}[{node}]: {children[node]} is not -1 or a node id (0 to {n_nodes - 1})")
+                   f"{name}[{node}]: {children[node]} is not -1 or a node id (0 to {n_nodes - 1})", field=name)
         is_leaf = left < 0
         _first(is_leaf != (right < 0),
                lambda node: f"node {node}: children_left and children_right must both be -1 or both be node ids")
@@ -251,35 +309,40 @@ class TreeArrays:
             _first(n_parents > 1, lambda node: f"node {node} is the child of two nodes")
             _first(n_parents[1:] == 0, lambda node: f"node {node + 1} is not reached from the root")
         _first(self.parent != parent, lambda node: f"parent: does not match children_left / children_right "
-               f"(parent[{node}] is {self.parent[node]}, expected {parent[node]})")
+               f"(parent[{node}] is {self.parent[node]}, expected {parent[node]})", field="parent")
         # Parents precede children, so depth 0 at the root and one more than the parent's reaches every node.
         expected_depth = np.zeros(n_nodes, dtype=np.int64)
         expected_depth[1:] = self.depth[parent[1:]] + 1
         _first(self.depth != expected_depth, lambda node: f"depth: does not match the tree structure "
-               f"(depth[{node}] is {self.depth[node]}, expected {expected_depth[node]})")
+               f"(depth[{node}] is {self.depth[node]}, expected {expected_depth[node]})", field="depth")
         has_categories = (self.category_bitset != 0).any(axis=1)
         no_threshold = np.isnan(self.threshold)
-        split_fields = ((self.feature != -1) | ~no_threshold | self.is_categorical | self.missing_left
-                        | has_categories | (self.gain != 0) | (self.raw_gain != 0))
-        _first(is_leaf & split_fields, lambda node: f"node {node}: a leaf must have feature -1, threshold nan, "
-               "is_categorical false, missing_left false, no categories and gains 0")
-        _first(self.feature[splits] < 0,
-               lambda node: f"feature[{node}]: a split node needs a feature index, got {self.feature[node]}", splits)
+        split_fields = {"feature": self.feature != -1, "threshold": ~no_threshold,
+                        "is_categorical": self.is_categorical, "missing_left": self.missing_left,
+                        "category_bitset": has_categories, "gain": self.gain != 0, "raw_gain": self.raw_gain != 0}
+        _first(is_leaf & np.logical_or.reduce(list(split_fields.values())),
+               lambda node: f"node {node}: a leaf must have feature -1, threshold nan, is_categorical false, "
+               "missing_left false, no categories and gains 0",
+               field=lambda node: next(name for name, is_set in split_fields.items() if is_set[node]))
+        _first(self.feature[splits] < 0, lambda node: f"feature[{node}]: a split node needs a feature index, got "
+               f"{self.feature[node]}", splits, "feature")
         _first(~is_leaf & ~self.is_categorical & (no_threshold | has_categories),
-               lambda node: f"node {node}: a numeric split needs a threshold (not nan) and no categories")
+               lambda node: f"node {node}: a numeric split needs a threshold (not nan) and no categories",
+               field=lambda node: "threshold" if no_threshold[node] else "category_bitset")
         _first(self.is_categorical & ~no_threshold,
-               lambda node: f"threshold[{node}]: a categorical split must have threshold nan")
+               lambda node: f"threshold[{node}]: a categorical split must have threshold nan", field="threshold")
 
     def _check_statistics(self) -> None:
         n_nodes = self.children_left.shape[0]
         for name in ("gain", "raw_gain", "value", "stats"):
             values = getattr(self, name).reshape(n_nodes, -1)
             if not np.isfinite(values).all():
-                _first(~np.isfinite(values).all(axis=1), lambda node, name=name: f"{name}[{node}]: not finite")
+                _first(~np.isfinite(values).all(axis=1), lambda node, name=name: f"{name}[{node}]: not finite",
+                       field=name)
         amounts = self.stats[:, :, [COUNT, WEIGHT, WEIGHT_SQUARED]]
         if amounts.min(initial=0.0) < 0:
             _first((amounts < 0).any(axis=(1, 2)),
-                   lambda node: f"stats[{node}]: counts, weights and squared weights must be >= 0")
+                   lambda node: f"stats[{node}]: counts, weights and squared weights must be >= 0", field="stats")
 
     def validate_features(self, n_categories: np.ndarray) -> None:
         """Raise :class:`InvalidTreeError` unless every split fits the model's features.
@@ -292,11 +355,11 @@ class TreeArrays:
         split_feature = self.feature[splits]
         n_features = len(n_categories)
         _first(split_feature >= n_features, lambda node: f"feature[{node}]: {self.feature[node]} is not a feature "
-               f"index (0 to {n_features - 1})", splits)
+               f"index (0 to {n_features - 1})", splits, "feature")
         categorical = n_categories[split_feature] >= 0
         _first(self.is_categorical[splits] != categorical,
                lambda node: f"is_categorical[{node}]: does not match the type of feature {self.feature[node]}",
-               splits)
+               splits, "is_categorical")
         if categorical.any():
             nodes = splits[categorical]
             counts = n_categories[self.feature[nodes]]
@@ -306,10 +369,14 @@ class TreeArrays:
                              (np.uint64(1) << np.minimum(valid_bits, np.uint64(63))) - np.uint64(1))
             _first((self.category_bitset[nodes] & ~masks).any(axis=1), lambda node: f"category_bitset[{node}]: "
                    f"holds codes beyond the {n_categories[self.feature[node]]} categories of feature "
-                   f"{self.feature[node]}", nodes)
+                   f"{self.feature[node]}", nodes, "category_bitset")
 
     def max_depth(self) -> int:
         return int(self.depth[self.is_leaf].max())
+
+    @property
+    def n_splits(self) -> int:
+        return int((~self.is_leaf).sum())
 
 
 def node_values(stats: np.ndarray, parent: np.ndarray, root_fallback: np.ndarray | None = None) -> np.ndarray:
@@ -340,6 +407,46 @@ def arms_below(stats: np.ndarray, minimum: int) -> np.ndarray:
     return ((stats[:, :, COUNT] < max(minimum, 1)) | (stats[:, :, WEIGHT] <= 0)).any(axis=1)
 
 
+class EstimationRows(Protocol):
+    """Rows whose statistics estimate a tree's nodes (``tree.ExperimentData`` is one)."""
+
+    @property
+    def encoded(self) -> np.ndarray: ...  # the encoded feature matrix the tree routes
+    @property
+    def arm(self) -> np.ndarray: ...
+    @property
+    def weight(self) -> np.ndarray: ...
+    @property
+    def y(self) -> np.ndarray: ...
+
+
+def estimate_nodes(tree: TreeArrays, estimation: EstimationRows, min_samples_treatment: int,
+                   rows: np.ndarray | None = None, root_fallback: np.ndarray | None = None) -> tuple[TreeArrays, int]:
+    """Fill node statistics from ``estimation`` rows (all, or ``rows``); merge leaves lacking an arm.
+
+    A leaf with fewer than ``min_samples_treatment`` rows (or no weight) of some arm would report a made-up
+    rate, so its parent's split is undone, repeatedly. Returns the tree and the number of splits undone.
+    """
+    stats = tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y, rows)
+    return merge_short_leaves(tree.with_stats(stats, root_fallback), min_samples_treatment)
+
+
+def merge_short_leaves(tree: TreeArrays, min_samples_treatment: int) -> tuple[TreeArrays, int]:
+    """Undo the splits of leaves lacking an arm in ``tree.stats``, repeatedly (see :func:`estimate_nodes`).
+
+    A node's statistics already sum its subtree's rows, so a collapsed node keeps them: no rows are routed
+    again, which lets distributed fits pass statistics summed over partitions.
+    """
+    n_splits_before = tree.n_splits
+    while True:
+        short = tree.is_leaf & arms_below(tree.stats, min_samples_treatment)
+        short[0] = False
+        if not short.any():
+            break
+        tree = tree.collapse(np.unique(tree.parent[short]))
+    return tree, n_splits_before - tree.n_splits
+
+
 def categories_per_feature(categories: Sequence[tuple | None]) -> np.ndarray:
     """Per feature, -1 for a numeric feature (``None``), else its number of categories."""
     return read_only(np.array([-1 if values is None else len(values) for values in categories], dtype=np.int64))
@@ -359,11 +466,13 @@ def categories_in_bitset(words: np.ndarray, n_categories: int) -> np.ndarray:
     return codes[((words[codes >> 6] >> (codes & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)]
 
 
-def _first(where: np.ndarray, message, nodes: np.ndarray | None = None) -> None:
+def _first(where: np.ndarray, message, nodes: np.ndarray | None = None, field=None) -> None:
     """Raise ``InvalidTreeError(message(node))`` for the first node where ``where`` holds.
 
-    ``where`` is indexed like ``nodes`` (node ids) when given, else by node id.
+    ``where`` is indexed like ``nodes`` (node ids) when given, else by node id. ``field`` names the field at
+    fault: a name, a function of the node, or None.
     """
     if where.any():
         hit = int(np.flatnonzero(where)[0])
-        raise InvalidTreeError(message(hit if nodes is None else int(nodes[hit])))
+        node = hit if nodes is None else int(nodes[hit])
+        raise InvalidTreeError(message(node), field(node) if callable(field) else field, node)

@@ -489,7 +489,9 @@ class Arms:
         return len(self.labels)
 
 
-def _check_1d(values: Any, argument: str, n_rows: int) -> np.ndarray:
+def check_1d(values: Any, argument: str, n_rows: int) -> np.ndarray:
+    """``values`` (array-like, Series or one-column frame) as a 1-D array of ``n_rows`` entries, naming ``argument``
+    in the error otherwise."""
     array = np.asarray(as_pandas(values, argument))
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
@@ -502,7 +504,7 @@ def _check_1d(values: Any, argument: str, n_rows: int) -> np.ndarray:
 
 def validate_treatment(treatment: Any, control: Any, n_rows: int) -> Arms:
     """Code arm labels with control as 0 and the other labels, sorted, as 1..k."""
-    labels = _check_1d(treatment, "treatment", n_rows)
+    labels = check_1d(treatment, "treatment", n_rows)
     if pd.isna(labels).any():
         raise ValueError("treatment contains missing values; every row needs an arm label")
     unique = pd.unique(labels)
@@ -583,7 +585,7 @@ def _numeric_1d(values: np.ndarray, argument: str) -> np.ndarray:
 
 def validate_outcome(y: Any, n_rows: int, binary: bool, argument: str = "y") -> np.ndarray:
     """Check the outcome; a classifier's must be 0/1 or bool, and nothing is thresholded."""
-    values = _numeric_1d(_check_1d(y, argument, n_rows), argument)
+    values = _numeric_1d(check_1d(y, argument, n_rows), argument)
     if not np.isfinite(values).all():
         bad = int((~np.isfinite(values)).sum())
         raise ValueError(f"{argument} contains {bad} NaN or infinite value(s); drop or impute those rows first")
@@ -602,7 +604,7 @@ def validate_sample_weight(sample_weight: Any, n_rows: int, argument: str = "sam
     """Check weights: finite, non-negative, one per row; ``None`` means all ones."""
     if sample_weight is None:
         return np.ones(n_rows, dtype=np.float64)
-    weights = _numeric_1d(_check_1d(sample_weight, argument, n_rows), argument)
+    weights = _numeric_1d(check_1d(sample_weight, argument, n_rows), argument)
     if not np.isfinite(weights).all():
         raise ValueError(f"{argument} contains NaN or infinite values")
     if (weights < 0).any():
@@ -771,11 +773,11 @@ def design_values(values: Any, X: Any, n_rows: int, argument: str) -> np.ndarray
         if matches != 1:
             raise ValueError(f"{argument}={values!r} is not a column of X" if matches == 0 else
                              f"{argument}={values!r} names several columns of X; drop or rename the duplicates")
-        return _check_1d(X[values].to_numpy(), argument, n_rows)
+        return check_1d(X[values].to_numpy(), argument, n_rows)
     if isinstance(values, pd.Series) and isinstance(X, pd.DataFrame) and not values.index.equals(X.index):
         raise ValueError(f"{argument} is a Series whose index differs from X's index; align it with X "
                          "(or pass a numpy array in X's row order)")
-    return _check_1d(values.to_numpy() if isinstance(values, pd.Series) else values, argument, n_rows)
+    return check_1d(values.to_numpy() if isinstance(values, pd.Series) else values, argument, n_rows)
 
 
 def _check_probabilities(values: np.ndarray, argument: str) -> np.ndarray:

@@ -2,16 +2,17 @@
 
 One tree grows from a ``dask.dataframe`` by histogram aggregation, so the rows never meet in one place:
 
-1. a summary pass over the partitions: arm labels and sizes, the distinct values of every numeric feature
-   (up to ``max_bins``) and a uniform row sample of ``binning.QUANTILE_SUBSAMPLE`` rows for quantile edges
-   (bottom-k of per-row random keys, so the sample does not depend on how partitions are merged);
+1. a summary pass over the partitions: arm labels and sizes, missing values, and a
+   :class:`upliftree.binning.QuantileSketch` of each partition's numeric features (the sample keys of a
+   partition's rows are seeded by its number); the summaries merge on the workers and the bins come from the
+   merged sketch as the in-memory fit's come from its one-chunk sketch;
 2. every partition is binned once and kept on its worker with the row indices of the nodes being split;
-3. level by level, each partition builds the histograms of the smaller child of every new split with the
-   compiled kernels of the in-memory grower; the histograms are summed on the workers (tree reduction),
-   the client picks and records splits with the in-memory grower's ``split_node``, and the partitions
-   move their rows to the children;
+3. the in-memory ``TreeGrower`` grows the tree from a node source that hands it a level at a time: each
+   partition builds the histograms the grower asks for with the compiled kernels of the in-memory grower,
+   the histograms are summed on the workers (tree reduction), the client picks and records the splits, and
+   the partitions move their rows to the children;
 4. one more pass routes the estimation rows through the tree; the node statistics are summed and short
-   leaves merged as :func:`upliftree.tree.estimate_nodes` does.
+   leaves merged as :func:`upliftree._tree_arrays.estimate_nodes` does.
 
 Forests grow on the workers: consecutive partitions form groups of about ``rows_per_group`` rows, and
 each group, concatenated on one worker, grows the trees assigned to it by tree index. Scoring maps
@@ -34,13 +35,10 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("upliftree.dask needs dask: pip install 'upliftree[dask]'") from error
 
-from ._base import check_is_fitted, read_only, spawn_generators
-from ._grower import GrowthParams, HistogramSource, _NodeTable, split_node
-from ._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, sibling_histogram
-from ._kernels.partition import partition_rows
-from ._kernels.splitter import node_totals
-from ._params import check_int
-from ._tree_arrays import TreeArrays
+from ._base import BINARY, CONTINUOUS, FOREST, UpliftModel, model_kind, spawn_generators
+from ._grower import GrowthParams, HistogramSource, RowSplit, TreeGrower, UpliftSplitRule
+from ._params import check_int, check_n_jobs
+from ._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, TreeArrays, merge_short_leaves
 from ._validation import (
     Arms,
     FeatureSchema,
@@ -56,15 +54,15 @@ from ._validation import (
     validate_sample_weight,
     validate_treatment,
 )
-from .binning import QUANTILE_SUBSAMPLE, BinMapper, _distinct_values, _quantile_edges
-from .forest import _BaseUpliftForest
+from .binning import QUANTILE_SUBSAMPLE, BinMapper, QuantileSketch, thresholds_from_bin_edges
+from .forest import BaseUpliftForest, fitted_forest, grow_trees
 from .tree import (
+    BaseUpliftTree,
     ExperimentData,
     FittedInputs,
     FittedTree,
-    _BaseUpliftTree,
-    _UpliftModel,
-    merge_short_leaves,
+    growth_params,
+    max_row_draws,
     stratified_holdout,
 )
 
@@ -179,16 +177,13 @@ def _held_out(data: ExperimentData, partition: int, context: _Context) -> np.nda
     return stratified_holdout(data.arm, data.y, context.binary, fraction, np.random.default_rng([seed, partition]))
 
 
-# -- summary pass: arms, distinct values, quantile sample -----------------------------------------------------
+# -- summary pass: arms, missing values, the binning sketch ---------------------------------------------------
 @dataclass
 class _Summary:
     """Mergeable facts about some partitions' rows."""
 
-    n_rows: int
     arm_sums: dict  # label -> [count, weight, weighted outcome]
-    distinct: list  # per sketched feature: sorted distinct values, None once there are more than max_bins
-    sample_keys: np.ndarray  # the sample holds the rows with the smallest uniform random keys
-    sample: np.ndarray  # (n_sample, n_sketched)
+    sketch: QuantileSketch  # of the numeric features whose thresholds the fit must find
     has_missing: np.ndarray  # per feature: whether some row has a missing value (a NaN once encoded)
     has_zero_weight: bool  # some row weighs 0: trees then build every child's histograms (see grow_tree)
     statistic_totals: np.ndarray  # bounds of the node statistics, checked once for all partitions
@@ -201,38 +196,21 @@ def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context,
     sums = [np.bincount(codes, weights=values, minlength=len(labels)) for values in (None, weight, weight * y)]
     arm_sums = {label: np.array([column[code] for column in sums]) for code, label in enumerate(labels)}
     encoded = encode_features(frame, context.schema)
-    values = encoded[:, sketched]
-    distinct = [_bounded(_distinct_values(column), max_bins) for column in values.T]
+    # Sample keys seeded by partition number: the same on every pass, whichever worker runs it.
     keys = np.random.default_rng([seed, partition]).random(len(frame))
-    kept = _smallest(keys, QUANTILE_SUBSAMPLE)
-    return _Summary(len(frame), arm_sums, distinct, keys[kept], values[kept],
-                    np.array(missing_per_feature(encoded), dtype=np.bool_), bool((weight == 0.0).any()),
-                    statistic_totals(y, weight))
+    sketch = QuantileSketch.of_rows(encoded, sketched, keys, max_bins, QUANTILE_SUBSAMPLE)
+    return _Summary(arm_sums, sketch, np.array(missing_per_feature(encoded), dtype=np.bool_),
+                    bool((weight == 0.0).any()), statistic_totals(y, weight))
 
 
-def _bounded(distinct: np.ndarray | None, max_bins: int) -> np.ndarray | None:
-    return None if distinct is None or len(distinct) > max_bins else distinct
-
-
-def _smallest(keys: np.ndarray, size: int) -> np.ndarray:
-    return np.argpartition(keys, size)[:size] if len(keys) > size else np.arange(len(keys))
-
-
-def _merge_summaries(summaries: list[_Summary], max_bins: int) -> _Summary:
+def _merge_summaries(summaries: list[_Summary]) -> _Summary:
     arm_sums: dict = defaultdict(lambda: 0.0)
     for summary in summaries:
         for label, sums in summary.arm_sums.items():
             arm_sums[label] = arm_sums[label] + sums
-    distinct = []
-    for feature_values in zip(*(summary.distinct for summary in summaries), strict=True):
-        union = None if any(values is None for values in feature_values) else np.unique(np.concatenate(feature_values))
-        distinct.append(_bounded(union, max_bins))
-    keys = np.concatenate([summary.sample_keys for summary in summaries])
-    sample = np.concatenate([summary.sample for summary in summaries])
-    kept = _smallest(keys, QUANTILE_SUBSAMPLE)
     has_missing = np.logical_or.reduce([summary.has_missing for summary in summaries])
-    return _Summary(sum(summary.n_rows for summary in summaries), dict(arm_sums), distinct, keys[kept], sample[kept],
-                    has_missing, any(summary.has_zero_weight for summary in summaries),
+    return _Summary(dict(arm_sums), QuantileSketch.merge([summary.sketch for summary in summaries]), has_missing,
+                    any(summary.has_zero_weight for summary in summaries),
                     _sum_arrays([summary.statistic_totals for summary in summaries]))
 
 
@@ -257,54 +235,6 @@ def _map_partitions(client: Client, ddf: Any, function, *args) -> list:
     return client.compute(tasks)
 
 
-# -- bins --------------------------------------------------------------------------------------------------
-def _given_thresholds(bin_edges: Any, schema: FeatureSchema, max_bins: int) -> list:
-    """Thresholds per feature from ``bin_edges`` (None where the sketch must provide them)."""
-    if bin_edges is None:
-        return [None] * schema.n_features
-    if isinstance(bin_edges, BinMapper):
-        if not hasattr(bin_edges, "bin_thresholds_"):
-            raise ValueError("bin_edges is a BinMapper that is not fitted")
-        n_categories = [0 if cats is None else len(cats) for cats in schema.categories]
-        same_kinds = (len(bin_edges.bin_thresholds_) == schema.n_features
-                      and np.array_equal(bin_edges.is_categorical_, schema.is_categorical)
-                      and all(n_bins == n for n_bins, n, cats in zip(bin_edges.n_bins_non_missing_, n_categories,
-                                                                      schema.categories, strict=True)
-                              if cats is not None))
-        if not same_kinds or bin_edges.missing_bin_ != max_bins:
-            raise ValueError("bin_edges is a BinMapper fitted on other features, categories or max_bins than "
-                             "this fit's (pass the bin_mapper_ of a model fitted on the same columns)")
-        return [None if cats is not None else np.asarray(thresholds, dtype=np.float64)
-                for thresholds, cats in zip(bin_edges.bin_thresholds_, schema.categories, strict=True)]
-    if not isinstance(bin_edges, dict):
-        raise TypeError(f"bin_edges must be None, a fitted BinMapper or a dict {{numeric feature: thresholds}}, "
-                        f"got {type(bin_edges).__name__}")
-    numeric = {name: index for index, (name, cats) in enumerate(zip(schema.names, schema.categories, strict=True))
-               if cats is None}
-    thresholds: list = [None] * schema.n_features
-    for name, edges in bin_edges.items():
-        if str(name) not in numeric:
-            raise ValueError(f"bin_edges names {name!r}, which is not a numeric feature; numeric: {list(numeric)}")
-        edges = np.asarray(edges, dtype=np.float64)
-        if edges.ndim != 1 or len(edges) > max_bins - 1 or not np.isfinite(edges).all() or (np.diff(edges) <= 0).any():
-            raise ValueError(f"bin_edges[{name!r}] must be at most max_bins - 1 = {max_bins - 1} finite, strictly "
-                             "increasing thresholds (a value x has bin searchsorted(thresholds, x, side='left'))")
-        thresholds[numeric[str(name)]] = edges
-    return thresholds
-
-
-def _bin_mapper(schema: FeatureSchema, thresholds: list, max_bins: int) -> BinMapper:
-    """A fitted ``BinMapper`` with the given thresholds, as ``BinMapper.fit`` would have set it."""
-    pairs = list(zip(thresholds, schema.categories, strict=True))
-    mapper = BinMapper(max_bins)
-    mapper.is_categorical_ = read_only(schema.is_categorical)
-    mapper.bin_thresholds_ = tuple(read_only(np.empty(0) if cats is not None else edges) for edges, cats in pairs)
-    mapper.n_bins_non_missing_ = read_only(np.array([len(cats) if cats is not None else len(edges) + 1
-                                                     for edges, cats in pairs], dtype=np.int64))
-    mapper.missing_bin_ = max_bins
-    return mapper
-
-
 @dataclass(frozen=True)
 class _Setup:
     client: Client
@@ -319,23 +249,24 @@ def _check_estimator(estimator: Any, kind: type, names: str) -> None:
         raise TypeError(f"estimator must be an {names}, got {type(estimator).__name__}")
 
 
-def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: Any, outcome: Any, features: Any,
+def _setup(estimator: UpliftModel, ddf: Any, client: Client | None, treatment: Any, outcome: Any, features: Any,
            sample_weight: Any, bin_edges: Any, binning_rng: np.random.Generator) -> _Setup:
     """Client, schema, arm labels and bins of a distributed fit (one pass over the data)."""
     client = _client(client)
     columns = _columns(ddf, treatment, outcome, features, sample_weight)
     max_bins = estimator.max_bins
     schema = _schema(ddf, columns, max_bins)
-    thresholds = _given_thresholds(bin_edges, schema, max_bins)
+    thresholds = thresholds_from_bin_edges(bin_edges, schema, max_bins)
     sketched = np.array([index for index, (edges, cats) in enumerate(zip(thresholds, schema.categories, strict=True))
                          if edges is None and cats is None], dtype=np.int64)
-    context = _Context(columns, schema, estimator._binary)
+    context = _Context(columns, schema, estimator.outcome_type == BINARY)
     seed = int(binning_rng.integers(2**63 - 1))
     summaries = _map_partitions(client, ddf, _summarize_partition, context, sketched, max_bins, seed)
-    summary = _tree_reduce(client, summaries, _merge_summaries, max_bins)
-    if summary.n_rows == 0:
+    summary = _tree_reduce(client, summaries, _merge_summaries)
+    n_rows = summary.sketch.n_rows
+    if n_rows == 0:
         raise ValueError("ddf has no rows")
-    check_statistic_totals(summary.statistic_totals, estimator._max_row_draws(summary.n_rows),
+    check_statistic_totals(summary.statistic_totals, max_row_draws(estimator, summary.n_rows),
                            f"outcome={columns.outcome!r}",
                            None if columns.sample_weight is None else f"sample_weight={columns.sample_weight!r}")
     arms = validate_treatment(np.array(list(summary.arm_sums), dtype=object), estimator.control,
@@ -343,19 +274,17 @@ def _setup(estimator: _UpliftModel, ddf: Any, client: Client | None, treatment: 
     arm_sums = np.array([summary.arm_sums[label] for label in arms.labels])
     check_arm_totals(arms.labels, arm_sums[:, COUNT], arm_sums[:, WEIGHT], estimator.min_samples_treatment,
                      "treatment")
-    for position, feature in enumerate(sketched):
-        values = summary.distinct[position]
-        if values is None:
-            values = _quantile_edges(summary.sample[:, position], max_bins)
-        thresholds[feature] = values[:-1].copy()
+    for feature, edges in zip(sketched, summary.sketch.thresholds(), strict=True):
+        thresholds[feature] = edges
     # Missing values per feature over all partitions, from the same pass (the dtypes cannot tell).
     schema = schema.with_missing(summary.has_missing)
-    context = replace(context, schema=schema, labels=arms.labels, bin_mapper=_bin_mapper(schema, thresholds, max_bins))
-    return _Setup(client, context, summary.n_rows, arm_sums, summary.has_zero_weight)
+    bin_mapper = BinMapper.from_thresholds(schema, thresholds, max_bins)
+    context = replace(context, schema=schema, labels=arms.labels, bin_mapper=bin_mapper)
+    return _Setup(client, context, n_rows, arm_sums, summary.has_zero_weight)
 
 
 def _fitted_inputs(context: _Context) -> FittedInputs:
-    return FittedInputs(context.schema, context.labels, context.bin_mapper)
+    return FittedInputs(context.schema, context.labels, BINARY if context.binary else CONTINUOUS, context.bin_mapper)
 
 
 def _fit_failed(name: str, error: Exception) -> RuntimeError:
@@ -364,10 +293,13 @@ def _fit_failed(name: str, error: Exception) -> RuntimeError:
 
 
 # -- one tree ----------------------------------------------------------------------------------------------
+ROOT_KEY = 0  # key of the root's sample in every partition
+
+
 @dataclass(frozen=True)
 class _GrowingPartition:
     """A partition's binned rows, kept on its worker while the tree grows, and each open node's sample
-    (rows and their counts, all 1 here)."""
+    (rows and their counts, all 1 here) by key."""
 
     source: HistogramSource
     node_samples: dict
@@ -378,85 +310,60 @@ def _bin_partition(frame: pd.DataFrame, partition: int, context: _Context) -> _G
     structure_rows = np.flatnonzero(~_held_out(data, partition, context))
     source = HistogramSource.of(context.bin_mapper.transform(data.encoded), data.arm, data.weight, data.y,
                                 len(context.labels), context.bin_mapper.missing_bin_ + 1, context.binary)
-    return _GrowingPartition(source, {0: (structure_rows, np.ones(len(structure_rows), dtype=np.int32))})
+    return _GrowingPartition(source, {ROOT_KEY: (structure_rows, np.ones(len(structure_rows), dtype=np.int32))})
 
 
-def _move_rows(part: _GrowingPartition, routes: dict) -> _GrowingPartition:
-    """Rows of the split nodes moved to their children ``{node: (feature, left_bins, left, right)}``."""
+def _move_rows(part: _GrowingPartition, routes: list) -> _GrowingPartition:
+    """Rows of the split nodes moved to their children ``[(key, feature, left_bins, left key, right key)]``;
+    the other nodes' samples are dropped."""
     node_samples = {}
-    for node, (feature, left_bins, left_child, right_child) in routes.items():
-        left_rows, left_counts, right_rows, right_counts = partition_rows(
-            *part.node_samples[node], part.source.binned[feature], left_bins)
-        node_samples[left_child] = (left_rows, left_counts)
-        node_samples[right_child] = (right_rows, right_counts)
+    for key, feature, left_bins, left_key, right_key in routes:
+        node_samples[left_key], node_samples[right_key] = part.source.partition(part.node_samples[key], feature,
+                                                                                left_bins)
     return replace(part, node_samples=node_samples)
 
 
-def _node_histograms(part: _GrowingPartition, nodes: list) -> np.ndarray:
-    all_features = np.arange(part.source.n_features)
-    return np.stack([part.source.build(*part.node_samples[node], all_features) for node in nodes])
+def _node_histograms(part: _GrowingPartition, requests: list) -> np.ndarray:
+    """The partition's histograms of every ``(key, features)`` request, stacked."""
+    return np.stack(part.source.histograms([(part.node_samples[key], features) for key, features in requests],
+                                           parallel=False))
 
 
-def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, params: GrowthParams,
-          rng: np.random.Generator, has_zero_weight: bool) -> tuple[TreeArrays, np.ndarray]:
-    """Grow level by level; with zero weights every child's histograms are built, as ``grow_tree`` does.
+class _PartitionSamples:
+    """The :class:`~upliftree._grower.TreeGrower`'s node source on Dask: every open node of a level at once.
 
-    Returns the node table, numbered as the depth-first grower numbers it, and the root's per-arm sums.
+    The samples stay on the workers (``_GrowingPartition``, named by key); a level's histograms are built
+    on every partition and summed in a tree of tasks, and the client gets one array per level.
     """
-    table = _NodeTable()
-    table.add_leaf(-1, 0)
 
-    def summed_histograms(parts: list, nodes: list) -> dict:
-        partial = [client.submit(_node_histograms, part, nodes) for part in parts]
-        return dict(zip(nodes, _tree_reduce(client, partial, _sum_arrays), strict=True))
+    level_wise = True
 
-    frontier = summed_histograms(parts, [0])
-    root_totals = node_totals(frontier[0], 0)
-    root_weight = root_totals[:, WEIGHT].sum()
-    while frontier:
-        routes, smaller = {}, []
-        for node in sorted(frontier):
-            left_bins = split_node(table, node, frontier[node], bin_mapper, params, rng, root_weight)
-            if left_bins is None:
-                continue
-            feature = table.feature[node]
-            left, right = table.children_left[node], table.children_right[node]
-            routes[node] = (feature, left_bins, left, right)
-            n_left = frontier[node][feature][left_bins][:, :, COUNT].sum()
-            smaller.append(left if n_left <= node_totals(frontier[node], 0)[:, COUNT].sum() - n_left else right)
-        if not routes or table.depth[smaller[0]] >= params.max_depth:
-            break
-        parts = [client.submit(_move_rows, part, routes) for part in parts]
-        larger = [right if small == left else left
-                  for (_, _, left, right), small in zip(routes.values(), smaller, strict=True)]
-        if has_zero_weight:
-            frontier = summed_histograms(parts, smaller + larger)
-            continue
-        built = summed_histograms(parts, smaller)
-        # The larger child's histograms are the parent's minus its sibling's, as in the in-memory grower.
-        next_frontier = {}
-        for node, small, large in zip(routes, smaller, larger, strict=True):
-            next_frontier[small] = built[small]
-            next_frontier[large] = sibling_histogram(frontier[node], built[small])
-        frontier = next_frontier
-    return _depth_first(table.to_arrays(n_arms)), root_totals
+    def __init__(self, client: Client, parts: list, n_features: int, has_zero_weight: bool) -> None:
+        self.client = client
+        self.parts = parts
+        self.n_features = n_features
+        self.has_zero_weight = has_zero_weight
+        self._n_keys = ROOT_KEY + 1
+
+    def histograms(self, requests: list, parallel: bool) -> list[np.ndarray]:
+        partial = [self.client.submit(_node_histograms, part, requests) for part in self.parts]
+        return list(_tree_reduce(self.client, partial, _sum_arrays))
+
+    def split(self, splits: list[RowSplit]) -> list[tuple[int, int, int, int]]:
+        # Every row of a partition is one entry of count 1: a child's entries are the rows drawn into it.
+        keys = [(self._n_keys + 2 * index, self._n_keys + 2 * index + 1) for index in range(len(splits))]
+        self._n_keys += 2 * len(splits)
+        routes = [(split.sample, split.feature, split.left_bins, *pair)
+                  for split, pair in zip(splits, keys, strict=True)]
+        self.parts = [self.client.submit(_move_rows, part, routes) for part in self.parts]
+        return [(*pair, *split.rows_drawn) for split, pair in zip(splits, keys, strict=True)]
 
 
-def _depth_first(tree: TreeArrays) -> TreeArrays:
-    """Renumber nodes in the order the depth-first grower creates them (children of a split are adjacent)."""
-    order, stack = [0], [0]
-    while stack:
-        node = stack.pop()
-        if tree.children_left[node] >= 0:
-            order += [tree.children_left[node], tree.children_right[node]]
-            stack += [tree.children_right[node], tree.children_left[node]]
-    order = np.asarray(order)
-    new_id = np.empty_like(order)
-    new_id[order] = np.arange(len(order))
-    arrays = {field.name: getattr(tree, field.name)[order] for field in fields(tree)}
-    for name in ("children_left", "children_right", "parent"):
-        arrays[name] = np.where(arrays[name] >= 0, new_id[np.maximum(arrays[name], 0)], -1)
-    return TreeArrays(**arrays)
+def _grow(client: Client, parts: list, bin_mapper: BinMapper, params: GrowthParams, rng: np.random.Generator,
+          has_zero_weight: bool) -> TreeArrays:
+    """The tree grown by the in-memory grower from the partitions' histograms."""
+    source = _PartitionSamples(client, parts, len(bin_mapper.n_bins_non_missing_), has_zero_weight)
+    return TreeGrower(source, UpliftSplitRule(params, bin_mapper), bin_mapper, params, rng).grow(ROOT_KEY)
 
 
 def _estimation_statistics(frame: pd.DataFrame, partition: int, context: _Context, tree: TreeArrays) -> np.ndarray:
@@ -467,9 +374,9 @@ def _estimation_statistics(frame: pd.DataFrame, partition: int, context: _Contex
     return tree.route_statistics(data.encoded, data.arm, data.weight, data.y, rows)
 
 
-def fit_tree(estimator: _BaseUpliftTree, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
+def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
              features: Any = None, sample_weight: Any = None, client: Client | None = None,
-             bin_edges: Any = None) -> _BaseUpliftTree:
+             bin_edges: Any = None) -> BaseUpliftTree:
     """Fit ``estimator`` (an unfitted ``UpliftTreeClassifier``/``Regressor``) on a dask DataFrame.
 
     Parameters
@@ -491,22 +398,21 @@ def fit_tree(estimator: _BaseUpliftTree, ddf: Any, treatment: Any = "treatment",
         uniform sample of ``QUANTILE_SUBSAMPLE`` rows, like the in-memory fit.
 
     With ``honest=True`` each partition holds out ``honest_fraction`` of its rows (stratified as in memory)
-    for estimation. Without feature sampling (``max_features=None``) and on the same bins and rows, the
-    tree equals the in-memory fit's.
+    for estimation. On the same bins and rows the tree equals the in-memory fit's (feature sampling
+    included: a node's features are drawn from its path, whatever the order nodes grow in).
     """
-    _check_estimator(estimator, _BaseUpliftTree, "UpliftTreeClassifier or UpliftTreeRegressor")
-    estimator._check_tree_params()
+    _check_estimator(estimator, BaseUpliftTree, "UpliftTreeClassifier or UpliftTreeRegressor")
+    estimator.check_params()
     split_rng, binning_rng, growth_rng = spawn_generators(estimator.random_state, 3)
     try:
         setup = _setup(estimator, ddf, client, treatment, outcome, features, sample_weight, bin_edges, binning_rng)
         client, context = setup.client, setup.context
         if estimator.honest:
             context = replace(context, holdout=(int(split_rng.integers(2**63 - 1)), estimator.honest_fraction))
-        n_arms = len(context.labels)
         parts = _map_partitions(client, ddf, _bin_partition, context)
-        params = estimator._growth_params(context.schema.n_features, parallel=False)
-        tree, structure_totals = _grow(client, parts, context.bin_mapper, n_arms, params, growth_rng,
-                                       setup.has_zero_weight)
+        params = growth_params(estimator, context.schema.n_features, parallel=False)
+        tree = _grow(client, parts, context.bin_mapper, params, growth_rng, setup.has_zero_weight)
+        structure_totals = tree.stats[0]
         del parts  # release the binned partitions on the workers
         statistics = _map_partitions(client, ddf, _estimation_statistics, context, tree)
         tree = tree.with_stats(_tree_reduce(client, statistics, _sum_arrays))
@@ -550,7 +456,7 @@ def _group_bounds(rows_per_part: list[int], rows_per_group: int) -> np.ndarray:
     return np.array(bounds)
 
 
-def _grow_group_trees(forest: _BaseUpliftForest, parts: list, first_partition: int, context: _Context,
+def _grow_group_trees(forest: BaseUpliftForest, parts: list, first_partition: int, context: _Context,
                       tree_rngs: list, arm_mean: np.ndarray) -> list:
     """Grow trees on the rows of a group of partitions, exactly as the in-memory forest grows its trees."""
     data = ExperimentData(*(np.concatenate([getattr(part, field.name) for part in parts])
@@ -559,17 +465,16 @@ def _grow_group_trees(forest: _BaseUpliftForest, parts: list, first_partition: i
     check_arm_sizes(Arms(data.arm, context.labels), data.weight, forest.min_samples_treatment,
                     f"treatment (the rows of partitions {first_partition}-{last_partition}, one group of "
                     "fit_forest; shuffle ddf so every group holds every arm, or raise rows_per_group)")
-    n_threads = forest._check_forest_params()
-    return forest._grow_trees(tree_rngs, data, context.bin_mapper, arm_mean, n_threads, verbose=0)
+    return grow_trees(forest, tree_rngs, data, context.bin_mapper, arm_mean, check_n_jobs(forest.n_jobs), verbose=0)
 
 
 def _n_rows(data: ExperimentData) -> int:
     return len(data.arm)
 
 
-def fit_forest(estimator: _BaseUpliftForest, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
+def fit_forest(estimator: BaseUpliftForest, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
                features: Any = None, sample_weight: Any = None, client: Client | None = None,
-               bin_edges: Any = None, rows_per_group: int = ROWS_PER_GROUP) -> _BaseUpliftForest:
+               bin_edges: Any = None, rows_per_group: int = ROWS_PER_GROUP) -> BaseUpliftForest:
     """Fit an ``UpliftRandomForestClassifier``/``Regressor`` on a dask DataFrame, growing trees on the workers.
 
     Trees grow on groups of consecutive partitions: going through the partitions in order, a group closes
@@ -588,8 +493,8 @@ def fit_forest(estimator: _BaseUpliftForest, ddf: Any, treatment: Any = "treatme
     :func:`fit_tree`, plus ``rows_per_group`` (int >= 1); ``n_jobs`` is the number of threads growing one
     group's trees. See ``docs/dask.md``.
     """
-    _check_estimator(estimator, _BaseUpliftForest, "UpliftRandomForestClassifier or UpliftRandomForestRegressor")
-    estimator._check_forest_params()
+    _check_estimator(estimator, BaseUpliftForest, "UpliftRandomForestClassifier or UpliftRandomForestRegressor")
+    estimator.check_params()
     rows_per_group = check_int(rows_per_group, "rows_per_group", 1)
     binning_rng, *tree_rngs = spawn_generators(estimator.random_state, 1 + estimator.n_estimators)
     try:
@@ -614,7 +519,7 @@ def fit_forest(estimator: _BaseUpliftForest, ddf: Any, treatment: Any = "treatme
     if sum(rows_per_part) != setup.n_rows or len(results) != estimator.n_estimators:
         raise RuntimeError(f"fit_forest got {sum(rows_per_part)} rows and {len(results)} trees for {setup.n_rows} "
                            f"rows and {estimator.n_estimators} trees; ddf's partitions must be deterministic")
-    estimator.fitted_state_ = estimator._fitted_forest(_fitted_inputs(context), results)
+    estimator.fitted_state_ = fitted_forest(estimator, _fitted_inputs(context), results)
     return estimator
 
 
@@ -642,16 +547,12 @@ def _map_scorer(ddf: Any, scorer: Any, method: str, meta: pd.Series | pd.DataFra
     return ddf.map_partitions(_score_partition, dask.delayed(scorer), method, meta, kwargs, meta=meta)
 
 
-def _check_model(model: Any) -> None:
-    if not isinstance(model, _UpliftModel):
-        raise TypeError(f"model must be a fitted upliftree tree or forest, got {type(model).__name__}")
-    check_is_fitted(model, model._fitted_attribute)
 
 
-def predict(model: _UpliftModel, ddf: Any) -> Any:
+def predict(model: UpliftModel, ddf: Any) -> Any:
     """Uplift per row as a dask Series ``"uplift"`` (one treatment) or DataFrame (a column per treatment
     label, as text), aligned with ``ddf``'s partitions and index."""
-    _check_model(model)
+    model_kind(model)
     treatments = model.treatments_[1:]
     if len(treatments) == 1:
         meta = pd.Series([], dtype=np.float64, name="uplift")
@@ -660,10 +561,9 @@ def predict(model: _UpliftModel, ddf: Any) -> Any:
     return _map_scorer(ddf, model, "predict", meta)
 
 
-def apply(model: _UpliftModel, ddf: Any) -> Any:
+def apply(model: UpliftModel, ddf: Any) -> Any:
     """Leaf ids: a dask Series ``"leaf"`` for a tree, a DataFrame ``tree_0, tree_1, ...`` for a forest."""
-    _check_model(model)
-    if isinstance(model, _BaseUpliftForest):
+    if model_kind(model) == FOREST:
         meta = pd.DataFrame({f"tree_{index}": pd.Series([], dtype=np.int64)
                              for index in range(len(model.estimators_))})
     else:

@@ -5,147 +5,30 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
-from ._base import FittedAttribute, read_only, restore_frozen, spawn_generators
+from ._base import BINARY, CONTINUOUS, FOREST, FittedAttribute, UpliftModel, read_only, restore_frozen, spawn_generators
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels import silent_unless_verbose
-from ._kernels.boundary import block_bounds, run_blocks, strided_matrix
-from ._kernels.predictor import (
-    CATEGORY_CODE,
-    CATEGORY_WORDS,
-    HIGHEST_KEY,
-    LOWEST_KEY,
-    NAN_HIGHEST,
-    NAN_LOWEST,
-    ROW_BLOCK,
-    block_size,
-    block_slot,
-    forest_pass,
-    order_keys,
-)
 from ._kernels.sampling import add_draws, drawn_sample
-from ._params import check_bool, check_int, check_n_jobs
-from ._tree_arrays import TreeArrays
+from ._params import check_bool, check_count_or_share, check_int, check_n_jobs
+from ._tree_arrays import TreeArrays, estimate_nodes, merge_short_leaves
 from .binning import BinMapper
+from .predictor import StackedForest
 from .tree import (
     CLASSIFIER_CRITERIA,
     REGRESSOR_CRITERIA,
     ExperimentData,
     FittedInputs,
     FittedTree,
+    UpliftEstimatorMixin,
     UpliftTreeClassifier,
     UpliftTreeRegressor,
-    _UpliftModel,
-    estimate_nodes,
-    merge_short_leaves,
+    growth_params,
     stratified_holdout,
 )
-
-# Fewest rows per thread of a forest pass: below it, handing rows to a thread costs more than routing them.
-PASS_MIN_ROWS = 8 * ROW_BLOCK
-
-
-@dataclass(frozen=True)
-class StackedForest:
-    """All trees' node tables in one lockstep table, for one compiled pass over the forest.
-
-    Each tree is relabelled breadth first, so a split's children are adjacent (left first) and the next node is
-    ``next_node[node] + goes_right``; tree ``t`` starts at ``tree_roots[t]`` and ``leaf_id`` maps a stacked id
-    back to the tree's own. A leaf points to itself and its split key is above every value, so every row can
-    take exactly ``tree_depths[t]`` steps without testing for leaves. Numeric splits compare order keys of the
-    values (the node's missing direction picks where NaN sorts); categorical splits test a bitset whose bit 256
-    is the missing direction. ``routing`` holds these arrays in the order ``forest_pass`` takes them; ``value``
-    has one row per arm; ``block_entries`` is the size of the buffer a pass routes a block of rows with.
-    """
-
-    columns: np.ndarray
-    tree_roots: np.ndarray
-    tree_depths: np.ndarray
-    routing: tuple
-    value: np.ndarray
-    block_entries: int
-
-    @classmethod
-    def from_trees(cls, trees: list[TreeArrays]) -> StackedForest:
-        levels = [cls._breadth_first(tree) for tree in trees]
-        orders = [np.concatenate(tree_levels) for tree_levels in levels]
-        sizes = np.array([len(order) for order in orders], dtype=np.int64)
-        roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-
-        def stacked(name: str) -> np.ndarray:
-            return np.ascontiguousarray(np.concatenate([getattr(tree, name)[order]
-                                                        for tree, order in zip(trees, orders, strict=True)]))
-
-        is_leaf = stacked("children_left") < 0
-        # Breadth first, the k-th split of a tree has its children at 2k + 1 and 2k + 2 of the tree's order.
-        tree_root = np.repeat(roots, sizes)
-        split_rank = np.cumsum(~is_leaf) - ~is_leaf
-        split_rank -= split_rank[tree_root]
-        next_node = np.where(is_leaf, np.arange(len(is_leaf)), tree_root + 1 + 2 * split_rank)
-        categorical = stacked("is_categorical") & ~is_leaf
-        missing_left = stacked("missing_left")
-        columns, column = np.unique(np.where(is_leaf, -1, stacked("feature")), return_inverse=True)
-        if len(columns) and columns[0] < 0:  # leaves read any column: a leaf's step never moves
-            columns, column = columns[1:], np.maximum(column - 1, 0)
-        kind = np.where(categorical, CATEGORY_CODE, np.where(missing_left, NAN_LOWEST, NAN_HIGHEST))
-        slot = block_slot(column, kind, len(columns)).astype(np.uint64)
-        threshold = stacked("threshold")  # never NaN on a numeric split; if it were, no value is <= it
-        split_key = np.where(is_leaf | categorical, HIGHEST_KEY,
-                             np.where(np.isnan(threshold), LOWEST_KEY, order_keys(threshold)))
-        bitset = np.column_stack([stacked("category_bitset"), missing_left.astype(np.uint64)])
-        if bitset.shape[1] != CATEGORY_WORDS:
-            raise ValueError(f"category bitsets must have {CATEGORY_WORDS - 1} words, got {bitset.shape[1] - 1}")
-        # The kernel's dtypes; __post_init__ makes read-only C-contiguous copies.
-        routing = (next_node.astype(np.uint64), slot.astype(np.uint64), split_key.astype(np.int64),
-                   categorical, bitset, bool(categorical.any()), np.concatenate(orders).astype(np.int64))
-        depths = np.array([len(tree_levels) - 1 for tree_levels in levels], dtype=np.int64)
-        return cls(columns.astype(np.int64), roots.astype(np.uint64), depths, routing, stacked("value").T,
-                   block_size(len(columns), bool(categorical.any())))
-
-    def __post_init__(self) -> None:
-        # Read-only (and C-contiguous) like the node tables it is built from.
-        for name in ("columns", "tree_roots", "tree_depths", "value"):
-            object.__setattr__(self, name, read_only(getattr(self, name)))
-        object.__setattr__(self, "routing", tuple(read_only(item) if isinstance(item, np.ndarray) else item
-                                                  for item in self.routing))
-
-    __setstate__ = restore_frozen
-
-    @staticmethod
-    def _breadth_first(tree: TreeArrays) -> list[np.ndarray]:
-        """The tree's node ids level by level, the two children of each split side by side (left first)."""
-        levels = [np.zeros(1, dtype=np.int64)]
-        while True:
-            splits = levels[-1][tree.children_left[levels[-1]] >= 0]
-            if len(splits) == 0:
-                return levels
-            levels.append(np.column_stack([tree.children_left[splits], tree.children_right[splits]]).ravel())
-
-    def apply(self, encoded: np.ndarray) -> np.ndarray:
-        """Leaf of every row in every tree, ``(n_rows, n_trees)``."""
-        leaves = np.empty((len(encoded), len(self.tree_roots)), dtype=np.int64)
-        self._pass(encoded, True, leaves, np.empty((0, self.value.shape[0]), dtype=np.float64))
-        return leaves
-
-    def mean_values(self, encoded: np.ndarray) -> np.ndarray:
-        """Per-arm values averaged over trees, ``(n_rows, n_arms)``."""
-        mean = np.empty((len(encoded), self.value.shape[0]), dtype=np.float64)
-        self._pass(encoded, False, np.empty((0, len(self.tree_roots)), dtype=np.int64), mean)
-        return mean
-
-    def _pass(self, encoded: np.ndarray, want_leaves: bool, leaves: np.ndarray, mean: np.ndarray) -> None:
-        matrix = strided_matrix(encoded)
-
-        def route(start: int, stop: int) -> None:
-            block = np.empty(self.block_entries, dtype=np.int64)
-            forest_pass(*matrix, start, stop, self.columns, self.tree_roots, self.tree_depths, *self.routing,
-                        self.value, want_leaves, leaves, mean, block, block.view(np.float64))
-
-        run_blocks(route, block_bounds(len(encoded), PASS_MIN_ROWS, ROW_BLOCK))
 
 
 def _draw_counts(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray, bootstrap: bool, n_rows: int,
@@ -201,10 +84,12 @@ class FittedForest:
         return StackedForest.from_trees([estimator.fitted_state_.tree for estimator in self.estimators])
 
 
-class _BaseUpliftForest(_UpliftModel):
-    _fitted_attribute = "estimators_"
+class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
+    """A random forest of uplift trees grown on an experiment, predicting with one stacked pass."""
+
+    model_kind = FOREST
     _state_class = FittedForest
-    _tree_class: type
+    tree_class: type  # the class of its trees (estimators_)
 
     estimators_ = FittedAttribute(lambda state: state.estimators, "The fitted trees (a tuple of tree estimators).")
 
@@ -230,12 +115,14 @@ class _BaseUpliftForest(_UpliftModel):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_forest_params(self) -> int:
-        self._check_tree_params()
+    def check_params(self) -> None:
+        """Check the constructor parameters as ``fit`` does first; raises ``ValueError``/``TypeError`` naming
+        the parameter."""
+        super().check_params()
         check_int(self.n_estimators, "n_estimators", 1)
         check_int(self.verbose, "verbose", 0)
         check_bool(self.bootstrap, "bootstrap")
-        return check_n_jobs(self.n_jobs)
+        check_n_jobs(self.n_jobs)
 
     def _max_row_draws(self, n_rows: int) -> int:
         """A bootstrap sample can draw one row ``n_draw`` times; a subsample takes each row at most once."""
@@ -244,68 +131,39 @@ class _BaseUpliftForest(_UpliftModel):
     def _n_draw(self, n_rows: int) -> int:
         if self.max_samples is None:
             return n_rows
-        if isinstance(self.max_samples, Integral) and not isinstance(self.max_samples, bool):
-            if not 1 <= self.max_samples:
-                raise ValueError(f"max_samples must be >= 1 when an int, got {self.max_samples}")
-            if not self.bootstrap and self.max_samples > n_rows:
-                raise ValueError(f"max_samples={self.max_samples} exceeds the {n_rows} rows without bootstrap")
-            return int(self.max_samples)
-        if isinstance(self.max_samples, Real) and 0.0 < self.max_samples <= 1.0:
-            return max(1, int(round(self.max_samples * n_rows)))
-        raise ValueError(f"max_samples must be None, an int >= 1 or a float in (0, 1], got {self.max_samples!r}")
+        count_or_share = check_count_or_share(self.max_samples, "max_samples", 1, others=(None,))
+        if isinstance(count_or_share, float):
+            return max(1, int(round(count_or_share * n_rows)))
+        if not self.bootstrap and count_or_share > n_rows:
+            raise ValueError(f"max_samples={self.max_samples} exceeds the {n_rows} rows without bootstrap")
+        return count_or_share
 
     @silent_unless_verbose
-    def fit(self, X, treatment, y, sample_weight=None) -> _BaseUpliftForest:
+    def fit(self, X, treatment, y, sample_weight=None) -> BaseUpliftForest:
         """Grow ``n_estimators`` trees, each on its own (stratified by arm) sample of the rows.
 
         Rows are binned once; every tree reads the shared binned matrix through an index array. Each tree's
         randomness comes from its own seed spawned from ``random_state``, so the forest is the same for any
         ``n_jobs``.
         """
-        n_threads = self._check_forest_params()
+        self.check_params()
         schema, arms, data = self._prepare(X, treatment, y, sample_weight)
         binning_rng, *tree_rngs = spawn_generators(self.random_state, 1 + self.n_estimators)
-        inputs = FittedInputs(schema, arms.labels,
+        inputs = FittedInputs(schema, arms.labels, self.outcome_type,
                               BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema))
         arm_weight = np.bincount(data.arm, weights=data.weight, minlength=arms.n_arms)
         arm_mean = np.bincount(data.arm, weights=data.weight * data.y, minlength=arms.n_arms) / arm_weight
-        results = self._grow_trees(tree_rngs, data, inputs.bin_mapper, arm_mean, n_threads, self.verbose)
-        self.fitted_state_ = self._fitted_forest(inputs, results)
+        results = grow_trees(self, tree_rngs, data, inputs.bin_mapper, arm_mean, check_n_jobs(self.n_jobs),
+                             self.verbose)
+        self.fitted_state_ = fitted_forest(self, inputs, results)
         return self
-
-    def _fitted_forest(self, inputs: FittedInputs, results: list[tuple[TreeArrays, int, int]]) -> FittedForest:
-        """The fitted state of the forest of grown trees ``results`` (from :meth:`_grow_trees`)."""
-        return FittedForest(inputs, tuple(self._as_estimator(inputs, tree, n_merged, seed)
-                                          for tree, n_merged, seed in results))
-
-    def _grow_trees(self, tree_rngs: list[np.random.Generator], data: ExperimentData, bin_mapper: BinMapper,
-                    arm_mean: np.ndarray, n_threads: int, verbose: int) -> list[tuple[TreeArrays, int, int]]:
-        """One tree per generator, on ``data`` binned by ``bin_mapper``, grown on ``n_threads`` threads.
-
-        Returns ``(tree, n_merged, seed)`` per tree, ``seed`` being the ``random_state`` its estimator records.
-        A tree depends only on its generator and ``data``, not on the threads.
-        """
-        n_draw = self._n_draw(len(data.arm))
-        n_arms = len(arm_mean)
-        source = HistogramSource.of(bin_mapper.transform(data.encoded), data.arm, data.weight, data.y, n_arms,
-                                    bin_mapper.missing_bin_ + 1, self._binary)
-        params = self._growth_params(source.n_features, parallel=False)
-        rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
-
-        def grow(tree_index: int) -> tuple[TreeArrays, int, int]:
-            rng = tree_rngs[tree_index]
-            seed = int(rng.integers(2**31 - 1))
-            tree, n_merged = self._grow_one(source, bin_mapper, data, rows_by_arm, n_draw, params, arm_mean, rng)
-            return tree, n_merged, seed
-
-        return _run_in_threads(grow, len(tree_rngs), n_threads, verbose)
 
     def _grow_one(self, source: HistogramSource, bin_mapper: BinMapper, data: ExperimentData,
                   rows_by_arm: list[np.ndarray], n_draw: int, params: GrowthParams, arm_mean: np.ndarray,
                   rng: np.random.Generator) -> tuple[TreeArrays, int]:
         n_rows = len(data.arm)
         if self.honest:
-            held_out = stratified_holdout(data.arm, data.y, self._binary, self.honest_fraction, rng)
+            held_out = stratified_holdout(data.arm, data.y, self.outcome_type == BINARY, self.honest_fraction, rng)
             parts = [[rows[keep[rows]] for rows in rows_by_arm] for keep in (~held_out, held_out)]
         else:
             parts = [rows_by_arm]
@@ -322,7 +180,7 @@ class _BaseUpliftForest(_UpliftModel):
         return merge_short_leaves(tree.with_stats(tree.stats, arm_mean), self.min_samples_treatment)
 
     def _as_estimator(self, inputs: FittedInputs, tree: TreeArrays, n_merged: int, seed: int):
-        estimator = self._tree_class(
+        estimator = self.tree_class(
             criterion=self.criterion, max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
             min_samples_treatment=self.min_samples_treatment, n_reg=self.n_reg, normalize=self.normalize,
             max_features=self.max_features, max_bins=self.max_bins, control=self.control, honest=self.honest,
@@ -341,6 +199,40 @@ class _BaseUpliftForest(_UpliftModel):
         """Expected outcome per arm averaged over trees, shape ``(n, k + 1)``, control first."""
         state = self.fitted_state_
         return state.stacked.mean_values(state.inputs.encode(X))
+
+
+def grow_trees(forest: BaseUpliftForest, tree_rngs: list[np.random.Generator], data: ExperimentData,
+               bin_mapper: BinMapper, arm_mean: np.ndarray, n_threads: int,
+               verbose: int) -> list[tuple[TreeArrays, int, int]]:
+    """The trees of ``forest`` (checked parameters), one per generator, on ``data`` binned by ``bin_mapper``,
+    grown on ``n_threads`` threads; ``arm_mean`` is the per-arm mean outcome of all training rows.
+
+    Returns ``(tree, n_merged, seed)`` per tree, ``seed`` being the ``random_state`` its estimator records; a tree
+    depends only on its generator and ``data``, not on the threads. The in-memory fit and ``upliftree.dask``
+    (on each group of partitions) grow their trees here; :func:`fitted_forest` assembles the results.
+    """
+    n_draw = forest._n_draw(len(data.arm))
+    n_arms = len(arm_mean)
+    source = HistogramSource.of(bin_mapper.transform(data.encoded), data.arm, data.weight, data.y, n_arms,
+                                bin_mapper.missing_bin_ + 1, forest.outcome_type == BINARY)
+    params = growth_params(forest, source.n_features, parallel=False)
+    rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
+
+    def grow(tree_index: int) -> tuple[TreeArrays, int, int]:
+        rng = tree_rngs[tree_index]
+        seed = int(rng.integers(2**31 - 1))
+        tree, n_merged = forest._grow_one(source, bin_mapper, data, rows_by_arm, n_draw, params, arm_mean, rng)
+        return tree, n_merged, seed
+
+    return _run_in_threads(grow, len(tree_rngs), n_threads, verbose)
+
+
+def fitted_forest(forest: BaseUpliftForest, inputs: FittedInputs,
+                  results: list[tuple[TreeArrays, int, int]]) -> FittedForest:
+    """The fitted state of ``forest`` made of the grown trees ``results`` (from :func:`grow_trees`) on ``inputs``:
+    each tree becomes an estimator of ``forest.tree_class`` with the forest's parameters and its own seed."""
+    return FittedForest(inputs, tuple(forest._as_estimator(inputs, tree, n_merged, seed)
+                                      for tree, n_merged, seed in results))
 
 
 def _run_in_threads(task, n_tasks: int, n_threads: int, verbose: int) -> list:
@@ -362,7 +254,7 @@ def _run_in_threads(task, n_tasks: int, n_threads: int, verbose: int) -> list:
             return [future.result() for future in futures]
 
 
-class UpliftRandomForestClassifier(_BaseUpliftForest):
+class UpliftRandomForestClassifier(BaseUpliftForest):
     """Random forest of uplift trees for a binary outcome.
 
     Each tree grows on its own sample of rows (drawn within each arm, with replacement when ``bootstrap``)
@@ -398,12 +290,12 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
         ``predict`` sees the old or the new forest); the attributes below read it and cannot be assigned.
     estimators_ : tuple of UpliftTreeClassifier
         The fitted trees, each usable on its own (segments, exports, plots).
-    treatments_, feature_names_in_, n_features_in_, feature_importances_, schema_, bin_mapper_
+    treatments_, feature_names_in_, n_features_in_, feature_importances_, schema_, bin_mapper_, outcome_type_
     """
 
-    _binary = True
+    outcome_type = BINARY
     _criteria = CLASSIFIER_CRITERIA
-    _tree_class = UpliftTreeClassifier
+    tree_class = UpliftTreeClassifier
 
     def __init__(self, n_estimators: int = 100, criterion: str = "kl", max_depth: int = 4,
                  min_samples_leaf: int = 100, min_samples_treatment: int = 10, n_reg: float = 100,
@@ -415,12 +307,12 @@ class UpliftRandomForestClassifier(_BaseUpliftForest):
                          n_jobs, random_state, verbose)
 
 
-class UpliftRandomForestRegressor(_BaseUpliftForest):
+class UpliftRandomForestRegressor(BaseUpliftForest):
     """Random forest of uplift trees for a continuous outcome; see :class:`UpliftRandomForestClassifier`."""
 
-    _binary = False
+    outcome_type = CONTINUOUS
     _criteria = REGRESSOR_CRITERIA
-    _tree_class = UpliftTreeRegressor
+    tree_class = UpliftTreeRegressor
 
     def __init__(self, n_estimators: int = 100, criterion: str = "tstat", max_depth: int = 4,
                  min_samples_leaf: int = 100, min_samples_treatment: int = 10, n_reg: float = 100,

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._base import check_is_fitted
+from ._base import TREE, model_kind
 from ._validation import PooledCategories, as_pandas, check_n_rows, encode_features
 
 __all__ = [
@@ -127,8 +127,7 @@ def training_profile(model: Any, X: Any, policy: Any = None) -> dict[str, Any]:
         ``shares`` per group, ``missing_share``), ``uplift`` (per treatment: ``edges``, ``shares``, ``mean``),
         ``segments`` (trees: ``leaf_ids`` and ``shares``, else None) and ``policy`` (None without one).
     """
-    fitted = "estimators_" if hasattr(model, "estimators_") else "tree_"
-    check_is_fitted(model, fitted)
+    kind = model_kind(model)
     if not hasattr(model, "bin_mapper_"):
         raise ValueError("training_profile needs the model right after fit (bin_mapper_); a model read from "
                          "JSON has no bins")
@@ -163,7 +162,7 @@ def training_profile(model: Any, X: Any, policy: Any = None) -> dict[str, Any]:
         "segments": None,
         "policy": None,
     }
-    if fitted == "tree_":
+    if kind == TREE:
         leaves = model.tree_.leaf_ids
         counts = np.bincount(np.searchsorted(leaves, model.tree_.apply(encoded)), minlength=len(leaves))
         profile["segments"] = {"leaf_ids": leaves.tolist(), "shares": (counts / len(encoded)).tolist()}
@@ -384,6 +383,7 @@ def drift_report(model: Any, X: Any, profile: dict[str, Any] | None = None) -> p
         ``flagged`` and ``level`` (stable, moderate shift, major shift, changed). ``attrs["n_rows"]`` holds the
         number of new rows.
     """
+    kind = model_kind(model)
     if profile is None:
         profile = getattr(model, "training_profile_", None)
         if profile is None:
@@ -413,7 +413,7 @@ def drift_report(model: Any, X: Any, profile: dict[str, Any] | None = None) -> p
                                    policy.net_value(X).to_numpy(dtype=np.float64)[:, 1:])
         treated = float(np.mean(policy.decide(X) != policy.treatments_[0]))
         rows.append(_rate_row("eligibility_rate", "treated share", settings["treated_share"], treated))
-    if profile["segments"] is not None and hasattr(model, "tree_"):
+    if profile["segments"] is not None and kind == TREE:
         leaf_ids = np.asarray(profile["segments"]["leaf_ids"])
         leaf = model.tree_.apply(encoded)
         actual = [float(np.mean(leaf == leaf_id)) for leaf_id in leaf_ids]

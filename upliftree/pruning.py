@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._params import check_real
+from ._params import check_alpha, check_choice
 from ._tree_arrays import TreeArrays
 from .segments import arm_moments
 
@@ -55,15 +55,12 @@ def prune_splits(tree: TreeArrays, validation_stats: np.ndarray, alpha: float = 
     """
     from scipy import special
 
-    check_real(alpha, "alpha", 0.0, 1.0, open_low=True)
-    if alpha >= 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    if correction not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    check_alpha(alpha)
+    check_choice(correction, "correction", CORRECTIONS)
     expected_shape = tree.stats.shape
     if validation_stats.shape != expected_shape:
         raise ValueError(f"validation_stats must have shape {expected_shape}, got {validation_stats.shape}")
-    n_splits = int((~tree.is_leaf).sum())
+    n_splits = tree.n_splits
     if n_splits == 0:
         return tree, 0
     n_tests = n_splits * (tree.n_arms - 1) if correction == "bonferroni" else 1
@@ -90,4 +87,4 @@ def prune_splits(tree: TreeArrays, validation_stats: np.ndarray, alpha: float = 
     if not collapsed:
         return tree, 0
     pruned = tree.collapse(collapsed)
-    return pruned, n_splits - int((~pruned.is_leaf).sum())
+    return pruned, n_splits - pruned.n_splits

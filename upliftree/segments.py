@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._base import check_is_fitted
-from ._kernels.histogram import COUNT, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
-from ._tree_arrays import TreeArrays
+from ._base import BINARY, check_tree_model
+from ._tree_arrays import COUNT, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2, TreeArrays
 from .inference import diff_proportions_ci, welch_ci
 from .rules import format_rule, leaf_conditions
 
@@ -122,7 +121,7 @@ def leaf_columns(model: Any, effects: NodeEffects, precision: int | None = 6) ->
     }
     for arm, label in enumerate(labels):
         columns[f"n_{label}"] = effects.count[leaves, arm].astype(np.int64)
-    outcome = "rate" if model._binary else "mean"
+    outcome = "rate" if model.outcome_type_ == BINARY else "mean"
     for arm, label in enumerate(labels):
         columns[f"{outcome}_{label}"] = effects.mean[leaves, arm]
     return columns
@@ -136,8 +135,8 @@ def segment_table(model: Any, alpha: float = 0.05) -> pd.DataFrame:
     ``uplift``, ``ci_low``, ``ci_high``, ``p_value`` and ``honest`` (whether the numbers come from rows that
     did not choose the splits). Sorted by uplift, best first.
     """
-    check_is_fitted(model)
-    effects = node_effects(model.tree_, model._binary, alpha)
+    check_tree_model(model)
+    effects = node_effects(model.tree_, model.outcome_type_ == BINARY, alpha)
     leaves = model.tree_.leaf_ids
     columns = leaf_columns(model, effects)
     several = len(model.treatments_) > 2

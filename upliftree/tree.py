@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
 from ._base import (
-    BaseEstimator,
+    BINARY,
+    CONTINUOUS,
+    OUTCOME_TYPES,
+    TREE,
     FittedAttribute,
-    check_is_fitted,
-    not_fitted,
+    UpliftModel,
     read_only,
     restore_frozen,
     spawn_generators,
 )
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels.criteria import CHI, DDP, ED, KL, TSTAT
-from ._params import check_bool, check_int, check_real
-from ._tree_arrays import InvalidTreeError, TreeArrays, arms_below, categories_per_feature
+from ._params import check_bool, check_choice, check_count_or_share, check_int, check_max_bins, check_real
+from ._tree_arrays import (
+    InvalidTreeError,
+    TreeArrays,
+    categories_per_feature,
+    estimate_nodes,
+    merge_short_leaves,
+)
 from ._validation import (
     Arms,
     FeatureSchema,
@@ -51,14 +58,15 @@ class ExperimentData:
 
 @dataclass(frozen=True, eq=False)
 class FittedInputs:
-    """What a fit learned about its inputs: feature schema, arm labels (control first) and bins.
+    """What a fit learned about its inputs: feature schema, arm labels (control first), outcome type and bins.
 
-    A forest's trees share their forest's. ``bin_mapper`` is None for a model read from a JSON file (bins
-    are not saved: prediction routes raw values).
+    A forest's trees share their forest's. ``outcome_type`` is ``"binary"`` or ``"continuous"``. ``bin_mapper``
+    is None for a model read from a JSON file (bins are not saved: prediction routes raw values).
     """
 
     schema: FeatureSchema
     treatments: np.ndarray
+    outcome_type: str
     bin_mapper: BinMapper | None = None
     feature_names: np.ndarray = field(init=False)
     n_categories: np.ndarray = field(init=False)  # per feature: -1 numeric, else its number of categories
@@ -69,6 +77,8 @@ class FittedInputs:
             raise ValueError(f"treatments must list the control label and at least one treatment, got "
                              f"{list(self.treatments)}")
         object.__setattr__(self, "treatments", treatments)
+        if self.outcome_type not in OUTCOME_TYPES:
+            raise ValueError(f"outcome_type must be one of {list(OUTCOME_TYPES)}, got {self.outcome_type!r}")
         object.__setattr__(self, "feature_names", read_only(np.array(self.schema.names, dtype=object)))
         object.__setattr__(self, "n_categories", categories_per_feature(self.schema.categories))
 
@@ -117,26 +127,18 @@ class FittedTree:
     __setstate__ = restore_frozen
 
 
-_MAX_FEATURES_ERROR = "max_features must be None, 'sqrt', 'log2', an int >= 1 or a float in (0, 1], got {!r}"
-
-
 def resolve_max_features(max_features: Any, n_features: int) -> int:
     """Number of features tried per split, like scikit-learn's ``max_features``."""
     if max_features is None:
         return n_features
-    if isinstance(max_features, str):
-        if max_features == "sqrt":
-            return max(1, int(np.sqrt(n_features)))
-        if max_features == "log2":
-            return max(1, int(np.log2(n_features)))
-        raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
-    if isinstance(max_features, Integral) and not isinstance(max_features, bool):
-        if max_features < 1:
-            raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
-        return min(int(max_features), n_features)
-    if isinstance(max_features, Real) and not isinstance(max_features, bool) and 0.0 < max_features <= 1.0:
-        return max(1, int(max_features * n_features))
-    raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
+    if max_features == "sqrt":
+        return max(1, int(np.sqrt(n_features)))
+    if max_features == "log2":
+        return max(1, int(np.log2(n_features)))
+    count_or_share = check_count_or_share(max_features, "max_features", 1, others=(None, "sqrt", "log2"))
+    if isinstance(count_or_share, int):
+        return min(count_or_share, n_features)
+    return max(1, int(count_or_share * n_features))
 
 
 def stratified_holdout(arm: np.ndarray, y: np.ndarray, binary: bool, fraction: float,
@@ -156,69 +158,24 @@ def check_size_params(estimator: Any) -> None:
     check_int(estimator.max_depth, "max_depth", 0)
     check_int(estimator.min_samples_leaf, "min_samples_leaf", 1)
     check_int(estimator.min_samples_treatment, "min_samples_treatment", 0)
-    check_int(estimator.max_bins, "max_bins", 2)
-    if estimator.max_bins > 255:
-        raise ValueError(f"max_bins must be <= 255, got {estimator.max_bins}")
+    check_max_bins(estimator.max_bins)
 
 
-class _UpliftModel(BaseEstimator):
-    """What trees and forests share: parameter checks, input preparation, fitted state and prediction."""
+class UpliftEstimatorMixin:
+    """What the estimators growing uplift trees on an experiment (trees and forests) share: parameter checks and
+    input preparation."""
 
-    _binary: bool
     _criteria: dict[str, int]
-    _fitted_attribute = "tree_"
-    _state_class: type
 
-    @property
-    def fitted_state_(self) -> Any:
-        """Everything the fit learned, as one immutable object (:class:`FittedTree`, or a forest's
-        :class:`~upliftree.forest.FittedForest`).
-
-        Fitting builds it whole and then assigns it, the one way fitted state changes: a ``predict`` running
-        in another thread meanwhile sees the old model or the new one, never a mix. The public fitted
-        attributes (``tree_``, ``schema_``, ``treatments_``, ...) read it. Assigning a state of the
-        estimator's kind (e.g. one built by a distributed fit) makes the estimator that fitted model.
-        """
-        state = self.__dict__.get("_fitted_state")
-        if state is None:
-            raise not_fitted(self)
-        return state
-
-    @fitted_state_.setter
-    def fitted_state_(self, state: Any) -> None:
-        if type(state) is not self._state_class:
-            raise TypeError(f"fitted_state_ of a {type(self).__name__} must be a {self._state_class.__name__}, "
-                            f"got {type(state).__name__}")
-        self._fitted_state = state
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return "_fitted_state" in self.__dict__
-
-    schema_ = FittedAttribute(lambda state: state.inputs.schema, "Names and kinds of the features (FeatureSchema).")
-    treatments_ = FittedAttribute(lambda state: state.inputs.treatments,
-                                  "Arm labels, control first; columns of ``predict_outcome`` follow this order.")
-    feature_names_in_ = FittedAttribute(lambda state: state.inputs.feature_names, "Feature names seen by fit.")
-    n_features_in_ = FittedAttribute(lambda state: state.inputs.n_features, "Number of features seen by fit.")
-    bin_mapper_ = FittedAttribute(lambda state: state.inputs.bin_mapper,
-                                  "Bins of the fit (absent on a model read from JSON).")
-    feature_importances_ = FittedAttribute(lambda state: state.feature_importances,
-                                           "Raw gain per feature, weighted by node size, summing to 1.")
-    training_profile_ = FittedAttribute(
-        lambda state: state.training_profile, "Training-data profile for drift monitoring (upliftree.monitor).",
-        write=lambda state, profile: replace(state, training_profile=profile))
-
-    def _check_tree_params(self) -> None:
-        if self.criterion not in self._criteria:
-            raise ValueError(
-                f"criterion must be one of {sorted(self._criteria)} for {type(self).__name__}, got {self.criterion!r}"
-            )
+    def check_params(self) -> None:
+        """Check the constructor parameters as ``fit`` does first; raises ``ValueError``/``TypeError`` naming
+        the parameter."""
+        check_choice(self.criterion, "criterion", sorted(self._criteria))
         check_size_params(self)
         check_real(self.n_reg, "n_reg", 0.0)
         check_bool(self.normalize, "normalize")
         check_bool(self.honest, "honest")
-        check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True)
-        if self.honest_fraction >= 1.0:
-            raise ValueError(f"honest_fraction must be in (0, 1), got {self.honest_fraction!r}")
+        check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True, open_high=True)
 
     def _prepare(self, X, treatment, y, sample_weight) -> tuple[FeatureSchema, Arms, ExperimentData]:
         """Validate the training data: feature schema, arm labels and the rows as the core needs them."""
@@ -227,7 +184,7 @@ class _UpliftModel(BaseEstimator):
         schema = infer_schema(X, max_categories=self.max_bins)
         arms = validate_treatment(treatment, self.control, n_rows)
         data = ExperimentData(encode_features(X, schema), arms.codes, *validate_outcome_and_weight(
-            y, sample_weight, n_rows, self._binary, self._max_row_draws(n_rows)))
+            y, sample_weight, n_rows, self.outcome_type == BINARY, self._max_row_draws(n_rows)))
         check_arm_sizes(arms, data.weight, self.min_samples_treatment)
         return schema, arms, data
 
@@ -235,46 +192,32 @@ class _UpliftModel(BaseEstimator):
         """The most times one of ``n_rows`` training rows can be in one tree's sample (once, in a tree)."""
         return 1
 
-    def _growth_params(self, n_features: int, parallel: bool) -> GrowthParams:
-        return GrowthParams(
-            criterion=self._criteria[self.criterion], binary=self._binary, normalize=bool(self.normalize),
-            n_reg=float(self.n_reg), max_depth=int(self.max_depth), min_samples_leaf=int(self.min_samples_leaf),
-            min_samples_treatment=int(self.min_samples_treatment),
-            n_features_per_split=resolve_max_features(self.max_features, n_features), parallel=parallel,
-        )
 
-    def _encode(self, X) -> np.ndarray:
-        return self.fitted_state_.inputs.encode(X)
-
-    def predict(self, X) -> np.ndarray:
-        """Uplift of each treatment over control: shape ``(n,)`` with one treatment, ``(n, k)`` with k."""
-        values = self.predict_outcome(X)
-        uplift = values[:, 1:] - values[:, :1]
-        return uplift[:, 0] if uplift.shape[1] == 1 else uplift
-
-    # -- export: JSON model file and SQL scoring, trees and forests (issue 6, upliftree.export) ---------
-    def save(self, path) -> None:
-        """Write the fitted model to ``path`` as JSON (``docs/model_json.md``); read it with ``upliftree.load``."""
-        from .export.model_json import save
-
-        save(self, path)
-
-    def to_json(self) -> str:
-        """The fitted model as a JSON document; ``upliftree.from_json`` rebuilds it exactly."""
-        from .export.model_json import to_json
-
-        return to_json(self)
-
-    def to_sql(self, table, dialect: str = "ansi", key_columns=(), leaf_actions=None,
-               tree_leaf_ids: bool = False) -> str:
-        """A ``SELECT`` over ``table`` scoring every row like ``apply``/``predict``; see
-        :func:`upliftree.export.sql.to_sql` and ``docs/export.md``."""
-        from .export.sql import to_sql
-
-        return to_sql(self, table, dialect, key_columns, leaf_actions, tree_leaf_ids)
+def max_row_draws(estimator: UpliftEstimatorMixin, n_rows: int) -> int:
+    """The most times one of ``n_rows`` training rows can be in one tree's sample of ``estimator`` (a tree: once;
+    a bootstrapped forest: up to its draws per tree), which bounds the outcome and weight checks."""
+    return estimator._max_row_draws(n_rows)
 
 
-class _BaseUpliftTree(_UpliftModel):
+def growth_params(estimator: UpliftEstimatorMixin, n_features: int, parallel: bool) -> GrowthParams:
+    """The grower's settings for a tree of ``estimator`` (a tree or a forest) on ``n_features`` features;
+    ``parallel`` builds histograms on threads (one tree), else the caller runs trees on threads (a forest).
+
+    In-memory and distributed fits (``upliftree.dask``) both take them from here.
+    """
+    return GrowthParams(
+        criterion=estimator._criteria[estimator.criterion], binary=estimator.outcome_type == BINARY,
+        normalize=bool(estimator.normalize), n_reg=float(estimator.n_reg), max_depth=int(estimator.max_depth),
+        min_samples_leaf=int(estimator.min_samples_leaf), min_samples_treatment=int(estimator.min_samples_treatment),
+        n_features_per_split=resolve_max_features(estimator.max_features, n_features), parallel=parallel,
+    )
+
+
+class TreeModel(UpliftModel):
+    """A model that is one node table, ``tree_`` (uplift trees and distilled trees): leaves, predictions, segments,
+    rule sheets and drawings."""
+
+    model_kind = TREE
     _state_class = FittedTree
 
     tree_ = FittedAttribute(lambda state: state.tree, "The fitted node table (TreeArrays, read-only).")
@@ -284,6 +227,57 @@ class _BaseUpliftTree(_UpliftModel):
                                        "Splits undone because a leaf lacked rows of some arm.")
     honest_estimates_ = FittedAttribute(lambda state: state.honest_estimates,
                                         "Whether node statistics come from rows that did not grow the tree.")
+
+    # Each reads the fitted state once: a refit in another thread cannot give it one model's tree and another's
+    # schema.
+    def apply(self, X) -> np.ndarray:
+        """Leaf id (row of the node table ``tree_``) of every row of ``X``."""
+        state = self.fitted_state_
+        return state.tree.apply(state.inputs.encode(X))
+
+    def predict_outcome(self, X) -> np.ndarray:
+        """Expected outcome per arm, shape ``(n, k + 1)``, control first (order of ``treatments_``)."""
+        state = self.fitted_state_
+        return state.tree.value[state.tree.apply(state.inputs.encode(X))]
+
+    # -- segments, rule sheets and drawings (issues 3 and 6); delegations, see docs/architecture.md -------------
+    def segments(self, alpha: float = 0.05):
+        """Segment table: one row per leaf (and treatment), with rule, counts, uplift, CI and p-value.
+
+        See :func:`upliftree.segments.segment_table` and ``docs/honesty.md``.
+        """
+        from .segments import segment_table
+
+        return segment_table(self, alpha)
+
+    def rules(self, format: str = "text", alpha: float = 0.05, leaf_actions=None, leaf_values=None,
+              precision: int | None = 6):
+        """Segments as an indented text tree, a Markdown/CSV sheet, a DataFrame or pandas query strings.
+
+        See :func:`upliftree.export.sheets.rules` and ``docs/export.md``.
+        """
+        from .export.sheets import rules
+
+        return rules(self, format, alpha, leaf_actions, leaf_values, precision)
+
+    def to_dot(self, alpha: float = 0.05, precision: int | None = 4) -> str:
+        """Graphviz DOT source of the tree; see :func:`upliftree.export.dot.to_dot`."""
+        from .export.dot import to_dot
+
+        return to_dot(self, alpha, precision)
+
+    def plot(self, path, format: str = "svg", alpha: float = 0.05, precision: int | None = 4,
+             renderer: str = "auto"):
+        """Draw the tree to ``path`` (svg, png or pdf) with Graphviz's ``dot``, or matplotlib without it (see
+        :func:`upliftree.export.dot.plot`); returns the path."""
+        from .export.dot import plot
+
+        return plot(self, path, format, alpha, precision, renderer=renderer)
+
+
+class BaseUpliftTree(UpliftEstimatorMixin, TreeModel):
+    """An uplift tree grown on an experiment: fit (honest or not), prune and calibration on held-out rows."""
+
     n_splits_pruned_ = FittedAttribute(lambda state: state.n_splits_pruned, "Splits removed by the last prune.")
 
     def __init__(self, criterion: str, max_depth: int = 5, min_samples_leaf: int = 100,
@@ -305,7 +299,7 @@ class _BaseUpliftTree(_UpliftModel):
 
     # -- fitting ---------------------------------------------------------------------------------------
     def fit(self, X, treatment, y, sample_weight=None, *, X_est=None, treatment_est=None, y_est=None,
-            sample_weight_est=None) -> _BaseUpliftTree:
+            sample_weight_est=None) -> BaseUpliftTree:
         """Grow the tree on ``X, treatment, y``.
 
         With ``honest=True`` the rows are split, stratified by arm (and outcome when binary), into a part
@@ -313,7 +307,7 @@ class _BaseUpliftTree(_UpliftModel):
         ``X_est, treatment_est, y_est`` (and optionally ``sample_weight_est``) to estimate on another sample
         instead (all rows then grow the tree). See ``docs/honesty.md``.
         """
-        self._check_tree_params()
+        self.check_params()
         schema, arms, data = self._prepare(X, treatment, y, sample_weight)
         split_rng, binning_rng, growth_rng = spawn_generators(self.random_state, 3)
 
@@ -323,7 +317,8 @@ class _BaseUpliftTree(_UpliftModel):
             estimation = self._estimation_data(X_est, treatment_est, y_est, sample_weight_est, schema,
                                                arms.labels)
         elif self.honest:
-            held_out = stratified_holdout(data.arm, data.y, self._binary, self.honest_fraction, split_rng)
+            held_out = stratified_holdout(data.arm, data.y, self.outcome_type == BINARY, self.honest_fraction,
+                                          split_rng)
             structure, estimation = _subset(data, ~held_out), _subset(data, held_out)
             for part, rows in (("structure", structure), ("estimation", estimation)):
                 check_arm_sizes(Arms(rows.arm, arms.labels), rows.weight, self.min_samples_treatment,
@@ -334,16 +329,17 @@ class _BaseUpliftTree(_UpliftModel):
 
         bin_mapper = BinMapper(self.max_bins, random_state=binning_rng).fit(structure.encoded, schema)
         source = HistogramSource.of(bin_mapper.transform(structure.encoded), structure.arm, structure.weight,
-                                    structure.y, arms.n_arms, bin_mapper.missing_bin_ + 1, self._binary)
+                                    structure.y, arms.n_arms, bin_mapper.missing_bin_ + 1,
+                                    self.outcome_type == BINARY)
         n_rows = len(structure.arm)
         tree = grow_tree(source, bin_mapper, np.arange(n_rows), np.ones(n_rows, dtype=np.int32),
-                         self._growth_params(schema.n_features, parallel=True), growth_rng)
+                         growth_params(self, schema.n_features, parallel=True), growth_rng)
         if honest_estimates:
             tree, n_merged = estimate_nodes(tree, estimation, self.min_samples_treatment)
         else:
             tree, n_merged = merge_short_leaves(tree, self.min_samples_treatment)
-        self.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, bin_mapper), tree, n_merged,
-                                        honest_estimates)
+        self.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, self.outcome_type, bin_mapper), tree,
+                                        n_merged, honest_estimates)
         return self
 
     def _estimation_data(self, X_est, treatment_est, y_est, sample_weight_est, schema: FeatureSchema,
@@ -358,37 +354,16 @@ class _BaseUpliftTree(_UpliftModel):
             raise ValueError(f"treatment{suffix} must be 1-D with one label per row of X{suffix} ({n_rows})")
         estimation = ExperimentData(
             encode_features(X_est, schema), arm_codes(labels, arm_labels, f"treatment{suffix}"),
-            *validate_outcome_and_weight(y_est, sample_weight_est, n_rows, self._binary, suffix=suffix),
+            *validate_outcome_and_weight(y_est, sample_weight_est, n_rows, self.outcome_type == BINARY,
+                                         suffix=suffix),
         )
         check_arm_sizes(Arms(estimation.arm, arm_labels), estimation.weight, self.min_samples_treatment,
                         f"treatment{suffix}")
         return estimation
 
-    # -- prediction ------------------------------------------------------------------------------------
-    # Each reads the fitted state once: a refit in another thread cannot give it one model's tree and another's
-    # schema.
-    def apply(self, X) -> np.ndarray:
-        """Leaf id (row of the node table ``tree_``) of every row of ``X``."""
-        state = self.fitted_state_
-        return state.tree.apply(state.inputs.encode(X))
-
-    def predict_outcome(self, X) -> np.ndarray:
-        """Expected outcome per arm, shape ``(n, k + 1)``, control first (order of ``treatments_``)."""
-        state = self.fitted_state_
-        return state.tree.value[state.tree.apply(state.inputs.encode(X))]
-
-    # -- honest inference: segment table, pruning on held-out rows, calibration (issue 3) --------------
-    def segments(self, alpha: float = 0.05):
-        """Segment table: one row per leaf (and treatment), with rule, counts, uplift, CI and p-value.
-
-        See :func:`upliftree.segments.segment_table` and ``docs/honesty.md``.
-        """
-        from .segments import segment_table
-
-        return segment_table(self, alpha)
-
+    # -- honest inference: pruning on held-out rows, calibration (issue 3) ----------------------------
     def prune(self, X_val, treatment_val, y_val, sample_weight_val=None, *, alpha: float = 0.05,
-              correction: str = "bonferroni") -> _BaseUpliftTree:
+              correction: str = "bonferroni") -> BaseUpliftTree:
         """Remove, bottom-up, the splits whose children's uplift difference does not replicate on held-out rows.
 
         Node statistics stay those of the fit. Sets ``n_splits_pruned_`` and drops ``training_profile_``
@@ -415,7 +390,6 @@ class _BaseUpliftTree(_UpliftModel):
         """
         from .metrics import calibration_table, one_vs_control
 
-        check_is_fitted(self)
         if arm is None:
             if len(self.treatments_) > 2:
                 raise ValueError(f"arm must name one of the treatments {list(self.treatments_[1:])}")
@@ -423,31 +397,6 @@ class _BaseUpliftTree(_UpliftModel):
         rows = one_vs_control(y, self.predict(X), treatment, arm=arm, control=self.treatments_[0],
                               arms=list(self.treatments_[1:]))
         return calibration_table(*rows, bins=bins, alpha=alpha)
-
-    # -- export: rule sheets and Graphviz drawings (issue 6, upliftree.export) -------------------------
-    def rules(self, format: str = "text", alpha: float = 0.05, leaf_actions=None, leaf_values=None,
-              precision: int | None = 6):
-        """Segments as an indented text tree, a Markdown/CSV sheet, a DataFrame or pandas query strings.
-
-        See :func:`upliftree.export.sheets.rules` and ``docs/export.md``.
-        """
-        from .export.sheets import rules
-
-        return rules(self, format, alpha, leaf_actions, leaf_values, precision)
-
-    def to_dot(self, alpha: float = 0.05, precision: int | None = 4) -> str:
-        """Graphviz DOT source of the tree; see :func:`upliftree.export.dot.to_dot`."""
-        from .export.dot import to_dot
-
-        return to_dot(self, alpha, precision)
-
-    def plot(self, path, format: str = "svg", alpha: float = 0.05, precision: int | None = 4,
-             renderer: str = "auto"):
-        """Draw the tree to ``path`` (svg, png or pdf) with Graphviz's ``dot``, or matplotlib without it (see
-        :func:`upliftree.export.dot.plot`); returns the path."""
-        from .export.dot import plot
-
-        return plot(self, path, format, alpha, precision, renderer=renderer)
 
 
 def tree_feature_importances(tree: TreeArrays, n_features: int) -> np.ndarray:
@@ -459,38 +408,11 @@ def tree_feature_importances(tree: TreeArrays, n_features: int) -> np.ndarray:
     return importances / total if total > 0 else np.zeros(n_features)
 
 
-def estimate_nodes(tree: TreeArrays, estimation: ExperimentData, min_samples_treatment: int,
-                   rows: np.ndarray | None = None, root_fallback: np.ndarray | None = None) -> tuple[TreeArrays, int]:
-    """Fill node statistics from ``estimation`` rows (all, or ``rows``); merge leaves lacking an arm.
-
-    A leaf with fewer than ``min_samples_treatment`` rows (or no weight) of some arm would report a made-up
-    rate, so its parent's split is undone, repeatedly. Returns the tree and the number of splits undone.
-    """
-    stats = tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y, rows)
-    return merge_short_leaves(tree.with_stats(stats, root_fallback), min_samples_treatment)
-
-
-def merge_short_leaves(tree: TreeArrays, min_samples_treatment: int) -> tuple[TreeArrays, int]:
-    """Undo the splits of leaves lacking an arm in ``tree.stats``, repeatedly (see :func:`estimate_nodes`).
-
-    A node's statistics already sum its subtree's rows, so a collapsed node keeps them: no rows are routed
-    again, which lets distributed fits pass statistics summed over partitions.
-    """
-    n_splits_before = int((~tree.is_leaf).sum())
-    while True:
-        short = tree.is_leaf & arms_below(tree.stats, min_samples_treatment)
-        short[0] = False
-        if not short.any():
-            break
-        tree = tree.collapse(np.unique(tree.parent[short]))
-    return tree, n_splits_before - int((~tree.is_leaf).sum())
-
-
 def _subset(data: ExperimentData, mask: np.ndarray) -> ExperimentData:
     return ExperimentData(data.encoded[mask], data.arm[mask], data.y[mask], data.weight[mask])
 
 
-class UpliftTreeClassifier(_BaseUpliftTree):
+class UpliftTreeClassifier(BaseUpliftTree):
     """Uplift tree for a binary outcome (0/1 or bool).
 
     Parameters
@@ -537,13 +459,15 @@ class UpliftTreeClassifier(_BaseUpliftTree):
         Splits undone because a leaf had fewer than ``min_samples_treatment`` estimation rows in some arm.
     honest_estimates_ : bool
         Whether node statistics come from rows that did not grow the tree (``honest=True`` or ``X_est``).
+    outcome_type_ : str
+        ``"binary"``, the class's ``outcome_type`` (every fitted model has ``outcome_type_``).
     n_splits_pruned_ : int
         Splits removed by the last :meth:`prune` (set by ``prune``).
     schema_ : FeatureSchema
     bin_mapper_ : BinMapper
     """
 
-    _binary = True
+    outcome_type = BINARY
     _criteria = CLASSIFIER_CRITERIA
 
     def __init__(self, criterion: str = "kl", max_depth: int = 5, min_samples_leaf: int = 100,
@@ -554,7 +478,7 @@ class UpliftTreeClassifier(_BaseUpliftTree):
                          max_features, max_bins, control, honest, honest_fraction, random_state)
 
 
-class UpliftTreeRegressor(_BaseUpliftTree):
+class UpliftTreeRegressor(BaseUpliftTree):
     """Uplift tree for a continuous outcome (e.g. revenue).
 
     Parameters are those of :class:`UpliftTreeClassifier`, except ``criterion``:
@@ -566,7 +490,7 @@ class UpliftTreeRegressor(_BaseUpliftTree):
         test of Su et al. 2009), which prefers splits whose effect difference is large relative to noise.
     """
 
-    _binary = False
+    outcome_type = CONTINUOUS
     _criteria = REGRESSOR_CRITERIA
 
     def __init__(self, criterion: str = "tstat", max_depth: int = 5, min_samples_leaf: int = 100,

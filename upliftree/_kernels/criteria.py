@@ -11,7 +11,7 @@ docs/architecture.md, "Kernel rules").
 import numpy as np
 from numba import njit
 
-from .histogram import WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
+from .stats_layout import WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 
 KL = 0
 ED = 1

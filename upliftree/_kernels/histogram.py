@@ -17,12 +17,7 @@ features per thread.
 import numpy as np
 from numba import njit
 
-COUNT = 0  # number of rows (unweighted), for min_samples_leaf / min_samples_treatment
-WEIGHT = 1  # sum of sample weights
-WEIGHTED_Y = 2  # sum of weight * y
-WEIGHTED_Y2 = 3  # sum of weight * y**2, for variances of continuous outcomes
-WEIGHT_SQUARED = 4  # sum of weight**2, for effective sample sizes (sum w)^2 / sum w^2 of weighted intervals
-N_STATS = 5
+from .stats_layout import COUNT, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 
 @njit(cache=True, nogil=True)

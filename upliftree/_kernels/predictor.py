@@ -11,7 +11,7 @@ reference counting on every call, which made traversal about ten times slower.
 import numpy as np
 from numba import njit
 
-from .histogram import N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
+from .stats_layout import N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 
 @njit(cache=True, nogil=True)
@@ -108,7 +108,7 @@ def order_keys(values):
 def forest_pass(values, row_stride, column_stride, start, stop, columns, tree_roots, tree_depths, next_node, slot,
                 split_key, is_categorical, category_bitset, categorical, leaf_id, value, want_leaves, leaves, mean,
                 block, block_float):
-    """One pass of rows ``start..stop`` through a lockstep forest table (built by ``forest.StackedForest``).
+    """One pass of rows ``start..stop`` through a lockstep forest table (built by ``predictor.StackedForest``).
 
     Blocks of ``ROW_BLOCK`` rows copy the ``columns`` of the matrix (``values`` with its strides) the forest
     splits on into a buffer, and a node reads its row's entry at ``slot[node] + offset`` of it (see

@@ -14,7 +14,7 @@ from numba import njit
 
 from .boundary import kernel_array
 from .criteria import DDP, TSTAT, arm_divergence, arm_means, split_gain
-from .histogram import COUNT, N_STATS, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
+from .stats_layout import COUNT, N_STATS, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 
 # The criteria read count, weight and the weighted outcome moments; the squared weight is not needed here.
 SPLIT_STATS = WEIGHTED_Y2 + 1

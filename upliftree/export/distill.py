@@ -15,13 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from .._base import FittedAttribute, check_is_fitted, spawn_generators
+from .._base import BINARY, FittedAttribute, model_kind, spawn_generators
 from .._grower import HistogramSource, _NodeTable, _record_split
-from .._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 from .._kernels.partition import partition_rows
+from .._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2, estimate_nodes
 from .._validation import (
     Arms,
-    arm_codes,
     as_pandas,
     check_arm_sizes,
     check_n_rows,
@@ -29,7 +28,7 @@ from .._validation import (
     validate_outcome_and_weight,
 )
 from ..binning import BinMapper
-from ..tree import ExperimentData, FittedInputs, FittedTree, _BaseUpliftTree, check_size_params, estimate_nodes
+from ..tree import ExperimentData, FittedInputs, FittedTree, TreeModel, check_size_params
 
 __all__ = ["DistilledUpliftTree", "distill"]
 
@@ -38,23 +37,28 @@ RELATIVE_TOLERANCE = 1e-10
 
 @dataclass(frozen=True, eq=False)
 class FittedDistilledTree(FittedTree):
-    """A distilled tree's fitted state: a tree's, plus the imitated model's outcome kind and the fit's scores."""
+    """A distilled tree's fitted state: a tree's (with the imitated model's outcome type), plus the fit's scores."""
 
-    binary: bool = True
     fidelity_r2: float | None = None
     qini_model: float | None = None
     qini_distilled: float | None = None
     qini_kept: float | None = None
 
 
-class DistilledUpliftTree(_BaseUpliftTree):
-    """A shallow uplift tree fitted to another model's predictions; build it with :func:`distill`.
+class DistilledUpliftTree(TreeModel):
+    """A shallow tree fitted to another model's predicted uplift: ``DistilledUpliftTree(forest).fit(X, treatment, y)``
+    or :func:`distill`.
 
     It predicts, applies, exports (rules, SQL, JSON, drawings) and reports segments like an
-    :class:`~upliftree.UpliftTreeClassifier`.
+    :class:`~upliftree.UpliftTreeClassifier`; it is not pruned or calibrated (its leaves hold the model's
+    predictions, not estimates of their own).
 
     Parameters
     ----------
+    model : fitted upliftree tree or forest
+        The model to imitate. Like the estimator of a scikit-learn meta-estimator it stays a parameter of the
+        fitted tree (``set_params(model=None)`` drops it; the fitted tree does not need it), and a JSON model
+        file does not hold it: a loaded distilled tree has ``model=None``.
     max_depth : int
         Maximum depth (the root has depth 0).
     min_samples_leaf : int
@@ -80,34 +84,37 @@ class DistilledUpliftTree(_BaseUpliftTree):
         ``qini_distilled_ / qini_model_``; NaN when the model's Qini is not positive.
     n_splits_merged_ : int
         Splits undone because a leaf had fewer than ``min_samples_treatment`` rows of some arm.
+    outcome_type_ : str
+        The imitated model's (``"binary"`` or ``"continuous"``): rule sheets print rates or means by it.
     """
 
     _state_class = FittedDistilledTree
-
-    # The outcome kind is the imitated model's, so it is fitted state here (a class constant for other trees).
-    _binary = FittedAttribute(lambda state: state.binary, "Whether the imitated model's outcome is binary.")
+    outcome_type = None  # the imitated model's: ``outcome_type_`` once fitted
     fidelity_r2_ = FittedAttribute(lambda state: state.fidelity_r2, "Share of the predicted uplift's variance kept.")
     qini_model_ = FittedAttribute(lambda state: state.qini_model, "Qini coefficient of the imitated model.")
     qini_distilled_ = FittedAttribute(lambda state: state.qini_distilled, "Qini coefficient of the tree.")
     qini_kept_ = FittedAttribute(lambda state: state.qini_kept, "qini_distilled_ / qini_model_.")
 
-    def __init__(self, max_depth: int = 3, min_samples_leaf: int = 100, min_samples_treatment: int = 10,
-                 max_bins: int = 255, random_state: Any = None):
+    def __init__(self, model: Any = None, max_depth: int = 3, min_samples_leaf: int = 100,
+                 min_samples_treatment: int = 10, max_bins: int = 255, random_state: Any = None):
+        self.model = model
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
         self.min_samples_treatment = min_samples_treatment
         self.max_bins = max_bins
         self.random_state = random_state
 
-    def _check_tree_params(self) -> None:
+    def check_params(self) -> None:
+        """Check the constructor parameters as ``fit`` does first; raises ``ValueError``/``TypeError`` naming
+        the parameter."""
         check_size_params(self)
 
-    def fit(self, model: Any, X, treatment, y, sample_weight=None) -> DistilledUpliftTree:
-        """Grow the tree on ``model``'s predictions for ``X``; estimate nodes and Qini on ``treatment, y``."""
-        self._check_tree_params()
-        if not hasattr(model, "predict_outcome") or not hasattr(model, "_fitted_attribute"):
-            raise TypeError(f"model must be a fitted upliftree tree or forest, got {type(model).__name__}")
-        check_is_fitted(model, model._fitted_attribute)
+    def fit(self, X, treatment, y, sample_weight=None) -> DistilledUpliftTree:
+        """Grow the tree on ``model``'s predictions for ``X``; node statistics and Qini coefficients from the
+        experiment rows ``treatment, y`` (weighted by ``sample_weight``)."""
+        self.check_params()
+        model = self.model
+        model_kind(model)
         X = as_pandas(X, "X")
         model_inputs = model.fitted_state_.inputs
         treatments = tuple(model_inputs.treatments)
@@ -115,9 +122,8 @@ class DistilledUpliftTree(_BaseUpliftTree):
         labels = np.asarray(treatment)
         if labels.ndim != 1 or len(labels) != n_rows:
             raise ValueError(f"treatment must be 1-D with one label per row of X ({n_rows})")
-        binary = model._binary
-        data = ExperimentData(model_inputs.encode(X), arm_codes(labels, treatments),
-                              *validate_outcome_and_weight(y, sample_weight, n_rows, binary))
+        data = ExperimentData(model_inputs.encode(X), model.arm_index(labels),
+                              *validate_outcome_and_weight(y, sample_weight, n_rows, model.outcome_type_ == BINARY))
         check_arm_sizes(Arms(data.arm, treatments), data.weight, self.min_samples_treatment)
         # Missing values met while distilling steer the splits too: the flags cover the model's training data
         # and X (where unseen categories also count, as the tree routes them like missing values).
@@ -143,7 +149,7 @@ class DistilledUpliftTree(_BaseUpliftTree):
         qini_model = _qini(target, labels, y, treatments)
         qini_distilled = _qini(distilled_uplift, labels, y, treatments)
         self.fitted_state_ = FittedDistilledTree(
-            FittedInputs(schema, treatments, bin_mapper), tree, n_merged, honest_estimates=False, binary=binary,
+            FittedInputs(schema, treatments, model.outcome_type_, bin_mapper), tree, n_merged, honest_estimates=False,
             fidelity_r2=float(1.0 - residual / spread) if spread > 0 else float("nan"), qini_model=qini_model,
             qini_distilled=qini_distilled, qini_kept=qini_distilled / qini_model if qini_model > 0 else float("nan"),
         )
@@ -298,6 +304,6 @@ def distill(model: Any, X, treatment, y, *, max_depth: int = 3, min_samples_leaf
     DistilledUpliftTree
         With ``fidelity_r2_``, ``qini_model_``, ``qini_distilled_`` and ``qini_kept_``.
     """
-    return DistilledUpliftTree(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+    return DistilledUpliftTree(model, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
                                min_samples_treatment=min_samples_treatment, max_bins=max_bins,
-                               random_state=random_state).fit(model, X, treatment, y, sample_weight)
+                               random_state=random_state).fit(X, treatment, y, sample_weight)

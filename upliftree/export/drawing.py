@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._base import check_is_fitted
+from .._base import check_tree_model
 from .._format import OutcomeFormat, interval_label
 from ..rules import format_condition, missing_note
 from ..segments import NodeEffects, node_effects
@@ -86,7 +86,7 @@ def tree_drawing(model: Any, alpha: float = 0.05, precision: int | None = 4) -> 
     precision : int or None
         Significant digits of thresholds; None prints them exactly.
     """
-    check_is_fitted(model)
+    check_tree_model(model)
     tree = model.tree_
     numbers = outcome_format(model)
     effects = node_effects(tree, numbers.binary, alpha)

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._base import check_is_fitted
+from .._base import BINARY, check_tree_model
 from .._format import OutcomeFormat, decimals_for, fixed, interval_label, markdown_cell, outcome_scale
-from .._kernels.histogram import COUNT, WEIGHT, WEIGHTED_Y2
+from .._params import check_choice
+from .._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y2
 from ..rules import Condition, format_condition, format_rule, leaf_conditions, missing_note
 from ..segments import NodeEffects, node_effects
 from .conditions import rule_expression
@@ -34,7 +35,7 @@ def outcome_format(model: Any) -> OutcomeFormat:
     mean square over the rows of the root (the estimation rows of an honest tree)."""
     root = model.tree_.stats[0]
     scale = outcome_scale(float(root[:, WEIGHT].sum()), float(root[:, WEIGHTED_Y2].sum()))
-    return OutcomeFormat.for_scale(model._binary, scale)
+    return OutcomeFormat.for_scale(model.outcome_type_ == BINARY, scale)
 
 
 def node_shares(model: Any) -> np.ndarray:
@@ -90,9 +91,9 @@ def segment_sheet(model: Any, alpha: float = 0.05, leaf_actions: Any = None, lea
     leaf id -> action label / net value per row, e.g. from a policy) are given. Rows are sorted by uplift
     (the largest over treatments), best first.
     """
-    check_is_fitted(model)
+    check_tree_model(model)
     tree = model.tree_
-    effects = node_effects(tree, model._binary, alpha)
+    effects = node_effects(tree, model.outcome_type_ == BINARY, alpha)
     leaves = tree.leaf_ids
     labels = [str(label) for label in model.treatments_]
     shares = node_shares(model)
@@ -103,7 +104,7 @@ def segment_sheet(model: Any, alpha: float = 0.05, leaf_actions: Any = None, lea
     }
     for arm, label in enumerate(labels):
         columns[f"n_{label}"] = effects.count[leaves, arm].astype(np.int64)
-    outcome = "rate" if model._binary else "mean"
+    outcome = "rate" if model.outcome_type_ == BINARY else "mean"
     for arm, label in enumerate(labels):
         columns[f"{outcome}_{label}"] = effects.mean[leaves, arm]
     for arm, label in enumerate(labels[1:]):
@@ -169,9 +170,9 @@ def text_tree(model: Any, alpha: float = 0.05, precision: int | None = 6) -> str
     A last line says where missing values go when the conditions leave them out
     (:func:`upliftree.rules.missing_note`).
     """
-    check_is_fitted(model)
+    check_tree_model(model)
     tree = model.tree_
-    effects = node_effects(tree, model._binary, alpha)
+    effects = node_effects(tree, model.outcome_type_ == BINARY, alpha)
     shares = node_shares(model)
     numbers = outcome_format(model)
     lines: list[str] = []
@@ -358,7 +359,7 @@ def leaf_queries(model: Any) -> dict[int, str]:
     Column names are backtick-quoted and thresholds exact; use ``X.query(text, engine="python")`` (the
     strings call ``.isna()``/``.notna()``, which the numexpr engine does not support).
     """
-    check_is_fitted(model)
+    check_tree_model(model)
     tree = model.tree_
     names = model.schema_.names
     split_features = np.unique(tree.feature[tree.children_left >= 0])
@@ -391,8 +392,7 @@ def rules(model: Any, format: str = "text", alpha: float = 0.05, leaf_actions: A
     precision : int or None
         Significant digits of thresholds in rule text; None prints them exactly.
     """
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {list(FORMATS)}, got {format!r}")
+    check_choice(format, "format", FORMATS)
     if format == "text":
         return text_tree(model, alpha, precision)
     if format == "query":

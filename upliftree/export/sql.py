@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .._base import FOREST, model_kind
+from .._params import check_choice
 from ..rules import Condition, leaf_conditions
 from .conditions import rule_expression
 
@@ -276,16 +278,13 @@ def to_sql(model: Any, table: str | Sequence[str], dialect: str = "ansi", key_co
         The query. Its columns: the key columns, ``leaf_id`` (a tree) and ``uplift`` (one treatment) or
         ``uplift_<arm>`` (several), and ``action`` when ``leaf_actions`` is given.
     """
-    if dialect not in DIALECTS:
-        raise ValueError(f"dialect must be one of {sorted(DIALECTS)}, got {dialect!r}")
+    check_choice(dialect, "dialect", sorted(DIALECTS))
     sql = DIALECTS[dialect]
     if isinstance(key_columns, str) or not all(isinstance(name, str) for name in key_columns):
         raise TypeError(f"key_columns must be a sequence of column names, got {key_columns!r}")
     keys = [sql.identifier(name) for name in key_columns]
-    is_forest = hasattr(model, "estimators_")
+    is_forest = model_kind(model) == FOREST
     trees = model.estimators_ if is_forest else [model]
-    if not is_forest and not hasattr(model, "tree_"):
-        raise ValueError(f"This {type(model).__name__} instance is not fitted yet; call fit first.")
     uplift_names = _uplift_names([str(label) for label in model.treatments_])
     leaf_names = [f"leaf_id_{index}" for index in range(len(trees))] if is_forest else ["leaf_id"]
     output_names = list(key_columns) + (leaf_names if tree_leaf_ids or not is_forest else []) + uplift_names

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._params import check_choice
 from .._validation import (
     FeatureSchema,
     Propensities,
@@ -101,8 +102,7 @@ def prepare(X: Any, treatment: Any, y: Any, sample_weight: Any, propensity: Any,
     ``outcome`` is ``"binary"`` (y must be 0/1), ``"continuous"`` or ``"auto"`` (binary when every value is 0
     or 1). Columns of ``X`` named by ``propensity`` or ``cluster`` describe the design and are not features.
     """
-    if outcome not in OUTCOME_TYPES:
-        raise ValueError(f"outcome must be one of {list(OUTCOME_TYPES)}, got {outcome!r}")
+    check_choice(outcome, "outcome", OUTCOME_TYPES)
     n_rows = check_n_rows(X)
     features = _design_columns(X, propensity, cluster)
     schema = infer_schema(features)

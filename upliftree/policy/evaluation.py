@@ -7,8 +7,9 @@ row's expected outcome under arm ``a``:
 - doubly robust (``"dr"``): ``G[i, a] = m_a(x_i) + 1[A_i = a] (Y_i - m_a(x_i)) / p_i`` with an outcome
   model ``m`` (the uplift model's ``predict_outcome``, else the arm means of the evaluation rows).
 
-``p_i`` is the probability of the arm row ``i`` received (given, or each arm's share of the rows). Formulas
-and assumptions: ``docs/policy.md``.
+``p_i`` is the probability of the arm row ``i`` received (given, or each arm's share of the rows: then the arms
+must not depend on the features, which :mod:`.randomization` checks). Formulas and assumptions:
+``docs/policy.md``.
 """
 
 from __future__ import annotations
@@ -21,18 +22,21 @@ import numpy as np
 import pandas as pd
 
 from .._base import spawn_generators
-from .._params import check_int
+from .._format import p_value as format_p_value
+from .._params import check_alpha, check_choice, check_int
 from .._validation import (
-    _check_1d,
     arm_codes,
     as_pandas,
+    check_1d,
     check_n_rows,
     labels_equal,
+    validate_cluster,
     validate_outcome,
     validate_treatment,
 )
 from .allocation import with_control
 from .amounts import per_row_columns, per_treatment_constants, resolve
+from .randomization import DEPENDENCE_ALPHA, arm_dependence
 from .targeting import Policy
 
 ESTIMATORS = ("ipw", "dr")
@@ -103,28 +107,37 @@ def _estimates(data: _Experiment, weight: np.ndarray) -> np.ndarray:
     return estimates
 
 
-def _bootstrap(data: _Experiment, n_boot: int, generator: np.random.Generator) -> np.ndarray:
-    """Estimates on ``n_boot`` resamples of the rows (drawn with replacement), in memory-sized blocks."""
+def _bootstrap(data: _Experiment, n_boot: int, generator: np.random.Generator,
+               cluster: np.ndarray | None) -> np.ndarray:
+    """Estimates on ``n_boot`` resamples of the rows, or of whole clusters (cluster codes ``cluster``), drawn
+    with replacement, in memory-sized blocks."""
     n_rows = len(data.arm)
+    n_units = n_rows if cluster is None else int(cluster.max()) + 1
     block = max(1, RESAMPLE_CELLS // n_rows)
     draws = []
     for start in range(0, n_boot, block):
         size = min(block, n_boot - start)
-        drawn = generator.integers(0, n_rows, (size, n_rows)) + n_rows * np.arange(size)[:, None]
-        copies = np.bincount(drawn.ravel(), minlength=size * n_rows).reshape(size, n_rows)
-        draws.append(_estimates(data, copies.astype(np.float64)))
+        drawn = generator.integers(0, n_units, (size, n_units)) + n_units * np.arange(size)[:, None]
+        copies = np.bincount(drawn.ravel(), minlength=size * n_units).reshape(size, n_units)
+        draws.append(_estimates(data, (copies if cluster is None else copies[:, cluster]).astype(np.float64)))
     return np.concatenate(draws)
 
 
 def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, propensity: Any = None,
-                 estimator: str = "dr", n_boot: int = 1000, alpha: float = 0.05, benefit: Any = None,
-                 cost: Any = None, control: Any = None, outcome_model: Any = None, random_state: Any = None,
-                 **decide_kwargs: Any) -> pd.DataFrame:
+                 cluster: Any = None, estimator: str = "dr", n_boot: int = 1000, alpha: float = 0.05,
+                 benefit: Any = None, cost: Any = None, control: Any = None, outcome_model: Any = None,
+                 random_state: Any = None, **decide_kwargs: Any) -> pd.DataFrame:
     """Estimate, on held-out randomized rows, the mean outcome and net value a policy would achieve.
 
     The policy is compared with treating nobody, treating everyone with each treatment, and random
-    targeting with the policy's arm shares; intervals come from a bootstrap over rows (outcome models fitted
-    elsewhere stay fixed; arm shares and arm means are re-estimated in every resample).
+    targeting with the policy's arm shares; intervals come from a bootstrap over rows, or over clusters with
+    ``cluster`` (outcome models fitted elsewhere stay fixed; arm shares and arm means are re-estimated in
+    every resample).
+
+    Without ``propensity`` the arms must have been randomized with fixed probabilities: when a chi-squared
+    test finds that the arm shares clearly depend on a feature of ``X`` or on the policy's assignments
+    (:mod:`upliftree.policy.randomization`), as they do in data a policy logged, the call is refused with a
+    ``ValueError`` rather than returning a biased value.
 
     Parameters
     ----------
@@ -139,6 +152,8 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
         Probability of each row's received arm: ``None`` (each arm's share of the rows, for a randomized
         experiment with fixed probabilities), ``{label: probability}`` for every arm, one value per row (e.g.
         ``assignment_probability`` of :meth:`Policy.eligibility`), or ``(n, n_arms)`` per arm.
+    cluster : None, array-like or column name of ``X``
+        Ids of the unit of randomization (store, household): the bootstrap resamples whole clusters.
     estimator : {"dr", "ipw"}
         Doubly robust or inverse propensity weighting (module docstring).
     n_boot : int
@@ -163,11 +178,9 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
         ``policy_gain`` (the policy's net value minus the row's), each estimate with ``_low`` / ``_high``
         interval bounds. ``attrs`` holds the estimator, alpha, n_boot and n_rows.
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {list(ESTIMATORS)}, got {estimator!r}")
+    check_choice(estimator, "estimator", ESTIMATORS)
     n_boot = check_int(n_boot, "n_boot", 1)
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    check_alpha(alpha)
     X = as_pandas(X, "X")
     n_rows = check_n_rows(X)
     if isinstance(policy_or_assignments, Policy):
@@ -177,8 +190,8 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
             raise ValueError(f"{given} come from the Policy; pass them only with an array of assignments")
         policy = policy_or_assignments
         labels = tuple(policy.treatments_)
-        arm = arm_codes(_check_1d(treatment, "treatment", n_rows), labels)
-        assigned = policy._plan(X, **decide_kwargs).codes
+        arm = arm_codes(check_1d(treatment, "treatment", n_rows), labels)
+        assigned = arm_codes(policy.decide(X, **decide_kwargs), labels)
         benefit_per_arm = policy.treatment_benefit
         cost_per_arm = policy.treatment_cost(X)
         if outcome_model is None and callable(getattr(policy.model, "predict_outcome", None)):
@@ -190,7 +203,7 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
             raise ValueError("control=<label of the control arm> is required with an array of assignments")
         arms = validate_treatment(treatment, control, n_rows)
         labels, arm = arms.labels, arms.codes
-        assignments = _check_1d(policy_or_assignments, "policy_or_assignments", n_rows)
+        assignments = check_1d(policy_or_assignments, "policy_or_assignments", n_rows)
         unknown = sorted({str(label) for label in pd.unique(assignments)
                           if not any(labels_equal(label, known) for known in labels)})
         if unknown:
@@ -203,6 +216,12 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
     missing_arms = [label for code, label in enumerate(labels) if not (arm == code).any()]
     if missing_arms:
         raise ValueError(f"treatment has no row of arm(s) {missing_arms}; their value cannot be estimated")
+    cluster_codes = validate_cluster(cluster, n_rows, X)
+    if propensity is None:
+        decided_on = None
+        if isinstance(policy_or_assignments, Policy):
+            decided_on = getattr(policy_or_assignments.model, "feature_names_in_", None)
+        _require_randomized(X, arm, assigned, cluster_codes, labels, decided_on, (treatment, y))
 
     data = _Experiment(
         arm=arm, y=validate_outcome(y, n_rows, binary=False),
@@ -213,8 +232,44 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
         benefit=np.concatenate([[0.0], benefit_per_arm]), cost=with_control(cost_per_arm),
     )
     point = _estimates(data, np.ones((1, n_rows)))[0]
-    resamples = _bootstrap(data, n_boot, spawn_generators(random_state, 1)[0])
+    resamples = _bootstrap(data, n_boot, spawn_generators(random_state, 1)[0], cluster_codes)
     return _value_table(point, resamples, data, labels, alpha, estimator, n_boot)
+
+
+def _require_randomized(X: Any, arm: np.ndarray, assigned: np.ndarray, cluster: np.ndarray | None,
+                        labels: tuple, decided_on: Any, design: tuple) -> None:
+    """Refuse to estimate propensities by arm shares when the arms clearly depend on the features.
+
+    The columns tested are the policy's assignments and the features: a model's own features when the policy
+    has a model (``decided_on``), else every column of ``X`` but those that are the ``design`` arrays
+    themselves (the treatment or outcome passed in ``X`` as well).
+    """
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+    names = [str(name) for name in frame.columns]
+    if decided_on is not None:
+        wanted = {str(name) for name in decided_on}
+        positions = [position for position, name in enumerate(names) if name in wanted]
+    else:
+        given = [np.asarray(values) for values in design if isinstance(values, pd.Series | np.ndarray | list)]
+        positions = [position for position in range(len(names))
+                     if not any(_same_values(frame.iloc[:, position].to_numpy(), values) for values in given)]
+    columns = {names[position]: frame.iloc[:, position].to_numpy() for position in positions}
+    columns["the policy's assignments"] = assigned
+    found = arm_dependence(columns, arm, cluster)
+    if found.clear:
+        raise ValueError(
+            f"propensity=None, but the arms {list(labels)} are not randomized with fixed probabilities: their shares "
+            f"depend on {found.column!r} (chi-squared test of independence: {format_p_value(found.p_value)}, "
+            f"{format_p_value(found.adjusted_p_value)} after Bonferroni over {found.n_tests} tests, below "
+            f"{DEPENDENCE_ALPHA:g}), as in data logged by a policy, so arm shares would give a biased value. Pass "
+            "propensity=<the logged probability of each row's arm> (e.g. assignment_probability of "
+            "Policy.eligibility), or {arm: probability} for a design with fixed probabilities; if that column was "
+            "recorded after treatment, leave it out of X"
+        )
+
+
+def _same_values(column: np.ndarray, values: np.ndarray) -> bool:
+    return column.shape == values.shape and bool(pd.Series(column).equals(pd.Series(values)))
 
 
 def _value_table(point: np.ndarray, resamples: np.ndarray, data: _Experiment, labels: tuple, alpha: float,
@@ -258,7 +313,7 @@ def _observed_propensity(propensity: Any, arm: np.ndarray, labels: tuple) -> np.
                 raise ValueError(f"propensity has shape {values.shape}; a 2-D propensity is (n_rows, n_arms) = "
                                  f"({n_rows}, {len(labels)}) in the order {list(labels)}")
             values = values[np.arange(n_rows), arm]
-        observed = _check_1d(values, "propensity", n_rows)
+        observed = check_1d(values, "propensity", n_rows)
     if not np.issubdtype(observed.dtype, np.number):
         raise TypeError(f"propensity must be numeric, got dtype {observed.dtype}")
     observed = observed.astype(np.float64)

@@ -30,6 +30,7 @@ from .._validation import arm_codes
 from ..export.drawing import tree_drawing
 from ..export.sheets import outcome_format
 from ..rules import missing_note
+from .baseline import LEARNERS, learner_description
 from .checks import SMD_WARNING
 from .decision import Decision
 from .evaluation import RANDOM, TOP_SHARES, Evaluation
@@ -110,9 +111,10 @@ def _segment_rows(sheet: pd.DataFrame, labels: list[str], numbers: OutcomeFormat
 def _score_rows(table: pd.DataFrame, numbers: OutcomeFormat) -> list[dict[str, Any]]:
     rows = []
     for entry in table.to_dict("records"):
-        bounds = interval(entry["qini_low"], entry["qini_high"], QINI_DECIMALS)
-        rows.append({"model": entry["model"], "qini": f"{fixed(entry['qini'], QINI_DECIMALS)} {bounds}".strip(),
-                     "auuc": fixed(entry["auuc"], QINI_DECIMALS), "random": entry["model"] == RANDOM,
+        qini, auuc = (f"{fixed(entry[key], QINI_DECIMALS)} "
+                      f"{interval(entry[f'{key}_low'], entry[f'{key}_high'], QINI_DECIMALS)}".strip()
+                      for key in ("qini", "auuc"))
+        rows.append({"model": entry["model"], "qini": qini, "auuc": auuc, "random": entry["model"] == RANDOM,
                      "top": [numbers.effect(entry[f"uplift_at_{round(share * 100)}"]) for share in TOP_SHARES]})
     return rows
 
@@ -210,7 +212,8 @@ def report_context(settings: ReportSettings, split: SplitRows, models: FittedMod
         "forest": {"n_estimators": forest.n_estimators, "max_depth": forest.max_depth,
                    "max_samples": forest.max_samples,
                    "min_samples_leaf": forest.min_samples_leaf, "max_features": forest.max_features},
-        "baseline_note": models.baseline_note,
+        "learners": [{"label": LEARNERS[name], "settings": learner_description(name)} for name in settings.learners],
+        "learner_notes": models.learner_notes,
         "scores": {label: _score_rows(table, numbers) for label, table in evaluation.scores.items()},
         "top_shares": [f"{share:.0%}" for share in TOP_SHARES],
         "deciles": {label: _decile_rows(table, numbers) for label, table in evaluation.deciles.items()},

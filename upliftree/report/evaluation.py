@@ -22,14 +22,13 @@ from .split import SplitRows
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["BASELINE", "FOREST", "RANDOM", "TOP_SHARES", "TREE", "Evaluation", "average_effect", "curves_figure",
+__all__ = ["FOREST", "RANDOM", "TOP_SHARES", "TREE", "Evaluation", "average_effect", "curves_figure",
            "deciles_figure", "evaluate_models", "score_table"]
 
 TOP_SHARES = (0.1, 0.2, 0.3)
 RANDOM = "random targeting"
 TREE = "uplift tree"
 FOREST = "uplift forest"
-BASELINE = "T-learner baseline"
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,8 @@ def evaluate_models(split: SplitRows, models: FittedModels, settings: ReportSett
     with progress("Scoring and bootstrapping on the held-out rows"):
         predictions = {TREE: _uplift_matrix(models.tree.predict(test.X)),
                        FOREST: _uplift_matrix(models.forest.predict(test.X))}
-        if models.baseline is not None:
-            predictions[BASELINE] = models.baseline.predict(test.X)
+        predictions.update({label: _uplift_matrix(learner.predict(test.X))
+                            for label, learner in models.learners.items()})
         test_arm = arm_codes(test.treatment, tuple(split.experiment.arms))
         panels, decile_panels, scores, deciles = [], [], {}, {}
         for code, label in enumerate(labels[1:], start=1):
@@ -103,24 +102,29 @@ def _quietly(function: Any, *args: Any, **kwargs: Any) -> Any:
 
 def score_table(y: np.ndarray, treated: np.ndarray, scores: dict[str, np.ndarray], binary: bool, n_boot: int,
                 alpha: float, random_state: int) -> pd.DataFrame:
-    """Qini coefficient (with a bootstrap interval), uplift AUC and uplift@k of each model, and random targeting.
+    """Qini coefficient and (binary outcome) uplift AUC, each with a bootstrap interval, and uplift@k of each model,
+    and random targeting.
 
-    Random targeting has Qini and AUC 0 by definition, and its uplift@k is the average effect of the rows.
+    Every model is scored on the same rows and the same resamples. Random targeting has Qini and AUC 0 by
+    definition, and its uplift@k is the average effect of the rows.
     """
     treatment = treated.astype(np.int64)
+    # The uplift AUC is normalized by the perfect curve of a 0/1 outcome; for a continuous one it stays NaN.
+    scored = [("qini", "qini_auc_score"), ("auuc", "uplift_auc_score")] if binary else [("qini", "qini_auc_score")]
     records = []
     for name, score in scores.items():
-        qini = _quietly(metrics.qini_auc_score, y, score, treatment)
-        low, high = _quietly(metrics.bootstrap_ci, "qini_auc_score", y, score, treatment, n_boot=n_boot,
-                             alpha=alpha, random_state=random_state, n_jobs=-1)
-        record = {"model": name, "qini": qini, "qini_low": low, "qini_high": high,
-                  "auuc": _quietly(metrics.uplift_auc_score, y, score, treatment) if binary else np.nan}
+        record = {"model": name, "auuc": np.nan, "auuc_low": np.nan, "auuc_high": np.nan}
+        for key, metric in scored:
+            low, high = _quietly(metrics.bootstrap_ci, metric, y, score, treatment, n_boot=n_boot, alpha=alpha,
+                                 random_state=random_state, n_jobs=-1)
+            record.update({key: _quietly(getattr(metrics, metric), y, score, treatment), f"{key}_low": low,
+                           f"{key}_high": high})
         for share in TOP_SHARES:
             record[f"uplift_at_{round(share * 100)}"] = _quietly(metrics.uplift_at_k, y, score, treatment, k=share)
         records.append(record)
     effect = float(y[treated].mean() - y[~treated].mean())
     random = {"model": RANDOM, "qini": 0.0, "qini_low": np.nan, "qini_high": np.nan,
-              "auuc": 0.0 if binary else np.nan}
+              "auuc": 0.0 if binary else np.nan, "auuc_low": np.nan, "auuc_high": np.nan}
     random.update({f"uplift_at_{round(share * 100)}": effect for share in TOP_SHARES})
     return pd.DataFrame([*records, random])
 

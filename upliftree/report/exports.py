@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import arm_codes
+from .._base import BINARY
 from ..export.dot import graphviz_available
 from ..export.dot import plot as plot_tree
 from ..monitor import record_training_profile
@@ -39,10 +39,10 @@ class Exports:
 
 def held_out_effects(tree: Any, test: Experiment, alpha: float) -> Any:
     """Per-node effects of the tree computed from the held-out rows (does each segment replicate?)."""
-    encoded = tree._encode(test.X)
-    arm = arm_codes(test.treatment, tuple(tree.treatments_))
+    encoded = tree.fitted_state_.inputs.encode(test.X)
+    arm = tree.arm_index(test.treatment)
     stats = tree.tree_.route_statistics(encoded, arm, np.ones(test.n_rows), test.y)
-    return node_effects(tree.tree_.with_stats(stats), tree._binary, alpha)
+    return node_effects(tree.tree_.with_stats(stats), tree.outcome_type_ == BINARY, alpha)
 
 
 def _segment_frames(tree: Any, test: Experiment, settings: ReportSettings, decision: Decision | None

@@ -1,4 +1,4 @@
-"""Report stage 2: fit an honest uplift tree, an uplift forest and the T-learner baseline on the training rows."""
+"""Report stage 2: fit an honest uplift tree, an uplift forest and the chosen meta-learners on the training rows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from ..forest import UpliftRandomForestClassifier, UpliftRandomForestRegressor
 from ..tree import UpliftTreeClassifier, UpliftTreeRegressor
-from .baseline import TLearner, baseline_available
+from .baseline import LEARNERS, make_learner
 from .experiment import Experiment
 from .settings import Progress, ReportSettings
 from .split import SplitRows
@@ -17,12 +17,13 @@ __all__ = ["FittedModels", "fit_models", "unfitted_models"]
 
 @dataclass(frozen=True)
 class FittedModels:
-    """The models of a report; ``baseline`` is None when it was not fitted, and ``baseline_note`` says why."""
+    """The models of a report: ``learners`` maps each fitted learner's label (:data:`~.baseline.LEARNERS`) to
+    it, in the order asked for; ``learner_notes`` says why any asked-for learner is missing."""
 
     tree: Any
     forest: Any
-    baseline: Any
-    baseline_note: str
+    learners: dict[str, Any]
+    learner_notes: list[str]
 
 
 def unfitted_models(experiment: Experiment, settings: ReportSettings, n_train: int) -> tuple[Any, Any]:
@@ -41,25 +42,20 @@ def unfitted_models(experiment: Experiment, settings: ReportSettings, n_train: i
 
 
 def fit_models(split: SplitRows, settings: ReportSettings, progress: Progress) -> FittedModels:
-    """Fit the tree, the forest and (with scikit-learn, unless turned off) the baseline on the training rows."""
+    """Fit the tree, the forest and every learner of ``settings.learners`` on the training rows."""
     train = split.train
     tree, forest = unfitted_models(split.experiment, settings, train.n_rows)
     with progress(f"Fitting the honest uplift tree on {train.n_rows:,} rows"):
         tree.fit(train.X, train.treatment, train.y)
     with progress(f"Fitting the uplift forest ({settings.n_estimators} trees)"):
         forest.fit(train.X, train.treatment, train.y)
-    baseline = None
-    baseline_note = ""
-    if not settings.baseline:
-        baseline_note = "The T-learner baseline was turned off."
-    elif not baseline_available():
-        baseline_note = ("The T-learner baseline needs scikit-learn, which is not installed: "
-                         "pip install 'upliftree[baseline]'.")
-    else:
-        with progress("Fitting the T-learner baseline (scikit-learn gradient boosting)"):
+    learners, notes = {}, []
+    for name in settings.learners:
+        label = LEARNERS[name]
+        learner = make_learner(name, split.experiment.binary, split.experiment.control, settings.seed)
+        with progress(f"Fitting the {label} (scikit-learn gradient boosting)"):
             try:
-                baseline = TLearner(split.experiment.binary, tree.schema_, settings.seed).fit(
-                    train.X, train.treatment, train.y, split.experiment.arms)
-            except ValueError as error:  # e.g. an arm whose outcome never varies
-                baseline_note = f"The T-learner baseline could not be fitted: {error}"
-    return FittedModels(tree, forest, baseline, baseline_note)
+                learners[label] = learner.fit(train.X, train.treatment, train.y)
+            except ValueError as error:  # e.g. an arm whose outcome never varies in a cross-fitting fold
+                notes.append(f"The {label} could not be fitted: {error}")
+    return FittedModels(tree, forest, learners, notes)

@@ -1,7 +1,7 @@
 """The one-command report, in stages that each take and return typed values:
 
 1. :func:`~upliftree.report.split.split_rows`: screen the features, hold out rows (:class:`SplitRows`);
-2. :func:`~upliftree.report.fitting.fit_models`: the honest tree, the forest, the baseline (:class:`FittedModels`);
+2. :func:`~upliftree.report.fitting.fit_models`: the honest tree, the forest, the learners (:class:`FittedModels`);
 3. :func:`~upliftree.report.evaluation.evaluate_models`: held-out scores, deciles, figures, average effects
    (:class:`Evaluation`);
 4. :func:`~upliftree.report.decision.decide`: with a benefit, the policy and its value (:class:`Decision`);
@@ -39,14 +39,15 @@ __all__ = ["ARTIFACTS", "Report", "ReportSettings", "make_report"]
 
 @dataclass
 class Report:
-    """What :func:`make_report` made: the files, the fitted models and the held-out scores."""
+    """What :func:`make_report` made: the files, the fitted models (``learners`` by label, e.g. ``"DR-learner"``)
+    and the held-out scores."""
 
     out_dir: Path
     html: Path
     files: dict[str, Path]
     tree: Any
     forest: Any
-    baseline: Any
+    learners: dict[str, Any]
     scores: dict[str, pd.DataFrame]
     checks: list[Check] = field(default_factory=list)
     screen: Screen | None = None
@@ -57,9 +58,9 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
     """Fit, evaluate and export everything about one experiment, and write ``out_dir/report.html``.
 
     Rows are split (stratified by arm and, for a binary outcome, outcome) into training rows and
-    ``settings.test_size`` held-out rows. On the training rows: an honest uplift tree, an uplift forest and,
-    with scikit-learn, a T-learner baseline. On the held-out rows: Qini and uplift curves with bootstrap
-    bands, Qini coefficient (with interval), uplift AUC and uplift at 10/20/30% of every model; the decile
+    ``settings.test_size`` held-out rows. On the training rows: an honest uplift tree, an uplift forest and the
+    meta-learners of ``settings.learners`` (default T and DR). On the held-out rows: Qini and uplift curves with
+    bootstrap bands, Qini coefficient and uplift AUC (with intervals) and uplift at 10/20/30% of every model; the decile
     table of the forest; each segment's held-out uplift. With ``settings.benefit`` a :class:`Policy` on the
     tree gives actions, the eligibility list and the policy's held-out value. Files: :data:`ARTIFACTS`.
 
@@ -99,5 +100,5 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
                                  time.perf_counter() - started)
         html.write_text(render_html(context), encoding="utf-8")
     files = {"report.html": html, **exports.files}
-    return Report(out_dir, html, files, models.tree, models.forest, models.baseline, evaluation.scores,
+    return Report(out_dir, html, files, models.tree, models.forest, models.learners, evaluation.scores,
                   checks.checks, split.screen)

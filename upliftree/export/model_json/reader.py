@@ -1,10 +1,9 @@
-"""Save and load fitted models as versioned, human-readable JSON (no pickle, no code execution).
+"""Read fitted models from JSON documents (no pickle, no code execution; the schema: ``docs/model_json.md``).
 
-The schema is documented in ``docs/model_json.md``. Writing keeps every float exact (Python's shortest
-round-trip ``repr``); the non-finite floats JSON lacks are written as the strings ``"inf"``, ``"-inf"`` and
-``"nan"``. Reading checks every field's type, range and array length, each array against the sizes the other
-fields declare before anything is allocated for it (so memory stays proportional to the document), the
-tree structure (:meth:`TreeArrays.validate`), and only builds estimators of known classes.
+Reading checks every field's type, range and array length, each array against the sizes the other fields
+declare before anything is allocated for it (so memory stays proportional to the document), the tree
+structure and its category codes (:meth:`TreeArrays.validate`, errors pointed at the file's fields), and only
+builds estimators of known classes.
 """
 
 from __future__ import annotations
@@ -18,210 +17,25 @@ from typing import Any
 
 import numpy as np
 
-from .._tree_arrays import BITSET_WORDS, InvalidTreeError, TreeArrays, categories_in_bitset, category_bitset_of
-from .._validation import MAX_CATEGORIES, FeatureSchema, PooledCategories, pooled_group
-from ..tree import FittedInputs, FittedTree
+from ..._tree_arrays import BITSET_WORDS, InvalidTreeError, TreeArrays, category_bitset_of
+from ..._validation import MAX_CATEGORIES, FeatureSchema, PooledCategories
+from ...tree import FittedInputs, FittedTree
+from ._format import (
+    ESTIMATOR_CLASSES,
+    FITTED_SCALARS,
+    FOREST_CLASSES,
+    FORMAT,
+    NON_FINITE,
+    OUTCOMES,
+    READABLE_VERSIONS,
+    STATS_FIELDS,
+    UNSAVED_PARAMS,
+    ModelFormatError,
+)
 
-__all__ = ["ModelFormatError", "to_json", "from_json", "save", "load", "FORMAT", "FORMAT_VERSION"]
-
-FORMAT = "upliftree-model"
-FORMAT_VERSION = 2
-# Versions a reader accepts. Version 1 lacks the features' "has_missing" flags and the categorical features'
-# "pooled" categories (both added in 2); its models read as "every feature had missing values", which keeps
-# their rule text as it was, and as having pooled no category.
-READABLE_VERSIONS = (1, 2)
-STATS_FIELDS = ("count", "weight", "weighted_y", "weighted_y2", "weight_squared")
-INLINE_WIDTH = 100  # objects and nested lists up to this many characters stay on one line
-NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
-
-# Estimator classes a document may name: class name -> (module, outcome kind, class of its fitted state in the
-# same module). Nothing else is imported.
-TREE_CLASSES = {
-    "UpliftTreeClassifier": ("upliftree.tree", "binary", "FittedTree"),
-    "UpliftTreeRegressor": ("upliftree.tree", "continuous", "FittedTree"),
-}
-FOREST_CLASSES = {
-    "UpliftRandomForestClassifier": ("upliftree.forest", "binary", "FittedForest"),
-    "UpliftRandomForestRegressor": ("upliftree.forest", "continuous", "FittedForest"),
-}
-# A distilled tree's outcome kind is taken from the document.
-DISTILLED_CLASSES = {"DistilledUpliftTree": ("upliftree.export.distill", None, "FittedDistilledTree")}
-ESTIMATOR_CLASSES = {**TREE_CLASSES, **FOREST_CLASSES, **DISTILLED_CLASSES}
-OUTCOMES = ("binary", "continuous")
-# Scalar fitted attributes saved with each tree (null when the model does not have them) and their JSON types.
-FITTED_SCALARS = {
-    "n_splits_merged_": int,
-    "n_splits_pruned_": int,
-    "honest_estimates_": bool,
-    "fidelity_r2_": float,
-    "qini_model_": float,
-    "qini_distilled_": float,
-    "qini_kept_": float,
-}
+__all__ = ["read_document", "from_json", "load"]
 
 
-class ModelFormatError(ValueError):
-    """The text is not a valid upliftree model document; the message names the offending field."""
-
-
-# -- writing ---------------------------------------------------------------------------------------------
-def _json_float(value: float) -> float | str:
-    value = float(value)
-    if math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-
-
-def _json_scalar(value: Any, what: str) -> Any:
-    """A label, category or parameter as the JSON value of the same type (ints stay ints, strings strings)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, bool | str | int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{what} {value!r} is not finite; JSON models need finite labels and categories")
-        return value
-    raise TypeError(f"{what} {value!r} of type {type(value).__name__} cannot be written to JSON")
-
-
-def _param_value(name: str, value: Any) -> Any:
-    if isinstance(value, np.random.Generator):
-        # A Generator's state is not a parameter one can write down; the loaded model never refits from it.
-        return None
-    return _json_scalar(value, f"parameter {name}")
-
-
-def _fitted_document(model: Any) -> dict[str, Any]:
-    fitted: dict[str, Any] = {}
-    for attribute, kind in FITTED_SCALARS.items():
-        value = getattr(model, attribute, None)
-        name = attribute.rstrip("_")
-        if value is None:
-            fitted[name] = None
-        elif kind is float:
-            fitted[name] = _json_float(value)
-        else:
-            fitted[name] = kind(value)
-    return fitted
-
-
-def _tree_document(estimator: Any, schema: FeatureSchema, with_params: bool) -> dict[str, Any]:
-    tree = estimator.tree_
-    left_categories = []
-    for node in range(tree.n_nodes):
-        if tree.is_categorical[node]:
-            n_categories = len(schema.categories[int(tree.feature[node])])
-            left_categories.append(categories_in_bitset(tree.category_bitset[node], n_categories).tolist())
-        else:
-            left_categories.append([])
-    document: dict[str, Any] = {"params": _params_document(estimator)} if with_params else {}
-    document.update({
-        "fitted": _fitted_document(estimator),
-        "n_nodes": tree.n_nodes,
-        "children_left": tree.children_left.tolist(),
-        "children_right": tree.children_right.tolist(),
-        "parent": tree.parent.tolist(),
-        "depth": tree.depth.tolist(),
-        "feature": tree.feature.tolist(),
-        "threshold": [_json_float(value) for value in tree.threshold],
-        "is_categorical": tree.is_categorical.tolist(),
-        "left_categories": left_categories,
-        "missing_left": tree.missing_left.tolist(),
-        "gain": [_json_float(value) for value in tree.gain],
-        "raw_gain": [_json_float(value) for value in tree.raw_gain],
-        "stats": [[[_json_float(value) for value in arm] for arm in node] for node in tree.stats],
-        "value": [[_json_float(value) for value in node] for node in tree.value],
-    })
-    return document
-
-
-def _params_document(estimator: Any) -> dict[str, Any]:
-    return {name: _param_value(name, value) for name, value in estimator.get_params().items()}
-
-
-def _feature_document(schema: FeatureSchema, index: int) -> dict[str, Any]:
-    name, categories = schema.names[index], schema.categories[index]
-    kind = "categorical" if categories is not None else "bool" if schema.is_bool[index] else "numeric"
-    document: dict[str, Any] = {"name": name, "type": kind}
-    if categories is not None:
-        group = pooled_group(categories)
-        kept = categories if group is None else categories[:-1]
-        document["categories"] = [_json_scalar(value, f"category of {name!r}") for value in kept]
-        # The rare categories pooled into one extra category (code len(categories)) at fit time, or null.
-        document["pooled"] = None if group is None else [_json_scalar(value, f"pooled category of {name!r}")
-                                                         for value in group.values]
-    document["has_missing"] = schema.missing_at_fit(index)
-    return document
-
-
-def model_document(model: Any) -> dict[str, Any]:
-    """The JSON-ready dict of a fitted tree, distilled tree or forest."""
-    class_name = type(model).__name__
-    if class_name not in ESTIMATOR_CLASSES:
-        raise TypeError(f"model must be an upliftree tree, distilled tree or forest, got {class_name}")
-    is_forest = class_name in FOREST_CLASSES
-    if not hasattr(model, "estimators_" if is_forest else "tree_"):
-        raise ValueError(f"This {class_name} instance is not fitted yet; call fit first.")
-    import upliftree
-
-    schema = model.schema_
-    document: dict[str, Any] = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "library_version": upliftree.__version__,
-        "class": class_name,
-        "outcome": "binary" if model._binary else "continuous",
-        "params": _params_document(model),
-        "features": [_feature_document(schema, index) for index in range(schema.n_features)],
-        "treatments": [_json_scalar(label, "treatment label") for label in model.treatments_],
-        "stats_fields": list(STATS_FIELDS),
-    }
-    if is_forest:
-        document["trees"] = [_tree_document(tree, schema, with_params=True) for tree in model.estimators_]
-    else:
-        document["tree"] = _tree_document(model, schema, with_params=False)
-    profile = getattr(model, "training_profile_", None)
-    if profile is not None:  # drift monitoring: see upliftree.monitor
-        from ..monitor import check_profile
-
-        document["training_profile"] = check_profile(profile)
-    return document
-
-
-def _dump(value: Any, indent: int) -> str:
-    """JSON text: objects indented, one line per item of a long list of lists (a node's row of ``stats``)."""
-    inline = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    if not isinstance(value, dict | list) or len(inline) <= INLINE_WIDTH:
-        return inline
-    pad = " " * indent
-    inner = " " * (indent + 2)
-    if isinstance(value, dict):
-        items = [f"{inner}{json.dumps(key, ensure_ascii=False)}: {_dump(item, indent + 2)}"
-                 for key, item in value.items()]
-        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
-    if any(isinstance(item, dict) for item in value):
-        items = [f"{inner}{_dump(item, indent + 2)}" for item in value]
-    elif any(isinstance(item, list) for item in value):
-        items = [f"{inner}{json.dumps(item, ensure_ascii=False, allow_nan=False)}" for item in value]
-    else:
-        return inline
-    return "[\n" + ",\n".join(items) + f"\n{pad}]"
-
-
-def to_json(model: Any) -> str:
-    """The model as a JSON document (see ``docs/model_json.md``); ``from_json`` reads it back exactly."""
-    return _dump(model_document(model), 0) + "\n"
-
-
-def save(model: Any, path: str | os.PathLike) -> None:
-    """Write ``to_json(model)`` to ``path`` (UTF-8)."""
-    text = to_json(model)
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(text)
-
-
-# -- reading ---------------------------------------------------------------------------------------------
 def _fail(path: str, message: str) -> ModelFormatError:
     return ModelFormatError(f"invalid upliftree model: {path}: {message}")
 
@@ -401,16 +215,13 @@ def _read_tree_arrays(value: Any, path: str, schema: FeatureSchema, n_arms: int,
     n_nodes = _integer(table["n_nodes"], f"{path}.n_nodes", 1, 2**31 - 1)
     feature = _int_array(table["feature"], f"{path}.feature", n_nodes, -1, schema.n_features - 1)
     left_categories = _array(table["left_categories"], f"{path}.left_categories", n_nodes)
+    # Codes a bitset holds; which nodes may list codes, and which codes, the node table checks (validate).
     category_bitset = np.zeros((n_nodes, BITSET_WORDS), dtype=np.uint64)
     for node, items in enumerate(left_categories):
         codes_path = f"{path}.left_categories[{node}]"
         if _array(items, codes_path) == []:
             continue
-        categories = schema.categories[feature[node]] if feature[node] >= 0 else None
-        if categories is None:
-            raise _fail(codes_path, "only a categorical split lists left_categories (a leaf or a numeric split "
-                                    "has [])")
-        codes = _int_array(items, codes_path, len(items), 0, len(categories) - 1)
+        codes = _int_array(items, codes_path, len(items), 0, 64 * BITSET_WORDS - 1)
         if len(np.unique(codes)) != len(codes):
             raise _fail(codes_path, "duplicated category codes")
         category_bitset[node] = category_bitset_of(codes)
@@ -431,11 +242,21 @@ def _read_tree_arrays(value: Any, path: str, schema: FeatureSchema, n_arms: int,
             value=_float_array(table["value"], f"{path}.value", (n_nodes, n_arms), finite=True),
         )
     except InvalidTreeError as error:
-        raise _fail(path, str(error)) from None
+        raise _tree_error(path, error) from None
+
+
+def _tree_error(path: str, error: InvalidTreeError) -> ModelFormatError:
+    """The node table's complaint about the tree at ``path``, pointing to the file's field.
+
+    The table's ``category_bitset`` is written as ``left_categories``; the other fields have the file's names.
+    """
+    if error.field == "category_bitset":
+        return _fail(f"{path}.left_categories[{error.node}]", str(error))
+    return _fail(path, str(error))
 
 
 def _read_params(value: Any, path: str, estimator_class: type) -> dict[str, Any]:
-    params = _object(value, path, tuple(estimator_class._get_param_names()))
+    params = _object(value, path, tuple(name for name in estimator_class().get_params() if name not in UNSAVED_PARAMS))
     for name, item in params.items():
         if item is not None and not isinstance(item, str | bool | int | float):
             raise _fail(f"{path}.{name}", f"expected a string, number, boolean or null, got {_type_name(item)}")
@@ -476,12 +297,10 @@ def _read_fitted(value: Any, path: str, state_class: type) -> dict[str, Any]:
 
 def _new_estimator(estimator_class: type, params: dict[str, Any], path: str) -> Any:
     model = estimator_class(**params)
-    check = getattr(model, "_check_tree_params", None)
-    if check is not None:
-        try:
-            check()
-        except (TypeError, ValueError) as error:
-            raise _fail(path, str(error)) from None
+    try:
+        model.check_params()
+    except (TypeError, ValueError) as error:
+        raise _fail(path, str(error)) from None
     return model
 
 
@@ -502,7 +321,7 @@ def _read_tree(value: Any, path: str, estimator_class: type, state_class: type, 
     try:
         model.fitted_state_ = state_class(inputs, tree, **scalars, **state)
     except InvalidTreeError as error:
-        raise _fail(path, str(error)) from None
+        raise _tree_error(path, error) from None
     return model
 
 
@@ -531,19 +350,17 @@ def read_document(document: Any) -> Any:
         raise _fail("outcome", f"expected one of {expected} for {class_name}, got {_short(outcome)}")
     if _array(document["stats_fields"], "stats_fields") != list(STATS_FIELDS):
         raise _fail("stats_fields", f"expected {list(STATS_FIELDS)}")
-    inputs = FittedInputs(_read_schema(document, version), _read_treatments(document))
+    inputs = FittedInputs(_read_schema(document, version), _read_treatments(document), outcome)
     params = _read_params(document["params"], "params", estimator_class)
     profile = _read_profile(document)
     if not is_forest:
-        # A distilled tree has the outcome kind of the model it imitates.
-        extra = {} if class_outcome is not None else {"binary": outcome == "binary"}
         return _read_tree(document["tree"], "tree", estimator_class, state_class, params, inputs,
-                          training_profile=profile, **extra)
+                          training_profile=profile)
     documents = _array(document["trees"], "trees")
     if not documents:
         raise _fail("trees", "expected at least one tree")
     model = _new_estimator(estimator_class, params, "params")
-    estimators = tuple(_read_tree(item, f"trees[{index}]", model._tree_class, FittedTree, None, inputs)
+    estimators = tuple(_read_tree(item, f"trees[{index}]", model.tree_class, FittedTree, None, inputs)
                        for index, item in enumerate(documents))
     model.fitted_state_ = state_class(inputs, estimators, training_profile=profile)
     return model
@@ -553,7 +370,7 @@ def _read_profile(document: dict) -> dict | None:
     """The optional ``training_profile`` (drift monitoring, :mod:`upliftree.monitor`), checked."""
     if "training_profile" not in document:
         return None
-    from ..monitor import check_profile
+    from ...monitor import check_profile
 
     try:
         return check_profile(document["training_profile"])

@@ -1,0 +1,115 @@
+"""The forest's predictor: every tree's node table stacked into one table that one compiled pass routes rows
+through (``_kernels.predictor.forest_pass``), for all trees at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._base import read_only, restore_frozen
+from ._kernels.boundary import block_bounds, run_blocks, strided_matrix
+from ._kernels.predictor import (
+    CATEGORY_CODE,
+    CATEGORY_WORDS,
+    HIGHEST_KEY,
+    LOWEST_KEY,
+    NAN_HIGHEST,
+    NAN_LOWEST,
+    ROW_BLOCK,
+    block_size,
+    block_slot,
+    forest_pass,
+    order_keys,
+)
+from ._tree_arrays import TreeArrays
+
+__all__ = ["PASS_MIN_ROWS", "StackedForest"]
+
+# Fewest rows per thread of a forest pass: below it, handing rows to a thread costs more than routing them.
+PASS_MIN_ROWS = 8 * ROW_BLOCK
+
+
+@dataclass(frozen=True)
+class StackedForest:
+    """All trees' node tables in one lockstep table, for one compiled pass over the forest.
+
+    Each tree is renumbered breadth first (:meth:`TreeArrays.breadth_first_order`), so the next node is
+    ``next_node[node] + goes_right``; tree ``t`` starts at ``tree_roots[t]`` and ``leaf_id`` maps a stacked id
+    back to the tree's own. A leaf points to itself and its split key is above every value, so every row can
+    take exactly ``tree_depths[t]`` steps without testing for leaves. Numeric splits compare order keys of the
+    values (the node's missing direction picks where NaN sorts); categorical splits test a bitset whose bit 256
+    is the missing direction. ``routing`` holds these arrays in the order ``forest_pass`` takes them; ``value``
+    has one row per arm; ``block_entries`` is the size of the buffer a pass routes a block of rows with.
+    """
+
+    columns: np.ndarray
+    tree_roots: np.ndarray
+    tree_depths: np.ndarray
+    routing: tuple
+    value: np.ndarray
+    block_entries: int
+
+    @classmethod
+    def from_trees(cls, trees: list[TreeArrays]) -> StackedForest:
+        orders = [tree.breadth_first_order() for tree in trees]
+        tables = [tree.renumbered(order) for tree, order in zip(trees, orders, strict=True)]
+        sizes = np.array([table.n_nodes for table in tables], dtype=np.int64)
+        roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+
+        def stacked(name: str) -> np.ndarray:
+            return np.ascontiguousarray(np.concatenate([getattr(table, name) for table in tables]))
+
+        is_leaf = stacked("children_left") < 0
+        # Breadth first, a split's children are its left child and the node after it.
+        next_node = np.where(is_leaf, np.arange(len(is_leaf)), np.repeat(roots, sizes) + stacked("children_left"))
+        categorical = stacked("is_categorical") & ~is_leaf
+        missing_left = stacked("missing_left")
+        columns, column = np.unique(np.where(is_leaf, -1, stacked("feature")), return_inverse=True)
+        if len(columns) and columns[0] < 0:  # leaves read any column: a leaf's step never moves
+            columns, column = columns[1:], np.maximum(column - 1, 0)
+        kind = np.where(categorical, CATEGORY_CODE, np.where(missing_left, NAN_LOWEST, NAN_HIGHEST))
+        slot = block_slot(column, kind, len(columns)).astype(np.uint64)
+        threshold = stacked("threshold")  # never NaN on a numeric split; if it were, no value is <= it
+        split_key = np.where(is_leaf | categorical, HIGHEST_KEY,
+                             np.where(np.isnan(threshold), LOWEST_KEY, order_keys(threshold)))
+        bitset = np.column_stack([stacked("category_bitset"), missing_left.astype(np.uint64)])
+        if bitset.shape[1] != CATEGORY_WORDS:
+            raise ValueError(f"category bitsets must have {CATEGORY_WORDS - 1} words, got {bitset.shape[1] - 1}")
+        # The kernel's dtypes; __post_init__ makes read-only C-contiguous copies.
+        routing = (next_node.astype(np.uint64), slot.astype(np.uint64), split_key.astype(np.int64),
+                   categorical, bitset, bool(categorical.any()), np.concatenate(orders).astype(np.int64))
+        depths = np.array([table.max_depth() for table in tables], dtype=np.int64)
+        return cls(columns.astype(np.int64), roots.astype(np.uint64), depths, routing, stacked("value").T,
+                   block_size(len(columns), bool(categorical.any())))
+
+    def __post_init__(self) -> None:
+        # Read-only (and C-contiguous) like the node tables it is built from.
+        for name in ("columns", "tree_roots", "tree_depths", "value"):
+            object.__setattr__(self, name, read_only(getattr(self, name)))
+        object.__setattr__(self, "routing", tuple(read_only(item) if isinstance(item, np.ndarray) else item
+                                                  for item in self.routing))
+
+    __setstate__ = restore_frozen
+
+    def apply(self, encoded: np.ndarray) -> np.ndarray:
+        """Leaf of every row in every tree, ``(n_rows, n_trees)``."""
+        leaves = np.empty((len(encoded), len(self.tree_roots)), dtype=np.int64)
+        self._pass(encoded, True, leaves, np.empty((0, self.value.shape[0]), dtype=np.float64))
+        return leaves
+
+    def mean_values(self, encoded: np.ndarray) -> np.ndarray:
+        """Per-arm values averaged over trees, ``(n_rows, n_arms)``."""
+        mean = np.empty((len(encoded), self.value.shape[0]), dtype=np.float64)
+        self._pass(encoded, False, np.empty((0, len(self.tree_roots)), dtype=np.int64), mean)
+        return mean
+
+    def _pass(self, encoded: np.ndarray, want_leaves: bool, leaves: np.ndarray, mean: np.ndarray) -> None:
+        matrix = strided_matrix(encoded)
+
+        def route(start: int, stop: int) -> None:
+            block = np.empty(self.block_entries, dtype=np.int64)
+            forest_pass(*matrix, start, stop, self.columns, self.tree_roots, self.tree_depths, *self.routing,
+                        self.value, want_leaves, leaves, mean, block, block.view(np.float64))
+
+        run_blocks(route, block_bounds(len(encoded), PASS_MIN_ROWS, ROW_BLOCK))
