@@ -27,7 +27,8 @@ def loop_terms(leaves, value, group_size):
                     group_sum += deviation
                     total_squares += deviation * deviation
                 total_sum += group_sum
-                group_squares += (group_sum / group_size) ** 2
+                group_mean = group_sum / group_size
+                group_squares += group_mean * group_mean
             overall = total_sum / (n_groups * group_size)
             between[row, arm - 1] = group_squares / n_groups - overall * overall
             noise[row, arm - 1] = (total_squares / (n_groups * group_size) - overall * overall
