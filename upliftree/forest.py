@@ -136,8 +136,9 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
                              "set bootstrap=False")
         if self.n_estimators % group_size:
             raise ValueError(f"n_estimators={self.n_estimators} must be a multiple of ci_group_size={group_size}")
-        max_samples = check_count_or_share(self.max_samples, "max_samples", 1, others=(None,))
-        if max_samples is None or (isinstance(max_samples, float) and max_samples > 0.5):
+        max_samples = self.max_samples
+        if max_samples is None or (isinstance(check_count_or_share(max_samples, "max_samples", 1), float)
+                                   and max_samples > 0.5):
             raise ValueError(f"ci_group_size={group_size} draws each tree from its group's half of the rows: set "
                              f"max_samples to at most 0.5 (a share) or half the rows (a count), got {max_samples}")
 

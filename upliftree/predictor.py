@@ -9,6 +9,7 @@ import numpy as np
 
 from ._base import read_only, restore_frozen
 from ._kernels.boundary import block_bounds, run_blocks, strided_matrix
+from ._kernels.forest_variance import little_bag_terms
 from ._kernels.predictor import (
     CATEGORY_CODE,
     CATEGORY_WORDS,
@@ -22,7 +23,6 @@ from ._kernels.predictor import (
     forest_pass,
     order_keys,
 )
-from ._kernels.forest_variance import little_bag_terms
 from ._tree_arrays import TreeArrays
 
 __all__ = ["PASS_MIN_ROWS", "StackedForest", "debiased_variance"]
