@@ -11,8 +11,9 @@ One tree grows from a ``dask.dataframe`` by histogram aggregation, so the rows n
    partition builds the histograms the grower asks for with the compiled kernels of the in-memory grower,
    the histograms are summed on the workers (tree reduction), the client picks and records the splits, and
    the partitions move their rows to the children;
-4. one more pass routes the estimation rows through the tree; the node statistics are summed and short
-   leaves merged as :func:`upliftree._tree_arrays.estimate_nodes` does.
+4. one more pass routes the estimation rows through the tree; the node statistics (and with ``propensity``
+   or ``cluster`` the design moments, every cluster lying in one partition) are summed and short leaves
+   merged as :func:`upliftree._tree_arrays.estimate_nodes` does.
 
 Forests grow on the workers: consecutive partitions form groups of about ``rows_per_group`` rows, and
 each group, concatenated on one worker, grows the trees assigned to it by tree index. Scoring maps
