@@ -38,7 +38,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("upliftree.dask needs dask: pip install 'upliftree[dask]'") from error
 
 from ._base import BINARY, CONTINUOUS, FOREST, UpliftModel, model_kind, spawn_generators
-from ._grower import GrowthParams, HistogramSource, RowSplit, TreeGrower, UpliftSplitRule
+from ._grower import GrowthParams, HistogramSource, RowSplit, TreeGrower
 from ._params import check_int, check_n_jobs
 from ._tree_arrays import COUNT, N_STATS, WEIGHT, WEIGHTED_Y, TreeArrays, estimated, merge_short_leaves
 from ._validation import (
@@ -406,10 +406,11 @@ class _PartitionSamples:
 
     level_wise = True
 
-    def __init__(self, client: Client, parts: list, n_features: int, has_zero_weight: bool) -> None:
+    def __init__(self, client: Client, parts: list, n_features: int, n_arms: int, has_zero_weight: bool) -> None:
         self.client = client
         self.parts = parts
         self.n_features = n_features
+        self.n_arms = n_arms
         self.has_zero_weight = has_zero_weight
         self._n_keys = ROOT_KEY + 1
 
@@ -427,11 +428,11 @@ class _PartitionSamples:
         return [(*pair, *split.rows_drawn) for split, pair in zip(splits, keys, strict=True)]
 
 
-def _grow(client: Client, parts: list, bin_mapper: BinMapper, params: GrowthParams, rng: np.random.Generator,
-          has_zero_weight: bool) -> TreeArrays:
+def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, params: GrowthParams,
+          rng: np.random.Generator, has_zero_weight: bool) -> TreeArrays:
     """The tree grown by the in-memory grower from the partitions' histograms."""
-    source = _PartitionSamples(client, parts, len(bin_mapper.n_bins_non_missing_), has_zero_weight)
-    return TreeGrower(source, UpliftSplitRule(params, bin_mapper), bin_mapper, params, rng).grow(ROOT_KEY)
+    source = _PartitionSamples(client, parts, len(bin_mapper.n_bins_non_missing_), n_arms, has_zero_weight)
+    return TreeGrower.uplift(source, bin_mapper, params, rng).grow(ROOT_KEY)
 
 
 def _estimation_statistics(frame: pd.DataFrame, partition: int, context: _Context, tree: TreeArrays) -> np.ndarray:
@@ -495,7 +496,8 @@ def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", 
             context = replace(context, holdout=(int(split_rng.integers(2**63 - 1)), estimator.honest_fraction))
         parts = _map_partitions(client, ddf, _bin_partition, context)
         params = growth_params(estimator, context.schema.n_features, parallel=False)
-        tree = _grow(client, parts, context.bin_mapper, params, growth_rng, setup.has_zero_weight)
+        tree = _grow(client, parts, context.bin_mapper, len(context.labels), params, growth_rng,
+                     setup.has_zero_weight)
         structure_totals = tree.stats[0]
         del parts  # release the binned partitions on the workers
         statistics = _tree_reduce(client, _map_partitions(client, ddf, _estimation_statistics, context, tree),
