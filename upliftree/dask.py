@@ -185,7 +185,7 @@ class _Summary:
     arm_sums: dict  # label -> [count, weight, weighted outcome]
     sketch: QuantileSketch  # of the numeric features whose thresholds the fit must find
     has_missing: np.ndarray  # per feature: whether some row has a missing value (a NaN once encoded)
-    has_zero_weight: bool  # some row weighs 0: trees then build every child's histograms (see grow_tree)
+    has_zero_weight: bool  # some row weighs 0: trees then build every child's histograms (see TreeGrower)
     statistic_totals: np.ndarray  # bounds of the node statistics, checked once for all partitions
 
 
