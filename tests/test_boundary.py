@@ -15,10 +15,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "upliftree"
 
 # Private names another module may still import, with why; each entry is (importing module, name).
-PRIVATE_IMPORTS = {
-    ("upliftree.export.distill", "_NodeTable"): "distill's own growth loop, until it runs on the TreeGrower",
-    ("upliftree.export.distill", "_record_split"): "distill's own growth loop, until it runs on the TreeGrower",
-}
+PRIVATE_IMPORTS: dict[tuple[str, str], str] = {}
 # Private members another module may still read, with why; each entry is (reading module, name).
 PRIVATE_READS: dict[tuple[str, str], str] = {}
 # What the CLI may import from private modules: presentation and the compile message, nothing about models.

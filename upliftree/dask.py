@@ -229,7 +229,7 @@ class _Summary:
     arm_sums: dict
     sketch: QuantileSketch  # of the numeric features whose thresholds the fit must find
     has_missing: np.ndarray  # per feature: whether some row has a missing value (a NaN once encoded)
-    has_zero_weight: bool  # some row weighs 0: trees then build every child's histograms (see grow_tree)
+    has_zero_weight: bool  # some row weighs 0: trees then build every child's histograms (see TreeGrower)
     cluster_ids: np.ndarray  # distinct cluster ids of the partitions (each in one partition, checked on merge)
 
 
