@@ -8,6 +8,8 @@ data compiles or loads the Numba kernels; that time is reported separately):
 - ``bootstrap_ci(qini_auc_score, n_boot=1000)`` with all cores and with ``n_jobs=1``;
 - ``bootstrap_ci(uplift_auc_score)``, ``bootstrap_compare(qini_auc_score)`` of two models on the same
   resamples, and the Qini interval of the tree-like score;
+- the Qini interval with known propensities (40% or 60% treated by a feature's sign: weighted sweeps and
+  swept perfect curves), and with clusters of 20 rows as well (the cluster resampling kernel);
 - as a peer, scikit-uplift 0.5.1's ``qini_auc_score`` called on ``--peer-resamples`` resamples, scaled to
   ``n_boot`` (what a plain loop over resamples would cost), when scikit-uplift is importable.
 
@@ -46,7 +48,11 @@ def make_data(n_rows: int, seed: int) -> dict[str, np.ndarray]:
     # 64 leaves: the score's quantile bins, each scored by its mean.
     leaf = np.searchsorted(np.quantile(score, np.linspace(0, 1, 65)[1:-1]), score)
     tree_score = np.bincount(leaf, weights=score) / np.bincount(leaf)
-    return {"y": y, "score": score, "treatment": treatment, "other_score": other_score, "tree_score": tree_score[leaf]}
+    # A design for the weighted measures: 40% or 60% chance of treatment by the sign of a feature.
+    p_treated = np.where(rng.normal(size=n_rows) > 0, 0.6, 0.4)
+    propensity = np.where(treatment == 1, p_treated, 1.0 - p_treated)
+    return {"y": y, "score": score, "treatment": treatment, "other_score": other_score, "tree_score": tree_score[leaf],
+            "propensity": propensity, "cluster": np.arange(n_rows) // 20}
 
 
 def bench_upliftree(metrics: Any, data: dict[str, np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
@@ -63,11 +69,14 @@ def bench_upliftree(metrics: Any, data: dict[str, np.ndarray], args: argparse.Na
         treatment[warmup_rows],
         n_boot=40,
     )
+    for cluster in (None, data["cluster"][warmup_rows]):
+        metrics.bootstrap_ci(metrics.qini_auc_score, y[warmup_rows], score[warmup_rows], treatment[warmup_rows],
+                             n_boot=40, propensity=data["propensity"][warmup_rows], cluster=cluster)
     first_call_seconds = time.perf_counter() - start
 
-    def bootstrap(metric: Any, model_score: np.ndarray, n_jobs: int = -1) -> Any:
+    def bootstrap(metric: Any, model_score: np.ndarray, n_jobs: int = -1, **design: Any) -> Any:
         return lambda: metrics.bootstrap_ci(
-            metric, y, model_score, treatment, n_boot=args.n_boot, random_state=args.seed, n_jobs=n_jobs
+            metric, y, model_score, treatment, n_boot=args.n_boot, random_state=args.seed, n_jobs=n_jobs, **design
         )
 
     measures = {
@@ -79,6 +88,9 @@ def bench_upliftree(metrics: Any, data: dict[str, np.ndarray], args: argparse.Na
             random_state=args.seed, n_jobs=-1,
         ),
         "qini_ci_tree_score": bootstrap(metrics.qini_auc_score, data["tree_score"]),
+        "qini_ci_propensity": bootstrap(metrics.qini_auc_score, score, propensity=data["propensity"]),
+        "qini_ci_cluster": bootstrap(metrics.qini_auc_score, score, propensity=data["propensity"],
+                                     cluster=data["cluster"]),
     }
     results: dict[str, Any] = {"first_call_seconds": first_call_seconds}
     for name, call in measures.items():
@@ -154,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             "uplift_auc_ci": "bootstrap_ci(uplift_auc_score)",
             "qini_compare": "bootstrap_compare(qini_auc_score), 2 models",
             "qini_ci_tree_score": "bootstrap_ci(qini_auc_score), 64 tied scores",
+            "qini_ci_propensity": "bootstrap_ci(qini_auc_score), propensity=",
+            "qini_ci_cluster": "bootstrap_ci(qini_auc_score), propensity= and cluster= (20 rows)",
         }
         for name, label in labels.items():
             measure = results["upliftree"][name]

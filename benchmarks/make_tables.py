@@ -26,6 +26,7 @@ SECTIONS = {
     "metrics": "Uplift metrics",
     "dask": "Scaling out with Dask",
     "coldstart": "Cold start: the first run on a fresh machine (issue 14)",
+    "learners": "Meta-learners against the true effect (issue 17)",
 }
 
 PREAMBLE = """# Benchmarks

@@ -1,11 +1,12 @@
-"""Slow, obvious reference of the uplift split search specified in ``docs/criteria.md``, for tests only.
+"""Slow, obvious reference of the split searches specified in ``docs/criteria.md``, for tests only: the uplift
+criteria, and the squared error of a per-row target (distillation).
 
 Written from the specification, not from the Numba kernels: every sum is taken afresh over the rows of a
 node, every candidate split is an explicit set of bins, and a tree is grown by plain recursion. Nothing is
 incremental or fast, on purpose; keep the data small.
 
 Rows are described by bin codes (``codes[feature, row]``, as made by ``upliftree.binning.BinMapper``), an arm
-code per row (0 = control), sample weights and outcomes.
+code per row (0 = control), sample weights and outcomes (and, for the squared-error rule, the target).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ VARIANCE_FLOOR = 1e-12
 # A candidate counts only if its ``signal`` exceeds NOISE_TOLERANCE times its ``scale`` (docs/criteria.md,
 # "Numerical noise").
 NOISE_TOLERANCE = 1e-9
+# A squared-error reduction counts only above this fraction of the node's sum of w * t^2 (docs/criteria.md,
+# "Squared error on a per-row target").
+SQUARED_ERROR_TOLERANCE = 1e-10
+SQUARED_ERROR = "squared_error"
 
 # Columns of the per-arm sums of a set of rows (the layout of ``TreeArrays.stats``).
 COUNT, WEIGHT, SUM_WY, SUM_WY2, SUM_W2 = range(5)
@@ -40,6 +45,7 @@ class Rows:
     n_bins_non_missing: np.ndarray  # per feature
     is_categorical: np.ndarray  # per feature
     missing_bin: int
+    target: np.ndarray | None = None  # (n_rows, n_columns): the squared-error rule's per-row target
 
 
 @dataclass(frozen=True)
@@ -64,11 +70,12 @@ class Candidate:
     raw_gain: float
     signal: float  # what the noise rule compares to ``scale``: the raw gain, or sum |uplift differences|
     scale: float  # size of the terms the raw gain is computed from (see ``split_gain``)
+    tolerance: float = NOISE_TOLERANCE
 
     @property
     def above_noise(self) -> bool:
         """Whether the gain is more than rounding noise: only such candidates are splits."""
-        return self.signal > NOISE_TOLERANCE * self.scale
+        return self.signal > self.tolerance * self.scale
 
 
 # -- sums and means -------------------------------------------------------------------------------------
@@ -239,13 +246,12 @@ def category_order(data: Rows, rows: np.ndarray, feature: int, n_reg: float) -> 
     return sorted(scores, key=lambda code: (scores[code], code))
 
 
-def _ordered_left_sets(data: Rows, rows: np.ndarray, feature: int, n_reg: float) -> list[tuple[list[int], bool]]:
-    """``(non-missing bins on the left, missing on the left)`` of every candidate, in scan order."""
-    if data.is_categorical[feature]:
-        order = category_order(data, rows, feature, n_reg)
-    else:
-        order = list(range(data.n_bins_non_missing[feature]))
-    has_missing = bool((data.codes[feature, rows] == data.missing_bin).any())
+def feature_partitions(data: Rows, rows: np.ndarray, feature: int, order: list[int]):
+    """``(left_bins, goes_left)`` of every candidate split of the node holding ``rows`` on ``feature`` whose
+    non-missing bins are scanned in ``order``, in scan order: ``left_bins`` sends the missing bin as the
+    candidate does (see :func:`route_unseen` for the final routing), ``goes_left`` is the node's partition."""
+    codes = data.codes[feature, rows]
+    has_missing = bool((codes == data.missing_bin).any())
     left_sets = []
     for threshold in range(len(order) - 1):  # thresholds between consecutive bins
         left_sets.append((order[: threshold + 1], False))
@@ -253,7 +259,23 @@ def _ordered_left_sets(data: Rows, rows: np.ndarray, feature: int, n_reg: float)
             left_sets.append((order[: threshold + 1], True))
     if has_missing and order:
         left_sets.append((order, False))  # missing versus not missing
-    return left_sets
+    for left_codes, missing_left in left_sets:
+        left_bins = np.zeros(data.missing_bin + 1, dtype=bool)
+        left_bins[left_codes] = True
+        left_bins[data.missing_bin] = missing_left
+        yield left_bins, left_bins[codes]
+
+
+def route_unseen(data: Rows, rows: np.ndarray, feature: int, left_bins: np.ndarray, heavier_left: bool) -> None:
+    """Route, in ``left_bins``, what the node's rows do not show: without missing rows, missing values go to the
+    heavier child (``heavier_left``: the specification leaves a tie open, it goes left here); categories absent
+    from the node follow the missing values."""
+    codes = data.codes[feature, rows]
+    if not (codes == data.missing_bin).any():
+        left_bins[data.missing_bin] = heavier_left
+    if data.is_categorical[feature]:
+        absent = np.setdiff1d(np.arange(data.n_bins_non_missing[feature]), codes)
+        left_bins[absent] = left_bins[data.missing_bin]
 
 
 def node_candidates(data: Rows, rows: np.ndarray, features, params: Params) -> list[Candidate]:
@@ -261,37 +283,109 @@ def node_candidates(data: Rows, rows: np.ndarray, features, params: Params) -> l
     node = arm_sums(data, rows)
     candidates = []
     for feature in features:
-        codes = data.codes[feature, rows]
-        has_missing = bool((codes == data.missing_bin).any())
-        for left_codes, missing_left in _ordered_left_sets(data, rows, feature, params.n_reg):
-            left_bins = np.zeros(data.missing_bin + 1, dtype=bool)
-            left_bins[left_codes] = True
-            left_bins[data.missing_bin] = missing_left
-            goes_left = left_bins[codes]
+        order = category_order(data, rows, feature, params.n_reg) if data.is_categorical[feature] \
+            else list(range(data.n_bins_non_missing[feature]))
+        for left_bins, goes_left in feature_partitions(data, rows, feature, order):
             left = arm_sums(data, rows[goes_left])
             right = arm_sums(data, rows[~goes_left])
             if not is_admissible(left, right, params):
                 continue
             gain, raw_gain, signal, scale = split_gain(left, right, node, params)
-            if not has_missing:
-                # Missing values met later go to the heavier child (the specification leaves a tie open:
-                # it goes left here).
-                left_bins[data.missing_bin] = left[:, WEIGHT].sum() >= right[:, WEIGHT].sum()
-            if data.is_categorical[feature]:
-                absent = np.setdiff1d(np.arange(data.n_bins_non_missing[feature]), codes)
-                left_bins[absent] = left_bins[data.missing_bin]
+            route_unseen(data, rows, feature, left_bins, left[:, WEIGHT].sum() >= right[:, WEIGHT].sum())
             candidates.append(Candidate(int(feature), left_bins, goes_left, float(gain), float(raw_gain),
                                         float(signal), float(scale)))
     return candidates
 
 
-def best_split(candidates: list[Candidate]) -> Candidate | None:
-    """The first candidate with the largest gain among those above noise (a gain within noise counts as 0)."""
+def best_split(candidates: list[Candidate], key: Callable[[Candidate], float] = lambda c: c.gain
+               ) -> Candidate | None:
+    """The first candidate with the largest ``key`` (the gain) among those above noise (a gain within noise
+    counts as 0)."""
     best = None
     for candidate in candidates:
-        if candidate.above_noise and candidate.gain > (best.gain if best is not None else 0.0):
+        if candidate.above_noise and key(candidate) > (key(best) if best is not None else 0.0):
             best = candidate
     return best
+
+
+# -- squared error on a per-row target ------------------------------------------------------------------
+def _add_up(values) -> float:
+    """``values[0] + values[1] + ...`` from 0.0, in order (``sum`` may compensate, ``np.sum`` pairs)."""
+    total = 0.0
+    for value in values:
+        total += float(value)
+    return total
+
+
+def target_sums(data: Rows, rows: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """``(W, S, Q)`` over ``rows``: sum w, and per target column sum w*t and sum w*t^2."""
+    w = data.weight[rows]
+    t = data.target[rows]
+    return float(w.sum()), (w[:, None] * t).sum(axis=0), (w[:, None] * t * t).sum(axis=0)
+
+
+def squared_error(data: Rows, rows: np.ndarray) -> float:
+    """Sum over target columns of sum w (t - mean t)^2 over ``rows``, the definition (0 without weight)."""
+    weight, sums, _ = target_sums(data, rows)
+    if weight <= 0:
+        return 0.0
+    w = data.weight[rows]
+    return float(sum((w * (data.target[rows, column] - sums[column] / weight) ** 2).sum()
+                     for column in range(data.target.shape[1])))
+
+
+def target_category_order(data: Rows, rows: np.ndarray, feature: int) -> list[int]:
+    """Categories present in the node, by mean target summed over columns ``sum_c S_c / W`` (0 without weight),
+    ties by code, NaN last."""
+    codes = data.codes[feature, rows]
+    scores = {}
+    for code in np.unique(codes[codes != data.missing_bin]).tolist():
+        weight, sums, _ = target_sums(data, rows[codes == code])
+        scores[code] = _add_up(sums) / weight if weight > 0 else 0.0
+    return sorted(scores, key=lambda code: (np.isnan(scores[code]), np.nan_to_num(scores[code]), code))
+
+
+def squared_error_candidates(data: Rows, rows: np.ndarray, features, params: Params) -> list[Candidate]:
+    """Every admissible candidate split of the node holding ``rows`` for the squared-error rule, in scan order.
+
+    Admissible: each child keeps ``min_samples_leaf`` rows, and ``max(min_samples_treatment, 1)`` rows and
+    positive weight of every arm. ``signal`` is the reduction ``sum_c S_c(L)^2 / W(L) + S_c(R)^2 / W(R) - S_c^2 / W``
+    (the drop in :func:`squared_error`), ``scale`` the node's ``sum_c Q_c``, ``gain`` the reduction over ``W``.
+    """
+    weight, sums, squares = target_sums(data, rows)
+    if not weight > 0:
+        return []  # no child can have positive weight
+    node_score = _add_up(sums * sums) / weight
+    min_arm_rows = max(params.min_samples_treatment, 1)
+    candidates = []
+    for feature in features:
+        order = target_category_order(data, rows, feature) if data.is_categorical[feature] \
+            else list(range(data.n_bins_non_missing[feature]))
+        for left_bins, goes_left in feature_partitions(data, rows, feature, order):
+            children = (rows[goes_left], rows[~goes_left])
+            if not all(len(child) >= params.min_samples_leaf
+                       and (np.bincount(data.arm[child], minlength=data.n_arms) >= min_arm_rows).all()
+                       and (np.bincount(data.arm[child], data.weight[child], minlength=data.n_arms) > 0).all()
+                       for child in children):
+                continue
+            (left_weight, left_sums, _), (right_weight, right_sums, _) = (target_sums(data, child)
+                                                                          for child in children)
+            reduction = (_add_up(left_sums * left_sums) / left_weight + _add_up(right_sums * right_sums) / right_weight
+                         - node_score)
+            route_unseen(data, rows, feature, left_bins, left_weight >= right_weight)
+            candidates.append(Candidate(int(feature), left_bins, goes_left, reduction / weight, reduction / weight,
+                                        reduction, _add_up(squares), SQUARED_ERROR_TOLERANCE))
+    return candidates
+
+
+def node_search(data: Rows, rows: np.ndarray, features, params: Params) -> tuple[list[Candidate], Candidate | None]:
+    """The candidates of the node holding ``rows`` and the best one, by the uplift criteria or, for
+    ``params.criterion == SQUARED_ERROR``, the squared error of ``data.target`` (its largest reduction)."""
+    if params.criterion == SQUARED_ERROR:
+        candidates = squared_error_candidates(data, rows, features, params)
+        return candidates, best_split(candidates, key=lambda c: c.signal)
+    candidates = node_candidates(data, rows, features, params)
+    return candidates, best_split(candidates)
 
 
 # -- a whole tree ---------------------------------------------------------------------------------------
@@ -338,8 +432,7 @@ def grow_tree(data: Rows, bin_thresholds: list[np.ndarray], params: Params, choo
         node = nodes[node_id]
         if node["depth"] >= params.max_depth:
             return
-        candidates = node_candidates(data, node["rows"], features, params)
-        chosen = best_split(candidates)
+        candidates, chosen = node_search(data, node["rows"], features, params)
         if choose is not None:
             chosen = choose(path, node["rows"], candidates, chosen)
         if chosen is None:

@@ -16,8 +16,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "upliftree"
 
 # Private names another module may still import, with why; each entry is (importing module, name).
 PRIVATE_IMPORTS = {
-    ("upliftree.dask", "_distinct_values"): "the Dask sketch; binning's mergeable summary (p3-binning) replaces it",
-    ("upliftree.dask", "_quantile_edges"): "the Dask sketch; binning's mergeable summary (p3-binning) replaces it",
     ("upliftree.export.distill", "_NodeTable"): "distill's own growth loop, until it runs on the TreeGrower",
     ("upliftree.export.distill", "_record_split"): "distill's own growth loop, until it runs on the TreeGrower",
 }

@@ -105,6 +105,26 @@ def test_tree_is_identical_to_the_in_memory_fit(client, case):
     assert_same_tree(distributed, in_memory)
 
 
+@pytest.mark.parametrize("npartitions", [1, 3, 9])
+def test_bins_are_the_in_memory_bins_whatever_the_partitions(client, binary_experiment, npartitions):
+    """Both fits read their thresholds off one QuantileSketch: merged from the partitions' or of all rows."""
+    frame = binary_experiment.frame.iloc[:3_000].copy()
+    # A rare value of a low-cardinality feature in the last partition only; income and tenure have more
+    # values than max_bins (quantile edges), income with missing values.
+    frame["visits"] = frame["visits"].clip(upper=3).astype(np.float64)
+    frame.iloc[-3:, frame.columns.get_loc("visits")] = 40.0
+    params = {**TREE_PARAMS, "max_depth": 2, "max_bins": 16}
+    in_memory = UpliftTreeClassifier(**params).fit(frame[FEATURES], frame["treatment"], frame["outcome"])
+    distributed = udask.fit_tree(UpliftTreeClassifier(**params), as_dask(frame, npartitions), features=FEATURES)
+    expected, actual = in_memory.bin_mapper_, distributed.bin_mapper_
+    assert len(expected.bin_thresholds_[FEATURES.index("income")]) == 15
+    np.testing.assert_array_equal(expected.bin_thresholds_[FEATURES.index("visits")], [0.0, 1.0, 2.0, 3.0])
+    for expected_edges, edges in zip(expected.bin_thresholds_, actual.bin_thresholds_, strict=True):
+        np.testing.assert_array_equal(edges, expected_edges)
+    np.testing.assert_array_equal(actual.n_bins_non_missing_, expected.n_bins_non_missing_)
+    assert_same_tree(distributed, in_memory)
+
+
 def test_given_bin_edges_are_the_bins_of_the_tree(client, binary_experiment):
     frame = binary_experiment.frame
     edges = {"income": [20.0, 35.0, 50.0, 80.0], "tenure": [10.0, 30.0, 60.0]}

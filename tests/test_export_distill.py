@@ -6,9 +6,20 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pytest
+import reference as ref
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_splitter_reference import experiments, split_at
+from test_squared_error_split import check_kernel_choice
 
 import upliftree
-from upliftree import UpliftRandomForestClassifier, UpliftTreeClassifier, UpliftTreeRegressor
+from upliftree import (
+    UpliftRandomForestClassifier,
+    UpliftRandomForestRegressor,
+    UpliftTreeClassifier,
+    UpliftTreeRegressor,
+)
+from upliftree._tree_arrays import categories_in_bitset
 from upliftree.export.distill import DistilledUpliftTree
 from upliftree.metrics import one_vs_control, qini_auc_score
 
@@ -127,3 +138,56 @@ def test_distilled_tree_is_an_ordinary_estimator(forest, binary_experiment) -> N
     np.testing.assert_array_equal(fitted.predict(experiment.X), predicted)
     with pytest.raises(TypeError, match="model must be an upliftree tree, distilled tree or forest, got NoneType"):
         fitted.fit(experiment.X, experiment.treatment, experiment.y)
+
+
+@pytest.mark.filterwarnings("ignore:qini_auc_score is NaN")  # tiny random experiments without responders
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_distilled_tree_is_the_reference_greedy_tree(data):
+    """The distilled tree is the greedy squared-error tree of the model's predicted uplift: the slow grower of
+    ``reference.py`` over raw rows (squared-error rule) gives the same node table, with the experiment rows'
+    statistics and the mean predicted outcomes as values. On near-ties (sums taken in another order) the
+    reference follows the kernel's choice once it is checked to be a best candidate."""
+    experiment = data.draw(experiments(min_rows=40, max_rows=120))
+    max_depth = data.draw(st.integers(1, 4))
+    min_samples_leaf = data.draw(st.sampled_from((1, 2, 5, 12)))
+    min_samples_treatment = data.draw(st.sampled_from((0, 1, 2, 4)))
+    settings_ = dict(min_samples_leaf=5, min_samples_treatment=1, control=experiment.control, random_state=0)
+    if data.draw(st.booleans()):  # a forest's smooth predictions, or a tree's steps (exact ties between bins)
+        model_class = UpliftRandomForestClassifier if experiment.binary else UpliftRandomForestRegressor
+        model = model_class(n_estimators=3, max_depth=3, verbose=0, **settings_)
+    else:
+        model = (UpliftTreeClassifier if experiment.binary else UpliftTreeRegressor)(max_depth=3, **settings_)
+    model.fit(experiment.X, experiment.treatment, experiment.y, experiment.sample_weight)
+    distilled = upliftree.distill(model, experiment.X, experiment.treatment, experiment.y, max_depth=max_depth,
+                                  min_samples_leaf=min_samples_leaf, min_samples_treatment=min_samples_treatment,
+                                  max_bins=experiment.max_bins, sample_weight=experiment.sample_weight,
+                                  random_state=0)
+    tree, mapper = distilled.tree_, distilled.bin_mapper_
+    encoded = distilled.fitted_state_.inputs.encode(experiment.X)
+    predicted = model.predict_outcome(experiment.X)
+    rows_data = ref.Rows(mapper.transform(encoded), experiment.arm, experiment.weight, experiment.y,
+                         experiment.n_arms, mapper.n_bins_non_missing_, mapper.is_categorical_, mapper.missing_bin_,
+                         predicted[:, 1:] - predicted[:, :1])
+    params = ref.Params(ref.SQUARED_ERROR, binary=False, normalize=False, min_samples_leaf=min_samples_leaf,
+                        min_samples_treatment=min_samples_treatment, max_depth=max_depth)
+
+    def follow_kernel_on_ties(path, rows, candidates, best):
+        node, feature, goes_left = split_at(tree, path, encoded, rows)
+        return check_kernel_choice(rows_data, rows, candidates, best, feature, tree.gain[node], goes_left)
+
+    expected = ref.grow_tree(rows_data, mapper.bin_thresholds_, params, follow_kernel_on_ties)
+    assert tree.n_nodes == len(expected.children_left)
+    for name in ("children_left", "children_right", "parent", "depth", "feature", "is_categorical",
+                 "missing_left", "threshold"):
+        np.testing.assert_array_equal(getattr(tree, name), getattr(expected, name), err_msg=name)
+    for node in range(tree.n_nodes):
+        n_categories = mapper.n_bins_non_missing_[max(tree.feature[node], 0)]
+        assert categories_in_bitset(tree.category_bitset[node], n_categories).tolist() == \
+            expected.left_categories[node], f"category set of node {node}"
+    assert distilled.n_splits_merged_ == 0  # every child keeps min_samples_treatment rows of every arm
+    np.testing.assert_allclose(tree.raw_gain, expected.raw_gain, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(tree.stats, expected.stats, rtol=1e-12, atol=1e-12)
+    mean_predicted = [np.average(predicted[rows], axis=0, weights=experiment.weight[rows])
+                      for rows in expected.node_rows]
+    np.testing.assert_allclose(tree.value, mean_predicted, rtol=1e-9, atol=1e-12)

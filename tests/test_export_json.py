@@ -49,7 +49,7 @@ def test_save_load_file_round_trip(tree, binary_experiment, tmp_path) -> None:
 
 
 def test_document_is_the_documented_schema(tree, document) -> None:
-    assert document["format"] == "upliftree-model" and document["format_version"] == 2
+    assert document["format"] == "upliftree-model" and document["format_version"] == 3
     assert document["library_version"] == upliftree.__version__
     assert document["class"] == "UpliftTreeClassifier" and document["outcome"] == "binary"
     assert document["treatments"] == ["control", "email"]
@@ -149,7 +149,7 @@ def mutate(document: dict, path: tuple, value) -> dict:
 DELETE = object()
 MALFORMED = [
     (("format",), "upliftree-tree", "this is not an upliftree model file"),
-    (("format_version",), 3, "reads format_version 1 or 2, got 3"),
+    (("format_version",), 4, "reads format_version 1 or 2 or 3, got 4"),
     (("format_version",), True, "format_version"),
     (("class",), "os.system", "unknown class 'os.system'"),
     (("class",), ["UpliftTreeClassifier"], "class: expected a string"),

@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from upliftree import UpliftTreeClassifier, UpliftTreeRegressor, make_uplift_data
-from upliftree._grower import HistogramSource, TreeGrower, UpliftSplitRule, grow_tree
+from upliftree._grower import HistogramSource, TreeGrower, grow_tree
 from upliftree.binning import BinMapper
 from upliftree.datasets import FEATURES
 from upliftree.tree import growth_params
@@ -56,8 +56,8 @@ def test_level_wise_growth_is_the_depth_first_tree(outcome, weights, max_feature
     source, mapper, params, n_rows = _grown(outcome, weights, max_features)
     sample = np.arange(n_rows), np.ones(n_rows, dtype=np.int32)
     depth_first = grow_tree(source, mapper, *sample, params, np.random.default_rng(8))
-    level_wise = TreeGrower(LevelWiseRows(**{field.name: getattr(source, field.name) for field in fields(source)}),
-                            UpliftSplitRule(params, mapper), mapper, params, np.random.default_rng(8)).grow(sample)
+    levels = LevelWiseRows(**{field.name: getattr(source, field.name) for field in fields(source)})
+    level_wise = TreeGrower.uplift(levels, mapper, params, np.random.default_rng(8)).grow(sample)
     assert depth_first.n_nodes >= 15 and depth_first.depth.max() == 5  # the case grows a real tree
     # Same nodes, ids and bits: every node's histograms are built from the same rows in the same order.
     _assert_same_arrays(level_wise, depth_first)
@@ -92,7 +92,7 @@ def test_a_nodes_tried_features_do_not_depend_on_the_nodes_grown_before_it(max_f
 def test_tried_features_are_uniform_subsets_independent_across_nodes():
     n_features, n_tried = 6, 2
     source, mapper, params, _ = _grown("binary", "unit", n_tried)
-    grower = TreeGrower(source, UpliftSplitRule(params, mapper), mapper, params, np.random.default_rng(0))
+    grower = TreeGrower.uplift(source, mapper, params, np.random.default_rng(0))
     paths = [path for depth in range(11) for path in product((0, 1), repeat=depth)]  # a full tree of 2,047 nodes
     subsets = list(combinations(range(n_features), n_tried))
     drawn = {path: tuple(grower.tried_features(path).tolist()) for path in paths}
@@ -104,8 +104,8 @@ def test_tried_features_are_uniform_subsets_independent_across_nodes():
     n_same = sum(left == right for left, right in siblings)
     assert stats.binomtest(n_same, len(siblings), 1 / len(subsets)).pvalue > 1e-3
     # The same seed draws the same subsets; another seed others.
-    again = TreeGrower(source, UpliftSplitRule(params, mapper), mapper, params, np.random.default_rng(0))
-    other = TreeGrower(source, UpliftSplitRule(params, mapper), mapper, params, np.random.default_rng(9))
+    again = TreeGrower.uplift(source, mapper, params, np.random.default_rng(0))
+    other = TreeGrower.uplift(source, mapper, params, np.random.default_rng(9))
     some = paths[-50:]
     assert all(tuple(again.tried_features(path)) == drawn[path] for path in some)
     assert sum(tuple(other.tried_features(path)) == drawn[path] for path in some) < 20

@@ -150,6 +150,15 @@ SPECIALIZATIONS_SCRIPT = textwrap.dedent("""
     bootstrap_ci("qini_auc_score", y, score, treated, n_boot=20, random_state=0)
     bootstrap_ci("uplift_auc_score", read_only(y), read_only(score), treated, n_boot=20, random_state=0)
     bootstrap_curve_band(y, score, treated, n_boot=20, random_state=0)
+    # Known propensities and clusters (issue 16): weighted sweeps and the cluster resampling kernels.
+    received = np.where(treated == 1, 0.4, 0.6)
+    stores = np.arange(len(y)) // 7
+    qini_auc_score(y, score, treated, propensity=received)
+    for cluster in (None, stores):
+        bootstrap_ci("qini_auc_score", y, score, treated, n_boot=20, random_state=0, propensity=received,
+                     cluster=cluster)
+        bootstrap_ci("uplift_at_k", y, score, treated, n_boot=3, random_state=0, propensity=received, cluster=cluster)
+        bootstrap_curve_band(y, score, treated, n_boot=20, random_state=0, propensity=received, cluster=cluster)
     counts = {}
     for module in pkgutil.iter_modules(kernels.__path__):
         mod = importlib.import_module(f"upliftree._kernels.{module.name}")

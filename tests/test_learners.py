@@ -467,11 +467,11 @@ def test_sample_weight_needs_models_that_accept_it():
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"propensity_clip": 0.5}, r"propensity_clip must be in \[0, 0.5\)"),
-    ({"propensity_clip": -0.1}, "propensity_clip must be in"),
+    ({"propensity_clip": 0.5}, r"propensity_clip must be a number in \[0, 0.5\)"),
+    ({"propensity_clip": -0.1}, r"propensity_clip must be a number in \[0, 0.5\)"),
     ({"propensity_clip": "0.1"}, "propensity_clip must be a number"),
-    ({"n_jobs": 0}, "n_jobs must be an integer >= 1"),
-    ({"n_jobs": 1.5}, "n_jobs must be an integer >= 1"),
+    ({"n_jobs": 0}, "n_jobs must be None, a positive int or -1"),
+    ({"n_jobs": 1.5}, "n_jobs must be None, a positive int or -1"),
     ({"outcome": "count"}, r"outcome must be one of \['auto', 'binary', 'continuous'\]"),
     ({"random_state": -1}, "random_state must be None"),
 ])

@@ -15,6 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upliftree import metrics
+from upliftree._base import spawn_generators
+from upliftree._kernels import bootstrap as _kernels
+from upliftree._kernels.sampling import next_position
+from upliftree.metrics import bootstrap as bootstrap_module
+from upliftree.metrics._inputs import check_inputs
+from upliftree.metrics._ranking import order_rows
 
 # ---------------------------------------------------------------------------------------------------------
 # The issue's stratified design, vectorized over replications
@@ -421,6 +427,235 @@ def test_weighted_one_vs_control_recovers_each_arms_effect():
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Bootstrap: row resamples with weights, cluster resamples (kernels against slow references)
+
+
+def reference_cluster_bootstrap(metric, y, score, treatment, cluster, n_boot, random_state, propensity=None,
+                                metric_kwargs=None):
+    """Cluster bootstrap written out: per chunk of resamples a splitmix64 stream (the seeding contract of
+    upliftree.metrics.bootstrap), per resample as many treated (control) clusters drawn one at a time from the
+    sorted treated (control) cluster ids as there are, or as many clusters from all ids when a cluster holds
+    both arms; the metric is called on the rows of the drawn clusters."""
+    ids = np.unique(cluster)
+    arms_of = [set(treatment[cluster == cluster_id]) for cluster_id in ids]
+    if all(len(arms) == 1 for arms in arms_of):
+        strata = [[cluster_id for cluster_id, arms in zip(ids, arms_of, strict=True) if arms == {arm}]
+                  for arm in (1, 0)]
+    else:
+        strata = [list(ids)]
+    rows_of = {cluster_id: np.flatnonzero(cluster == cluster_id) for cluster_id in ids}
+    chunk_sizes = [min(bootstrap_module._BOOTSTRAP_CHUNK, n_boot - start)
+                   for start in range(0, n_boot, bootstrap_module._BOOTSTRAP_CHUNK)]
+    values = []
+    for generator, size in zip(spawn_generators(random_state, len(chunk_sizes)), chunk_sizes, strict=True):
+        state = np.array([generator.integers(0, 2**63)], dtype=np.uint64)
+        for _ in range(size):
+            drawn = [stratum[next_position(state, len(stratum))] for stratum in strata for _ in stratum]
+            rows = np.concatenate([rows_of[cluster_id] for cluster_id in drawn])
+            if treatment[rows].all() or not treatment[rows].any():
+                values.append(np.nan)
+                continue
+            design = {} if propensity is None else {"propensity": propensity[rows]}
+            values.append(metric(y[rows], score[rows], treatment[rows], **design, **(metric_kwargs or {})))
+    return np.array(values)
+
+
+def clustered_experiment(seed, n_clusters, mixed=False, continuous=False):
+    """Small cluster-randomized data (whole clusters in one arm unless ``mixed``) with varying probabilities."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 6, n_clusters)
+    cluster = np.repeat(rng.permutation(n_clusters) * 3 + 7, sizes)  # ids neither sorted nor contiguous
+    p_cluster = rng.uniform(0.2, 0.8, n_clusters)
+    treated_cluster = rng.random(n_clusters) < p_cluster
+    treated_cluster[:2] = [True, False]
+    p_treated = np.repeat(p_cluster, sizes)
+    treatment = np.repeat(treated_cluster, sizes).astype(np.int64)
+    if mixed:
+        treatment = (rng.random(len(treatment)) < p_treated).astype(np.int64)
+        treatment[:2] = [0, 1]
+    score = np.round(rng.normal(size=len(treatment)), 1)
+    y = (rng.random(len(treatment)) < np.repeat(rng.uniform(0.05, 0.6, n_clusters), sizes)
+         + 0.1 * treatment * (score > 0)).astype(np.float64)
+    if continuous:
+        y = y * rng.gamma(2.0, 10.0, len(y))
+    received = np.where(treatment == 1, p_treated, 1.0 - p_treated)
+    return y, score, treatment, cluster, received
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_boot=st.integers(1, 70), n_clusters=st.integers(2, 40),
+       mixed=st.booleans())
+def test_cluster_resampling_kernels_match_drawing_one_cluster_at_a_time(seed, n_boot, n_clusters, mixed):
+    """The kernels' draws and curve areas equal those of the reference draws, exactly."""
+    y, score, treatment, cluster, received = clustered_experiment(seed, n_clusters, mixed)
+    inputs = check_inputs(y, score, treatment, propensity=received, cluster=cluster)
+    data = bootstrap_module._prepare_resampling(inputs, [inputs.score])
+    layout = data.clusters
+    codes = layout.cluster_of_row
+    state = np.array([seed], dtype=np.uint64)
+    strata = [layout.stratum_clusters[start:stop] for start, stop in zip(layout.stratum_offsets[:-1],
+                                                                        layout.stratum_offsets[1:], strict=True)]
+    expected = np.zeros((n_boot, len(layout.cluster_treated)), dtype=np.int32)
+    for rep in range(n_boot):
+        for stratum in strata:
+            for _ in stratum:
+                expected[rep, stratum[next_position(state, len(stratum))]] += 1
+    draws = _kernels.resample_cluster_counts(np.uint64(seed), n_boot, layout.stratum_clusters, layout.stratum_offsets,
+                                             len(layout.cluster_treated))
+    np.testing.assert_array_equal(draws, expected)
+    ordering = order_rows(data.scores[0], data.y, data.treated, data.weight)
+    areas, totals = _kernels.cluster_bootstrap_curve_areas(
+        np.uint64(seed), n_boot, _kernels.QINI, *layout[:5], *(field[None, :] for field in ordering[:4]),
+        ordering.group_ends, np.array([0, len(ordering.group_ends)], dtype=np.int64))
+    for rep in range(n_boot):
+        counts = expected[rep][codes].astype(np.int32)
+        x, values = np.empty(len(ordering.group_ends)), np.empty(len(ordering.group_ends))
+        assert areas[rep, 0] == _kernels.curve_points(_kernels.QINI, counts, *ordering, x, values, np.empty(4))
+        assert totals[rep, _kernels.FINAL_VALUE] == values[-1]
+        assert totals[rep, _kernels.ROWS] == counts.sum()
+        assert totals[rep, _kernels.TREATED_ROWS] == counts[data.treated].sum()
+
+
+@pytest.mark.filterwarnings("ignore:bootstrap_:upliftree.metrics.UndefinedMetricWarning")
+@pytest.mark.parametrize("mixed", [False, True])
+def test_cluster_bootstrap_matches_the_reference(mixed):
+    """bootstrap_ci with cluster (compiled and generic paths) equals the written-out cluster bootstrap."""
+    y, score, treatment, cluster, received = clustered_experiment(3, 60, mixed)
+    for metric, kwargs in ((metrics.qini_auc_score, {}), (metrics.uplift_auc_score, {}),
+                           (metrics.weighted_average_uplift, {"bins": 1}), (metrics.uplift_at_k, {"k": 0.4})):
+        for propensity in (None, received):
+            reference = reference_cluster_bootstrap(metric, y, score, treatment, cluster, 70, 5, propensity, kwargs)
+            defined = reference[~np.isnan(reference)]
+            expected = np.percentile(defined, [2.5, 97.5])
+            interval = metrics.bootstrap_ci(metric, y, score, treatment, n_boot=70, random_state=5,
+                                            metric_kwargs=kwargs, propensity=propensity, cluster=cluster)
+            np.testing.assert_allclose(interval, expected, rtol=0, atol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore:bootstrap_:upliftree.metrics.UndefinedMetricWarning")
+@pytest.mark.parametrize("design", ["propensity", "cluster", "mixed cluster", "both"])
+def test_compiled_bootstrap_with_a_design_equals_calling_the_metric(design):
+    """The compiled path and the generic path (any callable, given propensity=) see the same resamples."""
+    y, score, treatment, cluster, received = clustered_experiment(4, 120, mixed=design == "mixed cluster")
+    continuous = clustered_experiment(5, 120, continuous=True)
+    other = np.random.default_rng(0).normal(size=len(y))
+    arguments = {"propensity": received if design in ("propensity", "both") else None,
+                 "cluster": cluster if design != "propensity" else None}
+    cases = [(metrics.qini_auc_score, (y, score, treatment), {}),
+             (metrics.qini_auc_score, (y, score, treatment), {"negative_effect": False}),
+             (metrics.uplift_auc_score, (y, score, treatment), {}),
+             (metrics.weighted_average_uplift, (y, score, treatment), {"bins": 1})]
+    if design != "mixed cluster":
+        cases.append((metrics.qini_auc_score, continuous[:3], {}))
+    for metric, data, kwargs in cases:
+        def generic(*rows, metric=metric, **extra):
+            return metric(*rows, **extra)
+
+        design_arguments = arguments if data[0] is y else {"propensity": None if arguments["propensity"] is None
+                                                            else continuous[4], "cluster": None if
+                                                            arguments["cluster"] is None else continuous[3]}
+        fast = metrics.bootstrap_ci(metric, *data, n_boot=64, random_state=3, metric_kwargs=kwargs,
+                                    **design_arguments)
+        slow = metrics.bootstrap_ci(generic, *data, n_boot=64, random_state=3, metric_kwargs=kwargs,
+                                    **design_arguments)
+        np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-9)
+        fast = metrics.bootstrap_compare(metric, data[0], data[1], other[:len(data[0])], data[2], n_boot=40,
+                                         random_state=4, metric_kwargs=kwargs, **design_arguments)
+        slow = metrics.bootstrap_compare(generic, data[0], data[1], other[:len(data[0])], data[2], n_boot=40,
+                                         random_state=4, metric_kwargs=kwargs, **design_arguments)
+        np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-9)
+
+
+def test_one_row_clusters_in_score_order_are_the_row_bootstrap():
+    """Clusters of one row each, numbered in the rows' score order, draw exactly the row bootstrap's rows."""
+    y, score, treatment, _, received = small_experiment(6, n_rows=400, ties=True)
+    rank = np.empty(len(y), dtype=np.int64)
+    rank[np.argsort(-score, kind="stable")] = np.arange(len(y))
+    for metric in ("qini_auc_score", "uplift_auc_score"):
+        for propensity in (None, received):
+            rows = metrics.bootstrap_ci(metric, y, score, treatment, n_boot=50, random_state=1, propensity=propensity)
+            clusters = metrics.bootstrap_ci(metric, y, score, treatment, n_boot=50, random_state=1,
+                                            propensity=propensity, cluster=rank)
+            assert rows == clusters
+    for curve in ("qini", "uplift"):
+        for propensity in (None, received):
+            rows = metrics.bootstrap_curve_band(y, score, treatment, curve, n_boot=30, random_state=2,
+                                                propensity=propensity)
+            clusters = metrics.bootstrap_curve_band(y, score, treatment, curve, n_boot=30, random_state=2,
+                                                    propensity=propensity, cluster=rank)
+            np.testing.assert_array_equal(rows, clusters)
+
+
+def test_cluster_bootstrap_does_not_depend_on_the_row_order():
+    y, score, treatment, cluster, received = clustered_experiment(7, 80)
+    order = np.random.default_rng(0).permutation(len(y))
+    for metric in ("qini_auc_score", "uplift_auc_score"):
+        first = metrics.bootstrap_ci(metric, y, score, treatment, n_boot=60, random_state=3, propensity=received,
+                                     cluster=cluster)
+        shuffled = metrics.bootstrap_ci(metric, y[order], score[order], treatment[order], n_boot=60, random_state=3,
+                                        propensity=received[order], cluster=cluster[order])
+        np.testing.assert_allclose(first, shuffled, rtol=0, atol=1e-12)
+
+
+def test_weighted_and_clustered_curve_bands_are_the_resampled_curves():
+    """The band is the pointwise percentile of each resample's curve (its own Hájek weights; a cluster resample
+    read at the same shares of rows and scaled to the data's rows)."""
+    y, score, treatment, cluster, received = clustered_experiment(8, 50)
+    n_rows = len(y)
+    for curve, function in (("qini", metrics.qini_curve), ("uplift", metrics.uplift_curve)):
+        grid, low, high = metrics.bootstrap_curve_band(y, score, treatment, curve, n_points=21, n_boot=40,
+                                                       random_state=6, propensity=received, cluster=cluster)
+        curves = []
+
+        def read_curve(y_b, score_b, treatment_b, propensity, function=function, curves=curves, grid=grid):
+            x, values = function(y_b, score_b, treatment_b, propensity=propensity)
+            curves.append(np.interp(grid * len(y_b) / n_rows, x, values) * n_rows / len(y_b))
+            return 0.0
+
+        reference_cluster_bootstrap(read_curve, y, score, treatment, cluster, 40, 6, received)
+        expected_low, expected_high = np.percentile(np.array(curves), [2.5, 97.5], axis=0)
+        np.testing.assert_allclose(low, expected_low, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(high, expected_high, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore:bootstrap_:upliftree.metrics.UndefinedMetricWarning")
+def test_cluster_bootstrap_of_the_average_effect_covers_where_the_row_bootstrap_does_not():
+    """Cluster-randomized stores (strong within-cluster correlation, 80/20 in the north's clusters), 300
+    replications: the cluster bootstrap 95% interval of the weighted average effect covers the truth 93-97% of
+    the time; resampling rows covers clearly less."""
+    design = cluster_design(seed=11, n_replications=300, n_clusters=400)
+    covered = {"cluster": [], "rows": []}
+    for rep in range(300):
+        y, treatment = design["y"][rep], design["treatment"][rep]
+        truth = design["uplift"][rep].mean()
+        for name, cluster in (("cluster", design["cluster"][rep]), ("rows", None)):
+            low, high = metrics.bootstrap_ci("weighted_average_uplift", y, design["uplift"][rep], treatment,
+                                             n_boot=200, random_state=rep, metric_kwargs={"bins": 1},
+                                             propensity=design["propensity"][rep], cluster=cluster)
+            covered[name].append(low <= truth <= high)
+    rates = {name: np.mean(values) for name, values in covered.items()}
+    assert 0.93 <= rates["cluster"] <= 0.97, rates
+    assert rates["rows"] < 0.85, rates
+
+
+def test_cluster_bootstrap_of_a_no_signal_qini_covers_zero():
+    """A store-level score with no signal, 200 replications of the cluster design: the cluster bootstrap interval
+    of the weighted Qini coefficient covers 0 about 95% of the time, the row bootstrap clearly less."""
+    design = cluster_design(seed=12, n_replications=200, n_clusters=400)
+    noise = np.repeat(np.random.default_rng(0).normal(size=(200, 400)), 10, axis=1)
+    covered = {"cluster": [], "rows": []}
+    for rep in range(200):
+        for name, cluster in (("cluster", design["cluster"][rep]), ("rows", None)):
+            low, high = metrics.bootstrap_ci("qini_auc_score", design["y"][rep], noise[rep], design["treatment"][rep],
+                                             n_boot=200, random_state=rep, propensity=design["propensity"][rep],
+                                             cluster=cluster)
+            covered[name].append(low <= 0 <= high)
+    rates = {name: np.mean(values) for name, values in covered.items()}
+    assert 0.92 <= rates["cluster"] <= 0.98, rates
+    assert rates["rows"] < 0.85, rates
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Bad input: clear errors naming the argument (through upliftree._validation's design validators)
 
 
@@ -468,6 +703,12 @@ def design_calls():
         "one_vs_control": lambda **design: metrics.one_vs_control(y, score, t, arm=1, control=0, **design),
         "best_arm_rows": lambda **design: metrics.best_arm_rows(y, score[:, None], t, arms=[1], control=0, **design),
         "best_arm_score": lambda **design: metrics.best_arm_score(y, score[:, None], t, arms=[1], control=0, **design),
+        "bootstrap_ci": lambda **design: metrics.bootstrap_ci("qini_auc_score", y, score, t, n_boot=3, **design),
+        "bootstrap_ci generic": lambda **design: metrics.bootstrap_ci("uplift_at_k", y, score, t, n_boot=3,
+                                                                      metric_kwargs={"k": 3}, **design),
+        "bootstrap_compare": lambda **design: metrics.bootstrap_compare("qini_auc_score", y, score, -score, t,
+                                                                        n_boot=3, **design),
+        "bootstrap_curve_band": lambda **design: metrics.bootstrap_curve_band(y, score, t, n_boot=3, **design),
     }
 
 

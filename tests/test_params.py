@@ -4,6 +4,8 @@ Before the shared module, ``n_jobs=None`` was one thread in forests but all core
 raised ``ValueError`` in estimators but ``TypeError`` in metrics; the cross-module tests below fail on that code.
 """
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -20,6 +22,8 @@ from upliftree import (
 from upliftree import _params as params
 from upliftree import forest as forest_module
 from upliftree.datasets import FEATURES
+from upliftree.learners import TLearner
+from upliftree.learners import _crossfit as crossfit_module
 from upliftree.metrics import bootstrap as bootstrap_module
 from upliftree.plot import plot_calibration
 
@@ -74,9 +78,9 @@ def test_wrong_types_raise_parameter_type_errors(call, name):
     ("call", "name"),
     [
         (lambda: params.check_int(0, "bins", 1), "bins must be an integer >= 1"),
-        (lambda: params.check_real(-1.0, "n_reg", 0.0), r"n_reg must be in \[0.0"),
-        (lambda: params.check_real(float("nan"), "n_reg", 0.0), "n_reg must be a number"),
-        (lambda: params.check_real(0.0, "fraction", 0.0, 1.0, open_low=True), r"fraction must be in \(0.0"),
+        (lambda: params.check_real(-1.0, "n_reg", 0.0), "n_reg must be a number >= 0, got -1.0"),
+        (lambda: params.check_real(float("nan"), "n_reg", 0.0), "n_reg must be a number >= 0, got nan"),
+        (lambda: params.check_real(0.0, "fraction", 0.0, 1.0, open_low=True), r"fraction must be a number in \(0, 1\]"),
         (lambda: params.check_alpha(1.0), r"alpha must be a number in \(0, 1\)"),
         (lambda: params.check_alpha(0), r"alpha must be a number in \(0, 1\)"),
         (lambda: params.check_choice("first", "strategy", ("overall", "by_group")), "strategy must be one of"),
@@ -170,6 +174,13 @@ def test_n_jobs_opens_the_same_threads_in_forests_and_metrics(monkeypatch, exper
     metrics.bootstrap_ci("qini_auc_score", *scored, n_boot=128, random_state=0, n_jobs=n_jobs)
     metrics.bootstrap_curve_band(*scored, n_boot=128, random_state=0, n_jobs=n_jobs)
     assert _RecordingPool.opened == expected * 2
+    # A learner's fits (two arms: two at a time) run on as many threads, at most.
+    _RecordingPool.opened = []
+    monkeypatch.setattr(crossfit_module, "ThreadPoolExecutor", _RecordingPool)
+    TLearner(outcome_model=_logistic(), control="control", n_jobs=n_jobs).fit(
+        experiment[["age", "tenure"]], experiment["treatment"], experiment["outcome"])
+    assert bool(_RecordingPool.opened) == bool(expected)
+    assert all(size <= expected[0] for size in _RecordingPool.opened)
 
 
 @pytest.mark.parametrize("n_jobs", [0, 1.5, True, "2"])
@@ -183,6 +194,7 @@ def test_bad_n_jobs_is_refused_alike_everywhere(experiment, scored, n_jobs):
         lambda: metrics.bootstrap_compare("qini_auc_score", scored[0], scored[1], scored[1], scored[2], n_boot=10,
                                           n_jobs=n_jobs),
         lambda: metrics.bootstrap_curve_band(*scored, n_boot=10, n_jobs=n_jobs),
+        lambda: TLearner(outcome_model=_logistic(), control="control", n_jobs=n_jobs).fit(X[["age"]], t, y),
     ]
     for call in calls:
         with pytest.raises(ValueError, match="n_jobs must be None, a positive int or -1") as caught:
@@ -224,3 +236,170 @@ def test_alpha_is_checked_alike_in_metrics_plots_and_intervals(scored):
     for call in calls:
         _raises_value_error(lambda call=call: call(1.5), r"alpha must be a number in \(0, 1\)")
         _raises_type_error(lambda call=call: call("0.05"), "alpha must be a number")
+
+
+INF = np.inf
+
+
+@pytest.mark.parametrize(("bounds", "text", "good", "bad"), [
+    ((0.0, 1.0, True, True), "a number in (0, 1)", [0.5], [0.0, 1.0]),
+    ((0.0, 0.5, False, True), "a number in [0, 0.5)", [0.0], [0.5, -0.1]),
+    ((0.0, INF, False, False), "a number >= 0", [0.0, INF], [-1.0]),
+    ((0.0, INF, True, False), "a number > 0", [1e-9, INF], [0.0]),
+    ((0.0, INF, False, True), "a finite number >= 0", [0.0, 1e300], [INF, -1.0]),
+    ((-INF, INF, True, True), "a finite number", [-1e300], [INF, -INF]),
+    ((-INF, INF, False, True), "a number < inf", [-INF], [INF]),
+    ((-INF, 3.0, False, False), "a number <= 3", [-INF, 3.0], [3.5]),
+])
+def test_real_ranges_read_as_what_they_accept(bounds, text, good, bad):
+    minimum, maximum, open_low, open_high = bounds
+    for value in good:
+        assert params.check_real(value, "x", minimum, maximum, open_low=open_low, open_high=open_high) == value
+    for value in [*bad, np.nan]:
+        with pytest.raises(ValueError, match=rf"^x must be {re.escape(text)}, got {re.escape(repr(value))}$"):
+            params.check_real(value, "x", minimum, maximum, open_low=open_low, open_high=open_high)
+
+
+def test_count_or_share_is_an_int_count_or_a_float_share():
+    assert params.check_count_or_share(np.int64(3), "k", 0) == 3 and type(params.check_count_or_share(3, "k", 0)) is int
+    assert params.check_count_or_share(1.0, "k", 0) == 1.0 and type(params.check_count_or_share(1.0, "k", 0)) is float
+    for bad in (-1, 0.0, 1.5, np.nan):
+        _raises_value_error(lambda bad=bad: params.check_count_or_share(bad, "k", 0), r"k must be an integer >= 0 or")
+    for bad in ("3", True, None):
+        _raises_type_error(lambda bad=bad: params.check_count_or_share(bad, "k", 0), "k must be")
+    _raises_value_error(lambda: params.check_count_or_share(0, "max_samples", 1, others=(None,)),
+                        r"max_samples must be None, an integer >= 1 or a share in \(0, 1\], got 0")
+
+
+# -- every entry point of a shared parameter refuses a bad value alike ----------------------------------------
+@pytest.fixture(scope="module")
+def fitted_tree(experiment):
+    return UpliftTreeClassifier(max_depth=2, min_samples_leaf=200, control="control").fit(
+        experiment[FEATURES], experiment["treatment"], experiment["outcome"])
+
+
+def _same_error_everywhere(calls: dict, bad_values: list) -> None:
+    """Each bad ``(value, error, message)`` raises, from every call, that error type with that message."""
+    for value, error, message in bad_values:
+        for name, call in calls.items():
+            with pytest.raises(error) as caught:
+                call(value)
+            assert str(caught.value) == message, (name, value)
+            assert isinstance(caught.value, params.ParameterTypeError) == (error is params.ParameterTypeError), name
+
+
+def test_max_bins_means_the_same_in_trees_forests_distillation_and_bins(experiment, fitted_tree):
+    from upliftree import distill
+    from upliftree.binning import BinMapper
+
+    X, t, y = experiment[FEATURES], experiment["treatment"], experiment["outcome"]
+    schema, _, data = fitted_tree._prepare(X, t, y, None)
+    calls = {
+        "tree": lambda value: UpliftTreeClassifier(max_bins=value).fit(X, t, y),
+        "forest": lambda value: UpliftRandomForestRegressor(n_estimators=2, max_bins=value, verbose=0).fit(X, t, y),
+        "distill": lambda value: distill(fitted_tree, X, t, y, max_bins=value),
+        "BinMapper": lambda value: BinMapper(value).fit(data.encoded, schema),
+        "BinMapper.from_thresholds": lambda value: BinMapper.from_thresholds(schema, [None] * len(FEATURES), value),
+    }
+    _same_error_everywhere(calls, [
+        (256, ValueError, "max_bins must be an integer in [2, 255], got 256"),
+        (1, ValueError, "max_bins must be an integer in [2, 255], got 1"),
+        (2.5, params.ParameterTypeError, "max_bins must be an integer in [2, 255], got 2.5"),
+        (True, params.ParameterTypeError, "max_bins must be an integer in [2, 255], got True"),
+    ])
+
+
+def test_alpha_means_the_same_in_pruning_policy_values_learners_and_reports(experiment, fitted_tree):
+    from upliftree.learners import doubly_robust_scores
+    from upliftree.policy import policy_value
+    from upliftree.report import ReportSettings
+
+    X, t, y = experiment[FEATURES], experiment["treatment"], experiment["outcome"]
+    scores = doubly_robust_scores(X[["age", "tenure"]].to_numpy(), t, y, outcome_model=_logistic(), propensity=0.5,
+                                  control="control", random_state=0)
+    assignments = np.where(X["age"] > 40, "email", "control")
+    calls = {
+        "prune": lambda alpha: fitted_tree.prune(X, t, y, alpha=alpha),
+        "policy_value": lambda alpha: policy_value(assignments, X, t, y, control="control", alpha=alpha),
+        "DRScores.interval": lambda alpha: scores.interval(alpha),
+        "ReportSettings": lambda alpha: ReportSettings(alpha=alpha).check(),
+        "calibration_table": lambda alpha: fitted_tree.calibration(X, t, y, alpha=alpha),
+    }
+    _same_error_everywhere(calls, [
+        (1.5, ValueError, "alpha must be a number in (0, 1), got 1.5"),
+        (0.0, ValueError, "alpha must be a number in (0, 1), got 0.0"),
+        ("0.05", params.ParameterTypeError, "alpha must be a number in (0, 1), got '0.05'"),
+    ])
+    # A report also keeps its intervals at 50% coverage or more.
+    _raises_value_error(lambda: ReportSettings(alpha=0.7).check(), r"alpha must be a number in \(0, 0.5\]")
+
+
+def test_random_state_means_the_same_in_estimators_data_metrics_and_policies(experiment, fitted_tree, scored):
+    from upliftree.binning import BinMapper
+    from upliftree.policy import Policy, policy_value
+
+    X, t, y = experiment[FEATURES], experiment["treatment"], experiment["outcome"]
+    schema, _, data = fitted_tree._prepare(X, t, y, None)
+    assignments = np.where(X["age"] > 40, "email", "control")
+    calls = {
+        "tree": lambda seed: UpliftTreeClassifier(max_depth=1, control="control", random_state=seed).fit(X, t, y),
+        "forest": lambda seed: UpliftRandomForestClassifier(n_estimators=2, control="control", random_state=seed,
+                                                            verbose=0).fit(X, t, y),
+        "make_uplift_data": lambda seed: make_uplift_data(100, random_state=seed),
+        "bootstrap_ci": lambda seed: metrics.bootstrap_ci("qini_auc_score", *scored, n_boot=10, random_state=seed),
+        "policy_value": lambda seed: policy_value(assignments, X, t, y, control="control", n_boot=10,
+                                                  random_state=seed),
+        "eligibility": lambda seed: Policy(fitted_tree).eligibility(X, random_state=seed),
+        "BinMapper": lambda seed: BinMapper(random_state=seed).fit(data.encoded, schema),
+    }
+    message = "random_state must be None, a non-negative int or a numpy Generator, got {}"
+    _same_error_everywhere(calls, [
+        (-1, ValueError, message.format(-1)),
+        ("seed", params.ParameterTypeError, message.format("'seed'")),
+        (1.5, params.ParameterTypeError, message.format(1.5)),
+    ])
+
+
+def test_policy_settings_mean_the_same_in_policies_and_reports(experiment, fitted_tree):
+    from upliftree.policy import Policy
+    from upliftree.report import ReportSettings
+
+    X = experiment[FEATURES]
+    policy = Policy(fitted_tree, benefit=10.0, cost=1.0)
+    _same_error_everywhere({
+        "Policy.eligibility": lambda explore: policy.eligibility(X, explore=explore),
+        "ReportSettings": lambda explore: ReportSettings(explore=explore).check(),
+    }, [
+        (1.0, ValueError, "explore must be a number in [0, 1), got 1.0"),
+        (-0.1, ValueError, "explore must be a number in [0, 1), got -0.1"),
+        (True, params.ParameterTypeError, "explore must be a number in [0, 1), got True"),
+    ])
+    _same_error_everywhere({
+        "Policy.decide": lambda budget: policy.decide(X, rule="budget", budget=budget),
+        "ReportSettings": lambda budget: ReportSettings(benefit=10.0, budget=budget).check(),
+    }, [
+        (-5.0, ValueError, "budget must be a finite number >= 0, got -5.0"),
+        (np.inf, ValueError, "budget must be a finite number >= 0, got inf"),
+        ("5", params.ParameterTypeError, "budget must be a finite number >= 0, got '5'"),
+    ])
+    _same_error_everywhere({
+        "Policy": lambda cost: Policy(fitted_tree, cost=cost),
+        "ReportSettings": lambda cost: ReportSettings(benefit=10.0, cost=cost).check(),
+    }, [
+        (-1.0, ValueError, "cost must be a finite number >= 0, got -1.0"),
+        (np.inf, ValueError, "cost must be a finite number >= 0, got inf"),
+        (True, params.ParameterTypeError, "cost must be a finite number >= 0, got True"),  # a str is a column
+    ])
+    _same_error_everywhere({
+        "Policy": lambda benefit: Policy(fitted_tree, benefit=benefit),
+        "ReportSettings": lambda benefit: ReportSettings(benefit=benefit).check(),
+    }, [
+        (np.inf, ValueError, "benefit must be a finite number, got inf"),
+        (np.nan, ValueError, "benefit must be a finite number, got nan"),
+    ])
+
+
+def _logistic():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression()

@@ -291,10 +291,10 @@ def test_segment_sheet_needs_a_tree(two_arm_data, oracle):
     ({"benefit": {"control": 1.0, "email": 1.0, "discount": 1.0}}, ValueError, "is the control arm"),
     ({"benefit": [1.0, 2.0, 3.0]}, ValueError, "one per treatment"),
     ({"benefit": "25"}, TypeError, "benefit must be"),
-    ({"cost": -1.0}, ValueError, "cost must be >= 0"),
+    ({"cost": -1.0}, ValueError, "cost must be a finite number >= 0"),
     ({"cost": {"email": 1.0, "mail": 2.0}}, ValueError, "'mail' is not a treatment"),
     ({"cost": np.array([1.0, np.nan])}, ValueError, "NaN"),
-    ({"risk_penalty": -0.5}, ValueError, "risk_penalty must be >= 0"),
+    ({"risk_penalty": -0.5}, ValueError, "risk_penalty must be a finite number >= 0"),
     ({"harm_weight": 1.0}, ValueError, "need a harm_model"),
 ])
 def test_bad_policy_arguments(oracle, kwargs, error, match):

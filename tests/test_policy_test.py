@@ -322,3 +322,47 @@ def test_bad_analysis_arguments(store_tests, change, kwargs, match):
     log = change(store_tests[store_tests["test"] == 4].copy())
     with pytest.raises(ValueError, match=match):
         policy_test.analyze(log, **{"outcome": "spend", **kwargs})
+
+
+# -- command line ------------------------------------------------------------------------------------------------
+def test_command_line_assigns_and_analyses(store_tests, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from upliftree.cli import EXIT_BAD_INPUT, app
+
+    def run(*args: object):
+        return CliRunner().invoke(app, [str(arg) for arg in args])
+
+    for command in ("policy-test", "policy-test assign", "policy-test analyze"):
+        assert run(*command.split(), "--help").exit_code == 0
+    log = store_tests[store_tests["test"] == 5]
+    log[["id", "store", "policy_arm", "segment"]].to_csv(tmp_path / "sheet.csv", index=False)
+    result = run("policy-test", "assign", tmp_path / "sheet.csv", "--id", "id", "--salt", "simulated 0", "--cluster",
+                 "store", "--holdout", HOLDOUT, "--explore", EXPLORE, "--policy-arm", "policy_arm", "--arms",
+                 "control,coupon", "--business-as-usual", "control", "--out", tmp_path / "plan.parquet")
+    assert result.exit_code == 0, result.stderr
+    plan = pd.read_parquet(tmp_path / "plan.parquet")
+    expected = log[plan.columns].reset_index(drop=True)  # the fixture's own assignment: same salt, same ids
+    pd.testing.assert_frame_equal(plan, expected, check_dtype=False)
+
+    log.to_csv(tmp_path / "log.csv", index=False)
+    common = ("policy-test", "analyze", tmp_path / "log.csv", "--outcome", "spend", "--cluster", "store")
+    result = run(*common, "--control", "control", "--segment", "segment", "--n-boot", 50, "--html",
+                 tmp_path / "test.html", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    tables = json.loads(result.stdout)
+    python = policy_test.analyze(log, outcome="spend", cluster="store", segment="segment", control="control",
+                                 n_boot=50, random_state=0)
+    assert tables["summary"][0]["incremental_value"] == pytest.approx(python.incremental_value)
+    assert tables["summary"][0]["verdict"] == python.verdict
+    assert [row["policy"] for row in tables["policy"]] == list(python.policy.index)
+    assert len(tables["segments"]) == 4 and (tmp_path / "test.html").read_text() == python.to_html()
+    assert python.headline in result.stderr.replace("\n", " ")
+
+    refused = run(*common, "--propensity", "logged_p", "--control", "control")
+    assert refused.exit_code == EXIT_BAD_INPUT and "no column 'logged_p'" in refused.stderr
+    assert "--groups-only" in refused.stderr
+    groups_only = run(*common, "--groups-only", "--format", "json")
+    assert groups_only.exit_code == 0 and set(json.loads(groups_only.stdout)) == {"summary"}

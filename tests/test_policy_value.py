@@ -261,3 +261,16 @@ def test_cluster_bootstrap_covers_and_row_bootstrap_does_not():
             covered[by_cluster] += ((table["outcome_low"] <= truth) & (truth <= table["outcome_high"])).to_numpy()
     assert (covered[True] >= 0.86 * n_replications).all(), covered  # measured: 92-93% over 300 replications
     assert (covered[False] <= 0.75 * n_replications).all(), covered
+
+
+def test_the_design_columns_themselves_are_not_tested():
+    X, treatment, y = experiment(3_000, 11)
+    full = X.assign(treatment=treatment, outcome=y)
+    policy_value(fixed_rule(X), full, full["treatment"], full["outcome"], control="control", n_boot=5)
+    with pytest.raises(ValueError, match="depend on 'opened'.*recorded after treatment, leave it out of X"):
+        policy_value(fixed_rule(X), full.assign(opened=(treatment != "control") & (y == 1)), treatment, y,
+                     control="control", n_boot=5)
+    # A Policy decides on its model's features: only those (and its assignments) are tested.
+    model = UpliftTreeClassifier(max_depth=2, min_samples_leaf=300, control="control").fit(X, treatment, y)
+    policy_value(Policy(model, benefit=BENEFIT, cost=COST), full.assign(opened=treatment != "control"), treatment, y,
+                 n_boot=5)

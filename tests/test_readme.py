@@ -91,7 +91,7 @@ def test_readme_examples_write_the_files_they_name(readme_run):
 
     result, work, shown = readme_run
     require_success(result)
-    for name in ("qini.png", "tree.svg", "model.json", "eligibility.csv"):
+    for name in ("qini.png", "tree.svg", "model.json", "eligibility.csv", "policy_test.html"):
         assert (work / name).stat().st_size > 0, name
     # model.json is the pruned tree whose size the README shows.
     n_leaves = int(re.search(r"(\d+) after pruning", "\n".join(shown))[1])

@@ -129,6 +129,13 @@ def test_learners_are_scored_on_the_tree_s_held_out_rows(tmp_path):
         assert table.loc[label, "qini"] == pytest.approx(metrics.qini_auc_score(test.y, uplift, treatment))
         assert table.loc[label, "qini_low"] < table.loc[label, "qini"] < table.loc[label, "qini_high"]
         assert np.isnan(table.loc[label, ["auuc", "auuc_low", "auuc_high"]].astype(float)).all()  # continuous
+    # The randomized design is the propensity (each arm's share of the training rows), not an estimate.
+    train = split_rows(experiment, settings, no_progress).train
+    share = float(np.mean(train.treatment == 1))
+    dr = report.learners["DR-learner"]
+    assert not dr.overlap_.estimated
+    assert np.allclose(dr.dr_scores_.propensity, np.where(train.treatment == 1, share, 1 - share))
+    assert report.learners["X-learner"].propensity_model_ is None
     # The effect ((x0 + x1) / 2) varies as much as the noise: every learner ranks clearly better than random.
     assert (table.loc[["X-learner", "T-learner", "DR-learner"], "qini_low"] > 0).all()
     html = unescape(report.html.read_text())

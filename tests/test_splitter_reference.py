@@ -239,6 +239,17 @@ def node_at(tree, path: str) -> int:
     return node
 
 
+def split_at(tree, path: str, encoded: np.ndarray, rows: np.ndarray) -> tuple[int, int, np.ndarray | None]:
+    """``(node, feature, goes_left)`` of the node at ``path`` of a fitted node table: its split feature (-1 for a
+    leaf) and how it routes the node's ``rows`` of ``encoded`` (raw values, one row at a time)."""
+    node = node_at(tree, path)
+    feature = int(tree.feature[node])
+    goes_left = None
+    if feature >= 0:
+        goes_left = np.array([ref.goes_left(tree, node, value) for value in encoded[rows, feature]])
+    return node, feature, goes_left
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_tree_matches_reference_greedy_tree(data):
@@ -262,11 +273,7 @@ def test_tree_matches_reference_greedy_tree(data):
     tree = model.tree_
 
     def follow_kernel_on_ties(path, rows, candidates, best):
-        node = node_at(tree, path)
-        feature = int(tree.feature[node])
-        goes_left = None
-        if feature >= 0:
-            goes_left = np.array([ref.goes_left(tree, node, value) for value in encoded[rows, feature]])
+        node, feature, goes_left = split_at(tree, path, encoded, rows)
         gain, raw_gain = tree.gain[node], tree.raw_gain[node]
         if feature >= 0:  # the stored raw gain is weighted by the node's share of the root's weight
             raw_gain *= experiment.weight.sum() / experiment.weight[rows].sum()

@@ -72,7 +72,9 @@ class NodeSource(Protocol):
 
     A node's sample is whatever the source names it by (rows in memory, a key on Dask). ``level_wise``
     sources are handed every open node of a level at once; after :meth:`split` only the samples it
-    returned are open. Others get one node at a time, depth first.
+    returned are open. Others get one node at a time, depth first. A histogram's first ``n_arms`` channels
+    are the arms, whose sums are the node statistics; a source may add channels after them for its split
+    rule.
     """
 
     level_wise: bool
@@ -81,9 +83,12 @@ class NodeSource(Protocol):
     @property
     def n_features(self) -> int: ...
 
+    @property
+    def n_arms(self) -> int: ...
+
     def histograms(self, requests: list[tuple[Any, np.ndarray]], parallel: bool) -> list[np.ndarray]:
-        """Histograms ``(n_features, n_bins_total, n_arms, N_STATS)`` of each ``(sample, features)`` request,
-        filled for those features."""
+        """Histograms ``(n_features, n_bins_total, n_channels, N_STATS)`` of each ``(sample, features)``
+        request, filled for those features."""
 
     def split(self, splits: list[RowSplit]) -> list[tuple[Any, Any, int, int]]:
         """Each split's left and right samples and their sizes (entries a histogram build reads)."""
@@ -92,24 +97,29 @@ class NodeSource(Protocol):
 class SplitRule(Protocol):
     """How a node is split: the rule that lets it try, and its best split over some features."""
 
-    def may_split(self, totals: np.ndarray) -> bool:
-        """Whether a node with per-arm sums ``totals`` (``(n_arms, N_STATS)``) tries to split."""
+    def may_split(self, stats: np.ndarray) -> bool:
+        """Whether a node with per-arm sums ``stats`` (``(n_arms, N_STATS)``) tries to split."""
 
     def best_split(self, histogram: np.ndarray, features: np.ndarray) -> tuple[int, float, float, np.ndarray]:
         """``(feature, gain, raw_gain, left_bins)``; ``feature == -1`` when no split is admissible."""
 
 
+def _has_rows_to_split(stats: np.ndarray, min_samples_leaf: int, min_samples_treatment: int) -> bool:
+    """The size rule: room for two children of ``min_samples_leaf`` rows, each with
+    ``min_samples_treatment`` rows (at least one) of every arm."""
+    counts = stats[:, COUNT]
+    return bool(counts.sum() >= 2 * min_samples_leaf and (counts >= max(2 * min_samples_treatment, 2)).all())
+
+
 @dataclass(frozen=True)
 class UpliftSplitRule:
-    """The uplift criteria of :mod:`._kernels.splitter`, with the size rules of ``params``."""
+    """The uplift criteria of :mod:`._kernels.splitter` (:func:`find_best_split`) with the settings ``params``."""
 
     params: GrowthParams
     bin_mapper: BinMapper
 
-    def may_split(self, totals: np.ndarray) -> bool:
-        counts = totals[:, COUNT]
-        return bool(counts.sum() >= 2 * self.params.min_samples_leaf
-                    and (counts >= max(2 * self.params.min_samples_treatment, 2)).all())
+    def may_split(self, stats: np.ndarray) -> bool:
+        return _has_rows_to_split(stats, self.params.min_samples_leaf, self.params.min_samples_treatment)
 
     def best_split(self, histogram: np.ndarray, features: np.ndarray) -> tuple[int, float, float, np.ndarray]:
         params, mapper = self.params, self.bin_mapper
@@ -285,25 +295,36 @@ class TreeGrower:
     is split, the left subtree before the right), whatever the source.
     """
 
-    def __init__(self, source: NodeSource, split_rule: SplitRule, bin_mapper: BinMapper, params: GrowthParams,
-                 rng: np.random.Generator) -> None:
+    def __init__(self, source: NodeSource, split_rule: SplitRule, bin_mapper: BinMapper, *, max_depth: int,
+                 n_features_per_split: int, parallel: bool, rng: np.random.Generator | None) -> None:
+        """``rng`` (drawn from once) is needed only when ``n_features_per_split`` is below the number of
+        features; ``parallel`` lets the source build a node's histograms on threads."""
         self.source = source
         self.split_rule = split_rule
         self.bin_mapper = bin_mapper
-        self.params = params
+        self.max_depth = max_depth
+        self.n_features_per_split = n_features_per_split
+        self.parallel = parallel
         n_features = source.n_features
         self._all_features = np.arange(n_features)
-        self._build_tried_only = 2 * params.n_features_per_split < n_features
-        self._feature_seed = int(rng.integers(2**63)) if params.n_features_per_split < n_features else None
+        self._build_tried_only = 2 * n_features_per_split < n_features
+        self._feature_seed = int(rng.integers(2**63)) if n_features_per_split < n_features else None
+
+    @classmethod
+    def uplift(cls, source: NodeSource, bin_mapper: BinMapper, params: GrowthParams, rng: np.random.Generator
+               ) -> TreeGrower:
+        """The grower of an uplift tree with the settings ``params``."""
+        return cls(source, UpliftSplitRule(params, bin_mapper), bin_mapper, max_depth=params.max_depth,
+                   n_features_per_split=params.n_features_per_split, parallel=params.parallel, rng=rng)
 
     def grow(self, root_sample: Any) -> TreeArrays:
         """The tree grown from the sample ``root_sample``; node statistics are the sample's."""
         table, paths = _NodeTable(), [()]
         root = table.add_leaf(-1, 0)
         built = self._built_features(())
-        (histogram,) = self.source.histograms([(root_sample, built)], self.params.parallel)
-        n_arms = histogram.shape[2]
-        table.stats[root] = node_totals(histogram, built[0])
+        (histogram,) = self.source.histograms([(root_sample, built)], self.parallel)
+        n_arms = self.source.n_arms
+        table.stats[root] = node_totals(histogram, built[0])[:n_arms]
         root_weight = table.stats[root][:, WEIGHT].sum()
         open_nodes = [_OpenNode(root, root_sample, built, histogram)] if self._may_split(table, root) else []
         while open_nodes:
@@ -343,7 +364,7 @@ class TreeGrower:
             children += [(child, sample, len(requests), None if child == smaller_child else parent.histogram)
                          for child, sample in growing]
             requests.append((smaller_sample, self._all_features))
-        histograms = self.source.histograms(requests, self.params.parallel)
+        histograms = self.source.histograms(requests, self.parallel)
         opened = []
         for child, sample, built_at, parent_histogram in children:
             features, histogram = requests[built_at][1], histograms[built_at]
@@ -354,7 +375,7 @@ class TreeGrower:
 
     def _may_split(self, table: _NodeTable, node: int) -> bool:
         """The stopping rules: ``max_depth``, then the split rule's on the node's statistics."""
-        return table.depth[node] < self.params.max_depth and self.split_rule.may_split(table.stats[node])
+        return table.depth[node] < self.max_depth and self.split_rule.may_split(table.stats[node])
 
     def _split(self, table: _NodeTable, paths: list[tuple], open_node: _OpenNode, root_weight: float
                ) -> np.ndarray | None:
@@ -367,10 +388,11 @@ class TreeGrower:
         feature, gain, raw_gain, left_bins = self.split_rule.best_split(histogram, features)
         if feature < 0:
             return None
-        node_weight = node_totals(histogram, built[0])[:, WEIGHT].sum()
+        node_weight = node_totals(histogram, built[0])[:self.source.n_arms, WEIGHT].sum()
         _record_split(table, node, feature, gain, raw_gain, left_bins, self.bin_mapper, node_weight / root_weight)
-        table.stats[table.children_left[node]] = histogram[feature][left_bins].sum(axis=0)
-        table.stats[table.children_right[node]] = histogram[feature][~left_bins].sum(axis=0)
+        n_arms = self.source.n_arms
+        table.stats[table.children_left[node]] = histogram[feature][left_bins].sum(axis=0)[:n_arms]
+        table.stats[table.children_right[node]] = histogram[feature][~left_bins].sum(axis=0)[:n_arms]
         paths += [paths[node] + (0,), paths[node] + (1,)]
         return left_bins
 
@@ -383,13 +405,13 @@ class TreeGrower:
         if self._feature_seed is None:
             return self._all_features
         rng = np.random.default_rng(np.random.SeedSequence(self._feature_seed, spawn_key=path))
-        return np.sort(rng.choice(len(self._all_features), size=self.params.n_features_per_split, replace=False))
+        return np.sort(rng.choice(len(self._all_features), size=self.n_features_per_split, replace=False))
 
 
 def grow_tree(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, counts: np.ndarray,
               params: GrowthParams, rng: np.random.Generator) -> TreeArrays:
     """An uplift tree grown on the sample ``rows`` in memory (row ``rows[i]`` drawn ``counts[i]`` times)."""
-    return TreeGrower(source, UpliftSplitRule(params, bin_mapper), bin_mapper, params, rng).grow((rows, counts))
+    return TreeGrower.uplift(source, bin_mapper, params, rng).grow((rows, counts))
 
 
 def _record_split(table: _NodeTable, node: int, feature: int, gain: float, raw_gain: float,

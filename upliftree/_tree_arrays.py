@@ -17,12 +17,13 @@ from ._base import read_only, restore_frozen
 from ._kernels.boundary import block_bounds, kernel_array, run_blocks, strided_matrix
 from ._kernels.predictor import accumulate_node_stats, apply_tree
 from ._kernels.stats_layout import COUNT, N_STATS, STAT_NAMES, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
+from .design import N_MOMENTS, N_UNITS, design_moments
 
 __all__ = [
     "ALL_ROWS", "BITSET_WORDS", "COUNT", "N_STATS", "PARALLEL_MIN_ROWS", "STAT_NAMES", "WEIGHT", "WEIGHTED_Y",
     "WEIGHTED_Y2", "WEIGHT_SQUARED", "EstimationRows", "InvalidTreeError", "TreeArrays", "arms_below",
     "categories_in_bitset", "categories_per_feature", "category_bitset_of", "empty_stats", "estimate_nodes",
-    "merge_short_leaves", "node_values",
+    "estimated", "merge_short_leaves", "no_design_moments", "node_values", "MIN_UNITS_PER_ARM",
 ]
 
 BITSET_WORDS = 4  # 4 x 64 bits cover the at most 255 categories of a feature
@@ -32,11 +33,13 @@ ALL_ROWS = kernel_array(np.zeros(0, dtype=np.int64), np.int64)
 PARALLEL_MIN_ROWS = 50_000
 # dtype of every field and the shape of one node's entry (after the node axis; None: n_arms).
 _INT, _FLOAT, _BOOL = np.dtype(np.int64), np.dtype(np.float64), np.dtype(np.bool_)
+DESIGN = "design"  # entry size of the design moments in _LAYOUT: N_MOMENTS, or 0 without a design
 _LAYOUT = {
     "children_left": (_INT, ()), "children_right": (_INT, ()), "parent": (_INT, ()), "depth": (_INT, ()),
     "feature": (_INT, ()), "threshold": (_FLOAT, ()), "is_categorical": (_BOOL, ()),
     "category_bitset": (np.dtype(np.uint64), (BITSET_WORDS,)), "missing_left": (_BOOL, ()), "gain": (_FLOAT, ()),
     "raw_gain": (_FLOAT, ()), "stats": (_FLOAT, (None, N_STATS)), "value": (_FLOAT, (None,)),
+    "design_moments": (_FLOAT, (None, DESIGN)),
 }
 
 
@@ -87,6 +90,9 @@ class TreeArrays:
         each node per arm: estimation rows for an honest tree, else the training rows.
     value : float64 array ``(n_nodes, n_arms)``
         Expected outcome per arm. A node without weight in an arm takes its parent's value for that arm.
+    design_moments : float64 array ``(n_nodes, n_arms, N_MOMENTS)``, or ``(n_nodes, n_arms, 0)``
+        Sums of the units' totals of the estimation rows (:func:`upliftree.design.design_moments`) when the fit
+        was given ``propensity`` or ``cluster``: node intervals are then design-based (robust); empty otherwise.
     """
 
     children_left: np.ndarray
@@ -102,8 +108,11 @@ class TreeArrays:
     raw_gain: np.ndarray
     stats: np.ndarray
     value: np.ndarray
+    design_moments: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.design_moments is None:
+            object.__setattr__(self, "design_moments", no_design_moments(self.stats))
         self._freeze(_LAYOUT)
         self.validate()
 
@@ -120,6 +129,11 @@ class TreeArrays:
                 raise InvalidTreeError(f"{name} must be a {1 + len(entry_shape)}-dimensional {dtype} array, "
                                        f"got {got}")
             object.__setattr__(self, name, read_only(array))
+
+    @property
+    def has_design(self) -> bool:
+        """Whether the node statistics carry design moments (a fit with ``propensity`` or ``cluster``)."""
+        return self.design_moments.shape[2] > 0
 
     @property
     def n_nodes(self) -> int:
@@ -182,15 +196,19 @@ class TreeArrays:
                 kernel_array(self.is_categorical, np.bool_), kernel_array(self.category_bitset, np.uint64),
                 kernel_array(self.missing_left, np.bool_))
 
-    def with_stats(self, stats: np.ndarray, root_fallback: np.ndarray | None = None) -> TreeArrays:
-        """The same splits with new node statistics (and the values they imply, see :func:`node_values`)."""
+    def with_stats(self, stats: np.ndarray, root_fallback: np.ndarray | None = None,
+                   design_moments: np.ndarray | None = None) -> TreeArrays:
+        """The same splits with new node statistics (and the values they imply, see :func:`node_values`) and
+        the design moments of the same rows (none when not given: the old ones belong to other rows)."""
         # The splits are this valid table's: only the new statistics need checking.
         table = object.__new__(TreeArrays)
         for field in fields(self):
             object.__setattr__(table, field.name, getattr(self, field.name))
         object.__setattr__(table, "stats", stats)
         object.__setattr__(table, "value", node_values(stats, self.parent, root_fallback))
-        table._freeze(("stats", "value"))
+        object.__setattr__(table, "design_moments",
+                           no_design_moments(stats) if design_moments is None else design_moments)
+        table._freeze(("stats", "value", "design_moments"))
         table._check_shapes()
         table._check_statistics()
         return table
@@ -280,7 +298,10 @@ class TreeArrays:
             raise InvalidTreeError("a tree has at least one node (the root), got 0")
         n_arms = self.value.shape[1]
         for name, (_, entry_shape) in _LAYOUT.items():
-            shape = (n_nodes, *(n_arms if size is None else size for size in entry_shape))
+            # The design moments have N_MOMENTS columns, or none without a design.
+            design = N_MOMENTS if self.design_moments.shape[-1:] == (N_MOMENTS,) else 0
+            shape = (n_nodes, *(n_arms if size is None else design if size is DESIGN else size
+                                for size in entry_shape))
             if getattr(self, name).shape != shape:
                 raise InvalidTreeError(f"{name} must have shape {shape} (n_nodes = {n_nodes} from children_left"
                                        f"{', n_arms from value' if None in entry_shape else ''}), got "
@@ -334,7 +355,7 @@ class TreeArrays:
 
     def _check_statistics(self) -> None:
         n_nodes = self.children_left.shape[0]
-        for name in ("gain", "raw_gain", "value", "stats"):
+        for name in ("gain", "raw_gain", "value", "stats", "design_moments"):
             values = getattr(self, name).reshape(n_nodes, -1)
             if not np.isfinite(values).all():
                 _first(~np.isfinite(values).all(axis=1), lambda node, name=name: f"{name}[{node}]: not finite",
@@ -398,6 +419,11 @@ def node_values(stats: np.ndarray, parent: np.ndarray, root_fallback: np.ndarray
     return value
 
 
+def no_design_moments(stats: np.ndarray) -> np.ndarray:
+    """The design moments of a table without a design: no columns."""
+    return np.zeros((*stats.shape[:2], 0), dtype=np.float64)
+
+
 def empty_stats(n_nodes: int, n_arms: int) -> np.ndarray:
     return np.zeros((n_nodes, n_arms, N_STATS), dtype=np.float64)
 
@@ -415,9 +441,18 @@ class EstimationRows(Protocol):
     @property
     def arm(self) -> np.ndarray: ...
     @property
-    def weight(self) -> np.ndarray: ...
+    def weight(self) -> np.ndarray: ...  # design weights: sample_weight / propensity of the received arm
     @property
     def y(self) -> np.ndarray: ...
+    @property
+    def cluster(self) -> np.ndarray | None: ...  # codes of the units of randomization, or None (rows)
+    @property
+    def design(self) -> bool: ...  # whether the fit was given propensity or cluster: design-based intervals
+
+
+# With a design (propensity or cluster), every arm of a leaf needs this many units of randomization (clusters,
+# or rows): the robust variance of an arm's mean is undefined with one and unreliable with very few.
+MIN_UNITS_PER_ARM = 5
 
 
 def estimate_nodes(tree: TreeArrays, estimation: EstimationRows, min_samples_treatment: int,
@@ -425,21 +460,41 @@ def estimate_nodes(tree: TreeArrays, estimation: EstimationRows, min_samples_tre
     """Fill node statistics from ``estimation`` rows (all, or ``rows``); merge leaves lacking an arm.
 
     A leaf with fewer than ``min_samples_treatment`` rows (or no weight) of some arm would report a made-up
-    rate, so its parent's split is undone, repeatedly. Returns the tree and the number of splits undone.
+    rate, so its parent's split is undone, repeatedly; with a design a leaf also needs ``MIN_UNITS_PER_ARM``
+    units in every arm. Returns the tree and the number of splits undone.
     """
-    stats = tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y, rows)
-    return merge_short_leaves(tree.with_stats(stats, root_fallback), min_samples_treatment)
+    return merge_short_leaves(estimated(tree, estimation, rows, root_fallback), min_samples_treatment)
+
+
+def estimated(tree: TreeArrays, estimation: EstimationRows, rows: np.ndarray | None = None,
+              root_fallback: np.ndarray | None = None) -> TreeArrays:
+    """The same splits with the node statistics of ``estimation`` rows (all, or ``rows``), and with a design
+    their design moments (:func:`upliftree.design.design_moments`)."""
+    if not estimation.design:
+        stats = tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y, rows)
+        return tree.with_stats(stats, root_fallback)
+    rows = np.arange(len(estimation.arm)) if rows is None else np.asarray(rows, dtype=np.int64)
+    leaves = tree.apply(estimation.encoded[rows])
+    stats = tree.leaf_statistics(leaves, rows, estimation.arm, estimation.weight, estimation.y)
+    cluster = None if estimation.cluster is None else estimation.cluster[rows]
+    moments = design_moments(tree.parent, leaves, estimation.arm[rows], estimation.weight[rows], estimation.y[rows],
+                             cluster, tree.n_arms)
+    return tree.with_stats(stats, root_fallback, moments)
 
 
 def merge_short_leaves(tree: TreeArrays, min_samples_treatment: int) -> tuple[TreeArrays, int]:
-    """Undo the splits of leaves lacking an arm in ``tree.stats``, repeatedly (see :func:`estimate_nodes`).
+    """Undo the splits of leaves lacking an arm in ``tree.stats`` (or, with design moments, lacking
+    ``MIN_UNITS_PER_ARM`` units of an arm), repeatedly (see :func:`estimate_nodes`).
 
     A node's statistics already sum its subtree's rows, so a collapsed node keeps them: no rows are routed
     again, which lets distributed fits pass statistics summed over partitions.
     """
     n_splits_before = tree.n_splits
     while True:
-        short = tree.is_leaf & arms_below(tree.stats, min_samples_treatment)
+        short = arms_below(tree.stats, min_samples_treatment)
+        if tree.has_design:
+            short |= (tree.design_moments[:, :, N_UNITS] < MIN_UNITS_PER_ARM).any(axis=1)
+        short &= tree.is_leaf
         short[0] = False
         if not short.any():
             break

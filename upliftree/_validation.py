@@ -918,3 +918,24 @@ def validate_cluster(cluster: Any, n_rows: int, X: Any = None) -> np.ndarray | N
         order = sorted(range(len(uniques)), key=lambda code: (type(uniques[code]).__name__, str(uniques[code])))
         codes = np.argsort(order)[codes]
     return codes.astype(np.int64)
+
+
+def without_design_columns(X: Any, *design: Any) -> Any:
+    """``X`` without the columns that ``propensity`` / ``cluster`` name: they describe the design, not the rows."""
+    names = [value for value in design if isinstance(value, str)]
+    if names and isinstance(X, pd.DataFrame):
+        return X.drop(columns=[name for name in names if name in X.columns])
+    return X
+
+
+def design_weights(y: np.ndarray, weight: np.ndarray, propensity: Any, arms: Arms, X: Any, max_draws: int,
+                   y_name: str = "y") -> np.ndarray:
+    """Row weights of the design: ``sample_weight / p``, ``p`` the probability of the arm each row received
+    (:func:`validate_propensity`); ``weight`` itself without ``propensity``. Their statistics stay bounded
+    (:func:`check_statistic_totals`)."""
+    propensities = validate_propensity(propensity, arms.labels, arms.codes, len(weight), X)
+    if propensities is None:
+        return weight
+    weight = weight / propensities.received
+    check_statistic_totals(statistic_totals(y, weight), max_draws, y_name, "sample_weight / propensity")
+    return weight

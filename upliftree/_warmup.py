@@ -238,6 +238,13 @@ def _metric_calls(metrics: Any, y: np.ndarray, score: np.ndarray, other: np.ndar
         for curve in curves:
             yield lambda curve=curve, n_jobs=n_jobs: metrics.bootstrap_curve_band(
                 y, score, treated, curve=curve, n_points=11, n_boot=20, random_state=0, n_jobs=n_jobs)
+    # Known propensities and clusters (docs/design.md): the cluster resampling kernels.
+    design = {"propensity": np.where(treated == 1, 0.4, 0.6), "cluster": np.arange(len(y)) // 5}
+    for metric in bootstrapped:
+        yield lambda metric=metric: metrics.bootstrap_ci(metric, y, score, treated, n_boot=20, random_state=0, **design)
+    for curve in curves:
+        yield lambda curve=curve: metrics.bootstrap_curve_band(y, score, treated, curve=curve, n_points=11, n_boot=20,
+                                                               random_state=0, **design)
 
 
 def _metrics() -> None:

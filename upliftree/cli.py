@@ -810,6 +810,152 @@ def warmup(quiet: bool = QUIET) -> None:
         typer.echo(f"cache: {summary.cache_directory}")
 
 
+# -- policy tests -----------------------------------------------------------------------------------------------
+policy_test_app = typer.Typer(help="Policy tests: hold out a group on business as usual, then analyse the test.",
+                              no_args_is_help=True)
+app.add_typer(policy_test_app, name="policy-test")
+
+
+def _label_in(values: Any, text: str) -> Any:
+    """The label ``text`` names among ``values`` (``"1"`` names 1), else ``text`` as a number when ``values`` are
+    numbers, else ``text``."""
+    import pandas as pd
+
+    from .report.experiment import as_label
+
+    found = as_label(values, text)
+    if found is not None:
+        return found
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return int(number) if number.is_integer() else number
+    return text
+
+
+@policy_test_app.command("assign")
+@_handle_errors
+def policy_test_assign(
+    data: Path = _data_argument("Rows to assign, CSV or Parquet: e.g. an eligibility list."),
+    id_column: str = typer.Option(..., "--id", help="Column of the ids (integers or text) that are hashed.",
+                                  show_default=False),
+    salt: str = typer.Option(..., "--salt", show_default=False,
+                             help="Names the test: the same salt gives the same assignment; use a new one per test."),
+    out: Path = typer.Option(..., "--out", "-o", show_default=False,
+                             help="Rows to write, CSV or Parquet: the input's columns and the test's."),
+    holdout: float = typer.Option(0.1, "--holdout", help="Share of the ids (or clusters) held out."),
+    explore: float = typer.Option(0.05, "--explore", help="Share of the personalization group explored."),
+    cluster: str = typer.Option(None, "--cluster", show_default=False,
+                                help="Column of the unit of randomization: whole clusters are held out."),
+    policy_arm: str = typer.Option(None, "--policy-arm", show_default=False,
+                                   help="Column of the policy's arm per row (policy_arm of an eligibility list)."),
+    arms: list[str] = typer.Option(None, "--arms", show_default=False,
+                                   help="Arms an exploration row may get, comma separated or repeated."),
+    business_as_usual: str = typer.Option(None, "--business-as-usual", show_default=False,
+                                          help="The arm the holdout gets (e.g. the control label)."),
+    quiet: bool = QUIET,
+) -> None:
+    """Assign every id to the holdout or the personalization group (and its exploration bucket), stably.
+
+    The same id and salt give the same group, bucket and arm in every file, batch and order (a keyed BLAKE2b
+    hash of the id; docs/policy.md). With --policy-arm and --arms each row also gets its arm ("assigned") and
+    the logged probability of it ("assignment_probability"), which 'policy-test analyze' needs.
+    """
+    from .policy_test import assign
+    from .report import read_table, write_table
+
+    console = _Console(quiet)
+    with console.step(f"Reading {data}"):
+        frame = read_table(data)
+    for argument, column in (("--id", id_column), ("--cluster", cluster), ("--policy-arm", policy_arm)):
+        if column is not None and column not in frame.columns:
+            raise ValueError(f"{argument} {column!r} is not a column of {data}; columns: {list(frame.columns)[:12]}")
+    arm_values = None if policy_arm is None else frame[policy_arm]
+    labels = None if not _columns(arms) else [_label_in(arm_values, arm) for arm in _columns(arms)]
+    with console.step(f"Assigning {len(frame):,} rows"):
+        plan = assign(frame[id_column].reset_index(drop=True), salt=salt, holdout=holdout, explore=explore,
+                      cluster=None if cluster is None else frame[cluster].reset_index(drop=True),
+                      policy_arm=None if arm_values is None else arm_values.reset_index(drop=True), arms=labels,
+                      business_as_usual=None if business_as_usual is None or arm_values is None
+                      else _label_in(arm_values, business_as_usual))
+    test_columns = plan.drop(columns="id")
+    replaced = [column for column in test_columns.columns if column in frame.columns]
+    result = frame.drop(columns=replaced).reset_index(drop=True).join(test_columns)
+    write_table(result, out)
+    counts = plan["group"].value_counts()
+    console.print(f"[bold]Assignment:[/bold] {out} ({counts.get('holdout', 0):,} held out, "
+                  f"{counts.get('personalization', 0):,} personalized, {int(plan['exploration'].sum()):,} explored)"
+                  + (f"; replaced the input's {', '.join(replaced)}" if replaced else ""))
+
+
+@policy_test_app.command("analyze")
+@_handle_errors
+def policy_test_analyze(
+    data: Path = _data_argument("The test's log, CSV or Parquet: one row per assigned id, with its outcome."),
+    outcome: str = OUTCOME,
+    group: str = typer.Option("group", "--group", help="Column of holdout / personalization."),
+    cluster: str = typer.Option(None, "--cluster", show_default=False,
+                                help="Column of the unit of randomization: standard errors by cluster."),
+    segment: str = typer.Option(None, "--segment", show_default=False,
+                                help="Column to break the comparison down by (e.g. leaf_id, channel)."),
+    propensity: str = typer.Option("assignment_probability", "--propensity",
+                                   help="Column of the logged probability of each row's arm."),
+    groups_only: bool = typer.Option(False, "--groups-only",
+                                     help="Only compare the groups: do not value the policy inside personalization "
+                                          "(no logged probabilities needed)."),
+    arm: str = typer.Option("assigned", "--arm", help="Column of the arm each row got."),
+    policy_arm: str = typer.Option("policy_arm", "--policy-arm", help="Column of the policy's arm."),
+    control: str = typer.Option(None, "--control", "-c", show_default=False,
+                                help="The arm that means doing nothing (needed to value the policy)."),
+    alpha: float = ALPHA,
+    n_boot: int = typer.Option(1000, "--n-boot", min=1, help="Bootstrap resamples of the policy's value."),
+    seed: int = SEED,
+    html: Path = typer.Option(None, "--html", show_default=False, help="Write the analysis as an HTML page."),
+    table_format: TableFormat = TABLES,
+    quiet: bool = QUIET,
+) -> None:
+    """Analyse a policy test: personalization against the holdout, with an interval and a verdict.
+
+    Also, with logged probabilities, the policy's value inside the personalization group against treating
+    nobody, everyone and at random (from the exploration bucket); and per segment with --segment. A log without
+    the --propensity column is refused (the policy's value would be biased) unless --groups-only.
+    """
+    from ._tables import OutputTable, readable
+    from .policy_test import analyze
+    from .report import read_table
+
+    console = _Console(quiet, table_format)
+    with console.step(f"Reading {data}"):
+        log = read_table(data)
+    label = None
+    if control is not None and not groups_only:
+        if arm not in log.columns:
+            raise ValueError(f"--arm {arm!r} is not a column of {data}")
+        label = _label_in(log[arm].dropna(), control)
+    with console.step("Analysing the test"):
+        result = analyze(log, outcome=outcome, group=group, cluster=cluster, segment=segment,
+                         propensity=None if groups_only else propensity, arm=arm, policy_arm=policy_arm,
+                         control=label, alpha=alpha, n_boot=n_boot, random_state=seed)
+    tables = [OutputTable("summary", "Personalization against the holdout", readable(result.summary),
+                          result.summary)]
+    if result.policy is not None:
+        tables.append(OutputTable("policy", "The policy inside the personalization group",
+                                  readable(result.policy.reset_index()), result.policy.reset_index()))
+    if result.segments is not None:
+        segments = result.segments.reset_index()
+        tables.append(OutputTable("segments", f"By {segment}", readable(segments), segments))
+    console.print(f"[bold]{result.headline}[/bold]")
+    for sentence in result.policy_comparisons():
+        console.print(sentence)
+    console.tables(*tables)
+    if html is not None:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        result.to_html(html)
+        console.print(f"[bold]Page:[/bold] {html}")
+
+
 def main() -> None:
     """Entry point of the ``upliftree`` script and ``python -m upliftree``."""
     app(prog_name="upliftree")

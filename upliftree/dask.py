@@ -2,9 +2,10 @@
 
 One tree grows from a ``dask.dataframe`` by histogram aggregation, so the rows never meet in one place:
 
-1. a summary pass over the partitions: arm labels and sizes, the distinct values of every numeric feature
-   (up to ``max_bins``) and a uniform row sample of ``binning.QUANTILE_SUBSAMPLE`` rows for quantile edges
-   (bottom-k of per-row random keys, so the sample does not depend on how partitions are merged);
+1. a summary pass over the partitions: arm labels and sizes, missing values, and a
+   :class:`upliftree.binning.QuantileSketch` of each partition's numeric features (the sample keys of a
+   partition's rows are seeded by its number); the summaries merge on the workers and the bins come from the
+   merged sketch as the in-memory fit's come from its one-chunk sketch;
 2. every partition is binned once and kept on its worker with the row indices of the nodes being split;
 3. the in-memory ``TreeGrower`` grows the tree from a node source that hands it a level at a time: each
    partition builds the histograms the grower asks for with the compiled kernels of the in-memory grower,
@@ -21,7 +22,7 @@ the in-memory ``predict``/``apply``/``decide`` over partitions. See ``docs/dask.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,8 +35,8 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("upliftree.dask needs dask: pip install 'upliftree[dask]'") from error
 
-from ._base import BINARY, CONTINUOUS, FOREST, UpliftModel, model_kind, read_only, spawn_generators
-from ._grower import GrowthParams, HistogramSource, RowSplit, TreeGrower, UpliftSplitRule
+from ._base import BINARY, CONTINUOUS, FOREST, UpliftModel, model_kind, spawn_generators
+from ._grower import GrowthParams, HistogramSource, RowSplit, TreeGrower
 from ._params import check_int, check_n_jobs
 from ._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, TreeArrays, merge_short_leaves
 from ._validation import (
@@ -53,7 +54,7 @@ from ._validation import (
     validate_sample_weight,
     validate_treatment,
 )
-from .binning import QUANTILE_SUBSAMPLE, BinMapper, _distinct_values, _quantile_edges
+from .binning import QUANTILE_SUBSAMPLE, BinMapper, QuantileSketch, thresholds_from_bin_edges
 from .forest import BaseUpliftForest, fitted_forest, grow_trees
 from .tree import (
     BaseUpliftTree,
@@ -176,16 +177,13 @@ def _held_out(data: ExperimentData, partition: int, context: _Context) -> np.nda
     return stratified_holdout(data.arm, data.y, context.binary, fraction, np.random.default_rng([seed, partition]))
 
 
-# -- summary pass: arms, distinct values, quantile sample -----------------------------------------------------
+# -- summary pass: arms, missing values, the binning sketch ---------------------------------------------------
 @dataclass
 class _Summary:
     """Mergeable facts about some partitions' rows."""
 
-    n_rows: int
     arm_sums: dict  # label -> [count, weight, weighted outcome]
-    distinct: list  # per sketched feature: sorted distinct values, None once there are more than max_bins
-    sample_keys: np.ndarray  # the sample holds the rows with the smallest uniform random keys
-    sample: np.ndarray  # (n_sample, n_sketched)
+    sketch: QuantileSketch  # of the numeric features whose thresholds the fit must find
     has_missing: np.ndarray  # per feature: whether some row has a missing value (a NaN once encoded)
     has_zero_weight: bool  # some row weighs 0: trees then build every child's histograms (see grow_tree)
     statistic_totals: np.ndarray  # bounds of the node statistics, checked once for all partitions
@@ -198,38 +196,21 @@ def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context,
     sums = [np.bincount(codes, weights=values, minlength=len(labels)) for values in (None, weight, weight * y)]
     arm_sums = {label: np.array([column[code] for column in sums]) for code, label in enumerate(labels)}
     encoded = encode_features(frame, context.schema)
-    values = encoded[:, sketched]
-    distinct = [_bounded(_distinct_values(column), max_bins) for column in values.T]
+    # Sample keys seeded by partition number: the same on every pass, whichever worker runs it.
     keys = np.random.default_rng([seed, partition]).random(len(frame))
-    kept = _smallest(keys, QUANTILE_SUBSAMPLE)
-    return _Summary(len(frame), arm_sums, distinct, keys[kept], values[kept],
-                    np.array(missing_per_feature(encoded), dtype=np.bool_), bool((weight == 0.0).any()),
-                    statistic_totals(y, weight))
+    sketch = QuantileSketch.of_rows(encoded, sketched, keys, max_bins, QUANTILE_SUBSAMPLE)
+    return _Summary(arm_sums, sketch, np.array(missing_per_feature(encoded), dtype=np.bool_),
+                    bool((weight == 0.0).any()), statistic_totals(y, weight))
 
 
-def _bounded(distinct: np.ndarray | None, max_bins: int) -> np.ndarray | None:
-    return None if distinct is None or len(distinct) > max_bins else distinct
-
-
-def _smallest(keys: np.ndarray, size: int) -> np.ndarray:
-    return np.argpartition(keys, size)[:size] if len(keys) > size else np.arange(len(keys))
-
-
-def _merge_summaries(summaries: list[_Summary], max_bins: int) -> _Summary:
+def _merge_summaries(summaries: list[_Summary]) -> _Summary:
     arm_sums: dict = defaultdict(lambda: 0.0)
     for summary in summaries:
         for label, sums in summary.arm_sums.items():
             arm_sums[label] = arm_sums[label] + sums
-    distinct = []
-    for feature_values in zip(*(summary.distinct for summary in summaries), strict=True):
-        union = None if any(values is None for values in feature_values) else np.unique(np.concatenate(feature_values))
-        distinct.append(_bounded(union, max_bins))
-    keys = np.concatenate([summary.sample_keys for summary in summaries])
-    sample = np.concatenate([summary.sample for summary in summaries])
-    kept = _smallest(keys, QUANTILE_SUBSAMPLE)
     has_missing = np.logical_or.reduce([summary.has_missing for summary in summaries])
-    return _Summary(sum(summary.n_rows for summary in summaries), dict(arm_sums), distinct, keys[kept], sample[kept],
-                    has_missing, any(summary.has_zero_weight for summary in summaries),
+    return _Summary(dict(arm_sums), QuantileSketch.merge([summary.sketch for summary in summaries]), has_missing,
+                    any(summary.has_zero_weight for summary in summaries),
                     _sum_arrays([summary.statistic_totals for summary in summaries]))
 
 
@@ -254,54 +235,6 @@ def _map_partitions(client: Client, ddf: Any, function, *args) -> list:
     return client.compute(tasks)
 
 
-# -- bins --------------------------------------------------------------------------------------------------
-def _given_thresholds(bin_edges: Any, schema: FeatureSchema, max_bins: int) -> list:
-    """Thresholds per feature from ``bin_edges`` (None where the sketch must provide them)."""
-    if bin_edges is None:
-        return [None] * schema.n_features
-    if isinstance(bin_edges, BinMapper):
-        if not hasattr(bin_edges, "bin_thresholds_"):
-            raise ValueError("bin_edges is a BinMapper that is not fitted")
-        n_categories = [0 if cats is None else len(cats) for cats in schema.categories]
-        same_kinds = (len(bin_edges.bin_thresholds_) == schema.n_features
-                      and np.array_equal(bin_edges.is_categorical_, schema.is_categorical)
-                      and all(n_bins == n for n_bins, n, cats in zip(bin_edges.n_bins_non_missing_, n_categories,
-                                                                      schema.categories, strict=True)
-                              if cats is not None))
-        if not same_kinds or bin_edges.missing_bin_ != max_bins:
-            raise ValueError("bin_edges is a BinMapper fitted on other features, categories or max_bins than "
-                             "this fit's (pass the bin_mapper_ of a model fitted on the same columns)")
-        return [None if cats is not None else np.asarray(thresholds, dtype=np.float64)
-                for thresholds, cats in zip(bin_edges.bin_thresholds_, schema.categories, strict=True)]
-    if not isinstance(bin_edges, dict):
-        raise TypeError(f"bin_edges must be None, a fitted BinMapper or a dict {{numeric feature: thresholds}}, "
-                        f"got {type(bin_edges).__name__}")
-    numeric = {name: index for index, (name, cats) in enumerate(zip(schema.names, schema.categories, strict=True))
-               if cats is None}
-    thresholds: list = [None] * schema.n_features
-    for name, edges in bin_edges.items():
-        if str(name) not in numeric:
-            raise ValueError(f"bin_edges names {name!r}, which is not a numeric feature; numeric: {list(numeric)}")
-        edges = np.asarray(edges, dtype=np.float64)
-        if edges.ndim != 1 or len(edges) > max_bins - 1 or not np.isfinite(edges).all() or (np.diff(edges) <= 0).any():
-            raise ValueError(f"bin_edges[{name!r}] must be at most max_bins - 1 = {max_bins - 1} finite, strictly "
-                             "increasing thresholds (a value x has bin searchsorted(thresholds, x, side='left'))")
-        thresholds[numeric[str(name)]] = edges
-    return thresholds
-
-
-def _bin_mapper(schema: FeatureSchema, thresholds: list, max_bins: int) -> BinMapper:
-    """A fitted ``BinMapper`` with the given thresholds, as ``BinMapper.fit`` would have set it."""
-    pairs = list(zip(thresholds, schema.categories, strict=True))
-    mapper = BinMapper(max_bins)
-    mapper.is_categorical_ = read_only(schema.is_categorical)
-    mapper.bin_thresholds_ = tuple(read_only(np.empty(0) if cats is not None else edges) for edges, cats in pairs)
-    mapper.n_bins_non_missing_ = read_only(np.array([len(cats) if cats is not None else len(edges) + 1
-                                                     for edges, cats in pairs], dtype=np.int64))
-    mapper.missing_bin_ = max_bins
-    return mapper
-
-
 @dataclass(frozen=True)
 class _Setup:
     client: Client
@@ -323,16 +256,17 @@ def _setup(estimator: UpliftModel, ddf: Any, client: Client | None, treatment: A
     columns = _columns(ddf, treatment, outcome, features, sample_weight)
     max_bins = estimator.max_bins
     schema = _schema(ddf, columns, max_bins)
-    thresholds = _given_thresholds(bin_edges, schema, max_bins)
+    thresholds = thresholds_from_bin_edges(bin_edges, schema, max_bins)
     sketched = np.array([index for index, (edges, cats) in enumerate(zip(thresholds, schema.categories, strict=True))
                          if edges is None and cats is None], dtype=np.int64)
     context = _Context(columns, schema, estimator.outcome_type == BINARY)
     seed = int(binning_rng.integers(2**63 - 1))
     summaries = _map_partitions(client, ddf, _summarize_partition, context, sketched, max_bins, seed)
-    summary = _tree_reduce(client, summaries, _merge_summaries, max_bins)
-    if summary.n_rows == 0:
+    summary = _tree_reduce(client, summaries, _merge_summaries)
+    n_rows = summary.sketch.n_rows
+    if n_rows == 0:
         raise ValueError("ddf has no rows")
-    check_statistic_totals(summary.statistic_totals, max_row_draws(estimator, summary.n_rows),
+    check_statistic_totals(summary.statistic_totals, max_row_draws(estimator, n_rows),
                            f"outcome={columns.outcome!r}",
                            None if columns.sample_weight is None else f"sample_weight={columns.sample_weight!r}")
     arms = validate_treatment(np.array(list(summary.arm_sums), dtype=object), estimator.control,
@@ -340,15 +274,13 @@ def _setup(estimator: UpliftModel, ddf: Any, client: Client | None, treatment: A
     arm_sums = np.array([summary.arm_sums[label] for label in arms.labels])
     check_arm_totals(arms.labels, arm_sums[:, COUNT], arm_sums[:, WEIGHT], estimator.min_samples_treatment,
                      "treatment")
-    for position, feature in enumerate(sketched):
-        values = summary.distinct[position]
-        if values is None:
-            values = _quantile_edges(summary.sample[:, position], max_bins)
-        thresholds[feature] = values[:-1].copy()
+    for feature, edges in zip(sketched, summary.sketch.thresholds(), strict=True):
+        thresholds[feature] = edges
     # Missing values per feature over all partitions, from the same pass (the dtypes cannot tell).
     schema = schema.with_missing(summary.has_missing)
-    context = replace(context, schema=schema, labels=arms.labels, bin_mapper=_bin_mapper(schema, thresholds, max_bins))
-    return _Setup(client, context, summary.n_rows, arm_sums, summary.has_zero_weight)
+    bin_mapper = BinMapper.from_thresholds(schema, thresholds, max_bins)
+    context = replace(context, schema=schema, labels=arms.labels, bin_mapper=bin_mapper)
+    return _Setup(client, context, n_rows, arm_sums, summary.has_zero_weight)
 
 
 def _fitted_inputs(context: _Context) -> FittedInputs:
@@ -406,10 +338,11 @@ class _PartitionSamples:
 
     level_wise = True
 
-    def __init__(self, client: Client, parts: list, n_features: int, has_zero_weight: bool) -> None:
+    def __init__(self, client: Client, parts: list, n_features: int, n_arms: int, has_zero_weight: bool) -> None:
         self.client = client
         self.parts = parts
         self.n_features = n_features
+        self.n_arms = n_arms
         self.has_zero_weight = has_zero_weight
         self._n_keys = ROOT_KEY + 1
 
@@ -427,11 +360,11 @@ class _PartitionSamples:
         return [(*pair, *split.rows_drawn) for split, pair in zip(splits, keys, strict=True)]
 
 
-def _grow(client: Client, parts: list, bin_mapper: BinMapper, params: GrowthParams, rng: np.random.Generator,
-          has_zero_weight: bool) -> TreeArrays:
+def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, params: GrowthParams,
+          rng: np.random.Generator, has_zero_weight: bool) -> TreeArrays:
     """The tree grown by the in-memory grower from the partitions' histograms."""
-    source = _PartitionSamples(client, parts, len(bin_mapper.n_bins_non_missing_), has_zero_weight)
-    return TreeGrower(source, UpliftSplitRule(params, bin_mapper), bin_mapper, params, rng).grow(ROOT_KEY)
+    source = _PartitionSamples(client, parts, len(bin_mapper.n_bins_non_missing_), n_arms, has_zero_weight)
+    return TreeGrower.uplift(source, bin_mapper, params, rng).grow(ROOT_KEY)
 
 
 def _estimation_statistics(frame: pd.DataFrame, partition: int, context: _Context, tree: TreeArrays) -> np.ndarray:
@@ -479,7 +412,8 @@ def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", 
             context = replace(context, holdout=(int(split_rng.integers(2**63 - 1)), estimator.honest_fraction))
         parts = _map_partitions(client, ddf, _bin_partition, context)
         params = growth_params(estimator, context.schema.n_features, parallel=False)
-        tree = _grow(client, parts, context.bin_mapper, params, growth_rng, setup.has_zero_weight)
+        tree = _grow(client, parts, context.bin_mapper, len(context.labels), params, growth_rng,
+                     setup.has_zero_weight)
         structure_totals = tree.stats[0]
         del parts  # release the binned partitions on the workers
         statistics = _map_partitions(client, ddf, _estimation_statistics, context, tree)
@@ -527,8 +461,8 @@ def _group_bounds(rows_per_part: list[int], rows_per_group: int) -> np.ndarray:
 def _grow_group_trees(forest: BaseUpliftForest, parts: list, first_partition: int, context: _Context,
                       tree_rngs: list, arm_mean: np.ndarray) -> list:
     """Grow trees on the rows of a group of partitions, exactly as the in-memory forest grows its trees."""
-    data = ExperimentData(*(np.concatenate([getattr(part, field.name) for part in parts])
-                            for field in fields(ExperimentData)))
+    data = ExperimentData(*(np.concatenate([getattr(part, name) for part in parts])
+                            for name in ("encoded", "arm", "y", "weight")))
     last_partition = first_partition + len(parts) - 1
     check_arm_sizes(Arms(data.arm, context.labels), data.weight, forest.min_samples_treatment,
                     f"treatment (the rows of partitions {first_partition}-{last_partition}, one group of "

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import spawn_generators
+from ._params import check_choice, check_int, check_real
 
 SEGMENTS = ("persuadables", "sleeping dogs", "sure things", "lost causes")
 REGIONS = ("north", "south", "east", "west")
@@ -43,12 +44,9 @@ def make_uplift_data(n_samples: int = 20_000, n_treatments: int = 1, outcome: st
         ``true_uplift`` (expected uplift of the row's own treatment, 0 for control rows: see
         ``true_uplift_<arm>`` columns for every arm) and ``segment``.
     """
-    if outcome not in ("binary", "continuous"):
-        raise ValueError(f"outcome must be 'binary' or 'continuous', got {outcome!r}")
-    if not 1 <= n_treatments <= 3:
-        raise ValueError(f"n_treatments must be 1, 2 or 3, got {n_treatments!r}")
-    if not 0.0 <= missing_rate < 1.0:
-        raise ValueError(f"missing_rate must be in [0, 1), got {missing_rate!r}")
+    check_choice(outcome, "outcome", ("binary", "continuous"))
+    check_int(n_treatments, "n_treatments", 1, 3)
+    check_real(missing_rate, "missing_rate", 0.0, 1.0, open_high=True)
     feature_rng, arm_rng, outcome_rng = spawn_generators(random_state, 3)
     age = np.round(feature_rng.uniform(18, 75, n_samples))
     tenure = np.round(feature_rng.exponential(30, n_samples))
@@ -149,16 +147,11 @@ def make_smooth_uplift_data(n_samples: int = 5_000, n_features: int = 6, n_treat
         ``propensity_<arm>`` (every arm's), ``true_uplift`` (the row's own arm's effect, 0 for control) and
         ``true_uplift_<arm>`` for every treatment.
     """
-    if outcome not in ("binary", "continuous"):
-        raise ValueError(f"outcome must be 'binary' or 'continuous', got {outcome!r}")
-    if not 1 <= n_treatments <= len(_SMOOTH_EFFECTS):
-        raise ValueError(f"n_treatments must be 1, 2 or 3, got {n_treatments!r}")
-    if n_features < 5:
-        raise ValueError(f"n_features must be at least 5, got {n_features!r}")
-    if not 0.0 <= confounding <= 1.0:
-        raise ValueError(f"confounding must be in [0, 1], got {confounding!r}")
-    if not noise >= 0.0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    check_choice(outcome, "outcome", ("binary", "continuous"))
+    check_int(n_treatments, "n_treatments", 1, len(_SMOOTH_EFFECTS))
+    check_int(n_features, "n_features", 5)
+    check_real(confounding, "confounding", 0.0, 1.0)
+    check_real(noise, "noise", 0.0)
     feature_rng, arm_rng, outcome_rng = spawn_generators(random_state, 3)
     x = feature_rng.uniform(0.0, 1.0, (n_samples, n_features))
     baseline = np.sin(np.pi * x[:, 0] * x[:, 1]) + 2.0 * (x[:, 2] - 0.5) ** 2 + x[:, 3] + 0.5 * x[:, 4]

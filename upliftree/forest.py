@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ from ._base import BINARY, CONTINUOUS, FOREST, FittedAttribute, UpliftModel, rea
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels import silent_unless_verbose
 from ._kernels.sampling import add_draws, drawn_sample
-from ._params import check_bool, check_int, check_n_jobs
+from ._params import check_bool, check_count_or_share, check_int, check_n_jobs
 from ._tree_arrays import TreeArrays, estimate_nodes, merge_short_leaves
 from .binning import BinMapper
 from .predictor import StackedForest
@@ -28,7 +27,7 @@ from .tree import (
     UpliftTreeClassifier,
     UpliftTreeRegressor,
     growth_params,
-    stratified_holdout,
+    honest_holdout,
 )
 
 
@@ -132,26 +131,26 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
     def _n_draw(self, n_rows: int) -> int:
         if self.max_samples is None:
             return n_rows
-        if isinstance(self.max_samples, Integral) and not isinstance(self.max_samples, bool):
-            if not 1 <= self.max_samples:
-                raise ValueError(f"max_samples must be >= 1 when an int, got {self.max_samples}")
-            if not self.bootstrap and self.max_samples > n_rows:
-                raise ValueError(f"max_samples={self.max_samples} exceeds the {n_rows} rows without bootstrap")
-            return int(self.max_samples)
-        if isinstance(self.max_samples, Real) and 0.0 < self.max_samples <= 1.0:
-            return max(1, int(round(self.max_samples * n_rows)))
-        raise ValueError(f"max_samples must be None, an int >= 1 or a float in (0, 1], got {self.max_samples!r}")
+        count_or_share = check_count_or_share(self.max_samples, "max_samples", 1, others=(None,))
+        if isinstance(count_or_share, float):
+            return max(1, int(round(count_or_share * n_rows)))
+        if not self.bootstrap and count_or_share > n_rows:
+            raise ValueError(f"max_samples={self.max_samples} exceeds the {n_rows} rows without bootstrap")
+        return count_or_share
 
     @silent_unless_verbose
-    def fit(self, X, treatment, y, sample_weight=None) -> BaseUpliftForest:
+    def fit(self, X, treatment, y, sample_weight=None, *, propensity=None, cluster=None) -> BaseUpliftForest:
         """Grow ``n_estimators`` trees, each on its own (stratified by arm) sample of the rows.
 
         Rows are binned once; every tree reads the shared binned matrix through an index array. Each tree's
         randomness comes from its own seed spawned from ``random_state``, so the forest is the same for any
-        ``n_jobs``.
+        ``n_jobs``. ``propensity`` and ``cluster`` describe the design as in the trees' ``fit``: rows are
+        weighted by ``sample_weight / p``, and honest trees hold out whole clusters (``docs/design.md``).
         """
         self.check_params()
-        schema, arms, data = self._prepare(X, treatment, y, sample_weight)
+        schema, arms, data = self._prepare(X, treatment, y, sample_weight, propensity, cluster)
+        # The trees' own intervals are not the forest's: no per-tree design moments (they cost a pass each).
+        data = replace(data, design=False)
         binning_rng, *tree_rngs = spawn_generators(self.random_state, 1 + self.n_estimators)
         inputs = FittedInputs(schema, arms.labels, self.outcome_type,
                               BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema))
@@ -167,7 +166,7 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
                   rng: np.random.Generator) -> tuple[TreeArrays, int]:
         n_rows = len(data.arm)
         if self.honest:
-            held_out = stratified_holdout(data.arm, data.y, self.outcome_type == BINARY, self.honest_fraction, rng)
+            held_out = honest_holdout(data, self.outcome_type == BINARY, self.honest_fraction, rng)
             parts = [[rows[keep[rows]] for rows in rows_by_arm] for keep in (~held_out, held_out)]
         else:
             parts = [rows_by_arm]

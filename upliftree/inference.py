@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 from ._params import check_alpha
 from ._validation import finite_float_array
 
-__all__ = ["diff_proportions_ci", "welch_ci"]
+__all__ = ["diff_proportions_ci", "robust_difference_ci", "welch_ci"]
 
 
 def _wilson_bounds(n: np.ndarray, successes: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -127,8 +127,6 @@ def welch_ci(
         equal, else 0. Entries with fewer than 2 rows in an arm are NaN,
         without a warning: callers know which group it is and say so.
     """
-    from scipy import special
-
     alpha = check_alpha(alpha)
     n_t, mean_t, var_t, n_c, mean_c, var_c = np.broadcast_arrays(
         finite_float_array(n_t, "n_t"),
@@ -148,17 +146,69 @@ def welch_ci(
     share_t = var_t / n_t
     share_c = var_c / n_c
     variance = share_t + share_c
-    standard_error = np.sqrt(variance)
-    estimate = mean_t - mean_c
-
     spread = variance > 0
     denominator = share_t**2 / (n_t - 1.0) + share_c**2 / (n_c - 1.0)
     dof = np.where(spread, variance**2 / np.where(spread, denominator, 1.0), 1.0)
+    return _t_interval(mean_t - mean_c, variance, dof, defined, alpha)
+
+
+def robust_difference_ci(
+    mean_t: ArrayLike,
+    var_mean_t: ArrayLike,
+    units_t: ArrayLike,
+    mean_c: ArrayLike,
+    var_mean_c: ArrayLike,
+    units_c: ArrayLike,
+    covariance: ArrayLike,
+    alpha: float = 0.05,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Difference of two design-weighted means from their (cluster-)robust variances.
+
+    Parameters
+    ----------
+    mean_t, var_mean_t, units_t : array-like
+        The treated arm's mean, the variance of that mean (:func:`upliftree.design.robust_mean_covariance`)
+        and its number of units of randomization (clusters, or rows).
+    mean_c, var_mean_c, units_c : array-like
+        The same for control.
+    covariance : array-like
+        Covariance of the two means (0 when every unit received one arm).
+    alpha : float
+
+    Returns
+    -------
+    estimate, low, high, p_value : ndarray
+        Student t interval on ``var_t + var_c - 2 cov`` with Satterthwaite degrees of freedom from the arms'
+        ``units - 1``, as Welch's; NaN where an arm has fewer than 2 units or an undefined variance.
+    """
+    alpha = check_alpha(alpha)
+    mean_t, var_t, units_t, mean_c, var_c, units_c, covariance = np.broadcast_arrays(
+        *(np.asarray(value, dtype=np.float64) for value in
+          (mean_t, var_mean_t, units_t, mean_c, var_mean_c, units_c, covariance)))
+    defined = ((units_t >= 2) & (units_c >= 2) & np.isfinite(var_t) & np.isfinite(var_c)
+               & np.isfinite(covariance))
+    var_t, var_c = np.where(defined, var_t, 0.0), np.where(defined, var_c, 0.0)
+    units_t, units_c = np.where(defined, units_t, 2.0), np.where(defined, units_c, 2.0)
+    variance = np.maximum(var_t + var_c - 2.0 * np.where(defined, covariance, 0.0), 0.0)
+    spread = variance > 0
+    denominator = var_t**2 / (units_t - 1.0) + var_c**2 / (units_c - 1.0)
+    dof = np.where(spread & (denominator > 0), (var_t + var_c) ** 2 / np.where(denominator > 0, denominator, 1.0),
+                   np.minimum(units_t, units_c) - 1.0)
+    return _t_interval(mean_t - mean_c, variance, dof, defined, alpha)
+
+
+def _t_interval(estimate: np.ndarray, variance: np.ndarray, dof: np.ndarray, defined: np.ndarray, alpha: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Student t interval and two-sided p-value of ``estimate`` with ``variance`` and ``dof``; NaN where not
+    ``defined``. A zero variance gives the point estimate and a p-value of 1 (estimate 0) or 0."""
+    from scipy import special
+
+    standard_error = np.sqrt(variance)
+    spread = variance > 0
     half_width = np.where(spread, special.stdtrit(dof, 1.0 - alpha / 2.0) * standard_error, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         t_stat = np.abs(estimate) / standard_error
     p_value = np.where(spread, 2.0 * special.stdtr(dof, -np.where(spread, t_stat, 0.0)),
                        np.where(estimate == 0, 1.0, 0.0))
-
     results = [estimate, estimate - half_width, estimate + half_width, p_value]
     return tuple(np.where(defined, value, np.nan)[()] for value in results)

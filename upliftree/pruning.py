@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._params import check_real
+from ._params import check_alpha, check_choice
 from ._tree_arrays import TreeArrays
+from .design import arm_mean_moments
 from .segments import arm_moments
 
 __all__ = ["CORRECTIONS", "prune_splits"]
@@ -18,8 +19,17 @@ __all__ = ["CORRECTIONS", "prune_splits"]
 CORRECTIONS = ("bonferroni", "none")
 
 
-def _uplift_and_variance(validation_stats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validation uplift per node and treatment, its variance, and whether both are defined."""
+def _uplift_and_variance(validation_stats: np.ndarray, validation_moments: np.ndarray | None
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validation uplift per node and treatment, its variance, and whether both are defined.
+
+    With design moments the variance is the robust one of the difference of Hajek means (``docs/design.md``).
+    """
+    if validation_moments is not None:
+        mean, arm_variance, units, covariance = arm_mean_moments(validation_stats, validation_moments)
+        defined = (units[:, 1:] >= 2) & (units[:, :1] >= 2)
+        variance = arm_variance[:, 1:] + arm_variance[:, :1] - 2.0 * covariance
+        return mean[:, 1:] - mean[:, :1], np.where(defined, np.maximum(variance, 0.0), np.nan), defined
     moments = arm_moments(validation_stats)
     uplift = moments.mean[:, 1:] - moments.mean[:, :1]
     n_effective = moments.n_effective
@@ -31,7 +41,8 @@ def _uplift_and_variance(validation_stats: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def prune_splits(tree: TreeArrays, validation_stats: np.ndarray, alpha: float = 0.05,
-                 correction: str = "bonferroni") -> tuple[TreeArrays, int]:
+                 correction: str = "bonferroni", validation_moments: np.ndarray | None = None
+                 ) -> tuple[TreeArrays, int]:
     """Collapse, bottom-up, every split whose children's uplift difference does not replicate.
 
     Parameters
@@ -42,6 +53,9 @@ def prune_splits(tree: TreeArrays, validation_stats: np.ndarray, alpha: float = 
         Statistics of the validation rows routed through ``tree`` (``tree.route_statistics``).
     alpha : float
         Level of each split's test before the multiplicity correction.
+    validation_moments : ndarray ``(n_nodes, n_arms, N_MOMENTS)``, optional
+        Design moments of the same validation rows (:func:`upliftree.design.design_moments`) when they come from
+        an experiment with known propensities or clusters: the tests then use robust variances.
     correction : {"bonferroni", "none"}
         ``"bonferroni"`` tests each split and treatment at ``alpha / (n_splits * n_treatments)``, with
         ``n_splits`` the splits of ``tree``, so that on data without any effect heterogeneity the chance of
@@ -55,11 +69,8 @@ def prune_splits(tree: TreeArrays, validation_stats: np.ndarray, alpha: float = 
     """
     from scipy import special
 
-    check_real(alpha, "alpha", 0.0, 1.0, open_low=True)
-    if alpha >= 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    if correction not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    check_alpha(alpha)
+    check_choice(correction, "correction", CORRECTIONS)
     expected_shape = tree.stats.shape
     if validation_stats.shape != expected_shape:
         raise ValueError(f"validation_stats must have shape {expected_shape}, got {validation_stats.shape}")
@@ -69,7 +80,7 @@ def prune_splits(tree: TreeArrays, validation_stats: np.ndarray, alpha: float = 
     n_tests = n_splits * (tree.n_arms - 1) if correction == "bonferroni" else 1
     critical_z = special.ndtri(1.0 - alpha / n_tests / 2.0)
 
-    uplift, variance, defined = _uplift_and_variance(validation_stats)
+    uplift, variance, defined = _uplift_and_variance(validation_stats, validation_moments)
     fitted_uplift = tree.uplift
     is_leaf = tree.is_leaf.copy()
     collapsed = []

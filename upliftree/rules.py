@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._params import check_int
 from ._tree_arrays import TreeArrays, categories_in_bitset
 from ._validation import FeatureSchema, as_pandas, expand_categories
 
@@ -244,8 +245,8 @@ def format_condition(condition: Condition, precision: int | None = 6) -> str:
     For a feature without missing values at fit time (``condition.missing_at_fit`` False) the text leaves
     out "x is missing or", and "x is not missing" reads "x is any value" (see the module docstring).
     """
-    if precision is not None and (isinstance(precision, bool) or not isinstance(precision, int) or precision < 1):
-        raise ValueError(f"precision must be None or an integer >= 1, got {precision!r}")
+    if precision is not None:
+        check_int(precision, "precision", 1)
     name = condition.feature
     if not condition.allows_values:
         # Exact even without missing values at fit time: no non-missing value satisfies the condition.

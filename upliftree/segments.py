@@ -14,7 +14,8 @@ import pandas as pd
 
 from ._base import BINARY, check_tree_model
 from ._tree_arrays import COUNT, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2, TreeArrays
-from .inference import diff_proportions_ci, welch_ci
+from .design import arm_mean_moments
+from .inference import diff_proportions_ci, robust_difference_ci, welch_ci
 from .rules import format_rule, leaf_conditions
 
 __all__ = ["ArmMoments", "NodeEffects", "arm_moments", "leaf_columns", "node_effects", "segment_table"]
@@ -87,7 +88,9 @@ def node_effects(tree: TreeArrays, binary: bool, alpha: float = 0.05) -> NodeEff
         A fitted node table (``model.tree_``).
     binary : bool
         Binary outcome: Newcombe's hybrid score interval for a difference of proportions; otherwise
-        Welch's interval. Both on effective sample sizes when rows are weighted.
+        Welch's interval. Both on effective sample sizes when rows are weighted. A tree fitted with
+        ``propensity`` or ``cluster`` carries design moments: then, whatever the outcome, a t interval on the
+        robust (cluster or row level) variance of the difference of Hajek means (``docs/design.md``).
     alpha : float
         Intervals have coverage ``1 - alpha``.
     """
@@ -95,7 +98,11 @@ def node_effects(tree: TreeArrays, binary: bool, alpha: float = 0.05) -> NodeEff
     n_effective = moments.n_effective
     n_t, n_c = n_effective[:, 1:], n_effective[:, :1]
     mean_t, mean_c = moments.mean[:, 1:], moments.mean[:, :1]
-    if binary:
+    if tree.has_design:
+        mean, variance, units, covariance = arm_mean_moments(tree.stats, tree.design_moments)
+        uplift, low, high, p_value = robust_difference_ci(mean[:, 1:], variance[:, 1:], units[:, 1:], mean[:, :1],
+                                                          variance[:, :1], units[:, :1], covariance, alpha)
+    elif binary:
         # Weighted sums of 0/1 outcomes can exceed the weight by rounding; rates stay in [0, 1].
         rate_t, rate_c = np.clip(mean_t, 0.0, 1.0), np.clip(mean_c, 0.0, 1.0)
         uplift, low, high, p_value = diff_proportions_ci(n_t, rate_t * n_t, n_c, rate_c * n_c, alpha)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -21,12 +20,13 @@ from ._base import (
 )
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels.criteria import CHI, DDP, ED, KL, TSTAT
-from ._params import check_bool, check_int, check_real
+from ._params import check_bool, check_choice, check_count_or_share, check_int, check_max_bins, check_real
 from ._tree_arrays import (
     InvalidTreeError,
     TreeArrays,
     categories_per_feature,
     estimate_nodes,
+    estimated,
     merge_short_leaves,
 )
 from ._validation import (
@@ -36,12 +36,16 @@ from ._validation import (
     as_pandas,
     check_arm_sizes,
     check_n_rows,
+    design_weights,
     encode_features,
     infer_schema,
+    validate_cluster,
     validate_outcome_and_weight,
     validate_treatment,
+    without_design_columns,
 )
 from .binning import BinMapper
+from .design import cluster_holdout
 
 CLASSIFIER_CRITERIA = {"kl": KL, "ed": ED, "chi": CHI, "ddp": DDP}
 REGRESSOR_CRITERIA = {"ed": ED, "ddp": DDP, "tstat": TSTAT}
@@ -54,7 +58,9 @@ class ExperimentData:
     encoded: np.ndarray
     arm: np.ndarray
     y: np.ndarray
-    weight: np.ndarray
+    weight: np.ndarray  # sample_weight / propensity of the received arm (sample_weight without propensity)
+    cluster: np.ndarray | None = None  # codes of the units of randomization (None: rows)
+    design: bool = False  # propensity or cluster given: node intervals from the design moments
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,26 +134,25 @@ class FittedTree:
     __setstate__ = restore_frozen
 
 
-_MAX_FEATURES_ERROR = "max_features must be None, 'sqrt', 'log2', an int >= 1 or a float in (0, 1], got {!r}"
-
-
 def resolve_max_features(max_features: Any, n_features: int) -> int:
     """Number of features tried per split, like scikit-learn's ``max_features``."""
     if max_features is None:
         return n_features
-    if isinstance(max_features, str):
-        if max_features == "sqrt":
-            return max(1, int(np.sqrt(n_features)))
-        if max_features == "log2":
-            return max(1, int(np.log2(n_features)))
-        raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
-    if isinstance(max_features, Integral) and not isinstance(max_features, bool):
-        if max_features < 1:
-            raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
-        return min(int(max_features), n_features)
-    if isinstance(max_features, Real) and not isinstance(max_features, bool) and 0.0 < max_features <= 1.0:
-        return max(1, int(max_features * n_features))
-    raise ValueError(_MAX_FEATURES_ERROR.format(max_features))
+    if max_features == "sqrt":
+        return max(1, int(np.sqrt(n_features)))
+    if max_features == "log2":
+        return max(1, int(np.log2(n_features)))
+    count_or_share = check_count_or_share(max_features, "max_features", 1, others=(None, "sqrt", "log2"))
+    if isinstance(count_or_share, int):
+        return min(count_or_share, n_features)
+    return max(1, int(count_or_share * n_features))
+
+
+def honest_holdout(data: ExperimentData, binary: bool, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Rows held out for estimation: whole clusters when the design has them, else a stratified share."""
+    if data.cluster is not None:
+        return cluster_holdout(data.cluster, data.arm, fraction, rng)
+    return stratified_holdout(data.arm, data.y, binary, fraction, rng)
 
 
 def stratified_holdout(arm: np.ndarray, y: np.ndarray, binary: bool, fraction: float,
@@ -167,9 +172,7 @@ def check_size_params(estimator: Any) -> None:
     check_int(estimator.max_depth, "max_depth", 0)
     check_int(estimator.min_samples_leaf, "min_samples_leaf", 1)
     check_int(estimator.min_samples_treatment, "min_samples_treatment", 0)
-    check_int(estimator.max_bins, "max_bins", 2)
-    if estimator.max_bins > 255:
-        raise ValueError(f"max_bins must be <= 255, got {estimator.max_bins}")
+    check_max_bins(estimator.max_bins)
 
 
 class UpliftEstimatorMixin:
@@ -181,26 +184,30 @@ class UpliftEstimatorMixin:
     def check_params(self) -> None:
         """Check the constructor parameters as ``fit`` does first; raises ``ValueError``/``TypeError`` naming
         the parameter."""
-        if self.criterion not in self._criteria:
-            raise ValueError(
-                f"criterion must be one of {sorted(self._criteria)} for {type(self).__name__}, got {self.criterion!r}"
-            )
+        check_choice(self.criterion, "criterion", sorted(self._criteria))
         check_size_params(self)
         check_real(self.n_reg, "n_reg", 0.0)
         check_bool(self.normalize, "normalize")
         check_bool(self.honest, "honest")
-        check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True)
-        if self.honest_fraction >= 1.0:
-            raise ValueError(f"honest_fraction must be in (0, 1), got {self.honest_fraction!r}")
+        check_real(self.honest_fraction, "honest_fraction", 0.0, 1.0, open_low=True, open_high=True)
 
-    def _prepare(self, X, treatment, y, sample_weight) -> tuple[FeatureSchema, Arms, ExperimentData]:
-        """Validate the training data: feature schema, arm labels and the rows as the core needs them."""
+    def _prepare(self, X, treatment, y, sample_weight, propensity=None, cluster=None
+                 ) -> tuple[FeatureSchema, Arms, ExperimentData]:
+        """Validate the training data: feature schema, arm labels and the rows as the core needs them.
+
+        Columns of ``X`` named by ``propensity`` or ``cluster`` describe the design and are not features.
+        """
         X = as_pandas(X, "X")
         n_rows = check_n_rows(X)
-        schema = infer_schema(X, max_categories=self.max_bins)
+        features = without_design_columns(X, propensity, cluster)
+        schema = infer_schema(features, max_categories=self.max_bins)
         arms = validate_treatment(treatment, self.control, n_rows)
-        data = ExperimentData(encode_features(X, schema), arms.codes, *validate_outcome_and_weight(
-            y, sample_weight, n_rows, self.outcome_type == BINARY, self._max_row_draws(n_rows)))
+        max_draws = self._max_row_draws(n_rows)
+        values, weight = validate_outcome_and_weight(y, sample_weight, n_rows, self.outcome_type == BINARY,
+                                                     max_draws)
+        data = ExperimentData(encode_features(features, schema), arms.codes, values,
+                              design_weights(values, weight, propensity, arms, X, max_draws),
+                              validate_cluster(cluster, n_rows, X), propensity is not None or cluster is not None)
         check_arm_sizes(arms, data.weight, self.min_samples_treatment)
         return schema, arms, data
 
@@ -314,27 +321,34 @@ class BaseUpliftTree(UpliftEstimatorMixin, TreeModel):
         self.random_state = random_state
 
     # -- fitting ---------------------------------------------------------------------------------------
-    def fit(self, X, treatment, y, sample_weight=None, *, X_est=None, treatment_est=None, y_est=None,
-            sample_weight_est=None) -> BaseUpliftTree:
+    def fit(self, X, treatment, y, sample_weight=None, *, propensity=None, cluster=None, X_est=None,
+            treatment_est=None, y_est=None, sample_weight_est=None, propensity_est=None,
+            cluster_est=None) -> BaseUpliftTree:
         """Grow the tree on ``X, treatment, y``.
 
         With ``honest=True`` the rows are split, stratified by arm (and outcome when binary), into a part
         that grows the tree and a part (``honest_fraction``) that estimates every node's statistics. Pass
-        ``X_est, treatment_est, y_est`` (and optionally ``sample_weight_est``) to estimate on another sample
-        instead (all rows then grow the tree). See ``docs/honesty.md``.
+        ``X_est, treatment_est, y_est`` (and optionally ``sample_weight_est``, ``propensity_est``,
+        ``cluster_est``) to estimate on another sample instead (all rows then grow the tree). See
+        ``docs/honesty.md``.
+
+        ``propensity`` gives the known probability of assignment (a number: treatment's, two arms; a dict
+        ``{arm: p}``; a 1-D array: the received arm's per row; a 2-D array ``(n, n_arms)`` in ``treatments_``
+        order; or a column of ``X``): rows are weighted by ``sample_weight / p`` (normalized arm means). ``cluster``
+        gives the unit of randomization (array or column of ``X``): the honest split keeps clusters whole and
+        intervals are cluster-robust. With either, node intervals are design-based (``docs/design.md``).
         """
         self.check_params()
-        schema, arms, data = self._prepare(X, treatment, y, sample_weight)
+        schema, arms, data = self._prepare(X, treatment, y, sample_weight, propensity, cluster)
         split_rng, binning_rng, growth_rng = spawn_generators(self.random_state, 3)
 
         explicit_estimation = any(value is not None for value in (X_est, treatment_est, y_est, sample_weight_est))
         if explicit_estimation:
             structure = data
             estimation = self._estimation_data(X_est, treatment_est, y_est, sample_weight_est, schema,
-                                               arms.labels)
+                                               arms.labels, "_est", propensity_est, cluster_est)
         elif self.honest:
-            held_out = stratified_holdout(data.arm, data.y, self.outcome_type == BINARY, self.honest_fraction,
-                                          split_rng)
+            held_out = honest_holdout(data, self.outcome_type == BINARY, self.honest_fraction, split_rng)
             structure, estimation = _subset(data, ~held_out), _subset(data, held_out)
             for part, rows in (("structure", structure), ("estimation", estimation)):
                 check_arm_sizes(Arms(rows.arm, arms.labels), rows.weight, self.min_samples_treatment,
@@ -350,7 +364,8 @@ class BaseUpliftTree(UpliftEstimatorMixin, TreeModel):
         n_rows = len(structure.arm)
         tree = grow_tree(source, bin_mapper, np.arange(n_rows), np.ones(n_rows, dtype=np.int32),
                          growth_params(self, schema.n_features, parallel=True), growth_rng)
-        if honest_estimates:
+        if honest_estimates or data.design:
+            # With a design the training rows' design moments are needed too: route them (the same statistics).
             tree, n_merged = estimate_nodes(tree, estimation, self.min_samples_treatment)
         else:
             tree, n_merged = merge_short_leaves(tree, self.min_samples_treatment)
@@ -359,8 +374,8 @@ class BaseUpliftTree(UpliftEstimatorMixin, TreeModel):
         return self
 
     def _estimation_data(self, X_est, treatment_est, y_est, sample_weight_est, schema: FeatureSchema,
-                         arm_labels: tuple, suffix: str = "_est") -> ExperimentData:
-        """Validate a second sample (estimation rows, or with ``suffix="_val"`` validation rows)."""
+                         arm_labels: tuple, suffix: str = "_est", propensity=None, cluster=None) -> ExperimentData:
+        """Validate a second sample (estimation rows, or with ``suffix="_val"`` validation rows) and its design."""
         if X_est is None or treatment_est is None or y_est is None:
             raise ValueError(f"X{suffix}, treatment{suffix} and y{suffix} must be given together")
         X_est = as_pandas(X_est, f"X{suffix}")
@@ -368,32 +383,36 @@ class BaseUpliftTree(UpliftEstimatorMixin, TreeModel):
         labels = np.asarray(treatment_est)
         if labels.ndim != 1 or len(labels) != n_rows:
             raise ValueError(f"treatment{suffix} must be 1-D with one label per row of X{suffix} ({n_rows})")
+        arms = Arms(arm_codes(labels, arm_labels, f"treatment{suffix}"), arm_labels)
+        values, weight = validate_outcome_and_weight(y_est, sample_weight_est, n_rows, self.outcome_type == BINARY,
+                                                     suffix=suffix)
         estimation = ExperimentData(
-            encode_features(X_est, schema), arm_codes(labels, arm_labels, f"treatment{suffix}"),
-            *validate_outcome_and_weight(y_est, sample_weight_est, n_rows, self.outcome_type == BINARY,
-                                         suffix=suffix),
+            encode_features(without_design_columns(X_est, propensity, cluster), schema), arms.codes, values,
+            design_weights(values, weight, propensity, arms, X_est, 1, f"y{suffix}"),
+            validate_cluster(cluster, n_rows, X_est), propensity is not None or cluster is not None,
         )
         check_arm_sizes(Arms(estimation.arm, arm_labels), estimation.weight, self.min_samples_treatment,
                         f"treatment{suffix}")
         return estimation
 
     # -- honest inference: pruning on held-out rows, calibration (issue 3) ----------------------------
-    def prune(self, X_val, treatment_val, y_val, sample_weight_val=None, *, alpha: float = 0.05,
-              correction: str = "bonferroni") -> BaseUpliftTree:
+    def prune(self, X_val, treatment_val, y_val, sample_weight_val=None, *, propensity=None, cluster=None,
+              alpha: float = 0.05, correction: str = "bonferroni") -> BaseUpliftTree:
         """Remove, bottom-up, the splits whose children's uplift difference does not replicate on held-out rows.
 
         Node statistics stay those of the fit. Sets ``n_splits_pruned_`` and drops ``training_profile_``
         (its segments are the leaves before pruning). See :func:`upliftree.pruning.prune_splits` and
-        ``docs/honesty.md``.
+        ``docs/honesty.md``. ``propensity`` and ``cluster`` describe the validation rows' design (as in ``fit``):
+        the tests then use design weights and robust variances.
         """
         from .pruning import prune_splits
 
         state = self.fitted_state_
         validation = self._estimation_data(X_val, treatment_val, y_val, sample_weight_val, state.inputs.schema,
-                                           tuple(state.inputs.treatments), suffix="_val")
-        validation_stats = state.tree.route_statistics(validation.encoded, validation.arm, validation.weight,
-                                                       validation.y)
-        tree, n_pruned = prune_splits(state.tree, validation_stats, alpha, correction)
+                                           tuple(state.inputs.treatments), "_val", propensity, cluster)
+        validation_tree = estimated(state.tree, validation)
+        tree, n_pruned = prune_splits(state.tree, validation_tree.stats, alpha, correction,
+                                      validation_tree.design_moments if validation_tree.has_design else None)
         # The training profile's segments are the old leaves: it does not describe the pruned tree.
         self.fitted_state_ = replace(state, tree=tree, n_splits_pruned=n_pruned, training_profile=None)
         return self
@@ -425,7 +444,8 @@ def tree_feature_importances(tree: TreeArrays, n_features: int) -> np.ndarray:
 
 
 def _subset(data: ExperimentData, mask: np.ndarray) -> ExperimentData:
-    return ExperimentData(data.encoded[mask], data.arm[mask], data.y[mask], data.weight[mask])
+    return ExperimentData(data.encoded[mask], data.arm[mask], data.y[mask], data.weight[mask],
+                          None if data.cluster is None else data.cluster[mask], data.design)
 
 
 class UpliftTreeClassifier(BaseUpliftTree):

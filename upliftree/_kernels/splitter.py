@@ -54,14 +54,16 @@ def _row_count(cells):
 
 
 @njit(cache=True, nogil=True)
-def category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg):
+def category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg, by_mean_target):
     """Scan order of each categorical feature among ``features``: its non-empty category bins sorted by their
-    shrunk uplift in the node (summed over treatments), ties by code.
+    shrunk uplift in the node (summed over treatments) or, ``by_mean_target``, for the squared-error rule, by
+    their mean target summed over the target columns ``Σ_c S_c / W`` (0 without weight; ``histogram`` is then
+    a target histogram, see :func:`find_best_squared_error_split`, and ``n_reg`` is not read); ties by code.
 
     Returns ``(orders, order_sizes)``: feature ``features[k]`` is scanned as ``orders[k, :order_sizes[k]]``
     (rows of numeric features are not filled). The sort is a stable insertion sort (at most 255 categories)
     with NaN last: exactly the order of numba's ``argsort(kind="mergesort")``, which cost a second of compile
-    time.
+    time. One kernel for both statistics: the second is three lines.
     """
     n_arms = histogram.shape[2]
     node = node_totals(histogram, features[0])
@@ -83,10 +85,16 @@ def category_orders(histogram, features, n_bins_non_missing, is_categorical, mis
         for code in range(n_bins_non_missing[feature]):
             if _row_count(feature_histogram[code]) == 0.0:
                 continue
-            arm_means(feature_histogram[code], node_means, n_reg, means)
             score = 0.0
-            for arm in range(1, n_arms):
-                score += means[arm] - means[0]
+            if by_mean_target:
+                for column in range(n_arms):
+                    score += feature_histogram[code, column, WEIGHTED_Y]
+                weight = feature_histogram[code, 0, WEIGHT]
+                score = score / weight if weight > 0.0 else 0.0
+            else:
+                arm_means(feature_histogram[code], node_means, n_reg, means)
+                for arm in range(1, n_arms):
+                    score += means[arm] - means[0]
             # Insert after every earlier code whose score does not sort after this one.
             slot = n_present
             while slot > 0 and (score < scores[slot - 1] or (np.isnan(scores[slot - 1]) and not np.isnan(score))):
@@ -112,7 +120,7 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
     is_categorical = kernel_array(is_categorical, np.bool_)
     if is_categorical.any():
         orders, order_sizes = category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin,
-                                              n_reg)
+                                              n_reg, False)
     else:
         orders, order_sizes = NO_ORDERS, NO_ORDER_SIZES
     return best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_categorical, missing_bin,
@@ -236,3 +244,180 @@ def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_
             if _row_count(feature_histogram[code]) == 0.0:
                 left_bins[code] = left_bins[missing_bin]
     return best_feature, best_gain, best_raw_gain, left_bins
+
+
+# -- squared error on a per-row target ------------------------------------------------------------------
+# A squared-error reduction counts only above this fraction of the node's sum of w * t^2 (all target columns):
+# the reduction is a difference of terms of that size, so rounding leaves reductions of about 1e-16 of it
+# where the exact one is 0 (a constant target); see docs/criteria.md, "Squared error on a per-row target".
+SQUARED_ERROR_TOLERANCE = 1e-10
+
+
+def find_best_squared_error_split(target_histogram, arm_histogram, features, n_bins_non_missing, is_categorical,
+                                  missing_bin, min_samples_leaf, min_samples_treatment):
+    """Best split of a node over ``features`` by the weighted squared error of a per-row target.
+
+    ``target_histogram[feature, bin, column, stat]`` holds, per target column ``c``, the histogram sums of the
+    node's rows with ``y = t_c`` and a single arm (so its count and weight are the same in every column);
+    ``arm_histogram[feature, bin, arm, stat]`` the node's histogram with arms, whose counts and weights the
+    admissibility rule reads. Both are float64 C arrays as :class:`upliftree._grower.HistogramSource` builds
+    them.
+
+    Returns ``(feature, gain, raw_gain, left_bins)`` as :func:`find_best_split` does: ``gain`` (equal to
+    ``raw_gain``) is the reduction of the weighted sum of squared errors, summed over the target columns,
+    divided by the node's weight; ``feature == -1`` when no admissible split reduces it by more than
+    ``SQUARED_ERROR_TOLERANCE`` of the node's ``Σ w t²``.
+    """
+    if target_histogram.shape[:2] != arm_histogram.shape[:2]:
+        raise ValueError(f"target_histogram has (features, bins) {target_histogram.shape[:2]}, arm_histogram "
+                         f"{arm_histogram.shape[:2]}: they must be histograms of the same node")
+    n_bins_non_missing = kernel_array(n_bins_non_missing, np.int64)
+    is_categorical = kernel_array(is_categorical, np.bool_)
+    missing_bin = int(missing_bin)
+    if is_categorical.any():
+        orders, order_sizes = category_orders(target_histogram, features, n_bins_non_missing, is_categorical,
+                                              missing_bin, 0.0, True)
+    else:
+        orders, order_sizes = NO_ORDERS, NO_ORDER_SIZES
+    feature, gain, left_bins = best_squared_error_split(
+        target_histogram, arm_histogram, features, orders, order_sizes, n_bins_non_missing, is_categorical,
+        missing_bin, int(min_samples_leaf), int(min_samples_treatment))
+    return feature, gain, gain, left_bins
+
+
+@njit(cache=True, nogil=True)
+def _child_cells(left, total, missing, missing_left, child_left, child_right):
+    """A candidate's children's sums, cell by cell: the scanned non-missing bins ``left`` and ``total - left``,
+    plus the missing bin's ``missing`` on the ``missing_left`` side."""
+    for row in range(left.shape[0]):
+        for stat in range(left.shape[1]):
+            in_left = left[row, stat]
+            in_right = total[row, stat] - in_left
+            if missing_left:
+                in_left += missing[row, stat]
+            else:
+                in_right += missing[row, stat]
+            child_left[row, stat] = in_left
+            child_right[row, stat] = in_right
+
+
+@njit(cache=True, nogil=True)
+def best_squared_error_split(target_histogram, arm_histogram, features, orders, order_sizes, n_bins_non_missing,
+                             is_categorical, missing_bin, min_samples_leaf, min_samples_treatment):
+    """The scan of :func:`find_best_squared_error_split`, over the candidates of :func:`best_split`.
+
+    A candidate is admissible when both children keep ``min_samples_leaf`` rows, and ``max(min_samples_treatment,
+    1)`` rows and some weight of every arm (as for the uplift criteria: a leaf lacking an arm would be merged by
+    the node estimation). Its reduction is ``Σ_c (S_c(L)² / W(L) + S_c(R)² / W(R)) - Σ_c
+    S_c² / W``. Returns ``(feature, gain, left_bins)``, gain the best reduction over the node's weight.
+    """
+    n_columns = target_histogram.shape[2]
+    n_arms = arm_histogram.shape[2]
+    left_bins = np.empty(missing_bin + 1, dtype=np.bool_)
+    for code in range(missing_bin + 1):
+        left_bins[code] = False
+    node = node_totals(target_histogram, features[0])
+    node_weight = node[0, WEIGHT]
+    if not node_weight > 0.0:
+        return -1, 0.0, left_bins
+    node_square = 0.0
+    node_target_square = 0.0
+    for column in range(n_columns):
+        node_square += node[column, WEIGHTED_Y] * node[column, WEIGHTED_Y]
+        node_target_square += node[column, WEIGHTED_Y2]
+    node_score = node_square / node_weight
+    min_arm_rows = max(min_samples_treatment, 1)
+    # Scratch sums, cleared for every feature: the non-missing bins before the threshold (``left``) and all of
+    # them (``total``), added in scan order. A child's sums are ``left`` or ``total - left``, plus the missing
+    # bin's on its side: a child without rows or weight then has sums exactly 0, and a partition reached by two
+    # candidates (the missing rows alone on either side, with the non-missing bins of the other side empty)
+    # has the same sums, so its exact tie goes to the first candidate, not to rounding.
+    target_left = np.empty((n_columns, N_STATS), dtype=np.float64)
+    target_total = np.empty((n_columns, N_STATS), dtype=np.float64)
+    target_child_left = np.empty((n_columns, N_STATS), dtype=np.float64)
+    target_child_right = np.empty((n_columns, N_STATS), dtype=np.float64)
+    arm_left = np.empty((n_arms, N_STATS), dtype=np.float64)
+    arm_total = np.empty((n_arms, N_STATS), dtype=np.float64)
+    arm_child_left = np.empty((n_arms, N_STATS), dtype=np.float64)
+    arm_child_right = np.empty((n_arms, N_STATS), dtype=np.float64)
+
+    best_position = -1
+    best_prefix = -1
+    best_missing_left = False
+    best_heavier_left = False
+    best_reduction = SQUARED_ERROR_TOLERANCE * node_target_square
+    for position in range(features.shape[0]):
+        feature = features[position]
+        categorical = is_categorical[feature]
+        n_order = order_sizes[position] if categorical else n_bins_non_missing[feature]
+        target_bins = target_histogram[feature]
+        arm_bins = arm_histogram[feature]
+        target_missing = target_bins[missing_bin]
+        arm_missing = arm_bins[missing_bin]
+        has_missing = target_missing[0, COUNT] > 0.0
+        for column in range(n_columns):
+            for stat in range(N_STATS):
+                target_left[column, stat] = 0.0
+                target_total[column, stat] = 0.0
+        for arm in range(n_arms):
+            for stat in range(N_STATS):
+                arm_left[arm, stat] = 0.0
+                arm_total[arm, stat] = 0.0
+        for prefix in range(n_order):
+            code = orders[position, prefix] if categorical else prefix
+            _add_cells(target_total, target_bins[code])
+            _add_cells(arm_total, arm_bins[code])
+        for prefix in range(n_order):
+            code = orders[position, prefix] if categorical else prefix
+            _add_cells(target_left, target_bins[code])
+            _add_cells(arm_left, arm_bins[code])
+            last = prefix == n_order - 1
+            for missing_left in (False, True):
+                if (missing_left and not has_missing) or (last and (missing_left or not has_missing)):
+                    continue
+                _child_cells(arm_left, arm_total, arm_missing, missing_left, arm_child_left, arm_child_right)
+                left_rows = 0.0
+                right_rows = 0.0
+                fewest_rows = arm_child_left[0, COUNT]
+                least_weight = arm_child_left[0, WEIGHT]
+                for arm in range(n_arms):
+                    fewest_rows = min(min(fewest_rows, arm_child_left[arm, COUNT]), arm_child_right[arm, COUNT])
+                    least_weight = min(min(least_weight, arm_child_left[arm, WEIGHT]), arm_child_right[arm, WEIGHT])
+                    left_rows += arm_child_left[arm, COUNT]
+                    right_rows += arm_child_right[arm, COUNT]
+                if not (fewest_rows >= min_arm_rows and least_weight > 0.0 and left_rows >= min_samples_leaf
+                        and right_rows >= min_samples_leaf):
+                    continue
+                # Every arm has weight on both sides, so both children's (target histogram) weights are positive.
+                _child_cells(target_left, target_total, target_missing, missing_left, target_child_left,
+                             target_child_right)
+                left_weight = target_child_left[0, WEIGHT]
+                right_weight = target_child_right[0, WEIGHT]
+                left_square = 0.0
+                right_square = 0.0
+                for column in range(n_columns):
+                    left_square += target_child_left[column, WEIGHTED_Y] * target_child_left[column, WEIGHTED_Y]
+                    right_square += target_child_right[column, WEIGHTED_Y] * target_child_right[column, WEIGHTED_Y]
+                reduction = left_square / left_weight + right_square / right_weight - node_score
+                if reduction > best_reduction:
+                    best_position = position
+                    best_prefix = prefix
+                    best_missing_left = missing_left
+                    best_heavier_left = left_weight >= right_weight
+                    best_reduction = reduction
+
+    if best_position < 0:
+        return -1, 0.0, left_bins
+    best_feature = features[best_position]
+    categorical = is_categorical[best_feature]
+    target_bins = target_histogram[best_feature]
+    for prefix in range(best_prefix + 1):
+        left_bins[orders[best_position, prefix] if categorical else prefix] = True
+    # No missing rows here: missing values met later go to the heavier child.
+    left_bins[missing_bin] = best_missing_left if target_bins[missing_bin, 0, COUNT] > 0.0 else best_heavier_left
+    if categorical:
+        # Categories absent from this node follow the missing-value direction, like unseen ones.
+        for code in range(n_bins_non_missing[best_feature]):
+            if target_bins[code, 0, COUNT] == 0.0:
+                left_bins[code] = left_bins[missing_bin]
+    return best_feature, best_reduction / node_weight, left_bins

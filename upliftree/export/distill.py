@@ -18,7 +18,8 @@ import numpy as np
 from .._base import BINARY, FittedAttribute, model_kind, spawn_generators
 from .._grower import HistogramSource, _NodeTable, _record_split
 from .._kernels.partition import partition_rows
-from .._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2, estimate_nodes
+from .._kernels.splitter import find_best_squared_error_split
+from .._tree_arrays import WEIGHT, WEIGHTED_Y, estimate_nodes
 from .._validation import (
     Arms,
     as_pandas,
@@ -31,9 +32,6 @@ from ..binning import BinMapper
 from ..tree import ExperimentData, FittedInputs, FittedTree, TreeModel, check_size_params
 
 __all__ = ["DistilledUpliftTree", "distill"]
-
-RELATIVE_TOLERANCE = 1e-10
-
 
 @dataclass(frozen=True, eq=False)
 class FittedDistilledTree(FittedTree):
@@ -174,75 +172,11 @@ def _node_means(tree: Any, data: ExperimentData, values: np.ndarray) -> np.ndarr
 
 def _target_histograms(rows: np.ndarray, counts: np.ndarray, target_sources: list[HistogramSource],
                        arm_source: HistogramSource) -> tuple[np.ndarray, np.ndarray]:
-    """Per feature and bin: weighted sums of every target column ``(f, b, k, stat)`` and row counts per arm."""
+    """The node's histograms for :func:`.find_best_squared_error_split`: the target columns side by side
+    ``(f, b, k, stat)``, and the arms ``(f, b, n_arms, stat)``."""
     all_features = np.arange(arm_source.n_features)
     sums = np.concatenate([source.build(rows, counts, all_features) for source in target_sources], axis=2)
-    return sums, arm_source.build(rows, counts, all_features)[..., COUNT]
-
-
-def _best_split(sums: np.ndarray, arm_counts: np.ndarray, bin_mapper: BinMapper, params: DistilledUpliftTree
-                ) -> tuple[int, float, np.ndarray | None]:
-    """Feature, weighted SSE reduction and left bins of the best admissible split (feature -1 if none).
-
-    Candidates as in the uplift trees: bins in order (categories by their mean target), the missing bin
-    on either side, and "missing versus not missing"; ties keep the first candidate.
-    """
-    missing_bin = bin_mapper.missing_bin_
-    node = sums[0].sum(axis=0)  # (k, stats)
-    node_weight = node[0, WEIGHT]
-    node_score = (node[:, WEIGHTED_Y] ** 2).sum() / node_weight
-    # Reductions within rounding error of the node's sum of squares are not splits (e.g. a constant target).
-    best = (-1, RELATIVE_TOLERANCE * node[:, WEIGHTED_Y2].sum(), None)
-    for feature in range(sums.shape[0]):
-        n_bins = int(bin_mapper.n_bins_non_missing_[feature])
-        feature_sums, feature_counts = sums[feature], arm_counts[feature]
-        present = np.flatnonzero(feature_counts[:n_bins].sum(axis=1) > 0)
-        if bin_mapper.is_categorical_[feature]:
-            means = feature_sums[present, :, WEIGHTED_Y].sum(axis=1) / np.maximum(feature_sums[present, 0, WEIGHT],
-                                                                                  1e-300)
-            order = present[np.argsort(means, kind="mergesort")]
-        else:
-            order = np.arange(n_bins)
-        missing_sums, missing_counts = feature_sums[missing_bin], feature_counts[missing_bin]
-        has_missing = missing_counts.sum() > 0
-        left_sums = np.cumsum(feature_sums[order], axis=0)
-        left_counts = np.cumsum(feature_counts[order], axis=0)
-        for missing_left in (False, True):
-            if missing_left and not has_missing:
-                continue
-            candidate_sums = left_sums + missing_sums if missing_left else left_sums
-            candidate_counts = left_counts + missing_counts if missing_left else left_counts
-            right_sums, right_counts = node - candidate_sums, feature_counts.sum(axis=0) - candidate_counts
-            admissible = (
-                (candidate_counts.sum(axis=1) >= params.min_samples_leaf)
-                & (right_counts.sum(axis=1) >= params.min_samples_leaf)
-                & (candidate_counts >= max(params.min_samples_treatment, 1)).all(axis=1)
-                & (right_counts >= max(params.min_samples_treatment, 1)).all(axis=1)
-                & (candidate_sums[:, 0, WEIGHT] > 0) & (right_sums[:, 0, WEIGHT] > 0)
-            )
-            if not admissible.any():
-                continue
-            with np.errstate(divide="ignore", invalid="ignore"):
-                score = ((candidate_sums[:, :, WEIGHTED_Y] ** 2).sum(axis=1) / candidate_sums[:, 0, WEIGHT]
-                         + (right_sums[:, :, WEIGHTED_Y] ** 2).sum(axis=1) / right_sums[:, 0, WEIGHT])
-            reduction = np.where(admissible, score - node_score, -np.inf)
-            prefix = int(np.argmax(reduction))
-            if reduction[prefix] > best[1]:
-                heavier_left = candidate_sums[prefix, 0, WEIGHT] >= right_sums[prefix, 0, WEIGHT]
-                best = (feature, float(reduction[prefix]),
-                        _left_bins(order, prefix, missing_left if has_missing else heavier_left, bin_mapper))
-    return best
-
-
-def _left_bins(order: np.ndarray, prefix: int, missing_left: bool, bin_mapper: BinMapper) -> np.ndarray:
-    """Bins sent left: the first ``prefix + 1`` bins of ``order``, and the missing bin when ``missing_left``.
-
-    Without missing rows in the node, callers pass the heavier side, as the uplift trees do.
-    """
-    left_bins = np.zeros(bin_mapper.missing_bin_ + 1, dtype=np.bool_)
-    left_bins[order[: prefix + 1]] = True
-    left_bins[bin_mapper.missing_bin_] = missing_left
-    return left_bins
+    return sums, arm_source.build(rows, counts, all_features)
 
 
 def _grow_regression_tree(binned: np.ndarray, bin_mapper: BinMapper, target: np.ndarray, data: ExperimentData,
@@ -261,22 +195,19 @@ def _grow_regression_tree(binned: np.ndarray, bin_mapper: BinMapper, target: np.
         for column in range(target.shape[1])
     ]
     arm_source = HistogramSource.of(binned, data.arm, data.weight, data.y, n_arms, n_bins_total, binary=False)
+    all_features = np.arange(arm_source.n_features)
     while stack:
         node, rows, counts = stack.pop()
         if table.depth[node] >= params.max_depth or len(rows) < 2 * params.min_samples_leaf:
             continue
-        sums, arm_counts = _target_histograms(rows, counts, target_sources, arm_source)
-        feature, reduction, left_bins = _best_split(sums, arm_counts, bin_mapper, params)
+        sums, arm_histogram = _target_histograms(rows, counts, target_sources, arm_source)
+        feature, gain, raw_gain, left_bins = find_best_squared_error_split(
+            sums, arm_histogram, all_features, bin_mapper.n_bins_non_missing_, bin_mapper.is_categorical_,
+            bin_mapper.missing_bin_, params.min_samples_leaf, params.min_samples_treatment)
         if feature < 0:
             continue
-        if bin_mapper.is_categorical_[feature]:
-            # Categories absent from this node follow the missing-value direction, like unseen ones.
-            n_bins = bin_mapper.n_bins_non_missing_[feature]
-            absent = arm_counts[feature, :n_bins].sum(axis=1) == 0
-            left_bins[:n_bins][absent] = left_bins[bin_mapper.missing_bin_]
         node_weight = sums[0, :, 0, WEIGHT].sum()
-        _record_split(table, node, feature, reduction / node_weight, reduction / node_weight, left_bins, bin_mapper,
-                      node_weight / root_weight)
+        _record_split(table, node, feature, gain, raw_gain, left_bins, bin_mapper, node_weight / root_weight)
         left_rows, left_counts, right_rows, right_counts = partition_rows(rows, counts, binned[feature], left_bins)
         stack.append((table.children_right[node], right_rows, right_counts))
         stack.append((table.children_left[node], left_rows, left_counts))

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .._params import check_choice
 from .drawing import LEGEND_STEPS, TreeDrawing, tree_drawing, uplift_colour
 
 __all__ = ["to_dot", "plot", "PLOT_FORMATS", "RENDERERS", "graphviz_available", "uplift_colour"]
@@ -61,8 +62,7 @@ def to_dot(model: Any, alpha: float = 0.05, precision: int | None = 4, rankdir: 
     """
     import graphviz
 
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"rankdir must be one of {list(RANKDIRS)}, got {rankdir!r}")
+    check_choice(rankdir, "rankdir", RANKDIRS)
     drawing = tree_drawing(model, alpha, precision)
     graph = graphviz.Digraph("uplift_tree", graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
                              node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
@@ -99,10 +99,8 @@ def plot(model: Any, path: str | os.PathLike, format: str = "svg", alpha: float 
         With ``renderer="graphviz"`` when the ``dot`` program is not installed (the message says how to
         install it).
     """
-    if format not in PLOT_FORMATS:
-        raise ValueError(f"format must be one of {list(PLOT_FORMATS)}, got {format!r}")
-    if renderer not in RENDERERS:
-        raise ValueError(f"renderer must be one of {list(RENDERERS)}, got {renderer!r}")
+    check_choice(format, "format", PLOT_FORMATS)
+    check_choice(renderer, "renderer", RENDERERS)
     if renderer == "auto":
         renderer = "graphviz" if graphviz_available() else "matplotlib"
         if renderer == "matplotlib":
@@ -113,8 +111,7 @@ def plot(model: Any, path: str | os.PathLike, format: str = "svg", alpha: float 
     if renderer == "matplotlib":
         from .tree_figure import save_tree_figure
 
-        if rankdir not in RANKDIRS:
-            raise ValueError(f"rankdir must be one of {list(RANKDIRS)}, got {rankdir!r}")
+        check_choice(rankdir, "rankdir", RANKDIRS)
         save_tree_figure(tree_drawing(model, alpha, precision), path, format, rankdir)
         return path
     import graphviz

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .._base import BINARY, check_tree_model
 from .._format import OutcomeFormat, decimals_for, fixed, interval_label, markdown_cell, outcome_scale
+from .._params import check_choice
 from .._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y2
 from ..rules import Condition, format_condition, format_rule, leaf_conditions, missing_note
 from ..segments import NodeEffects, node_effects
@@ -391,8 +392,7 @@ def rules(model: Any, format: str = "text", alpha: float = 0.05, leaf_actions: A
     precision : int or None
         Significant digits of thresholds in rule text; None prints them exactly.
     """
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {list(FORMATS)}, got {format!r}")
+    check_choice(format, "format", FORMATS)
     if format == "text":
         return text_tree(model, alpha, precision)
     if format == "query":

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._base import FOREST, model_kind
+from .._params import check_choice
 from ..rules import Condition, leaf_conditions
 from .conditions import rule_expression
 
@@ -277,8 +278,7 @@ def to_sql(model: Any, table: str | Sequence[str], dialect: str = "ansi", key_co
         The query. Its columns: the key columns, ``leaf_id`` (a tree) and ``uplift`` (one treatment) or
         ``uplift_<arm>`` (several), and ``action`` when ``leaf_actions`` is given.
     """
-    if dialect not in DIALECTS:
-        raise ValueError(f"dialect must be one of {sorted(DIALECTS)}, got {dialect!r}")
+    check_choice(dialect, "dialect", sorted(DIALECTS))
     sql = DIALECTS[dialect]
     if isinstance(key_columns, str) or not all(isinstance(name, str) for name in key_columns):
         raise TypeError(f"key_columns must be a sequence of column names, got {key_columns!r}")

@@ -12,17 +12,15 @@ it predicts.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 
 from .._base import spawn_generators
-from .._params import check_int
+from .._params import check_int, check_n_jobs
 from ._data import LearnerData, take_rows
 from ._nuisance import fit_copy, mean_prediction
 
@@ -32,11 +30,8 @@ def check_cv(cv: Any) -> int:
 
 
 def n_workers(n_jobs: Any) -> int:
-    """Threads for ``n_jobs``: None or -1 mean every core this process may use."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if n_jobs is None or (isinstance(n_jobs, Integral) and not isinstance(n_jobs, bool) and n_jobs == -1):
-        return cores
-    return check_int(n_jobs, "n_jobs", 1)
+    """Threads for ``n_jobs``, as everywhere in upliftree (:func:`upliftree._params.check_n_jobs`)."""
+    return check_n_jobs(n_jobs)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._params import check_choice
 from .._validation import (
     FeatureSchema,
     Propensities,
@@ -19,6 +20,7 @@ from .._validation import (
     validate_propensity,
     validate_sample_weight,
     validate_treatment,
+    without_design_columns,
 )
 
 OUTCOME_TYPES = ("auto", "binary", "continuous")
@@ -86,14 +88,6 @@ def _is_binary(y: np.ndarray) -> bool:
     return bool(((y == 0.0) | (y == 1.0)).all())
 
 
-def _design_columns(X: Any, *design: Any) -> Any:
-    """``X`` without the columns that ``propensity`` / ``cluster`` name: they describe the design, not the rows."""
-    names = [value for value in design if isinstance(value, str)]
-    if names and isinstance(X, pd.DataFrame):
-        return X.drop(columns=[name for name in names if name in X.columns])
-    return X
-
-
 def prepare(X: Any, treatment: Any, y: Any, sample_weight: Any, propensity: Any, cluster: Any, *,
             control: Any, outcome: str) -> tuple[LearnerData, FeatureSchema]:
     """Check a learner's training input: the rows as base models read them, and the features' schema.
@@ -101,10 +95,9 @@ def prepare(X: Any, treatment: Any, y: Any, sample_weight: Any, propensity: Any,
     ``outcome`` is ``"binary"`` (y must be 0/1), ``"continuous"`` or ``"auto"`` (binary when every value is 0
     or 1). Columns of ``X`` named by ``propensity`` or ``cluster`` describe the design and are not features.
     """
-    if outcome not in OUTCOME_TYPES:
-        raise ValueError(f"outcome must be one of {list(OUTCOME_TYPES)}, got {outcome!r}")
+    check_choice(outcome, "outcome", OUTCOME_TYPES)
     n_rows = check_n_rows(X)
-    features = _design_columns(X, propensity, cluster)
+    features = without_design_columns(X, propensity, cluster)
     schema = infer_schema(features)
     arms = validate_treatment(treatment, control, n_rows)
     values = validate_outcome(y, n_rows, binary=outcome == "binary")

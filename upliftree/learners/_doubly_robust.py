@@ -15,12 +15,12 @@ of arms.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
 
 from .._base import check_is_fitted
+from .._params import check_alpha
 from ._base import MetaLearner
 from ._crossfit import CrossFit, Fit, Seeds, check_cv, cross_fit, fit_models, make_folds, n_workers
 from ._data import LearnerData, prepare
@@ -109,8 +109,7 @@ class DRScores:
         """Normal ``1 - alpha`` interval of :meth:`mean`, ``(n_treatments, 2)`` (low, high)."""
         from scipy.stats import norm
 
-        if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 < alpha < 1.0:
-            raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+        check_alpha(alpha)
         z = norm.ppf(1.0 - alpha / 2.0)
         center, error = self.mean(rows), self.standard_error(rows)
         return np.column_stack([center - z * error, center + z * error])

@@ -73,10 +73,7 @@ def _check_fit(model: Any, role: str) -> None:
 
 
 def check_propensity_clip(value: Any) -> float:
-    clip = check_real(value, "propensity_clip", 0.0, 0.5)
-    if clip >= 0.5:
-        raise ValueError(f"propensity_clip must be in [0, 0.5), got {value!r}")
-    return clip
+    return check_real(value, "propensity_clip", 0.0, 0.5, open_high=True)
 
 
 def fit_copy(model: Any, features: np.ndarray | pd.DataFrame, target: np.ndarray, weight: np.ndarray | None,

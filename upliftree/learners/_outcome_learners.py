@@ -72,7 +72,8 @@ class SLearner(_OutcomeLearner):
     random_state : None, int or numpy Generator
         When not None, the ``random_state`` of every base model.
     n_jobs : None or int
-        Threads (None or -1: every core). Results do not depend on it.
+        Threads: ``None`` (the default) is one, ``-1`` all cores, ``-2`` all but one (as everywhere in
+        upliftree). Results do not depend on it.
 
     Attributes
     ----------

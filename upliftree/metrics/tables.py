@@ -174,16 +174,18 @@ def _arm_stats(y: np.ndarray, rows_bin: np.ndarray, bins: int, weight: np.ndarra
         variance = np.bincount(rows_bin, weights=influence * (y - mean[rows_bin]), minlength=bins) / weight_sum
         if cluster is None:
             units = n
-            unit_scores, unit_weights, unit_bin, factor = influence, weight, rows_bin, 1.0
+            unit_influence, unit_weights, unit_bin, factor = influence, weight, rows_bin, 1.0
         else:
-            pairs, pair_of_row = np.unique(rows_bin * (int(cluster.max()) + 1) + cluster, return_inverse=True)
-            unit_bin = pairs // (int(cluster.max()) + 1)
-            unit_scores = np.bincount(pair_of_row, weights=influence)
+            # A unit is a (bin, cluster) pair: the rows of a cluster that fell into the bin.
+            n_clusters = int(cluster.max()) + 1
+            pairs, pair_of_row = np.unique(rows_bin * n_clusters + cluster, return_inverse=True)
+            unit_bin = pairs // n_clusters
+            unit_influence = np.bincount(pair_of_row, weights=influence)
             unit_weights = np.bincount(pair_of_row, weights=weight)
             units = np.bincount(unit_bin, minlength=bins).astype(np.float64)
             factor = np.where(units >= 2, units / (units - 1), np.nan)
-        squared_scores = np.bincount(unit_bin, weights=unit_scores * unit_scores, minlength=bins)
-        mean_variance = factor * squared_scores / weight_sum / weight_sum
+        squared_influence = np.bincount(unit_bin, weights=unit_influence * unit_influence, minlength=bins)
+        mean_variance = factor * squared_influence / weight_sum / weight_sum
         kish = weight_sum * weight_sum / np.bincount(unit_bin, weights=unit_weights * unit_weights, minlength=bins)
         n_effective = np.where(mean_variance > 0, variance / mean_variance, kish)
         if cluster is not None:

@@ -15,12 +15,12 @@ is not a treatment, or is the control label, is an error.
 
 from __future__ import annotations
 
-from numbers import Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .._params import check_amount
 from .._validation import check_1d, labels_equal
 
 # A per-row amount for one treatment: a number, a column name of X, or one value per row.
@@ -50,16 +50,6 @@ def _per_treatment_dict(spec: dict, treatments: tuple, argument: str) -> list[An
     return values
 
 
-def _check_number(value: Any, argument: str, minimum: float | None) -> float:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, Real):
-        raise TypeError(f"{argument} must be a number, got {value!r}")
-    if not np.isfinite(value):
-        raise ValueError(f"{argument} must be finite, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{argument} must be >= {minimum}, got {value!r}")
-    return float(value)
-
-
 def per_treatment_constants(spec: Any, treatments: tuple, argument: str, minimum: float | None = None) -> np.ndarray:
     """One number per treatment, shape ``(n_treatments,)``, from a number, a dict or a sequence."""
     n_treatments = len(treatments) - 1
@@ -69,13 +59,13 @@ def per_treatment_constants(spec: Any, treatments: tuple, argument: str, minimum
         raise TypeError(f"{argument} must be a number, a dict {{treatment: number}} or a sequence of "
                         f"{n_treatments} numbers, got {spec!r}")
     elif np.ndim(spec) == 0:
-        values = [spec] * n_treatments
+        return np.full(n_treatments, check_amount(spec, argument, minimum))
     else:
         values = list(spec)
         if len(values) != n_treatments:
             raise ValueError(f"{argument} has {len(values)} values; expected one per treatment "
                              f"{list(treatments[1:])}")
-    return np.array([_check_number(value, f"{argument}[{treatments[1 + index]!r}]", minimum)
+    return np.array([check_amount(value, f"{argument}[{treatments[1 + index]!r}]", minimum)
                      for index, value in enumerate(values)])
 
 
@@ -94,7 +84,7 @@ def _amount_column(value: Any, argument: str, minimum: float | None) -> AmountCo
     if isinstance(value, str):
         return value
     if np.ndim(value) == 0:
-        return _check_number(value, argument, minimum)
+        return check_amount(value, argument, minimum)
     if np.ndim(value) != 1:
         raise ValueError(f"{argument} must be a number, a column name or 1-D per-row values, "
                          f"got shape {np.shape(value)}")

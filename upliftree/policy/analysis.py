@@ -243,8 +243,8 @@ def _policy_inside(log: pd.DataFrame, values: np.ndarray, personalization: np.nd
             f"log has no column {propensity!r} with the logged probability of each row's arm. Without it the "
             "value of the policy from the exploration bucket would be biased (the arms follow the policy, which "
             "follows the features), so it is not estimated: pass propensity=<the column of logged probabilities> "
-            "(assignment_probability of policy_test.assign or Policy.eligibility), or propensity=None to compare "
-            "personalization with the holdout only"
+            "(assignment_probability of policy_test.assign or Policy.eligibility), or propensity=None (on the "
+            "command line --groups-only) to compare personalization with the holdout only"
         )
     missing = [f"{argument}={name!r}" for argument, name in (("arm", arm), ("policy_arm", policy_arm))
                if name not in log.columns]

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .._base import spawn_generators
 from .._format import p_value as format_p_value
-from .._params import check_int
+from .._params import check_alpha, check_choice, check_int
 from .._validation import (
     arm_codes,
     as_pandas,
@@ -178,11 +178,9 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
         ``policy_gain`` (the policy's net value minus the row's), each estimate with ``_low`` / ``_high``
         interval bounds. ``attrs`` holds the estimator, alpha, n_boot and n_rows.
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {list(ESTIMATORS)}, got {estimator!r}")
+    check_choice(estimator, "estimator", ESTIMATORS)
     n_boot = check_int(n_boot, "n_boot", 1)
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    check_alpha(alpha)
     X = as_pandas(X, "X")
     n_rows = check_n_rows(X)
     if isinstance(policy_or_assignments, Policy):
@@ -220,7 +218,10 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
         raise ValueError(f"treatment has no row of arm(s) {missing_arms}; their value cannot be estimated")
     cluster_codes = validate_cluster(cluster, n_rows, X)
     if propensity is None:
-        _require_randomized(X, arm, assigned, cluster_codes, labels)
+        decided_on = None
+        if isinstance(policy_or_assignments, Policy):
+            decided_on = getattr(policy_or_assignments.model, "feature_names_in_", None)
+        _require_randomized(X, arm, assigned, cluster_codes, labels, decided_on, (treatment, y))
 
     data = _Experiment(
         arm=arm, y=validate_outcome(y, n_rows, binary=False),
@@ -236,10 +237,23 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
 
 
 def _require_randomized(X: Any, arm: np.ndarray, assigned: np.ndarray, cluster: np.ndarray | None,
-                        labels: tuple) -> None:
-    """Refuse to estimate propensities by arm shares when the arms clearly depend on the features."""
+                        labels: tuple, decided_on: Any, design: tuple) -> None:
+    """Refuse to estimate propensities by arm shares when the arms clearly depend on the features.
+
+    The columns tested are the policy's assignments and the features: a model's own features when the policy
+    has a model (``decided_on``), else every column of ``X`` but those that are the ``design`` arrays
+    themselves (the treatment or outcome passed in ``X`` as well).
+    """
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
-    columns = {str(name): frame.iloc[:, position].to_numpy() for position, name in enumerate(frame.columns)}
+    names = [str(name) for name in frame.columns]
+    if decided_on is not None:
+        wanted = {str(name) for name in decided_on}
+        positions = [position for position, name in enumerate(names) if name in wanted]
+    else:
+        given = [np.asarray(values) for values in design if isinstance(values, pd.Series | np.ndarray | list)]
+        positions = [position for position in range(len(names))
+                     if not any(_same_values(frame.iloc[:, position].to_numpy(), values) for values in given)]
+    columns = {names[position]: frame.iloc[:, position].to_numpy() for position in positions}
     columns["the policy's assignments"] = assigned
     found = arm_dependence(columns, arm, cluster)
     if found.clear:
@@ -247,12 +261,15 @@ def _require_randomized(X: Any, arm: np.ndarray, assigned: np.ndarray, cluster: 
             f"propensity=None, but the arms {list(labels)} are not randomized with fixed probabilities: their shares "
             f"depend on {found.column!r} (chi-squared test of independence: {format_p_value(found.p_value)}, "
             f"{format_p_value(found.adjusted_p_value)} after Bonferroni over {found.n_tests} tests, below "
-            f"{DEPENDENCE_ALPHA:g}), "
-            "as in data logged by a policy, so arm shares would give a biased value. Pass propensity=<the logged "
-            "probability of each row's arm> (e.g. assignment_probability of Policy.eligibility), or "
-            "{arm: probability} for a design with fixed probabilities; if that column was recorded after "
-            "treatment, leave it out of X"
+            f"{DEPENDENCE_ALPHA:g}), as in data logged by a policy, so arm shares would give a biased value. Pass "
+            "propensity=<the logged probability of each row's arm> (e.g. assignment_probability of "
+            "Policy.eligibility), or {arm: probability} for a design with fixed probabilities; if that column was "
+            "recorded after treatment, leave it out of X"
         )
+
+
+def _same_values(column: np.ndarray, values: np.ndarray) -> bool:
+    return column.shape == values.shape and bool(pd.Series(column).equals(pd.Series(values)))
 
 
 def _value_table(point: np.ndarray, resamples: np.ndarray, data: _Experiment, labels: tuple, alpha: float,

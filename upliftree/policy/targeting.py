@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._base import TREE, NotFittedError, UpliftModel, model_kind, spawn_generators
+from .._params import check_budget, check_choice, check_count_or_share, check_explore, check_int, check_real
 from .._tree_arrays import COUNT
 from .._validation import as_pandas, check_n_rows, labels_equal
 from .allocation import assign_with_limits, assign_within_budget, best_arms, of_arm, with_control
@@ -242,8 +242,7 @@ class Policy:
     def _plan(self, X: Any, rule: str = "threshold", threshold: float = 0.0, k: Any = None,
               budget: float | None = None, capacity: Any = None, eligible: Any = None, contacts: Any = None,
               max_contacts: float | None = None) -> Plan:
-        if rule not in RULES:
-            raise ValueError(f"rule must be one of {list(RULES)}, got {rule!r}")
+        check_choice(rule, "rule", RULES)
         _check_threshold(threshold)
         if k is not None and rule != "top_k":
             raise ValueError(f"k is used only with rule='top_k', not rule={rule!r}")
@@ -281,8 +280,7 @@ class Policy:
             raise TypeError(f"capacity must be a dict {{treatment: int}} when there are several treatments, "
                             f"got {capacity!r}")
         for label, limit in named:
-            if isinstance(limit, bool) or not isinstance(limit, Integral) or limit < 0:
-                raise ValueError(f"capacity[{label!r}] must be an integer >= 0, got {limit!r}")
+            limit = check_int(limit, f"capacity[{label!r}]", 0)
             limits[treatment_index(label, self._treatments, "capacity")] = float(limit)
         return limits
 
@@ -303,8 +301,7 @@ class Policy:
             return np.ones(n_rows, dtype=np.bool_)
         if contacts is None or max_contacts is None:
             raise ValueError("contacts and max_contacts go together: past contacts per row and the cap")
-        if isinstance(max_contacts, bool) or not isinstance(max_contacts, Real) or not max_contacts >= 0:
-            raise ValueError(f"max_contacts must be a number >= 0, got {max_contacts!r}")
+        check_real(max_contacts, "max_contacts", 0.0)
         counts = frame_column(X, contacts, "contacts") if isinstance(contacts, str) else contacts
         counts = row_values(counts, X, n_rows, "contacts")
         if not np.issubdtype(counts.dtype, np.number) or np.isnan(counts.astype(np.float64)).any():
@@ -348,8 +345,7 @@ class Policy:
             it with
             ``to_csv`` / ``to_parquet``.
         """
-        if isinstance(explore, bool) or not isinstance(explore, Real) or not 0.0 <= explore < 1.0:
-            raise ValueError(f"explore must be a number in [0, 1), got {explore!r}")
+        check_explore(explore)
         X = as_pandas(X, "X")
         plan = self._plan(X, **decide_kwargs)
         n_rows = len(plan.codes)
@@ -489,23 +485,19 @@ def _row_mask(spec: Any, X: Any, n_rows: int, argument: str) -> np.ndarray:
 
 
 def _check_threshold(threshold: Any) -> None:
-    if isinstance(threshold, bool) or not isinstance(threshold, Real) or np.isnan(threshold) or threshold == np.inf:
-        raise ValueError(f"threshold must be a number below inf, got {threshold!r}")
+    check_real(threshold, "threshold", -np.inf, np.inf, open_high=True)
 
 
 def _check_budget(budget: Any) -> float:
     if budget is None:
         raise ValueError("rule='budget' needs budget=<the most the treatments may cost in total>")
-    if isinstance(budget, bool) or not isinstance(budget, Real) or not np.isfinite(budget) or budget < 0:
-        raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
-    return float(budget)
+    return check_budget(budget)
 
 
 def _head_count(k: Any, n_rows: int) -> float:
     if k is None:
         raise ValueError("rule='top_k' needs k=<number of rows (int) or share of rows (float in (0, 1])>")
-    if isinstance(k, Integral) and not isinstance(k, bool) and k >= 0:
-        return float(min(int(k), n_rows))
-    if isinstance(k, Real) and not isinstance(k, bool | Integral) and 0.0 < k <= 1.0:
-        return float(np.floor(k * n_rows))
-    raise ValueError(f"k must be an integer >= 0 or a share in (0, 1], got {k!r}")
+    count_or_share = check_count_or_share(k, "k", 0)
+    if isinstance(count_or_share, int):
+        return float(min(count_or_share, n_rows))
+    return float(np.floor(count_or_share * n_rows))

@@ -6,15 +6,25 @@ Report data can be large (the demo trains on 700,000 rows), so every base model 
 model of at most :data:`BASE_MODEL_ROUNDS` rounds of :data:`BASE_MODEL_LEAVES`-leaf trees with early stopping,
 and the cross-fitted learners use :data:`CROSS_FIT_FOLDS` folds: on the demo this fits the DR-learner about
 3x faster than the learners' defaults (100 rounds of 31 leaves, 5 folds) with the same held-out Qini.
+
+The report reads a randomized experiment in which every row had the same chance of each arm, so the
+learners get that design as their propensity (:func:`arm_shares`, each arm's share of the training rows)
+instead of estimating one: a propensity model fitted to a randomized assignment only learns noise, and the
+DR-learner divides by it (on 100,000 rows of the demo's data, held-out Qini 0.026 with an estimated
+propensity, 0.037 with the design's; the T-learner 0.031).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
+from .._validation import arm_codes
+
 __all__ = ["BASE_MODEL_LEAVES", "BASE_MODEL_ROUNDS", "CROSS_FIT_FOLDS", "DEFAULT_LEARNERS", "LEARNERS",
-           "check_learners", "learner_description", "make_learner", "parse_learners"]
+           "arm_shares", "check_learners", "learner_description", "make_learner", "parse_learners"]
 
 # Short name (as --learners takes it) -> label in the report's tables and figures.
 LEARNERS = {"s": "S-learner", "t": "T-learner", "x": "X-learner", "r": "R-learner", "dr": "DR-learner",
@@ -30,7 +40,7 @@ _DESCRIPTIONS = {
     "x": "per-arm outcome models, effects imputed with the other arm's model, weighted by the propensity",
     "r": "residual-on-residual regression on cross-fitted outcome mean and propensity",
     "dr": "effect model on cross-fitted doubly robust scores",
-    "ct": "one model of the transformed outcome, weighted by the cross-fitted propensity",
+    "ct": "one model of the transformed outcome (class transformation), rows weighted by the inverse propensity",
 }
 
 
@@ -57,9 +67,18 @@ def parse_learners(text: str) -> tuple[str, ...]:
 
 def learner_description(name: str) -> str:
     """What the learner ``name`` fits, for the report's model table."""
-    cross_fitted = f", {CROSS_FIT_FOLDS}-fold cross-fitting" if name in ("r", "dr", "ct") else ""
+    # The class transformation cross-fits only an estimated propensity, and the report gives the design's.
+    cross_fitted = f", {CROSS_FIT_FOLDS}-fold cross-fitting" if name in ("r", "dr") else ""
+    design = "; propensity: each arm's share of the training rows" if name in ("x", "r", "dr", "ct") else ""
     return (f"{_DESCRIPTIONS[name]}; scikit-learn HistGradientBoosting base models (up to {BASE_MODEL_ROUNDS} "
-            f"rounds of {BASE_MODEL_LEAVES} leaves, early stopping){cross_fitted}")
+            f"rounds of {BASE_MODEL_LEAVES} leaves, early stopping){cross_fitted}{design}")
+
+
+def arm_shares(treatment: np.ndarray, arms: Sequence[Any]) -> dict[Any, float]:
+    """Each arm's share of the rows, ``{arm: share}``: the propensity of a randomized experiment that gave every
+    row the same chances."""
+    counts = np.bincount(arm_codes(np.asarray(treatment), tuple(arms)), minlength=len(arms))
+    return {arm: float(count / counts.sum()) for arm, count in zip(arms, counts, strict=True)}
 
 
 def make_learner(name: str, binary: bool, control: Any, random_state: int) -> Any:

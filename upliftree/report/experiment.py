@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._params import check_choice
 from .io import DataError, check_unique_names, require_columns
 
 __all__ = ["OUTCOME_TYPES", "Experiment", "as_label", "experiment_from_frame"]
@@ -145,8 +146,7 @@ def experiment_from_frame(frame: pd.DataFrame, *, treatment: str, control: Any, 
         Missing or repeated columns, an unknown control label, a single arm, a missing or non-numeric outcome, a
         non-binary outcome with ``outcome_type="binary"``.
     """
-    if outcome_type not in OUTCOME_TYPES:
-        raise ValueError(f"outcome_type must be one of {list(OUTCOME_TYPES)}, got {outcome_type!r}")
+    check_choice(outcome_type, "outcome_type", OUTCOME_TYPES)
     columns = [str(column) for column in frame.columns]
     check_unique_names(columns, source)
     require_columns(columns, [treatment, outcome, *(features or ()), *exclude], source)

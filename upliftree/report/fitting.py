@@ -7,7 +7,7 @@ from typing import Any
 
 from ..forest import UpliftRandomForestClassifier, UpliftRandomForestRegressor
 from ..tree import UpliftTreeClassifier, UpliftTreeRegressor
-from .baseline import LEARNERS, make_learner
+from .baseline import LEARNERS, arm_shares, make_learner
 from .experiment import Experiment
 from .settings import Progress, ReportSettings
 from .split import SplitRows
@@ -50,12 +50,13 @@ def fit_models(split: SplitRows, settings: ReportSettings, progress: Progress) -
     with progress(f"Fitting the uplift forest ({settings.n_estimators} trees)"):
         forest.fit(train.X, train.treatment, train.y)
     learners, notes = {}, []
+    propensity = arm_shares(train.treatment, split.experiment.arms)
     for name in settings.learners:
         label = LEARNERS[name]
         learner = make_learner(name, split.experiment.binary, split.experiment.control, settings.seed)
         with progress(f"Fitting the {label} (scikit-learn gradient boosting)"):
             try:
-                learners[label] = learner.fit(train.X, train.treatment, train.y)
+                learners[label] = learner.fit(train.X, train.treatment, train.y, propensity=propensity)
             except ValueError as error:  # e.g. an arm whose outcome never varies in a cross-fitting fold
                 notes.append(f"The {label} could not be fitted: {error}")
     return FittedModels(tree, forest, learners, notes)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._params import check_int
 from .._validation import FeatureSchema, as_pandas, expand_categories
 
 __all__ = ["PARQUET_ROW_GROUP", "CsvReading", "DataError", "TableWriter", "check_unique_names", "csv_reading",
@@ -326,8 +327,7 @@ def iter_table(path: str | os.PathLike, chunk_size: int, columns: Sequence[str] 
     (``schema``: read as :func:`csv_reading` says), Parquet columns keep their stored type (nullable integer
     and bool types, dictionaries decoded).
     """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    check_int(chunk_size, "chunk_size", 1)
     path = Path(path)
     names = table_columns(path)
     if columns is not None:

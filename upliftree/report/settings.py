@@ -6,9 +6,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
-from .._params import check_int, check_real
+from .._params import check_alpha, check_amount, check_budget, check_explore, check_int, check_real
 from .baseline import DEFAULT_LEARNERS, check_learners
 
 __all__ = ["Progress", "ReportSettings", "no_progress"]
@@ -88,16 +86,17 @@ class ReportSettings:
         check_int(self.n_boot, "n_boot", 1)
         check_int(self.seed, "seed", 0)
         check_real(self.test_size, "test_size", 0.0, 0.9, open_low=True)
-        check_real(self.alpha, "alpha", 0.0, 0.5, open_low=True)
-        check_real(self.explore, "explore", 0.0, 0.99)
-        check_real(self.cost, "cost", 0.0)
+        # A report's intervals are claims at 50% coverage or more.
+        check_real(check_alpha(self.alpha), "alpha", 0.0, 0.5, open_low=True)
+        check_explore(self.explore)
+        check_amount(self.cost, "cost", 0.0)
         check_learners(self.learners)
         if self.benefit is not None:
-            check_real(self.benefit, "benefit", -np.inf)
+            check_amount(self.benefit, "benefit")
         elif self.budget is not None or self.cost:
             raise ValueError("cost and budget describe a policy; give benefit (value of one unit of outcome) too")
         if self.budget is not None:
-            check_real(self.budget, "budget", 0.0)
+            check_budget(self.budget)
 
 
 Progress = Callable[[str], contextlib.AbstractContextManager]
