@@ -8,8 +8,7 @@ model (``model.save``) does not load the reader, which imports the estimators (`
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..._lazy import lazy_attributes
 
 _LAZY = {
     "FORMAT": "upliftree.export.model_json._format",
@@ -26,13 +25,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'upliftree.export.model_json' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
