@@ -31,8 +31,7 @@ LAYERS = {
     # foundations: arrays, validation, the node table, bins, metrics and the model protocol (_base)
     0: ("upliftree._kernels", "upliftree._params", "upliftree._validation", "upliftree._tree_arrays",
         "upliftree.binning", "upliftree._format", "upliftree._tables", "upliftree.inference", "upliftree.rules",
-        "upliftree.datasets", "upliftree.metrics", "upliftree.plot", "upliftree.design", "upliftree._base",
-        "upliftree._lazy"),
+        "upliftree.datasets", "upliftree.metrics", "upliftree.plot", "upliftree.design", "upliftree._base"),
     # readers of fitted models (through _base.model_kind and public attributes), and the meta-learners
     1: ("upliftree.segments", "upliftree.pruning", "upliftree.export", "upliftree.monitor", "upliftree.policy",
         "upliftree.policy_test", "upliftree.learners"),

@@ -12,7 +12,8 @@ The names below load on first use, so importing one exporter (say ``upliftree.ex
 
 from __future__ import annotations
 
-from .._lazy import lazy_attributes
+import importlib
+from typing import Any
 
 _LAZY = {
     "DistilledUpliftTree": "upliftree.export.distill",
@@ -32,4 +33,13 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'upliftree.export' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -8,7 +8,8 @@ model (``model.save``) does not load the reader, which imports the estimators (`
 
 from __future__ import annotations
 
-from ..._lazy import lazy_attributes
+import importlib
+from typing import Any
 
 _LAZY = {
     "FORMAT": "upliftree.export.model_json._format",
@@ -25,4 +26,13 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'upliftree.export.model_json' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
