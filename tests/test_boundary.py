@@ -29,7 +29,7 @@ CLI_PRIVATE_MODULES = {
 # its own layer and those below, except the delegation methods in UPWARD_IMPORTS.
 LAYERS = {
     # foundations: arrays, validation, the node table, bins, metrics and the model protocol (_base)
-    0: ("upliftree._kernels", "upliftree._params", "upliftree._validation", "upliftree._tree_arrays",
+    0: ("upliftree._kernels", "upliftree._lazy", "upliftree._params", "upliftree._validation", "upliftree._tree_arrays",
         "upliftree.binning", "upliftree._format", "upliftree._tables", "upliftree.inference", "upliftree.rules",
         "upliftree.datasets", "upliftree.metrics", "upliftree.plot", "upliftree.design", "upliftree._base"),
     # readers of fitted models (through _base.model_kind and public attributes), and the meta-learners

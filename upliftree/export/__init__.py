@@ -12,34 +12,12 @@ The names below load on first use, so importing one exporter (say ``upliftree.ex
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_names
 
-_LAZY = {
-    "DistilledUpliftTree": "upliftree.export.distill",
-    "ModelFormatError": "upliftree.export.model_json",
-    "from_json": "upliftree.export.model_json",
-    "load": "upliftree.export.model_json",
-    "save": "upliftree.export.model_json",
-    "to_json": "upliftree.export.model_json",
-    "plot": "upliftree.export.dot",
-    "to_dot": "upliftree.export.dot",
-    "leaf_queries": "upliftree.export.sheets",
-    "rules": "upliftree.export.sheets",
-    "segment_sheet": "upliftree.export.sheets",
-    "to_sql": "upliftree.export.sql",
-}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'upliftree.export' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__all__, __getattr__, __dir__ = lazy_names(__name__, globals(), {
+    "upliftree.export.distill": ("DistilledUpliftTree",),
+    "upliftree.export.model_json": ("ModelFormatError", "from_json", "load", "save", "to_json"),
+    "upliftree.export.dot": ("plot", "to_dot"),
+    "upliftree.export.sheets": ("leaf_queries", "rules", "segment_sheet"),
+    "upliftree.export.sql": ("to_sql",),
+})

@@ -8,31 +8,10 @@ model (``model.save``) does not load the reader, which imports the estimators (`
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..._lazy import lazy_names
 
-_LAZY = {
-    "FORMAT": "upliftree.export.model_json._format",
-    "FORMAT_VERSION": "upliftree.export.model_json._format",
-    "ModelFormatError": "upliftree.export.model_json._format",
-    "from_json": "upliftree.export.model_json.reader",
-    "load": "upliftree.export.model_json.reader",
-    "read_document": "upliftree.export.model_json.reader",
-    "model_document": "upliftree.export.model_json.writer",
-    "save": "upliftree.export.model_json.writer",
-    "to_json": "upliftree.export.model_json.writer",
-}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'upliftree.export.model_json' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__all__, __getattr__, __dir__ = lazy_names(__name__, globals(), {
+    "upliftree.export.model_json._format": ("FORMAT", "FORMAT_VERSION", "ModelFormatError"),
+    "upliftree.export.model_json.reader": ("from_json", "load", "read_document"),
+    "upliftree.export.model_json.writer": ("model_document", "save", "to_json"),
+})
