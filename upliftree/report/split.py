@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .._base import spawn_generators
 from .._validation import arm_codes
+from ..design import cluster_holdout
 from ..tree import stratified_holdout
 from .experiment import Experiment
 from .leakage import Screen, screen_experiment
@@ -31,11 +32,15 @@ class SplitRows:
 
 def split_rows(experiment: Experiment, settings: ReportSettings, progress: Progress) -> SplitRows:
     """Leave out features that look recorded after treatment (unless listed by name), then hold out
-    ``settings.test_size`` of the rows, stratified by arm (and outcome when binary)."""
+    ``settings.test_size`` of the rows, stratified by arm (and outcome when binary); with clusters, that share
+    of the clusters of every arm, whole clusters only (:func:`upliftree.design.cluster_holdout`)."""
     with progress("Screening the features for columns recorded after treatment"):
         experiment, screen = screen_experiment(experiment)
     with progress("Splitting rows into training and held-out parts"):
         arm = arm_codes(experiment.treatment, tuple(experiment.arms))
         split_rng, = spawn_generators(settings.seed, 1)
-        held_out = stratified_holdout(arm, experiment.y, experiment.binary, settings.test_size, split_rng)
+        if experiment.cluster is None:
+            held_out = stratified_holdout(arm, experiment.y, experiment.binary, settings.test_size, split_rng)
+        else:
+            held_out = cluster_holdout(experiment.cluster, arm, settings.test_size, split_rng)
     return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out))
