@@ -24,7 +24,7 @@ from .split import SplitRows
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["FOREST", "RANDOM", "TOP_SHARES", "TREE", "Evaluation", "average_effect", "curves_figure",
+__all__ = ["FOREST", "RANDOM", "TOP_SHARES", "TREE", "Evaluation", "average_effect", "curves_figure", "design_of",
            "deciles_figure", "evaluate_models", "score_table"]
 
 TOP_SHARES = (0.1, 0.2, 0.3)
@@ -62,7 +62,7 @@ def evaluate_models(split: SplitRows, models: FittedModels, settings: ReportSett
         for code, label in enumerate(labels[1:], start=1):
             rows = (test_arm == code) | (test_arm == 0)
             y, treated = test.y[rows], test_arm[rows] == code
-            design = _design_of(test, rows)
+            design = design_of(test, rows)
             arm_scores = {name: matrix[rows, code - 1] for name, matrix in predictions.items()}
             scores[label] = score_table(y, treated, arm_scores, test.binary, settings.n_boot, settings.alpha,
                                         settings.seed, **design)
@@ -81,11 +81,11 @@ def evaluate_models(split: SplitRows, models: FittedModels, settings: ReportSett
         rows = (full_arm == code) | (full_arm == 0)
         effects.append({"label": label, "n_rows": int(rows.sum()),
                         **average_effect(full.y[rows], full_arm[rows] == code, full.binary, settings.alpha,
-                                         **_design_of(full, rows))})
+                                         **design_of(full, rows))})
     return Evaluation(scores, deciles, figures, effects)
 
 
-def _design_of(experiment: Experiment, rows: np.ndarray) -> dict[str, np.ndarray | None]:
+def design_of(experiment: Experiment, rows: np.ndarray) -> dict[str, np.ndarray | None]:
     """``propensity=`` and ``cluster=`` of the experiment's ``rows``, as the metrics take them."""
     return {"propensity": None if experiment.propensity is None else experiment.propensity[rows],
             "cluster": None if experiment.cluster is None else experiment.cluster[rows]}

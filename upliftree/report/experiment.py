@@ -76,6 +76,16 @@ class Experiment:
             others = sorted(others, key=str)
         return [self.control, *others]
 
+    def arm_probabilities(self) -> np.ndarray | None:
+        """Every arm's probability per row ``(n_rows, 2)``, control first, from the given propensity of a
+        two-arm experiment; None without a propensity or with more arms (the received arm's alone does not
+        give the others)."""
+        if self.propensity is None or len(self.arms) != 2:
+            return None
+        treated = arm_codes(self.treatment, tuple(self.arms)) == 1
+        return np.column_stack([np.where(treated, 1.0 - self.propensity, self.propensity),
+                                np.where(treated, self.propensity, 1.0 - self.propensity)])
+
     @property
     def n_rows(self) -> int:
         return len(self.y)

@@ -8,6 +8,7 @@ from .._base import spawn_generators
 from .._validation import arm_codes
 from ..design import cluster_holdout
 from ..tree import stratified_holdout
+from .checks import Check, design_check
 from .experiment import Experiment
 from .leakage import Screen, screen_experiment
 from .settings import Progress, ReportSettings
@@ -17,12 +18,14 @@ __all__ = ["SplitRows", "split_rows"]
 
 @dataclass(frozen=True)
 class SplitRows:
-    """The experiment after the feature screen, and its training and held-out rows."""
+    """The experiment after the feature screen, its training and held-out rows, and the design check of
+    every column given as a feature (before the screen, which may leave a stratum out)."""
 
     experiment: Experiment
     screen: Screen
     train: Experiment
     test: Experiment
+    design: Check
 
     @property
     def labels(self) -> list[str]:
@@ -34,7 +37,8 @@ def split_rows(experiment: Experiment, settings: ReportSettings, progress: Progr
     """Leave out features that look recorded after treatment (unless listed by name), then hold out
     ``settings.test_size`` of the rows, stratified by arm (and outcome when binary); with clusters, that share
     of the clusters of every arm, whole clusters only (:func:`upliftree.design.cluster_holdout`)."""
-    with progress("Screening the features for columns recorded after treatment"):
+    with progress("Checking the design and screening the features for columns recorded after treatment"):
+        design = design_check(experiment)
         experiment, screen = screen_experiment(experiment)
     with progress("Splitting rows into training and held-out parts"):
         arm = arm_codes(experiment.treatment, tuple(experiment.arms))
@@ -43,4 +47,4 @@ def split_rows(experiment: Experiment, settings: ReportSettings, progress: Progr
             held_out = stratified_holdout(arm, experiment.y, experiment.binary, settings.test_size, split_rng)
         else:
             held_out = cluster_holdout(experiment.cluster, arm, settings.test_size, split_rng)
-    return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out))
+    return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out), design)
