@@ -621,8 +621,7 @@ def plot(
 
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType(fitted.outcome_type_), model=fitted, propensity=propensity,
-                                         cluster=cluster)
+                                         OutcomeType(fitted.outcome_type_), model=fitted)
     treatments = list(fitted.treatments_[1:])
     if arm is None and len(treatments) > 1:
         raise ValueError(f"the model has several treatments {treatments}; choose one with --arm")
