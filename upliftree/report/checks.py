@@ -157,7 +157,8 @@ def design_check(experiment: Experiment) -> Check:
                      f"{found.column} {found.level}; p = {found.adjusted_p_value:.2g}, Bonferroni-adjusted), as in "
                      "a stratified design or a ramp-up. Without the assignment probabilities every effect, score "
                      "and segment here mixes the treatment's effect with these strata. Pass the probability of each "
-                     "row's arm (--propensity COLUMN, or propensity= in Python).")
+                     "row's arm (--propensity COLUMN, or propensity= in Python); if these columns were instead "
+                     "recorded after treatment (the treatment changed them), leave them out (--exclude).")
     by_arm = experiment.arm_probabilities()
     if by_arm is None:
         return Check("info", "The given propensity was not checked against the data",

@@ -294,6 +294,14 @@ class Screen:
     excluded: list[str]
     outcome: str
 
+    @property
+    def outcome_like(self) -> list[str]:
+        """Flagged columns that look like another outcome (nested in it, or explaining most of it), whatever
+        their arm test said."""
+        table = self.table
+        rows = (table["nested_p"] <= LEAKAGE_ALPHA) | (table["explained"] >= DETERMINED_SHARE)
+        return table.loc[rows, "feature"].tolist()
+
     def describe(self) -> str:
         """The flagged columns and why, one sentence each."""
         rows = self.table[self.table["flagged"]]

@@ -38,8 +38,10 @@ def split_rows(experiment: Experiment, settings: ReportSettings, progress: Progr
     ``settings.test_size`` of the rows, stratified by arm (and outcome when binary); with clusters, that share
     of the clusters of every arm, whole clusters only (:func:`upliftree.design.cluster_holdout`)."""
     with progress("Checking the design and screening the features for columns recorded after treatment"):
-        design = design_check(experiment)
-        experiment, screen = screen_experiment(experiment)
+        screened, screen = screen_experiment(experiment)
+        # Columns that look like another outcome say nothing about the design; a stratum "differs by arm" too.
+        design = design_check(experiment.without([name for name in screen.outcome_like if name in experiment.X]))
+        experiment = screened
     with progress("Splitting rows into training and held-out parts"):
         arm = arm_codes(experiment.treatment, tuple(experiment.arms))
         split_rng, = spawn_generators(settings.seed, 1)
