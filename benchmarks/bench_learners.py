@@ -36,11 +36,13 @@ scikit-learn's spinning OpenMP threads made EconML's fits 10-50x slower (a 3,000
 load average 9 on 2 cores), which measures the machine, not the library.
 
 Usage: python benchmarks/bench_learners.py [--designs planted,smooth] [--seeds 0 1 2] [--n-train 10000]
+       python benchmarks/bench_learners.py --retable benchmarks/results/learners.json   (tables only)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -191,6 +193,67 @@ def _mean_sd(values: list[float], digits: int = 4) -> str:
     return f"{array.mean():.{digits}f} ± {sd:.{digits}f}"
 
 
+def _paired_difference(ours: list[float], theirs: list[float]) -> str:
+    """Mean of the per-data-set differences ± its standard error (the same data sets, so paired)."""
+    difference = np.asarray(ours) - np.asarray(theirs)
+    error = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 else float("nan")
+    return f"{difference.mean():+.4f} ± {error:.4f}"
+
+
+def make_tables(results: dict[str, Any], n_train: int, n_test: int, n_seeds: int, cpu_count: int) -> list[dict]:
+    """The printed (and documented) tables, from the raw per-data-set results."""
+    rmse_rows, time_rows, dr_rows = [], [], []
+    for design_name, by_learner in results.items():
+        for name, record in by_learner.items():
+            ours, theirs = record["upliftree"], record["econml"]
+            paired = len(theirs["rmse"]) == len(ours["rmse"])
+            ratio = float(np.mean(ours["rmse"]) / np.mean(theirs["rmse"])) if paired else None
+            wins = (f"{sum(a <= b for a, b in zip(ours['rmse'], theirs['rmse'], strict=True))}/{len(ours['rmse'])}"
+                    if paired else None)
+            rmse_rows.append([design_name, LEARNER_NAMES[name], _mean_sd(ours["rmse"]),
+                              _mean_sd(theirs["rmse"]) if paired else None,
+                              None if ratio is None else round(ratio, 3),
+                              _paired_difference(ours["rmse"], theirs["rmse"]) if paired else None, wins])
+            one_thread = record["upliftree_one_thread"]["fit_seconds"]
+            time_rows.append([design_name, LEARNER_NAMES[name], round(float(np.mean(ours["fit_seconds"])), 2),
+                              round(float(np.mean(one_thread)), 2),
+                              round(float(np.mean(theirs["fit_seconds"])), 2) if paired else None])
+        for dr_name in ("dr", "dr_known"):
+            if "t" in by_learner and dr_name in by_learner:
+                t_rmse, dr_rmse = by_learner["t"]["upliftree"]["rmse"], by_learner[dr_name]["upliftree"]["rmse"]
+                dr_rows.append([design_name, LEARNER_NAMES[dr_name], _mean_sd(dr_rmse), _mean_sd(t_rmse),
+                                _paired_difference(dr_rmse, t_rmse),
+                                f"{sum(a <= b for a, b in zip(dr_rmse, t_rmse, strict=True))}/{len(t_rmse)}"])
+    tables = [
+        {"title": f"RMSE of the predicted effect against the true effect on {n_test:,} test rows "
+                  f"(mean ± sd over {n_seeds} data sets of {n_train:,} training rows)",
+         "header": ["design", "learner", "upliftree", "EconML 0.17", "upliftree / EconML",
+                    "upliftree - EconML (paired, ± SE)", "data sets upliftree <= EconML"],
+         "rows": rmse_rows},
+        {"title": f"Fit seconds (mean over {n_seeds} data sets)",
+         "header": ["design", "learner", f"upliftree, {cpu_count} cores", "upliftree, 1 thread",
+                    "EconML 0.17, 1 thread"], "rows": time_rows},
+    ]
+    if dr_rows:
+        tables.append({"title": "upliftree DR-learner against its T-learner (issue 17: DR <= T on the smooth design)",
+                       "header": ["design", "DR-learner", "DR RMSE", "T RMSE", "DR - T (paired, ± SE)",
+                                  "data sets DR <= T"],
+                       "rows": dr_rows})
+    return tables
+
+
+def retable(path: Path) -> int:
+    """Rewrite the tables of an earlier run's result file from its raw results (no model is fitted)."""
+    payload = json.loads(path.read_text())
+    protocol = payload["protocol"]
+    payload["tables"] = make_tables(payload["results"], protocol["n_train"], protocol["n_test"],
+                                    len(protocol["seeds"]), payload["machine"]["cpu_count"])
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    for table in payload["tables"]:
+        print(f"\n{table['title']}\n{format_table(table['header'], table['rows'])}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--designs", default=",".join(DESIGNS), help=f"comma-separated among {', '.join(DESIGNS)}")
@@ -199,7 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-train", type=int, default=10_000, help="training rows per data set")
     parser.add_argument("--n-test", type=int, default=5_000, help="test rows (RMSE against the true effect)")
     parser.add_argument("--out", type=Path, default=default_out("learners"), help="JSON result path")
+    parser.add_argument("--retable", type=Path, default=None, metavar="RESULT_JSON",
+                        help="only rebuild the tables of an earlier run's result file from its raw results")
     args = parser.parse_args(argv)
+    if args.retable is not None:
+        return retable(args.retable)
     designs = [name for name in args.designs.split(",") if name]
     learners = [name for name in args.learners.split(",") if name]
     if set(designs) - set(DESIGNS):
@@ -243,43 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {design_name:<13} seed {seed} {name:<3} rmse upliftree {ours:.4f}"
                       + (f"  econml {theirs[-1]:.4f}" if peer is not None else ""), flush=True)
 
-    rmse_rows, time_rows, dr_rows = [], [], []
-    for design_name, by_learner in results.items():
-        for name, record in by_learner.items():
-            ours, theirs = record["upliftree"], record["econml"]
-            paired = len(theirs["rmse"]) == len(ours["rmse"])
-            ratio = float(np.mean(ours["rmse"]) / np.mean(theirs["rmse"])) if paired else None
-            wins = (f"{sum(a <= b for a, b in zip(ours['rmse'], theirs['rmse'], strict=True))}/{len(ours['rmse'])}"
-                    if paired else None)
-            rmse_rows.append([design_name, LEARNER_NAMES[name], _mean_sd(ours["rmse"]),
-                              _mean_sd(theirs["rmse"]) if paired else None,
-                              None if ratio is None else round(ratio, 3), wins])
-            one_thread = record["upliftree_one_thread"]["fit_seconds"]
-            time_rows.append([design_name, LEARNER_NAMES[name], round(float(np.mean(ours["fit_seconds"])), 2),
-                              round(float(np.mean(one_thread)), 2),
-                              round(float(np.mean(theirs["fit_seconds"])), 2) if paired else None])
-        for dr_name in ("dr", "dr_known"):
-            if "t" in by_learner and dr_name in by_learner:
-                t_rmse, dr_rmse = by_learner["t"]["upliftree"]["rmse"], by_learner[dr_name]["upliftree"]["rmse"]
-                dr_rows.append([design_name, LEARNER_NAMES[dr_name], _mean_sd(dr_rmse), _mean_sd(t_rmse),
-                                f"{sum(a <= b for a, b in zip(dr_rmse, t_rmse, strict=True))}/{len(t_rmse)}",
-                                "yes" if np.mean(dr_rmse) <= np.mean(t_rmse) else "no"])
-    n_seeds = len(args.seeds)
-    tables = [
-        {"title": f"RMSE of the predicted effect against the true effect on {args.n_test:,} test rows "
-                  f"(mean ± sd over {n_seeds} data sets of {args.n_train:,} training rows)",
-         "header": ["design", "learner", "upliftree", "EconML 0.17", "upliftree / EconML",
-                    "data sets upliftree <= EconML"],
-         "rows": rmse_rows},
-        {"title": f"Fit seconds (mean over {n_seeds} data sets)",
-         "header": ["design", "learner", f"upliftree, {info['cpu_count']} cores", "upliftree, 1 thread",
-                    "EconML 0.17, 1 thread"], "rows": time_rows},
-    ]
-    if dr_rows:
-        tables.append({"title": "upliftree DR-learner against its T-learner (issue 17: DR <= T on the smooth design)",
-                       "header": ["design", "DR-learner", "DR RMSE", "T RMSE", "data sets DR <= T",
-                                  "mean DR <= mean T"],
-                       "rows": dr_rows})
+    tables = make_tables(results, args.n_train, args.n_test, len(args.seeds), info["cpu_count"])
     for table in tables:
         print(f"\n{table['title']}\n{format_table(table['header'], table['rows'])}")
     write_json(args.out, {

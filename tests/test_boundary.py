@@ -15,10 +15,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "upliftree"
 
 # Private names another module may still import, with why; each entry is (importing module, name).
-PRIVATE_IMPORTS = {
-    ("upliftree.export.distill", "_NodeTable"): "distill's own growth loop, until it runs on the TreeGrower",
-    ("upliftree.export.distill", "_record_split"): "distill's own growth loop, until it runs on the TreeGrower",
-}
+PRIVATE_IMPORTS: dict[tuple[str, str], str] = {}
 # Private members another module may still read, with why; each entry is (reading module, name).
 PRIVATE_READS: dict[tuple[str, str], str] = {}
 # What the CLI may import from private modules: presentation and the compile message, nothing about models.
@@ -34,20 +31,20 @@ LAYERS = {
     # foundations: arrays, validation, the node table, bins, metrics and the model protocol (_base)
     0: ("upliftree._kernels", "upliftree._params", "upliftree._validation", "upliftree._tree_arrays",
         "upliftree.binning", "upliftree._format", "upliftree._tables", "upliftree.inference", "upliftree.rules",
-        "upliftree.datasets", "upliftree.metrics", "upliftree.plot", "upliftree._base"),
+        "upliftree.datasets", "upliftree.metrics", "upliftree.plot", "upliftree.design", "upliftree._base"),
     # readers of fitted models (through _base.model_kind and public attributes), and the meta-learners
     1: ("upliftree.segments", "upliftree.pruning", "upliftree.export", "upliftree.monitor", "upliftree.policy",
         "upliftree.policy_test", "upliftree.learners"),
     # the tree estimators
     2: ("upliftree._grower", "upliftree.predictor", "upliftree.tree", "upliftree.forest"),
-    # what builds or drives models: distillation, model files, Dask, the report, the CLI
-    3: ("upliftree.export.distill", "upliftree.export.model_json", "upliftree.dask", "upliftree.report",
+    # what builds or drives models: distillation, reading model files, Dask, the report, the CLI
+    3: ("upliftree.export.distill", "upliftree.export.model_json.reader", "upliftree.dask", "upliftree.report",
         "upliftree.cli", "upliftree._warmup", "upliftree.__main__"),
 }
 UPWARD_IMPORTS = {
     ("upliftree._base", "upliftree.export.sql"): "UpliftModel.to_sql delegates to the exporter",
-    ("upliftree._base", "upliftree.export.model_json"): "UpliftModel.save / to_json delegate to the model file "
-                                                         "writer (which shares its module with the reader)",
+    ("upliftree._base", "upliftree.export.model_json.writer"): "UpliftModel.save / to_json delegate to the model "
+                                                                "file writer",
 }
 
 
@@ -216,14 +213,14 @@ def test_the_checks_can_fail() -> None:
 from .tree import _BaseUpliftTree
 import upliftree.tree
 def f(model, self):
-    from .export import model_json
+    from .export import distill
     model._binary, self._own, getattr(model, "_fitted_attribute"), model.public
 """)
     assert [access[0] for access in private_accesses(sample)] == ["_binary", "_fitted_attribute"]
     found = imports("upliftree.segments", sample)
     assert [(item.target, item.names, item.lazy) for item in found] == [
         ("upliftree.tree", ("_BaseUpliftTree",), False), ("upliftree.tree", (), False),
-        ("upliftree.export.model_json", (), True)]
+        ("upliftree.export.distill", (), True)]
     assert [layer(item.target) > layer(item.module) for item in found] == [True, True, True]
     assert owned_private_names(ast.parse("class A:\n    _x = 1\n    def _y(self):\n        self._z = 2\n")) == {
         "_x", "_y", "_z"}

@@ -379,3 +379,170 @@ def test_a_worker_killed_mid_fit_never_yields_a_partial_model(binary_experiment,
         with pytest.raises(RuntimeError, match="workers died"):
             udask.fit_tree(estimator, deadly, features=FEATURES, client=process_client)
         assert not hasattr(estimator, "tree_") and not hasattr(estimator, "schema_")
+
+
+# -- the design: propensity and cluster (issue 16) ----------------------------------------------------------
+DESIGN_COLUMNS = [*FEATURES, "treatment", "outcome", "p", "store"]
+
+
+def design_frame(n_rows: int, seed: int, cluster_randomized: bool = False) -> pd.DataFrame:
+    """A stratified design: 80/20 treated in the first region, 50/50 elsewhere, ``p`` the probability of the
+    arm each row received; stores of 20 consecutive rows (randomized as a whole when ``cluster_randomized``)."""
+    frame = make_uplift_data(n_rows, random_state=seed)
+    rng = np.random.default_rng(seed)
+    store = np.arange(n_rows) // 20
+    probability = np.where(frame["region"] == frame["region"].cat.categories[0], 0.8, 0.5)
+    draw = rng.random(n_rows // 20)[store] if cluster_randomized else rng.random(n_rows)
+    treated = draw < (0.5 if cluster_randomized else probability)
+    frame["treatment"] = np.where(treated, "email", "control")
+    frame["p"] = 0.5 if cluster_randomized else np.where(treated, probability, 1.0 - probability)
+    frame["store"] = store
+    return frame[DESIGN_COLUMNS]
+
+
+def assert_same_segments(distributed, in_memory) -> None:
+    expected, actual = in_memory.segments(), distributed.segments()
+    for column in ("uplift", "ci_low", "ci_high", "p_value"):
+        np.testing.assert_allclose(actual[column], expected[column], rtol=1e-9, atol=1e-12, err_msg=column)
+
+
+def held_out_rows(model, ddf, frame, propensity, cluster) -> tuple[np.ndarray, tuple]:
+    """The documented Dask holdout: each partition holds out its share with a generator seeded by the split
+    seed and the partition number (whole clusters with ``cluster``); and the data as the core sees it."""
+    split_rng = upliftree._base.spawn_generators(model.random_state, 3)[0]
+    seed = int(split_rng.integers(2**63 - 1))
+    schema, arms, data = model._prepare(frame.drop(columns=["treatment", "outcome"]), frame["treatment"],
+                                        frame["outcome"], None, propensity=propensity, cluster=cluster)
+    bounds = np.concatenate([[0], np.cumsum(ddf.map_partitions(len).compute().to_numpy())])
+    held_out = np.zeros(len(frame), dtype=bool)
+    for number, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        rows = slice(start, stop)
+        part = upliftree.tree.ExperimentData(data.encoded[rows], data.arm[rows], data.y[rows], data.weight[rows],
+                                             None if data.cluster is None else data.cluster[rows], data.design)
+        held_out[rows] = upliftree.tree.honest_holdout(part, True, model.honest_fraction,
+                                                       np.random.default_rng([seed, number]))
+    return held_out, (schema, arms, data)
+
+
+def core_reference(model, mapper, held_out, prepared):
+    """The in-memory core on ``mapper``'s bins: grown on the rows not held out, estimated on the held-out ones."""
+    schema, arms, data = prepared
+    growth_rng = upliftree._base.spawn_generators(model.random_state, 3)[2]
+    source = HistogramSource.of(mapper.transform(data.encoded), data.arm, data.weight, data.y, arms.n_arms,
+                                mapper.missing_bin_ + 1, binary=True)
+    structure = np.flatnonzero(~held_out)
+    tree = grow_tree(source, mapper, structure, np.ones(len(structure), dtype=np.int32),
+                     growth_params(model, schema.n_features, parallel=True), growth_rng)
+    tree, n_merged = estimate_nodes(tree, data, model.min_samples_treatment, np.flatnonzero(held_out))
+    model.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, "binary", mapper), tree, n_merged, True)
+    return model
+
+
+@pytest.mark.parametrize("propensity", ["p", 0.3, {"control": 0.6, "email": 0.4}])
+def test_tree_with_propensity_is_the_in_memory_fit(client, propensity):
+    frame = design_frame(4_800, 31).drop(columns=["store"] if propensity == "p" else ["store", "p"])
+    # The design column is not a feature on either side.
+    in_memory = UpliftTreeClassifier(**TREE_PARAMS).fit(frame.drop(columns=["treatment", "outcome"]),
+                                                        frame["treatment"], frame["outcome"], propensity=propensity)
+    distributed = udask.fit_tree(UpliftTreeClassifier(**TREE_PARAMS), as_dask(frame), propensity=propensity)
+    assert distributed.tree_.has_design and in_memory.n_leaves_ >= 4
+    assert list(distributed.feature_names_in_) == FEATURES
+    assert_same_tree(distributed, in_memory)
+    assert_same_segments(distributed, in_memory)
+    if propensity == "p":  # the comparison can tell: without the weights the fit is another
+        plain = udask.fit_tree(UpliftTreeClassifier(**TREE_PARAMS), as_dask(frame), features=FEATURES)
+        with pytest.raises(AssertionError):
+            assert_same_tree(plain, in_memory)
+
+
+def test_honest_tree_with_propensity_is_the_core_on_the_partitions_holdout(client):
+    frame = design_frame(4_800, 32).drop(columns=["store"])
+    ddf = as_dask(frame, npartitions=3)
+    params = {**TREE_PARAMS, "honest": True, "honest_fraction": 0.4, "random_state": 4}
+    distributed = udask.fit_tree(UpliftTreeClassifier(**params), ddf, propensity="p")
+    reference = UpliftTreeClassifier(**params)
+    held_out, prepared = held_out_rows(reference, ddf, frame, "p", None)
+    core_reference(reference, distributed.bin_mapper_, held_out, prepared)
+    assert distributed.n_leaves_ >= 3 and distributed.tree_.has_design
+    assert_same_tree(distributed, reference)
+    assert_same_segments(distributed, reference)
+
+
+def test_cluster_fit_is_the_in_memory_fit_and_holds_out_whole_clusters(client):
+    frame = design_frame(4_800, 33, cluster_randomized=True)
+    ddf = as_dask(frame)  # 1,200 rows a partition: 60 whole stores each
+    params = {**TREE_PARAMS, "max_depth": 2, "min_samples_leaf": 400}
+    in_memory = UpliftTreeClassifier(**params).fit(frame.drop(columns=["treatment", "outcome"]), frame["treatment"],
+                                                   frame["outcome"], propensity="p", cluster="store")
+    distributed = udask.fit_tree(UpliftTreeClassifier(**params), ddf, propensity="p", cluster="store")
+    assert in_memory.n_leaves_ >= 2
+    assert_same_tree(distributed, in_memory)
+    assert_same_segments(distributed, in_memory)
+    # Units are stores, not rows: 240 of them at the root.
+    assert distributed.tree_.design_moments[0, :, 0].sum() == 240
+    honest = {**params, "honest": True, "honest_fraction": 0.5, "random_state": 2}
+    frame = frame.drop(columns=["p"])
+    ddf = as_dask(frame)
+    distributed = udask.fit_tree(UpliftTreeClassifier(**honest), ddf, cluster="store")
+    reference = UpliftTreeClassifier(**honest)
+    held_out, prepared = held_out_rows(reference, ddf, frame, None, "store")
+    by_store = pd.Series(held_out).groupby(frame["store"].to_numpy()).agg(["min", "max"])
+    assert (by_store["min"] == by_store["max"]).all()  # whole stores
+    assert by_store["min"].sum() == 120  # half the stores of every partition and arm (30 a partition, even)
+    core_reference(reference, distributed.bin_mapper_, held_out, prepared)
+    assert_same_tree(distributed, reference)
+    assert distributed.tree_.design_moments[0, :, 0].sum() == 120
+
+
+def test_a_cluster_spanning_partitions_is_refused(client):
+    frame = design_frame(4_800, 34, cluster_randomized=True)
+    frame["store"] = np.arange(len(frame)) % 200  # every store in every partition
+    with pytest.raises(ValueError, match=r"cluster='store': cluster 0 .* more than one partition.*shuffle"):
+        udask.fit_tree(UpliftTreeClassifier(**TREE_PARAMS), as_dask(frame), cluster="store")
+    # Repartitioned by store, it fits.
+    shuffled = as_dask(frame).shuffle(on="store")
+    assert udask.fit_tree(UpliftTreeClassifier(**TREE_PARAMS), shuffled, cluster="store").tree_.has_design
+
+
+def test_forest_with_a_design_is_the_in_memory_forest(client):
+    frame = design_frame(4_800, 35, cluster_randomized=True)
+    frame["p"] = design_frame(4_800, 35)["p"].to_numpy()  # any probabilities: the fits must agree on them
+    params = {**FOREST_PARAMS, "n_estimators": 4, "min_samples_leaf": 100, "max_features": "sqrt", "honest": True,
+              "random_state": 3}
+    features = frame.drop(columns=["treatment", "outcome"])
+    for design in ({"propensity": "p"}, {"propensity": "p", "cluster": "store"}):
+        in_memory = UpliftRandomForestClassifier(**params).fit(features, frame["treatment"], frame["outcome"],
+                                                               **design)
+        distributed = udask.fit_forest(UpliftRandomForestClassifier(**params), as_dask(frame, npartitions=3),
+                                       **design)
+        for distributed_tree, in_memory_tree in zip(distributed.estimators_, in_memory.estimators_, strict=True):
+            assert_same_tree(distributed_tree, in_memory_tree)
+    # Whole stores held out: the cluster fit's estimation rows differ from the row-wise fit's.
+    plain = udask.fit_forest(UpliftRandomForestClassifier(**params), as_dask(frame, npartitions=3), propensity="p")
+    assert not tree_arrays_equal(plain, distributed)
+
+
+def test_bad_designs_are_refused_naming_the_argument(client):
+    frame = design_frame(2_400, 36)
+    ddf = as_dask(frame)
+    model = UpliftTreeClassifier(**TREE_PARAMS)
+    with pytest.raises(TypeError, match="propensity must be a number, a dict .* or the name of a column"):
+        udask.fit_tree(model, ddf, propensity=frame["p"].to_numpy())
+    with pytest.raises(TypeError, match="cluster must be the name of a column"):
+        udask.fit_tree(model, ddf, cluster=frame["store"].to_numpy())
+    with pytest.raises(ValueError, match="propensity='q' is not a column"):
+        udask.fit_tree(model, ddf, propensity="q")
+    with pytest.raises(ValueError, match="cluster='shop' is not a column"):
+        udask.fit_tree(model, ddf, cluster="shop")
+    with pytest.raises(ValueError, match=r"propensity column 'p' holds 1 value\(s\) outside \(0, 1\]"):
+        udask.fit_tree(model, as_dask(frame.assign(p=np.where(np.arange(2_400) == 7, 1.5, frame["p"]))),
+                       propensity="p")
+    with pytest.raises(ValueError, match="propensity=1.2 must be in"):
+        udask.fit_tree(model, ddf, propensity=1.2)
+    with pytest.raises(ValueError, match=r"propensity has no probability for arm\(s\) \['email'\]"):
+        udask.fit_tree(model, ddf, propensity={"control": 0.5})
+    with pytest.raises(ValueError, match="cluster has 1 missing id"):
+        udask.fit_tree(model, as_dask(frame.assign(store=frame["store"].where(np.arange(2_400) != 3))),
+                       cluster="store")
+    with pytest.raises(ValueError, match="features must not include"):
+        udask.fit_tree(model, ddf, features=[*FEATURES, "p"], propensity="p")

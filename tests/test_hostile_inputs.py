@@ -281,9 +281,9 @@ def test_distillation_and_metrics_are_bounded():
     X, treatment, y, weight = overflow_case(0.0, 0.0)
     forest = UpliftRandomForestRegressor(n_estimators=2, random_state=0, **SMALL_TREE).fit(X, treatment, y)
     with pytest.raises(ValueError, match="^y too large"):
-        DistilledUpliftTree(min_samples_leaf=30).fit(forest, X, treatment, y * 1e100)
+        DistilledUpliftTree(forest, min_samples_leaf=30).fit(X, treatment, y * 1e100)
     with pytest.raises(ValueError, match="^sample_weight too large"):
-        DistilledUpliftTree(min_samples_leaf=30).fit(forest, X, treatment, y, weight * 1e160)
+        DistilledUpliftTree(forest, min_samples_leaf=30).fit(X, treatment, y, weight * 1e160)
     with pytest.raises(ValueError, match="^y_true too large"):
         qini_auc_score(y * 1e200, forest.predict(X), treatment)
     model = UpliftTreeRegressor(**SMALL_TREE).fit(X, treatment, y)

@@ -231,13 +231,13 @@ class UpliftModel(BaseEstimator):
     # -- export: JSON model file and SQL scoring (issue 6, upliftree.export); delegations, see architecture.md --
     def save(self, path) -> None:
         """Write the fitted model to ``path`` as JSON (``docs/model_json.md``); read it with ``upliftree.load``."""
-        from .export.model_json import save
+        from .export.model_json.writer import save
 
         save(self, path)
 
     def to_json(self) -> str:
         """The fitted model as a JSON document; ``upliftree.from_json`` rebuilds it exactly."""
-        from .export.model_json import to_json
+        from .export.model_json.writer import to_json
 
         return to_json(self)
 

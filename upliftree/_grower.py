@@ -24,7 +24,7 @@ import numpy as np
 from ._kernels.boundary import block_bounds, kernel_array, run_blocks
 from ._kernels.histogram import class_histograms, gather_node_stats, sibling_histogram, weighted_histograms
 from ._kernels.partition import partition_rows
-from ._kernels.splitter import find_best_split, node_totals
+from ._kernels.splitter import find_best_split, find_best_squared_error_split, node_totals
 from ._tree_arrays import (
     BITSET_WORDS,
     COUNT,
@@ -74,7 +74,7 @@ class NodeSource(Protocol):
     sources are handed every open node of a level at once; after :meth:`split` only the samples it
     returned are open. Others get one node at a time, depth first. A histogram's first ``n_arms`` channels
     are the arms, whose sums are the node statistics; a source may add channels after them for its split
-    rule.
+    rule (the target columns of :class:`TargetRows`).
     """
 
     level_wise: bool
@@ -105,7 +105,7 @@ class SplitRule(Protocol):
 
 
 def _has_rows_to_split(stats: np.ndarray, min_samples_leaf: int, min_samples_treatment: int) -> bool:
-    """The size rule: room for two children of ``min_samples_leaf`` rows, each with
+    """The size rule of both split rules: room for two children of ``min_samples_leaf`` rows, each with
     ``min_samples_treatment`` rows (at least one) of every arm."""
     counts = stats[:, COUNT]
     return bool(counts.sum() >= 2 * min_samples_leaf and (counts >= max(2 * min_samples_treatment, 2)).all())
@@ -126,6 +126,29 @@ class UpliftSplitRule:
         return find_best_split(histogram, features, mapper.n_bins_non_missing_, mapper.is_categorical_,
                                mapper.missing_bin_, params.criterion, params.normalize, params.n_reg, params.binary,
                                params.min_samples_leaf, params.min_samples_treatment)
+
+
+@dataclass(frozen=True)
+class SquaredErrorSplitRule:
+    """The weighted squared error of a per-row target (:func:`find_best_squared_error_split`), on histograms
+    with the ``n_arms`` arms first and the target columns after them (:class:`TargetRows`)."""
+
+    bin_mapper: BinMapper
+    n_arms: int
+    min_samples_leaf: int
+    min_samples_treatment: int
+
+    def may_split(self, stats: np.ndarray) -> bool:
+        # The same as the split's admissibility needs (every arm on both sides), so no candidate is lost.
+        return _has_rows_to_split(stats, self.min_samples_leaf, self.min_samples_treatment)
+
+    def best_split(self, histogram: np.ndarray, features: np.ndarray) -> tuple[int, float, float, np.ndarray]:
+        mapper = self.bin_mapper
+        arms = np.ascontiguousarray(histogram[:, :, :self.n_arms])
+        target = np.ascontiguousarray(histogram[:, :, self.n_arms:])
+        return find_best_squared_error_split(target, arms, features, mapper.n_bins_non_missing_,
+                                             mapper.is_categorical_, mapper.missing_bin_, self.min_samples_leaf,
+                                             self.min_samples_treatment)
 
 
 class _NodeTable:
@@ -266,6 +289,50 @@ class HistogramSource:
 
 
 NO_CLASSES = np.zeros((0, 0), dtype=np.uint16)
+
+
+@dataclass(frozen=True)
+class TargetRows:
+    """Rows in memory with a per-row target ``(n_rows, n_columns)``, for :class:`SquaredErrorSplitRule`.
+
+    A node's histograms hold the arms' channels (:class:`HistogramSource` of the outcome), then one channel
+    per target column, summed over the arms (outcome ``t_c``, every row in one arm). Samples and splits are
+    the arms' source's.
+    """
+
+    level_wise: ClassVar[bool] = False
+
+    arms: HistogramSource
+    targets: tuple[HistogramSource, ...]
+
+    @classmethod
+    def of(cls, binned: np.ndarray, arm: np.ndarray, weight: np.ndarray, y: np.ndarray, target: np.ndarray,
+           n_arms: int, n_bins_total: int) -> TargetRows:
+        one_arm = np.zeros(len(arm), dtype=np.int64)
+        targets = tuple(HistogramSource.of(binned, one_arm, weight, np.ascontiguousarray(target[:, column]), 1,
+                                           n_bins_total, binary=False)
+                        for column in range(target.shape[1]))
+        return cls(HistogramSource.of(binned, arm, weight, y, n_arms, n_bins_total, binary=False), targets)
+
+    @property
+    def n_features(self) -> int:
+        return self.arms.n_features
+
+    @property
+    def n_arms(self) -> int:
+        return self.arms.n_arms
+
+    @property
+    def has_zero_weight(self) -> bool:
+        return self.arms.has_zero_weight
+
+    def histograms(self, requests: list[tuple[Any, np.ndarray]], parallel: bool) -> list[np.ndarray]:
+        sources = (self.arms, *self.targets)
+        return [np.concatenate([source.build(rows, counts, features, parallel) for source in sources], axis=2)
+                for (rows, counts), features in requests]
+
+    def split(self, splits: list[RowSplit]) -> list[tuple[Any, Any, int, int]]:
+        return self.arms.split(splits)
 
 
 class _OpenNode(NamedTuple):

@@ -11,8 +11,9 @@ One tree grows from a ``dask.dataframe`` by histogram aggregation, so the rows n
    partition builds the histograms the grower asks for with the compiled kernels of the in-memory grower,
    the histograms are summed on the workers (tree reduction), the client picks and records the splits, and
    the partitions move their rows to the children;
-4. one more pass routes the estimation rows through the tree; the node statistics are summed and short
-   leaves merged as :func:`upliftree._tree_arrays.estimate_nodes` does.
+4. one more pass routes the estimation rows through the tree; the node statistics (and with ``propensity``
+   or ``cluster`` the design moments, every cluster lying in one partition) are summed and short leaves
+   merged as :func:`upliftree._tree_arrays.estimate_nodes` does.
 
 Forests grow on the workers: consecutive partitions form groups of about ``rows_per_group`` rows, and
 each group, concatenated on one worker, grows the trees assigned to it by tree index. Scoring maps
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -38,7 +40,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from ._base import BINARY, CONTINUOUS, FOREST, UpliftModel, model_kind, spawn_generators
 from ._grower import GrowthParams, HistogramSource, RowSplit, TreeGrower
 from ._params import check_int, check_n_jobs
-from ._tree_arrays import COUNT, WEIGHT, WEIGHTED_Y, TreeArrays, merge_short_leaves
+from ._tree_arrays import COUNT, N_STATS, WEIGHT, WEIGHTED_Y, TreeArrays, estimated, merge_short_leaves
 from ._validation import (
     Arms,
     FeatureSchema,
@@ -46,11 +48,14 @@ from ._validation import (
     check_arm_sizes,
     check_arm_totals,
     check_statistic_totals,
+    design_weights,
     encode_features,
     infer_schema,
     missing_per_feature,
     statistic_totals,
+    validate_cluster,
     validate_outcome,
+    validate_propensity,
     validate_sample_weight,
     validate_treatment,
 )
@@ -62,8 +67,8 @@ from .tree import (
     FittedInputs,
     FittedTree,
     growth_params,
+    honest_holdout,
     max_row_draws,
-    stratified_holdout,
 )
 
 FAN_IN = 8  # partial results combined per reduction task
@@ -76,6 +81,17 @@ class _Columns:
     treatment: Any
     outcome: Any
     sample_weight: Any
+    propensity: Any = None  # a number, a dict {arm: probability} or the column of the received arm's probability
+    cluster: Any = None  # the column of the cluster ids
+
+    @property
+    def design(self) -> bool:
+        """Whether the fit was given the design (``propensity`` or ``cluster``): trees carry design moments."""
+        return self.propensity is not None or self.cluster is not None
+
+    @property
+    def propensity_column(self) -> Any:
+        return self.propensity if isinstance(self.propensity, str) else None
 
 
 @dataclass(frozen=True)
@@ -101,11 +117,19 @@ def _client(client: Any) -> Client:
     return client
 
 
-def _columns(ddf: Any, treatment: Any, outcome: Any, features: Any, sample_weight: Any) -> _Columns:
+def _columns(ddf: Any, treatment: Any, outcome: Any, features: Any, sample_weight: Any, propensity: Any,
+             cluster: Any) -> _Columns:
     if not isinstance(ddf, dd.DataFrame):
         raise TypeError(f"ddf must be a dask.dataframe.DataFrame, got {type(ddf).__name__}")
+    if isinstance(propensity, bool) or not (propensity is None or isinstance(propensity, (str, Real, dict))):
+        raise TypeError(f"propensity must be a number, a dict {{arm: probability}} or the name of a column of ddf "
+                        f"(arrays cannot follow its partitions), got {type(propensity).__name__}")
+    if not (cluster is None or isinstance(cluster, str)):
+        raise TypeError(f"cluster must be the name of a column of ddf (arrays cannot follow its partitions), got "
+                        f"{type(cluster).__name__}")
     available = list(ddf.columns)
-    roles = {"treatment": treatment, "outcome": outcome, "sample_weight": sample_weight}
+    roles = {"treatment": treatment, "outcome": outcome, "sample_weight": sample_weight,
+             "propensity": propensity if isinstance(propensity, str) else None, "cluster": cluster}
     for argument, column in roles.items():
         if column is not None and column not in available:
             raise ValueError(f"{argument}={column!r} is not a column of ddf; columns: {available}")
@@ -119,10 +143,12 @@ def _columns(ddf: Any, treatment: Any, outcome: Any, features: Any, sample_weigh
             raise ValueError(f"features {unknown} are not columns of ddf; columns: {available}")
         overlap = [column for column in features if column in reserved]
         if overlap:
-            raise ValueError(f"features must not include the treatment, outcome or sample_weight columns {overlap}")
+            raise ValueError(f"features must not include the treatment, outcome, sample_weight, propensity or "
+                             f"cluster columns {overlap}")
     if not features:
-        raise ValueError("ddf has no feature columns besides treatment, outcome and sample_weight")
-    return _Columns(tuple(features), treatment, outcome, sample_weight)
+        raise ValueError("ddf has no feature columns besides treatment, outcome, sample_weight, propensity and "
+                         "cluster")
+    return _Columns(tuple(features), treatment, outcome, sample_weight, propensity, cluster)
 
 
 def _schema(ddf: Any, columns: _Columns, max_bins: int) -> FeatureSchema:
@@ -162,19 +188,34 @@ def _factorized_labels(frame: pd.DataFrame, context: _Context) -> tuple[np.ndarr
 
 
 def _partition_data(frame: pd.DataFrame, context: _Context) -> ExperimentData:
-    """One partition as the in-memory core sees its data."""
+    """One partition as the in-memory core sees its data: design weights ``sample_weight / p(received arm)``
+    and, with ``cluster``, the partition's cluster codes (its clusters are its own, see :func:`_cluster_ids`)."""
+    columns = context.columns
     y, weight = _outcome_and_weight(frame, context)
     codes, labels = _factorized_labels(frame, context)
     arm = arm_codes(labels, context.labels)[codes]
-    return ExperimentData(encode_features(frame, context.schema), arm, y, weight)
+    weight = design_weights(y, weight, columns.propensity, Arms(arm, context.labels), frame, 1,
+                            f"outcome={columns.outcome!r}")
+    return ExperimentData(encode_features(frame, context.schema), arm, y, weight,
+                          validate_cluster(columns.cluster, len(frame), frame), columns.design)
 
 
 def _held_out(data: ExperimentData, partition: int, context: _Context) -> np.ndarray:
-    """Honest estimation rows of a partition: the same rows on every pass (seeded by partition number)."""
+    """Honest estimation rows of a partition: the same rows on every pass (seeded by partition number); whole
+    clusters with ``cluster`` (each cluster lies in one partition)."""
     if context.holdout is None:
         return np.zeros(len(data.arm), dtype=np.bool_)
     seed, fraction = context.holdout
-    return stratified_holdout(data.arm, data.y, context.binary, fraction, np.random.default_rng([seed, partition]))
+    return honest_holdout(data, context.binary, fraction, np.random.default_rng([seed, partition]))
+
+
+def _cluster_ids(frame: pd.DataFrame, context: _Context) -> np.ndarray:
+    """The distinct cluster ids of a partition (none without ``cluster``)."""
+    cluster = context.columns.cluster
+    if cluster is None:
+        return np.zeros(0, dtype=object)
+    validate_cluster(cluster, len(frame), frame)  # missing ids fail here, naming the argument
+    return np.array(pd.unique(frame[cluster]).tolist(), dtype=object)
 
 
 # -- summary pass: arms, missing values, the binning sketch ---------------------------------------------------
@@ -182,36 +223,52 @@ def _held_out(data: ExperimentData, partition: int, context: _Context) -> np.nda
 class _Summary:
     """Mergeable facts about some partitions' rows."""
 
-    arm_sums: dict  # label -> [count, weight, weighted outcome]
+    # label -> [count, weight, weighted outcome, *statistic_totals]: the totals bound the node statistics and are
+    # checked once for all partitions. Weights are design weights when the propensity is a column; a number or a
+    # dict divides each arm's sums on the client, once the arms are known (see _setup).
+    arm_sums: dict
     sketch: QuantileSketch  # of the numeric features whose thresholds the fit must find
     has_missing: np.ndarray  # per feature: whether some row has a missing value (a NaN once encoded)
-    has_zero_weight: bool  # some row weighs 0: trees then build every child's histograms (see grow_tree)
-    statistic_totals: np.ndarray  # bounds of the node statistics, checked once for all partitions
+    has_zero_weight: bool  # some row weighs 0: trees then build every child's histograms (see TreeGrower)
+    cluster_ids: np.ndarray  # distinct cluster ids of the partitions (each in one partition, checked on merge)
 
 
 def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context, sketched: np.ndarray,
                          max_bins: int, seed: int) -> _Summary:
+    columns = context.columns
     y, weight = _outcome_and_weight(frame, context)
     codes, labels = _factorized_labels(frame, context)
+    if columns.propensity_column is not None:
+        # The received arm's probability needs no arm order: the partition's own labels do.
+        weight = design_weights(y, weight, columns.propensity_column, Arms(codes, tuple(labels)), frame, 1,
+                                f"outcome={columns.outcome!r}")
     sums = [np.bincount(codes, weights=values, minlength=len(labels)) for values in (None, weight, weight * y)]
-    arm_sums = {label: np.array([column[code] for column in sums]) for code, label in enumerate(labels)}
+    arm_sums = {label: np.array([*(column[code] for column in sums),
+                                 *statistic_totals(y[codes == code], weight[codes == code])])
+                for code, label in enumerate(labels)}
     encoded = encode_features(frame, context.schema)
     # Sample keys seeded by partition number: the same on every pass, whichever worker runs it.
     keys = np.random.default_rng([seed, partition]).random(len(frame))
     sketch = QuantileSketch.of_rows(encoded, sketched, keys, max_bins, QUANTILE_SUBSAMPLE)
     return _Summary(arm_sums, sketch, np.array(missing_per_feature(encoded), dtype=np.bool_),
-                    bool((weight == 0.0).any()), statistic_totals(y, weight))
+                    bool((weight == 0.0).any()), _cluster_ids(frame, context))
 
 
-def _merge_summaries(summaries: list[_Summary]) -> _Summary:
+def _merge_summaries(summaries: list[_Summary], cluster: Any) -> _Summary:
     arm_sums: dict = defaultdict(lambda: 0.0)
     for summary in summaries:
         for label, sums in summary.arm_sums.items():
             arm_sums[label] = arm_sums[label] + sums
     has_missing = np.logical_or.reduce([summary.has_missing for summary in summaries])
+    cluster_ids = np.concatenate([summary.cluster_ids for summary in summaries])
+    shared = pd.Index(cluster_ids).duplicated()
+    if shared.any():
+        raise ValueError(
+            f"cluster={cluster!r}: cluster {cluster_ids[shared][0]!r} (and {int(shared.sum()) - 1} other(s)) has "
+            "rows in more than one partition of ddf; a Dask fit needs every cluster's rows in one partition, so "
+            f"that unit totals add up over partitions: repartition by cluster, e.g. ddf.shuffle(on={cluster!r})")
     return _Summary(dict(arm_sums), QuantileSketch.merge([summary.sketch for summary in summaries]), has_missing,
-                    any(summary.has_zero_weight for summary in summaries),
-                    _sum_arrays([summary.statistic_totals for summary in summaries]))
+                    any(summary.has_zero_weight for summary in summaries), cluster_ids)
 
 
 def _sum_arrays(arrays: list[np.ndarray]) -> np.ndarray:
@@ -240,7 +297,7 @@ class _Setup:
     client: Client
     context: _Context
     n_rows: int
-    arm_sums: np.ndarray  # (n_arms, 3): count, weight, weighted outcome
+    arm_sums: np.ndarray  # (n_arms, 3): count, design weight, weighted outcome
     has_zero_weight: bool
 
 
@@ -250,10 +307,11 @@ def _check_estimator(estimator: Any, kind: type, names: str) -> None:
 
 
 def _setup(estimator: UpliftModel, ddf: Any, client: Client | None, treatment: Any, outcome: Any, features: Any,
-           sample_weight: Any, bin_edges: Any, binning_rng: np.random.Generator) -> _Setup:
+           sample_weight: Any, propensity: Any, cluster: Any, bin_edges: Any,
+           binning_rng: np.random.Generator) -> _Setup:
     """Client, schema, arm labels and bins of a distributed fit (one pass over the data)."""
     client = _client(client)
-    columns = _columns(ddf, treatment, outcome, features, sample_weight)
+    columns = _columns(ddf, treatment, outcome, features, sample_weight, propensity, cluster)
     max_bins = estimator.max_bins
     schema = _schema(ddf, columns, max_bins)
     thresholds = thresholds_from_bin_edges(bin_edges, schema, max_bins)
@@ -262,16 +320,26 @@ def _setup(estimator: UpliftModel, ddf: Any, client: Client | None, treatment: A
     context = _Context(columns, schema, estimator.outcome_type == BINARY)
     seed = int(binning_rng.integers(2**63 - 1))
     summaries = _map_partitions(client, ddf, _summarize_partition, context, sketched, max_bins, seed)
-    summary = _tree_reduce(client, summaries, _merge_summaries)
+    summary = _tree_reduce(client, summaries, _merge_summaries, columns.cluster)
     n_rows = summary.sketch.n_rows
     if n_rows == 0:
         raise ValueError("ddf has no rows")
-    check_statistic_totals(summary.statistic_totals, max_row_draws(estimator, n_rows),
-                           f"outcome={columns.outcome!r}",
-                           None if columns.sample_weight is None else f"sample_weight={columns.sample_weight!r}")
     arms = validate_treatment(np.array(list(summary.arm_sums), dtype=object), estimator.control,
                               len(summary.arm_sums))
     arm_sums = np.array([summary.arm_sums[label] for label in arms.labels])
+    if columns.propensity is not None and columns.propensity_column is None:
+        # A number or a dict: each arm's probability, checked as in memory (one "row" per arm).
+        n_arms = len(arms.labels)
+        arm_probability = validate_propensity(columns.propensity, arms.labels, np.arange(n_arms), n_arms).received
+        # Sums of w, w y, w, w|y|, w y^2 scale by 1/p and the sum of w^2 by 1/p^2; counts do not.
+        arm_sums[:, 1:-1] /= arm_probability[:, None]
+        arm_sums[:, -1] /= arm_probability * arm_probability
+    weight_name = None if columns.sample_weight is None else f"sample_weight={columns.sample_weight!r}"
+    if columns.propensity is not None:
+        weight_name = "sample_weight / propensity"
+    check_statistic_totals(arm_sums[:, 3:].sum(axis=0), max_row_draws(estimator, n_rows),
+                           f"outcome={columns.outcome!r}", weight_name)
+    arm_sums = arm_sums[:, :3]
     check_arm_totals(arms.labels, arm_sums[:, COUNT], arm_sums[:, WEIGHT], estimator.min_samples_treatment,
                      "treatment")
     for feature, edges in zip(sketched, summary.sketch.thresholds(), strict=True):
@@ -368,16 +436,22 @@ def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, param
 
 
 def _estimation_statistics(frame: pd.DataFrame, partition: int, context: _Context, tree: TreeArrays) -> np.ndarray:
-    """Node statistics of a partition's estimation rows (the held-out rows when honest, else all)."""
+    """Node statistics of a partition's estimation rows (the held-out rows when honest, else all), and with a
+    design their design moments after them on the last axis.
+
+    Moments are sums over units; a unit (row, or cluster) lies in one partition, so they add up over
+    partitions as the statistics do.
+    """
     data = _partition_data(frame, context)
     held_out = _held_out(data, partition, context)
     rows = np.flatnonzero(held_out) if context.holdout is not None else np.arange(len(data.arm))
-    return tree.route_statistics(data.encoded, data.arm, data.weight, data.y, rows)
+    estimates = estimated(tree, data, rows)
+    return np.concatenate([estimates.stats, estimates.design_moments], axis=2)
 
 
 def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
              features: Any = None, sample_weight: Any = None, client: Client | None = None,
-             bin_edges: Any = None) -> BaseUpliftTree:
+             bin_edges: Any = None, *, propensity: Any = None, cluster: Any = None) -> BaseUpliftTree:
     """Fit ``estimator`` (an unfitted ``UpliftTreeClassifier``/``Regressor``) on a dask DataFrame.
 
     Parameters
@@ -397,16 +471,26 @@ def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", 
         A fitted ``BinMapper`` (e.g. another model's ``bin_mapper_``) or ``{numeric feature: thresholds}``;
         other numeric features get exact bins (at most ``max_bins`` distinct values) or quantile edges of a
         uniform sample of ``QUANTILE_SUBSAMPLE`` rows, like the in-memory fit.
+    propensity : number, dict or column name, optional
+        The known probability of assignment, as in the in-memory ``fit``: a number (the treatment's, two
+        arms), a dict ``{arm: probability}``, or a column holding the probability of the arm each row
+        received. Rows weigh ``sample_weight / p``.
+    cluster : column name, optional
+        The unit of randomization. Every cluster's rows must lie in one partition (checked; repartition with
+        ``ddf.shuffle(on=cluster)``). The honest split then holds out whole clusters.
 
-    With ``honest=True`` each partition holds out ``honest_fraction`` of its rows (stratified as in memory)
-    for estimation. On the same bins and rows the tree equals the in-memory fit's (feature sampling
-    included: a node's features are drawn from its path, whatever the order nodes grow in).
+    With ``honest=True`` each partition holds out ``honest_fraction`` of its rows (stratified as in memory;
+    with ``cluster``, of its clusters of every arm) for estimation. With ``propensity`` or ``cluster`` the
+    node table carries design moments, summed over partitions. On the same bins and rows the tree equals the
+    in-memory fit's (feature sampling included: a node's features are drawn from its path, whatever the order
+    nodes grow in); the design columns are not features.
     """
     _check_estimator(estimator, BaseUpliftTree, "UpliftTreeClassifier or UpliftTreeRegressor")
     estimator.check_params()
     split_rng, binning_rng, growth_rng = spawn_generators(estimator.random_state, 3)
     try:
-        setup = _setup(estimator, ddf, client, treatment, outcome, features, sample_weight, bin_edges, binning_rng)
+        setup = _setup(estimator, ddf, client, treatment, outcome, features, sample_weight, propensity, cluster,
+                       bin_edges, binning_rng)
         client, context = setup.client, setup.context
         if estimator.honest:
             context = replace(context, holdout=(int(split_rng.integers(2**63 - 1)), estimator.honest_fraction))
@@ -416,8 +500,9 @@ def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", 
                      setup.has_zero_weight)
         structure_totals = tree.stats[0]
         del parts  # release the binned partitions on the workers
-        statistics = _map_partitions(client, ddf, _estimation_statistics, context, tree)
-        tree = tree.with_stats(_tree_reduce(client, statistics, _sum_arrays))
+        statistics = _tree_reduce(client, _map_partitions(client, ddf, _estimation_statistics, context, tree),
+                                  _sum_arrays)
+        tree = tree.with_stats(statistics[..., :N_STATS], None, statistics[..., N_STATS:])
     except KilledWorker as error:
         raise _fit_failed("fit_tree", error) from error
     n_structure, n_estimation = int(structure_totals[:, COUNT].sum()), int(tree.stats[0, :, COUNT].sum())
@@ -461,8 +546,12 @@ def _group_bounds(rows_per_part: list[int], rows_per_group: int) -> np.ndarray:
 def _grow_group_trees(forest: BaseUpliftForest, parts: list, first_partition: int, context: _Context,
                       tree_rngs: list, arm_mean: np.ndarray) -> list:
     """Grow trees on the rows of a group of partitions, exactly as the in-memory forest grows its trees."""
-    data = ExperimentData(*(np.concatenate([getattr(part, name) for part in parts])
+    data = ExperimentData(*(np.concatenate([getattr(part.data, name) for part in parts])
                             for name in ("encoded", "arm", "y", "weight")))
+    if context.columns.cluster is not None:
+        # Codes of the sorted ids of the group, as the in-memory fit codes all rows' ids.
+        ids = np.concatenate([part.cluster_ids for part in parts])
+        data = replace(data, cluster=validate_cluster(ids, len(ids)))
     last_partition = first_partition + len(parts) - 1
     check_arm_sizes(Arms(data.arm, context.labels), data.weight, forest.min_samples_treatment,
                     f"treatment (the rows of partitions {first_partition}-{last_partition}, one group of "
@@ -470,13 +559,14 @@ def _grow_group_trees(forest: BaseUpliftForest, parts: list, first_partition: in
     return grow_trees(forest, tree_rngs, data, context.bin_mapper, arm_mean, check_n_jobs(forest.n_jobs), verbose=0)
 
 
-def _n_rows(data: ExperimentData) -> int:
-    return len(data.arm)
+def _n_rows(part: _ForestPartition) -> int:
+    return len(part.data.arm)
 
 
 def fit_forest(estimator: BaseUpliftForest, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
                features: Any = None, sample_weight: Any = None, client: Client | None = None,
-               bin_edges: Any = None, rows_per_group: int = ROWS_PER_GROUP) -> BaseUpliftForest:
+               bin_edges: Any = None, rows_per_group: int = ROWS_PER_GROUP, *, propensity: Any = None,
+               cluster: Any = None) -> BaseUpliftForest:
     """Fit an ``UpliftRandomForestClassifier``/``Regressor`` on a dask DataFrame, growing trees on the workers.
 
     Trees grow on groups of consecutive partitions: going through the partitions in order, a group closes
@@ -493,14 +583,16 @@ def fit_forest(estimator: BaseUpliftForest, ddf: Any, treatment: Any = "treatmen
 
     Rows move between workers but never to the client; only the trees travel to it. Arguments as in
     :func:`fit_tree`, plus ``rows_per_group`` (int >= 1); ``n_jobs`` is the number of threads growing one
-    group's trees. See ``docs/dask.md``.
+    group's trees. ``propensity`` weighs the rows by ``sample_weight / p``; with ``cluster`` (each cluster in
+    one partition, so in one group) honest trees hold out whole clusters of their group. See ``docs/dask.md``.
     """
     _check_estimator(estimator, BaseUpliftForest, "UpliftRandomForestClassifier or UpliftRandomForestRegressor")
     estimator.check_params()
     rows_per_group = check_int(rows_per_group, "rows_per_group", 1)
     binning_rng, *tree_rngs = spawn_generators(estimator.random_state, 1 + estimator.n_estimators)
     try:
-        setup = _setup(estimator, ddf, client, treatment, outcome, features, sample_weight, bin_edges, binning_rng)
+        setup = _setup(estimator, ddf, client, treatment, outcome, features, sample_weight, propensity, cluster,
+                       bin_edges, binning_rng)
         client, context = setup.client, setup.context
         arm_mean = setup.arm_sums[:, WEIGHTED_Y] / setup.arm_sums[:, WEIGHT]
         parts = _map_partitions(client, ddf, _forest_partition, context)
@@ -525,9 +617,20 @@ def fit_forest(estimator: BaseUpliftForest, ddf: Any, treatment: Any = "treatmen
     return estimator
 
 
-def _forest_partition(frame: pd.DataFrame, partition: int, context: _Context) -> ExperimentData:
+@dataclass(frozen=True)
+class _ForestPartition:
+    """A partition's rows for the forest, and their cluster ids (coded per group, see _grow_group_trees)."""
+
+    data: ExperimentData
+    cluster_ids: np.ndarray | None
+
+
+def _forest_partition(frame: pd.DataFrame, partition: int, context: _Context) -> _ForestPartition:
     """A partition's rows for the forest (each tree draws its own rows, so the partition number is unused)."""
-    return _partition_data(frame, context)
+    # The trees' own intervals are not the forest's: no per-tree design moments, as in memory.
+    data = replace(_partition_data(frame, context), cluster=None, design=False)
+    cluster = context.columns.cluster
+    return _ForestPartition(data, None if cluster is None else frame[cluster].to_numpy())
 
 
 # -- scoring -----------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from ._base import BINARY, CONTINUOUS, FOREST, FittedAttribute, UpliftModel, rea
 from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels import silent_unless_verbose
 from ._kernels.sampling import add_draws, drawn_sample
-from ._params import check_bool, check_count_or_share, check_int, check_n_jobs
+from ._params import check_alpha, check_bool, check_count_or_share, check_int, check_n_jobs
 from ._tree_arrays import TreeArrays, estimate_nodes, merge_short_leaves
 from .binning import BinMapper
 from .predictor import StackedForest
@@ -63,6 +63,7 @@ class FittedForest:
     inputs: FittedInputs
     estimators: tuple
     training_profile: dict | None = None
+    ci_group_size: int = 1  # trees t = g * ci_group_size ... shared group g's half-sample (1: no groups)
     feature_importances: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +74,8 @@ class FittedForest:
             raise ValueError("every tree of a forest must share the forest's fitted inputs (schema, treatments, "
                              "bins)")
         object.__setattr__(self, "estimators", estimators)
+        if self.ci_group_size < 1 or len(estimators) % self.ci_group_size:
+            raise ValueError(f"a forest of {len(estimators)} trees cannot be made of groups of {self.ci_group_size}")
         object.__setattr__(self, "feature_importances", read_only(
             np.mean([estimator.fitted_state_.feature_importances for estimator in estimators], axis=0)))
 
@@ -96,7 +99,7 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
     def __init__(self, n_estimators: int, criterion: str, max_depth: int, min_samples_leaf: int,
                  min_samples_treatment: int, n_reg: float, normalize: bool, max_features: Any, max_bins: int,
                  bootstrap: bool, max_samples: Any, honest: bool, honest_fraction: float, control: Any,
-                 n_jobs: int | None, random_state: Any, verbose: int):
+                 n_jobs: int | None, random_state: Any, verbose: int, ci_group_size: int):
         self.n_estimators = n_estimators
         self.criterion = criterion
         self.max_depth = max_depth
@@ -114,6 +117,7 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.ci_group_size = ci_group_size
 
     def check_params(self) -> None:
         """Check the constructor parameters as ``fit`` does first; raises ``ValueError``/``TypeError`` naming
@@ -123,6 +127,20 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
         check_int(self.verbose, "verbose", 0)
         check_bool(self.bootstrap, "bootstrap")
         check_n_jobs(self.n_jobs)
+        group_size = check_int(self.ci_group_size, "ci_group_size", 1)
+        if group_size == 1:
+            return
+        # Little bags: each tree of a group subsamples the group's half-sample without replacement.
+        if self.bootstrap:
+            raise ValueError(f"ci_group_size={group_size} grows trees on subsamples drawn without replacement: "
+                             "set bootstrap=False")
+        if self.n_estimators % group_size:
+            raise ValueError(f"n_estimators={self.n_estimators} must be a multiple of ci_group_size={group_size}")
+        max_samples = self.max_samples
+        if max_samples is None or (isinstance(check_count_or_share(max_samples, "max_samples", 1), float)
+                                   and max_samples > 0.5):
+            raise ValueError(f"ci_group_size={group_size} draws each tree from its group's half of the rows: set "
+                             f"max_samples to at most 0.5 (a share) or half the rows (a count), got {max_samples}")
 
     def _max_row_draws(self, n_rows: int) -> int:
         """A bootstrap sample can draw one row ``n_draw`` times; a subsample takes each row at most once."""
@@ -136,6 +154,9 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
             return max(1, int(round(count_or_share * n_rows)))
         if not self.bootstrap and count_or_share > n_rows:
             raise ValueError(f"max_samples={self.max_samples} exceeds the {n_rows} rows without bootstrap")
+        if self.ci_group_size > 1 and 2 * count_or_share > n_rows:
+            raise ValueError(f"max_samples={self.max_samples} exceeds half of the {n_rows} rows (ci_group_size="
+                             f"{self.ci_group_size} draws each tree from its group's half-sample)")
         return count_or_share
 
     @silent_unless_verbose
@@ -145,19 +166,23 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
         Rows are binned once; every tree reads the shared binned matrix through an index array. Each tree's
         randomness comes from its own seed spawned from ``random_state``, so the forest is the same for any
         ``n_jobs``. ``propensity`` and ``cluster`` describe the design as in the trees' ``fit``: rows are
-        weighted by ``sample_weight / p``, and honest trees hold out whole clusters (``docs/design.md``).
+        weighted by ``sample_weight / p``, and honest trees hold out whole clusters (``docs/design.md``). With
+        ``ci_group_size`` >= 2, each group of trees draws its half-sample (whole clusters with ``cluster``)
+        from a generator of its own, spawned after the trees' (``predict_interval``).
         """
         self.check_params()
         schema, arms, data = self._prepare(X, treatment, y, sample_weight, propensity, cluster)
         # The trees' own intervals are not the forest's: no per-tree design moments (they cost a pass each).
         data = replace(data, design=False)
-        binning_rng, *tree_rngs = spawn_generators(self.random_state, 1 + self.n_estimators)
+        n_groups = self.n_estimators // self.ci_group_size if self.ci_group_size > 1 else 0
+        binning_rng, *rngs = spawn_generators(self.random_state, 1 + self.n_estimators + n_groups)
+        tree_rngs, group_rngs = rngs[:self.n_estimators], rngs[self.n_estimators:]
         inputs = FittedInputs(schema, arms.labels, self.outcome_type,
                               BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema))
         arm_weight = np.bincount(data.arm, weights=data.weight, minlength=arms.n_arms)
         arm_mean = np.bincount(data.arm, weights=data.weight * data.y, minlength=arms.n_arms) / arm_weight
         results = grow_trees(self, tree_rngs, data, inputs.bin_mapper, arm_mean, check_n_jobs(self.n_jobs),
-                             self.verbose)
+                             self.verbose, group_rngs)
         self.fitted_state_ = fitted_forest(self, inputs, results)
         return self
 
@@ -165,6 +190,7 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
                   rows_by_arm: list[np.ndarray], n_draw: int, params: GrowthParams, arm_mean: np.ndarray,
                   rng: np.random.Generator) -> tuple[TreeArrays, int]:
         n_rows = len(data.arm)
+        n_candidates = sum(len(rows) for rows in rows_by_arm)
         if self.honest:
             held_out = honest_holdout(data, self.outcome_type == BINARY, self.honest_fraction, rng)
             parts = [[rows[keep[rows]] for rows in rows_by_arm] for keep in (~held_out, held_out)]
@@ -172,7 +198,7 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
             parts = [rows_by_arm]
         counts = []
         for candidates_by_arm in parts:
-            share = np.array([len(c) for c in candidates_by_arm]) / n_rows
+            share = np.array([len(c) for c in candidates_by_arm]) / n_candidates
             n_draw_by_arm = np.round(share * n_draw).astype(np.int64)
             counts.append(_draw_counts(candidates_by_arm, n_draw_by_arm, self.bootstrap, n_rows, rng))
         tree = grow_tree(source, bin_mapper, *drawn_sample(counts[0]), params, rng)
@@ -203,12 +229,56 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
         state = self.fitted_state_
         return state.stacked.mean_values(state.inputs.encode(X))
 
+    def predict_variance(self, X) -> np.ndarray:
+        """Estimated variance of the forest's uplift ``predict(X)`` on each row, shaped like ``predict``.
+
+        The debiased "bootstrap of little bags" (``docs/forest.md``): the spread of the group means of the
+        trees' uplifts, less the spread within groups, needs a forest fitted with ``ci_group_size >= 2``,
+        ``honest=True``, ``bootstrap=False`` and ``max_samples <= 0.5``. Rows are processed in chunks on the
+        kernel threads; the result does not depend on them.
+        """
+        state = self.fitted_state_
+        variance = state.stacked.uplift_variance(state.inputs.encode(X), self._inference_group_size(state))
+        return variance[:, 0] if variance.shape[1] == 1 else variance
+
+    def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """``(lower, upper)`` normal ``1 - alpha`` confidence bounds of every row's uplift, each shaped like
+        ``predict``: ``predict(X) -/+ z * sqrt(predict_variance(X))``, ``z`` the ``1 - alpha / 2`` normal
+        quantile. Pointwise intervals for the uplift of each row and treatment (see :meth:`predict_variance`)."""
+        from scipy.special import ndtri
+
+        z = ndtri(1.0 - check_alpha(alpha) / 2.0)
+        state = self.fitted_state_
+        group_size = self._inference_group_size(state)
+        encoded = state.inputs.encode(X)
+        values = state.stacked.mean_values(encoded)
+        uplift = values[:, 1:] - values[:, :1]
+        half_width = z * np.sqrt(state.stacked.uplift_variance(encoded, group_size))
+        lower, upper = uplift - half_width, uplift + half_width
+        return (lower[:, 0], upper[:, 0]) if uplift.shape[1] == 1 else (lower, upper)
+
+    @staticmethod
+    def _inference_group_size(state: FittedForest) -> int:
+        """The group size of a forest grown for intervals; a ``ValueError`` saying what to set otherwise."""
+        honest = all(estimator.fitted_state_.honest_estimates for estimator in state.estimators)
+        if state.ci_group_size < 2 or not honest:
+            raise ValueError(
+                "intervals need a forest grown in little bags: fit it with ci_group_size >= 2 (e.g. 2), honest=True, "
+                f"bootstrap=False and max_samples <= 0.5 (this forest has ci_group_size={state.ci_group_size} and "
+                f"{'honest' if honest else 'non-honest'} trees)")
+        return state.ci_group_size
+
 
 def grow_trees(forest: BaseUpliftForest, tree_rngs: list[np.random.Generator], data: ExperimentData,
                bin_mapper: BinMapper, arm_mean: np.ndarray, n_threads: int,
-               verbose: int) -> list[tuple[TreeArrays, int, int]]:
+               verbose: int, group_rngs: list[np.random.Generator] | None = None
+               ) -> list[tuple[TreeArrays, int, int]]:
     """The trees of ``forest`` (checked parameters), one per generator, on ``data`` binned by ``bin_mapper``,
     grown on ``n_threads`` threads; ``arm_mean`` is the per-arm mean outcome of all training rows.
+
+    With ``forest.ci_group_size`` >= 2, ``group_rngs`` holds one generator per group of that many consecutive
+    trees: it draws the group's half-sample (stratified by arm; whole clusters with a cluster design), which
+    the group's trees subsample.
 
     Returns ``(tree, n_merged, seed)`` per tree, ``seed`` being the ``random_state`` its estimator records; a tree
     depends only on its generator and ``data``, not on the threads. The in-memory fit and ``upliftree.dask``
@@ -220,14 +290,28 @@ def grow_trees(forest: BaseUpliftForest, tree_rngs: list[np.random.Generator], d
                                 bin_mapper.missing_bin_ + 1, forest.outcome_type == BINARY)
     params = growth_params(forest, source.n_features, parallel=False)
     rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
+    group_size = forest.ci_group_size
+    if group_size > 1 and (group_rngs is None or len(group_rngs) * group_size != len(tree_rngs)):
+        raise ValueError(f"ci_group_size={group_size} needs one generator per group of {group_size} trees (fit "
+                         "the forest in memory: distributed fits do not grow little bags)")
 
-    def grow(tree_index: int) -> tuple[TreeArrays, int, int]:
+    def grow(tree_index: int, candidates_by_arm: list[np.ndarray]) -> tuple[TreeArrays, int, int]:
         rng = tree_rngs[tree_index]
         seed = int(rng.integers(2**31 - 1))
-        tree, n_merged = forest._grow_one(source, bin_mapper, data, rows_by_arm, n_draw, params, arm_mean, rng)
+        tree, n_merged = forest._grow_one(source, bin_mapper, data, candidates_by_arm, n_draw, params, arm_mean,
+                                          rng)
         return tree, n_merged, seed
 
-    return _run_in_threads(grow, len(tree_rngs), n_threads, verbose)
+    if group_size == 1:
+        return _run_in_threads(lambda index: grow(index, rows_by_arm), len(tree_rngs), n_threads, verbose)
+
+    def grow_group(group: int) -> list[tuple[TreeArrays, int, int]]:
+        half = honest_holdout(data, False, 0.5, group_rngs[group])
+        half_by_arm = [rows[half[rows]] for rows in rows_by_arm]
+        return [grow(index, half_by_arm) for index in range(group * group_size, (group + 1) * group_size)]
+
+    groups = _run_in_threads(grow_group, len(group_rngs), n_threads, verbose)
+    return [result for group_results in groups for result in group_results]
 
 
 def fitted_forest(forest: BaseUpliftForest, inputs: FittedInputs,
@@ -235,7 +319,7 @@ def fitted_forest(forest: BaseUpliftForest, inputs: FittedInputs,
     """The fitted state of ``forest`` made of the grown trees ``results`` (from :func:`grow_trees`) on ``inputs``:
     each tree becomes an estimator of ``forest.tree_class`` with the forest's parameters and its own seed."""
     return FittedForest(inputs, tuple(forest._as_estimator(inputs, tree, n_merged, seed)
-                                      for tree, n_merged, seed in results))
+                                      for tree, n_merged, seed in results), ci_group_size=forest.ci_group_size)
 
 
 def _run_in_threads(task, n_tasks: int, n_threads: int, verbose: int) -> list:
@@ -280,6 +364,12 @@ class UpliftRandomForestClassifier(BaseUpliftForest):
     honest : bool
         Each tree splits its rows (stratified by arm and outcome) into a part that grows it and a part
         (``honest_fraction``) that estimates its leaves.
+    ci_group_size : int
+        1 grows every tree on its own sample. ``l`` >= 2 grows the trees in groups of ``l`` consecutive trees
+        sharing a half-sample of the rows (stratified by arm; whole clusters with ``cluster``), each tree
+        subsampling it, so that :meth:`predict_interval` can estimate every row's variance ("little bags",
+        ``docs/forest.md``); needs ``bootstrap=False``, ``max_samples`` <= 0.5 and ``n_estimators`` a multiple
+        of ``l``, and ``honest=True`` for intervals.
     n_jobs : None or int
         Threads growing trees: ``None`` is one, ``-1`` all cores (see :mod:`upliftree._params`). Results do
         not depend on it.
@@ -304,10 +394,10 @@ class UpliftRandomForestClassifier(BaseUpliftForest):
                  min_samples_leaf: int = 100, min_samples_treatment: int = 10, n_reg: float = 100,
                  normalize: bool = True, max_features: Any = "sqrt", max_bins: int = 255, bootstrap: bool = True,
                  max_samples: Any = None, honest: bool = False, honest_fraction: float = 0.5, control: Any = 0,
-                 n_jobs: int | None = None, random_state: Any = None, verbose: int = 1):
+                 n_jobs: int | None = None, random_state: Any = None, verbose: int = 1, ci_group_size: int = 1):
         super().__init__(n_estimators, criterion, max_depth, min_samples_leaf, min_samples_treatment, n_reg,
                          normalize, max_features, max_bins, bootstrap, max_samples, honest, honest_fraction, control,
-                         n_jobs, random_state, verbose)
+                         n_jobs, random_state, verbose, ci_group_size)
 
 
 class UpliftRandomForestRegressor(BaseUpliftForest):
@@ -321,7 +411,7 @@ class UpliftRandomForestRegressor(BaseUpliftForest):
                  min_samples_leaf: int = 100, min_samples_treatment: int = 10, n_reg: float = 100,
                  normalize: bool = True, max_features: Any = "sqrt", max_bins: int = 255, bootstrap: bool = True,
                  max_samples: Any = None, honest: bool = False, honest_fraction: float = 0.5, control: Any = 0,
-                 n_jobs: int | None = None, random_state: Any = None, verbose: int = 1):
+                 n_jobs: int | None = None, random_state: Any = None, verbose: int = 1, ci_group_size: int = 1):
         super().__init__(n_estimators, criterion, max_depth, min_samples_leaf, min_samples_treatment, n_reg,
                          normalize, max_features, max_bins, bootstrap, max_samples, honest, honest_fraction, control,
-                         n_jobs, random_state, verbose)
+                         n_jobs, random_state, verbose, ci_group_size)

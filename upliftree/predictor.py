@@ -9,6 +9,7 @@ import numpy as np
 
 from ._base import read_only, restore_frozen
 from ._kernels.boundary import block_bounds, run_blocks, strided_matrix
+from ._kernels.forest_variance import little_bag_terms
 from ._kernels.predictor import (
     CATEGORY_CODE,
     CATEGORY_WORDS,
@@ -24,10 +25,33 @@ from ._kernels.predictor import (
 )
 from ._tree_arrays import TreeArrays
 
-__all__ = ["PASS_MIN_ROWS", "StackedForest"]
+__all__ = ["PASS_MIN_ROWS", "StackedForest", "debiased_variance"]
 
 # Fewest rows per thread of a forest pass: below it, handing rows to a thread costs more than routing them.
 PASS_MIN_ROWS = 8 * ROW_BLOCK
+# Rows whose leaves in every tree are held at once by the variance pass (a chunk x trees int64 buffer), so no
+# rows x trees matrix is ever stored.
+VARIANCE_CHUNK = 32 * ROW_BLOCK
+
+
+def debiased_variance(between: np.ndarray, noise: np.ndarray, n_groups: int) -> np.ndarray:
+    """The little-bag variance ``between - noise`` with grf's objective-Bayes correction, which keeps it positive.
+
+    ``between - noise`` is unbiased but noisy and can be negative; with ``se = max(between, noise) *
+    sqrt(2 / n_groups)`` its approximate standard error and ``r = (between - noise) / se``, the estimate is
+    ``between - noise + se * phi(r) / Phi(r)`` (the posterior mean under a flat prior on the positive variance;
+    grf's ``ObjectiveBayesDebiaser``, Athey, Tibshirani & Wager 2019). Where ``se`` is 0 (every tree agrees),
+    the variance is 0.
+    """
+    from scipy.special import log_ndtr
+
+    initial = between - noise
+    se = np.maximum(between, noise) * np.sqrt(2.0 / n_groups)
+    positive = se > 0
+    ratio = np.divide(initial, se, out=np.zeros_like(initial), where=positive)
+    # phi / Phi in logs: Phi underflows for the very negative ratios of rows where the trees hardly differ.
+    correction = se * np.exp(-0.5 * ratio * ratio - 0.5 * np.log(2.0 * np.pi) - log_ndtr(ratio))
+    return np.where(positive, initial + correction, 0.0)
 
 
 @dataclass(frozen=True)
@@ -103,6 +127,34 @@ class StackedForest:
         mean = np.empty((len(encoded), self.value.shape[0]), dtype=np.float64)
         self._pass(encoded, False, np.empty((0, len(self.tree_roots)), dtype=np.int64), mean)
         return mean
+
+    def uplift_variance(self, encoded: np.ndarray, group_size: int) -> np.ndarray:
+        """Debiased little-bag variance of the forest's uplift of each treatment, ``(n_rows, n_arms - 1)``, when
+        trees ``g * group_size ...`` shared group ``g``'s half-sample (:func:`debiased_variance`)."""
+        n_rows, n_trees, n_arms = len(encoded), len(self.tree_roots), self.value.shape[0]
+        between = np.empty((n_rows, n_arms - 1), dtype=np.float64)
+        noise = np.empty_like(between)
+        values, row_stride, column_stride = strided_matrix(encoded)
+        # Stacked node ids instead of each tree's own: ``value[arm, node]`` reads them directly.
+        routing = (*self.routing[:-1], read_only(np.arange(len(self.routing[-1]), dtype=np.int64)))
+        no_mean = np.empty((0, n_arms), dtype=np.float64)
+
+        def estimate(start: int, stop: int) -> None:
+            block = np.empty(self.block_entries, dtype=np.int64)
+            leaves = np.empty((min(VARIANCE_CHUNK, stop - start), n_trees), dtype=np.int64)
+            for chunk_start in range(start, stop, VARIANCE_CHUNK):
+                n_chunk = min(stop, chunk_start + VARIANCE_CHUNK) - chunk_start
+                # Element [row, column] of the chunk is at chunk_start * row_stride + row * row_stride + ...,
+                # whatever the layout: the chunk's rows start the view.
+                forest_pass(values[chunk_start * row_stride:], row_stride, column_stride, 0, n_chunk, self.columns,
+                            self.tree_roots, self.tree_depths, *routing, self.value, True, leaves, no_mean, block,
+                            block.view(np.float64))
+                little_bag_terms(leaves[:n_chunk], self.value, group_size,
+                                 between[chunk_start:chunk_start + n_chunk], noise[chunk_start:chunk_start + n_chunk])
+
+        if n_rows:
+            run_blocks(estimate, block_bounds(n_rows, PASS_MIN_ROWS, ROW_BLOCK))
+        return debiased_variance(between, noise, n_trees // group_size)
 
     def _pass(self, encoded: np.ndarray, want_leaves: bool, leaves: np.ndarray, mean: np.ndarray) -> None:
         matrix = strided_matrix(encoded)

@@ -16,9 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._base import BINARY, FittedAttribute, model_kind, spawn_generators
-from .._grower import HistogramSource, _NodeTable, _record_split
-from .._kernels.partition import partition_rows
-from .._kernels.splitter import find_best_squared_error_split
+from .._grower import SquaredErrorSplitRule, TargetRows, TreeGrower
 from .._tree_arrays import WEIGHT, WEIGHTED_Y, estimate_nodes
 from .._validation import (
     Arms,
@@ -133,7 +131,13 @@ class DistilledUpliftTree(TreeModel):
         (binning_rng,) = spawn_generators(self.random_state, 1)
         bin_mapper = BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema)
         binned = bin_mapper.transform(data.encoded)
-        tree = _grow_regression_tree(binned, bin_mapper, target, data, len(treatments), self)
+        source = TargetRows.of(binned, data.arm, data.weight, data.y, target, len(treatments),
+                               bin_mapper.missing_bin_ + 1)
+        rule = SquaredErrorSplitRule(bin_mapper, len(treatments), self.min_samples_leaf, self.min_samples_treatment)
+        grower = TreeGrower(source, rule, bin_mapper, max_depth=self.max_depth,
+                            n_features_per_split=source.n_features, parallel=True, rng=None)
+        # Every row once, at every split every feature.
+        tree = grower.grow((np.arange(len(data.arm)), np.ones(len(data.arm), dtype=np.int32)))
         tree, n_merged = estimate_nodes(tree, data, self.min_samples_treatment)
         value = np.column_stack([
             _node_means(tree, data, predicted[:, arm]) for arm in range(predicted.shape[1])
@@ -168,50 +172,6 @@ def _node_means(tree: Any, data: ExperimentData, values: np.ndarray) -> np.ndarr
     stats = tree.route_statistics(data.encoded, np.zeros(len(values), dtype=np.int64), data.weight, values)
     weight = stats[:, 0, WEIGHT]
     return np.where(weight > 0, stats[:, 0, WEIGHTED_Y] / np.where(weight > 0, weight, 1.0), 0.0)
-
-
-def _target_histograms(rows: np.ndarray, counts: np.ndarray, target_sources: list[HistogramSource],
-                       arm_source: HistogramSource) -> tuple[np.ndarray, np.ndarray]:
-    """The node's histograms for :func:`.find_best_squared_error_split`: the target columns side by side
-    ``(f, b, k, stat)``, and the arms ``(f, b, n_arms, stat)``."""
-    all_features = np.arange(arm_source.n_features)
-    sums = np.concatenate([source.build(rows, counts, all_features) for source in target_sources], axis=2)
-    return sums, arm_source.build(rows, counts, all_features)
-
-
-def _grow_regression_tree(binned: np.ndarray, bin_mapper: BinMapper, target: np.ndarray, data: ExperimentData,
-                          n_arms: int, params: DistilledUpliftTree):
-    """Depth-first growth minimizing the weighted squared error of ``target`` (rows x treatments)."""
-    n_bins_total = bin_mapper.missing_bin_ + 1
-    table = _NodeTable()
-    # Every row once: the node samples' counts are all 1.
-    n_rows = binned.shape[1]
-    stack = [(table.add_leaf(-1, 0), np.arange(n_rows), np.ones(n_rows, dtype=np.int32))]
-    root_weight = data.weight.sum()
-    no_arm = np.zeros(len(data.arm), dtype=np.int64)
-    target_sources = [
-        HistogramSource.of(binned, no_arm, data.weight, np.ascontiguousarray(target[:, column]), 1, n_bins_total,
-                           binary=False)
-        for column in range(target.shape[1])
-    ]
-    arm_source = HistogramSource.of(binned, data.arm, data.weight, data.y, n_arms, n_bins_total, binary=False)
-    all_features = np.arange(arm_source.n_features)
-    while stack:
-        node, rows, counts = stack.pop()
-        if table.depth[node] >= params.max_depth or len(rows) < 2 * params.min_samples_leaf:
-            continue
-        sums, arm_histogram = _target_histograms(rows, counts, target_sources, arm_source)
-        feature, gain, raw_gain, left_bins = find_best_squared_error_split(
-            sums, arm_histogram, all_features, bin_mapper.n_bins_non_missing_, bin_mapper.is_categorical_,
-            bin_mapper.missing_bin_, params.min_samples_leaf, params.min_samples_treatment)
-        if feature < 0:
-            continue
-        node_weight = sums[0, :, 0, WEIGHT].sum()
-        _record_split(table, node, feature, gain, raw_gain, left_bins, bin_mapper, node_weight / root_weight)
-        left_rows, left_counts, right_rows, right_counts = partition_rows(rows, counts, binned[feature], left_bins)
-        stack.append((table.children_right[node], right_rows, right_counts))
-        stack.append((table.children_left[node], left_rows, left_counts))
-    return table.to_arrays(n_arms)
 
 
 def distill(model: Any, X, treatment, y, *, max_depth: int = 3, min_samples_leaf: int = 100,

@@ -2,12 +2,37 @@
 
 The schema is documented in ``docs/model_json.md``. :mod:`.writer` turns a fitted model into a document
 (``to_json``, ``save``); :mod:`.reader` checks a document field by field and builds the fitted estimator
-(``from_json``, ``load``); :mod:`._format` holds what both share.
+(``from_json``, ``load``); :mod:`._format` holds what both share. The names below load on first use, so writing a
+model (``model.save``) does not load the reader, which imports the estimators (``docs/architecture.md``).
 """
 
-from ._format import FORMAT, FORMAT_VERSION, ModelFormatError
-from .reader import from_json, load, read_document
-from .writer import model_document, save, to_json
+from __future__ import annotations
 
-__all__ = ["ModelFormatError", "to_json", "from_json", "save", "load", "model_document", "read_document", "FORMAT",
-           "FORMAT_VERSION"]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "FORMAT": "upliftree.export.model_json._format",
+    "FORMAT_VERSION": "upliftree.export.model_json._format",
+    "ModelFormatError": "upliftree.export.model_json._format",
+    "from_json": "upliftree.export.model_json.reader",
+    "load": "upliftree.export.model_json.reader",
+    "read_document": "upliftree.export.model_json.reader",
+    "model_document": "upliftree.export.model_json.writer",
+    "save": "upliftree.export.model_json.writer",
+    "to_json": "upliftree.export.model_json.writer",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'upliftree.export.model_json' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

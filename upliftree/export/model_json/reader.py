@@ -366,7 +366,9 @@ def read_document(document: Any) -> Any:
     model = _new_estimator(estimator_class, params, "params")
     estimators = tuple(_read_tree(item, f"trees[{index}]", model.tree_class, FittedTree, None, inputs)
                        for index, item in enumerate(documents))
-    model.fitted_state_ = state_class(inputs, estimators, training_profile=profile)
+    # The trees' grouping (little bags) is the forest's ci_group_size parameter, saved with the others.
+    model.fitted_state_ = state_class(inputs, estimators, training_profile=profile,
+                                      ci_group_size=max(int(model.ci_group_size), 1))
     return model
 
 

@@ -1,0 +1,153 @@
+"""Per-row confidence intervals of a forest's uplift (issue 19) on Wager & Athey (2018)'s Table 2 design.
+
+n = 5,000 rows, X ~ U[0, 1]^d for d in {2, 4, 8}, e(x) = 0.5, tau(x) = xi(x1) xi(x2) with
+xi(x) = 1 + 1 / (1 + exp(-20 (x - 1/3))), Y = (W - 0.5) tau(x) + N(0, 1); 1,000 test points drawn once per
+replication. ``--outcome binary`` is the Bernoulli variant: P(Y = 1) = 0.5 + (W - 0.5) tau(x) / 8, so the
+true uplift is tau(x) / 8 (between 1/8 and 1/2).
+
+Models, fitted on the same rows in the same run:
+  upliftree   UpliftRandomForestRegressor/Classifier, ci_group_size=2, honest, bootstrap=False,
+              max_samples=0.5, max_features=1.0, min_samples_leaf=5, 200 trees; predict_interval
+  econml_cf   EconML CausalForestDML(discrete_treatment=True), EconML defaults, 200 trees; effect_interval
+              (run with the peers venv: /opt/upliftree-peers/bin/python)
+
+Reported per model and d: coverage of the 95% intervals of tau(x) over test points and replications, mean
+width, MSE of the point estimate, and fit + interval seconds.
+
+Usage: python benchmarks/bench_forest_ci.py [--replications 20] [--dims 2 4 8] [--outcome continuous]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import (
+    cpu_count,
+    default_out,
+    format_table,
+    machine_info,
+    print_header,
+    quiet_peer_warnings,
+    try_import,
+    write_json,
+)
+
+N_ROWS = 5000
+N_TEST = 1000
+N_TREES = 200
+ALPHA = 0.05
+UPLIFTREE_PARAMS = dict(n_estimators=N_TREES, ci_group_size=2, honest=True, bootstrap=False, max_samples=0.5,
+                        max_features=1.0, max_depth=12, min_samples_leaf=5, min_samples_treatment=2)
+TARGETS = "coverage of 95% intervals between 0.90 and 0.98 at every d (issue 19)"
+
+
+def xi(x: np.ndarray) -> np.ndarray:
+    return 1.0 + 1.0 / (1.0 + np.exp(-20.0 * (x - 1.0 / 3.0)))
+
+
+def simulate(n_rows: int, d: int, outcome: str, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Rows of the design: features, arm (0/1), outcome and the true uplift of each row."""
+    X = rng.uniform(size=(n_rows, d))
+    tau = xi(X[:, 0]) * xi(X[:, 1])
+    treatment = rng.integers(0, 2, n_rows)
+    if outcome == "binary":
+        y = (rng.uniform(size=n_rows) < 0.5 + (treatment - 0.5) * tau / 8.0).astype(np.float64)
+        return X, treatment, y, tau / 8.0
+    return X, treatment, (treatment - 0.5) * tau + rng.normal(size=n_rows), tau
+
+
+def fit_upliftree(upliftree, outcome, seed, X, treatment, y, X_test):
+    model_class = (upliftree.UpliftRandomForestClassifier if outcome == "binary"
+                   else upliftree.UpliftRandomForestRegressor)
+    forest = model_class(**UPLIFTREE_PARAMS, n_jobs=cpu_count(), random_state=seed, verbose=0)
+    forest.fit(X, treatment, y)
+    lower, upper = forest.predict_interval(X_test, alpha=ALPHA)
+    return forest.predict(X_test), lower, upper
+
+
+def fit_econml(econml_dml, outcome, seed, X, treatment, y, X_test):
+    model = econml_dml.CausalForestDML(discrete_treatment=True, n_estimators=N_TREES, random_state=seed,
+                                       n_jobs=cpu_count())
+    model.fit(y, treatment, X=X)
+    lower, upper = model.effect_interval(X_test, alpha=ALPHA)
+    return (np.asarray(model.effect(X_test)).reshape(-1), np.asarray(lower).reshape(-1),
+            np.asarray(upper).reshape(-1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--replications", type=int, default=20, help="simulated data sets per d")
+    parser.add_argument("--dims", type=int, nargs="+", default=[2, 4, 8], help="numbers of features d")
+    parser.add_argument("--outcome", choices=["continuous", "binary"], default="continuous")
+    parser.add_argument("--out", type=Path, default=None, help="JSON result path (default results/forest_ci"
+                        "[_binary].json)")
+    args = parser.parse_args()
+    name = "forest_ci" if args.outcome == "continuous" else "forest_ci_binary"
+    out = args.out or default_out(name)
+    notes: list[str] = []
+    quiet_peer_warnings()
+    import upliftree
+
+    models = {"upliftree": lambda *a: fit_upliftree(upliftree, args.outcome, *a)}
+    econml_dml = try_import("econml.dml", notes)
+    if econml_dml is not None:
+        models["econml_cf"] = lambda *a: fit_econml(econml_dml, args.outcome, *a)
+    info = machine_info()
+    print_header(f"Forest confidence intervals, Wager & Athey (2018) Table 2 design, {args.outcome} outcome", info,
+                 notes)
+    # Warm-up (Numba compilation) outside the timings.
+    X, treatment, y, _ = simulate(2000, 2, args.outcome, np.random.default_rng(0))
+    fit_upliftree(upliftree, args.outcome, 0, X, treatment, y, X[:10])
+
+    raw: dict[str, dict[str, list]] = {}
+    rows = []
+    for d in args.dims:
+        per_model = {model: {"covered": [], "width": [], "mse": [], "seconds": []} for model in models}
+        for replication in range(args.replications):
+            rng = np.random.default_rng([d, replication])
+            X, treatment, y, _ = simulate(N_ROWS, d, args.outcome, rng)
+            X_test, *_, tau_test = simulate(N_TEST, d, args.outcome, rng)
+            for model, fit in models.items():
+                start = time.perf_counter()
+                estimate, lower, upper = fit(replication, X, treatment, y, X_test)
+                seconds = time.perf_counter() - start
+                result = per_model[model]
+                result["covered"].append(float(np.mean((lower <= tau_test) & (tau_test <= upper))))
+                result["width"].append(float(np.mean(upper - lower)))
+                result["mse"].append(float(np.mean((estimate - tau_test) ** 2)))
+                result["seconds"].append(seconds)
+            print(f"d={d} replication {replication}: " + ", ".join(
+                f"{model} coverage {per_model[model]['covered'][-1]:.3f}" for model in models), flush=True)
+        for model, result in per_model.items():
+            rows.append([d, model, round(float(np.mean(result["covered"])), 3),
+                         round(float(np.min(result["covered"])), 3), float(np.mean(result["width"])),
+                         float(np.mean(result["mse"])), float(np.mean(result["seconds"]))])
+        raw[str(d)] = per_model
+    tables = [{
+        "title": f"95% intervals of tau(x), {args.outcome} outcome, n = {N_ROWS:,}, {N_TEST:,} test points, "
+                 f"{args.replications} replications per d",
+        "header": ["d", "model", "coverage", "worst replication", "mean width", "MSE", "fit+interval s"],
+        "rows": rows,
+    }]
+    for table in tables:
+        print(f"\n{table['title']}\n{format_table(table['header'], table['rows'])}")
+    write_json(out, {
+        "benchmark": name,
+        "machine": info,
+        "notes": notes,
+        "protocol": {"n_rows": N_ROWS, "n_test": N_TEST, "replications": args.replications, "dims": args.dims,
+                     "outcome": args.outcome, "alpha": ALPHA, "upliftree_params": UPLIFTREE_PARAMS,
+                     "econml_params": {"discrete_treatment": True, "n_estimators": N_TREES}},
+        "targets": TARGETS,
+        "results": raw,
+        "tables": tables,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
