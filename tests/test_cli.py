@@ -358,3 +358,28 @@ def test_plot_tree_without_graphviz(files, tmp_path, monkeypatch):
     assert "matplotlib: Graphviz's dot program was not found" in " ".join(result.stdout.split())
     result = run("plot", files["model"], "--out", tmp_path / "tree.svg", "--renderer", "graphviz")
     assert_bad_input(result, "Install Graphviz")
+
+
+def test_fit_and_evaluate_take_the_design(tmp_path):
+    """--propensity names a column that is not a feature; a bad one is refused naming it."""
+    rng = np.random.default_rng(5)
+    n_rows = 3000
+    north = rng.random(n_rows) < 0.3
+    p_treated = np.where(north, 0.8, 0.5)
+    treated = rng.random(n_rows) < p_treated
+    frame = pd.DataFrame({"north": north.astype(int), "age": rng.normal(size=n_rows), "t": treated.astype(int),
+                          "y": (rng.random(n_rows) < 0.1 + 0.2 * north + 0.03 * treated).astype(int),
+                          "p": np.where(treated, p_treated, 1 - p_treated), "store": rng.integers(0, 300, n_rows)})
+    data = tmp_path / "data.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "model.json"
+    common = ["-t", "t", "-c", "0", "-y", "y", "--propensity", "p", "--cluster", "store"]
+    result = runner.invoke(app, ["fit", str(data), *common, "-o", str(model), "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    fitted = load(model)
+    assert set(fitted.feature_names_in_) == {"north", "age"} and fitted.tree_.has_design
+    result = runner.invoke(app, ["evaluate", str(model), str(data), *common, "--n-boot", "20", "--format", "csv"])
+    assert result.exit_code == 0, result.stderr
+    frame.assign(p=frame["p"] * 2).to_csv(data, index=False)
+    result = runner.invoke(app, ["fit", str(data), *common, "-o", str(model), "--quiet"])
+    assert result.exit_code != 0 and "propensity" in result.stderr and "(0, 1]" in result.stderr

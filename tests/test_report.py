@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
 from pathlib import Path
@@ -283,3 +284,93 @@ def test_deep_trees_start_folded_below_the_overview_depth():
     walk(view["root"])
     assert len(seen) == model.tree_.n_nodes and view["root"]["n_leaves"] == model.n_leaves_
     assert 0 < view["zero"] < 100
+
+
+# -- the experiment's design (issue 16) ---------------------------------------------------------------------------
+STRATIFIED_TRUE_EFFECT = 0.3 * 0.005 + 0.7 * 0.025  # north: +0.5 pp (30% of rows), elsewhere +2.5 pp
+
+
+def _stratified_frame(n_rows: int, seed: int) -> pd.DataFrame:
+    """80/20 treated in the north (baseline 25 points higher), 50/50 elsewhere; true average effect known."""
+    rng = np.random.default_rng(seed)
+    region = rng.choice(["north", "south", "east", "west"], n_rows, p=[0.3, 0.25, 0.25, 0.2])
+    north = region == "north"
+    p_treated = np.where(north, 0.8, 0.5)
+    treated = rng.random(n_rows) < p_treated
+    rate = np.where(north, 0.35, 0.10) + treated * np.where(north, 0.005, 0.025)
+    return pd.DataFrame({"region": region, "age": rng.normal(40, 10, n_rows).round(),
+                         "arm": np.where(treated, "mail", "none"), "bought": (rng.random(n_rows) < rate).astype(int),
+                         "p_arm": np.where(treated, p_treated, 1 - p_treated)})
+
+
+STRATIFIED_SETTINGS = ReportSettings(n_estimators=5, n_boot=20, learners=(), max_depth=2, benefit=10.0)
+
+
+@pytest.fixture(scope="module")
+def stratified_reports(tmp_path_factory):
+    frame = _stratified_frame(20_000, 3)
+    reports = {}
+    for propensity in (None, "p_arm"):
+        experiment = experiment_from_frame(frame, treatment="arm", control="none", outcome="bought",
+                                           exclude=["p_arm"] if propensity is None else [], propensity=propensity)
+        reports[propensity] = make_report(experiment, tmp_path_factory.mktemp(str(propensity)), STRATIFIED_SETTINGS)
+    return reports
+
+
+def test_design_check_fails_without_propensity_and_names_the_stratum(stratified_reports):
+    report = stratified_reports[None]
+    design = report.checks[0]
+    assert design.level == "failed" and "region" in design.title and "not trustworthy" in design.title
+    assert "north" in design.detail and "--propensity" in design.detail
+    numbers = json.loads((report.out_dir / "report.json").read_text())
+    effect = numbers["effects"][0]
+    # The unweighted average effect mixes the north's higher baseline in: far from the truth.
+    assert effect["design"] == "none" and effect["low"] > STRATIFIED_TRUE_EFFECT + 0.02
+    assert numbers["checks"][0]["level"] == "failed"
+    html = unescape(report.html.read_text())
+    assert "not trustworthy" in html
+
+
+def test_with_propensity_the_average_effect_covers_the_truth(stratified_reports):
+    report = stratified_reports["p_arm"]
+    assert report.checks[0].level == "ok" and "agree with the given propensity" in report.checks[0].title
+    assert "region" in report.tree.feature_names_in_ and "p_arm" not in report.tree.feature_names_in_
+    numbers = json.loads((report.out_dir / "report.json").read_text())
+    effect = numbers["effects"][0]
+    assert effect["design"].startswith("inverse-probability weighted")
+    assert effect["low"] < STRATIFIED_TRUE_EFFECT < effect["high"]
+    assert numbers["design"] == {"propensity": "p_arm", "cluster": None}
+
+
+def test_a_contradicted_propensity_fails_the_check(tmp_path):
+    from upliftree.report.checks import design_check
+
+    frame = _stratified_frame(6000, 4).assign(p_claimed=lambda f: np.where(f["arm"] == "mail", 0.5, 0.5))
+    experiment = experiment_from_frame(frame, treatment="arm", control="none", outcome="bought",
+                                       exclude=["p_arm"], propensity="p_claimed")
+    check = design_check(experiment)
+    assert check.level == "failed" and "region" in check.title and "north" in check.detail
+    right = experiment_from_frame(frame, treatment="arm", control="none", outcome="bought", exclude=["p_claimed"],
+                                  propensity="p_arm")
+    assert design_check(right).level == "ok"
+
+
+def test_report_json_matches_the_report(stratified_reports):
+    report = stratified_reports["p_arm"]
+    numbers = json.loads((report.out_dir / "report.json").read_text())
+    assert numbers["schema_version"] == 1 and numbers["arms"] == ["none", "mail"]
+    scores = report.scores["mail"].set_index("model")
+    by_model = {row["model"]: row for row in numbers["scores"]["mail"]}
+    assert by_model["uplift tree"]["qini"] == pytest.approx(scores.loc["uplift tree", "qini"])
+    assert by_model["uplift tree"]["qini_low"] == pytest.approx(scores.loc["uplift tree", "qini_low"])
+    sheet = pd.read_csv(report.out_dir / "rules.csv")
+    assert [row["leaf_id"] for row in numbers["segments"]] == sheet["leaf_id"].tolist()
+    assert numbers["segments"][0]["uplift"] == pytest.approx(sheet["uplift"].iloc[0], abs=1e-6)
+    assert len(numbers["deciles"]["mail"]) == 10
+    policy = {row["policy"]: row for row in numbers["policy"]["rows"]}
+    assert {"policy", "treat none", "random (same shares)"} <= set(policy)
+    # The HTML's average-effect card shows the JSON's numbers.
+    effect = numbers["effects"][0]
+    html = unescape(report.html.read_text())
+    card = html[html.index('id="card-effect"'):]
+    assert f"{effect['effect'] * 100:+.1f}" in card[:600] or f"{effect['effect'] * 100:+.2f}" in card[:600]

@@ -160,7 +160,9 @@ def test_report_and_fit_leave_out_flagged_columns_with_a_warning(tmp_path):
     assert all(name in warning for name in LEAKY)
     assert list(load(tmp_path / "report" / "model.json").feature_names_in_) == FEATURES
     html = (tmp_path / "report" / "report.html").read_text()
-    assert '<span class="badge failed">failed</span>' in html and "1 failed" in html
+    # Failed: the leakage screen, and the design check (opens and unsubscribed differ by arm, as strata would).
+    assert '<span class="badge failed">failed</span>' in html and "2 failed" in html
+    assert "The arms depend on" in html and "opens" in html
     assert "Left out, as they look recorded after treatment: " + ", ".join(LEAKY) in html
 
     result = runner.invoke(app, ["report", str(tmp_path / "export.csv"), *EXPERIMENT, *FAST, "--features",

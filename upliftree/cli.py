@@ -103,6 +103,12 @@ EXCLUDE = typer.Option(None, "--exclude", "-x", show_default=False,
                             "or repeated.")
 OUTCOME_TYPE = typer.Option(OutcomeType.auto, "--outcome-type",
                             help="auto: binary when every outcome is 0 or 1.")
+PROPENSITY = typer.Option(None, "--propensity", show_default="the arms' shares (fixed probabilities)",
+                          help="Known assignment probability: a column with each row's probability of the arm it "
+                               "received, or (two arms) one number, the probability of treatment.")
+CLUSTER = typer.Option(None, "--cluster", show_default="rows randomized one by one",
+                       help="Column of the unit of randomization (store, household) when whole units were "
+                            "randomized together: intervals and bootstrap work over these units.")
 SEED = typer.Option(0, "--seed", min=0, help="Random seed: the same seed gives the same results.")
 QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (and the command's own output).")
 BENEFIT = typer.Option(None, "--benefit", show_default=False,
@@ -217,18 +223,33 @@ class _Console:
 # -- reading experiments and models -----------------------------------------------------------------------------
 def _load_experiment(data: Path, treatment: str, control: str, outcome: str, features: list[str] | None,
                      exclude: list[str] | None, outcome_type: OutcomeType, extra_columns: tuple[str, ...] = (),
-                     model: Any = None):
-    """The experiment in ``data``; with a fitted ``model``, its features are read as the model expects them."""
+                     model: Any = None, propensity: str | None = None, cluster: str | None = None):
+    """The experiment in ``data``, with its design (``--propensity`` a column or a number, ``--cluster`` a
+    column); with a fitted ``model``, its features are read as the model expects them."""
     from .report import experiment_from_frame, read_table
 
+    propensity_number = _number_or_none(propensity)
+    design_columns = [name for name in (None if propensity_number is not None else propensity, cluster) if name]
     wanted = None
     if features is not None:
-        wanted = list(dict.fromkeys([treatment, outcome, *features, *extra_columns]))
+        wanted = list(dict.fromkeys([treatment, outcome, *features, *extra_columns, *design_columns]))
     frame = read_table(data, wanted, schema=None if model is None else model.schema_)
+    if propensity_number is not None and propensity in frame.columns:
+        propensity_number = None  # a column named like a number is the column
     experiment = experiment_from_frame(frame, treatment=treatment, control=control, outcome=outcome,
                                        features=features, exclude=[*(exclude or ()), *extra_columns],
-                                       outcome_type=outcome_type.value, source=str(data))
+                                       outcome_type=outcome_type.value, source=str(data),
+                                       propensity=propensity if propensity_number is None else propensity_number,
+                                       cluster=cluster)
     return experiment, frame
+
+
+def _number_or_none(text: str | None) -> float | None:
+    """``--propensity 0.8``: the number; a column name: None."""
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None
 
 
 def _load_model(path: Path) -> Any:
@@ -298,6 +319,8 @@ def report(
                                  help="Meta-learners to rank next to the tree, comma-separated: s, t, x, r, dr, "
                                       "ct (class transformation); 'none' for none."),
     title: str = typer.Option("Uplift report", "--title", help="Title of the report."),
+    propensity: str = PROPENSITY,
+    cluster: str = CLUSTER,
     seed: int = SEED,
     table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
@@ -322,7 +345,8 @@ def report(
     with console.step(f"Reading {data}"):
         experiment, frame = _load_experiment(data, treatment, control, outcome, _columns(features),
                                              _columns(exclude), outcome_type,
-                                             (id_column,) if id_column else ())
+                                             (id_column,) if id_column else (), propensity=propensity,
+                                             cluster=cluster)
     ids = frame[id_column].to_numpy() if id_column else None
     result = make_report(experiment, out, settings, ids=ids, progress=console.step)
     _print_report_summary(console, result)
@@ -393,6 +417,8 @@ def fit(
     n_estimators: int = typer.Option(100, "--n-estimators", min=1, help="Trees in a forest."),
     benefit: float = BENEFIT,
     cost: float = COST,
+    propensity: str = PROPENSITY,
+    cluster: str = CLUSTER,
     seed: int = SEED,
     table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
@@ -409,7 +435,7 @@ def fit(
     console = _Console(quiet, table_format)
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _columns(features), _columns(exclude),
-                                         outcome_type)
+                                         outcome_type, propensity=propensity, cluster=cluster)
     if not experiment.features_given:  # "every other column": leave out those recorded after treatment
         from .report.leakage import leakage_check, screen_experiment
 
@@ -429,7 +455,8 @@ def fit(
         estimator = estimator_class(n_estimators=n_estimators, max_depth=6 if max_depth is None else max_depth,
                                     n_jobs=-1, verbose=0, **options)
     with console.step(f"Fitting {type(estimator).__name__} on {experiment.n_rows:,} rows"):
-        estimator.fit(experiment.X, experiment.treatment, experiment.y)
+        estimator.fit(experiment.X, experiment.treatment, experiment.y, propensity=experiment.propensity,
+                      cluster=experiment.cluster)
     with console.step("Recording the training profile for drift monitoring"):
         record_training_profile(estimator, experiment.X, _policy(estimator, benefit, cost))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -452,6 +479,8 @@ def evaluate(
                              help="Write the scores (and decile tables) to this CSV file."),
     n_boot: int = typer.Option(200, "--n-boot", min=10, help="Bootstrap resamples of the Qini interval."),
     alpha: float = ALPHA,
+    propensity: str = PROPENSITY,
+    cluster: str = CLUSTER,
     seed: int = SEED,
     table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
@@ -462,13 +491,14 @@ def evaluate(
 
     from ._tables import OutputTable, readable
     from .metrics import calibration_table
-    from .report.evaluation import score_table
+    from .report.evaluation import design_of, score_table
 
     console = _Console(quiet, table_format)
     fitted = _load_model(model_path)
     with console.step(f"Reading {data}"):
         experiment, _ = _load_experiment(data, treatment, control, outcome, _model_features(fitted), None,
-                                         OutcomeType(fitted.outcome_type_), model=fitted)
+                                         OutcomeType(fitted.outcome_type_), model=fitted, propensity=propensity,
+                                         cluster=cluster)
     labels = [str(label) for label in fitted.treatments_]
     arms = fitted.arm_index(experiment.treatment)
     with console.step(f"Scoring {experiment.n_rows:,} rows and bootstrapping"):
@@ -477,10 +507,12 @@ def evaluate(
         for code, label in enumerate(labels[1:], start=1):
             rows = (arms == code) | (arms == 0)
             y, treated, score = experiment.y[rows], arms[rows] == code, uplift[rows, code - 1]
-            table = score_table(y, treated, {type(fitted).__name__: score}, experiment.binary, n_boot, alpha, seed)
+            design = design_of(experiment, rows)
+            table = score_table(y, treated, {type(fitted).__name__: score}, experiment.binary, n_boot, alpha, seed,
+                                **design)
             table.insert(0, "treatment", label)
             tables.append(table)
-            decile = calibration_table(y, score, treated.astype(np.int64), alpha=alpha)
+            decile = calibration_table(y, score, treated.astype(np.int64), alpha=alpha, **design)
             decile.insert(0, "treatment", label)
             deciles.append(decile)
     scores = pd.concat(tables, ignore_index=True)

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from .._validation import FeatureSchema, arm_codes, encode_features
+from .experiment import Experiment
 
-__all__ = ["SMD_WARNING", "TINY_ARM", "Check", "balance_check", "covariate_balance", "segment_checks"]
+__all__ = ["SMD_WARNING", "TINY_ARM", "Check", "balance_check", "covariate_balance", "design_check", "segment_checks"]
 
 SMD_WARNING = 0.1  # |standardized mean difference| above which arms look imbalanced
 TINY_ARM = 50  # fewer estimation rows than this in an arm of a leaf make its rate unreliable
@@ -128,3 +129,48 @@ def segment_checks(sheet: pd.DataFrame, arm_labels: list[str], treatment_labels:
             checks.append(Check("ok", f"No segment with negative uplift{name}", "Every estimate is >= 0."))
     return checks
 
+
+
+def design_check(experiment: Experiment) -> Check:
+    """Does the design given (or its absence) agree with the arm shares seen in the features?
+
+    Without ``propensity`` the arms must not depend on any feature (:func:`upliftree.policy.randomization.
+    arm_dependence`, the test ``policy_value`` runs before valuing a policy): otherwise the check fails, naming
+    the features, because every unweighted number mixes the effect with the strata. With a propensity (two
+    arms) the observed arm counts in every feature's bins must be those the probabilities imply
+    (:func:`~upliftree.policy.randomization.propensity_contradiction`). With clusters the tests count one row
+    per cluster when whole clusters were randomized.
+    """
+    from ..policy.randomization import DEPENDENCE_ALPHA, arm_dependence, propensity_contradiction
+
+    X, cluster = experiment.X, experiment.cluster
+    columns = {str(name): X[name].to_numpy() for name in X.columns}
+    arm = arm_codes(experiment.treatment, tuple(experiment.arms))
+    if experiment.propensity is None:
+        found = arm_dependence(columns, arm, cluster)
+        if not found.clear:
+            return Check("ok", "Arm shares do not depend on the features",
+                         f"No feature's bins show arm shares different beyond chance (smallest Bonferroni-adjusted "
+                         f"p-value {found.adjusted_p_value:.2g}, threshold {DEPENDENCE_ALPHA:g}).")
+        return Check("failed", f"The arms depend on {', '.join(found.columns)}: the numbers are not trustworthy",
+                     f"Arm shares differ across the values of {', '.join(found.columns)} beyond chance (e.g. "
+                     f"{found.column} {found.level}; p = {found.adjusted_p_value:.2g}, Bonferroni-adjusted), as in "
+                     "a stratified design or a ramp-up. Without the assignment probabilities every effect, score "
+                     "and segment here mixes the treatment's effect with these strata. Pass the probability of each "
+                     "row's arm (--propensity COLUMN, or propensity= in Python); if these columns were instead "
+                     "recorded after treatment (the treatment changed them), leave them out (--exclude).")
+    by_arm = experiment.arm_probabilities()
+    if by_arm is None:
+        return Check("info", "The given propensity was not checked against the data",
+                     "With more than two arms a per-row probability of the received arm does not give the "
+                     "expected counts of the other arms.")
+    found = propensity_contradiction(columns, arm, by_arm, cluster)
+    if not found.clear:
+        return Check("ok", "Arm shares agree with the given propensity",
+                     f"In every feature's bins the observed arm counts are those the given probabilities imply "
+                     f"(smallest Bonferroni-adjusted p-value {found.adjusted_p_value:.2g}); the estimates are "
+                     "inverse-probability weighted.")
+    return Check("failed", f"The given propensity contradicts the arm shares in {', '.join(found.columns)}",
+                 f"Observed arm shares differ from what the given probabilities imply beyond chance (e.g. "
+                 f"{found.column} {found.level}; p = {found.adjusted_p_value:.2g}, Bonferroni-adjusted). Check the "
+                 "propensity column: the weighted numbers are only right with the true probabilities.")

@@ -46,6 +46,7 @@ __all__ = ["ARTIFACTS", "report_context"]
 # File written -> what it holds (the report lists them; eligibility.csv only with a policy).
 ARTIFACTS = {
     "report.html": "this report, one self-contained file",
+    "report.json": "every number of this report, for scripts (schema in docs/cli.md)",
     "model.json": "the honest uplift tree (upliftree.load / upliftree score), with its training profile",
     "tree.svg": "the tree drawing at full size",
     "rules.md": "segment rule sheet, Markdown",
@@ -69,7 +70,8 @@ def _effect_cards(evaluation: Evaluation, numbers: OutcomeFormat) -> list[dict[s
     return [{"label": effect["label"], "n_rows": count(effect["n_rows"]), "low": effect["low"],
              "high": effect["high"], "headline": numbers.effect(effect["effect"]),
              "interval": numbers.interval(effect["low"], effect["high"]) or "n/a",
-             "p_text": p_value(effect["p_value"]), "significant": effect["low"] > 0 or effect["high"] < 0}
+             "p_text": p_value(effect["p_value"]), "significant": effect["low"] > 0 or effect["high"] < 0,
+             "design": effect["design"]}
             for effect in evaluation.effects]
 
 

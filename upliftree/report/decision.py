@@ -61,6 +61,7 @@ def decide(split: SplitRows, models: FittedModels, settings: ReportSettings, ids
         test_rule = dict(rule)
         if settings.budget is not None:
             test_rule["budget"] = settings.budget * test.n_rows / full.n_rows
-        value = policy_value(policy, test.X, test.treatment, test.y, n_boot=settings.n_boot, alpha=settings.alpha,
+        value = policy_value(policy, test.X, test.treatment, test.y, propensity=test.propensity,
+                             cluster=test.cluster, n_boot=settings.n_boot, alpha=settings.alpha,
                              random_state=settings.seed, **test_rule)
     return Decision(policy, policy.leaf_actions(), leaf_values, eligibility, value)

@@ -12,9 +12,11 @@ import pandas as pd
 
 from .. import metrics
 from .._validation import arm_codes
-from ..inference import diff_proportions_ci, welch_ci
+from ..design import N_UNITS, design_moments, inverse_probability_weights, robust_mean_covariance
+from ..inference import diff_proportions_ci, robust_difference_ci, welch_ci
 from ..metrics import calibration_table
 from ..plot import plot_qini_curve, plot_uplift_by_percentile, plot_uplift_curve
+from .experiment import Experiment
 from .fitting import FittedModels
 from .settings import Progress, ReportSettings
 from .split import SplitRows
@@ -22,7 +24,7 @@ from .split import SplitRows
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["FOREST", "RANDOM", "TOP_SHARES", "TREE", "Evaluation", "average_effect", "curves_figure",
+__all__ = ["FOREST", "RANDOM", "TOP_SHARES", "TREE", "Evaluation", "average_effect", "curves_figure", "design_of",
            "deciles_figure", "evaluate_models", "score_table"]
 
 TOP_SHARES = (0.1, 0.2, 0.3)
@@ -60,10 +62,12 @@ def evaluate_models(split: SplitRows, models: FittedModels, settings: ReportSett
         for code, label in enumerate(labels[1:], start=1):
             rows = (test_arm == code) | (test_arm == 0)
             y, treated = test.y[rows], test_arm[rows] == code
+            design = design_of(test, rows)
             arm_scores = {name: matrix[rows, code - 1] for name, matrix in predictions.items()}
             scores[label] = score_table(y, treated, arm_scores, test.binary, settings.n_boot, settings.alpha,
-                                        settings.seed)
-            deciles[label] = calibration_table(y, arm_scores[FOREST], treated.astype(np.int64), alpha=settings.alpha)
+                                        settings.seed, **design)
+            deciles[label] = calibration_table(y, arm_scores[FOREST], treated.astype(np.int64), alpha=settings.alpha,
+                                               **design)
             panels.append((label, y, treated, arm_scores))
             decile_panels.append((label, y, treated, arm_scores[FOREST]))
     with progress("Drawing the curves"):
@@ -76,12 +80,28 @@ def evaluate_models(split: SplitRows, models: FittedModels, settings: ReportSett
     for code, label in enumerate(labels[1:], start=1):
         rows = (full_arm == code) | (full_arm == 0)
         effects.append({"label": label, "n_rows": int(rows.sum()),
-                        **average_effect(full.y[rows], full_arm[rows] == code, full.binary, settings.alpha)})
+                        **average_effect(full.y[rows], full_arm[rows] == code, full.binary, settings.alpha,
+                                         **design_of(full, rows))})
     return Evaluation(scores, deciles, figures, effects)
 
 
-def average_effect(y: np.ndarray, treated: np.ndarray, binary: bool, alpha: float) -> dict[str, float]:
-    """Treated minus control outcome (rate or mean) with its interval and p-value, and both arms' levels."""
+def design_of(experiment: Experiment, rows: np.ndarray) -> dict[str, np.ndarray | None]:
+    """``propensity=`` and ``cluster=`` of the experiment's ``rows``, as the metrics take them."""
+    return {"propensity": None if experiment.propensity is None else experiment.propensity[rows],
+            "cluster": None if experiment.cluster is None else experiment.cluster[rows]}
+
+
+def average_effect(y: np.ndarray, treated: np.ndarray, binary: bool, alpha: float, *,
+                   propensity: np.ndarray | None = None, cluster: np.ndarray | None = None) -> dict[str, Any]:
+    """Treated minus control outcome (rate or mean) with its interval and p-value, and both arms' levels.
+
+    Without a design: Newcombe's interval (binary outcome) or Welch's. With ``propensity`` (the probability of
+    each row's received arm) or ``cluster`` (unit codes): the arms' Hajek means with inverse-probability
+    weights and the design-based (sandwich over units) interval of their difference, as the trees' nodes
+    (:func:`upliftree.design.robust_mean_covariance`, ``docs/design.md``). ``design`` says which was used.
+    """
+    if propensity is not None or cluster is not None:
+        return _design_average_effect(y, treated, alpha, propensity, cluster)
     y_t, y_c = y[treated], y[~treated]
     if binary:
         estimate, low, high, p_value = diff_proportions_ci(len(y_t), y_t.sum(), len(y_c), y_c.sum(), alpha)
@@ -90,7 +110,26 @@ def average_effect(y: np.ndarray, treated: np.ndarray, binary: bool, alpha: floa
                                                 y_c.var(ddof=1), alpha)
     return {"n_treated": int(len(y_t)), "n_control": int(len(y_c)), "outcome_treated": float(y_t.mean()),
             "outcome_control": float(y_c.mean()), "effect": float(estimate), "low": float(low),
-            "high": float(high), "p_value": float(p_value)}
+            "high": float(high), "p_value": float(p_value), "design": "none"}
+
+
+def _design_average_effect(y: np.ndarray, treated: np.ndarray, alpha: float, propensity: np.ndarray | None,
+                           cluster: np.ndarray | None) -> dict[str, Any]:
+    arm = treated.astype(np.int64)
+    weight = np.ones(len(y)) if propensity is None else inverse_probability_weights(np.ones(len(y)), propensity)
+    total_weight = np.bincount(arm, weights=weight, minlength=2)
+    mean = np.bincount(arm, weights=weight * y, minlength=2) / total_weight
+    units = None if cluster is None else np.unique(cluster, return_inverse=True)[1]
+    moments = design_moments(np.array([-1]), np.zeros(len(y), dtype=np.int64), arm, weight, y, units, 2)
+    variance, covariance = robust_mean_covariance(mean[None, :], total_weight[None, :], moments)
+    unit_counts = moments[0, :, N_UNITS]
+    estimate, low, high, p_value = robust_difference_ci(mean[1], variance[0, 1], unit_counts[1], mean[0],
+                                                        variance[0, 0], unit_counts[0], covariance[0, 0], alpha)
+    return {"n_treated": int(treated.sum()), "n_control": int((~treated).sum()), "outcome_treated": float(mean[1]),
+            "outcome_control": float(mean[0]), "effect": float(estimate), "low": float(low), "high": float(high),
+            "p_value": float(p_value),
+            "design": "inverse-probability weighted (Hajek), design-based interval" if propensity is not None
+            else "cluster-robust interval"}
 
 
 def _quietly(function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -101,13 +140,16 @@ def _quietly(function: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def score_table(y: np.ndarray, treated: np.ndarray, scores: dict[str, np.ndarray], binary: bool, n_boot: int,
-                alpha: float, random_state: int) -> pd.DataFrame:
+                alpha: float, random_state: int, *, propensity: np.ndarray | None = None,
+                cluster: np.ndarray | None = None) -> pd.DataFrame:
     """Qini coefficient and (binary outcome) uplift AUC, each with a bootstrap interval, and uplift@k of each model,
     and random targeting.
 
-    Every model is scored on the same rows and the same resamples. Random targeting has Qini and AUC 0 by
-    definition, and its uplift@k is the average effect of the rows.
+    Every model is scored on the same rows and the same resamples, with the design's weights (``propensity``)
+    and cluster bootstrap (``cluster``). Random targeting has Qini and AUC 0 by definition, and its uplift@k is
+    the (weighted) average effect of the rows.
     """
+    design = {"propensity": propensity, "cluster": cluster}
     treatment = treated.astype(np.int64)
     # The uplift AUC is normalized by the perfect curve of a 0/1 outcome; for a continuous one it stays NaN.
     scored = [("qini", "qini_auc_score"), ("auuc", "uplift_auc_score")] if binary else [("qini", "qini_auc_score")]
@@ -116,13 +158,14 @@ def score_table(y: np.ndarray, treated: np.ndarray, scores: dict[str, np.ndarray
         record = {"model": name, "auuc": np.nan, "auuc_low": np.nan, "auuc_high": np.nan}
         for key, metric in scored:
             low, high = _quietly(metrics.bootstrap_ci, metric, y, score, treatment, n_boot=n_boot, alpha=alpha,
-                                 random_state=random_state, n_jobs=-1)
-            record.update({key: _quietly(getattr(metrics, metric), y, score, treatment), f"{key}_low": low,
+                                 random_state=random_state, n_jobs=-1, **design)
+            record.update({key: _quietly(getattr(metrics, metric), y, score, treatment, **design), f"{key}_low": low,
                            f"{key}_high": high})
         for share in TOP_SHARES:
-            record[f"uplift_at_{round(share * 100)}"] = _quietly(metrics.uplift_at_k, y, score, treatment, k=share)
+            record[f"uplift_at_{round(share * 100)}"] = _quietly(metrics.uplift_at_k, y, score, treatment, k=share,
+                                                                       **design)
         records.append(record)
-    effect = float(y[treated].mean() - y[~treated].mean())
+    effect = float(metrics.weighted_average_uplift(y, np.zeros(len(y)), treatment, bins=1, **design))
     random = {"model": RANDOM, "qini": 0.0, "qini_low": np.nan, "qini_high": np.nan,
               "auuc": 0.0 if binary else np.nan, "auuc_low": np.nan, "auuc_high": np.nan}
     random.update({f"uplift_at_{round(share * 100)}": effect for share in TOP_SHARES})

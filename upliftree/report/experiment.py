@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._params import check_choice
+from .._validation import arm_codes, validate_cluster, validate_propensity
 from .io import DataError, check_unique_names, require_columns
 
 __all__ = ["OUTCOME_TYPES", "Experiment", "as_label", "experiment_from_frame"]
@@ -38,6 +39,13 @@ class Experiment:
     features_given : bool
         Whether the features were listed by name; if not, they are "every other column", and columns that
         look recorded after treatment are left out (:func:`upliftree.report.leakage.screen_experiment`).
+    propensity : ndarray of float or None
+        The known probability of the arm each row received (``docs/design.md``); None: not given.
+    cluster : ndarray of int or None
+        Codes of the unit of randomization (store, household); None: every row is randomized on its own.
+    design : dict
+        What the design was given as (``{"propensity": column name or number, "cluster": column name}``),
+        for the report's text.
     """
 
     X: pd.DataFrame
@@ -49,6 +57,14 @@ class Experiment:
     treatment_column: str
     outcome_column: str
     features_given: bool = False
+    propensity: np.ndarray | None = None
+    cluster: np.ndarray | None = None
+    design: dict = field(default_factory=dict)
+
+    @property
+    def has_design(self) -> bool:
+        """Whether a propensity or a cluster was given."""
+        return self.propensity is not None or self.cluster is not None
 
     @property
     def arms(self) -> list[Any]:
@@ -60,6 +76,16 @@ class Experiment:
             others = sorted(others, key=str)
         return [self.control, *others]
 
+    def arm_probabilities(self) -> np.ndarray | None:
+        """Every arm's probability per row ``(n_rows, 2)``, control first, from the given propensity of a
+        two-arm experiment; None without a propensity or with more arms (the received arm's alone does not
+        give the others)."""
+        if self.propensity is None or len(self.arms) != 2:
+            return None
+        treated = arm_codes(self.treatment, tuple(self.arms)) == 1
+        return np.column_stack([np.where(treated, 1.0 - self.propensity, self.propensity),
+                                np.where(treated, self.propensity, 1.0 - self.propensity)])
+
     @property
     def n_rows(self) -> int:
         return len(self.y)
@@ -67,7 +93,8 @@ class Experiment:
     def subset(self, rows: np.ndarray) -> Experiment:
         """The experiment restricted to ``rows`` (a boolean mask or row positions)."""
         return replace(self, X=self.X.iloc[rows].reset_index(drop=True), treatment=self.treatment[rows],
-                                   y=self.y[rows])
+                       y=self.y[rows], propensity=None if self.propensity is None else self.propensity[rows],
+                       cluster=None if self.cluster is None else self.cluster[rows])
 
     def without(self, columns: Sequence[str]) -> Experiment:
         """The experiment without the feature ``columns``; a :class:`DataError` when no feature would be left."""
@@ -119,7 +146,8 @@ def _outcome(column: pd.Series, name: str, outcome_type: str, source: str) -> tu
 
 def experiment_from_frame(frame: pd.DataFrame, *, treatment: str, control: Any, outcome: str,
                           features: Sequence[str] | None = None, exclude: Sequence[str] = (),
-                          outcome_type: str = "auto", source: str = "data") -> Experiment:
+                          outcome_type: str = "auto", source: str = "data", propensity: str | float | None = None,
+                          cluster: str | None = None) -> Experiment:
     """Check a randomized experiment's table and pick its columns.
 
     Parameters
@@ -139,26 +167,35 @@ def experiment_from_frame(frame: pd.DataFrame, *, treatment: str, control: Any, 
         ``"auto"``: binary when every outcome is 0 or 1.
     source : str
         Name of the table, for error messages.
+    propensity : str, float or None
+        The known probability of assignment: the name of a column holding the probability of the arm each row
+        received, or (two arms) one number, the probability of treatment (``docs/design.md``).
+    cluster : str or None
+        The column of the unit of randomization (store, household) when whole units were randomized.
+        Design columns are not features.
 
     Raises
     ------
     DataError
         Missing or repeated columns, an unknown control label, a single arm, a missing or non-numeric outcome, a
-        non-binary outcome with ``outcome_type="binary"``.
+        non-binary outcome with ``outcome_type="binary"``, a design column that is missing, also a feature, or
+        not valid probabilities / cluster ids.
     """
     check_choice(outcome_type, "outcome_type", OUTCOME_TYPES)
     columns = [str(column) for column in frame.columns]
     check_unique_names(columns, source)
-    require_columns(columns, [treatment, outcome, *(features or ()), *exclude], source)
+    design_columns = [name for name in (propensity, cluster) if isinstance(name, str)]
+    require_columns(columns, [treatment, outcome, *(features or ()), *exclude, *design_columns], source)
     if treatment == outcome:
         raise DataError(f"{source}: the treatment and outcome columns must differ, both are {treatment!r}")
     features_given = features is not None
     if features is None:
-        features = [column for column in columns if column not in {treatment, outcome, *exclude}]
+        features = [column for column in columns if column not in {treatment, outcome, *exclude, *design_columns}]
     features = list(dict.fromkeys(features))
-    overlap = sorted({treatment, outcome} & set(features))
+    overlap = sorted({treatment, outcome, *design_columns} & set(features))
     if overlap:
-        raise DataError(f"{source}: column(s) {overlap} cannot be both a feature and the treatment or outcome")
+        raise DataError(f"{source}: column(s) {overlap} cannot be both a feature and the treatment, outcome, "
+                        "propensity or cluster")
     if not features:
         raise DataError(f"{source}: no feature columns left besides {treatment!r} and {outcome!r}")
 
@@ -177,4 +214,20 @@ def experiment_from_frame(frame: pd.DataFrame, *, treatment: str, control: Any, 
                         "uplift model needs a treated arm")
     y, binary = _outcome(frame[outcome], outcome, outcome_type, source)
     X = frame[features].reset_index(drop=True)
-    return Experiment(X, labels, y, control_label, binary, source, treatment, outcome, features_given)
+    experiment = Experiment(X, labels, y, control_label, binary, source, treatment, outcome, features_given)
+    return _with_design(experiment, frame.reset_index(drop=True), propensity, cluster)
+
+
+def _with_design(experiment: Experiment, frame: pd.DataFrame, propensity: str | float | None,
+                 cluster: str | None) -> Experiment:
+    """The experiment with its design read by the estimators' validators (errors name the column)."""
+    if propensity is None and cluster is None:
+        return experiment
+    arms = tuple(experiment.arms)
+    try:
+        given = validate_propensity(propensity, arms, arm_codes(experiment.treatment, arms), experiment.n_rows, frame)
+        codes = validate_cluster(cluster, experiment.n_rows, frame)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{experiment.source}: {error}") from None
+    design = {name: value for name, value in (("propensity", propensity), ("cluster", cluster)) if value is not None}
+    return replace(experiment, propensity=None if given is None else given.received, cluster=codes, design=design)

@@ -42,13 +42,15 @@ def unfitted_models(experiment: Experiment, settings: ReportSettings, n_train: i
 
 
 def fit_models(split: SplitRows, settings: ReportSettings, progress: Progress) -> FittedModels:
-    """Fit the tree, the forest and every learner of ``settings.learners`` on the training rows."""
+    """Fit the tree, the forest and every learner of ``settings.learners`` on the training rows, with the
+    experiment's design (propensity, cluster) when it has one."""
     train = split.train
+    design = {"propensity": train.propensity, "cluster": train.cluster}
     tree, forest = unfitted_models(split.experiment, settings, train.n_rows)
     with progress(f"Fitting the honest uplift tree on {train.n_rows:,} rows"):
-        tree.fit(train.X, train.treatment, train.y)
+        tree.fit(train.X, train.treatment, train.y, **design)
     with progress(f"Fitting the uplift forest ({settings.n_estimators} trees)"):
-        forest.fit(train.X, train.treatment, train.y)
+        forest.fit(train.X, train.treatment, train.y, **design)
     learners, notes = {}, []
     propensity = arm_shares(train.treatment, split.experiment.arms)
     for name in settings.learners:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import arm_codes
+from ..policy.randomization import propensity_contradiction
 from .checks import Check
 from .experiment import Experiment
 
@@ -197,10 +198,13 @@ def _explained_share(code: np.ndarray, y: np.ndarray) -> float:
     return 1.0 - (n_rows - 1) / (n_rows - n_bins) * within / total
 
 
-def _arm_p_value(code: np.ndarray, arm: np.ndarray, n_arms: int) -> float:
-    """Chi-squared test of independence between the arm and the column's (pooled) bins."""
+def _arm_p_value(code: np.ndarray, arm: np.ndarray, n_arms: int, by_arm: np.ndarray | None) -> float:
+    """Chi-squared test of independence between the arm and the column's (pooled) bins; with known
+    probabilities ``by_arm`` ``(n_rows, n_arms)``, of the observed arm counts per bin against those they imply."""
     from scipy import stats
 
+    if by_arm is not None:
+        return propensity_contradiction({"column": code}, arm, by_arm).p_value
     n_codes = int(code.max()) + 1
     table = np.bincount(arm * n_codes + code, minlength=n_arms * n_codes).reshape(n_arms, n_codes)
     table = table[:, table.sum(axis=0) > 0]
@@ -218,7 +222,8 @@ def _holm(p_values: np.ndarray) -> np.ndarray:
     return adjusted
 
 
-def leakage_screen(X: pd.DataFrame, arm: np.ndarray, y: np.ndarray, binary: bool, outcome: str) -> pd.DataFrame:
+def leakage_screen(X: pd.DataFrame, arm: np.ndarray, y: np.ndarray, binary: bool, outcome: str,
+                   by_arm: np.ndarray | None = None) -> pd.DataFrame:
     """Test every column of ``X`` for signs that it was recorded after treatment (see the module docstring).
 
     Parameters
@@ -233,6 +238,9 @@ def leakage_screen(X: pd.DataFrame, arm: np.ndarray, y: np.ndarray, binary: bool
         Whether the outcome is 0/1.
     outcome : str
         The outcome's name, for the descriptions.
+    by_arm : ndarray ``(n_rows, n_arms)``, optional
+        Known assignment probabilities: the arm test then asks whether the arm counts per bin are those the
+        probabilities imply (a stratified design makes a stratum "differ by arm" by design).
 
     Returns
     -------
@@ -253,7 +261,7 @@ def leakage_screen(X: pd.DataFrame, arm: np.ndarray, y: np.ndarray, binary: bool
         regions += _regions(name, bins, event.astype(np.float64))
         explained.append(_explained_share(_merged(bins, EXPLAINED_BIN_ROWS, EXPLAINED_BIN_ROWS), y))
         equal_mass = max(MIN_BIN_ROWS, int((bins.code >= 0).sum()) // ARM_BINS)
-        arm_p.append(_arm_p_value(_merged(bins, equal_mass, MIN_BIN_ROWS), arm, int(arm.max()) + 1))
+        arm_p.append(_arm_p_value(_merged(bins, equal_mass, MIN_BIN_ROWS), arm, int(arm.max()) + 1, by_arm))
     nested = _nested_outcome(regions, event, event_names) if 0 < event.mean() < 1 else {}
     table = pd.DataFrame({
         "feature": names,
@@ -286,6 +294,14 @@ class Screen:
     excluded: list[str]
     outcome: str
 
+    @property
+    def outcome_like(self) -> list[str]:
+        """Flagged columns that look like another outcome (nested in it, or explaining most of it), whatever
+        their arm test said."""
+        table = self.table
+        rows = (table["nested_p"] <= LEAKAGE_ALPHA) | (table["explained"] >= DETERMINED_SHARE)
+        return table.loc[rows, "feature"].tolist()
+
     def describe(self) -> str:
         """The flagged columns and why, one sentence each."""
         rows = self.table[self.table["flagged"]]
@@ -297,7 +313,8 @@ def screen_experiment(experiment: Experiment) -> tuple[Experiment, Screen]:
     listed by name (``experiment.features_given``): a post-treatment feature biases every estimate, while
     leaving out a pre-treatment one only costs precision."""
     arm = arm_codes(experiment.treatment, tuple(experiment.arms))
-    table = leakage_screen(experiment.X, arm, experiment.y, experiment.binary, experiment.outcome_column)
+    table = leakage_screen(experiment.X, arm, experiment.y, experiment.binary, experiment.outcome_column,
+                           experiment.arm_probabilities())
     flagged = table.loc[table["flagged"], "feature"].tolist()
     excluded = [] if experiment.features_given else flagged
     return experiment.without(excluded), Screen(table, flagged, excluded, experiment.outcome_column)

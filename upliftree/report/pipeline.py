@@ -7,7 +7,8 @@
 4. :func:`~upliftree.report.decision.decide`: with a benefit, the policy and its value (:class:`Decision`);
 5. :func:`~upliftree.report.exports.export_files`: model, rule sheets, drawing, SQL, figures (:class:`Exports`);
 6. :func:`~upliftree.report.review.run_checks`: the checklist (:class:`Checks`);
-7. :func:`~upliftree.report.context.report_context` and :func:`~upliftree.report.render.render_html`: the page.
+7. :func:`~upliftree.report.context.report_context` and :func:`~upliftree.report.render.render_html`: the page;
+   :func:`~upliftree.report.numbers.report_numbers`: every number it shows, for ``report.json``.
 
 A new design (propensities, clusters), another learner or another policy comparison changes one stage.
 """
@@ -29,6 +30,7 @@ from .experiment import Experiment
 from .exports import export_files
 from .fitting import fit_models
 from .leakage import Screen
+from .numbers import report_numbers, write_numbers
 from .render import render_html
 from .review import run_checks
 from .settings import Progress, ReportSettings, no_progress
@@ -99,6 +101,7 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
         context = report_context(settings, split, models, evaluation, decision, exports, checks,
                                  time.perf_counter() - started)
         html.write_text(render_html(context), encoding="utf-8")
-    files = {"report.html": html, **exports.files}
+        write_numbers(report_numbers(settings, split, evaluation, decision, exports, checks), out_dir / "report.json")
+    files = {"report.html": html, "report.json": out_dir / "report.json", **exports.files}
     return Report(out_dir, html, files, models.tree, models.forest, models.learners, evaluation.scores,
                   checks.checks, split.screen)

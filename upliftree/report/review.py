@@ -78,7 +78,8 @@ def run_checks(split: SplitRows, schema: FeatureSchema, evaluation: Evaluation, 
     experiment, labels = split.experiment, split.labels
     with progress("Checking balance and pitfalls"):
         balance = covariate_balance(experiment.X, experiment.treatment, experiment.arms, schema)
-        checks = [leakage_check(split.screen), balance_check(balance), *model_checks(evaluation.scores, model_name),
+        checks = [split.design, leakage_check(split.screen), balance_check(balance),
+                  *model_checks(evaluation.scores, model_name),
                   replication_check(sheet, labels), *segment_checks(sheet, labels, labels[1:])]
         if not any(effect["low"] > 0 or effect["high"] < 0 for effect in evaluation.effects):
             checks.append(Check("info", "The average effect is not significant",

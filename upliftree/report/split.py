@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from .._base import spawn_generators
 from .._validation import arm_codes
+from ..design import cluster_holdout
 from ..tree import stratified_holdout
+from .checks import Check, design_check
 from .experiment import Experiment
 from .leakage import Screen, screen_experiment
 from .settings import Progress, ReportSettings
@@ -16,12 +18,14 @@ __all__ = ["SplitRows", "split_rows"]
 
 @dataclass(frozen=True)
 class SplitRows:
-    """The experiment after the feature screen, and its training and held-out rows."""
+    """The experiment after the feature screen, its training and held-out rows, and the design check of
+    every column given as a feature (before the screen, which may leave a stratum out)."""
 
     experiment: Experiment
     screen: Screen
     train: Experiment
     test: Experiment
+    design: Check
 
     @property
     def labels(self) -> list[str]:
@@ -31,11 +35,18 @@ class SplitRows:
 
 def split_rows(experiment: Experiment, settings: ReportSettings, progress: Progress) -> SplitRows:
     """Leave out features that look recorded after treatment (unless listed by name), then hold out
-    ``settings.test_size`` of the rows, stratified by arm (and outcome when binary)."""
-    with progress("Screening the features for columns recorded after treatment"):
-        experiment, screen = screen_experiment(experiment)
+    ``settings.test_size`` of the rows, stratified by arm (and outcome when binary); with clusters, that share
+    of the clusters of every arm, whole clusters only (:func:`upliftree.design.cluster_holdout`)."""
+    with progress("Checking the design and screening the features for columns recorded after treatment"):
+        screened, screen = screen_experiment(experiment)
+        # Columns that look like another outcome say nothing about the design; a stratum "differs by arm" too.
+        design = design_check(experiment.without([name for name in screen.outcome_like if name in experiment.X]))
+        experiment = screened
     with progress("Splitting rows into training and held-out parts"):
         arm = arm_codes(experiment.treatment, tuple(experiment.arms))
         split_rng, = spawn_generators(settings.seed, 1)
-        held_out = stratified_holdout(arm, experiment.y, experiment.binary, settings.test_size, split_rng)
-    return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out))
+        if experiment.cluster is None:
+            held_out = stratified_holdout(arm, experiment.y, experiment.binary, settings.test_size, split_rng)
+        else:
+            held_out = cluster_holdout(experiment.cluster, arm, settings.test_size, split_rng)
+    return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out), design)
