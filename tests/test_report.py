@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from html import unescape
 from pathlib import Path
 
@@ -340,6 +341,21 @@ def test_with_propensity_the_average_effect_covers_the_truth(stratified_reports)
     assert effect["design"].startswith("inverse-probability weighted")
     assert effect["low"] < STRATIFIED_TRUE_EFFECT < effect["high"]
     assert numbers["design"] == {"propensity": "p_arm", "cluster": None}
+
+
+def test_learners_take_the_given_propensity(tmp_path):
+    """With --propensity the learners use the design's probabilities (not the arm shares) and say so, and the
+    DR-learner's average effect covers the truth."""
+    frame = _stratified_frame(8_000, 5)
+    experiment = experiment_from_frame(frame, treatment="arm", control="none", outcome="bought", propensity="p_arm")
+    report = make_report(experiment, tmp_path, replace(STRATIFIED_SETTINGS, learners=("dr",), benefit=None))
+    dr = report.learners["DR-learner"]
+    assert not dr.overlap_.estimated and set(np.round(dr.dr_scores_.propensity, 6)) == {0.2, 0.5, 0.8}
+    low, high = dr.ate_interval()[0]
+    assert low < STRATIFIED_TRUE_EFFECT < high
+    html = unescape(report.html.read_text())
+    assert "doubly robust scores; scikit-learn" in html and "the given propensity" in html
+    assert "share of the training rows" not in html
 
 
 def test_a_contradicted_propensity_fails_the_check(tmp_path):

@@ -7,10 +7,11 @@ model of at most :data:`BASE_MODEL_ROUNDS` rounds of :data:`BASE_MODEL_LEAVES`-l
 and the cross-fitted learners use :data:`CROSS_FIT_FOLDS` folds: on the demo this fits the DR-learner about
 3x faster than the learners' defaults (100 rounds of 31 leaves, 5 folds) with the same held-out Qini.
 
-The report reads a randomized experiment in which every row had the same chance of each arm, so the
-learners get that design as their propensity (:func:`arm_shares`, each arm's share of the training rows)
-instead of estimating one: a propensity model fitted to a randomized assignment only learns noise, and the
-DR-learner divides by it (on 100,000 rows of the demo's data, held-out Qini 0.026 with an estimated
+The learners get the experiment's design: its propensity and clusters when given (``--propensity``,
+``--cluster``). Otherwise the report reads a randomized experiment in which every row had the same chance of
+each arm, and the learners get that as their propensity (:func:`arm_shares`, each arm's share of the training
+rows) instead of estimating one: a propensity model fitted to a randomized assignment only learns noise, and
+the DR-learner divides by it (on 100,000 rows of the demo's data, held-out Qini 0.026 with an estimated
 propensity, 0.037 with the design's; the T-learner 0.031).
 """
 
@@ -65,11 +66,14 @@ def parse_learners(text: str) -> tuple[str, ...]:
     return () if names == ("none",) else check_learners(names)
 
 
-def learner_description(name: str) -> str:
-    """What the learner ``name`` fits, for the report's model table."""
-    # The class transformation cross-fits only an estimated propensity, and the report gives the design's.
+def learner_description(name: str, propensity_given: bool) -> str:
+    """What the learner ``name`` fits, for the report's model table; ``propensity_given``: the experiment came
+    with its propensity (else the learners use the arm shares)."""
+    # The class transformation cross-fits only an estimated propensity, and the report always gives one.
     cross_fitted = f", {CROSS_FIT_FOLDS}-fold cross-fitting" if name in ("r", "dr") else ""
-    design = "; propensity: each arm's share of the training rows" if name in ("x", "r", "dr", "ct") else ""
+    design = ""
+    if name in ("x", "r", "dr", "ct"):
+        design = "; the given propensity" if propensity_given else "; propensity: each arm's share of the training rows"
     return (f"{_DESCRIPTIONS[name]}; scikit-learn HistGradientBoosting base models (up to {BASE_MODEL_ROUNDS} "
             f"rounds of {BASE_MODEL_LEAVES} leaves, early stopping){cross_fitted}{design}")
 

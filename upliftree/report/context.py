@@ -214,7 +214,9 @@ def report_context(settings: ReportSettings, split: SplitRows, models: FittedMod
         "forest": {"n_estimators": forest.n_estimators, "max_depth": forest.max_depth,
                    "max_samples": forest.max_samples,
                    "min_samples_leaf": forest.min_samples_leaf, "max_features": forest.max_features},
-        "learners": [{"label": LEARNERS[name], "settings": learner_description(name)} for name in settings.learners],
+        "learners": [{"label": LEARNERS[name],
+                      "settings": learner_description(name, experiment.propensity is not None)}
+                     for name in settings.learners],
         "learner_notes": models.learner_notes,
         "scores": {label: _score_rows(table, numbers) for label, table in evaluation.scores.items()},
         "top_shares": [f"{share:.0%}" for share in TOP_SHARES],

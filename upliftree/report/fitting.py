@@ -52,13 +52,16 @@ def fit_models(split: SplitRows, settings: ReportSettings, progress: Progress) -
     with progress(f"Fitting the uplift forest ({settings.n_estimators} trees)"):
         forest.fit(train.X, train.treatment, train.y, **design)
     learners, notes = {}, []
-    propensity = arm_shares(train.treatment, split.experiment.arms)
+    # The learners take the design too; without a given propensity, the randomized experiment's arm shares.
+    propensity = train.propensity if train.propensity is not None else arm_shares(train.treatment,
+                                                                                  split.experiment.arms)
     for name in settings.learners:
         label = LEARNERS[name]
         learner = make_learner(name, split.experiment.binary, split.experiment.control, settings.seed)
         with progress(f"Fitting the {label} (scikit-learn gradient boosting)"):
             try:
-                learners[label] = learner.fit(train.X, train.treatment, train.y, propensity=propensity)
+                learners[label] = learner.fit(train.X, train.treatment, train.y, propensity=propensity,
+                                              cluster=train.cluster)
             except ValueError as error:  # e.g. an arm whose outcome never varies in a cross-fitting fold
                 notes.append(f"The {label} could not be fitted: {error}")
     return FittedModels(tree, forest, learners, notes)
