@@ -2,13 +2,16 @@
 
 Modelled on scikit-learn's ``TreeGrower``, which holds a histogram builder and a splitter. Here the
 :class:`TreeGrower` asks a *node source* for the histograms of a batch of open nodes and to move the rows of
-the nodes it splits, and a *split rule* for each node's best split:
+the nodes it splits, and a *split rule* for each node's best split. Sources:
 
 - :class:`HistogramSource`, the rows in memory: one node per batch, the last opened first, so the tree
   grows depth first and each node's sample is a pair ``(rows, counts)`` (indices into the bin matrix and
-  how many times each is drawn);
+  how many times each is drawn); :class:`TargetRows`, the same with per-row target columns;
 - ``upliftree.dask``'s source: every open node of a level per batch, histograms summed over the
   partitions, rows kept on the workers.
+
+Rules: :class:`UpliftSplitRule` (the uplift criteria) and :class:`SquaredErrorSplitRule` (a per-row
+target's squared error, for distillation).
 
 Sibling subtraction, building only the sampled features, zero weights, stopping rules and the node
 statistics of the growing sample are the grower's, the same for every source.
