@@ -192,6 +192,6 @@ def test_dask_refuses_pooling_with_a_clear_error(data) -> None:
     X, arm, y = data
     frame = X.assign(city=X["city"].astype("category"), treatment=arm, outcome=y)
     ddf = dd.from_pandas(frame, npartitions=2)
-    columns = udask._columns(ddf, "treatment", "outcome", None, None)
+    columns = udask._columns(ddf, "treatment", "outcome", None, None, None, None)
     with pytest.raises(ValueError, match="'city' has 400 categories.*not supported on Dask yet"):
         udask._schema(ddf, columns, 255)
