@@ -302,3 +302,21 @@ def test_the_design_fit_does_not_depend_on_row_order():
     # The honest split takes whole clusters by their sorted ids, so both fits hold out the same rows.
     np.testing.assert_array_equal(fit[0].tree_.feature, fit[1].tree_.feature)
     np.testing.assert_allclose(fit[0].tree_.design_moments, fit[1].tree_.design_moments, rtol=1e-12)
+
+
+def test_tree_calibration_takes_the_design_of_the_held_out_rows():
+    from upliftree import UpliftTreeClassifier
+    from upliftree.metrics import calibration_table, one_vs_control
+
+    rng = np.random.default_rng(12)
+    X, arm, y, received, _ = _stratified_experiment(rng, 20_000)
+    model = UpliftTreeClassifier(max_depth=2, min_samples_leaf=500, random_state=0).fit(X, arm, y,
+                                                                                       propensity=received)
+    X_new, arm_new, y_new, received_new, _ = _stratified_experiment(rng, 20_000)
+    table = model.calibration(X_new, arm_new, y_new, bins=4, propensity=received_new)
+    rows = one_vs_control(y_new, model.predict(X_new), arm_new, arm=1, control=0, propensity=received_new)
+    expected = calibration_table(*rows, bins=4, **rows.design)
+    np.testing.assert_array_equal(table.to_numpy(), expected.to_numpy())
+    # The design changes the observed uplift: the north's higher baseline no longer passes for uplift.
+    unweighted = model.calibration(X_new, arm_new, y_new, bins=4)
+    assert not np.allclose(table["observed_uplift"], unweighted["observed_uplift"])

@@ -417,11 +417,14 @@ class BaseUpliftTree(UpliftEstimatorMixin, TreeModel):
         self.fitted_state_ = replace(state, tree=tree, n_splits_pruned=n_pruned, training_profile=None)
         return self
 
-    def calibration(self, X, treatment, y, bins: int = 10, alpha: float = 0.05, arm: Any = None):
+    def calibration(self, X, treatment, y, bins: int = 10, alpha: float = 0.05, arm: Any = None, *,
+                    propensity=None, cluster=None):
         """Predicted vs observed uplift per bin of predicted uplift on held-out rows.
 
         A thin call of :func:`upliftree.metrics.calibration_table` on the rows of control and ``arm`` (the
         only treatment by default). A tree predicts one value per leaf, so tied leaves share a bin.
+        ``propensity`` and ``cluster`` (arrays, one per row of ``X``) give the held-out rows' design: weighted
+        bins and design-based intervals (``docs/design.md``).
         """
         from .metrics import calibration_table, one_vs_control
 
@@ -430,8 +433,8 @@ class BaseUpliftTree(UpliftEstimatorMixin, TreeModel):
                 raise ValueError(f"arm must name one of the treatments {list(self.treatments_[1:])}")
             arm = self.treatments_[1]
         rows = one_vs_control(y, self.predict(X), treatment, arm=arm, control=self.treatments_[0],
-                              arms=list(self.treatments_[1:]))
-        return calibration_table(*rows, bins=bins, alpha=alpha)
+                              arms=list(self.treatments_[1:]), propensity=propensity, cluster=cluster)
+        return calibration_table(*rows, bins=bins, alpha=alpha, **rows.design)
 
 
 def tree_feature_importances(tree: TreeArrays, n_features: int) -> np.ndarray:
