@@ -10,6 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from test_learners import LEARNERS, SMOOTH_FEATURES
 
 from upliftree.datasets import FEATURES, make_smooth_uplift_data, make_uplift_data
 from upliftree.learners import (
@@ -22,8 +23,6 @@ from upliftree.learners import (
     doubly_robust_scores,
 )
 
-SMOOTH_FEATURES = [f"x{index}" for index in range(6)]
-LEARNERS = [SLearner, TLearner, XLearner, RLearner, DRLearner, ClassTransformation]
 # RMSE against the true effect on 5,000 new rows, after fitting 20,000 rows of the smooth design (noise 0.5).
 # Measured: S 0.10, T 0.14-0.15, X 0.07, R 0.08-0.09, DR 0.08-0.10; predicting the average effect everywhere
 # scores 0.21, and a learner with the arms swapped (predicting -tau) about 1.07.

@@ -928,6 +928,11 @@ def without_design_columns(X: Any, *design: Any) -> Any:
     return X
 
 
+def inverse_probability_weights(sample_weight: np.ndarray, received: np.ndarray) -> np.ndarray:
+    """Row weights of the design: ``sample_weight / p``, ``p`` the probability of the arm each row received."""
+    return sample_weight / received
+
+
 def design_weights(y: np.ndarray, weight: np.ndarray, propensity: Any, arms: Arms, X: Any, max_draws: int,
                    y_name: str = "y") -> np.ndarray:
     """Row weights of the design: ``sample_weight / p``, ``p`` the probability of the arm each row received
@@ -936,6 +941,6 @@ def design_weights(y: np.ndarray, weight: np.ndarray, propensity: Any, arms: Arm
     propensities = validate_propensity(propensity, arms.labels, arms.codes, len(weight), X)
     if propensities is None:
         return weight
-    weight = weight / propensities.received
+    weight = inverse_probability_weights(weight, propensities.received)
     check_statistic_totals(statistic_totals(y, weight), max_draws, y_name, "sample_weight / propensity")
     return weight

@@ -33,7 +33,6 @@ __all__ = [
     "OWN_WW",
     "cluster_holdout",
     "design_moments",
-    "inverse_probability_weights",
     "robust_mean_covariance",
 ]
 
@@ -48,11 +47,6 @@ CROSS_WS = 5  # sum over units of W*S0
 CROSS_SW = 6  # sum over units of S*W0
 CROSS_SS = 7  # sum over units of S*S0
 N_MOMENTS = 8
-
-
-def inverse_probability_weights(sample_weight: np.ndarray, received: np.ndarray) -> np.ndarray:
-    """Row weights of the design: ``sample_weight / p``, ``p`` the probability of the arm each row received."""
-    return sample_weight / received
 
 
 def design_moments(parent: np.ndarray, leaves: np.ndarray, arm: np.ndarray, weight: np.ndarray, y: np.ndarray,

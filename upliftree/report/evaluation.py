@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics
-from .._validation import arm_codes
-from ..design import N_UNITS, design_moments, inverse_probability_weights, robust_mean_covariance
+from .._validation import arm_codes, inverse_probability_weights
+from ..design import N_UNITS, design_moments, robust_mean_covariance
 from ..inference import diff_proportions_ci, robust_difference_ci, welch_ci
 from ..metrics import calibration_table
 from ..plot import plot_qini_curve, plot_uplift_by_percentile, plot_uplift_curve

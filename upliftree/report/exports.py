@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 
 from .._base import BINARY
-from ..design import design_moments, inverse_probability_weights
+from .._tree_arrays import estimated
+from .._validation import inverse_probability_weights
 from ..export.dot import graphviz_available
 from ..export.dot import plot as plot_tree
 from ..monitor import record_training_profile
 from ..segments import node_effects
+from ..tree import ExperimentData
 from .decision import Decision
 from .evaluation import Evaluation
 from .experiment import Experiment
@@ -41,18 +43,12 @@ class Exports:
 def held_out_effects(tree: Any, test: Experiment, alpha: float) -> Any:
     """Per-node effects of the tree computed from the held-out rows (does each segment replicate?), with the
     experiment's design weights and design-based intervals when it has a design."""
-    encoded = tree.fitted_state_.inputs.encode(test.X)
-    arm = tree.arm_index(test.treatment)
     weight = np.ones(test.n_rows)
     if test.propensity is not None:
         weight = inverse_probability_weights(weight, test.propensity)
-    stats = tree.tree_.route_statistics(encoded, arm, weight, test.y)
-    moments = None
-    if test.has_design:
-        moments = design_moments(tree.tree_.parent, tree.tree_.apply(encoded), arm, weight, test.y,
-                                 None if test.cluster is None else np.unique(test.cluster, return_inverse=True)[1],
-                                 len(tree.treatments_))
-    return node_effects(tree.tree_.with_stats(stats, design_moments=moments), tree.outcome_type_ == BINARY, alpha)
+    rows = ExperimentData(tree.fitted_state_.inputs.encode(test.X), tree.arm_index(test.treatment), test.y, weight,
+                          test.cluster, test.has_design)
+    return node_effects(estimated(tree.tree_, rows), tree.outcome_type_ == BINARY, alpha)
 
 
 def _segment_frames(tree: Any, test: Experiment, settings: ReportSettings, decision: Decision | None
