@@ -37,8 +37,9 @@ LAYERS = {
         "upliftree.policy_test", "upliftree.learners"),
     # the tree estimators
     2: ("upliftree._grower", "upliftree.predictor", "upliftree.tree", "upliftree.forest"),
-    # what builds or drives models: distillation, reading model files, Dask, the report, the CLI
-    3: ("upliftree.export.distill", "upliftree.export.model_json.reader", "upliftree.dask", "upliftree.report",
+    # what builds or drives models: distillation, the DR tree, reading model files, Dask, the report, the CLI
+    3: ("upliftree.export.distill", "upliftree.dr_tree", "upliftree.export.model_json.reader", "upliftree.dask",
+        "upliftree.report",
         "upliftree.cli", "upliftree._warmup", "upliftree.__main__"),
 }
 UPWARD_IMPORTS = {

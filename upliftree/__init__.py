@@ -15,6 +15,7 @@ _NAMES, __getattr__, __dir__ = lazy_names(__name__, globals(), {
     "upliftree.datasets": ("make_uplift_data",),
     "upliftree.export.model_json": ("load", "from_json"),
     "upliftree.export.distill": ("distill",),
+    "upliftree.dr_tree": ("DRUpliftTree",),
     "upliftree.policy": ("Policy", "policy_value"),
     "upliftree.learners": ("SLearner", "TLearner", "XLearner", "RLearner", "DRLearner", "ClassTransformation"),
     "upliftree._warmup": ("warmup",),

@@ -72,6 +72,18 @@ class DRScores:
     cluster: np.ndarray | None
     overlap: Overlap
 
+    def potential_outcome_scores(self) -> np.ndarray:
+        """Every row's doubly robust (AIPW) score of each arm's mean outcome, ``(n, n_arms)``, control first:
+
+            psi_a = mu_a(x) + 1[arm = a] (y - mu_a(x)) / e_a(x),
+
+        so ``psi_t - psi_0`` is ``pseudo_outcomes[:, t - 1]``; their mean over a set of rows estimates the mean
+        outcome the rows would have had under arm ``a`` (:class:`upliftree.DRUpliftTree`'s leaf values)."""
+        scores = self.outcome.copy()
+        rows = np.arange(len(self.arm))
+        scores[rows, self.arm] += (self.y - self.outcome[rows, self.arm]) / self.propensity
+        return scores
+
     def _rows(self, rows: Any) -> np.ndarray:
         if rows is None:
             return np.arange(len(self.arm))

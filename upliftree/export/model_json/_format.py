@@ -31,11 +31,13 @@ FOREST_CLASSES = {
 }
 # A distilled tree's outcome kind is taken from the document.
 DISTILLED_CLASSES = {"DistilledUpliftTree": ("upliftree.export.distill", None, "FittedDistilledTree")}
-ESTIMATOR_CLASSES = {**TREE_CLASSES, **FOREST_CLASSES, **DISTILLED_CLASSES}
+# A DR tree's outcome kind is taken from the document too.
+DR_CLASSES = {"DRUpliftTree": ("upliftree.dr_tree", None, "FittedDRTree")}
+ESTIMATOR_CLASSES = {**TREE_CLASSES, **FOREST_CLASSES, **DISTILLED_CLASSES, **DR_CLASSES}
 OUTCOMES = ("binary", "continuous")
-# Parameters a model file does not hold: a distilled tree's imitated model (the loaded tree has model=None; it
-# predicts and exports without it).
-UNSAVED_PARAMS = ("model",)
+# Parameters a model file does not hold: a distilled tree's imitated model and a DR tree's base models (the
+# loaded tree has None for them; it predicts and exports without them).
+UNSAVED_PARAMS = ("model", "outcome_model", "propensity_model")
 # Scalar fitted attributes saved with each tree (null when the model does not have them) and their JSON types.
 FITTED_SCALARS = {
     "n_splits_merged_": int,
