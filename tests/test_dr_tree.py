@@ -281,3 +281,23 @@ def test_same_random_state_same_tree_for_any_n_jobs(observational) -> None:
     outcome_model, propensity_model = small_boosting()
     other = DRUpliftTree(outcome_model, propensity_model, cv=3, random_state=12).fit(X, treatment, y)
     assert other.to_json() not in documents
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_row_unit_moments_are_the_design_moments_of_rows_in_every_arm(fitted, seed) -> None:
+    """The fast path (every row its own unit) equals design.design_moments over the arm-major copies of the rows,
+    with each row's copies in one unit."""
+    from upliftree.design import design_moments
+    from upliftree.dr_tree import row_unit_moments
+
+    rng = np.random.default_rng(seed)
+    tree = fitted.tree_
+    n_rows, n_arms = int(rng.integers(1, 300)), int(rng.integers(2, 5))
+    leaves = rng.choice(tree.leaf_ids, n_rows)
+    weight = rng.choice([0.0, 0.5, 1.0, 3.0], n_rows)
+    scores = rng.normal(0, 2, (n_rows, n_arms))
+    expected = design_moments(tree.parent, np.tile(leaves, n_arms), np.repeat(np.arange(n_arms), n_rows),
+                              np.tile(weight, n_arms), scores.T.reshape(-1), np.tile(np.arange(n_rows), n_arms),
+                              n_arms)
+    np.testing.assert_allclose(row_unit_moments(tree.parent, leaves, weight, scores), expected, rtol=1e-12,
+                               atol=1e-9)

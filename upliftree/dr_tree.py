@@ -36,7 +36,18 @@ from ._validation import (
     without_design_columns,
 )
 from .binning import BinMapper
-from .design import design_moments
+from .design import (
+    CROSS_SS,
+    CROSS_SW,
+    CROSS_WS,
+    CROSS_WW,
+    N_MOMENTS,
+    N_UNITS,
+    OWN_SS,
+    OWN_SW,
+    OWN_WW,
+    design_moments,
+)
 from .learners import DRScores, doubly_robust_scores
 from .learners._crossfit import check_cv
 from .learners._nuisance import check_propensity_clip
@@ -207,9 +218,9 @@ class DRUpliftTree(TreeModel):
         n_growing = int(growing.sum())
         tree = grower.grow((np.arange(n_growing), np.ones(n_growing, dtype=np.int32)))
 
-        unit = np.arange(n_rows, dtype=np.int64) if scores.cluster is None else scores.cluster
         tree = score_estimates(tree, data.encoded[estimation], scores.arm[estimation], scores.weight[estimation],
-                               scores.potential_outcome_scores()[estimation], unit[estimation])
+                               scores.potential_outcome_scores()[estimation],
+                               None if scores.cluster is None else scores.cluster[estimation])
         tree, n_merged = merge_short_leaves(tree, self.min_samples_treatment)
         self.fitted_state_ = FittedDRTree(FittedInputs(schema, labels, scores.outcome_type, bin_mapper), tree,
                                           n_merged, bool(self.honest), overlap=scores.overlap)
@@ -217,11 +228,11 @@ class DRUpliftTree(TreeModel):
 
 
 def score_estimates(tree: TreeArrays, encoded: np.ndarray, arm: np.ndarray, weight: np.ndarray,
-                    arm_scores: np.ndarray, unit: np.ndarray) -> TreeArrays:
+                    arm_scores: np.ndarray, cluster: np.ndarray | None) -> TreeArrays:
     """``tree`` with every node estimated by the mean potential-outcome scores of the rows ``encoded``.
 
-    ``arm_scores`` is ``(n, n_arms)`` (:meth:`DRScores.potential_outcome_scores`) and ``unit`` the unit of every
-    row (its cluster code, or its own index). Every row counts in every arm with its score as the outcome
+    ``arm_scores`` is ``(n, n_arms)`` (:meth:`DRScores.potential_outcome_scores`) and ``cluster`` the rows'
+    cluster codes (None: every row is its own unit). Every row counts in every arm with its score as the outcome
     (``stats``' count column keeps the rows that received the arm) and the units pair a row's arms, so the
     design-based interval of a node's uplift is the sandwich interval of its mean pseudo-outcome.
     """
@@ -234,6 +245,38 @@ def score_estimates(tree: TreeArrays, encoded: np.ndarray, arm: np.ndarray, weig
     every_score = np.ascontiguousarray(arm_scores.T).reshape(-1)
     stats = tree.leaf_statistics(every_leaf, np.arange(n_rows * n_arms), every_arm, every_weight, every_score)
     stats[:, :, COUNT] = received[:, :, COUNT]
-    moments = design_moments(tree.parent, every_leaf, every_arm, every_weight, every_score, np.tile(unit, n_arms),
-                             n_arms)
+    if cluster is None:
+        moments = row_unit_moments(tree.parent, leaves, weight, arm_scores)
+    else:
+        moments = design_moments(tree.parent, every_leaf, every_arm, every_weight, every_score,
+                                 np.tile(cluster, n_arms), n_arms)
     return tree.with_stats(stats, None, moments)
+
+
+def row_unit_moments(parent: np.ndarray, leaves: np.ndarray, weight: np.ndarray, arm_scores: np.ndarray
+                     ) -> np.ndarray:
+    """:func:`upliftree.design.design_moments` of rows that count in every arm with outcome ``arm_scores[:, a]``,
+    each row its own unit: a unit's totals are ``W = w`` and ``S_a = w psi_a``, so every moment is a per-row sum,
+    taken at the leaves and added up the tree (no grouping of rows by node and unit, which costs a sort)."""
+    n_nodes, n_arms = len(parent), arm_scores.shape[1]
+    squared = weight * weight
+    control = arm_scores[:, 0]
+
+    def node_sums(values: np.ndarray) -> np.ndarray:
+        return np.bincount(leaves, weights=values, minlength=n_nodes)
+
+    moments = np.zeros((n_nodes, n_arms, N_MOMENTS), dtype=np.float64)
+    units, own_ww = node_sums(np.ones(len(leaves))), node_sums(squared)
+    for code in range(n_arms):
+        scores = arm_scores[:, code]
+        moments[:, code, N_UNITS], moments[:, code, OWN_WW] = units, own_ww
+        moments[:, code, OWN_SW] = node_sums(squared * scores)
+        moments[:, code, OWN_SS] = node_sums(squared * scores * scores)
+        if code > 0:
+            moments[:, code, CROSS_WW] = own_ww
+            moments[:, code, CROSS_WS] = node_sums(squared * control)
+            moments[:, code, CROSS_SW] = moments[:, code, OWN_SW]
+            moments[:, code, CROSS_SS] = node_sums(squared * scores * control)
+    for node in range(n_nodes - 1, 0, -1):  # children have larger ids than their parent
+        moments[parent[node]] += moments[node]
+    return moments
