@@ -27,6 +27,7 @@ SECTIONS = {
     "dask": "Scaling out with Dask",
     "coldstart": "Cold start: the first run on a fresh machine (issue 14)",
     "learners": "Meta-learners against the true effect (issue 17)",
+    "dr_tree": "DR segments: DRUpliftTree on a million rows (issue 17)",
 }
 
 PREAMBLE = """# Benchmarks
