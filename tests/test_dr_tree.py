@@ -89,6 +89,40 @@ def test_plain_honest_tree_intervals_miss_under_confounding(coverage) -> None:
     assert coverage["plain"].mean() < 0.6  # about 0.46, against 0.96 for the DR tree on the same data
 
 
+def clustered(n_clusters: int, size: int, seed: int):
+    """Clusters of ``size`` rows treated as a whole with probability ``sigmoid(1.5 x0)`` (``x0`` a cluster
+    feature, which also raises the outcome), and a shock shared by each cluster's outcomes. Returns X, treatment,
+    y, the known probability of each row's arm and the cluster ids."""
+    rng = np.random.default_rng(seed)
+    cluster = np.repeat(np.arange(n_clusters), size)
+    x = rng.uniform(-1.0, 1.0, (n_clusters * size, 3))
+    x[:, 0] = rng.uniform(-1.0, 1.0, n_clusters)[cluster]
+    treated_probability = 1.0 / (1.0 + np.exp(-1.5 * x[:, 0]))
+    treatment = (rng.random(n_clusters) < treated_probability[::size]).astype(np.int64)[cluster]
+    shock = rng.standard_normal(n_clusters)[cluster]
+    y = 2.0 * x[:, 0] + x[:, 2] + shock + treatment * true_effect(x) + rng.standard_normal(len(cluster))
+    received = np.where(treatment == 1, treated_probability, 1.0 - treated_probability)
+    return pd.DataFrame(x, columns=FEATURES), treatment, y, received, cluster
+
+
+def test_cluster_robust_leaf_intervals_cover_and_row_intervals_do_not() -> None:
+    """100 cluster-assigned experiments (150 clusters of 10 rows, known propensity): with cluster= the folds, the
+    honest split and the intervals keep clusters whole and the leaf intervals cover; without it the same scores'
+    row-level intervals are too narrow."""
+    found: dict[str, list] = {"cluster": [], "rows": []}
+    for seed in range(N_REPLICATIONS):
+        X, treatment, y, received, cluster = clustered(150, 10, seed)
+        settings = dict(cv=2, max_depth=1, min_samples_leaf=200, random_state=seed, n_jobs=1)
+        found["cluster"].append(leaf_coverage(DRUpliftTree(LinearRegression(), **settings).fit(
+            X, treatment, y, propensity=received, cluster=cluster)))
+        found["rows"].append(leaf_coverage(DRUpliftTree(LinearRegression(), **settings).fit(
+            X, treatment, y, propensity=received)))
+    by_cluster, by_row = np.concatenate(found["cluster"]), np.concatenate(found["rows"])
+    assert len(by_cluster) >= 2 * N_REPLICATIONS
+    assert 0.93 <= by_cluster.mean() <= 0.97, f"{by_cluster.mean():.3f} of {len(by_cluster)}"  # 0.96
+    assert by_row.mean() < 0.85, f"{by_row.mean():.3f}"  # about 0.73
+
+
 @pytest.fixture(scope="module")
 def observational():
     X, treatment, y, received = confounded(4000, 7)
@@ -218,22 +252,22 @@ def test_several_treatments_share_one_tree(observational) -> None:
 
 
 def test_binary_outcome_and_clusters(observational) -> None:
-    """A binary outcome needs classifiers; with clusters the honest split keeps clusters whole and intervals are
-    cluster-robust (wider than the rows' when clusters share a shock)."""
+    """A binary outcome with classifiers; with clusters the intervals are cluster-robust (wider than the rows'
+    when clusters share a shock) and the honest split keeps clusters whole."""
     X, treatment, _, received = observational
     rng = np.random.default_rng(5)
     cluster = np.arange(len(treatment)) // 20
     shock = rng.normal(0, 1.0, cluster.max() + 1)[cluster]
     y = (rng.random(len(treatment)) < 1 / (1 + np.exp(-(X["x0"].to_numpy() + shock + treatment)))).astype(int)
     settings = dict(cv=3, max_depth=1, random_state=0)
-    clustered = DRUpliftTree(LogisticRegression(), **settings).fit(X, treatment, y, propensity=received,
-                                                                   cluster=cluster)
+    by_cluster = DRUpliftTree(LogisticRegression(), **settings).fit(X, treatment, y, propensity=received,
+                                                                    cluster=cluster)
     rows = DRUpliftTree(LogisticRegression(), **settings).fit(X, treatment, y, propensity=received)
-    assert clustered.outcome_type_ == "binary"
-    leaves = clustered.apply(X)
-    assert len(leaves) == len(y)
+    assert by_cluster.outcome_type_ == "binary"
+    held_out = by_cluster.tree_.stats[0, :, 0].sum()
+    assert held_out % 20 == 0 and held_out == pytest.approx(len(y) / 2, abs=40)  # whole clusters of 20 rows
     width = lambda model: (model.segments()["ci_high"] - model.segments()["ci_low"]).mean()  # noqa: E731
-    assert width(clustered) > width(rows)
+    assert width(by_cluster) > width(rows)
 
 
 def test_bad_input_is_refused_clearly(observational) -> None:
