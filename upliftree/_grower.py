@@ -484,6 +484,20 @@ def grow_tree(source: HistogramSource, bin_mapper: BinMapper, rows: np.ndarray, 
     return TreeGrower.uplift(source, bin_mapper, params, rng).grow((rows, counts))
 
 
+def grow_squared_error_tree(binned: np.ndarray, arm: np.ndarray, weight: np.ndarray, y: np.ndarray,
+                            target: np.ndarray, n_arms: int, bin_mapper: BinMapper, *, max_depth: int,
+                            min_samples_leaf: int, min_samples_treatment: int) -> TreeArrays:
+    """A tree grown on every row of ``binned`` (once each) by the squared error of the per-row ``target`` columns
+    summed (:class:`SquaredErrorSplitRule` over :class:`TargetRows`), every feature tried at every split: the
+    growth of distilled trees and DR trees. ``arm``, ``weight``, ``y`` give the node statistics and the size
+    rule's arm counts."""
+    source = TargetRows.of(binned, arm, weight, y, target, n_arms, bin_mapper.missing_bin_ + 1)
+    rule = SquaredErrorSplitRule(bin_mapper, n_arms, min_samples_leaf, min_samples_treatment)
+    grower = TreeGrower(source, rule, bin_mapper, max_depth=max_depth, n_features_per_split=source.n_features,
+                        parallel=True, rng=None)
+    return grower.grow((np.arange(len(arm)), np.ones(len(arm), dtype=np.int32)))
+
+
 def _record_split(table: _NodeTable, node: int, feature: int, gain: float, raw_gain: float,
                   left_bins: np.ndarray, bin_mapper: BinMapper, weight_share: float) -> None:
     depth = table.depth[node] + 1

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from . import design
 from ._base import BINARY, FittedAttribute, spawn_generators
-from ._grower import SquaredErrorSplitRule, TargetRows, TreeGrower
+from ._grower import grow_squared_error_tree
 from ._params import check_bool, check_real
 from ._tree_arrays import COUNT, TreeArrays, merge_short_leaves
 from ._validation import (
@@ -36,18 +37,6 @@ from ._validation import (
     without_design_columns,
 )
 from .binning import BinMapper
-from .design import (
-    CROSS_SS,
-    CROSS_SW,
-    CROSS_WS,
-    CROSS_WW,
-    N_MOMENTS,
-    N_UNITS,
-    OWN_SS,
-    OWN_SW,
-    OWN_WW,
-    design_moments,
-)
 from .learners import DRScores, doubly_robust_scores
 from .learners._crossfit import check_cv
 from .learners._nuisance import check_propensity_clip
@@ -209,14 +198,10 @@ class DRUpliftTree(TreeModel):
         bin_mapper = BinMapper(self.max_bins, random_state=binning_rng).fit(encoded, schema)
         # One target column per treatment; a split minimizes the squared error summed over them, so all
         # treatments share one segmentation (docs/learners.md, "DR segments").
-        source = TargetRows.of(bin_mapper.transform(encoded), scores.arm[growing], scores.weight[growing],
-                               scores.y[growing], scores.pseudo_outcomes[growing], n_arms,
-                               bin_mapper.missing_bin_ + 1)
-        rule = SquaredErrorSplitRule(bin_mapper, n_arms, self.min_samples_leaf, self.min_samples_treatment)
-        grower = TreeGrower(source, rule, bin_mapper, max_depth=self.max_depth,
-                            n_features_per_split=source.n_features, parallel=True, rng=None)
-        n_growing = int(growing.sum())
-        tree = grower.grow((np.arange(n_growing), np.ones(n_growing, dtype=np.int32)))
+        tree = grow_squared_error_tree(bin_mapper.transform(encoded), scores.arm[growing], scores.weight[growing],
+                                       scores.y[growing], scores.pseudo_outcomes[growing], n_arms, bin_mapper,
+                                       max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
+                                       min_samples_treatment=self.min_samples_treatment)
 
         tree = score_estimates(tree, data.encoded[estimation], scores.arm[estimation], scores.weight[estimation],
                                scores.potential_outcome_scores()[estimation],
@@ -248,7 +233,7 @@ def score_estimates(tree: TreeArrays, encoded: np.ndarray, arm: np.ndarray, weig
     if cluster is None:
         moments = row_unit_moments(tree.parent, leaves, weight, arm_scores)
     else:
-        moments = design_moments(tree.parent, every_leaf, every_arm, every_weight, every_score,
+        moments = design.design_moments(tree.parent, every_leaf, every_arm, every_weight, every_score,
                                  np.tile(cluster, n_arms), n_arms)
     return tree.with_stats(stats, None, moments)
 
@@ -265,18 +250,18 @@ def row_unit_moments(parent: np.ndarray, leaves: np.ndarray, weight: np.ndarray,
     def node_sums(values: np.ndarray) -> np.ndarray:
         return np.bincount(leaves, weights=values, minlength=n_nodes)
 
-    moments = np.zeros((n_nodes, n_arms, N_MOMENTS), dtype=np.float64)
+    moments = np.zeros((n_nodes, n_arms, design.N_MOMENTS), dtype=np.float64)
     units, own_ww = node_sums(np.ones(len(leaves))), node_sums(squared)
     for code in range(n_arms):
         scores = arm_scores[:, code]
-        moments[:, code, N_UNITS], moments[:, code, OWN_WW] = units, own_ww
-        moments[:, code, OWN_SW] = node_sums(squared * scores)
-        moments[:, code, OWN_SS] = node_sums(squared * scores * scores)
+        moments[:, code, design.N_UNITS], moments[:, code, design.OWN_WW] = units, own_ww
+        moments[:, code, design.OWN_SW] = node_sums(squared * scores)
+        moments[:, code, design.OWN_SS] = node_sums(squared * scores * scores)
         if code > 0:
-            moments[:, code, CROSS_WW] = own_ww
-            moments[:, code, CROSS_WS] = node_sums(squared * control)
-            moments[:, code, CROSS_SW] = moments[:, code, OWN_SW]
-            moments[:, code, CROSS_SS] = node_sums(squared * scores * control)
+            moments[:, code, design.CROSS_WW] = own_ww
+            moments[:, code, design.CROSS_WS] = node_sums(squared * control)
+            moments[:, code, design.CROSS_SW] = moments[:, code, design.OWN_SW]
+            moments[:, code, design.CROSS_SS] = node_sums(squared * scores * control)
     for node in range(n_nodes - 1, 0, -1):  # children have larger ids than their parent
         moments[parent[node]] += moments[node]
     return moments

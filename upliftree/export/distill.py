@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._base import BINARY, FittedAttribute, model_kind, spawn_generators
-from .._grower import SquaredErrorSplitRule, TargetRows, TreeGrower
+from .._grower import grow_squared_error_tree
 from .._tree_arrays import WEIGHT, WEIGHTED_Y, estimate_nodes
 from .._validation import (
     Arms,
@@ -130,14 +130,10 @@ class DistilledUpliftTree(TreeModel):
 
         (binning_rng,) = spawn_generators(self.random_state, 1)
         bin_mapper = BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema)
-        binned = bin_mapper.transform(data.encoded)
-        source = TargetRows.of(binned, data.arm, data.weight, data.y, target, len(treatments),
-                               bin_mapper.missing_bin_ + 1)
-        rule = SquaredErrorSplitRule(bin_mapper, len(treatments), self.min_samples_leaf, self.min_samples_treatment)
-        grower = TreeGrower(source, rule, bin_mapper, max_depth=self.max_depth,
-                            n_features_per_split=source.n_features, parallel=True, rng=None)
-        # Every row once, at every split every feature.
-        tree = grower.grow((np.arange(len(data.arm)), np.ones(len(data.arm), dtype=np.int32)))
+        tree = grow_squared_error_tree(bin_mapper.transform(data.encoded), data.arm, data.weight, data.y, target,
+                                       len(treatments), bin_mapper, max_depth=self.max_depth,
+                                       min_samples_leaf=self.min_samples_leaf,
+                                       min_samples_treatment=self.min_samples_treatment)
         tree, n_merged = estimate_nodes(tree, data, self.min_samples_treatment)
         value = np.column_stack([
             _node_means(tree, data, predicted[:, arm]) for arm in range(predicted.shape[1])
