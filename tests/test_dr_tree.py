@@ -335,3 +335,28 @@ def test_row_unit_moments_are_the_design_moments_of_rows_in_every_arm(fitted, se
                               n_arms)
     np.testing.assert_allclose(row_unit_moments(tree.parent, leaves, weight, scores), expected, rtol=1e-12,
                                atol=1e-9)
+
+
+def test_command_line_and_drift_monitoring_take_its_model_file(observational, tmp_path) -> None:
+    """`upliftree score` and `rules` read a saved DR tree; its training profile survives the file."""
+    from typer.testing import CliRunner
+
+    from upliftree import monitor
+    from upliftree.cli import app
+
+    X, treatment, y, received = observational
+    model = DRUpliftTree(LinearRegression(), cv=2, max_depth=2, random_state=0).fit(X, treatment, y,
+                                                                                    propensity=received)
+    monitor.record_training_profile(model, X)
+    model.save(tmp_path / "dr.json")
+    X.to_csv(tmp_path / "rows.csv", index=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["score", str(tmp_path / "dr.json"), str(tmp_path / "rows.csv"), "--out",
+                                 str(tmp_path / "scored.csv"), "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "scored.csv")["uplift"], model.predict(X), rtol=1e-12)
+    result = runner.invoke(app, ["rules", str(tmp_path / "dr.json")])
+    assert result.exit_code == 0 and "uplift" in result.stdout
+    loaded = upliftree.load(tmp_path / "dr.json")
+    assert loaded.training_profile_ == model.training_profile_
+    assert len(monitor.drift_report(loaded, X)) > 0
