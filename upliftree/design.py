@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.stats_layout import WEIGHT, WEIGHTED_Y
+from ._kernels.stats_layout import COUNT, N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 __all__ = [
     "arm_mean_moments",
@@ -33,6 +33,7 @@ __all__ = [
     "OWN_WW",
     "cluster_holdout",
     "design_moments",
+    "one_node_moments",
     "robust_mean_covariance",
 ]
 
@@ -154,6 +155,22 @@ def arm_mean_moments(stats: np.ndarray, moments: np.ndarray) -> tuple[np.ndarray
     mean = np.where(has_weight, stats[..., WEIGHTED_Y] / np.where(has_weight, weight, 1.0), 0.0)
     variance, covariance = robust_mean_covariance(mean, weight, moments)
     return mean, variance, moments[..., N_UNITS], covariance
+
+
+def one_node_moments(arm: np.ndarray, weight: np.ndarray, y: np.ndarray, cluster: np.ndarray | None,
+                     n_arms: int) -> tuple[np.ndarray, np.ndarray]:
+    """Node statistics ``(1, n_arms, N_STATS)`` and design moments ``(1, n_arms, N_MOMENTS)`` of all the rows
+    as one node: what :func:`arm_mean_moments` takes for an average effect over a sample.
+
+    ``cluster`` holds integer unit codes (any non-negative values) or None (rows are the units).
+    """
+    cell = arm.astype(np.int64)
+    stats = np.zeros((1, n_arms, N_STATS), dtype=np.float64)
+    for column, values in ((COUNT, None), (WEIGHT, weight), (WEIGHTED_Y, weight * y),
+                           (WEIGHTED_Y2, weight * y * y), (WEIGHT_SQUARED, weight * weight)):
+        stats[0, :, column] = np.bincount(cell, weights=values, minlength=n_arms)
+    moments = design_moments(np.array([-1]), np.zeros(len(arm), dtype=np.int64), cell, weight, y, cluster, n_arms)
+    return stats, moments
 
 
 def cluster_holdout(cluster: np.ndarray, arm: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
