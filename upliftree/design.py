@@ -63,47 +63,25 @@ def design_moments(parent: np.ndarray, leaves: np.ndarray, arm: np.ndarray, weig
     arm, weight, y : ndarray ``(n_rows,)``
         Arm codes (control 0), design weights and outcomes.
     cluster : ndarray of int ``(n_rows,)`` or None
-        Codes ``0..n_clusters-1`` of the unit of randomization; None makes every row its own unit.
+        Integer codes of the unit of randomization (any values; sorted codes fix the order of the sums, so the
+        result does not depend on the order of the rows beyond rounding); None makes every row its own unit.
     n_arms : int
+
+    One compiled pass over the rows (``upliftree._kernels.design``): with clusters each row walks up its
+    ancestors (``unit_moments``); rows as units need only per-leaf sums (``row_moments``).
     """
-    n_nodes, n_rows = len(parent), len(leaves)
-    units = np.arange(n_rows, dtype=np.int64) if cluster is None else cluster.astype(np.int64)
-    n_units = int(units.max()) + 1 if n_rows else 1
-    # Every (node, row) pair of a row and each of its ancestors: depth + 1 pairs per row.
-    pair_nodes, pair_rows = [], []
-    node, rows = leaves.astype(np.int64), np.arange(n_rows, dtype=np.int64)
-    while len(rows):
-        pair_nodes.append(node)
-        pair_rows.append(rows)
-        has_parent = parent[node] >= 0
-        node, rows = parent[node[has_parent]], rows[has_parent]
-    pair_node = np.concatenate(pair_nodes) if pair_nodes else np.zeros(0, dtype=np.int64)
-    pair_row = np.concatenate(pair_rows) if pair_rows else np.zeros(0, dtype=np.int64)
-    # One group per (node, unit); its per-arm totals side by side.
-    group_key, group = np.unique(pair_node * n_units + units[pair_row], return_inverse=True)
-    n_groups = len(group_key)
-    cell = group * n_arms + arm[pair_row]
-    n_cells = n_groups * n_arms
-    unit_rows = np.bincount(cell, minlength=n_cells).reshape(n_groups, n_arms)
-    unit_weight = np.bincount(cell, weights=weight[pair_row], minlength=n_cells).reshape(n_groups, n_arms)
-    unit_sum = np.bincount(cell, weights=weight[pair_row] * y[pair_row], minlength=n_cells).reshape(n_groups, n_arms)
-    group_node = group_key // n_units
-    moments = np.zeros((n_nodes, n_arms, N_MOMENTS), dtype=np.float64)
-    control_weight, control_sum = unit_weight[:, 0], unit_sum[:, 0]
-    for arm_code in range(n_arms):
-        arm_weight, arm_sum = unit_weight[:, arm_code], unit_sum[:, arm_code]
-        columns = {
-            N_UNITS: (unit_rows[:, arm_code] > 0).astype(np.float64),
-            OWN_WW: arm_weight * arm_weight,
-            OWN_SW: arm_sum * arm_weight,
-            OWN_SS: arm_sum * arm_sum,
-        }
-        if arm_code > 0:
-            columns.update({CROSS_WW: arm_weight * control_weight, CROSS_WS: arm_weight * control_sum,
-                            CROSS_SW: arm_sum * control_weight, CROSS_SS: arm_sum * control_sum})
-        for column, values in columns.items():
-            moments[:, arm_code, column] = np.bincount(group_node, weights=values, minlength=n_nodes)
-    return moments
+    # Imported on first use: the column constants above are read by modules that need no compiled code.
+    from ._kernels.boundary import kernel_array
+    from ._kernels.design import row_moments, unit_moments
+
+    rows = (kernel_array(parent, np.int64), kernel_array(leaves, np.int64), kernel_array(arm, np.int64),
+            kernel_array(weight, np.float64), kernel_array(y, np.float64))
+    if cluster is None:
+        return row_moments(*rows, int(n_arms))
+    units = kernel_array(cluster, np.int64)
+    # Units summed in the order of their codes (sorted ids), rows of a unit in their order.
+    unit_order = kernel_array(np.argsort(units, kind="stable"), np.int64)
+    return unit_moments(*rows, unit_order, units, int(n_arms))
 
 
 def robust_mean_covariance(mean: np.ndarray, weight: np.ndarray, moments: np.ndarray

@@ -60,8 +60,8 @@ def covariate_balance(X: pd.DataFrame, treatment: np.ndarray, arms: list[Any], s
     With ``propensity`` (the probability of the arm each row received) means and variances are weighted by
     ``1 / propensity`` (Hajek), so that each arm stands for the whole population as the design's estimates do:
     a stratified design is then balanced, and a difference left over is one the probabilities do not explain
-    (Austin & Stuart 2015, "Moving towards best practice when using inverse probability of treatment
-    weighting", section 4.1). ``table.attrs["weighted"]`` says which was computed.
+    (weighted standardized differences, Austin & Stuart 2015, "Moving towards best practice when using inverse
+    probability of treatment weighting"). ``table.attrs["weighted"]`` says which was computed.
 
     Returns
     -------
