@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upliftree._kernels.design import N_MOMENTS as KERNEL_N_MOMENTS
-from upliftree.design import N_MOMENTS, design_moments
+from upliftree.design import N_MOMENTS, design_moments, moments_of_unit_totals, unit_totals
 
 
 def _random_tree(rng, n_nodes):
@@ -46,3 +46,26 @@ def test_rows_as_units_equal_clusters_of_one_row_and_codes_and_order_do_not_matt
     if n_rows:
         assert clustered[0, :, 0].sum() == sum(len(np.unique(cluster[arm == a])) for a in range(n_arms))
         np.testing.assert_allclose(rows[0, :, 1].sum(), np.sum(weight * weight), rtol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 80), st.integers(1, 15), st.integers(2, 3), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_unit_totals_merged_over_parts_give_the_design_moments(n_rows, n_nodes, n_arms, n_parts, seed):
+    """Totals of each part of the rows (Dask partitions), summed per (node, unit), give every moment."""
+    rng = np.random.default_rng(seed)
+    parent, leaf_ids = _random_tree(rng, n_nodes)
+    leaves = rng.choice(leaf_ids, size=n_rows)
+    arm = rng.integers(0, n_arms, size=n_rows)
+    weight = rng.choice([0.0, 0.5, 1.25, 4.0], size=n_rows)
+    y = rng.normal(size=n_rows)
+    cluster = rng.integers(0, max(n_rows // 3, 1), size=n_rows)
+    part = rng.integers(0, n_parts, size=n_rows)
+    pieces = [unit_totals(parent, leaves[part == p], arm[part == p], weight[part == p], y[part == p],
+                          cluster[part == p], n_arms) for p in range(n_parts) if (part == p).any()]
+    node, unit = (np.concatenate([piece[i] for piece in pieces]) for i in range(2))
+    key, group = np.unique(node * 1000 + unit, return_inverse=True)
+    merged = [np.stack([np.bincount(group, weights=np.concatenate([piece[i][:, a] for piece in pieces]),
+                                    minlength=len(key)) for a in range(n_arms)], axis=1) for i in (2, 3, 4)]
+    moments = moments_of_unit_totals(key // 1000, *merged, n_nodes)
+    np.testing.assert_allclose(moments, design_moments(parent, leaves, arm, weight, y, cluster, n_arms),
+                               rtol=1e-10, atol=1e-10)

@@ -33,6 +33,9 @@ __all__ = [
     "OWN_WW",
     "cluster_holdout",
     "design_moments",
+    "held_out_clusters",
+    "moments_of_unit_totals",
+    "unit_totals",
     "one_node_moments",
     "robust_mean_covariance",
 ]
@@ -151,21 +154,81 @@ def one_node_moments(arm: np.ndarray, weight: np.ndarray, y: np.ndarray, cluster
     return stats, moments
 
 
+def unit_totals(parent: np.ndarray, leaves: np.ndarray, arm: np.ndarray, weight: np.ndarray, y: np.ndarray,
+                cluster: np.ndarray, n_arms: int) -> tuple[np.ndarray, ...]:
+    """Every (node, unit) pair's per-arm totals: the parts of :func:`design_moments` that add up over rows.
+
+    Rows of one unit met in several places (Dask partitions) give totals that sum to the unit's; the moments,
+    which square them, do not (:func:`moments_of_unit_totals` forms them once the totals are complete).
+
+    Returns
+    -------
+    node, unit : ndarray of int ``(n_pairs,)``
+        The pairs, ordered by node then unit code.
+    rows, weight, weighted_y : ndarray ``(n_pairs, n_arms)``
+        Per arm: the unit's rows, ``sum w`` and ``sum w y`` in the node.
+    """
+    n_rows = len(leaves)
+    cluster = np.asarray(cluster, dtype=np.int64)
+    pair_nodes, pair_rows = [], []
+    node, rows = np.asarray(leaves, dtype=np.int64), np.arange(n_rows, dtype=np.int64)
+    while len(rows):  # every row with each of its ancestors
+        pair_nodes.append(node)
+        pair_rows.append(rows)
+        has_parent = parent[node] >= 0
+        node, rows = parent[node[has_parent]], rows[has_parent]
+    pair_node = np.concatenate(pair_nodes) if pair_nodes else np.zeros(0, dtype=np.int64)
+    pair_row = np.concatenate(pair_rows) if pair_rows else np.zeros(0, dtype=np.int64)
+    n_units = int(cluster.max()) + 1 if n_rows else 1
+    key, group = np.unique(pair_node * n_units + cluster[pair_row], return_inverse=True)
+    cell = group * n_arms + np.asarray(arm, dtype=np.int64)[pair_row]
+    n_cells = len(key) * n_arms
+    totals = [np.bincount(cell, weights=values, minlength=n_cells).reshape(len(key), n_arms)
+              for values in (None, weight[pair_row], (weight * y)[pair_row])]
+    return (key // n_units, key % n_units, *totals)
+
+
+def moments_of_unit_totals(node: np.ndarray, rows: np.ndarray, weight: np.ndarray, weighted_y: np.ndarray,
+                           n_nodes: int) -> np.ndarray:
+    """:func:`design_moments` from complete per-(node, unit) totals (:func:`unit_totals`, one entry per pair)."""
+    n_arms = weight.shape[1]
+    moments = np.zeros((n_nodes, n_arms, N_MOMENTS), dtype=np.float64)
+    node = np.asarray(node, dtype=np.int64)
+    for arm_code in range(n_arms):
+        arm_weight, arm_sum = weight[:, arm_code], weighted_y[:, arm_code]
+        columns = {N_UNITS: (rows[:, arm_code] > 0).astype(np.float64), OWN_WW: arm_weight * arm_weight,
+                   OWN_SW: arm_sum * arm_weight, OWN_SS: arm_sum * arm_sum}
+        if arm_code > 0:
+            columns.update({CROSS_WW: arm_weight * weight[:, 0], CROSS_WS: arm_weight * weighted_y[:, 0],
+                            CROSS_SW: arm_sum * weight[:, 0], CROSS_SS: arm_sum * weighted_y[:, 0]})
+        for column, values in columns.items():
+            moments[:, arm_code, column] = np.bincount(node, weights=values, minlength=n_nodes)
+    return moments
+
+
+def held_out_clusters(rows_by_arm: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean per cluster (rows of ``rows_by_arm``, ``(n_clusters, n_arms)`` row counts, clusters in code order):
+    ``fraction`` of the clusters of every arm, a cluster's arm being the one most of its rows received (the
+    smallest code on ties). Clusters without rows are never held out."""
+    stratum = np.argmax(rows_by_arm, axis=1)
+    present = rows_by_arm.sum(axis=1) > 0
+    held_out = np.zeros(len(rows_by_arm), dtype=np.bool_)
+    for arm_code in range(rows_by_arm.shape[1]):
+        members = np.flatnonzero(present & (stratum == arm_code))
+        n_held_out = int(round(fraction * len(members)))
+        held_out[rng.permutation(members)[:n_held_out]] = True
+    return held_out
+
+
 def cluster_holdout(cluster: np.ndarray, arm: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     """Boolean mask of rows held out: ``fraction`` of the clusters of every arm, whole clusters only.
 
     A cluster's stratum is the arm most of its rows received (the smallest code on ties), so a cluster
     randomized experiment holds out the same share of treated and control clusters. Clusters are taken in the
-    order of their codes (sorted ids), so the mask does not depend on the order of the rows.
+    order of their codes (sorted ids), so the mask does not depend on the order of the rows
+    (:func:`held_out_clusters`).
     """
     n_clusters = int(cluster.max()) + 1
     n_arms = int(arm.max()) + 1
     rows_by_arm = np.bincount(cluster * n_arms + arm, minlength=n_clusters * n_arms).reshape(n_clusters, n_arms)
-    stratum = np.argmax(rows_by_arm, axis=1)
-    present = rows_by_arm.sum(axis=1) > 0
-    held_out_cluster = np.zeros(n_clusters, dtype=np.bool_)
-    for arm_code in range(n_arms):
-        members = np.flatnonzero(present & (stratum == arm_code))
-        n_held_out = int(round(fraction * len(members)))
-        held_out_cluster[rng.permutation(members)[:n_held_out]] = True
-    return held_out_cluster[cluster]
+    return held_out_clusters(rows_by_arm, fraction, rng)[cluster]
