@@ -21,15 +21,20 @@ def _random_tree(rng, n_nodes):
     return parent, np.flatnonzero(is_leaf)
 
 
-@settings(max_examples=80, deadline=None)
-@given(st.integers(0, 80), st.integers(1, 15), st.integers(2, 4), st.integers(0, 2**32 - 1))
-def test_rows_as_units_equal_clusters_of_one_row_and_codes_and_order_do_not_matter(n_rows, n_nodes, n_arms, seed):
+def _random_rows(seed, n_rows, n_nodes, n_arms):
+    """A random tree's parents and rows reaching its leaves: leaves, arms, weights (some 0), outcomes, rng."""
     rng = np.random.default_rng(seed)
     parent, leaf_ids = _random_tree(rng, n_nodes)
     leaves = rng.choice(leaf_ids, size=n_rows)
     arm = rng.integers(0, n_arms, size=n_rows)
     weight = rng.choice([0.0, 0.5, 1.25, 4.0], size=n_rows)
-    y = rng.normal(size=n_rows)
+    return parent, leaves, arm, weight, rng.normal(size=n_rows), rng
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 80), st.integers(1, 15), st.integers(2, 4), st.integers(0, 2**32 - 1))
+def test_rows_as_units_equal_clusters_of_one_row_and_codes_and_order_do_not_matter(n_rows, n_nodes, n_arms, seed):
+    parent, leaves, arm, weight, y, rng = _random_rows(seed, n_rows, n_nodes, n_arms)
     rows = design_moments(parent, leaves, arm, weight, y, None, n_arms)
     assert rows.shape == (n_nodes, n_arms, N_MOMENTS) and KERNEL_N_MOMENTS == N_MOMENTS
     one_row_clusters = design_moments(parent, leaves, arm, weight, y, rng.permutation(n_rows) * 7, n_arms)
@@ -52,12 +57,7 @@ def test_rows_as_units_equal_clusters_of_one_row_and_codes_and_order_do_not_matt
 @given(st.integers(1, 80), st.integers(1, 15), st.integers(2, 3), st.integers(1, 4), st.integers(0, 2**32 - 1))
 def test_unit_totals_merged_over_parts_give_the_design_moments(n_rows, n_nodes, n_arms, n_parts, seed):
     """Totals of each part of the rows (Dask partitions), summed per (node, unit), give every moment."""
-    rng = np.random.default_rng(seed)
-    parent, leaf_ids = _random_tree(rng, n_nodes)
-    leaves = rng.choice(leaf_ids, size=n_rows)
-    arm = rng.integers(0, n_arms, size=n_rows)
-    weight = rng.choice([0.0, 0.5, 1.25, 4.0], size=n_rows)
-    y = rng.normal(size=n_rows)
+    parent, leaves, arm, weight, y, rng = _random_rows(seed, n_rows, n_nodes, n_arms)
     cluster = rng.integers(0, max(n_rows // 3, 1), size=n_rows)
     part = rng.integers(0, n_parts, size=n_rows)
     pieces = [unit_totals(parent, leaves[part == p], arm[part == p], weight[part == p], y[part == p],
