@@ -149,6 +149,53 @@ def time_call(function: Callable[[], Any], repeats: int = 1) -> tuple[list[float
     return seconds, result
 
 
+def interleaved_times(calls: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """Wall-clock seconds of ``repeats`` rounds of every call, the calls alternating within each round, so that
+    a change in the machine's load falls on all of them alike (for ratios between them)."""
+    seconds: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            seconds[name] += time_call(call)[0]
+    return seconds
+
+
+DESIGN_TARGET = 1.2  # issue 16: a fit with propensity= costs at most this many times the plain fit
+DESIGN_FITS = {  # the fits of the design timings, in the order they alternate
+    "plain": "plain fit",
+    "sample_weight": "sample_weight=1/p (the same weights, no design moments)",
+    "propensity": "propensity= (per-row stratified)",
+    "propensity_and_cluster": "propensity= and cluster=",
+}
+
+
+def time_design_fits(fit: Callable[..., Any], propensity: Any, cluster: Any, repeats: int) -> dict[str, list[float]]:
+    """Seconds of ``fit(**keywords)`` for each fit of :data:`DESIGN_FITS` (:func:`interleaved_times`)."""
+    keywords = {"plain": {}, "sample_weight": {"sample_weight": 1.0 / propensity},
+                "propensity": {"propensity": propensity},
+                "propensity_and_cluster": {"propensity": propensity, "cluster": cluster}}
+    return interleaved_times({name: (lambda given=given: fit(**given)) for name, given in keywords.items()}, repeats)
+
+
+def design_results(seconds: dict[str, list[float]], params: dict[str, Any], cluster_size: int) -> dict[str, Any]:
+    """The design timings' JSON: per fit its times, best, and best over the plain and the weighted fits'."""
+    plain, weighted = min(seconds["plain"]), min(seconds["sample_weight"])
+    fits = {name: {"fit_seconds": times, "fit_best": min(times), "over_plain": min(times) / plain,
+                   "over_sample_weight": min(times) / weighted} for name, times in seconds.items()}
+    return {"params": params, "cluster_size": cluster_size, **fits}
+
+
+def design_table(design: dict[str, Any], what: str) -> dict[str, Any]:
+    """The table of :func:`design_results` (``what``: the model and rows, for the title)."""
+    return {
+        "title": f"{what}: fit with the experiment's design (issue 16), same settings",
+        "header": ["fit", "seconds (best)", "over plain fit", "over sample_weight=1/p", "target"],
+        "rows": [[label + (f" ({design['cluster_size']} rows per cluster)" if "cluster" in name else ""),
+                  design[name]["fit_best"], design[name]["over_plain"], design[name]["over_sample_weight"],
+                  f"<= {DESIGN_TARGET:g}" if name.startswith("propensity") else ""]
+                 for name, label in DESIGN_FITS.items()],
+    }
+
+
 def default_out(name: str) -> Path:
     return RESULTS_DIR / f"{name}.json"
 

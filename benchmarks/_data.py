@@ -118,3 +118,16 @@ def make_uplift_data(n_rows: int, seed: int = 20190101) -> UpliftData:
         list(feature_names),
         "causalml.dataset.make_uplift_classification",
     )
+
+
+DESIGN_CLUSTER_SIZE = 20  # rows per cluster of the design-fit timings
+
+
+def stratified_design(data: UpliftData, cluster_size: int = DESIGN_CLUSTER_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """A design to time fits with ``propensity=`` and ``cluster=`` on ``data``: the received arm's probability of
+    a stratified allocation (60% treated where the first feature is above its median, 40% elsewhere) and
+    clusters of ``cluster_size`` consecutive rows. Fit time depends on the weights' being per row, not on
+    their values, so the data's own assignment is kept."""
+    p_treated = np.where(data.X[:, 0] > np.median(data.X[:, 0]), 0.6, 0.4)
+    received = np.where(data.treatment == 1, p_treated, 1.0 - p_treated)
+    return received, np.arange(len(data.treatment)) // cluster_size

@@ -17,6 +17,11 @@ Also: predict time for ``--n-rows`` rows with a 100-tree upliftree forest; peak 
 (in a subprocess: peak RSS increase during ``fit``, the kernel's VmHWM reset just before the fit, against
 the size of X as float64 and of the pickled forest); with ``--scaling``, a fit-time table at 10k, 100k and
 1M rows (and 10M with ``--scaling-10m``, upliftree only).
+
+The experiment's design (issue 16): the upliftree forest fit with ``propensity=`` (a per-row stratified
+allocation, ``_data.stratified_design``) and with ``propensity=`` and ``cluster=``, against the plain fit and
+``sample_weight=1/p``, alternating in each of ``--repeats`` rounds; the target is at most 1.2x the plain fit.
+``--design-only`` times only these (with ``--out``, so that a partial run never replaces the full result).
 """
 
 from __future__ import annotations
@@ -34,25 +39,30 @@ from typing import Any
 
 import numpy as np
 from _common import (
+    DESIGN_TARGET,
     cpu_count,
     default_out,
+    design_results,
+    design_table,
     format_table,
     machine_info,
     optional_attribute,
     print_header,
     quiet_peer_warnings,
     time_call,
+    time_design_fits,
     try_import,
     without_progress,
     write_json,
 )
-from _data import UpliftData, make_uplift_data
+from _data import DESIGN_CLUSTER_SIZE, UpliftData, make_uplift_data, stratified_design
 
 TARGETS = {
     "causalml_over_upliftree_min": 100.0,
     "upliftree_over_lightgbm_max": 2.0,
     "predict_seconds_100_trees_max": 1.0,
     "fit_memory_over_x_max": 2.0,
+    "design_fit_over_plain_max": DESIGN_TARGET,
 }
 WARMUP_ROWS = 20_000
 SCALING_ROWS = (10_000, 100_000, 1_000_000)
@@ -177,6 +187,20 @@ def fit_lightgbm(lightgbm, data: UpliftData, params: dict[str, Any]):
     return lightgbm.train(params, dataset)
 
 
+def bench_design(forest_class, data: UpliftData, args) -> dict[str, Any]:
+    """The warm forest fit with the design (``propensity``, then also ``cluster``) against the plain fit."""
+    params = without_progress(forest_class, upliftree_params(args, args.n_trees))
+    propensity, cluster = stratified_design(data)
+    warm = head(data, WARMUP_ROWS)
+    forest_class(**params).fit(warm.X, warm.treatment, warm.y, propensity=propensity[:WARMUP_ROWS],
+                               cluster=cluster[:WARMUP_ROWS])
+
+    def fit(**design: Any) -> Any:
+        return forest_class(**params).fit(data.X, data.treatment, data.y, **design)
+
+    return design_results(time_design_fits(fit, propensity, cluster, args.repeats), params, DESIGN_CLUSTER_SIZE)
+
+
 def head(data: UpliftData, n_rows: int) -> UpliftData:
     return UpliftData(data.X[:n_rows], data.treatment[:n_rows], data.y[:n_rows], data.feature_names, data.source)
 
@@ -296,6 +320,8 @@ def build_tables(results: dict[str, Any], ratios: dict[str, Any], args, n_rows: 
     tables.append(
         {"title": "Against the issue 4 targets", "header": ["measure", "value", "target"], "rows": ratio_rows}
     )
+    if "design" in results:
+        tables.append(design_table(results["design"], f"Forest of {args.n_trees} trees, {n_rows:,} rows"))
     if "scaling" in results:
         names = [name for name in labels if any(name in row for row in results["scaling"])]
         tables.append(
@@ -329,16 +355,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scaling-10m", action="store_true", help="add 10M rows to the scaling table (upliftree)")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-memory subprocess")
     parser.add_argument("--seed", type=int, default=20190101, help="data seed (causalml's default)")
-    parser.add_argument("--out", type=Path, default=default_out("forest"), help="JSON result path")
+    parser.add_argument("--design-only", action="store_true",
+                        help="time only upliftree's fits with and without the design (needs --out)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON result path (default results/forest.json)")
     args = parser.parse_args(argv)
+    if args.design_only and args.out is None:
+        parser.error("--design-only needs --out: a partial run must not replace results/forest.json")
+    args.out = args.out or default_out("forest")
     args.causalml_rows = min(args.causalml_rows or args.n_rows, args.n_rows)
 
     notes: list[str] = []
     quiet_peer_warnings()
     upliftree = try_import("upliftree", notes)
     forest_class = optional_attribute(upliftree, "UpliftRandomForestClassifier", notes) if upliftree else None
-    causalml_tree = try_import("causalml.inference.tree", notes)
-    lightgbm = try_import("lightgbm", notes)
+    causalml_tree = None if args.design_only else try_import("causalml.inference.tree", notes)
+    lightgbm = None if args.design_only else try_import("lightgbm", notes)
     info = machine_info()
     data = make_uplift_data(args.n_rows, args.seed)
     args.max_features_per_split = features_per_split(args.max_features, data.X.shape[1])
@@ -350,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     print_header(f"bench_forest: {len(data.X):,} rows x {data.X.shape[1]} features from {data.source}", info, notes)
 
     peers: dict[str, Any] = {}
-    if forest_class is not None:
+    if forest_class is not None and not args.design_only:
         peers["upliftree"] = (forest_class, fit_upliftree, upliftree_params(args, args.n_trees))
     if causalml_tree is not None:
         peers["causalml"] = (causalml_tree, fit_causalml, causalml_params(args))
@@ -388,6 +419,11 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     if forest_class is not None:
+        results["design"] = bench_design(forest_class, data, args)
+        design = results["design"]
+        print(f"  upliftree forest fit with propensity {design['propensity']['over_plain']:.2f}x the plain fit, "
+              f"with propensity and cluster {design['propensity_and_cluster']['over_plain']:.2f}x")
+    if forest_class is not None and not args.design_only:
         params = upliftree_params(args, N_TREES_PREDICT)
         fit_seconds, forest = time_call(lambda: fit_upliftree(forest_class, data, params), 1)
         forest.predict(data.X[:1000])
@@ -403,10 +439,14 @@ def main(argv: list[str] | None = None) -> int:
             results["memory"] = peak_memory(data, without_progress(forest_class, params))
             if results["memory"]["peak_note"]:
                 notes.append(f"memory: {results['memory']['peak_note']}")
-    if args.scaling:
+    if args.scaling and not args.design_only:
         results["scaling"] = scaling_table(peers, results["fit"], data, args, notes)
 
-    tables = build_tables(results, ratios, args, len(data.X))
+    if args.design_only:
+        what = f"Forest of {args.n_trees} trees, {len(data.X):,} rows"
+        tables = [design_table(results["design"], what)] if "design" in results else []
+    else:
+        tables = build_tables(results, ratios, args, len(data.X))
     for table in tables:
         print(f"\n{table['title']}\n{format_table(table['header'], table['rows'])}")
     for note in notes:

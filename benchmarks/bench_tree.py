@@ -15,6 +15,12 @@ total, 13 features (see ``_data.py``). Every library fits one tree, KL criterion
 
 Fit times are the best of ``--repeats`` runs. Warm predict throughput is measured on ``--predict-rows``
 rows (the data tiled). Peers are timed when importable and skipped with a note otherwise.
+
+The experiment's design (issue 16): the same upliftree fit with ``propensity=`` (a per-row stratified
+allocation, ``_data.stratified_design``) and with ``propensity=`` and ``cluster=`` (clusters of 20 rows),
+against the plain fit and the fit with ``sample_weight=1/p`` (the same weights without design moments), all
+alternating in each of ``--repeats`` rounds; the target is at most 1.2x the plain fit.
+``--design-only`` times only these (with ``--out``, so that a partial run never replaces the full result).
 """
 
 from __future__ import annotations
@@ -32,23 +38,28 @@ from typing import Any
 
 import numpy as np
 from _common import (
+    DESIGN_TARGET,
     cpu_count,
     default_out,
+    design_results,
+    design_table,
     format_table,
     machine_info,
     optional_attribute,
     print_header,
     quiet_peer_warnings,
     time_call,
+    time_design_fits,
     try_import,
     write_json,
 )
-from _data import make_uplift_data
+from _data import DESIGN_CLUSTER_SIZE, make_uplift_data, stratified_design
 
 TARGETS = {
     "causalml_over_upliftree_min": 50.0,
     "upliftree_over_lightgbm_max": 1.5,
     "predict_rows_per_second_min": 10_000_000,
+    "design_fit_over_plain_max": DESIGN_TARGET,
 }
 WARMUP_ROWS = 20_000
 
@@ -153,6 +164,18 @@ def bench_upliftree(tree_class, data, args) -> dict[str, Any]:
     return result
 
 
+def bench_design(tree_class, data, args) -> dict[str, Any]:
+    """upliftree's warm fit with the design (``propensity``, then also ``cluster``) against the plain fit."""
+    X, treatment, y = data.X, data.treatment, data.y
+    propensity, cluster = stratified_design(data)
+    model = tree_class(**UPLIFTREE_PARAMS)
+    warm = slice(0, WARMUP_ROWS)
+    model.fit(X[warm], treatment[warm], y[warm], propensity=propensity[warm], cluster=cluster[warm])
+    seconds = time_design_fits(lambda **design: model.fit(X, treatment, y, **design), propensity, cluster,
+                               args.repeats)
+    return design_results(seconds, UPLIFTREE_PARAMS, DESIGN_CLUSTER_SIZE)
+
+
 def bench_causalml(causalml_tree, data, args) -> dict[str, Any]:
     arm_names = np.where(data.treatment == 1, "treatment1", "control")
     model = causalml_tree.UpliftTreeClassifier(**CAUSALML_PARAMS)
@@ -231,6 +254,8 @@ def build_tables(results: dict[str, Any], ratios: dict[str, Any], n_rows: int) -
             f">= {TARGETS['predict_rows_per_second_min']:,}",
         ],
     ]
+    design = results.get("upliftree_design")
+    design_tables = [] if design is None else [design_table(design, f"One tree, {n_rows:,} rows")]
     return [
         {
             "title": f"One tree, KL, depth 6, min_samples_leaf 100, {n_rows:,} rows, 2 arms",
@@ -242,6 +267,7 @@ def build_tables(results: dict[str, Any], ratios: dict[str, Any], n_rows: int) -
             "header": ["measure", "value", "target"],
             "rows": ratio_rows,
         },
+        *design_tables,
     ]
 
 
@@ -253,22 +279,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--causalml-repeats", type=int, default=1, help="fit repeats for causalml (slow)")
     parser.add_argument("--no-cold", dest="cold", action="store_false", help="skip the cold-process fits")
     parser.add_argument("--seed", type=int, default=20190101, help="data seed (causalml's default)")
-    parser.add_argument("--out", type=Path, default=default_out("tree"), help="JSON result path")
+    parser.add_argument("--design-only", action="store_true",
+                        help="time only upliftree's fits with and without the design (needs --out)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON result path (default results/tree.json)")
     args = parser.parse_args(argv)
+    if args.design_only and args.out is None:
+        parser.error("--design-only needs --out: a partial run must not replace results/tree.json")
+    args.out = args.out or default_out("tree")
 
     notes: list[str] = []
     quiet_peer_warnings()
     upliftree = try_import("upliftree", notes)
     tree_class = optional_attribute(upliftree, "UpliftTreeClassifier", notes) if upliftree else None
-    causalml_tree = try_import("causalml.inference.tree", notes)
-    lightgbm = try_import("lightgbm", notes)
+    causalml_tree = None if args.design_only else try_import("causalml.inference.tree", notes)
+    lightgbm = None if args.design_only else try_import("lightgbm", notes)
     info = machine_info()
     data = make_uplift_data(args.n_rows, args.seed)
     print_header(f"bench_tree: {len(data.X):,} rows x {data.X.shape[1]} features from {data.source}", info, notes)
 
     # upliftree and LightGBM back to back: their ratio is the tightest target, so keep them close in time.
     results: dict[str, Any] = {}
-    if tree_class is not None:
+    if tree_class is not None and not args.design_only:
         results["upliftree"] = bench_upliftree(tree_class, data, args)
         print(f"  upliftree warm fit {min(results['upliftree']['fit_seconds']):.3f} s")
     if lightgbm is not None:
@@ -277,7 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     if causalml_tree is not None:
         results["causalml"] = bench_causalml(causalml_tree, data, args)
         print(f"  causalml fit {min(results['causalml']['fit_seconds']):.3f} s")
-    if tree_class is not None and args.cold:
+    if tree_class is not None:
+        results["upliftree_design"] = bench_design(tree_class, data, args)
+        design = results["upliftree_design"]
+        print(f"  upliftree fit with propensity {design['propensity']['over_plain']:.2f}x the plain fit, with "
+              f"propensity and cluster {design['propensity_and_cluster']['over_plain']:.2f}x")
+    if tree_class is not None and args.cold and not args.design_only:
         results["upliftree"]["cold_process"] = cold_process_fits(data.X, data.treatment, data.y)
 
     ratios: dict[str, Any] = {}
@@ -285,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         ratios["causalml_over_upliftree"] = results["causalml"]["fit_best"] / results["upliftree"]["fit_best"]
     if "upliftree" in results and "lightgbm" in results:
         ratios["upliftree_over_lightgbm"] = results["upliftree"]["fit_best"] / results["lightgbm"]["fit_best"]
-    tables = build_tables(results, ratios, len(data.X))
+    tables = (build_tables(results, ratios, len(data.X)) if not args.design_only or tree_class is None
+              else [design_table(results["upliftree_design"], f"One tree, {len(data.X):,} rows")])
     for table in tables:
         print(f"\n{table['title']}\n{format_table(table['header'], table['rows'])}")
     write_json(

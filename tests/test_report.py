@@ -330,6 +330,9 @@ def test_design_check_fails_without_propensity_and_names_the_stratum(stratified_
     assert numbers["checks"][0]["level"] == "failed"
     html = unescape(report.html.read_text())
     assert "not trustworthy" in html
+    assert 'id="balance-weighted"' not in html
+    balance = next(check for check in report.checks if check.title.startswith("Arms"))
+    assert "weighted" not in balance.detail
 
 
 def test_with_propensity_the_average_effect_covers_the_truth(stratified_reports):
@@ -341,6 +344,10 @@ def test_with_propensity_the_average_effect_covers_the_truth(stratified_reports)
     assert effect["design"].startswith("inverse-probability weighted")
     assert effect["low"] < STRATIFIED_TRUE_EFFECT < effect["high"]
     assert numbers["design"] == {"propensity": "p_arm", "cluster": None}
+    # The balance table is design-weighted and says so; weighted, the region is balanced.
+    assert 'id="balance-weighted"' in report.html.read_text()
+    balance = next(check for check in report.checks if check.title.startswith("Arms"))
+    assert balance.level == "ok" and "inverse-probability weighted" in balance.detail
 
 
 def test_learners_take_the_given_propensity(tmp_path):

@@ -473,12 +473,16 @@ def estimated(tree: TreeArrays, estimation: EstimationRows, rows: np.ndarray | N
     if not estimation.design:
         stats = tree.route_statistics(estimation.encoded, estimation.arm, estimation.weight, estimation.y, rows)
         return tree.with_stats(stats, root_fallback)
-    rows = np.arange(len(estimation.arm)) if rows is None else np.asarray(rows, dtype=np.int64)
-    leaves = tree.apply(estimation.encoded[rows])
-    stats = tree.leaf_statistics(leaves, rows, estimation.arm, estimation.weight, estimation.y)
-    cluster = None if estimation.cluster is None else estimation.cluster[rows]
-    moments = design_moments(tree.parent, leaves, estimation.arm[rows], estimation.weight[rows], estimation.y[rows],
-                             cluster, tree.n_arms)
+    arm, weight, y, cluster = estimation.arm, estimation.weight, estimation.y, estimation.cluster
+    if rows is None:  # all rows: no copies of the matrix and the row arrays
+        leaves = tree.apply(estimation.encoded)
+    else:
+        rows = np.asarray(rows, dtype=np.int64)
+        leaves = tree.apply(estimation.encoded[rows])
+        arm, weight, y = arm[rows], weight[rows], y[rows]
+        cluster = None if cluster is None else cluster[rows]
+    stats = tree._node_stats(leaves, arm, weight, y)
+    moments = design_moments(tree.parent, leaves, arm, weight, y, cluster, tree.n_arms)
     return tree.with_stats(stats, root_fallback, moments)
 
 

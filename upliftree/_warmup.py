@@ -172,6 +172,10 @@ def _trees() -> None:
             half = slice(len(frame) // 2, None)
             tree_class(control="control", **FIT_OPTIONS).fit(
                 X, treatment, y, X_est=_rows(X, half), treatment_est=treatment[half], y_est=y[half]).predict(X)
+            # The experiment's design (docs/design.md): the design-moment kernels, rows and clusters as units.
+            designs = [{"cluster": np.arange(len(frame)) // 10}, *([{"propensity": 0.5}] if n_treatments == 1 else [])]
+            for design in designs:
+                tree_class(control="control", **FIT_OPTIONS).fit(X, treatment, y, **design)
         large = _experiment(LARGE_ROWS, 1, outcome, seed=3)
         for weights in (None, np.random.default_rng(1).uniform(0.5, 2.0, len(large))):
             model = tree_class(control="control", honest=True, **FIT_OPTIONS)

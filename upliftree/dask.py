@@ -12,8 +12,9 @@ One tree grows from a ``dask.dataframe`` by histogram aggregation, so the rows n
    the histograms are summed on the workers (tree reduction), the client picks and records the splits, and
    the partitions move their rows to the children;
 4. one more pass routes the estimation rows through the tree; the node statistics (and with ``propensity``
-   or ``cluster`` the design moments, every cluster lying in one partition) are summed and short leaves
-   merged as :func:`upliftree._tree_arrays.estimate_nodes` does.
+   or ``cluster`` the design moments of the clusters within one partition, and the per-node totals of the
+   clusters spanning partitions, merged before they are squared) are summed and short leaves merged as
+   :func:`upliftree._tree_arrays.estimate_nodes` does.
 
 Forests grow on the workers: consecutive partitions form groups of about ``rows_per_group`` rows, and
 each group, concatenated on one worker, grows the trees assigned to it by tree index. Scoring maps
@@ -60,6 +61,7 @@ from ._validation import (
     validate_treatment,
 )
 from .binning import QUANTILE_SUBSAMPLE, BinMapper, QuantileSketch, thresholds_from_bin_edges
+from .design import held_out_clusters, moments_of_unit_totals, unit_totals
 from .forest import BaseUpliftForest, fitted_forest, grow_trees
 from .tree import (
     BaseUpliftTree,
@@ -104,6 +106,8 @@ class _Context:
     labels: tuple = ()
     bin_mapper: BinMapper | None = None
     holdout: tuple[int, float] | None = None  # seed and fraction of the honest split
+    held_out_clusters: np.ndarray | None = None  # with cluster: ids of the clusters the honest split holds out
+    spanning_clusters: np.ndarray | None = None  # ids of the clusters with rows in more than one partition
 
 
 def _client(client: Any) -> Client:
@@ -189,7 +193,7 @@ def _factorized_labels(frame: pd.DataFrame, context: _Context) -> tuple[np.ndarr
 
 def _partition_data(frame: pd.DataFrame, context: _Context) -> ExperimentData:
     """One partition as the in-memory core sees its data: design weights ``sample_weight / p(received arm)``
-    and, with ``cluster``, the partition's cluster codes (its clusters are its own, see :func:`_cluster_ids`)."""
+    and, with ``cluster``, the codes of the partition's cluster ids (of its own rows only)."""
     columns = context.columns
     y, weight = _outcome_and_weight(frame, context)
     codes, labels = _factorized_labels(frame, context)
@@ -200,22 +204,28 @@ def _partition_data(frame: pd.DataFrame, context: _Context) -> ExperimentData:
                           validate_cluster(columns.cluster, len(frame), frame), columns.design)
 
 
-def _held_out(data: ExperimentData, partition: int, context: _Context) -> np.ndarray:
-    """Honest estimation rows of a partition: the same rows on every pass (seeded by partition number); whole
-    clusters with ``cluster`` (each cluster lies in one partition)."""
+def _held_out(frame: pd.DataFrame, data: ExperimentData, partition: int, context: _Context) -> np.ndarray:
+    """Honest estimation rows of a partition: the same rows on every pass (seeded by partition number); with
+    ``cluster``, the rows of the clusters chosen on the client over all partitions (:func:`_cluster_layout`)."""
     if context.holdout is None:
         return np.zeros(len(data.arm), dtype=np.bool_)
+    if context.held_out_clusters is not None:
+        return frame[context.columns.cluster].isin(context.held_out_clusters).to_numpy()
     seed, fraction = context.holdout
     return honest_holdout(data, context.binary, fraction, np.random.default_rng([seed, partition]))
 
 
-def _cluster_ids(frame: pd.DataFrame, context: _Context) -> np.ndarray:
-    """The distinct cluster ids of a partition (none without ``cluster``)."""
+def _cluster_arm_rows(frame: pd.DataFrame, context: _Context) -> pd.DataFrame | None:
+    """Rows per cluster id (index) and treatment label (columns) of a partition; None without ``cluster``."""
     cluster = context.columns.cluster
     if cluster is None:
-        return np.zeros(0, dtype=object)
+        return None
     validate_cluster(cluster, len(frame), frame)  # missing ids fail here, naming the argument
-    return np.array(pd.unique(frame[cluster]).tolist(), dtype=object)
+    id_codes, ids = pd.factorize(frame[cluster], use_na_sentinel=False)
+    codes, labels = _factorized_labels(frame, context)
+    rows = np.bincount(id_codes * len(labels) + codes, minlength=len(ids) * len(labels)).reshape(len(ids), -1)
+    return pd.DataFrame(rows, index=pd.Index(np.array(ids.tolist(), dtype=object)),
+                        columns=pd.Index(np.array(labels.tolist(), dtype=object)))
 
 
 # -- summary pass: arms, missing values, the binning sketch ---------------------------------------------------
@@ -230,7 +240,8 @@ class _Summary:
     sketch: QuantileSketch  # of the numeric features whose thresholds the fit must find
     has_missing: np.ndarray  # per feature: whether some row has a missing value (a NaN once encoded)
     has_zero_weight: bool  # some row weighs 0: trees then build every child's histograms (see TreeGrower)
-    cluster_ids: np.ndarray  # distinct cluster ids of the partitions (each in one partition, checked on merge)
+    cluster_rows: pd.DataFrame | None  # rows per cluster id and treatment label (None without cluster)
+    spanning: np.ndarray  # ids of the clusters found in more than one of the partitions merged
 
 
 def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context, sketched: np.ndarray,
@@ -251,24 +262,28 @@ def _summarize_partition(frame: pd.DataFrame, partition: int, context: _Context,
     keys = np.random.default_rng([seed, partition]).random(len(frame))
     sketch = QuantileSketch.of_rows(encoded, sketched, keys, max_bins, QUANTILE_SUBSAMPLE)
     return _Summary(arm_sums, sketch, np.array(missing_per_feature(encoded), dtype=np.bool_),
-                    bool((weight == 0.0).any()), _cluster_ids(frame, context))
+                    bool((weight == 0.0).any()), _cluster_arm_rows(frame, context), np.zeros(0, dtype=object))
 
 
-def _merge_summaries(summaries: list[_Summary], cluster: Any) -> _Summary:
+def _merge_cluster_rows(summaries: list[_Summary]) -> tuple[pd.DataFrame | None, np.ndarray]:
+    """The summaries' rows per cluster and label added up, and the ids found in more than one partition."""
+    spanning = [summary.spanning for summary in summaries]
+    if summaries[0].cluster_rows is None:
+        return None, np.zeros(0, dtype=object)
+    stacked = pd.concat([summary.cluster_rows for summary in summaries]).fillna(0)
+    spanning.append(np.array(stacked.index[stacked.index.duplicated()].unique().tolist(), dtype=object))
+    merged = stacked.groupby(level=0, sort=False).sum().astype(np.int64)
+    return merged, np.array(pd.unique(np.concatenate(spanning)).tolist(), dtype=object)
+
+
+def _merge_summaries(summaries: list[_Summary]) -> _Summary:
     arm_sums: dict = defaultdict(lambda: 0.0)
     for summary in summaries:
         for label, sums in summary.arm_sums.items():
             arm_sums[label] = arm_sums[label] + sums
     has_missing = np.logical_or.reduce([summary.has_missing for summary in summaries])
-    cluster_ids = np.concatenate([summary.cluster_ids for summary in summaries])
-    shared = pd.Index(cluster_ids).duplicated()
-    if shared.any():
-        raise ValueError(
-            f"cluster={cluster!r}: cluster {cluster_ids[shared][0]!r} (and {int(shared.sum()) - 1} other(s)) has "
-            "rows in more than one partition of ddf; a Dask fit needs every cluster's rows in one partition, so "
-            f"that unit totals add up over partitions: repartition by cluster, e.g. ddf.shuffle(on={cluster!r})")
     return _Summary(dict(arm_sums), QuantileSketch.merge([summary.sketch for summary in summaries]), has_missing,
-                    any(summary.has_zero_weight for summary in summaries), cluster_ids)
+                    any(summary.has_zero_weight for summary in summaries), *_merge_cluster_rows(summaries))
 
 
 def _sum_arrays(arrays: list[np.ndarray]) -> np.ndarray:
@@ -299,6 +314,27 @@ class _Setup:
     n_rows: int
     arm_sums: np.ndarray  # (n_arms, 3): count, design weight, weighted outcome
     has_zero_weight: bool
+    clusters: _ClusterLayout | None = None
+
+
+@dataclass(frozen=True)
+class _ClusterLayout:
+    """Every cluster over all partitions: ids in the order of their codes (sorted ids, as the in-memory fit
+    codes them), rows per arm (arms in the estimator's order), and the ids found in more than one partition."""
+
+    ids: np.ndarray
+    rows_by_arm: np.ndarray
+    spanning: np.ndarray
+
+
+def _cluster_layout(rows: pd.DataFrame, spanning: np.ndarray, labels: tuple) -> _ClusterLayout:
+    codes = validate_cluster(rows.index.to_numpy(), len(rows))
+    ids = np.empty(len(rows), dtype=object)
+    ids[codes] = rows.index.to_numpy()
+    by_label = rows.reindex(columns=pd.Index(np.array(list(labels), dtype=object)), fill_value=0).to_numpy()
+    rows_by_arm = np.zeros_like(by_label)
+    rows_by_arm[codes] = by_label
+    return _ClusterLayout(ids, rows_by_arm, spanning)
 
 
 def _check_estimator(estimator: Any, kind: type, names: str) -> None:
@@ -320,7 +356,7 @@ def _setup(estimator: UpliftModel, ddf: Any, client: Client | None, treatment: A
     context = _Context(columns, schema, estimator.outcome_type == BINARY)
     seed = int(binning_rng.integers(2**63 - 1))
     summaries = _map_partitions(client, ddf, _summarize_partition, context, sketched, max_bins, seed)
-    summary = _tree_reduce(client, summaries, _merge_summaries, columns.cluster)
+    summary = _tree_reduce(client, summaries, _merge_summaries)
     n_rows = summary.sketch.n_rows
     if n_rows == 0:
         raise ValueError("ddf has no rows")
@@ -348,7 +384,11 @@ def _setup(estimator: UpliftModel, ddf: Any, client: Client | None, treatment: A
     schema = schema.with_missing(summary.has_missing)
     bin_mapper = BinMapper.from_thresholds(schema, thresholds, max_bins)
     context = replace(context, schema=schema, labels=arms.labels, bin_mapper=bin_mapper)
-    return _Setup(client, context, n_rows, arm_sums, summary.has_zero_weight)
+    clusters = None
+    if summary.cluster_rows is not None:
+        clusters = _cluster_layout(summary.cluster_rows, summary.spanning, arms.labels)
+        context = replace(context, spanning_clusters=clusters.spanning if len(clusters.spanning) else None)
+    return _Setup(client, context, n_rows, arm_sums, summary.has_zero_weight, clusters)
 
 
 def _fitted_inputs(context: _Context) -> FittedInputs:
@@ -375,7 +415,7 @@ class _GrowingPartition:
 
 def _bin_partition(frame: pd.DataFrame, partition: int, context: _Context) -> _GrowingPartition:
     data = _partition_data(frame, context)
-    structure_rows = np.flatnonzero(~_held_out(data, partition, context))
+    structure_rows = np.flatnonzero(~_held_out(frame, data, partition, context))
     source = HistogramSource.of(context.bin_mapper.transform(data.encoded), data.arm, data.weight, data.y,
                                 len(context.labels), context.bin_mapper.missing_bin_ + 1, context.binary)
     return _GrowingPartition(source, {ROOT_KEY: (structure_rows, np.ones(len(structure_rows), dtype=np.int32))})
@@ -435,18 +475,49 @@ def _grow(client: Client, parts: list, bin_mapper: BinMapper, n_arms: int, param
     return TreeGrower.uplift(source, bin_mapper, params, rng).grow(ROOT_KEY)
 
 
-def _estimation_statistics(frame: pd.DataFrame, partition: int, context: _Context, tree: TreeArrays) -> np.ndarray:
+def _estimation_statistics(frame: pd.DataFrame, partition: int, context: _Context,
+                           tree: TreeArrays) -> tuple[np.ndarray, pd.DataFrame | None]:
     """Node statistics of a partition's estimation rows (the held-out rows when honest, else all), and with a
-    design their design moments after them on the last axis.
+    design their design moments after them on the last axis; with clusters spanning partitions, those clusters'
+    per-(node, cluster) totals instead of their moments (see :func:`_merge_estimates`).
 
-    Moments are sums over units; a unit (row, or cluster) lies in one partition, so they add up over
-    partitions as the statistics do.
+    Moments are sums over units of squared unit totals: those of rows, and of clusters within this partition,
+    add up over partitions as the statistics do; a spanning cluster's totals must be complete first.
     """
     data = _partition_data(frame, context)
-    held_out = _held_out(data, partition, context)
+    held_out = _held_out(frame, data, partition, context)
     rows = np.flatnonzero(held_out) if context.holdout is not None else np.arange(len(data.arm))
-    estimates = estimated(tree, data, rows)
-    return np.concatenate([estimates.stats, estimates.design_moments], axis=2)
+    if context.spanning_clusters is None:
+        estimates = estimated(tree, data, rows)
+        return np.concatenate([estimates.stats, estimates.design_moments], axis=2), None
+    ids = frame[context.columns.cluster].to_numpy()[rows]
+    spans = pd.Index(ids).isin(context.spanning_clusters)
+    local, shared = rows[~spans], rows[spans]
+    estimates = estimated(tree, data, local)
+    leaves = tree.apply(data.encoded[shared])
+    shared_stats = tree.leaf_statistics(leaves, shared, data.arm, data.weight, data.y)
+    id_codes, shared_ids = pd.factorize(ids[spans], use_na_sentinel=False)
+    node, unit, *totals = unit_totals(tree.parent, leaves, data.arm[shared], data.weight[shared], data.y[shared],
+                                      id_codes, tree.n_arms)
+    statistics = np.concatenate([estimates.stats + shared_stats, estimates.design_moments], axis=2)
+    return statistics, _totals_frame(node, np.array(shared_ids.tolist(), dtype=object)[unit], totals)
+
+
+def _totals_frame(node: np.ndarray, ids: np.ndarray, totals: list[np.ndarray]) -> pd.DataFrame:
+    """Per-(node, cluster id) totals (``rows``, ``weight``, ``weighted_y``, one column per arm) as a frame."""
+    n_arms = totals[0].shape[1]
+    columns = {f"{name}_{arm}": values[:, arm] for name, values in zip(("rows", "weight", "weighted_y"), totals,
+                                                                        strict=True) for arm in range(n_arms)}
+    return pd.DataFrame({"node": node, "id": ids, **columns})
+
+
+def _merge_estimates(parts: list[tuple[np.ndarray, pd.DataFrame | None]]) -> tuple[np.ndarray, pd.DataFrame | None]:
+    """Statistics and moments summed; spanning clusters' totals added up per (node, cluster id)."""
+    statistics = _sum_arrays([part[0] for part in parts])
+    frames = [part[1] for part in parts if part[1] is not None]
+    if not frames:
+        return statistics, None
+    return statistics, pd.concat(frames).groupby(["node", "id"], sort=False, as_index=False).sum()
 
 
 def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", outcome: Any = "outcome",
@@ -476,12 +547,15 @@ def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", 
         arms), a dict ``{arm: probability}``, or a column holding the probability of the arm each row
         received. Rows weigh ``sample_weight / p``.
     cluster : column name, optional
-        The unit of randomization. Every cluster's rows must lie in one partition (checked; repartition with
-        ``ddf.shuffle(on=cluster)``). The honest split then holds out whole clusters.
+        The unit of randomization. The honest split then holds out whole clusters (chosen on the client over
+        all partitions, as the in-memory fit chooses them). A cluster may have rows in several partitions: its
+        per-node totals are then gathered and merged before its moments are formed, so partitioning by cluster
+        (``ddf.shuffle(on=cluster)``) only saves that traffic.
 
-    With ``honest=True`` each partition holds out ``honest_fraction`` of its rows (stratified as in memory;
-    with ``cluster``, of its clusters of every arm) for estimation. With ``propensity`` or ``cluster`` the
-    node table carries design moments, summed over partitions. On the same bins and rows the tree equals the
+    With ``honest=True`` each partition holds out ``honest_fraction`` of its rows (stratified as in memory) for
+    estimation; with ``cluster``, ``honest_fraction`` of all clusters of every arm are held out. With
+    ``propensity`` or ``cluster`` the node table carries design moments, summed over partitions. On the same
+    bins and rows the tree equals the
     in-memory fit's (feature sampling included: a node's features are drawn from its path, whatever the order
     nodes grow in); the design columns are not features.
     """
@@ -493,6 +567,10 @@ def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", 
                        bin_edges, binning_rng)
         client, context = setup.client, setup.context
         if estimator.honest:
+            if setup.clusters is not None:
+                # Whole clusters over all partitions, drawn as the in-memory fit draws them (split_rng first).
+                held = held_out_clusters(setup.clusters.rows_by_arm, estimator.honest_fraction, split_rng)
+                context = replace(context, held_out_clusters=setup.clusters.ids[held])
             context = replace(context, holdout=(int(split_rng.integers(2**63 - 1)), estimator.honest_fraction))
         parts = _map_partitions(client, ddf, _bin_partition, context)
         params = growth_params(estimator, context.schema.n_features, parallel=False)
@@ -500,9 +578,16 @@ def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", 
                      setup.has_zero_weight)
         structure_totals = tree.stats[0]
         del parts  # release the binned partitions on the workers
-        statistics = _tree_reduce(client, _map_partitions(client, ddf, _estimation_statistics, context, tree),
-                                  _sum_arrays)
-        tree = tree.with_stats(statistics[..., :N_STATS], None, statistics[..., N_STATS:])
+        statistics, spanning_totals = _tree_reduce(
+            client, _map_partitions(client, ddf, _estimation_statistics, context, tree), _merge_estimates)
+        moments = statistics[..., N_STATS:]
+        if spanning_totals is not None:
+            columns = [[f"{name}_{arm}" for arm in range(len(context.labels))]
+                       for name in ("rows", "weight", "weighted_y")]
+            moments = moments + moments_of_unit_totals(spanning_totals["node"].to_numpy(),
+                                                       *(spanning_totals[names].to_numpy(np.float64)
+                                                         for names in columns), tree.n_nodes)
+        tree = tree.with_stats(statistics[..., :N_STATS], None, moments)
     except KilledWorker as error:
         raise _fit_failed("fit_tree", error) from error
     n_structure, n_estimation = int(structure_totals[:, COUNT].sum()), int(tree.stats[0, :, COUNT].sum())
@@ -583,8 +668,9 @@ def fit_forest(estimator: BaseUpliftForest, ddf: Any, treatment: Any = "treatmen
 
     Rows move between workers but never to the client; only the trees travel to it. Arguments as in
     :func:`fit_tree`, plus ``rows_per_group`` (int >= 1); ``n_jobs`` is the number of threads growing one
-    group's trees. ``propensity`` weighs the rows by ``sample_weight / p``; with ``cluster`` (each cluster in
-    one partition, so in one group) honest trees hold out whole clusters of their group. See ``docs/dask.md``.
+    group's trees. ``propensity`` weighs the rows by ``sample_weight / p``; with ``cluster`` honest trees hold
+    out whole clusters of their group's rows (a cluster with rows in two groups is split between them: keep
+    clusters within groups, e.g. ``ddf.shuffle(on=cluster)``, for whole clusters). See ``docs/dask.md``.
     """
     _check_estimator(estimator, BaseUpliftForest, "UpliftRandomForestClassifier or UpliftRandomForestRegressor")
     estimator.check_params()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.stats_layout import WEIGHT, WEIGHTED_Y
+from ._kernels.stats_layout import COUNT, N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 __all__ = [
     "arm_mean_moments",
@@ -33,6 +33,10 @@ __all__ = [
     "OWN_WW",
     "cluster_holdout",
     "design_moments",
+    "held_out_clusters",
+    "moments_of_unit_totals",
+    "unit_totals",
+    "one_node_moments",
     "robust_mean_covariance",
 ]
 
@@ -62,47 +66,25 @@ def design_moments(parent: np.ndarray, leaves: np.ndarray, arm: np.ndarray, weig
     arm, weight, y : ndarray ``(n_rows,)``
         Arm codes (control 0), design weights and outcomes.
     cluster : ndarray of int ``(n_rows,)`` or None
-        Codes ``0..n_clusters-1`` of the unit of randomization; None makes every row its own unit.
+        Integer codes of the unit of randomization (any values; sorted codes fix the order of the sums, so the
+        result does not depend on the order of the rows beyond rounding); None makes every row its own unit.
     n_arms : int
+
+    One compiled pass over the rows (``upliftree._kernels.design``): with clusters each row walks up its
+    ancestors (``unit_moments``); rows as units need only per-leaf sums (``row_moments``).
     """
-    n_nodes, n_rows = len(parent), len(leaves)
-    units = np.arange(n_rows, dtype=np.int64) if cluster is None else cluster.astype(np.int64)
-    n_units = int(units.max()) + 1 if n_rows else 1
-    # Every (node, row) pair of a row and each of its ancestors: depth + 1 pairs per row.
-    pair_nodes, pair_rows = [], []
-    node, rows = leaves.astype(np.int64), np.arange(n_rows, dtype=np.int64)
-    while len(rows):
-        pair_nodes.append(node)
-        pair_rows.append(rows)
-        has_parent = parent[node] >= 0
-        node, rows = parent[node[has_parent]], rows[has_parent]
-    pair_node = np.concatenate(pair_nodes) if pair_nodes else np.zeros(0, dtype=np.int64)
-    pair_row = np.concatenate(pair_rows) if pair_rows else np.zeros(0, dtype=np.int64)
-    # One group per (node, unit); its per-arm totals side by side.
-    group_key, group = np.unique(pair_node * n_units + units[pair_row], return_inverse=True)
-    n_groups = len(group_key)
-    cell = group * n_arms + arm[pair_row]
-    n_cells = n_groups * n_arms
-    unit_rows = np.bincount(cell, minlength=n_cells).reshape(n_groups, n_arms)
-    unit_weight = np.bincount(cell, weights=weight[pair_row], minlength=n_cells).reshape(n_groups, n_arms)
-    unit_sum = np.bincount(cell, weights=weight[pair_row] * y[pair_row], minlength=n_cells).reshape(n_groups, n_arms)
-    group_node = group_key // n_units
-    moments = np.zeros((n_nodes, n_arms, N_MOMENTS), dtype=np.float64)
-    control_weight, control_sum = unit_weight[:, 0], unit_sum[:, 0]
-    for arm_code in range(n_arms):
-        arm_weight, arm_sum = unit_weight[:, arm_code], unit_sum[:, arm_code]
-        columns = {
-            N_UNITS: (unit_rows[:, arm_code] > 0).astype(np.float64),
-            OWN_WW: arm_weight * arm_weight,
-            OWN_SW: arm_sum * arm_weight,
-            OWN_SS: arm_sum * arm_sum,
-        }
-        if arm_code > 0:
-            columns.update({CROSS_WW: arm_weight * control_weight, CROSS_WS: arm_weight * control_sum,
-                            CROSS_SW: arm_sum * control_weight, CROSS_SS: arm_sum * control_sum})
-        for column, values in columns.items():
-            moments[:, arm_code, column] = np.bincount(group_node, weights=values, minlength=n_nodes)
-    return moments
+    # Imported on first use: the column constants above are read by modules that need no compiled code.
+    from ._kernels.boundary import kernel_array
+    from ._kernels.design import row_moments, unit_moments
+
+    rows = (kernel_array(parent, np.int64), kernel_array(leaves, np.int64), kernel_array(arm, np.int64),
+            kernel_array(weight, np.float64), kernel_array(y, np.float64))
+    if cluster is None:
+        return row_moments(*rows, int(n_arms))
+    units = kernel_array(cluster, np.int64)
+    # Units summed in the order of their codes (sorted ids), rows of a unit in their order.
+    unit_order = kernel_array(np.argsort(units, kind="stable"), np.int64)
+    return unit_moments(*rows, unit_order, units, int(n_arms))
 
 
 def robust_mean_covariance(mean: np.ndarray, weight: np.ndarray, moments: np.ndarray
@@ -156,21 +138,97 @@ def arm_mean_moments(stats: np.ndarray, moments: np.ndarray) -> tuple[np.ndarray
     return mean, variance, moments[..., N_UNITS], covariance
 
 
+def one_node_moments(arm: np.ndarray, weight: np.ndarray, y: np.ndarray, cluster: np.ndarray | None,
+                     n_arms: int) -> tuple[np.ndarray, np.ndarray]:
+    """Node statistics ``(1, n_arms, N_STATS)`` and design moments ``(1, n_arms, N_MOMENTS)`` of all the rows
+    as one node: what :func:`arm_mean_moments` takes for an average effect over a sample.
+
+    ``cluster`` holds integer unit codes (any non-negative values) or None (rows are the units).
+    """
+    cell = arm.astype(np.int64)
+    stats = np.zeros((1, n_arms, N_STATS), dtype=np.float64)
+    for column, values in ((COUNT, None), (WEIGHT, weight), (WEIGHTED_Y, weight * y),
+                           (WEIGHTED_Y2, weight * y * y), (WEIGHT_SQUARED, weight * weight)):
+        stats[0, :, column] = np.bincount(cell, weights=values, minlength=n_arms)
+    moments = design_moments(np.array([-1]), np.zeros(len(arm), dtype=np.int64), cell, weight, y, cluster, n_arms)
+    return stats, moments
+
+
+def unit_totals(parent: np.ndarray, leaves: np.ndarray, arm: np.ndarray, weight: np.ndarray, y: np.ndarray,
+                cluster: np.ndarray, n_arms: int) -> tuple[np.ndarray, ...]:
+    """Every (node, unit) pair's per-arm totals: the parts of :func:`design_moments` that add up over rows.
+
+    Rows of one unit met in several places (Dask partitions) give totals that sum to the unit's; the moments,
+    which square them, do not (:func:`moments_of_unit_totals` forms them once the totals are complete).
+
+    Returns
+    -------
+    node, unit : ndarray of int ``(n_pairs,)``
+        The pairs, ordered by node then unit code.
+    rows, weight, weighted_y : ndarray ``(n_pairs, n_arms)``
+        Per arm: the unit's rows, ``sum w`` and ``sum w y`` in the node.
+    """
+    n_rows = len(leaves)
+    cluster = np.asarray(cluster, dtype=np.int64)
+    pair_nodes, pair_rows = [], []
+    node, rows = np.asarray(leaves, dtype=np.int64), np.arange(n_rows, dtype=np.int64)
+    while len(rows):  # every row with each of its ancestors
+        pair_nodes.append(node)
+        pair_rows.append(rows)
+        has_parent = parent[node] >= 0
+        node, rows = parent[node[has_parent]], rows[has_parent]
+    pair_node = np.concatenate(pair_nodes) if pair_nodes else np.zeros(0, dtype=np.int64)
+    pair_row = np.concatenate(pair_rows) if pair_rows else np.zeros(0, dtype=np.int64)
+    n_units = int(cluster.max()) + 1 if n_rows else 1
+    key, group = np.unique(pair_node * n_units + cluster[pair_row], return_inverse=True)
+    cell = group * n_arms + np.asarray(arm, dtype=np.int64)[pair_row]
+    n_cells = len(key) * n_arms
+    totals = [np.bincount(cell, weights=values, minlength=n_cells).reshape(len(key), n_arms)
+              for values in (None, weight[pair_row], (weight * y)[pair_row])]
+    return (key // n_units, key % n_units, *totals)
+
+
+def moments_of_unit_totals(node: np.ndarray, rows: np.ndarray, weight: np.ndarray, weighted_y: np.ndarray,
+                           n_nodes: int) -> np.ndarray:
+    """:func:`design_moments` from complete per-(node, unit) totals (:func:`unit_totals`, one entry per pair)."""
+    n_arms = weight.shape[1]
+    moments = np.zeros((n_nodes, n_arms, N_MOMENTS), dtype=np.float64)
+    node = np.asarray(node, dtype=np.int64)
+    for arm_code in range(n_arms):
+        arm_weight, arm_sum = weight[:, arm_code], weighted_y[:, arm_code]
+        columns = {N_UNITS: (rows[:, arm_code] > 0).astype(np.float64), OWN_WW: arm_weight * arm_weight,
+                   OWN_SW: arm_sum * arm_weight, OWN_SS: arm_sum * arm_sum}
+        if arm_code > 0:
+            columns.update({CROSS_WW: arm_weight * weight[:, 0], CROSS_WS: arm_weight * weighted_y[:, 0],
+                            CROSS_SW: arm_sum * weight[:, 0], CROSS_SS: arm_sum * weighted_y[:, 0]})
+        for column, values in columns.items():
+            moments[:, arm_code, column] = np.bincount(node, weights=values, minlength=n_nodes)
+    return moments
+
+
+def held_out_clusters(rows_by_arm: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean per cluster (rows of ``rows_by_arm``, ``(n_clusters, n_arms)`` row counts, clusters in code order):
+    ``fraction`` of the clusters of every arm, a cluster's arm being the one most of its rows received (the
+    smallest code on ties). Clusters without rows are never held out."""
+    stratum = np.argmax(rows_by_arm, axis=1)
+    present = rows_by_arm.sum(axis=1) > 0
+    held_out = np.zeros(len(rows_by_arm), dtype=np.bool_)
+    for arm_code in range(rows_by_arm.shape[1]):
+        members = np.flatnonzero(present & (stratum == arm_code))
+        n_held_out = int(round(fraction * len(members)))
+        held_out[rng.permutation(members)[:n_held_out]] = True
+    return held_out
+
+
 def cluster_holdout(cluster: np.ndarray, arm: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     """Boolean mask of rows held out: ``fraction`` of the clusters of every arm, whole clusters only.
 
     A cluster's stratum is the arm most of its rows received (the smallest code on ties), so a cluster
     randomized experiment holds out the same share of treated and control clusters. Clusters are taken in the
-    order of their codes (sorted ids), so the mask does not depend on the order of the rows.
+    order of their codes (sorted ids), so the mask does not depend on the order of the rows
+    (:func:`held_out_clusters`).
     """
     n_clusters = int(cluster.max()) + 1
     n_arms = int(arm.max()) + 1
     rows_by_arm = np.bincount(cluster * n_arms + arm, minlength=n_clusters * n_arms).reshape(n_clusters, n_arms)
-    stratum = np.argmax(rows_by_arm, axis=1)
-    present = rows_by_arm.sum(axis=1) > 0
-    held_out_cluster = np.zeros(n_clusters, dtype=np.bool_)
-    for arm_code in range(n_arms):
-        members = np.flatnonzero(present & (stratum == arm_code))
-        n_held_out = int(round(fraction * len(members)))
-        held_out_cluster[rng.permutation(members)[:n_held_out]] = True
-    return held_out_cluster[cluster]
+    return held_out_clusters(rows_by_arm, fraction, rng)[cluster]

@@ -1,5 +1,8 @@
 """Plots of uplift evaluation: Qini and uplift curves, uplift by decile, calibration.
 
+Every function draws what a function of :mod:`upliftree.metrics` computes, and takes the experiment's design as
+those do: ``propensity=`` (the known probability of each row's arm) weights every curve, bar and point, and
+``cluster=`` (the unit of randomization) makes bands and error bars cluster-robust (``docs/design.md``).
 Every function draws on ``ax`` (a new ``matplotlib.figure.Figure`` when None, so no pyplot state and no
 display are needed) and returns the Axes; save with ``ax.figure.savefig("qini.png")`` (PNG, SVG, PDF).
 matplotlib is imported on first use.
@@ -41,21 +44,24 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (7.0, 4.5)) -> Axe
 def _plot_curve(
     curve: str, y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, *, perfect: bool, random: bool,
     negative_effect: bool, n_boot: int, alpha: float, random_state: Any, label: str, ax: Axes | None,
+    propensity: Any, cluster: Any,
 ) -> Axes:
     ax = _new_axes(ax)
+    design = {"propensity": propensity, "cluster": cluster}
     if curve == "qini":
-        x, values = metrics.qini_curve(y_true, uplift, treatment)
-        score = metrics.qini_auc_score(y_true, uplift, treatment, negative_effect=negative_effect)
+        x, values = metrics.qini_curve(y_true, uplift, treatment, **design)
+        score = metrics.qini_auc_score(y_true, uplift, treatment, negative_effect=negative_effect, **design)
         score_name, title, y_label = "Qini coefficient", "Qini curve", "Incremental outcome (Qini)"
     else:
-        x, values = metrics.uplift_curve(y_true, uplift, treatment)
+        x, values = metrics.uplift_curve(y_true, uplift, treatment, **design)
         # The normalized uplift area needs a binary outcome; a continuous one is drawn without it.
         binary = is_binary(np.asarray(y_true, dtype=np.float64))
-        score = metrics.uplift_auc_score(y_true, uplift, treatment) if binary else None
+        score = metrics.uplift_auc_score(y_true, uplift, treatment, **design) if binary else None
         score_name, title, y_label = "uplift AUC", "Uplift curve", "Incremental outcome (uplift)"
     if n_boot:
         grid, low, high = metrics.bootstrap_curve_band(
-            y_true, uplift, treatment, curve=curve, n_boot=n_boot, alpha=alpha, random_state=random_state, n_jobs=-1
+            y_true, uplift, treatment, curve=curve, n_boot=n_boot, alpha=alpha, random_state=random_state, n_jobs=-1,
+            **design,
         )
         ax.fill_between(grid, low, high, color=_MODEL_COLOR, alpha=0.2, linewidth=0,
                         label=f"{1 - alpha:.0%} bootstrap band")
@@ -63,9 +69,9 @@ def _plot_curve(
     ax.plot(x, values, color=_MODEL_COLOR, linewidth=2, label=model_label)
     if perfect:
         if curve == "qini":
-            perfect_x, perfect_values = metrics.perfect_qini_curve(y_true, treatment, negative_effect)
+            perfect_x, perfect_values = metrics.perfect_qini_curve(y_true, treatment, negative_effect, **design)
         else:
-            perfect_x, perfect_values = metrics.perfect_uplift_curve(y_true, treatment)
+            perfect_x, perfect_values = metrics.perfect_uplift_curve(y_true, treatment, **design)
         ax.plot(perfect_x, perfect_values, color=_PERFECT_COLOR, linewidth=1.5, label="perfect")
     if random:
         ax.plot([0, x[-1]], [0, values[-1]], color=_RANDOM_COLOR, linestyle="--", linewidth=1.5,
@@ -82,7 +88,8 @@ def _plot_curve(
 def plot_qini_curve(
     y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, *, negative_effect: bool = True,
     perfect: bool = True, random: bool = True, n_boot: int = 0, alpha: float = 0.05,
-    random_state: Any = None, label: str = "model", ax: Axes | None = None,
+    random_state: Any = None, label: str = "model", ax: Axes | None = None, propensity: Any = None,
+    cluster: Any = None,
 ) -> Axes:
     """Qini curve of a model with the random line, the perfect curve and optionally a bootstrap band.
 
@@ -104,6 +111,10 @@ def plot_qini_curve(
     label : str
         Legend label of the model.
     ax : matplotlib Axes, optional
+    propensity, cluster : optional
+        The experiment's design, as in :func:`upliftree.metrics.qini_curve` (arrays, one value per row): the
+        curve, the perfect curve and the score are inverse-probability weighted, and the band resamples
+        whole clusters.
 
     Returns
     -------
@@ -111,13 +122,13 @@ def plot_qini_curve(
     """
     return _plot_curve("qini", y_true, uplift, treatment, perfect=perfect, random=random,
                        negative_effect=negative_effect, n_boot=n_boot, alpha=alpha,
-                       random_state=random_state, label=label, ax=ax)
+                       random_state=random_state, label=label, ax=ax, propensity=propensity, cluster=cluster)
 
 
 def plot_uplift_curve(
     y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, *, perfect: bool = True, random: bool = True,
     n_boot: int = 0, alpha: float = 0.05, random_state: Any = None, label: str = "model",
-    ax: Axes | None = None,
+    ax: Axes | None = None, propensity: Any = None, cluster: Any = None,
 ) -> Axes:
     """Uplift curve of a model with the random line, the perfect curve and optionally a bootstrap band.
 
@@ -126,17 +137,18 @@ def plot_uplift_curve(
     """
     return _plot_curve("uplift", y_true, uplift, treatment, perfect=perfect, random=random,
                        negative_effect=True, n_boot=n_boot, alpha=alpha, random_state=random_state,
-                       label=label, ax=ax)
+                       label=label, ax=ax, propensity=propensity, cluster=cluster)
 
 
 def plot_uplift_by_percentile(
     y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, *, strategy: str = "overall", bins: int = 10,
-    alpha: float = 0.05, ax: Axes | None = None,
+    alpha: float = 0.05, ax: Axes | None = None, propensity: Any = None, cluster: Any = None,
 ) -> Axes:
     """Bars per bin of predicted uplift: treated rate, control rate and their difference, with error bars.
 
     Bins and rates are those of :func:`upliftree.metrics.uplift_by_percentile`; error bars are normal
-    approximation intervals (``z * std``) with coverage ``1 - alpha``. Empty bins are left blank.
+    approximation intervals (``z * std``) with coverage ``1 - alpha``. Empty bins are left blank. With
+    ``propensity`` and ``cluster`` the rates are weighted and the standard errors design-based, as the table's.
 
     Returns
     -------
@@ -145,7 +157,8 @@ def plot_uplift_by_percentile(
     from scipy import special
 
     alpha = check_alpha(alpha)
-    table = metrics.uplift_by_percentile(y_true, uplift, treatment, strategy=strategy, bins=bins, std=True)
+    table = metrics.uplift_by_percentile(y_true, uplift, treatment, strategy=strategy, bins=bins, std=True,
+                                         propensity=propensity, cluster=cluster)
     z = special.ndtri(1 - alpha / 2)
     ax = _new_axes(ax, figsize=(max(7.0, 0.7 * len(table)), 4.5))
     positions = np.arange(len(table))
@@ -171,18 +184,20 @@ def plot_uplift_by_percentile(
 
 def plot_calibration(
     y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, *, bins: int = 10, alpha: float = 0.05,
-    ax: Axes | None = None,
+    ax: Axes | None = None, propensity: Any = None, cluster: Any = None,
 ) -> Axes:
     """Observed vs predicted uplift per bin of predicted uplift, with confidence intervals.
 
     Points and intervals are those of :func:`upliftree.metrics.calibration_table`; a well calibrated
-    model's points lie on the diagonal.
+    model's points lie on the diagonal. With ``propensity`` and ``cluster`` the observed uplift is weighted
+    and the intervals design-based, as the table's.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
-    table = metrics.calibration_table(y_true, uplift, treatment, bins=bins, alpha=alpha)
+    table = metrics.calibration_table(y_true, uplift, treatment, bins=bins, alpha=alpha, propensity=propensity,
+                                      cluster=cluster)
     ax = _new_axes(ax, figsize=(5.5, 5.0))
     predicted, observed, low, high = (
         table[column].to_numpy(dtype=np.float64)

@@ -48,14 +48,20 @@ def _indicator_rows(name: str, schema_categories: tuple | None, values: np.ndarr
     return rows
 
 
-def covariate_balance(X: pd.DataFrame, treatment: np.ndarray, arms: list[Any], schema: FeatureSchema
-                      ) -> pd.DataFrame:
+def covariate_balance(X: pd.DataFrame, treatment: np.ndarray, arms: list[Any], schema: FeatureSchema, *,
+                      propensity: np.ndarray | None = None) -> pd.DataFrame:
     """Standardized mean differences of every feature between each treatment arm and control.
 
     Numeric features compare means (missing values left out) and categorical features the share of each
     category; a feature with missing values also compares the share missing. SMD = (mean treated - mean
     control) / sqrt((var treated + var control) / 2). In a randomized experiment every |SMD| should be
     small; above :data:`SMD_WARNING` suggests broken randomization or a feature measured after treatment.
+
+    With ``propensity`` (the probability of the arm each row received) means and variances are weighted by
+    ``1 / propensity`` (Hajek), so that each arm stands for the whole population as the design's estimates do:
+    a stratified design is then balanced, and a difference left over is one the probabilities do not explain
+    (weighted standardized differences, Austin & Stuart 2015, "Moving towards best practice when using inverse
+    probability of treatment weighting"). ``table.attrs["weighted"]`` says which was computed.
 
     Returns
     -------
@@ -66,13 +72,11 @@ def covariate_balance(X: pd.DataFrame, treatment: np.ndarray, arms: list[Any], s
     encoded = encode_features(X, schema)
     codes = arm_codes(np.asarray(treatment), tuple(arms))
     masks = [codes == code for code in range(len(arms))]
+    row_weight = np.ones(len(codes)) if propensity is None else 1.0 / np.asarray(propensity, dtype=np.float64)
     records = []
     for index, (name, categories) in enumerate(zip(schema.names, schema.categories, strict=True)):
         for feature, level, values in _indicator_rows(name, categories, encoded[:, index]):
-            moments = []
-            for mask in masks:
-                present = values[mask][~np.isnan(values[mask])]
-                moments.append((present.mean(), present.var()) if len(present) else (np.nan, np.nan))
+            moments = [_weighted_moments(values[mask], row_weight[mask]) for mask in masks]
             record: dict[str, Any] = {"feature": feature, "level": level, "control": moments[0][0]}
             for arm, (mean, variance) in zip(arms[1:], moments[1:], strict=True):
                 record[str(arm)] = mean
@@ -80,20 +84,33 @@ def covariate_balance(X: pd.DataFrame, treatment: np.ndarray, arms: list[Any], s
             records.append(record)
     table = pd.DataFrame(records)
     table["max_abs_smd"] = table[[f"smd_{arm}" for arm in arms[1:]]].abs().max(axis=1)
-    return table.sort_values("max_abs_smd", ascending=False, kind="stable", ignore_index=True)
+    table = table.sort_values("max_abs_smd", ascending=False, kind="stable", ignore_index=True)
+    table.attrs["weighted"] = propensity is not None
+    return table
+
+
+def _weighted_moments(values: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """Weighted mean and (population) variance of the values present; NaN, NaN when none is."""
+    present = ~np.isnan(values)
+    if not present.any():
+        return np.nan, np.nan
+    values, weight = values[present], weight[present]
+    mean = float(np.sum(weight * values) / np.sum(weight))
+    return mean, float(np.sum(weight * (values - mean) ** 2) / np.sum(weight))
 
 
 def balance_check(balance: pd.DataFrame) -> Check:
     """The checklist line of :func:`covariate_balance`."""
+    weighted = " (inverse-probability weighted by the given propensity)" if balance.attrs.get("weighted") else ""
     imbalanced = balance[balance["max_abs_smd"] > SMD_WARNING]
     if imbalanced.empty:
         worst = balance["max_abs_smd"].max() if len(balance) else 0.0
         return Check("ok", "Arms are balanced",
-                     f"Every standardized mean difference is below {SMD_WARNING} (largest {worst:.3f}).")
+                     f"Every standardized mean difference{weighted} is below {SMD_WARNING} (largest {worst:.3f}).")
     names = ", ".join(f"{row.feature} ({row.level}: {row.max_abs_smd:.2f})" for row in imbalanced.head(5).itertuples())
     return Check("warning", "Arms differ on some features",
-                 f"|SMD| > {SMD_WARNING} for {names}. Check the randomization, and that these features were "
-                 "measured before treatment.")
+                 f"|SMD|{weighted} > {SMD_WARNING} for {names}. Check the randomization, and that these features "
+                 "were measured before treatment.")
 
 
 def segment_checks(sheet: pd.DataFrame, arm_labels: list[str], treatment_labels: list[str]) -> list[Check]:

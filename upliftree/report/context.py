@@ -229,6 +229,7 @@ def report_context(settings: ReportSettings, split: SplitRows, models: FittedMod
         "missing_note": missing_note(tree.tree_, tree.schema_),
         "policy": None if decision is None else _policy_context(decision, settings, split),
         "balance": _balance_rows(checks.balance, labels),
+        "balance_weighted": bool(checks.balance.attrs.get("weighted")),
         "checks": checks.checks,
         "n_warnings": checks.n_warnings,
         "n_failed": checks.n_failed,

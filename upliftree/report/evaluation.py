@@ -12,7 +12,7 @@ import pandas as pd
 
 from .. import metrics
 from .._validation import arm_codes, inverse_probability_weights
-from ..design import N_UNITS, design_moments, robust_mean_covariance
+from ..design import arm_mean_moments, one_node_moments
 from ..inference import diff_proportions_ci, robust_difference_ci, welch_ci
 from ..metrics import calibration_table
 from ..plot import plot_qini_curve, plot_uplift_by_percentile, plot_uplift_curve
@@ -68,8 +68,8 @@ def evaluate_models(split: SplitRows, models: FittedModels, settings: ReportSett
                                         settings.seed, **design)
             deciles[label] = calibration_table(y, arm_scores[FOREST], treated.astype(np.int64), alpha=settings.alpha,
                                                **design)
-            panels.append((label, y, treated, arm_scores))
-            decile_panels.append((label, y, treated, arm_scores[FOREST]))
+            panels.append((label, y, treated, arm_scores, design))
+            decile_panels.append((label, y, treated, arm_scores[FOREST], design))
     with progress("Drawing the curves"):
         figures = {"qini.png": curves_figure("qini", panels, settings.n_boot, settings.alpha, settings.seed),
                    "uplift.png": curves_figure("uplift", panels, settings.n_boot, settings.alpha, settings.seed),
@@ -115,16 +115,14 @@ def average_effect(y: np.ndarray, treated: np.ndarray, binary: bool, alpha: floa
 
 def _design_average_effect(y: np.ndarray, treated: np.ndarray, alpha: float, propensity: np.ndarray | None,
                            cluster: np.ndarray | None) -> dict[str, Any]:
+    """The root node's design-based interval of a tree (``upliftree.segments.node_effects``) over these rows."""
     arm = treated.astype(np.int64)
     weight = np.ones(len(y)) if propensity is None else inverse_probability_weights(np.ones(len(y)), propensity)
-    total_weight = np.bincount(arm, weights=weight, minlength=2)
-    mean = np.bincount(arm, weights=weight * y, minlength=2) / total_weight
-    units = None if cluster is None else np.unique(cluster, return_inverse=True)[1]
-    moments = design_moments(np.array([-1]), np.zeros(len(y), dtype=np.int64), arm, weight, y, units, 2)
-    variance, covariance = robust_mean_covariance(mean[None, :], total_weight[None, :], moments)
-    unit_counts = moments[0, :, N_UNITS]
-    estimate, low, high, p_value = robust_difference_ci(mean[1], variance[0, 1], unit_counts[1], mean[0],
-                                                        variance[0, 0], unit_counts[0], covariance[0, 0], alpha)
+    stats, moments = one_node_moments(arm, weight, y, cluster, 2)
+    mean, variance, units, covariance = arm_mean_moments(stats, moments)
+    estimate, low, high, p_value = robust_difference_ci(mean[0, 1], variance[0, 1], units[0, 1], mean[0, 0],
+                                                        variance[0, 0], units[0, 0], covariance[0, 0], alpha)
+    mean = mean[0]
     return {"n_treated": int(treated.sum()), "n_control": int((~treated).sum()), "outcome_treated": float(mean[1]),
             "outcome_control": float(mean[0]), "effect": float(estimate), "low": float(low), "high": float(high),
             "p_value": float(p_value),
@@ -180,25 +178,26 @@ def _new_figure(n_rows: int, n_columns: int, width: float, height: float) -> tup
     return figure, axes
 
 
-def curves_figure(curve: str, panels: list[tuple[str, np.ndarray, np.ndarray, dict[str, np.ndarray]]],
+def curves_figure(curve: str, panels: list[tuple[str, np.ndarray, np.ndarray, dict[str, np.ndarray], dict]],
                   n_boot: int, alpha: float, random_state: int) -> Figure:
     """Qini (``curve="qini"``) or uplift curves: one row per treatment, one panel per model, with bands.
 
     The perfect curve is left out: it is usually so far above real models that their curves look flat.
 
-    ``panels`` holds ``(treatment label, y, treated, {model name: scores})`` per treatment.
+    ``panels`` holds ``(treatment label, y, treated, {model name: scores}, design)`` per treatment, ``design``
+    the rows' ``propensity`` and ``cluster`` (:func:`design_of`): curves are weighted and bands resample clusters.
     """
-    n_models = max(len(scores) for *_, scores in panels)
+    n_models = max(len(panel[3]) for panel in panels)
     figure, axes = _new_figure(len(panels), n_models, 4.6, 3.6)
-    for row, (label, y, treated, scores) in enumerate(panels):
+    for row, (label, y, treated, scores, design) in enumerate(panels):
         for column, (name, score) in enumerate(scores.items()):
             ax = axes[row, column]
             if curve == "qini":
                 _quietly(plot_qini_curve, y, score, treated.astype(np.int64), perfect=False, n_boot=n_boot,
-                         alpha=alpha, random_state=random_state, label=name, ax=ax)
+                         alpha=alpha, random_state=random_state, label=name, ax=ax, **design)
             else:
                 _quietly(plot_uplift_curve, y, score, treated.astype(np.int64), perfect=False, n_boot=n_boot,
-                         alpha=alpha, random_state=random_state, label=name, ax=ax)
+                         alpha=alpha, random_state=random_state, label=name, ax=ax, **design)
             ax.set_title(name if len(panels) == 1 else f"{name}: {label}", fontsize=11)
             ax.legend(loc="best", frameon=False, fontsize=8)
             ax.set_xlabel("Rows targeted, highest predicted uplift first", fontsize=9)
@@ -209,13 +208,14 @@ def curves_figure(curve: str, panels: list[tuple[str, np.ndarray, np.ndarray, di
     return figure
 
 
-def deciles_figure(panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], model_name: str,
+def deciles_figure(panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, dict]], model_name: str,
                    alpha: float) -> Figure:
-    """Outcome by decile of ``model_name``'s predicted uplift: one panel per treatment."""
+    """Outcome by decile of ``model_name``'s predicted uplift: one panel per treatment, ``(treatment label, y,
+    treated, scores, design)`` each, rates weighted and error bars design-based with a design."""
     figure, axes = _new_figure(len(panels), 1, 9.0, 3.8)
-    for row, (label, y, treated, score) in enumerate(panels):
+    for row, (label, y, treated, score, design) in enumerate(panels):
         ax = axes[row, 0]
-        _quietly(plot_uplift_by_percentile, y, score, treated.astype(np.int64), alpha=alpha, ax=ax)
+        _quietly(plot_uplift_by_percentile, y, score, treated.astype(np.int64), alpha=alpha, ax=ax, **design)
         suffix = "" if len(panels) == 1 else f", {label} vs control"
         ax.set_title(f"Held-out outcome by decile of the {model_name}'s predicted uplift{suffix}", fontsize=11)
     return figure

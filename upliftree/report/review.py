@@ -77,7 +77,8 @@ def run_checks(split: SplitRows, schema: FeatureSchema, evaluation: Evaluation, 
     """
     experiment, labels = split.experiment, split.labels
     with progress("Checking balance and pitfalls"):
-        balance = covariate_balance(experiment.X, experiment.treatment, experiment.arms, schema)
+        balance = covariate_balance(experiment.X, experiment.treatment, experiment.arms, schema,
+                                    propensity=experiment.propensity)
         checks = [split.design, leakage_check(split.screen), balance_check(balance),
                   *model_checks(evaluation.scores, model_name),
                   replication_check(sheet, labels), *segment_checks(sheet, labels, labels[1:])]
