@@ -31,7 +31,9 @@ def add_draws(state, candidates, n_draw, counts):
     n_candidates = candidates.shape[0]
     # Count by position first: the random increments then hit an array the size of ``candidates``, not of
     # ``counts``, and the scatter into ``counts`` runs in order (three times faster on 1M rows).
-    position_counts = np.zeros(n_candidates, dtype=np.int32)
+    position_counts = np.empty(n_candidates, dtype=np.int32)
+    for position in range(n_candidates):
+        position_counts[position] = 0
     for _ in range(n_draw):
         position_counts[next_position(state, n_candidates)] += 1
     for position in range(n_candidates):
