@@ -37,14 +37,14 @@ def node_totals(histogram, feature):
     return totals
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True)
 def _add_cells(total, cells):
     for arm in range(total.shape[0]):
         for stat in range(total.shape[1]):
             total[arm, stat] += cells[arm, stat]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True)
 def _row_count(cells):
     """Rows of an ``(n_arms, N_STATS)`` block of sums: ``cells[:, COUNT].sum()``, as a loop."""
     total = 0.0
@@ -285,7 +285,7 @@ def find_best_squared_error_split(target_histogram, arm_histogram, features, n_b
     return feature, gain, gain, left_bins
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True)
 def _child_cells(left, total, missing, missing_left, child_left, child_right):
     """A candidate's children's sums, cell by cell: the scanned non-missing bins ``left`` and ``total - left``,
     plus the missing bin's ``missing`` on the ``missing_left`` side."""
