@@ -20,7 +20,7 @@ from numba import njit
 from .stats_layout import COUNT, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def gather_node_stats(rows, counts, arm, weight, y):
     """The node's arm codes and per-row stats (times the row's count), contiguous, for every feature."""
     n_node = rows.shape[0]
@@ -42,7 +42,7 @@ def gather_node_stats(rows, counts, arm, weight, y):
     return node_arm, node_count, node_weight, node_wy, node_wy2, node_w2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def class_histograms(histogram, bin_class, rows, counts, features):
     """Fill ``histogram[feature]`` for the listed ``features`` of the node sample ``rows, counts`` by counting
     (bin, arm, outcome) cells with integer additions, written as unit-weight stats (every weight 1, outcome
@@ -69,7 +69,7 @@ def class_histograms(histogram, bin_class, rows, counts, features):
                 feature_histogram[bin_code, arm_code, WEIGHT_SQUARED] = n_rows
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def weighted_histograms(histogram, binned, rows, node_arm, node_count, node_weight, node_wy, node_wy2, node_w2,
                         features):
     """Fill ``histogram[feature]`` for the listed ``features`` from the node's per-row stats
@@ -94,7 +94,7 @@ def weighted_histograms(histogram, binned, rows, node_arm, node_count, node_weig
 SUM_ROUNDING = 2.0 * 2.0**-52
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def sibling_histogram(parent, child):
     """``parent - child``: the histograms of ``child``'s sibling, without building them from its rows.
 

@@ -4,7 +4,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def partition_rows(rows, counts, column, left_bins):
     """Rows (int64) whose bin code in ``column`` is marked in ``left_bins`` go left, with their aligned
     ``counts`` (int32, as every grower keeps them).

@@ -14,7 +14,7 @@ from numba import njit
 from .stats_layout import N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def apply_tree(values, row_stride, column_stride, rows, start, stop, children_left, children_right, feature,
                threshold, is_categorical, category_bitset, missing_left, leaves):
     """Leaf id of row ``i`` (of row ``rows[i]`` when ``rows`` is not empty) into ``leaves[i]``, for ``i`` in
@@ -37,7 +37,7 @@ def apply_tree(values, row_stride, column_stride, rows, start, stop, children_le
         leaves[i] = node
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def accumulate_node_stats(leaves, arm, weight, y, n_arms, parent):
     """Per node and arm: count, weight, weighted y, weighted y^2 and squared weight of the rows reaching it.
 
@@ -104,7 +104,7 @@ def order_keys(values):
     return bits ^ ((bits >> 63) & MAGNITUDE_BITS)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def forest_pass(values, row_stride, column_stride, start, stop, columns, tree_roots, tree_depths, next_node, slot,
                 split_key, is_categorical, category_bitset, categorical, leaf_id, value, want_leaves, leaves, mean,
                 block, block_float):

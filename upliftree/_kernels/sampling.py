@@ -13,7 +13,7 @@ _SHIFT_11 = np.uint64(11)
 _TWO_POW_MINUS_53 = 2.0**-53
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def next_position(state, n):
     """Uniform integer in [0, n) from the splitmix64 stream whose state is ``state[0]``."""
     state[0] += _GOLDEN_GAMMA
@@ -25,7 +25,7 @@ def next_position(state, n):
     return min(int(float(z >> _SHIFT_11) * _TWO_POW_MINUS_53 * n), n - 1)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def add_draws(state, candidates, n_draw, counts):
     """Draw ``n_draw`` of ``candidates`` with replacement, adding one to ``counts[row]`` per draw of ``row``."""
     n_candidates = candidates.shape[0]
@@ -40,7 +40,7 @@ def add_draws(state, candidates, n_draw, counts):
         counts[candidates[position]] += position_counts[position]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def drawn_sample(counts):
     """Rows with a nonzero count, in increasing order, and their counts (as the growers take a sample).
 

@@ -23,7 +23,7 @@ NO_ORDERS = np.zeros((0, 0), dtype=np.int64)
 NO_ORDER_SIZES = np.zeros(0, dtype=np.int64)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def node_totals(histogram, feature):
     """Per-arm sums of the node: the histogram of any (built) ``feature`` summed over its bins."""
     feature_histogram = histogram[feature]
@@ -37,14 +37,14 @@ def node_totals(histogram, feature):
     return totals
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _add_cells(total, cells):
     for arm in range(total.shape[0]):
         for stat in range(total.shape[1]):
             total[arm, stat] += cells[arm, stat]
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _row_count(cells):
     """Rows of an ``(n_arms, N_STATS)`` block of sums: ``cells[:, COUNT].sum()``, as a loop."""
     total = 0.0
@@ -53,7 +53,7 @@ def _row_count(cells):
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg, by_mean_target):
     """Scan order of each categorical feature among ``features``: its non-empty category bins sorted by their
     shrunk uplift in the node (summed over treatments) or, ``by_mean_target``, for the squared-error rule, by
@@ -127,7 +127,7 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
                       criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_categorical, missing_bin,
                criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment):
     """The scan of :func:`find_best_split`: a numeric feature in bin order, categorical feature
@@ -285,7 +285,7 @@ def find_best_squared_error_split(target_histogram, arm_histogram, features, n_b
     return feature, gain, gain, left_bins
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _child_cells(left, total, missing, missing_left, child_left, child_right):
     """A candidate's children's sums, cell by cell: the scanned non-missing bins ``left`` and ``total - left``,
     plus the missing bin's ``missing`` on the ``missing_left`` side."""
@@ -301,7 +301,7 @@ def _child_cells(left, total, missing, missing_left, child_left, child_right):
             child_right[row, stat] = in_right
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def best_squared_error_split(target_histogram, arm_histogram, features, orders, order_sizes, n_bins_non_missing,
                              is_categorical, missing_bin, min_samples_leaf, min_samples_treatment):
     """The scan of :func:`find_best_squared_error_split`, over the candidates of :func:`best_split`.
