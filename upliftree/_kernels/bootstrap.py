@@ -36,7 +36,7 @@ TREATED_ROWS = 6
 N_TOTALS = 7
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def curve_points(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order, group_ends,
                  x, values, sums):
     """Sweep one curve (scikit-uplift 0.5.1 definitions, weighted) and its trapezoid area from (0, 0).
@@ -108,7 +108,7 @@ def curve_points(kind, counts, rows_in_order, treated_in_order, control_in_order
     return area / 2.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def resample_rows(seed, n_boot, treated_rows, control_rows):
     """Rows of ``n_boot`` stratified resamples, (n_boot, n_treated + n_control): treated draws first."""
     state = np.empty(1, dtype=np.uint64)
@@ -125,7 +125,7 @@ def resample_rows(seed, n_boot, treated_rows, control_rows):
     return rows
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
 def _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts):
     """One cluster resample: how many times each cluster is drawn, each stratum drawing as many as it has.
 
@@ -139,7 +139,7 @@ def _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts):
         add_draws(state, stratum_clusters[start:stop], stop - start, cluster_counts)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def resample_cluster_counts(seed, n_boot, stratum_clusters, stratum_offsets, n_clusters):
     """Draw counts of the clusters in ``n_boot`` cluster resamples, (n_boot, n_clusters) int32."""
     state = np.empty(1, dtype=np.uint64)
@@ -153,7 +153,7 @@ def resample_cluster_counts(seed, n_boot, stratum_clusters, stratum_offsets, n_c
     return draws
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
 def _spread_cluster_counts(cluster_counts, cluster_rows, cluster_offsets, cluster_treated, counts):
     """Each row counts as often as its cluster was drawn; returns the resample's rows and treated rows.
 
@@ -171,7 +171,7 @@ def _spread_cluster_counts(cluster_counts, cluster_rows, cluster_offsets, cluste
     return n_rows, n_treated
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
 def _sweep_orderings(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order,
                      group_ends, group_offsets, x, values, sums, areas, totals, rep):
     """Curve areas of one resample for every ordering into ``areas[rep]``, its sums into ``totals[rep]``."""
@@ -186,17 +186,18 @@ def _sweep_orderings(kind, counts, rows_in_order, treated_in_order, control_in_o
         totals[rep, WEIGHT_TREATED + column] = sums[column]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
 def _curve_scratch(group_offsets):
     """Point arrays long enough for the longest ordering (reused across resamples: fresh large arrays per
     resample cost page faults), and the scratch of the arm sums."""
     max_groups = 0
     for ordering in range(group_offsets.shape[0] - 1):
         max_groups = max(max_groups, group_offsets[ordering + 1] - group_offsets[ordering])
-    return np.empty(max_groups, dtype=np.float64), np.empty(max_groups, dtype=np.float64), np.empty(4)
+    return (np.empty(max_groups, dtype=np.float64), np.empty(max_groups, dtype=np.float64),
+            np.empty(4, dtype=np.float64))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def bootstrap_curve_areas(
     seed, n_boot, kind, treated_rows, control_rows, rows_in_order, treated_in_order, control_in_order,
     outcome_in_order, group_ends, group_offsets,
@@ -229,7 +230,7 @@ def bootstrap_curve_areas(
     totals = np.empty((n_boot, N_TOTALS), dtype=np.float64)
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
-    counts = np.zeros(rows_in_order.shape[1], dtype=np.int32)
+    counts = np.empty(rows_in_order.shape[1], dtype=np.int32)  # cleared for every resample
     x, values, sums = _curve_scratch(group_offsets)
     for rep in range(n_boot):
         # One stratified resample: how many times each row is drawn.
@@ -244,7 +245,7 @@ def bootstrap_curve_areas(
     return areas, totals
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def cluster_bootstrap_curve_areas(
     seed, n_boot, kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated,
     rows_in_order, treated_in_order, control_in_order, outcome_in_order, group_ends, group_offsets,
@@ -269,7 +270,7 @@ def cluster_bootstrap_curve_areas(
     return areas, totals
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
 def _curve_on_grid(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order,
                    group_ends, grid, x, values, sums, curves, totals, rep):
     """One resample's curve (starting at (0, 0): ``x[0] = values[0] = 0``) read at ``grid`` into
@@ -282,7 +283,7 @@ def _curve_on_grid(kind, counts, rows_in_order, treated_in_order, control_in_ord
         totals[rep, WEIGHT_TREATED + column] = sums[column]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def bootstrap_curves_on_grid(
     seed, n_boot, kind, treated_rows, control_rows, rows_in_order, treated_in_order, control_in_order,
     outcome_in_order, group_ends, grid,
@@ -298,13 +299,13 @@ def bootstrap_curves_on_grid(
     totals = np.empty((n_boot, N_TOTALS), dtype=np.float64)
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
-    counts = np.zeros(rows_in_order.shape[0], dtype=np.int32)
+    counts = np.empty(rows_in_order.shape[0], dtype=np.int32)  # cleared for every resample
     # Curves start at (0, 0); the sweep fills the points after it.
     x = np.empty(group_ends.shape[0] + 1, dtype=np.float64)
     values = np.empty(group_ends.shape[0] + 1, dtype=np.float64)
     x[0] = 0.0
     values[0] = 0.0
-    sums = np.empty(4)
+    sums = np.empty(4, dtype=np.float64)
     for rep in range(n_boot):
         # One stratified resample: how many times each row is drawn.
         for row in range(counts.shape[0]):
@@ -318,7 +319,7 @@ def bootstrap_curves_on_grid(
     return curves, totals
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def cluster_bootstrap_curves_on_grid(
     seed, n_boot, kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated,
     rows_in_order, treated_in_order, control_in_order, outcome_in_order, group_ends, grid,
@@ -341,7 +342,7 @@ def cluster_bootstrap_curves_on_grid(
     values = np.empty(group_ends.shape[0] + 1, dtype=np.float64)
     x[0] = 0.0
     values[0] = 0.0
-    sums = np.empty(4)
+    sums = np.empty(4, dtype=np.float64)
     shares = np.empty(grid.shape[0], dtype=np.float64)
     for rep in range(n_boot):
         _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts)
@@ -356,7 +357,7 @@ def cluster_bootstrap_curves_on_grid(
     return curves, totals
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
 def _interpolate(at, x, values, out):
     """``out[:] = np.interp(at, x, values)`` (``x`` nondecreasing), with NumPy's arithmetic and edge cases.
 

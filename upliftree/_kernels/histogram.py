@@ -20,7 +20,7 @@ from numba import njit
 from .stats_layout import COUNT, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def gather_node_stats(rows, counts, arm, weight, y):
     """The node's arm codes and per-row stats (times the row's count), contiguous, for every feature."""
     n_node = rows.shape[0]
@@ -42,7 +42,7 @@ def gather_node_stats(rows, counts, arm, weight, y):
     return node_arm, node_count, node_weight, node_wy, node_wy2, node_w2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def class_histograms(histogram, bin_class, rows, counts, features):
     """Fill ``histogram[feature]`` for the listed ``features`` of the node sample ``rows, counts`` by counting
     (bin, arm, outcome) cells with integer additions, written as unit-weight stats (every weight 1, outcome
@@ -69,7 +69,7 @@ def class_histograms(histogram, bin_class, rows, counts, features):
                 feature_histogram[bin_code, arm_code, WEIGHT_SQUARED] = n_rows
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def weighted_histograms(histogram, binned, rows, node_arm, node_count, node_weight, node_wy, node_wy2, node_w2,
                         features):
     """Fill ``histogram[feature]`` for the listed ``features`` from the node's per-row stats
@@ -94,7 +94,6 @@ def weighted_histograms(histogram, binned, rows, node_arm, node_count, node_weig
 SUM_ROUNDING = 2.0 * 2.0**-52
 
 
-@njit(cache=True, nogil=True)
 def sibling_histogram(parent, child):
     """``parent - child``: the histograms of ``child``'s sibling, without building them from its rows.
 
@@ -106,10 +105,18 @@ def sibling_histogram(parent, child):
     residue (e.g. a weight of 1e-17, or outcome sums of 1e-16 in a node whose outcomes are all 0) could make
     an arm with no rows look present to the split admissibility test, or give a node whose exact gains are
     all 0 a best split of gain 1e-33: its criteria see only the residue, whose size no longer tells that it
-    is rounding. Explicit loops: the 4-D array expression ``parent - child`` took seconds to compile.
+    is rounding. Explicit loops: the 4-D array expression ``parent - child`` took seconds to compile; and the
+    output is allocated here, as a 4-D ``np.empty`` in the kernel is one more Numba routine to compile.
     """
-    n_features, n_bins, n_arms, n_stats = parent.shape
     sibling = np.empty(parent.shape, dtype=np.float64)
+    sibling_histogram_into(parent, child, sibling)
+    return sibling
+
+
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+def sibling_histogram_into(parent, child, sibling):
+    """:func:`sibling_histogram` into ``sibling``, a float64 array of ``parent``'s shape."""
+    n_features, n_bins, n_arms, n_stats = parent.shape
     for feature in range(n_features):
         for bin_code in range(n_bins):
             for arm in range(n_arms):
@@ -129,4 +136,3 @@ def sibling_histogram(parent, child):
                                         * parent[feature, bin_code, arm, WEIGHTED_Y2])
                 if abs(sibling[feature, bin_code, arm, WEIGHTED_Y]) <= tolerance * outcome_terms:
                     sibling[feature, bin_code, arm, WEIGHTED_Y] = 0.0
-    return sibling

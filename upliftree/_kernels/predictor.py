@@ -14,7 +14,7 @@ from numba import njit
 from .stats_layout import N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def apply_tree(values, row_stride, column_stride, rows, start, stop, children_left, children_right, feature,
                threshold, is_categorical, category_bitset, missing_left, leaves):
     """Leaf id of row ``i`` (of row ``rows[i]`` when ``rows`` is not empty) into ``leaves[i]``, for ``i`` in
@@ -37,15 +37,23 @@ def apply_tree(values, row_stride, column_stride, rows, start, stop, children_le
         leaves[i] = node
 
 
-@njit(cache=True, nogil=True)
 def accumulate_node_stats(leaves, arm, weight, y, n_arms, parent):
-    """Per node and arm: count, weight, weighted y, weighted y^2 and squared weight of the rows reaching it.
+    """Per node and arm: count, weight, weighted y, weighted y^2 and squared weight of the rows reaching it,
+    ``(n_nodes, n_arms, N_STATS)``.
 
     Rows are summed into their leaves, then every node's sums are added to its parent's (children have
-    larger ids than their parents).
+    larger ids than their parents). The output is allocated here: a 3-D ``np.empty`` in the kernel is a Numba
+    routine of its own to compile.
     """
-    n_nodes = parent.shape[0]
-    stats = np.empty((n_nodes, n_arms, N_STATS), dtype=np.float64)
+    stats = np.empty((parent.shape[0], n_arms, N_STATS), dtype=np.float64)
+    accumulate_node_stats_into(leaves, arm, weight, y, parent, stats)
+    return stats
+
+
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+def accumulate_node_stats_into(leaves, arm, weight, y, parent, stats):
+    """:func:`accumulate_node_stats` into ``stats`` (float64, ``(n_nodes, n_arms, N_STATS)``, any contents)."""
+    n_nodes, n_arms = stats.shape[0], stats.shape[1]
     for node in range(n_nodes):
         for arm_code in range(n_arms):
             for stat in range(N_STATS):
@@ -64,7 +72,6 @@ def accumulate_node_stats(leaves, arm, weight, y, n_arms, parent):
         for arm_code in range(n_arms):
             for stat in range(N_STATS):
                 stats[parent[node], arm_code, stat] += stats[node, arm_code, stat]
-    return stats
 
 
 # Rows routed together through one tree, level by level: their independent lookups overlap in the CPU.
@@ -104,7 +111,7 @@ def order_keys(values):
     return bits ^ ((bits >> 63) & MAGNITUDE_BITS)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def forest_pass(values, row_stride, column_stride, start, stop, columns, tree_roots, tree_depths, next_node, slot,
                 split_key, is_categorical, category_bitset, categorical, leaf_id, value, want_leaves, leaves, mean,
                 block, block_float):

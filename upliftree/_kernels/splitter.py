@@ -23,7 +23,7 @@ NO_ORDERS = np.zeros((0, 0), dtype=np.int64)
 NO_ORDER_SIZES = np.zeros(0, dtype=np.int64)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def node_totals(histogram, feature):
     """Per-arm sums of the node: the histogram of any (built) ``feature`` summed over its bins."""
     feature_histogram = histogram[feature]
@@ -37,14 +37,14 @@ def node_totals(histogram, feature):
     return totals
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _add_cells(total, cells):
     for arm in range(total.shape[0]):
         for stat in range(total.shape[1]):
             total[arm, stat] += cells[arm, stat]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _row_count(cells):
     """Rows of an ``(n_arms, N_STATS)`` block of sums: ``cells[:, COUNT].sum()``, as a loop."""
     total = 0.0
@@ -53,25 +53,26 @@ def _row_count(cells):
     return total
 
 
-@njit(cache=True, nogil=True)
-def category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg, by_mean_target):
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+def category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg, by_mean_target,
+                    orders, order_sizes):
     """Scan order of each categorical feature among ``features``: its non-empty category bins sorted by their
     shrunk uplift in the node (summed over treatments) or, ``by_mean_target``, for the squared-error rule, by
     their mean target summed over the target columns ``Σ_c S_c / W`` (0 without weight; ``histogram`` is then
     a target histogram, see :func:`find_best_squared_error_split`, and ``n_reg`` is not read); ties by code.
 
-    Returns ``(orders, order_sizes)``: feature ``features[k]`` is scanned as ``orders[k, :order_sizes[k]]``
-    (rows of numeric features are not filled). The sort is a stable insertion sort (at most 255 categories)
-    with NaN last: exactly the order of numba's ``argsort(kind="mergesort")``, which cost a second of compile
-    time. One kernel for both statistics: the second is three lines.
+    Fills ``orders`` (int64, ``(len(features), missing_bin)``) and ``order_sizes`` (int64, ``len(features)``):
+    feature ``features[k]`` is scanned as ``orders[k, :order_sizes[k]]`` (rows of numeric features are not
+    filled). The caller allocates them, as every kernel of the split search its outputs: a 2-D int64 or a
+    bool ``np.empty`` in a kernel is one more Numba routine to compile. The sort is a stable insertion sort
+    (at most 255 categories) with NaN last: exactly the order of numba's ``argsort(kind="mergesort")``, which
+    cost a second of compile time. One kernel for both statistics: the second is three lines.
     """
     n_arms = histogram.shape[2]
     node = node_totals(histogram, features[0])
     node_means = np.empty(n_arms, dtype=np.float64)
     for arm in range(n_arms):
         node_means[arm] = node[arm, WEIGHTED_Y] / node[arm, WEIGHT] if node[arm, WEIGHT] > 0.0 else 0.0
-    orders = np.empty((features.shape[0], missing_bin), dtype=np.int64)
-    order_sizes = np.empty(features.shape[0], dtype=np.int64)
     means = np.empty(n_arms, dtype=np.float64)
     scores = np.empty(missing_bin, dtype=np.float64)
     for position in range(features.shape[0]):
@@ -105,7 +106,6 @@ def category_orders(histogram, features, n_bins_non_missing, is_categorical, mis
             order[slot] = code
             n_present += 1
         order_sizes[position] = n_present
-    return orders, order_sizes
 
 
 def find_best_split(histogram, features, n_bins_non_missing, is_categorical, missing_bin, criterion, normalize,
@@ -118,20 +118,30 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
     """
     n_bins_non_missing = kernel_array(n_bins_non_missing, np.int64)
     is_categorical = kernel_array(is_categorical, np.bool_)
-    if is_categorical.any():
-        orders, order_sizes = category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin,
-                                              n_reg, False)
-    else:
-        orders, order_sizes = NO_ORDERS, NO_ORDER_SIZES
+    orders, order_sizes = _scan_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg,
+                                       False)
+    left_bins = np.empty(missing_bin + 1, dtype=np.bool_)
     return best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_categorical, missing_bin,
-                      criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment)
+                      criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment, left_bins)
 
 
-@njit(cache=True, nogil=True)
+def _scan_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg, by_mean_target):
+    """The arrays of :func:`category_orders` when some feature is categorical, else empty ones (never read)."""
+    if not is_categorical.any():
+        return NO_ORDERS, NO_ORDER_SIZES
+    orders = np.empty((len(features), missing_bin), dtype=np.int64)
+    order_sizes = np.empty(len(features), dtype=np.int64)
+    category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg, by_mean_target,
+                    orders, order_sizes)
+    return orders, order_sizes
+
+
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_categorical, missing_bin,
-               criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment):
+               criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment, left_bins):
     """The scan of :func:`find_best_split`: a numeric feature in bin order, categorical feature
-    ``features[k]`` in the order ``orders[k, :order_sizes[k]]`` (:func:`category_orders`)."""
+    ``features[k]`` in the order ``orders[k, :order_sizes[k]]`` (:func:`category_orders`). ``left_bins``
+    (bool, ``missing_bin + 1``, any contents) is filled and returned."""
     n_arms = histogram.shape[2]
     node = node_totals(histogram, features[0])
     node_means = np.empty(n_arms, dtype=np.float64)
@@ -213,7 +223,6 @@ def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_
                     best_gain = gain
                     best_raw_gain = raw_gain
 
-    left_bins = np.empty(missing_bin + 1, dtype=np.bool_)
     for code in range(missing_bin + 1):
         left_bins[code] = False
     if best_position < 0:
@@ -274,18 +283,15 @@ def find_best_squared_error_split(target_histogram, arm_histogram, features, n_b
     n_bins_non_missing = kernel_array(n_bins_non_missing, np.int64)
     is_categorical = kernel_array(is_categorical, np.bool_)
     missing_bin = int(missing_bin)
-    if is_categorical.any():
-        orders, order_sizes = category_orders(target_histogram, features, n_bins_non_missing, is_categorical,
-                                              missing_bin, 0.0, True)
-    else:
-        orders, order_sizes = NO_ORDERS, NO_ORDER_SIZES
+    orders, order_sizes = _scan_orders(target_histogram, features, n_bins_non_missing, is_categorical, missing_bin,
+                                       0.0, True)
     feature, gain, left_bins = best_squared_error_split(
         target_histogram, arm_histogram, features, orders, order_sizes, n_bins_non_missing, is_categorical,
-        missing_bin, int(min_samples_leaf), int(min_samples_treatment))
+        missing_bin, int(min_samples_leaf), int(min_samples_treatment), np.empty(missing_bin + 1, dtype=np.bool_))
     return feature, gain, gain, left_bins
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _child_cells(left, total, missing, missing_left, child_left, child_right):
     """A candidate's children's sums, cell by cell: the scanned non-missing bins ``left`` and ``total - left``,
     plus the missing bin's ``missing`` on the ``missing_left`` side."""
@@ -301,9 +307,9 @@ def _child_cells(left, total, missing, missing_left, child_left, child_right):
             child_right[row, stat] = in_right
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def best_squared_error_split(target_histogram, arm_histogram, features, orders, order_sizes, n_bins_non_missing,
-                             is_categorical, missing_bin, min_samples_leaf, min_samples_treatment):
+                             is_categorical, missing_bin, min_samples_leaf, min_samples_treatment, left_bins):
     """The scan of :func:`find_best_squared_error_split`, over the candidates of :func:`best_split`.
 
     A candidate is admissible when both children keep ``min_samples_leaf`` rows, and ``max(min_samples_treatment,
@@ -313,7 +319,6 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
     """
     n_columns = target_histogram.shape[2]
     n_arms = arm_histogram.shape[2]
-    left_bins = np.empty(missing_bin + 1, dtype=np.bool_)
     for code in range(missing_bin + 1):
         left_bins[code] = False
     node = node_totals(target_histogram, features[0])
