@@ -238,3 +238,23 @@ def test_auto_leaf_edge_cases_and_bad_values():
         UpliftTreeClassifier(min_samples_leaf="big").check_params()
     with pytest.raises(ValueError, match="min_samples_leaf must be an integer >= 1"):
         UpliftRandomForestClassifier(min_samples_leaf=0).check_params()
+
+
+def test_report_chooses_the_tree_by_a_search_and_shows_it(tmp_path):
+    from upliftree import make_uplift_data
+    from upliftree.datasets import FEATURES
+    from upliftree.report import ReportSettings, experiment_from_frame, make_report
+
+    frame = make_uplift_data(4000, random_state=0)
+    experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
+                                       features=FEATURES)
+    settings = ReportSettings(max_depth=2, learners=(), n_boot=10, search_seconds=600)
+    report = make_report(experiment, tmp_path / "searched", settings)
+    html = report.html.read_text(encoding="utf-8")
+    # ed/ddp/kl/chi x depth 2, 1 x leaves auto and 100 (0.5% and 2% of the 2,800 training rows, at least 100)
+    assert "16 of\n        16 candidates tried in" in html and "(chosen)" in html
+    assert "time budget of 600 s" in html
+    fixed = make_report(experiment, tmp_path / "fixed", ReportSettings(max_depth=2, learners=(), n_boot=10,
+                                                                       search_seconds=None))
+    assert "How the tree's settings were chosen" not in fixed.html.read_text(encoding="utf-8")
+    assert fixed.tree.min_samples_leaf == "auto"

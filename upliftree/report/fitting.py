@@ -8,7 +8,7 @@ from typing import Any
 
 from ..forest import UpliftRandomForestClassifier, UpliftRandomForestRegressor
 from ..model_selection import UpliftSearchCV
-from ..tree import CLASSIFIER_CRITERIA, REGRESSOR_CRITERIA, UpliftTreeClassifier, UpliftTreeRegressor
+from ..tree import UpliftTreeClassifier, UpliftTreeRegressor
 from .baseline import LEARNERS, arm_shares, make_learner
 from .experiment import Experiment
 from .settings import Progress, ReportSettings
@@ -16,6 +16,10 @@ from .split import SplitRows
 
 __all__ = ["FittedModels", "fit_models", "tree_search", "unfitted_models"]
 SEARCH_FOLDS = 3  # folds of the report's tree search: few, so a budget of seconds tries several candidates
+# Criteria in the order the search tries them (a budget may stop it early): best single-tree criteria on
+# Hillstrom first (docs/model_selection.md), chi-squared last.
+CRITERIA_ORDER = ("ed", "ddp", "kl", "chi")
+REGRESSOR_CRITERIA_ORDER = ("tstat", "ed", "ddp")
 
 
 @dataclass(frozen=True)
@@ -58,12 +62,12 @@ def tree_search(tree: Any, settings: ReportSettings, n_train: int) -> UpliftSear
         return None
     grid: dict[str, list] = {}
     if settings.criterion is None:
-        criteria = sorted(CLASSIFIER_CRITERIA if isinstance(tree, UpliftTreeClassifier) else REGRESSOR_CRITERIA)
+        criteria = CRITERIA_ORDER if isinstance(tree, UpliftTreeClassifier) else REGRESSOR_CRITERIA_ORDER
         grid["criterion"] = [tree.criterion, *(name for name in criteria if name != tree.criterion)]
     if settings.max_depth > 1:
         grid["max_depth"] = [settings.max_depth, settings.max_depth - 1]
     if settings.min_samples_leaf is None:
-        grid["min_samples_leaf"] = ["auto", max(100, n_train // 200), max(100, n_train // 50)]
+        grid["min_samples_leaf"] = list(dict.fromkeys(["auto", max(100, n_train // 200), max(100, n_train // 50)]))
     if not grid:
         return None
     # The first candidate takes every list's first value: the configured tree.
