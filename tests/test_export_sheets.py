@@ -28,7 +28,7 @@ def golden_tree() -> tuple[UpliftTreeClassifier, pd.DataFrame]:
     lift = np.where(plan == "basic", 0.15, -0.05) * (np.nan_to_num(age, nan=50) < 40)
     y = (rng.random(n_rows) < 0.1 + (arm == "email") * lift).astype(int)
     X = pd.DataFrame({"plan | tier": plan, "age": age})
-    model = UpliftTreeClassifier(max_depth=2, min_samples_leaf=200, control="control", random_state=0)
+    model = UpliftTreeClassifier(criterion="kl", max_depth=2, min_samples_leaf=200, control="control", random_state=0)
     return model.fit(X, arm, y), X
 
 

@@ -6,7 +6,9 @@ cases cover every kernel mode: class counting and weighted histograms, zero weig
 sibling subtraction and per-node feature sampling, categorical and numeric-only data, C and Fortran input,
 more rows than the threaded thresholds, every criterion, honest estimation, forests (leaves and means),
 the curve and bootstrap kernels. Regenerate only after a deliberate change of results:
-``UPLIFTREE_UPDATE_GOLDEN=1 pytest tests/test_kernel_golden.py``.
+``UPLIFTREE_UPDATE_GOLDEN=1 pytest tests/test_kernel_golden.py``. The cases spell out every size parameter
+(``min_samples_leaf=100``, the tree's ``criterion``) that was a default when the file was saved, so a change
+of defaults leaves them, and the file, as they were.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ def golden_results() -> dict[str, np.ndarray]:
     X, t, y = _frame(20_000, 1)
     rng = np.random.default_rng(7)
     cases = {
-        "tree_kl": (UpliftTreeClassifier(control="control", random_state=0), X, t, y, None),
+        "tree_kl": (UpliftTreeClassifier(criterion="kl", min_samples_leaf=100, control="control", random_state=0),
+                     X, t, y, None),
         "tree_chi_zero_weights": (
             UpliftTreeClassifier(criterion="chi", normalize=False, min_samples_leaf=50, control="control",
                                  random_state=1),
@@ -81,25 +84,30 @@ def golden_results() -> dict[str, np.ndarray]:
             np.asfortranarray(X[NUMERIC].to_numpy(dtype=np.float64)), t, y, None),
     }
     X2, t2, y2 = _frame(20_000, 2, n_treatments=2)
-    cases["tree_multi_honest"] = (UpliftTreeClassifier(criterion="ed", honest=True, control="control",
-                                                       random_state=3), X2, t2, y2, None)
+    cases["tree_multi_honest"] = (UpliftTreeClassifier(criterion="ed", honest=True, min_samples_leaf=100,
+                                                       control="control", random_state=3), X2, t2, y2, None)
     Xc, tc, yc = _frame(20_000, 3, outcome="continuous")
-    cases["regressor_weighted"] = (UpliftTreeRegressor(criterion="tstat", control="control", random_state=4),
+    cases["regressor_weighted"] = (UpliftTreeRegressor(criterion="tstat", min_samples_leaf=100, control="control",
+                                                       random_state=4),
                                    Xc, tc, yc, rng.uniform(0.5, 2.0, len(yc)))
-    cases["regressor_ddp"] = (UpliftTreeRegressor(criterion="ddp", max_depth=4, control="control", random_state=5),
+    cases["regressor_ddp"] = (UpliftTreeRegressor(criterion="ddp", max_depth=4, min_samples_leaf=100, control="control",
+                                                  random_state=5),
                               Xc, tc, yc, None)
     Xb, tb, yb = _frame(PARALLEL_MIN_ROWS + 10_000, 4)  # threaded histograms and traversal
-    cases["tree_big_ddp"] = (UpliftTreeClassifier(criterion="ddp", max_depth=6, control="control", random_state=6),
+    cases["tree_big_ddp"] = (UpliftTreeClassifier(criterion="ddp", max_depth=6, min_samples_leaf=100, control="control",
+                                                   random_state=6),
                              Xb, tb, yb, None)
-    cases["forest_kl"] = (UpliftRandomForestClassifier(n_estimators=8, max_depth=5, control="control", n_jobs=2,
-                                                       random_state=7, verbose=0), X, t, y, None)
+    cases["forest_kl"] = (UpliftRandomForestClassifier(n_estimators=8, max_depth=5, min_samples_leaf=100,
+                                                       control="control", n_jobs=2, random_state=7, verbose=0),
+                          X, t, y, None)
     cases["forest_multi_all_features"] = (
-        UpliftRandomForestClassifier(n_estimators=4, max_depth=4, max_features=None, bootstrap=False,
-                                     max_samples=0.7, control="control", random_state=8, verbose=0),
+        UpliftRandomForestClassifier(n_estimators=4, max_depth=4, min_samples_leaf=100, max_features=None,
+                                     bootstrap=False, max_samples=0.7, control="control", random_state=8, verbose=0),
         X2, t2, y2, None)
     cases["forest_regressor_honest"] = (
-        UpliftRandomForestRegressor(n_estimators=5, max_depth=4, max_features=None, honest=True, control="control",
-                                    random_state=9, verbose=0), Xc, tc, yc, rng.uniform(0.5, 2.0, len(yc)))
+        UpliftRandomForestRegressor(n_estimators=5, max_depth=4, min_samples_leaf=100, max_features=None, honest=True,
+                                    control="control", random_state=9, verbose=0),
+        Xc, tc, yc, rng.uniform(0.5, 2.0, len(yc)))
     for name, (model, features, treatment, outcome, weight) in cases.items():
         model.fit(features, treatment, outcome, sample_weight=weight)
         _record_model(out, name, model, features)

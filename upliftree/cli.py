@@ -302,11 +302,12 @@ def report(
                                   help="Share of the eligibility list put in a randomized exploration bucket."),
     id_column: str = typer.Option(None, "--id-column", show_default="row number",
                                   help="Column identifying rows in eligibility.csv (not used as a feature)."),
-    criterion: str = typer.Option(None, "--criterion", show_default="kl (binary), tstat (continuous)",
+    criterion: str = typer.Option(None, "--criterion", show_default="searched for the tree; forest: kl (binary), "
+                                  "tstat (continuous)",
                                   help="Split criterion: kl, ed, chi, ddp (binary); ed, ddp, tstat (continuous)."),
     max_depth: int = typer.Option(4, "--max-depth", min=0, help="Depth of the honest tree."),
     min_samples_leaf: int = typer.Option(None, "--min-samples-leaf", min=1,
-                                         show_default="0.5% of training rows, at least 100",
+                                         show_default="searched: auto, 0.5% or 2% of training rows",
                                          help="Rows per leaf of the tree."),
     n_estimators: int = typer.Option(100, "--n-estimators", min=1, help="Trees in the forest."),
     forest_max_samples: float = typer.Option(None, "--forest-max-samples", min=0.01, max=1.0,
@@ -407,7 +408,7 @@ def fit(
     exclude: list[str] = EXCLUDE,
     outcome_type: OutcomeType = OUTCOME_TYPE,
     model: ModelKind = typer.Option(ModelKind.tree, "--model", "-m", help="An honest tree or a forest."),
-    criterion: str = typer.Option(None, "--criterion", show_default="kl (binary), tstat (continuous)",
+    criterion: str = typer.Option(None, "--criterion", show_default="ed (tree), kl (forest); tstat (continuous)",
                                   help="Split criterion: kl, ed, chi, ddp (binary); ed, ddp, tstat (continuous)."),
     max_depth: int = typer.Option(None, "--max-depth", min=0, show_default="4 (tree), 6 (forest)",
                                   help="Maximum depth."),
@@ -818,6 +819,7 @@ def demo(
         criterion=DEMO_CRITERION, max_depth=DEMO_MAX_DEPTH,
         min_samples_leaf=max(100, round(DEMO_LEAF_SHARE * n_train)), n_estimators=DEMO_FOREST_TREES,
         forest_max_samples=min(1.0, DEMO_FOREST_ROWS / n_train), benefit=25.0, cost=0.5, seed=seed,
+        search_seconds=None,  # the settings above were chosen for the planted segments (docs/cli.md)
         title="upliftree demo: who should get the e-mail?", description=DEMO_DESCRIPTION,
     )
     result = make_report(experiment, out, settings, progress=console.step)

@@ -312,7 +312,7 @@ class _Setup:
     client: Client
     context: _Context
     n_rows: int
-    arm_sums: np.ndarray  # (n_arms, 3): count, design weight, weighted outcome
+    arm_sums: np.ndarray  # (n_arms, 4): count, design weight, weighted outcome, weighted squared outcome
     has_zero_weight: bool
     clusters: _ClusterLayout | None = None
 
@@ -375,7 +375,7 @@ def _setup(estimator: UpliftModel, ddf: Any, client: Client | None, treatment: A
         weight_name = "sample_weight / propensity"
     check_statistic_totals(arm_sums[:, 3:].sum(axis=0), max_row_draws(estimator, n_rows),
                            f"outcome={columns.outcome!r}", weight_name)
-    arm_sums = arm_sums[:, :3]
+    arm_sums = arm_sums[:, [0, 1, 2, 5]]  # count, w, w y and w y^2: the node statistics' first four columns
     check_arm_totals(arms.labels, arm_sums[:, COUNT], arm_sums[:, WEIGHT], estimator.min_samples_treatment,
                      "treatment")
     for feature, edges in zip(sketched, summary.sketch.thresholds(), strict=True):
@@ -573,7 +573,9 @@ def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", 
                 context = replace(context, held_out_clusters=setup.clusters.ids[held])
             context = replace(context, holdout=(int(split_rng.integers(2**63 - 1)), estimator.honest_fraction))
         parts = _map_partitions(client, ddf, _bin_partition, context)
-        params = growth_params(estimator, context.schema.n_features, parallel=False)
+        n_growing = (1.0 - estimator.honest_fraction) * setup.n_rows if estimator.honest else setup.n_rows
+        min_samples_leaf = estimator.resolve_min_samples_leaf(setup.arm_sums, n_growing, bool(estimator.honest))
+        params = growth_params(estimator, context.schema.n_features, False, min_samples_leaf)
         tree = _grow(client, parts, context.bin_mapper, len(context.labels), params, growth_rng,
                      setup.has_zero_weight)
         structure_totals = tree.stats[0]
@@ -601,7 +603,8 @@ def fit_tree(estimator: BaseUpliftTree, ddf: Any, treatment: Any = "treatment", 
             check_arm_totals(context.labels, totals[:, COUNT], totals[:, WEIGHT], estimator.min_samples_treatment,
                              f"treatment ({part} rows of the honest split)")
     tree, n_merged = merge_short_leaves(tree, estimator.min_samples_treatment)
-    estimator.fitted_state_ = FittedTree(_fitted_inputs(context), tree, n_merged, bool(estimator.honest))
+    estimator.fitted_state_ = FittedTree(_fitted_inputs(context), tree, n_merged, bool(estimator.honest),
+                                         min_samples_leaf=min_samples_leaf)
     return estimator
 
 
@@ -686,7 +689,12 @@ def fit_forest(estimator: BaseUpliftForest, ddf: Any, treatment: Any = "treatmen
         group_bounds = _group_bounds(rows_per_part, rows_per_group)
         rows_before = np.concatenate([[0], np.cumsum(rows_per_part)])[group_bounds]
         tree_bounds = np.round(rows_before / max(rows_before[-1], 1) * estimator.n_estimators).astype(np.int64)
-        template = type(estimator)(**estimator.get_params())  # ships parameters, not an earlier fit
+        n_draw = estimator.rows_per_tree(setup.n_rows)
+        min_samples_leaf = estimator.resolve_min_samples_leaf(
+            setup.arm_sums, (1.0 - estimator.honest_fraction) * n_draw if estimator.honest else n_draw,
+            bool(estimator.honest))
+        # Ships parameters (the leaf size resolved on all rows, as in memory), not an earlier fit.
+        template = type(estimator)(**{**estimator.get_params(), "min_samples_leaf": min_samples_leaf})
         # The scheduler runs each group where most of its rows already are.
         grown = [client.submit(_grow_group_trees, template, parts[first:stop], int(first), context,
                                tree_rngs[first_tree:stop_tree], arm_mean)
@@ -699,7 +707,7 @@ def fit_forest(estimator: BaseUpliftForest, ddf: Any, treatment: Any = "treatmen
     if sum(rows_per_part) != setup.n_rows or len(results) != estimator.n_estimators:
         raise RuntimeError(f"fit_forest got {sum(rows_per_part)} rows and {len(results)} trees for {setup.n_rows} "
                            f"rows and {estimator.n_estimators} trees; ddf's partitions must be deterministic")
-    estimator.fitted_state_ = fitted_forest(estimator, _fitted_inputs(context), results)
+    estimator.fitted_state_ = fitted_forest(estimator, _fitted_inputs(context), results, min_samples_leaf)
     return estimator
 
 

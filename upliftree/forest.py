@@ -26,6 +26,7 @@ from .tree import (
     UpliftEstimatorMixin,
     UpliftTreeClassifier,
     UpliftTreeRegressor,
+    arm_totals,
     growth_params,
     honest_holdout,
 )
@@ -64,6 +65,7 @@ class FittedForest:
     estimators: tuple
     training_profile: dict | None = None
     ci_group_size: int = 1  # trees t = g * ci_group_size ... shared group g's half-sample (1: no groups)
+    min_samples_leaf: int | None = None  # the leaf size the trees grew with (None: unknown, a model file's forest)
     feature_importances: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -95,8 +97,10 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
     tree_class: type  # the class of its trees (estimators_)
 
     estimators_ = FittedAttribute(lambda state: state.estimators, "The fitted trees (a tuple of tree estimators).")
+    min_samples_leaf_ = FittedAttribute(lambda state: state.min_samples_leaf,
+                                        'The rows per leaf the trees grew with (``min_samples_leaf="auto"`` resolved).')
 
-    def __init__(self, n_estimators: int, criterion: str, max_depth: int, min_samples_leaf: int,
+    def __init__(self, n_estimators: int, criterion: str, max_depth: int, min_samples_leaf: int | str,
                  min_samples_treatment: int, n_reg: float, normalize: bool, max_features: Any, max_bins: int,
                  bootstrap: bool, max_samples: Any, honest: bool, honest_fraction: float, control: Any,
                  n_jobs: int | None, random_state: Any, verbose: int, ci_group_size: int):
@@ -146,6 +150,11 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
         """A bootstrap sample can draw one row ``n_draw`` times; a subsample takes each row at most once."""
         return self._n_draw(n_rows) if self.bootstrap else 1
 
+    def rows_per_tree(self, n_rows: int) -> int:
+        """Rows each tree draws from ``n_rows`` training rows (``max_samples``; with ``bootstrap``, with
+        replacement)."""
+        return self._n_draw(n_rows)
+
     def _n_draw(self, n_rows: int) -> int:
         if self.max_samples is None:
             return n_rows
@@ -181,9 +190,13 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
                               BinMapper(self.max_bins, random_state=binning_rng).fit(data.encoded, schema))
         arm_weight = np.bincount(data.arm, weights=data.weight, minlength=arms.n_arms)
         arm_mean = np.bincount(data.arm, weights=data.weight * data.y, minlength=arms.n_arms) / arm_weight
+        n_draw = self.rows_per_tree(len(data.arm))
+        min_samples_leaf = self.resolve_min_samples_leaf(
+            arm_totals(data, arms.n_arms), (1.0 - self.honest_fraction) * n_draw if self.honest else n_draw,
+            bool(self.honest))
         results = grow_trees(self, tree_rngs, data, inputs.bin_mapper, arm_mean, check_n_jobs(self.n_jobs),
-                             self.verbose, group_rngs)
-        self.fitted_state_ = fitted_forest(self, inputs, results)
+                             self.verbose, group_rngs, min_samples_leaf)
+        self.fitted_state_ = fitted_forest(self, inputs, results, min_samples_leaf)
         return self
 
     def _grow_one(self, source: HistogramSource, bin_mapper: BinMapper, data: ExperimentData,
@@ -208,14 +221,16 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
         # The growing rows estimate the leaves: the grower's statistics are theirs.
         return merge_short_leaves(tree.with_stats(tree.stats, arm_mean), self.min_samples_treatment)
 
-    def _as_estimator(self, inputs: FittedInputs, tree: TreeArrays, n_merged: int, seed: int):
+    def _as_estimator(self, inputs: FittedInputs, tree: TreeArrays, n_merged: int, seed: int,
+                      min_samples_leaf: int | None):
         estimator = self.tree_class(
             criterion=self.criterion, max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
             min_samples_treatment=self.min_samples_treatment, n_reg=self.n_reg, normalize=self.normalize,
             max_features=self.max_features, max_bins=self.max_bins, control=self.control, honest=self.honest,
             honest_fraction=self.honest_fraction, random_state=seed,
         )
-        estimator.fitted_state_ = FittedTree(inputs, tree, n_merged, honest_estimates=bool(self.honest))
+        estimator.fitted_state_ = FittedTree(inputs, tree, n_merged, honest_estimates=bool(self.honest),
+                                             min_samples_leaf=min_samples_leaf)
         return estimator
 
     # Each reads the fitted state once (see ``fitted_state_``).
@@ -271,14 +286,15 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
 
 def grow_trees(forest: BaseUpliftForest, tree_rngs: list[np.random.Generator], data: ExperimentData,
                bin_mapper: BinMapper, arm_mean: np.ndarray, n_threads: int,
-               verbose: int, group_rngs: list[np.random.Generator] | None = None
-               ) -> list[tuple[TreeArrays, int, int]]:
+               verbose: int, group_rngs: list[np.random.Generator] | None = None,
+               min_samples_leaf: int | None = None) -> list[tuple[TreeArrays, int, int]]:
     """The trees of ``forest`` (checked parameters), one per generator, on ``data`` binned by ``bin_mapper``,
     grown on ``n_threads`` threads; ``arm_mean`` is the per-arm mean outcome of all training rows.
 
     With ``forest.ci_group_size`` >= 2, ``group_rngs`` holds one generator per group of that many consecutive
     trees: it draws the group's half-sample (stratified by arm; whole clusters with a cluster design), which
-    the group's trees subsample.
+    the group's trees subsample. ``min_samples_leaf`` is the forest's resolved leaf size (needed when its
+    ``min_samples_leaf`` is ``"auto"``).
 
     Returns ``(tree, n_merged, seed)`` per tree, ``seed`` being the ``random_state`` its estimator records; a tree
     depends only on its generator and ``data``, not on the threads. The in-memory fit and ``upliftree.dask``
@@ -288,7 +304,7 @@ def grow_trees(forest: BaseUpliftForest, tree_rngs: list[np.random.Generator], d
     n_arms = len(arm_mean)
     source = HistogramSource.of(bin_mapper.transform(data.encoded), data.arm, data.weight, data.y, n_arms,
                                 bin_mapper.missing_bin_ + 1, forest.outcome_type == BINARY)
-    params = growth_params(forest, source.n_features, parallel=False)
+    params = growth_params(forest, source.n_features, False, min_samples_leaf)
     rows_by_arm = [np.flatnonzero(data.arm == arm) for arm in range(n_arms)]
     group_size = forest.ci_group_size
     if group_size > 1 and (group_rngs is None or len(group_rngs) * group_size != len(tree_rngs)):
@@ -314,12 +330,14 @@ def grow_trees(forest: BaseUpliftForest, tree_rngs: list[np.random.Generator], d
     return [result for group_results in groups for result in group_results]
 
 
-def fitted_forest(forest: BaseUpliftForest, inputs: FittedInputs,
-                  results: list[tuple[TreeArrays, int, int]]) -> FittedForest:
+def fitted_forest(forest: BaseUpliftForest, inputs: FittedInputs, results: list[tuple[TreeArrays, int, int]],
+                  min_samples_leaf: int | None = None) -> FittedForest:
     """The fitted state of ``forest`` made of the grown trees ``results`` (from :func:`grow_trees`) on ``inputs``:
-    each tree becomes an estimator of ``forest.tree_class`` with the forest's parameters and its own seed."""
-    return FittedForest(inputs, tuple(forest._as_estimator(inputs, tree, n_merged, seed)
-                                      for tree, n_merged, seed in results), ci_group_size=forest.ci_group_size)
+    each tree becomes an estimator of ``forest.tree_class`` with the forest's parameters and its own seed;
+    ``min_samples_leaf`` is the leaf size they grew with."""
+    return FittedForest(inputs, tuple(forest._as_estimator(inputs, tree, n_merged, seed, min_samples_leaf)
+                                      for tree, n_merged, seed in results), ci_group_size=forest.ci_group_size,
+                        min_samples_leaf=min_samples_leaf)
 
 
 def _run_in_threads(task, n_tasks: int, n_threads: int, verbose: int) -> list:
@@ -349,6 +367,8 @@ class UpliftRandomForestClassifier(BaseUpliftForest):
     Tree parameters are those of :class:`~upliftree.UpliftTreeClassifier`. The defaults (KL, depth 4,
     ``max_features="sqrt"``, bootstrap) were chosen for ranking: many shallow, decorrelated trees rank better
     than deep ones on low-signal experiments (see ``docs/forest.md`` and ``benchmarks/bench_hillstrom.py``).
+    ``min_samples_leaf="auto"`` (the default) is the tree's rule applied to the rows each tree grows on
+    (``max_samples``; their growing part when honest), resolved at fit to ``min_samples_leaf_``.
 
     A tree whose sample lacks rows of an arm in some node uses the parent node's estimate for that arm; at the
     root, the arm's mean over all training rows. Predictions are therefore never NaN.
@@ -383,6 +403,8 @@ class UpliftRandomForestClassifier(BaseUpliftForest):
         ``predict`` sees the old or the new forest); the attributes below read it and cannot be assigned.
     estimators_ : tuple of UpliftTreeClassifier
         The fitted trees, each usable on its own (segments, exports, plots).
+    min_samples_leaf_ : int
+        The rows per leaf the trees grew with (``min_samples_leaf`` or what ``"auto"`` resolved to).
     treatments_, feature_names_in_, n_features_in_, feature_importances_, schema_, bin_mapper_, outcome_type_
     """
 
@@ -391,7 +413,7 @@ class UpliftRandomForestClassifier(BaseUpliftForest):
     tree_class = UpliftTreeClassifier
 
     def __init__(self, n_estimators: int = 100, criterion: str = "kl", max_depth: int = 4,
-                 min_samples_leaf: int = 100, min_samples_treatment: int = 10, n_reg: float = 100,
+                 min_samples_leaf: int | str = "auto", min_samples_treatment: int = 10, n_reg: float = 100,
                  normalize: bool = True, max_features: Any = "sqrt", max_bins: int = 255, bootstrap: bool = True,
                  max_samples: Any = None, honest: bool = False, honest_fraction: float = 0.5, control: Any = 0,
                  n_jobs: int | None = None, random_state: Any = None, verbose: int = 1, ci_group_size: int = 1):
@@ -408,7 +430,7 @@ class UpliftRandomForestRegressor(BaseUpliftForest):
     tree_class = UpliftTreeRegressor
 
     def __init__(self, n_estimators: int = 100, criterion: str = "tstat", max_depth: int = 4,
-                 min_samples_leaf: int = 100, min_samples_treatment: int = 10, n_reg: float = 100,
+                 min_samples_leaf: int | str = "auto", min_samples_treatment: int = 10, n_reg: float = 100,
                  normalize: bool = True, max_features: Any = "sqrt", max_bins: int = 255, bootstrap: bool = True,
                  max_samples: Any = None, honest: bool = False, honest_fraction: float = 0.5, control: Any = 0,
                  n_jobs: int | None = None, random_state: Any = None, verbose: int = 1, ci_group_size: int = 1):

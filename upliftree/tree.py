@@ -22,6 +22,10 @@ from ._grower import GrowthParams, HistogramSource, grow_tree
 from ._kernels.criteria import CHI, DDP, ED, KL, TSTAT
 from ._params import check_bool, check_choice, check_count_or_share, check_int, check_max_bins, check_real
 from ._tree_arrays import (
+    COUNT,
+    WEIGHT,
+    WEIGHTED_Y,
+    WEIGHTED_Y2,
     InvalidTreeError,
     TreeArrays,
     categories_per_feature,
@@ -117,6 +121,7 @@ class FittedTree:
     honest_estimates: bool | None = None
     n_splits_pruned: int | None = None
     training_profile: dict | None = None
+    min_samples_leaf: int | None = None  # the leaf size the tree grew with (None: unknown, a model file's tree)
     n_leaves: int = field(init=False)
     depth: int = field(init=False)
     feature_importances: np.ndarray = field(init=False)
@@ -167,10 +172,61 @@ def stratified_holdout(arm: np.ndarray, y: np.ndarray, binary: bool, fraction: f
     return held_out
 
 
-def check_size_params(estimator: Any) -> None:
-    """Check the size parameters every tree grower reads: max_depth, min_samples_leaf/_treatment, max_bins."""
+# min_samples_leaf="auto" (docs/model_selection.md, "Leaf sizes that fit the data"): a leaf holds enough rows that
+# an uplift of AUTO_LEAF_RELATIVE_UPLIFT times the control arm's mean outcome (the base rate) lies AUTO_LEAF_Z
+# standard errors from zero, at least AUTO_LEAF_FLOOR rows, and at most AUTO_LEAF_MAX_SHARE of the growing rows.
+AUTO = "auto"
+AUTO_LEAF_Z = 2.0
+AUTO_LEAF_RELATIVE_UPLIFT = 0.3
+AUTO_LEAF_FLOOR = 100
+AUTO_LEAF_MAX_SHARE = 0.25
+
+
+def auto_min_samples_leaf(arm_totals: np.ndarray, n_growing: float, growing_per_estimation_row: float) -> int:
+    """The rows per leaf of ``min_samples_leaf="auto"``.
+
+    ``arm_totals`` holds, per arm (control first), the rows, the sum of (design) weights, of weight * y and of
+    weight * y**2 of the training rows (the node statistics' layout); ``n_growing`` is the number of rows that
+    grow the tree, ``growing_per_estimation_row`` the growing rows per estimating row (honest: ``(1 - f) / f``
+    for ``honest_fraction`` f; else 1). With the control arm's mean m and variance s**2, the arms' shares of the
+    rows p_c and p_t (the smallest treatment arm), a leaf of n estimating rows estimates the uplift with variance
+    s**2 (1/p_c + 1/p_t) / n; asking for an uplift of r * m to lie z standard errors from zero gives
+
+        n = z**2 * (s / m)**2 * (1/p_c + 1/p_t) / r**2,        z = 2, r = 0.3,
+
+    i.e. for a binary outcome with base rate m, (s / m)**2 = (1 - m) / m: rare outcomes need large leaves. The
+    result is ``n * growing_per_estimation_row`` rounded up, at least 100 rows, and at most a quarter of the
+    growing rows (so that small data still gets a split or two); a control mean of 0 gives that quarter.
+    """
+    totals = np.asarray(arm_totals, dtype=np.float64)
+    shares = totals[:, COUNT] / totals[:, COUNT].sum()
+    control_weight = totals[0, WEIGHT]
+    control_mean = totals[0, WEIGHTED_Y] / control_weight
+    control_variance = max(totals[0, WEIGHTED_Y2] / control_weight - control_mean * control_mean, 0.0)
+    ceiling = max(1, int(AUTO_LEAF_MAX_SHARE * n_growing))
+    if control_mean == 0.0 or not np.isfinite(control_mean):
+        return ceiling
+    squared_cv = control_variance / (control_mean * control_mean)
+    n_estimating = (AUTO_LEAF_Z * AUTO_LEAF_Z * squared_cv * (1.0 / shares[0] + 1.0 / shares[1:].min())
+                    / (AUTO_LEAF_RELATIVE_UPLIFT * AUTO_LEAF_RELATIVE_UPLIFT))
+    return min(max(int(np.ceil(n_estimating * growing_per_estimation_row)), AUTO_LEAF_FLOOR), ceiling)
+
+
+def arm_totals(data: ExperimentData, n_arms: int) -> np.ndarray:
+    """Per arm: rows and the sums of weight, weight * y and weight * y**2 (input of :func:`auto_min_samples_leaf`)."""
+    weighted_y = data.weight * data.y
+    return np.column_stack([np.bincount(data.arm, weights=values, minlength=n_arms)
+                            for values in (None, data.weight, weighted_y, weighted_y * data.y)])
+
+
+def check_size_params(estimator: Any, auto_leaf: bool = False) -> None:
+    """Check the size parameters every tree grower reads: max_depth, min_samples_leaf/_treatment, max_bins;
+    ``auto_leaf`` accepts ``min_samples_leaf="auto"`` (:func:`auto_min_samples_leaf`)."""
     check_int(estimator.max_depth, "max_depth", 0)
-    check_int(estimator.min_samples_leaf, "min_samples_leaf", 1)
+    if not (auto_leaf and isinstance(estimator.min_samples_leaf, str) and estimator.min_samples_leaf == AUTO):
+        if auto_leaf and isinstance(estimator.min_samples_leaf, str):
+            raise ValueError(f"min_samples_leaf must be 'auto' or an integer >= 1, got {estimator.min_samples_leaf!r}")
+        check_int(estimator.min_samples_leaf, "min_samples_leaf", 1)
     check_int(estimator.min_samples_treatment, "min_samples_treatment", 0)
     check_max_bins(estimator.max_bins)
 
@@ -185,7 +241,7 @@ class UpliftEstimatorMixin:
         """Check the constructor parameters as ``fit`` does first; raises ``ValueError``/``TypeError`` naming
         the parameter."""
         check_choice(self.criterion, "criterion", sorted(self._criteria))
-        check_size_params(self)
+        check_size_params(self, auto_leaf=True)
         check_real(self.n_reg, "n_reg", 0.0)
         check_bool(self.normalize, "normalize")
         check_bool(self.honest, "honest")
@@ -215,6 +271,15 @@ class UpliftEstimatorMixin:
         """The most times one of ``n_rows`` training rows can be in one tree's sample (once, in a tree)."""
         return 1
 
+    def resolve_min_samples_leaf(self, arm_totals: np.ndarray, n_growing: float, honest_split: bool) -> int:
+        """``min_samples_leaf`` as an int: itself, or with ``"auto"`` the rule of :func:`auto_min_samples_leaf` on
+        the training rows' ``arm_totals`` (see :func:`arm_totals`) for ``n_growing`` rows growing each tree;
+        ``honest_split`` when an honest split of the rows estimates the leaves."""
+        if not (isinstance(self.min_samples_leaf, str) and self.min_samples_leaf == AUTO):
+            return int(self.min_samples_leaf)
+        ratio = (1.0 - self.honest_fraction) / self.honest_fraction if honest_split else 1.0
+        return auto_min_samples_leaf(arm_totals, n_growing, ratio)
+
 
 def max_row_draws(estimator: UpliftEstimatorMixin, n_rows: int) -> int:
     """The most times one of ``n_rows`` training rows can be in one tree's sample of ``estimator`` (a tree: once;
@@ -222,16 +287,24 @@ def max_row_draws(estimator: UpliftEstimatorMixin, n_rows: int) -> int:
     return estimator._max_row_draws(n_rows)
 
 
-def growth_params(estimator: UpliftEstimatorMixin, n_features: int, parallel: bool) -> GrowthParams:
+def growth_params(estimator: UpliftEstimatorMixin, n_features: int, parallel: bool,
+                  min_samples_leaf: int | None = None) -> GrowthParams:
     """The grower's settings for a tree of ``estimator`` (a tree or a forest) on ``n_features`` features;
     ``parallel`` builds histograms on threads (one tree), else the caller runs trees on threads (a forest).
+    ``min_samples_leaf`` is the resolved leaf size (:meth:`UpliftEstimatorMixin.resolve_min_samples_leaf`),
+    needed when the estimator's is ``"auto"``.
 
     In-memory and distributed fits (``upliftree.dask``) both take them from here.
     """
+    if min_samples_leaf is None:
+        if isinstance(estimator.min_samples_leaf, str):
+            raise ValueError('min_samples_leaf="auto" must be resolved on the training rows first '
+                             "(resolve_min_samples_leaf)")
+        min_samples_leaf = estimator.min_samples_leaf
     return GrowthParams(
         criterion=estimator._criteria[estimator.criterion], binary=estimator.outcome_type == BINARY,
         normalize=bool(estimator.normalize), n_reg=float(estimator.n_reg), max_depth=int(estimator.max_depth),
-        min_samples_leaf=int(estimator.min_samples_leaf), min_samples_treatment=int(estimator.min_samples_treatment),
+        min_samples_leaf=int(min_samples_leaf), min_samples_treatment=int(estimator.min_samples_treatment),
         n_features_per_split=resolve_max_features(estimator.max_features, n_features), parallel=parallel,
     )
 
@@ -302,8 +375,10 @@ class BaseUpliftTree(UpliftEstimatorMixin, TreeModel):
     """An uplift tree grown on an experiment: fit (honest or not), prune and calibration on held-out rows."""
 
     n_splits_pruned_ = FittedAttribute(lambda state: state.n_splits_pruned, "Splits removed by the last prune.")
+    min_samples_leaf_ = FittedAttribute(lambda state: state.min_samples_leaf,
+                                        'The rows per leaf the tree grew with (``min_samples_leaf="auto"`` resolved).')
 
-    def __init__(self, criterion: str, max_depth: int = 5, min_samples_leaf: int = 100,
+    def __init__(self, criterion: str, max_depth: int = 5, min_samples_leaf: int | str = "auto",
                  min_samples_treatment: int = 10, n_reg: float = 100, normalize: bool = True,
                  max_features: Any = None, max_bins: int = 255, control: Any = 0, honest: bool = False,
                  honest_fraction: float = 0.5, random_state: Any = None):
@@ -356,6 +431,9 @@ class BaseUpliftTree(UpliftEstimatorMixin, TreeModel):
         else:
             structure = estimation = data
         honest_estimates = bool(explicit_estimation or self.honest)
+        honest_split = self.honest and not explicit_estimation
+        n_growing = (1.0 - self.honest_fraction) * len(data.arm) if honest_split else len(data.arm)
+        min_samples_leaf = self.resolve_min_samples_leaf(arm_totals(data, arms.n_arms), n_growing, honest_split)
 
         bin_mapper = BinMapper(self.max_bins, random_state=binning_rng).fit(structure.encoded, schema)
         source = HistogramSource.of(bin_mapper.transform(structure.encoded), structure.arm, structure.weight,
@@ -363,14 +441,14 @@ class BaseUpliftTree(UpliftEstimatorMixin, TreeModel):
                                     self.outcome_type == BINARY)
         n_rows = len(structure.arm)
         tree = grow_tree(source, bin_mapper, np.arange(n_rows), np.ones(n_rows, dtype=np.int32),
-                         growth_params(self, schema.n_features, parallel=True), growth_rng)
+                         growth_params(self, schema.n_features, True, min_samples_leaf), growth_rng)
         if honest_estimates or data.design:
             # With a design the training rows' design moments are needed too: route them (the same statistics).
             tree, n_merged = estimate_nodes(tree, estimation, self.min_samples_treatment)
         else:
             tree, n_merged = merge_short_leaves(tree, self.min_samples_treatment)
         self.fitted_state_ = FittedTree(FittedInputs(schema, arms.labels, self.outcome_type, bin_mapper), tree,
-                                        n_merged, honest_estimates)
+                                        n_merged, honest_estimates, min_samples_leaf=min_samples_leaf)
         return self
 
     def _estimation_data(self, X_est, treatment_est, y_est, sample_weight_est, schema: FeatureSchema,
@@ -456,14 +534,19 @@ class UpliftTreeClassifier(BaseUpliftTree):
 
     Parameters
     ----------
-    criterion : {"kl", "ed", "chi", "ddp"}
-        Split criterion: Kullback-Leibler, squared Euclidean or chi-squared divergence between treatment and
-        control outcome distributions (Rzepakowski & Jaroszewicz 2012), or the difference of uplifts
-        between children, DeltaDeltaP (Hansotia & Rukstales 2002). See ``docs/criteria.md``.
+    criterion : {"ed", "kl", "chi", "ddp"}
+        Split criterion: squared Euclidean (the default), Kullback-Leibler or chi-squared divergence between
+        treatment and control outcome distributions (Rzepakowski & Jaroszewicz 2012), or the difference of
+        uplifts between children, DeltaDeltaP (Hansotia & Rukstales 2002). See ``docs/criteria.md``; Euclidean
+        ranked best for a single tree on Hillstrom (``benchmarks/bench_hillstrom.py``).
     max_depth : int
         Maximum depth; the root has depth 0, so depth d allows 2**d leaves.
-    min_samples_leaf : int
-        Minimum rows in each child of a split.
+    min_samples_leaf : int or "auto"
+        Minimum rows in each child of a split. ``"auto"`` (the default) resolves at fit, to
+        ``min_samples_leaf_``, the rows a leaf needs so that an uplift of 30% of the control arm's mean outcome
+        lies two standard errors from zero on the rows that estimate it (at least 100, at most a quarter of the
+        growing rows; :func:`auto_min_samples_leaf`, ``docs/model_selection.md``): rare outcomes and unbalanced
+        arms get larger leaves.
     min_samples_treatment : int
         Minimum rows of every arm in each child of a split (and in each honest leaf).
     n_reg : float
@@ -502,6 +585,9 @@ class UpliftTreeClassifier(BaseUpliftTree):
         ``"binary"``, the class's ``outcome_type`` (every fitted model has ``outcome_type_``).
     n_splits_pruned_ : int
         Splits removed by the last :meth:`prune` (set by ``prune``).
+    min_samples_leaf_ : int
+        The rows per leaf the tree grew with: ``min_samples_leaf``, or what ``"auto"`` resolved to (absent on a
+        model read from a JSON file).
     schema_ : FeatureSchema
     bin_mapper_ : BinMapper
     """
@@ -509,7 +595,7 @@ class UpliftTreeClassifier(BaseUpliftTree):
     outcome_type = BINARY
     _criteria = CLASSIFIER_CRITERIA
 
-    def __init__(self, criterion: str = "kl", max_depth: int = 5, min_samples_leaf: int = 100,
+    def __init__(self, criterion: str = "ed", max_depth: int = 5, min_samples_leaf: int | str = "auto",
                  min_samples_treatment: int = 10, n_reg: float = 100, normalize: bool = True,
                  max_features: Any = None, max_bins: int = 255, control: Any = 0, honest: bool = False,
                  honest_fraction: float = 0.5, random_state: Any = None):
@@ -522,6 +608,9 @@ class UpliftTreeRegressor(BaseUpliftTree):
 
     Parameters are those of :class:`UpliftTreeClassifier`, except ``criterion``:
 
+    min_samples_leaf : int or "auto"
+        As in the classifier; ``"auto"`` uses the control arm's coefficient of variation (standard deviation over
+        mean) where the classifier's base rate gives ``(1 - rate) / rate``.
     criterion : {"ed", "ddp", "tstat"}
         ``"ed"``: squared difference of treatment and control means (with the Gini-based normalization);
         ``"ddp"``: absolute difference of the children's uplifts; ``"tstat"``: squared t-statistic of the
@@ -532,7 +621,7 @@ class UpliftTreeRegressor(BaseUpliftTree):
     outcome_type = CONTINUOUS
     _criteria = REGRESSOR_CRITERIA
 
-    def __init__(self, criterion: str = "tstat", max_depth: int = 5, min_samples_leaf: int = 100,
+    def __init__(self, criterion: str = "tstat", max_depth: int = 5, min_samples_leaf: int | str = "auto",
                  min_samples_treatment: int = 10, n_reg: float = 100, normalize: bool = True,
                  max_features: Any = None, max_bins: int = 255, control: Any = 0, honest: bool = False,
                  honest_fraction: float = 0.5, random_state: Any = None):

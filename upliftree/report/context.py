@@ -208,12 +208,13 @@ def report_context(settings: ReportSettings, split: SplitRows, models: FittedMod
         "interval": interval_label(settings.alpha),
         "settings": asdict(settings),
         "tree": {"criterion": tree.criterion, "max_depth": tree.max_depth, "depth": tree.depth_,
-                 "min_samples_leaf": tree.min_samples_leaf, "honest_fraction": tree.honest_fraction,
+                 "min_samples_leaf": _leaf_text(tree), "honest_fraction": tree.honest_fraction,
                  "n_leaves": tree.n_leaves_, "honest": bool(tree.honest_estimates_),
                  "n_estimation": count(n_estimation)},
         "forest": {"n_estimators": forest.n_estimators, "max_depth": forest.max_depth,
                    "max_samples": forest.max_samples,
-                   "min_samples_leaf": forest.min_samples_leaf, "max_features": forest.max_features},
+                   "min_samples_leaf": _leaf_text(forest), "max_features": forest.max_features},
+        "search": _search_context(models.search, settings),
         "learners": [{"label": LEARNERS[name],
                       "settings": learner_description(name, experiment.propensity is not None)}
                      for name in settings.learners],
@@ -238,3 +239,25 @@ def report_context(settings: ReportSettings, split: SplitRows, models: FittedMod
                       if name in exports.files or name == "report.html"],
         "elapsed": f"{elapsed:.0f} s",
     }
+
+
+def _leaf_text(model: Any) -> str:
+    """``min_samples_leaf`` as fitted: ``"auto" → 1,499`` when the rule chose it."""
+    if isinstance(model.min_samples_leaf, str):
+        return f"{model.min_samples_leaf} → {count(model.min_samples_leaf_)}"
+    return count(model.min_samples_leaf)
+
+
+def _search_context(search: Any, settings: ReportSettings) -> dict | None:
+    """The tree search for the page: budget, candidates tried (of how many), each with its cross-validated
+    Qini (mean ± standard error over folds), the winner first."""
+    if search is None:
+        return None
+    table = search.results_.sort_values("rank", kind="stable")
+    names = [name for name in table.columns if name in search.best_params_]
+    rows = [{"settings": ", ".join(f"{name} {row[name]}" for name in names),
+             "score": f"{row['mean']:.4f} ± {row['se']:.4f}", "best": int(row["rank"]) == 1,
+             "seconds": f"{row['fit_seconds']:.1f}"} for _, row in table.iterrows()]
+    return {"budget": f"{settings.search_seconds:g} s", "n_tried": search.n_candidates_tried_,
+            "n_candidates": search.n_candidates_, "stopped_early": search.stopped_early_, "folds": search.n_splits_,
+            "elapsed": f"{search.elapsed_:.0f} s", "rows": rows}

@@ -19,12 +19,18 @@ class ReportSettings:
     Parameters
     ----------
     criterion : str or None
-        Split criterion of the tree and forest; None takes the estimators' default (``"kl"`` for a binary
-        outcome, ``"tstat"`` for a continuous one).
+        Split criterion of the tree and forest; None: searched for the tree (see ``search_seconds``), the
+        forest's default (``"kl"`` binary, ``"tstat"`` continuous) for the forest.
     max_depth : int
-        Depth of the honest tree.
+        Depth of the honest tree (the search also tries one less).
     min_samples_leaf : int or None
-        Rows per leaf of the tree; None: 0.5% of the training rows, at least 100.
+        Rows per leaf of the tree (the forest's: a quarter of it, at least 50); None: searched for the tree
+        among ``"auto"`` (the estimators' rule, docs/model_selection.md), 0.5% and 2% of the training rows,
+        and ``"auto"`` for the forest.
+    search_seconds : float or None
+        Time budget of the cross-validated search (``upliftree.model_selection.UpliftSearchCV``, 3 folds,
+        held-out Qini) over the tree settings left None; the report shows the candidates tried. None: no
+        search, the tree as configured.
     honest_fraction : float
         Share of the training rows that estimates the tree's segments (the rest chooses the splits).
     n_estimators, forest_max_depth : int
@@ -57,6 +63,7 @@ class ReportSettings:
     criterion: str | None = None
     max_depth: int = 4
     min_samples_leaf: int | None = None
+    search_seconds: float | None = 30.0
     honest_fraction: float = 0.5
     n_estimators: int = 100
     forest_max_depth: int = 6
@@ -79,6 +86,8 @@ class ReportSettings:
         check_int(self.max_depth, "max_depth", 0)
         if self.min_samples_leaf is not None:
             check_int(self.min_samples_leaf, "min_samples_leaf", 1)
+        if self.search_seconds is not None:
+            check_real(self.search_seconds, "search_seconds", 0.0, open_low=True)
         check_int(self.n_estimators, "n_estimators", 1)
         check_int(self.forest_max_depth, "forest_max_depth", 0)
         if self.forest_max_samples is not None:
