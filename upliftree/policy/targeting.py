@@ -169,6 +169,11 @@ class Policy:
         """Benefit per unit of outcome of each treatment, ``(k,)`` in ``treatments_[1:]`` order."""
         return self._benefit.copy()
 
+    def row_benefit(self, X: Any) -> np.ndarray:
+        """Benefit per unit of outcome of each treatment for each row of ``X``, ``(n, k)``."""
+        X = as_pandas(X, "X")
+        return np.broadcast_to(self._benefit, (check_n_rows(X), len(self._benefit))).copy()
+
     def treatment_cost(self, X: Any) -> np.ndarray:
         """Cost of each treatment for each row of ``X``, ``(n, k)``."""
         X = as_pandas(X, "X")
