@@ -513,8 +513,10 @@ def compare_with_baselines(policy_or_assignments: Any, X: Any, treatment: Any, y
                 names.append(f"random: {labels[code]} (same spend)")
                 spend = np.append(spend, share * mean_cost[code])
                 extra_shares.append(share)
-                extra_point.append(share * point[:, 1 + code])
-                extra_draws.append(share * resamples[:, :, 1 + code])
+                # Outcome: the share's outcome under the arm, the others' under control; net value: share x.
+                mix = np.array([[share, 1.0 - share], [share, 0.0]])
+                extra_point.append((mix * point[:, [1 + code, 1]]).sum(axis=1))
+                extra_draws.append((mix * resamples[:, :, [1 + code, 1]]).sum(axis=2))
         if extra_point:
             point = np.column_stack([point, *extra_point])
             resamples = np.concatenate([resamples, np.stack(extra_draws, axis=2)], axis=2)
