@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,3 +157,45 @@ def test_assignments_with_a_budget_and_bad_input():
     with pytest.raises(ValueError, match="budget"):
         compare_with_baselines(assignments, data[["x"]], data["treatment"], data["y"], control="c",
                                propensity=data["p_arm"], budget=-1.0)
+
+
+def _card(out_dir) -> str:
+    import re
+    from html import unescape
+
+    html = unescape((out_dir / "report.html").read_text())
+    card = html[html.index('id="card-policy"'):]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", card[:card.index('id="card-checks"')]))
+
+
+@pytest.mark.parametrize("planted", ["treat all best", "policy wins"])
+def test_report_policy_card_states_the_verdict(tmp_path, planted):
+    """The report's card and report.json say whether the policy beats the best simple alternative."""
+    import json
+
+    from upliftree.report import ReportSettings, experiment_from_frame, make_report
+
+    settings = ReportSettings(max_depth=3, n_estimators=3, n_boot=100, learners=(), benefit=10.0, cost=0.2,
+                              min_samples_leaf=1_000)
+    if planted == "treat all best":
+        frame, features = _constant_effect_data(40_000, 7), ["a", "b", "c", "d"]
+        experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="y",
+                                           features=features)
+    else:
+        frame = make_uplift_data(150_000, random_state=3)
+        experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
+                                           features=FEATURES)
+        settings = replace(settings, benefit=25.0, cost=0.1, max_depth=4)
+    report = make_report(experiment, tmp_path, settings)
+    policy = json.loads((report.out_dir / "report.json").read_text())["policy"]
+    card = _card(report.out_dir)
+    if planted == "treat all best":
+        assert policy["verdict"] != "wins" and policy["recommendation"] == "treat all: email"
+        assert "Recommended: treating everyone with email" in card and "as good or better" in card
+    else:
+        assert policy["verdict"] == "wins" and policy["recommendation"] == "policy"
+        net = next(row["net_value"] for row in policy["rows"] if row["policy"] == "policy")
+        assert "The policy wins" in card and f"{net:+.3f}" in card
+    page = (report.out_dir / "report.html").read_text()
+    headline = page[page.index('id="policy-headline"'):]
+    assert policy["headline"].split(":")[0] in headline[:headline.index("</p>")]
