@@ -11,7 +11,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from upliftree import Policy, UpliftTreeClassifier, make_uplift_data
 from upliftree.datasets import FEATURES
-from upliftree.metrics import calibration_table, one_vs_control
+from upliftree.metrics import calibration_table, one_vs_control, uplift_by_percentile
 from upliftree.policy import RedemptionCost
 
 FACE = {"email": 2.0, "coupon": 10.0}
@@ -173,3 +173,23 @@ def test_calibration_and_cost_model_errors():
         Policy(model, cost_model=LogisticRegression())
     with pytest.raises(TypeError, match="RedemptionCost.model"):
         Policy(model, cost_model=RedemptionCost(object(), 1.0)).net_value(train[FEATURES])
+
+
+def test_decile_tables_show_net_value_with_a_modelled_cost():
+    data = make_uplift_data(20_000, random_state=9)
+    generator = np.random.default_rng(1)
+    score = data["true_uplift_email"].to_numpy() + generator.normal(0, 0.01, len(data))
+    cost = 0.5 * generator.random(len(data))  # e.g. face value x P(redeem | treated, x)
+    treated = (data["treatment"] == "email").astype(int)
+    table = calibration_table(data["outcome"], score, treated, bins=5, benefit=25.0, cost=cost)
+    order = np.argsort(-score, kind="stable")
+    bins = np.array_split(order, 5)  # no ties: the bins are the rows by descending score, split evenly
+    for row, rows in zip(table.itertuples(), bins, strict=True):
+        assert row.net_value == pytest.approx(25.0 * row.observed_uplift - cost[rows].mean())
+        assert row.net_value_low == pytest.approx(25.0 * row.ci_low - cost[rows].mean())
+        assert row.net_value_low <= row.net_value <= row.net_value_high
+    deciles = uplift_by_percentile(data["outcome"], score, treated, bins=5, total=True, benefit=25.0, cost=cost)
+    np.testing.assert_allclose(deciles["net_value"].iloc[:5], table["net_value"])
+    assert deciles["net_value"].iloc[-1] == pytest.approx(25.0 * deciles["uplift"].iloc[-1] - cost.mean())
+    with pytest.raises(ValueError, match="strategy='overall'"):
+        uplift_by_percentile(data["outcome"], score, treated, strategy="by_group", benefit=25.0, cost=cost)
