@@ -194,6 +194,18 @@ def _arm_stats(y: np.ndarray, rows_bin: np.ndarray, bins: int, weight: np.ndarra
     return _ArmStats(n, weight_sum, total, mean, variance, mean_variance, n_effective, units)
 
 
+def _bin_mean_cost(cost: Any, rows_bin: np.ndarray, bins: int) -> np.ndarray:
+    """Mean cost of treating a row of each bin: ``cost`` is a number or one value per row (e.g. a modelled
+    expected cost such as face value x P(redeem))."""
+    if np.ndim(cost) == 0:
+        return np.full(bins, float(cost))
+    cost = np.asarray(cost, dtype=np.float64)
+    if cost.shape != rows_bin.shape or not np.isfinite(cost).all():
+        raise ValueError(f"cost must be a number or one finite value per row ({len(rows_bin)}), got shape {cost.shape}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.bincount(rows_bin, weights=cost, minlength=bins) / np.bincount(rows_bin, minlength=bins)
+
+
 def _check_bins(bins: Any, n_rows: int) -> int:
     bins = check_int(bins, "bins", 1)
     if bins >= n_rows:
@@ -291,7 +303,7 @@ def _percentile_labels(bins: int, string_percentiles: bool) -> list:
 def uplift_by_percentile(
     y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, strategy: str = "overall", bins: int = 10,
     std: bool = False, total: bool = False, string_percentiles: bool = True, *, propensity: Any = None,
-    cluster: Any = None,
+    cluster: Any = None, benefit: float | None = None, cost: Any = 0.0,
 ) -> pd.DataFrame:
     """Per-bin group sizes, outcome rates and uplift, rows ordered by descending score (as scikit-uplift).
 
@@ -321,13 +333,16 @@ def uplift_by_percentile(
         Ids of the unit of randomization: the standard errors are cluster-robust (sandwich over the clusters
         of the bin, with the factor ``G / (G - 1)``); NaN, with a warning, where an arm of a bin has rows of
         a single cluster.
+    benefit, cost : number, and number or one value per row, optional
+        With ``benefit`` (value of one unit of outcome), a ``net_value`` column: ``benefit * uplift`` minus
+        the bin's mean cost of treating a row (``strategy="overall"`` for per-row costs).
 
     Returns
     -------
     pandas.DataFrame
         Index ``percentile``; columns ``n_treatment``, ``n_control``, ``response_rate_treatment``,
-        ``response_rate_control``, ``uplift`` (and the ``std_*`` columns). Rates are NaN, with a warning,
-        in bins without rows of an arm.
+        ``response_rate_control``, ``uplift`` (and the ``std_*`` columns, and ``net_value``). Rates are NaN,
+        with a warning, in bins without rows of an arm.
     """
     data = check_inputs(y_true, uplift, treatment, propensity=propensity, cluster=cluster)
     check_choice(strategy, "strategy", ("overall", "by_group"))
@@ -361,6 +376,14 @@ def uplift_by_percentile(
         table["std_treatment"] = np.sqrt(stats_treated.mean_variance)
         table["std_control"] = np.sqrt(stats_control.mean_variance)
         table["std_uplift"] = np.sqrt(stats_treated.mean_variance + stats_control.mean_variance)
+    if benefit is not None:
+        if np.ndim(cost) != 0 and strategy != "overall":
+            raise ValueError("a per-row cost needs strategy='overall' (the bins of the rows themselves)")
+        rows_bin = _bin_of_rows(data.score, bins)
+        bin_cost = _bin_mean_cost(cost, rows_bin, bins)
+        if total:
+            bin_cost = np.r_[bin_cost, _bin_mean_cost(cost, np.zeros(len(rows_bin), dtype=np.int64), 1)]
+        table["net_value"] = float(benefit) * table["uplift"].to_numpy() - bin_cost
     return table
 
 
@@ -428,7 +451,7 @@ def treatment_balance_curve(
 
 def calibration_table(
     y_true: ArrayLike, uplift: ArrayLike, treatment: ArrayLike, bins: int = 10, alpha: float = 0.05, *,
-    propensity: Any = None, cluster: Any = None,
+    propensity: Any = None, cluster: Any = None, benefit: float | None = None, cost: Any = 0.0,
 ) -> pd.DataFrame:
     """Predicted vs observed uplift per bin of predicted uplift, with confidence intervals.
 
@@ -453,6 +476,10 @@ def calibration_table(
         Ids of the unit of randomization: the variance of each arm's mean is cluster-robust (sandwich over
         the bin's clusters), so intervals are as wide as the clusters' correlation makes them; NaN, with a
         warning, where an arm of a bin has rows of a single cluster.
+    benefit, cost : number, and number or one value per row, optional
+        With ``benefit`` (value of one unit of outcome), the columns ``net_value``, ``net_value_low`` and
+        ``net_value_high``: ``benefit`` times the observed uplift and its interval, minus the bin's mean
+        cost of treating a row (a known or modelled cost, so the interval is the uplift's, rescaled).
 
     Returns
     -------
@@ -509,7 +536,7 @@ def calibration_table(
     score_max = np.full(bins, -np.inf)
     np.minimum.at(score_min, rows_bin, score)
     np.maximum.at(score_max, rows_bin, score)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "bin": used + 1,
             "score_min": score_min[used],
@@ -525,3 +552,9 @@ def calibration_table(
             "p_value": np.asarray(p_value)[used],
         }
     )
+    if benefit is not None:
+        bin_cost = _bin_mean_cost(cost, rows_bin, bins)[used]
+        bounds = np.sort(float(benefit) * table[["ci_low", "ci_high"]].to_numpy(), axis=1)
+        table["net_value"] = float(benefit) * table["observed_uplift"].to_numpy() - bin_cost
+        table["net_value_low"], table["net_value_high"] = bounds[:, 0] - bin_cost, bounds[:, 1] - bin_cost
+    return table

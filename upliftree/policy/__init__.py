@@ -9,7 +9,8 @@
 See ``docs/policy.md``.
 """
 
-from .evaluation import policy_value
+from .amounts import RedemptionCost
+from .evaluation import BaselineComparison, compare_with_baselines, policy_value
 from .targeting import Policy
 
-__all__ = ["Policy", "policy_value"]
+__all__ = ["BaselineComparison", "Policy", "RedemptionCost", "compare_with_baselines", "policy_value"]

@@ -144,3 +144,64 @@ def row_values(values: Any, X: Any, n_rows: int, argument: str) -> np.ndarray:
         raise ValueError(f"{argument} is a Series whose index differs from X's index; align it with X "
                          "(or pass a numpy array in X's row order)")
     return check_1d(values.to_numpy() if isinstance(values, pd.Series) else values, argument, n_rows)
+
+
+class RedemptionCost:
+    """A cost model: the expected cost of a coupon is its face value times the probability it is redeemed.
+
+    ``expected_cost(X, treatments)[i, j] = face_value[j] * P(redeem | treated with j, x_i)``, where the
+    probability comes from ``model``:
+
+    - an upliftree model of the redemption outcome (``predict_outcome(X)``: per-arm probabilities, with the
+      same treatment labels; control's column is not used, a row that gets no coupon redeems none), or
+    - a scikit-learn classifier fitted on treated rows (``predict_proba(X)[:, 1]`` = P(redeem | treated, x)),
+      the same for every treatment, or a dict ``{treatment label: classifier}``.
+
+    Parameters
+    ----------
+    model : fitted model or dict
+    face_value : number, dict or sequence, >= 0
+        Cost of one redemption per treatment, as ``Policy``'s ``benefit``.
+    """
+
+    def __init__(self, model: Any, face_value: Any):
+        self.model = model
+        self.face_value = face_value
+
+    def expected_cost(self, X: Any, treatments: tuple) -> np.ndarray:
+        """``(n_rows, n_treatments)`` expected cost of each treatment for each row of ``X``."""
+        face = per_treatment_constants(self.face_value, treatments, "RedemptionCost.face_value", 0.0)
+        probability = np.column_stack([self._probability(X, label, treatments) for label in treatments[1:]])
+        if probability.ndim != 2 or not np.isfinite(probability).all() or (probability < 0).any() \
+                or (probability > 1).any():
+            raise ValueError("RedemptionCost: the model's redemption probabilities must be finite and in [0, 1]")
+        return face * probability
+
+    def _probability(self, X: Any, label: Any, treatments: tuple) -> np.ndarray:
+        model = self.model
+        if isinstance(model, dict):
+            model = model[_dict_key(model, label, treatments)]
+        if callable(getattr(model, "predict_outcome", None)) and hasattr(model, "treatments_"):
+            columns = [code for code, known in enumerate(model.treatments_) if labels_equal(known, label)]
+            if not columns:
+                raise ValueError(f"RedemptionCost: the redemption model has no arm {label!r}; its arms: "
+                                 f"{list(model.treatments_)}")
+            return np.asarray(model.predict_outcome(X), dtype=np.float64)[:, columns[0]]
+        if callable(getattr(model, "predict_proba", None)):
+            return np.asarray(model.predict_proba(X), dtype=np.float64)[:, 1]
+        raise TypeError("RedemptionCost.model must be a fitted upliftree model with predict_outcome, a classifier "
+                        f"with predict_proba, or a dict of them per treatment; got {type(model).__name__}")
+
+
+def _dict_key(spec: dict, label: Any, treatments: tuple) -> Any:
+    for key in spec:
+        if labels_equal(key, label):
+            return key
+    raise ValueError(f"no entry for the treatment {label!r}; treatments: {list(treatments[1:])}")
+
+
+def check_cost_model(cost_model: Any) -> None:
+    """A cost model has ``expected_cost(X, treatments)`` (e.g. :class:`RedemptionCost`)."""
+    if cost_model is not None and not callable(getattr(cost_model, "expected_cost", None)):
+        raise TypeError("cost_model must have expected_cost(X, treatments) -> (n_rows, n_treatments), e.g. "
+                        f"RedemptionCost(model, face_value); got {type(cost_model).__name__}")

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .._base import spawn_generators
 from .._format import p_value as format_p_value
-from .._params import check_alpha, check_choice, check_int
+from .._params import check_alpha, check_budget, check_choice, check_int
 from .._validation import (
     arm_codes,
     as_pandas,
@@ -55,12 +55,23 @@ class _Experiment:
     outcome: np.ndarray | None  # model's expected outcome per arm (n, n_arms); None: arm means (DR) or 0 (IPW)
     doubly_robust: bool
     policy: np.ndarray  # arm code the evaluated policy gives each row
-    benefit: np.ndarray  # per arm, 0 for control
+    benefit: np.ndarray  # (n, n_arms): value of one unit of outcome per row and arm, 0 for control
     cost: np.ndarray  # (n, n_arms), 0 for control
 
     @property
     def arm_indicator(self) -> np.ndarray:
         return (self.arm[:, None] == np.arange(self.cost.shape[1])).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class _Valuation:
+    """Point estimates ``(2, n_arms + 2)`` and bootstrap resamples ``(n_boot, 2, n_arms + 2)`` of
+    :func:`_estimates` (mean outcome, net value; policy, each arm, random), and the data they come from."""
+
+    point: np.ndarray
+    resamples: np.ndarray
+    data: _Experiment
+    labels: tuple
 
 
 def _weighted_means(weight: np.ndarray, values: np.ndarray, total: np.ndarray) -> np.ndarray:
@@ -93,10 +104,16 @@ def _estimates(data: _Experiment, weight: np.ndarray) -> np.ndarray:
         observed, chosen, control = arm_expected[:, data.arm], arm_expected[:, data.policy], arm_expected[:, :1]
     residual = (data.y - observed) / propensity
     arm_outcome = arm_expected + (weight * residual) @ indicator / total
-    arm_net = data.benefit * (arm_outcome - arm_outcome[:, :1]) - weight @ data.cost / total
+    # Net value of arm a: mean_i benefit[i, a] (G[i, a] - G[i, control]) - cost[i, a]; benefit may vary by row.
+    if data.outcome is not None:
+        modelled_gain = weight @ (data.benefit * (data.outcome - data.outcome[:, :1])) / total
+    else:
+        modelled_gain = weight @ data.benefit / total * (arm_expected - arm_expected[:, :1])
+    arm_net = (modelled_gain + (weight * residual) @ (data.benefit * (indicator - indicator[:, :1])) / total
+               - weight @ data.cost / total)
     policy_outcome = chosen + (data.arm == data.policy) * residual
     control_outcome = control + (data.arm == 0) * residual
-    policy_net = (data.benefit[data.policy] * (policy_outcome - control_outcome)
+    policy_net = (data.benefit[rows, data.policy] * (policy_outcome - control_outcome)
                   - data.cost[rows, data.policy])
     shares = np.bincount(data.policy, minlength=n_arms) / n_rows
     estimates = np.stack([
@@ -178,6 +195,15 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
         ``policy_gain`` (the policy's net value minus the row's), each estimate with ``_low`` / ``_high``
         interval bounds. ``attrs`` holds the estimator, alpha, n_boot and n_rows.
     """
+    valuation = _valuation(policy_or_assignments, X, treatment, y, propensity, cluster, estimator, n_boot, alpha,
+                           benefit, cost, control, outcome_model, random_state, decide_kwargs)
+    return _value_table(valuation, alpha, estimator, n_boot)
+
+
+def _valuation(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, propensity: Any, cluster: Any,
+               estimator: str, n_boot: int, alpha: float, benefit: Any, cost: Any, control: Any,
+               outcome_model: Any, random_state: Any, decide_kwargs: dict) -> _Valuation:
+    """Checked inputs -> the point estimates and bootstrap resamples of :func:`_estimates`."""
     check_choice(estimator, "estimator", ESTIMATORS)
     n_boot = check_int(n_boot, "n_boot", 1)
     check_alpha(alpha)
@@ -192,7 +218,7 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
         labels = tuple(policy.treatments_)
         arm = arm_codes(check_1d(treatment, "treatment", n_rows), labels)
         assigned = arm_codes(policy.decide(X, **decide_kwargs), labels)
-        benefit_per_arm = policy.treatment_benefit
+        benefit_per_arm = policy.row_benefit(X)
         cost_per_arm = policy.treatment_cost(X)
         if outcome_model is None and callable(getattr(policy.model, "predict_outcome", None)):
             outcome_model = policy.model
@@ -210,7 +236,9 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
             raise ValueError(f"policy_or_assignments has arm labels {unknown[:10]} not received by any row of "
                              f"treatment {list(labels)}; their value cannot be estimated")
         assigned = arm_codes(assignments, labels)
-        benefit_per_arm = per_treatment_constants(1.0 if benefit is None else benefit, labels, "benefit")
+        benefit_per_arm = np.broadcast_to(
+            per_treatment_constants(1.0 if benefit is None else benefit, labels, "benefit"),
+            (n_rows, len(labels) - 1))
         cost_per_arm = resolve(per_row_columns(0.0 if cost is None else cost, labels, "cost", 0.0), X, n_rows,
                                "cost", 0.0)
     missing_arms = [label for code, label in enumerate(labels) if not (arm == code).any()]
@@ -229,11 +257,13 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
         outcome=(_outcome_per_arm(outcome_model, X, n_rows, labels)
                  if estimator == "dr" and outcome_model is not None else None),
         doubly_robust=estimator == "dr", policy=assigned,
-        benefit=np.concatenate([[0.0], benefit_per_arm]), cost=with_control(cost_per_arm),
+        benefit=with_control(benefit_per_arm), cost=with_control(cost_per_arm),
     )
     point = _estimates(data, np.ones((1, n_rows)))[0]
     resamples = _bootstrap(data, n_boot, spawn_generators(random_state, 1)[0], cluster_codes)
-    return _value_table(point, resamples, data, labels, alpha, estimator, n_boot)
+    return _Valuation(point, resamples, data, labels)
+
+
 
 
 def _require_randomized(X: Any, arm: np.ndarray, assigned: np.ndarray, cluster: np.ndarray | None,
@@ -272,12 +302,15 @@ def _same_values(column: np.ndarray, values: np.ndarray) -> bool:
     return column.shape == values.shape and bool(pd.Series(column).equals(pd.Series(values)))
 
 
-def _value_table(point: np.ndarray, resamples: np.ndarray, data: _Experiment, labels: tuple, alpha: float,
-                 estimator: str, n_boot: int) -> pd.DataFrame:
-    names = ["policy", "treat none", *(f"treat all: {label}" for label in labels[1:]), "random (same shares)"]
+def _value_table(valuation: _Valuation, alpha: float, estimator: str, n_boot: int,
+                 names: list[str] | None = None) -> pd.DataFrame:
+    point, resamples, data, labels = valuation.point, valuation.resamples, valuation.data, valuation.labels
+    standard = ["policy", "treat none", *(f"treat all: {label}" for label in labels[1:]), "random (same shares)"]
+    names = standard if names is None else names
     treated_share = float((data.policy != 0).mean())
     table = pd.DataFrame(index=pd.Index(names, name="policy"))
-    table["treated_share"] = [treated_share, 0.0, *[1.0] * (len(labels) - 1), treated_share]
+    table["treated_share"] = [treated_share, 0.0, *[1.0] * (len(labels) - 1), treated_share,
+                              *[np.nan] * (len(names) - len(standard))]
     gain = point[1, :1] - point[1]
     resampled_gain = resamples[:, 1, :1] - resamples[:, 1]
     for name, estimate, draws in (("outcome", point[0], resamples[:, 0]), ("net_value", point[1], resamples[:, 1]),
@@ -338,3 +371,169 @@ def _outcome_per_arm(model: Any, X: Any, n_rows: int, labels: tuple) -> np.ndarr
         raise ValueError(f"outcome_model.predict_outcome(X) must return finite values of shape "
                          f"({n_rows}, {len(model_labels)}), got shape {outcome.shape}")
     return outcome[:, columns]
+
+
+# -- the honest headline: the policy against the simple alternatives ------------------------------------------
+SPEND_TOLERANCE = 1e-9  # relative: an alternative spending the budget up to rounding is within it
+
+
+@dataclass(frozen=True)
+class BaselineComparison:
+    """A policy against the simple alternatives that need no model, and what to do.
+
+    Attributes
+    ----------
+    table : DataFrame
+        :func:`policy_value`'s table with the columns ``spend`` (modelled cost per row) and ``feasible``
+        (within the budget), and, under a budget, a row ``random: <label> (same spend)`` for each treatment
+        whose treat-all spend is over it: that treatment for a random share of rows that spends what the
+        policy spends.
+    best : str
+        The feasible simple alternative of largest estimated net value (index of ``table``).
+    verdict : {"wins", "loses", "ties"}
+        ``"wins"``: the policy's gain interval is above 0 over every feasible simple alternative;
+        ``"loses"``: its gain interval over ``best`` is below 0; else ``"ties"``.
+    recommendation : str
+        ``"policy"`` when the policy wins, else ``best``: as good or better, and it needs no model.
+    alpha : float
+    """
+
+    table: pd.DataFrame
+    best: str
+    verdict: str
+    recommendation: str
+    alpha: float
+
+    @property
+    def alternatives(self) -> pd.DataFrame:
+        """The feasible simple alternatives' rows of ``table``."""
+        return self.table.drop(index="policy").loc[lambda frame: frame["feasible"]]
+
+    @property
+    def gain(self) -> pd.Series:
+        """``policy_gain`` (with ``_low`` / ``_high``) over ``best``."""
+        return self.table.loc[self.best, ["policy_gain", "policy_gain_low", "policy_gain_high"]]
+
+    def headline(self, decimals: int | None = None) -> str:
+        """The verdict in one sentence, with the numbers (``decimals`` decimals, by default 3 significant)."""
+        from .._format import decimals_for, fixed, interval
+
+        table = self.table
+        if decimals is None:
+            decimals = decimals_for(table[["net_value", "policy_gain"]].to_numpy().ravel(), 3)
+        gain = self.gain
+        level = f"{100 * (1 - self.alpha):g}% CI"
+        numbers = (f"{fixed(table.loc['policy', 'net_value'], decimals, True)} net value per row against "
+                   f"{fixed(table.loc[self.best, 'net_value'], decimals, True)} for {describe_alternative(self.best)}"
+                   f": a gain of {fixed(gain['policy_gain'], decimals, True)} per row, {level} "
+                   f"{interval(gain['policy_gain_low'], gain['policy_gain_high'], decimals, True)}")
+        best = describe_alternative(self.best)
+        if self.verdict == "wins":
+            return (f"The policy wins: {numbers}. It beats every simple alternative (treating no one, everyone "
+                    "with each treatment, random targeting) on the held-out rows.")
+        if self.verdict == "loses":
+            return (f"The policy does not beat the best simple alternative: {best} is better. The policy: {numbers}. "
+                    f"Recommended: {best}.")
+        return (f"The policy does not beat the best simple alternative: {best} is as good or better and needs no "
+                f"model. The policy: {numbers}, not distinguishable from 0. Recommended: {best}.")
+
+
+def describe_alternative(name: str) -> str:
+    """Words for a row name of :func:`policy_value`'s table: ``"treat all: email"`` -> ``"treating everyone
+    with email"``."""
+    if name == "treat none":
+        return "treating no one"
+    if name.startswith("treat all: "):
+        return f"treating everyone with {name[len('treat all: '):]}"
+    if name == "random (same shares)":
+        return "random targeting with the policy's shares"
+    if name.startswith("random: ") and name.endswith(" (same spend)"):
+        return f"{name[len('random: '):-len(' (same spend)')]} for a random share of rows at the same spend"
+    return name
+
+
+def compare_with_baselines(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, propensity: Any = None,
+                           cluster: Any = None, estimator: str = "dr", n_boot: int = 1000, alpha: float = 0.05,
+                           benefit: Any = None, cost: Any = None, control: Any = None, outcome_model: Any = None,
+                           random_state: Any = None, **decide_kwargs: Any) -> BaselineComparison:
+    """Whether a policy beats the simple alternatives on held-out randomized rows, and what to do.
+
+    The alternatives need no model: treating no one, treating everyone with each treatment, random
+    targeting with the policy's arm shares, and under a budget, for each treatment that would cost more than
+    the budget for everyone, that treatment for a random share of rows spending what the policy spends.
+    Each is valued as in :func:`policy_value` (same arguments, the same design: ``propensity`` and
+    ``cluster``), on the same bootstrap resamples, so each gain interval is that of a paired difference.
+    Alternatives whose modelled spend exceeds the budget are not feasible and are not compared.
+
+    The policy **wins** when its gain interval is above 0 over *every* feasible alternative (an
+    intersection-union test: the claim "beats them all" is wrong with probability at most ``alpha``);
+    otherwise the recommendation is the best feasible alternative (largest estimated net value), which is
+    as good or better and needs no model.
+
+    Parameters
+    ----------
+    policy_or_assignments, X, treatment, y, propensity, cluster, estimator, n_boot, alpha, benefit, cost, control,
+    outcome_model, random_state
+        As in :func:`policy_value`.
+    **decide_kwargs
+        With a Policy, the decision (``rule``, ``budget``, ...) as in :func:`policy_value`. With an array of
+        assignments only ``budget``: the total budget the assignments were made under (it makes the
+        alternatives that would spend more infeasible).
+
+    Returns
+    -------
+    BaselineComparison
+    """
+    budget = decide_kwargs.get("budget")
+    if not isinstance(policy_or_assignments, Policy):
+        decide_kwargs = dict(decide_kwargs)
+        budget = decide_kwargs.pop("budget", None)
+    if budget is not None:
+        budget = check_budget(budget)
+    alpha = check_alpha(alpha)
+    valuation = _valuation(policy_or_assignments, X, treatment, y, propensity, cluster, estimator,
+                           check_int(n_boot, "n_boot", 1), alpha, benefit, cost, control, outcome_model,
+                           random_state, decide_kwargs)
+    data, labels = valuation.data, valuation.labels
+    n_rows, n_arms = data.cost.shape
+    mean_cost = data.cost.mean(axis=0)
+    shares = np.bincount(data.policy, minlength=n_arms) / n_rows
+    policy_spend = float(data.cost[np.arange(n_rows), data.policy].mean())
+    spend = np.concatenate([[policy_spend], mean_cost, [shares @ mean_cost]])
+    point, resamples = valuation.point, valuation.resamples
+    names = ["policy", "treat none", *(f"treat all: {label}" for label in labels[1:]), "random (same shares)"]
+    limit = None if budget is None else budget / n_rows * (1.0 + SPEND_TOLERANCE)
+    if limit is not None:
+        # Arm j for a random share f of the rows: f times treating everyone with j, in value and in spend.
+        extra_point, extra_draws, extra_shares = [], [], []
+        for code in range(1, n_arms):
+            share = min(1.0, policy_spend / mean_cost[code]) if mean_cost[code] > 0 else 1.0
+            same_shares = np.allclose(shares[1:], share * (np.arange(1, n_arms) == code))  # a duplicate row
+            if mean_cost[code] > limit and not same_shares:
+                names.append(f"random: {labels[code]} (same spend)")
+                spend = np.append(spend, share * mean_cost[code])
+                extra_shares.append(share)
+                # Outcome: the share's outcome under the arm, the others' under control; net value: share x.
+                mix = np.array([[share, 1.0 - share], [share, 0.0]])
+                extra_point.append((mix * point[:, [1 + code, 1]]).sum(axis=1))
+                extra_draws.append((mix * resamples[:, :, [1 + code, 1]]).sum(axis=2))
+        if extra_point:
+            point = np.column_stack([point, *extra_point])
+            resamples = np.concatenate([resamples, np.stack(extra_draws, axis=2)], axis=2)
+    extended = _Valuation(point, resamples, data, labels)
+    table = _value_table(extended, alpha, estimator, int(n_boot), names)
+    table.insert(1, "spend", spend)
+    table.insert(2, "feasible", True if limit is None else spend <= limit)
+    table.loc["policy", "feasible"] = True
+    if limit is not None and extra_shares:
+        table.loc[names[len(labels) + 2:], "treated_share"] = extra_shares
+    alternatives = table.drop(index="policy").loc[lambda frame: frame["feasible"]]
+    best = str(alternatives["net_value"].idxmax())
+    if (alternatives["policy_gain_low"] > 0).all():
+        verdict = "wins"
+    elif table.loc[best, "policy_gain_high"] < 0:
+        verdict = "loses"
+    else:
+        verdict = "ties"
+    return BaselineComparison(table, best, verdict, "policy" if verdict == "wins" else best, alpha)
+

@@ -11,9 +11,10 @@ import pandas as pd
 from .._base import TREE, NotFittedError, UpliftModel, model_kind, spawn_generators
 from .._params import check_budget, check_choice, check_count_or_share, check_explore, check_int, check_real
 from .._tree_arrays import COUNT
-from .._validation import as_pandas, check_n_rows, labels_equal
+from .._validation import as_pandas, check_1d, check_n_rows, labels_equal
 from .allocation import assign_with_limits, assign_within_budget, best_arms, of_arm, with_control
 from .amounts import (
+    check_cost_model,
     frame_column,
     per_row_columns,
     per_treatment_constants,
@@ -70,6 +71,7 @@ class Inputs:
     cost: np.ndarray
     risk: np.ndarray
     harm_uplift: np.ndarray | None
+    benefit: np.ndarray  # (n, k): value of one unit of outcome
 
 
 @dataclass(frozen=True)
@@ -95,17 +97,22 @@ class Policy:
 
     For row ``i`` and treatment ``j`` the net value, against doing nothing (worth 0), is::
 
-        V[i, j] = uplift[i, j] * benefit[j] - cost[i, j] - risk_penalty[i, j] - harm_weight[j] * harm_uplift[i, j]
+        V[i, j] = uplift[i, j] * benefit[i, j] - cost[i, j] - risk_penalty[i, j] - harm_weight[j] * harm_uplift[i, j]
+
+    With a purchase model as ``model``, a margin model as ``benefit`` and a redemption model as
+    ``cost_model`` this is the expected profit uplift ``margin(x) * purchase uplift(x) - cost - face value *
+    P(redeem | treated, x)`` (``docs/policy.md``). ``cost`` (with the modelled cost) is what budgets spend.
 
     Parameters
     ----------
     model : fitted uplift model
         Anything with ``predict(X)`` (uplift, ``(n,)`` or ``(n, k)``) and ``treatments_`` (control first):
         upliftree trees and forests. Trees also give leaf ids, rules and the per-leaf sheet.
-    benefit : number, dict or sequence
+    benefit : number, dict, sequence, str or margin model
         Value of one unit of outcome (e.g. 25.0 dollars per conversion), the same for every treatment, or
         per treatment as ``{label: value}`` or one value per treatment in ``treatments_[1:]`` order. May be
-        negative when the outcome is bad (churn).
+        negative when the outcome is bad (churn). Per row: a column name of ``X``, or a fitted regressor
+        whose ``predict(X)`` is the expected margin of one unit of outcome (e.g. of one purchase).
     cost : number, str, array or dict, >= 0
         Cost of treating one row: a number; a column name of ``X``; per-row values ``(n,)``; per row and
         treatment ``(n, k)``; or ``{label: number | column | per-row values}``. Per-row arrays (and
@@ -120,12 +127,21 @@ class Policy:
     harm_cap : number, dict or sequence, optional
         A treatment is only permitted where the predicted harm uplift is below this cap; needs
         ``harm_model``. Give ``harm_weight``, ``harm_cap`` or both with a ``harm_model``.
+    cost_model : object with ``expected_cost(X, treatments)``, optional
+        A modelled cost added to ``cost``, e.g. :class:`~upliftree.policy.RedemptionCost` (face value x
+        P(redeem | treated, x)). It counts in the net value and in what a ``budget`` spends.
+    calibration : DataFrame or dict, optional
+        A decile calibration (:func:`upliftree.metrics.calibration_table`, ``model.calibration(...)``) on
+        held-out rows: each row's predicted uplift is replaced by the observed uplift of the calibration bin
+        its prediction falls in. One table for a single treatment, else ``{label: table}`` (treatments not
+        named keep their predictions).
 
     See ``docs/policy.md``.
     """
 
     def __init__(self, model: Any, benefit: Any = 1.0, cost: Any = 0.0, risk_penalty: Any = 0.0,
-                 harm_model: Any = None, harm_weight: Any = None, harm_cap: Any = None):
+                 harm_model: Any = None, harm_weight: Any = None, harm_cap: Any = None, cost_model: Any = None,
+                 calibration: Any = None):
         self.model = model
         self.benefit = benefit
         self.cost = cost
@@ -133,9 +149,18 @@ class Policy:
         self.harm_model = harm_model
         self.harm_weight = harm_weight
         self.harm_cap = harm_cap
+        self.cost_model = cost_model
+        self.calibration = calibration
         treatments = model_treatments(model, "model")
         self._treatments = treatments
-        self._benefit = per_treatment_constants(benefit, treatments, "benefit")
+        check_cost_model(cost_model)
+        if isinstance(benefit, str) and _is_number_text(benefit):
+            raise TypeError(f"benefit must be a number, not the text {benefit!r} (a text names a column of X)")
+        # A margin per row: a column of X or a model of it; else constants per treatment.
+        self._benefit_per_row = isinstance(benefit, str) or callable(getattr(benefit, "predict", None))
+        self._benefit = (np.full(len(treatments) - 1, np.nan) if self._benefit_per_row
+                         else per_treatment_constants(benefit, treatments, "benefit"))
+        self._calibration = calibration_lookup(calibration, treatments)
         self._cost = per_row_columns(cost, treatments, "cost", 0.0)
         self._risk = per_row_columns(risk_penalty, treatments, "risk_penalty", 0.0)
         self._check_harm(treatments)
@@ -167,12 +192,55 @@ class Policy:
     @property
     def treatment_benefit(self) -> np.ndarray:
         """Benefit per unit of outcome of each treatment, ``(k,)`` in ``treatments_[1:]`` order."""
+        if self._benefit_per_row:
+            raise ValueError("benefit is given per row (a column or a margin model); use row_benefit(X)")
         return self._benefit.copy()
 
-    def treatment_cost(self, X: Any) -> np.ndarray:
-        """Cost of each treatment for each row of ``X``, ``(n, k)``."""
+    def row_benefit(self, X: Any) -> np.ndarray:
+        """Benefit per unit of outcome of each treatment for each row of ``X``, ``(n, k)``."""
         X = as_pandas(X, "X")
-        return resolve(self._cost, X, check_n_rows(X), "cost", 0.0)
+        n_rows, n_treatments = check_n_rows(X), len(self._treatments) - 1
+        if not self._benefit_per_row:
+            return np.broadcast_to(self._benefit, (n_rows, n_treatments)).copy()
+        if isinstance(self.benefit, str):
+            margin = frame_column(X, self.benefit, "benefit").to_numpy()
+        else:
+            margin = np.asarray(self.benefit.predict(X))
+        margin = check_1d(margin, "benefit (the margin per row)", n_rows)
+        if not np.issubdtype(margin.dtype, np.number) or not np.isfinite(margin.astype(np.float64)).all():
+            raise ValueError("benefit (the margin per row) must be finite numbers")
+        return np.repeat(margin.astype(np.float64)[:, None], n_treatments, axis=1)
+
+    def treatment_cost(self, X: Any) -> np.ndarray:
+        """Cost of each treatment for each row of ``X``, ``(n, k)``: ``cost`` plus the ``cost_model``'s
+        expected cost."""
+        X = as_pandas(X, "X")
+        n_rows = check_n_rows(X)
+        cost = resolve(self._cost, X, n_rows, "cost", 0.0)
+        if self.cost_model is not None:
+            modelled = np.asarray(self.cost_model.expected_cost(X, self._treatments), dtype=np.float64)
+            if modelled.shape != cost.shape or not np.isfinite(modelled).all() or (modelled < 0).any():
+                raise ValueError(f"cost_model.expected_cost(X, treatments) must return finite values >= 0 of "
+                                 f"shape {cost.shape}, got shape {modelled.shape}")
+            cost = cost + modelled
+        return cost
+
+    def predicted_uplift(self, X: Any) -> np.ndarray:
+        """The model's uplift for each row and treatment, ``(n, k)``, through the ``calibration`` when given."""
+        X = as_pandas(X, "X")
+        uplift = predicted_uplift(self.model, X, check_n_rows(X), len(self._treatments) - 1, "model")
+        return self._calibrated(uplift)
+
+    def _calibrated(self, uplift: np.ndarray) -> np.ndarray:
+        if self._calibration is None:
+            return uplift
+        uplift = uplift.copy()
+        for column, (lower_edges, observed) in self._calibration.items():
+            # Bins run from the highest predictions down; a prediction belongs to the first bin whose lowest
+            # prediction it reaches (below every bin: the last one).
+            position = np.searchsorted(-lower_edges, -uplift[:, column], side="left")
+            uplift[:, column] = observed[np.minimum(position, len(observed) - 1)]
+        return uplift
 
     def _inputs(self, X: Any) -> Inputs:
         n_rows = check_n_rows(X)
@@ -182,12 +250,13 @@ class Policy:
             harm_uplift = predicted_uplift(self.harm_model, X, n_rows, self._n_harm_treatments,
                                            "harm_model")[:, self._harm_columns]
         return Inputs(
-            predicted_uplift(self.model, X, n_rows, n_treatments, "model"),
+            self._calibrated(predicted_uplift(self.model, X, n_rows, n_treatments, "model")),
             self.treatment_cost(X), resolve(self._risk, X, n_rows, "risk_penalty", 0.0), harm_uplift,
+            self.row_benefit(X),
         )
 
     def _score(self, inputs: Inputs) -> Scores:
-        value = inputs.uplift * self._benefit - inputs.cost - inputs.risk
+        value = inputs.uplift * inputs.benefit - inputs.cost - inputs.risk
         harm_ok = np.ones(value.shape, dtype=np.bool_)
         if inputs.harm_uplift is not None:
             value = value - self._harm_weight * inputs.harm_uplift
@@ -417,17 +486,21 @@ class Policy:
             n_rows = tree.stats[leaves][:, :, COUNT].sum(axis=1)
             amounts = [resolve(columns, None, len(leaves), name, 0.0, per_row=False)
                        for columns, name in ((self._cost, "cost"), (self._risk, "risk_penalty"))]
-            if self.harm_model is not None:
-                raise ValueError("a harm_model's uplift is per row; pass X to average it over each leaf's rows")
-            inputs = Inputs(tree.uplift[leaves], *amounts, None)
+            for given, name in ((self.harm_model, "a harm_model's uplift"), (self.cost_model, "a cost_model's cost"),
+                                (self._benefit_per_row or None, "a margin (benefit) per row")):
+                if given is not None:
+                    raise ValueError(f"{name} is per row; pass X to average it over each leaf's rows")
+            inputs = Inputs(self._calibrated(tree.uplift[leaves]), *amounts, None,
+                            np.broadcast_to(self._benefit, (len(leaves), len(self._benefit))))
         else:
             row_inputs = self._inputs(X)
             position = np.searchsorted(leaves, self.model.apply(X))
             n_rows = np.bincount(position, minlength=len(leaves))
-            inputs = Inputs(tree.uplift[leaves], *(
+            # Net value is linear in benefit and costs, so a leaf's is that of its rows' mean amounts.
+            cost, risk, harm, benefit = (
                 None if matrix is None else _group_means(matrix, position, n_rows)
-                for matrix in (row_inputs.cost, row_inputs.risk, row_inputs.harm_uplift)
-            ))
+                for matrix in (row_inputs.cost, row_inputs.risk, row_inputs.harm_uplift, row_inputs.benefit))
+            inputs = Inputs(self._calibrated(tree.uplift[leaves]), cost, risk, harm, benefit)
         scores = self._score(inputs)
         codes = best_arms(scores.value, scores.harm_ok & (scores.value > threshold))
         labels = [str(label) for label in self._treatments[1:]]
@@ -453,6 +526,46 @@ class Policy:
     @staticmethod
     def _per_leaf(sheet: pd.DataFrame, column: str) -> dict[int, Any]:
         return {int(leaf): value for leaf, value in zip(sheet["leaf_id"], sheet[column], strict=True)}
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def calibration_lookup(calibration: Any, treatments: tuple) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+    """``{treatment column: (lowest prediction of each bin, observed uplift of each bin)}`` from calibration
+    tables (:func:`upliftree.metrics.calibration_table`), bins from the highest predictions down."""
+    if calibration is None:
+        return None
+    if isinstance(calibration, pd.DataFrame):
+        if len(treatments) > 2:
+            raise ValueError(f"calibration: with several treatments give {{label: table}} for some of "
+                             f"{list(treatments[1:])}")
+        calibration = {treatments[1]: calibration}
+    if not isinstance(calibration, dict):
+        raise TypeError(f"calibration must be a calibration table (DataFrame) or a dict {{treatment: table}}, "
+                        f"got {type(calibration).__name__}")
+    lookup = {}
+    for label, table in calibration.items():
+        argument = f"calibration[{label!r}]"
+        if not isinstance(table, pd.DataFrame) or not {"score_min", "observed_uplift"} <= set(table.columns):
+            raise ValueError(f"{argument} must be a calibration table with columns score_min and observed_uplift "
+                             "(upliftree.metrics.calibration_table or model.calibration)")
+        if len(table) == 0:
+            raise ValueError(f"{argument} has no bins")
+        lower_edges = table["score_min"].to_numpy(dtype=np.float64)
+        observed = table["observed_uplift"].to_numpy(dtype=np.float64)
+        if not np.isfinite(observed).all() or not np.isfinite(lower_edges).all():
+            raise ValueError(f"{argument} has bins without an observed uplift (NaN); use fewer bins")
+        if (np.diff(lower_edges) > 0).any():
+            raise ValueError(f"{argument}: bins must run from the highest predictions down, as "
+                             "calibration_table returns them")
+        lookup[treatment_index(label, treatments, "calibration")] = (lower_edges, observed)
+    return lookup
 
 
 def _group_means(matrix: np.ndarray, group: np.ndarray, group_sizes: np.ndarray) -> np.ndarray:

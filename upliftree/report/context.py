@@ -29,6 +29,7 @@ from .._format import (
 from .._validation import arm_codes
 from ..export.drawing import tree_drawing
 from ..export.sheets import outcome_format
+from ..policy.evaluation import describe_alternative
 from ..rules import missing_note
 from .baseline import LEARNERS, learner_description
 from .checks import SMD_WARNING
@@ -161,7 +162,9 @@ def _policy_context(decision: Decision, settings: ReportSettings, split: SplitRo
         return f"{fixed(entry[name], decimals, sign=True)} {bounds}".strip()
 
     rows = [{"name": name, "treated": percent(entry["treated_share"]), "net_value": with_interval(entry, "net_value"),
-             "gain": "" if name == "policy" else with_interval(entry, "policy_gain"), "is_policy": name == "policy"}
+             "gain": "" if name == "policy" else with_interval(entry, "policy_gain"), "is_policy": name == "policy",
+             "spend": fixed(entry["spend"], decimals), "feasible": bool(entry["feasible"]),
+             "is_best": name == decision.comparison.best}
             for name, entry in value.iterrows()]
     chosen = eligibility.loc[~eligibility["exploration"]]
     return {
@@ -173,7 +176,10 @@ def _policy_context(decision: Decision, settings: ReportSettings, split: SplitRo
         "total_net_value": fixed(chosen["net_value"].sum(), 2), "explore": settings.explore, "value_rows": rows,
         "estimator": value.attrs.get("estimator", "dr"),
         "net_per_row": fixed(value.loc["policy", "net_value"], decimals, sign=True),
-        "treat_all_per_row": fixed(value.iloc[2]["net_value"], decimals, sign=True),
+        "verdict": decision.comparison.verdict, "headline": decision.comparison.headline(decimals),
+        "best": describe_alternative(decision.comparison.best),
+        "best_per_row": fixed(value.loc[decision.comparison.best, "net_value"], decimals, sign=True),
+        "best_gain": with_interval(value.loc[decision.comparison.best], "policy_gain"),
     }
 
 

@@ -28,8 +28,11 @@ class Decision:
     eligibility : DataFrame
         :meth:`Policy.eligibility` of every row of the experiment.
     value : DataFrame
-        :func:`upliftree.policy.policy_value` on the held-out rows: the policy against treating nobody,
-        everybody and at random.
+        ``comparison.table``: :func:`upliftree.policy.policy_value` on the held-out rows, the policy against
+        treating nobody, everybody and at random, with each alternative's spend and feasibility.
+    comparison : BaselineComparison
+        :func:`upliftree.policy.compare_with_baselines`: whether the policy beats the best simple
+        alternative, and the recommendation (the headline of the policy card).
     """
 
     policy: Any
@@ -37,6 +40,7 @@ class Decision:
     leaf_values: dict
     eligibility: pd.DataFrame
     value: pd.DataFrame
+    comparison: Any
 
 
 def decide(split: SplitRows, models: FittedModels, settings: ReportSettings, ids: Any,
@@ -44,7 +48,7 @@ def decide(split: SplitRows, models: FittedModels, settings: ReportSettings, ids
     """The policy of ``settings.benefit`` / ``cost`` (and ``budget``, greedy): None without a benefit."""
     if settings.benefit is None:
         return None
-    from ..policy import Policy, policy_value
+    from ..policy import Policy, compare_with_baselines
 
     full, test = split.experiment, split.test
     with progress("Applying the policy: eligibility list and held-out policy value"):
@@ -61,7 +65,7 @@ def decide(split: SplitRows, models: FittedModels, settings: ReportSettings, ids
         test_rule = dict(rule)
         if settings.budget is not None:
             test_rule["budget"] = settings.budget * test.n_rows / full.n_rows
-        value = policy_value(policy, test.X, test.treatment, test.y, propensity=test.propensity,
-                             cluster=test.cluster, n_boot=settings.n_boot, alpha=settings.alpha,
-                             random_state=settings.seed, **test_rule)
-    return Decision(policy, policy.leaf_actions(), leaf_values, eligibility, value)
+        comparison = compare_with_baselines(policy, test.X, test.treatment, test.y, propensity=test.propensity,
+                                            cluster=test.cluster, n_boot=settings.n_boot, alpha=settings.alpha,
+                                            random_state=settings.seed, **test_rule)
+    return Decision(policy, policy.leaf_actions(), leaf_values, eligibility, comparison.table, comparison)

@@ -52,7 +52,10 @@ def report_numbers(settings: ReportSettings, split: SplitRows, evaluation: Evalu
     policy = None
     if decision is not None:
         value = decision.value.reset_index()
-        policy = {"estimator": decision.value.attrs.get("estimator"), "rows": _records(value)}
+        comparison = decision.comparison
+        policy = {"estimator": decision.value.attrs.get("estimator"), "rows": _records(value),
+                  "verdict": comparison.verdict, "best_alternative": comparison.best,
+                  "recommendation": comparison.recommendation, "headline": comparison.headline()}
     return _plain({
         "schema_version": SCHEMA_VERSION,
         "source": experiment.source,
