@@ -110,3 +110,18 @@ def test_qini_intervals_cover_the_population_qini():
         covered += (table.qini_low <= truth) & (truth <= table.qini_high)
     # Measured: 92.7%, 93.3%, 96.7% (450 intervals: 94.2%, simulation standard error 1.1 pp).
     assert 0.91 <= covered.mean() / reps <= 0.98
+
+
+def test_plot_metrics_by_group():
+    from upliftree.plot import plot_metrics_by_group
+
+    y, x, treated, group, received, store = store_experiment(np.random.default_rng(4))
+    table = metrics.qini_by_group(y, x, treated, group, n_boot=20, random_state=0, propensity=received, cluster=store)
+    axes = plot_metrics_by_group(table)
+    assert [axis.get_title() for axis in axes] == ["Average effect", "Uplift among the top k", "Qini coefficient"]
+    points = axes[0].lines[0].get_ydata()
+    np.testing.assert_allclose(points, table["average_effect"])
+    with pytest.raises(ValueError, match="not one of"):
+        plot_metrics_by_group(table, metrics_shown=("auuc",))
+    with pytest.raises(ValueError, match="must be a qini_by_group table"):
+        plot_metrics_by_group(table.drop(columns="qini_low"))

@@ -101,6 +101,10 @@ def save_stability_figure(stability: Stability | None, out_dir: Path, dpi: int) 
     return {STABILITY_FIGURE: path}
 
 
+def _check_text(check: str, name: str) -> str:
+    return {"effect": "the average effect", "uplift_at_k": f"the uplift among the {name}"}.get(check, f"segment {name}")
+
+
 def stability_context(stability: Stability | None, numbers: OutcomeFormat, files: dict[str, Path]) -> Any:
     """The template's ``stability`` (None without a time split): per treatment the periods' rows as text and
     the flagged decay checks, and the figure (from ``files``) as a data URI."""
@@ -117,7 +121,7 @@ def stability_context(stability: Stability | None, numbers: OutcomeFormat, files
                 for entry in table.to_dict("records")]
         checks = stability.checks.get(label)
         flagged = [] if checks is None else [
-            f"{entry['period']}: {entry['check'].replace('_', ' ')} {entry['name']} fell from "
+            f"{entry['period']}: {_check_text(entry['check'], entry['name'])} fell from "
             f"{numbers.effect(entry['reference'])} to {numbers.effect(entry['estimate'])} "
             f"(z = {entry['z']:.2f} > {entry['threshold']:.2f})"
             for entry in checks[checks["flagged"]].to_dict("records")]
