@@ -322,6 +322,11 @@ def report(
     title: str = typer.Option("Uplift report", "--title", help="Title of the report."),
     propensity: str = PROPENSITY,
     cluster: str = CLUSTER,
+    time_column: str = typer.Option(None, "--time", show_default="a random split",
+                                    help="Column of each row's time (numbers or dates): train on the earlier rows, "
+                                         "evaluate on the later --test-size of them, per period (not a feature)."),
+    time_periods: int = typer.Option(4, "--time-periods", min=1,
+                                     help="Periods the held-out rows are split into with --time."),
     seed: int = SEED,
     table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
@@ -339,12 +344,15 @@ def report(
         criterion=criterion, max_depth=max_depth, min_samples_leaf=min_samples_leaf, n_estimators=n_estimators,
         forest_max_samples=forest_max_samples, test_size=test_size, n_boot=n_boot, alpha=alpha,
         benefit=benefit, cost=cost or 0.0, budget=budget, explore=explore, seed=seed, title=title,
-        learners=parse_learners(learners),
+        learners=parse_learners(learners), time=time_column, time_periods=time_periods,
     )
     settings.check()
     console = _Console(quiet, table_format)
+    feature_names = _columns(features)
+    if time_column and feature_names is not None and time_column not in feature_names:
+        feature_names = [*feature_names, time_column]  # read with the features; the split takes it out
     with console.step(f"Reading {data}"):
-        experiment, frame = _load_experiment(data, treatment, control, outcome, _columns(features),
+        experiment, frame = _load_experiment(data, treatment, control, outcome, feature_names,
                                              _columns(exclude), outcome_type,
                                              (id_column,) if id_column else (), propensity=propensity,
                                              cluster=cluster)
@@ -759,27 +767,72 @@ def monitor(
     out: Path = typer.Option(None, "--out", "-o", show_default=False, help="Write every check to this CSV file."),
     fail_on_drift: bool = typer.Option(False, "--fail-on-drift",
                                        help=f"Exit with code {EXIT_DRIFT} when a check is flagged."),
+    period: str = typer.Option(None, "--period", show_default=False,
+                               help="Column of each row's period: also track the effect per period on randomized "
+                                    "rows (needs --treatment, --control, --outcome) and flag its decay."),
+    treatment: str = typer.Option(None, "--treatment", "-t", show_default=False, help="Arm label column."),
+    control: str = typer.Option(None, "--control", "-c", show_default=False, help="Control label."),
+    outcome: str = typer.Option(None, "--outcome", "-y", show_default=False, help="Outcome column."),
+    arm: str = typer.Option(None, "--arm", show_default="the only treatment",
+                            help="With several treatments: the one tracked against control."),
+    segment: str = typer.Option(None, "--segment", show_default=False,
+                                help="Column of segments whose effects are tracked too (channel, leaf, action)."),
+    reference: str = typer.Option(None, "--reference", show_default="the earliest period",
+                                  help="The reference period the later ones are compared with."),
+    propensity: str = typer.Option(None, "--propensity", show_default="a fixed split",
+                                   help="Column of the logged probability of the arm each row received (an "
+                                        "exploration bucket's), or one number, the probability of treatment."),
+    cluster: str = CLUSTER,
+    alpha: float = ALPHA,
+    n_boot: int = typer.Option(200, "--n-boot", min=0, help="Bootstrap resamples of each period's Qini (0: none)."),
+    seed: int = SEED,
     table_format: TableFormat = TABLES,
     quiet: bool = QUIET,
 ) -> None:
-    """Drift report: new rows against the training data the model remembers.
+    """Drift report: new rows against the training data the model remembers; with --period, the effect too.
 
     Population stability index (PSI) of every feature, of predicted uplift, of net value (when fitted with
     --benefit) and of the share of rows per segment; changes of missing rates and of the share of rows treated.
-    Flagged: PSI > 0.25, or a rate changed by more than 0.05 (see docs/cli.md).
+    Flagged: PSI > 0.25, or a rate changed by more than 0.05 (see docs/cli.md). With --period (on randomized
+    rows: an exploration bucket with --propensity, a holdout): per period the effect on all rows, among the
+    model's top 30% and per --segment, and the Qini, each effect tested for decay against the reference period.
     """
     from ._tables import OutputTable, readable
     from .monitor import drift_report
     from .report import read_table
 
+    if period is not None:
+        missing = [name for name, value in (("--treatment", treatment), ("--control", control),
+                                            ("--outcome", outcome)) if value is None]
+        if missing:
+            raise ValueError(f"monitor --period needs {', '.join(missing)}")
     console = _Console(quiet, table_format)
     fitted = _load_model(model_path)
+    effect_columns = [name for name in (period, treatment, outcome, segment, cluster,
+                                        None if _number_or_none(propensity) is not None else propensity) if name]
     with console.step(f"Reading {new_data}"):
-        frame = read_table(new_data, _model_features(fitted), schema=fitted.schema_)
+        frame = read_table(new_data, None if period else _model_features(fitted), schema=fitted.schema_)
     with console.step(f"Comparing {len(frame):,} rows with the training profile"):
-        checks = drift_report(fitted, frame)
+        checks = drift_report(fitted, frame[_model_features(fitted)] if period else frame)
     flagged = checks[checks["flagged"]]
-    console.tables(OutputTable("drift", f"Drift checks ({len(flagged)} flagged)", readable(checks), checks))
+    n_flagged = len(flagged)
+    tables = [OutputTable("drift", f"Drift checks ({len(flagged)} flagged)", readable(checks), checks)]
+    effect_flags = None
+    if period is not None:
+        absent = [name for name in effect_columns if name not in frame.columns]
+        if absent:
+            raise ValueError(f"{new_data}: no column(s) {absent}")
+        with console.step("Tracking the effect per period"):
+            effects = _effect_checks(fitted, frame, period, treatment, control, outcome, arm, segment, reference,
+                                     propensity, cluster, alpha, n_boot, seed)
+        effect_flags = effects[effects["flagged"]]
+        n_flagged += len(effect_flags)
+        tables.append(OutputTable("effects", f"Effect checks ({len(effect_flags)} flagged)", readable(effects),
+                                  effects))
+    console.tables(*tables)
+    if effect_flags is not None and len(effect_flags):
+        names = ", ".join(f"{row.period} {row.check} {row.name}" for row in effect_flags.itertuples())
+        typer.echo(f"Effect decay flagged in {len(effect_flags)} check(s): {names}", err=True)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         checks.to_csv(out, index=False)
@@ -787,8 +840,47 @@ def monitor(
     if len(flagged):
         names = ", ".join(f"{row.check} {row.name}" for row in flagged.itertuples())
         typer.echo(f"Drift flagged in {len(flagged)} check(s): {names}", err=True)
-        if fail_on_drift:
-            raise typer.Exit(EXIT_DRIFT)
+    if n_flagged and fail_on_drift:
+        raise typer.Exit(EXIT_DRIFT)
+
+
+def _effect_checks(fitted: Any, frame: Any, period: str, treatment: str, control: str, outcome: str,
+                   arm: str | None, segment: str | None, reference: str | None, propensity: str | None,
+                   cluster: str | None, alpha: float, n_boot: int, seed: int) -> Any:
+    """:func:`upliftree.monitor.effect_report` of the rows of one treatment and control, scored by the model."""
+    import numpy as np
+
+    from .monitor import effect_report
+    from .report import experiment_from_frame
+    from .report.experiment import as_label
+
+    treatments = [str(label) for label in fitted.treatments_[1:]]
+    chosen = arm if arm is not None else (treatments[0] if len(treatments) == 1 else None)
+    if chosen is None:
+        raise ValueError(f"the model has several treatments {treatments}; choose one with --arm")
+    if chosen not in treatments:
+        raise ValueError(f"--arm {chosen!r} is not a treatment of the model; treatments: {treatments}")
+    labels = frame[treatment].to_numpy()
+    control_label, arm_label = as_label(labels, control), as_label(labels, chosen)
+    if control_label is None or arm_label is None:
+        raise ValueError(f"--control {control!r} and the treatment {chosen!r} must both be values of {treatment!r}")
+    rows = ((frame[treatment] == control_label) | (frame[treatment] == arm_label)).to_numpy()
+    kept = frame[rows].reset_index(drop=True)
+    number = _number_or_none(propensity)
+    experiment = experiment_from_frame(kept, treatment=treatment, control=control_label, outcome=outcome,
+                                       features=_model_features(fitted), source="NEW_DATA",
+                                       propensity=number if number is not None else propensity, cluster=cluster)
+    uplift = np.asarray(fitted.predict(kept[_model_features(fitted)]), dtype=np.float64)
+    if uplift.ndim == 2:
+        uplift = uplift[:, treatments.index(chosen)]
+    period_values = kept[period].to_numpy()
+    reference_label = None if reference is None else as_label(period_values, reference)
+    if reference is not None and reference_label is None:
+        raise ValueError(f"--reference {reference!r} is not a value of {period!r}")
+    return effect_report(experiment.y, (kept[treatment] == arm_label).to_numpy().astype(np.int64), period_values,
+                         uplift=uplift, segment=None if segment is None else kept[segment].to_numpy(),
+                         reference=reference_label, alpha=alpha, n_boot=n_boot, random_state=seed,
+                         propensity=experiment.propensity, cluster=experiment.cluster)
 
 
 @app.command()

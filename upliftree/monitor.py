@@ -20,6 +20,12 @@ check                     statistic                                       flagge
 
 PSI = sum over bins of ``(new - training) * ln(new / training)``, shares floored at 1e-4; the usual reading
 is < 0.1 stable, 0.1-0.25 a moderate shift worth watching, > 0.25 a major shift.
+
+These checks watch the inputs and the scores, not the effect: an effect that vanishes while the customers stay
+the same moves none of them. :func:`effect_report` watches the effect itself on fresh randomized rows (an
+exploration bucket with its logged probabilities, a holdout): per period the average effect, the effect among
+the model's top rows and in each segment, and the Qini coefficient, with a test of decay against a reference
+period whose error over the whole run is controlled (docs/metrics.md, "Monitoring effects").
 """
 
 from __future__ import annotations
@@ -34,12 +40,14 @@ from ._base import TREE, model_kind
 from ._validation import PooledCategories, as_pandas, check_n_rows, encode_features
 
 __all__ = [
+    "EFFECT_COLUMNS",
     "PROFILE_VERSION",
     "PSI_MAJOR",
     "PSI_MODERATE",
     "RATE_CHANGE",
     "check_profile",
     "drift_report",
+    "effect_report",
     "population_stability_index",
     "record_training_profile",
     "training_profile",
@@ -423,4 +431,184 @@ def drift_report(model: Any, X: Any, profile: dict[str, Any] | None = None) -> p
     report = pd.DataFrame(rows, columns=["check", "name", "training", "new", "statistic", "value", "threshold",
                                          "flagged", "level"])
     report.attrs["n_rows"] = n_rows
+    return report
+
+
+# -- effects on fresh randomized data ---------------------------------------------------------------------------
+EFFECT_COLUMNS = ("period", "check", "name", "n_rows", "units", "estimate", "std_error", "low", "high",
+                  "reference", "difference", "difference_std_error", "z", "level", "threshold", "flagged")
+EFFECT_CHECKS = ("effect", "uplift_at_k", "segment", "qini")
+
+
+def _period_codes(period: Any, n_rows: int, reference: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sorted period labels, each row's code and the reference period's code (the first by default)."""
+    from .metrics.groups import group_codes
+
+    labels, codes = group_codes(period, n_rows, "period")
+    if len(labels) < 2:
+        raise ValueError(f"period has a single value {labels[0]!r}: effects are compared between periods, so give "
+                         "the rows of at least two periods (the reference and a later one)")
+    if reference is None:
+        return labels, codes, 0
+    matches = [code for code, label in enumerate(labels) if label == reference]
+    if not matches:
+        raise ValueError(f"reference={reference!r} is not a value of period; periods: {labels.tolist()[:10]}")
+    if matches[0] > 0:
+        raise ValueError(f"reference={reference!r} is not the earliest period ({labels[0]!r}): drop the rows of "
+                         "earlier periods, the monitor compares later periods with the reference")
+    return labels, codes, 0
+
+
+def _hajek_contrast(y: np.ndarray, treated: np.ndarray, weight: np.ndarray, unit: np.ndarray,
+                    parts: list[tuple[np.ndarray, float]]) -> tuple[float, float, int]:
+    """A signed sum of treated-minus-control Hájek differences and its linearized variance over units.
+
+    ``parts`` holds ``(row_weight, sign)`` pairs (rows outside a part weigh 0). Each arm mean ``m = S / W`` of a
+    part has the influence ``w (y - m) / W`` per row; a unit's influence is the sum over its rows of every part's,
+    signed, and the variance ``G / (G - 1) sum_u influence_u**2`` over the ``G`` units with rows in a part (the
+    covariance of parts sharing a unit, e.g. a store in both periods, is in it). NaN when an arm of a part has
+    fewer than 2 units.
+    """
+    # Only the rows of some part count: a period's rows of a long log.
+    rows = np.flatnonzero(np.any([row_weight > 0 for row_weight, _ in parts], axis=0))
+    y, treated, weight, unit = y[rows], treated[rows], weight[rows], unit[rows]
+    parts = [(row_weight[rows], sign) for row_weight, sign in parts]
+    influence = np.zeros(len(y))
+    estimate = 0.0
+    used = np.zeros(len(y), dtype=bool)
+    for row_weight, sign in parts:
+        for arm, arm_sign in ((treated, 1.0), (~treated, -1.0)):
+            w = np.where(arm, weight * row_weight, 0.0)
+            total = w.sum()
+            if total <= 0 or len(np.unique(unit[w > 0])) < 2:
+                return np.nan, np.nan, 0
+            mean = float(np.dot(w, y) / total)
+            estimate += sign * arm_sign * mean
+            influence += sign * arm_sign * w * (y - mean) / total
+            used |= w > 0
+    units, unit_code = np.unique(unit[used], return_inverse=True)
+    unit_influence = np.bincount(unit_code, weights=influence[used])
+    n_units = len(units)
+    variance = n_units / (n_units - 1) * float(np.dot(unit_influence, unit_influence))
+    return estimate, variance, n_units
+
+
+def effect_report(
+    y_true: Any, treatment: Any, period: Any, *, uplift: Any = None, segment: Any = None, reference: Any = None,
+    k: float = 0.3, alpha: float = 0.05, n_boot: int = 200, random_state: Any = None, propensity: Any = None,
+    cluster: Any = None,
+) -> pd.DataFrame:
+    """Track the treatment effect on fresh randomized data over periods and flag its decay.
+
+    Give the rows of randomized assignment only: an exploration bucket with its logged probabilities
+    (``propensity=``, e.g. ``assignment_probability`` of :func:`upliftree.policy_test.assign`), a holdout, a
+    fresh experiment. Every period after the reference gets these checks, each a (Hájek, design-weighted)
+    treated minus control difference compared with the same in the reference period:
+
+    - ``effect``: the average effect on all rows of the period;
+    - ``uplift_at_k`` (with ``uplift``): the effect among the period's top ``k`` rows by the model's score;
+    - ``segment`` (with ``segment``): the effect in each segment (a leaf, a channel, a policy's action);
+    - ``qini`` (with ``uplift``): the Qini coefficient of the scores with a bootstrap interval, reported, not
+      tested (its interval is wide; a ranking that decays shows in ``uplift_at_k`` and the segments).
+
+    **The test** (docs/metrics.md, "Monitoring effects"): with ``d = estimate - reference`` and its design-based
+    standard error ``s`` (linearized over the units of randomization, clusters with ``cluster``, covariance of a
+    cluster in both periods included), ``z = -d / s``; the ``j``-th period after the reference spends
+    ``alpha / (j (j + 1))`` (these sum to ``alpha`` over any number of periods, so a period's verdict never
+    changes as periods are added), split equally (Bonferroni) over its ``m`` tested checks: a check is flagged
+    when ``z > Phi^-1(1 - alpha / (j (j + 1) m))``. So a stable effect is flagged anywhere, over the whole
+    monitoring run, with probability at most about ``alpha`` (normal approximation).
+
+    Parameters
+    ----------
+    y_true, treatment : array-like
+        Outcome and 1 (treated) / 0 (control); with several arms, one arm's rows against control.
+    period : array-like
+        Each row's period (week, month: sortable labels); the earliest is the reference unless ``reference``.
+    uplift : array-like, optional
+        The model's predicted uplift of each row (adds ``uplift_at_k`` and ``qini``).
+    segment : array-like, optional
+        Each row's segment label (adds a ``segment`` check per segment).
+    reference : label, optional
+        The reference period: the earliest one (periods before it are refused).
+    k : float in (0, 1)
+        Share of each period's rows that ``uplift_at_k`` reads.
+    alpha : float
+        Family-wise error of the whole run of checks.
+    n_boot, random_state :
+        Bootstrap resamples and seed of the Qini intervals (``n_boot=0``: no ``qini`` rows).
+    propensity, cluster : optional
+        The design, as in :func:`upliftree.metrics.uplift_curve`: the logged probability of the arm each row
+        received, and the unit of randomization (or of correlated outcomes, e.g. a store).
+
+    Returns
+    -------
+    DataFrame
+        One row per period and check, the reference period's first: :data:`EFFECT_COLUMNS` (``low``/``high``:
+        the estimate's ``1 - alpha`` interval, normal; ``level``: the one-sided level the check is tested at;
+        ``threshold``: the ``z`` that flags it). ``attrs["flagged_periods"]`` lists the periods with a flag.
+    """
+    from scipy.stats import norm
+
+    from ._params import check_alpha, check_real
+    from .metrics import qini_by_group
+    from .metrics._inputs import check_inputs
+    from .metrics.groups import group_codes, top_share_weights
+
+    data = check_inputs(y_true, uplift, treatment, propensity=propensity, cluster=cluster)
+    alpha = check_alpha(alpha)
+    k = check_real(k, "k", 0.0, 1.0, open_low=True, open_high=True)
+    n_rows = len(data.y)
+    labels, codes, ref = _period_codes(period, n_rows, reference)
+    weight = np.ones(n_rows) if data.weight is None else data.weight
+    unit = np.arange(n_rows) if data.cluster is None else data.cluster
+    in_period = [codes == code for code in range(len(labels))]
+    checks: list[tuple[str, str, list[np.ndarray]]] = [("effect", "all rows", [rows * 1.0 for rows in in_period])]
+    if data.score is not None:
+        top = []
+        for rows in in_period:
+            share = np.zeros(n_rows)
+            share[rows] = top_share_weights(data.score[rows], k)
+            top.append(share)
+        checks.append(("uplift_at_k", f"top {k:.0%}", top))
+    if segment is not None:
+        segment_labels, segment_codes = group_codes(segment, n_rows, "segment")
+        for code, label in enumerate(segment_labels):
+            checks.append(("segment", str(label), [(rows & (segment_codes == code)) * 1.0 for rows in in_period]))
+    qini = None
+    if data.score is not None and n_boot:
+        qini = qini_by_group(data.y, data.score, data.treated.astype(np.int64), codes, k=k, n_boot=n_boot,
+                             alpha=alpha, random_state=random_state, propensity=data.received, cluster=data.cluster)
+    z_normal = norm.ppf(1 - alpha / 2)
+    rows_out = []
+    for period_code, label in enumerate(labels):
+        j = period_code - ref
+        level = alpha / (j * (j + 1)) / len(checks) if j > 0 else np.nan
+        threshold = norm.ppf(1 - level) if j > 0 else np.nan
+        for check, name, part_weights in checks:
+            part = part_weights[period_code]
+            estimate, variance, units = _hajek_contrast(data.y, data.treated, weight, unit, [(part, 1.0)])
+            row = {"period": label, "check": check, "name": name, "n_rows": int((part > 0).sum()), "units": units,
+                   "estimate": estimate, "std_error": np.sqrt(variance),
+                   "low": estimate - z_normal * np.sqrt(variance), "high": estimate + z_normal * np.sqrt(variance),
+                   "reference": np.nan, "difference": np.nan, "difference_std_error": np.nan, "z": np.nan,
+                   "level": level, "threshold": threshold, "flagged": False}
+            if j > 0:
+                row["reference"] = _hajek_contrast(data.y, data.treated, weight, unit,
+                                                   [(part_weights[ref], 1.0)])[0]
+                difference, difference_variance, _ = _hajek_contrast(
+                    data.y, data.treated, weight, unit, [(part, 1.0), (part_weights[ref], -1.0)])
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    z = -difference / np.sqrt(difference_variance)
+                row.update(difference=difference, difference_std_error=np.sqrt(difference_variance), z=z,
+                           flagged=bool(z > threshold))
+            rows_out.append(row)
+        if qini is not None:
+            result = qini.iloc[period_code]
+            rows_out.append({"period": label, "check": "qini", "name": "Qini coefficient", "n_rows": result.n_rows,
+                             "units": result.units_treatment + result.units_control, "estimate": result.qini,
+                             "low": result.qini_low, "high": result.qini_high, "flagged": False})
+    report = pd.DataFrame(rows_out, columns=list(EFFECT_COLUMNS))
+    report["flagged"] = report["flagged"].astype(bool)
+    report.attrs["flagged_periods"] = sorted(set(report.loc[report["flagged"], "period"].tolist()))
     return report

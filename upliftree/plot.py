@@ -23,7 +23,8 @@ from ._validation import is_binary
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["plot_qini_curve", "plot_uplift_curve", "plot_uplift_by_percentile", "plot_calibration"]
+__all__ = ["plot_qini_curve", "plot_uplift_curve", "plot_uplift_by_percentile", "plot_calibration",
+           "plot_metrics_by_group"]
 
 _MODEL_COLOR = "tab:blue"
 _PERFECT_COLOR = "tab:green"
@@ -214,3 +215,53 @@ def plot_calibration(
     ax.legend(loc="best", frameon=False)
     ax.grid(alpha=0.3)
     return ax
+
+
+def plot_metrics_by_group(table: Any, *, metrics_shown: tuple[str, ...] = ("average_effect", "uplift_at_k", "qini"),
+                          ax: Any = None) -> Any:
+    """Each group's metrics with their intervals, from :func:`upliftree.metrics.qini_by_group`: one panel per
+    metric, groups along the x-axis in their order (time periods left to right).
+
+    Parameters
+    ----------
+    table : DataFrame
+        The table of :func:`upliftree.metrics.qini_by_group` (columns ``group``, ``<metric>``, ``<metric>_low``,
+        ``<metric>_high``).
+    metrics_shown : tuple of str
+        Among ``"average_effect"``, ``"uplift_at_k"``, ``"qini"``.
+    ax : sequence of Axes, optional
+        One per metric; by default a new figure with the panels side by side.
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+    """
+    titles = {"average_effect": "Average effect", "uplift_at_k": "Uplift among the top k", "qini": "Qini coefficient"}
+    for name in metrics_shown:
+        if name not in titles:
+            raise ValueError(f"metrics_shown: {name!r} is not one of {list(titles)}")
+        missing = [column for column in (name, f"{name}_low", f"{name}_high") if column not in table.columns]
+        if missing or "group" not in table.columns:
+            raise ValueError(f"table must be a qini_by_group table; it has no column(s) {missing or ['group']}")
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(4.2 * len(metrics_shown), 3.8), layout="constrained")
+        axes = list(np.atleast_1d(figure.subplots(1, len(metrics_shown))))
+    else:
+        axes = list(np.atleast_1d(ax))
+        if len(axes) != len(metrics_shown):
+            raise ValueError(f"ax must hold {len(metrics_shown)} Axes, one per metric, got {len(axes)}")
+    positions = np.arange(len(table))
+    names = [str(group) for group in table["group"]]
+    for axis, name in zip(axes, metrics_shown, strict=True):
+        value, low, high = (table[column].to_numpy(dtype=np.float64) for column in (name, f"{name}_low",
+                                                                                   f"{name}_high"))
+        with np.errstate(invalid="ignore"):
+            errors = np.vstack([value - low, high - value])
+        axis.errorbar(positions, value, yerr=np.nan_to_num(errors), fmt="o", color=_MODEL_COLOR, capsize=3)
+        axis.axhline(0, color="black", linewidth=0.6)
+        axis.set_xticks(positions, names, rotation=30 if max(map(len, names)) > 6 else 0, ha="right")
+        axis.set(title=titles[name])
+        axis.grid(alpha=0.3)
+    return axes

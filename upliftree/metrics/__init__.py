@@ -30,6 +30,7 @@ from .curves import (
     uplift_auc_score,
     uplift_curve,
 )
+from .groups import qini_by_group
 from .tables import (
     calibration_table,
     response_rate_by_percentile,
@@ -61,4 +62,5 @@ __all__ = [
     "bootstrap_ci",
     "bootstrap_compare",
     "bootstrap_curve_band",
+    "qini_by_group",
 ]

@@ -3,7 +3,8 @@
 1. :func:`~upliftree.report.split.split_rows`: screen the features, hold out rows (:class:`SplitRows`);
 2. :func:`~upliftree.report.fitting.fit_models`: the honest tree, the forest, the learners (:class:`FittedModels`);
 3. :func:`~upliftree.report.evaluation.evaluate_models`: held-out scores, deciles, figures, average effects
-   (:class:`Evaluation`);
+   (:class:`Evaluation`); with a time split, :func:`~upliftree.report.stability.evaluate_stability`: the
+   held-out periods' metrics and decay checks (:class:`Stability`);
 4. :func:`~upliftree.report.decision.decide`: with a benefit, the policy and its value (:class:`Decision`);
 5. :func:`~upliftree.report.exports.export_files`: model, rule sheets, drawing, SQL, figures (:class:`Exports`);
 6. :func:`~upliftree.report.review.run_checks`: the checklist (:class:`Checks`);
@@ -22,12 +23,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..export.sheets import outcome_format
 from .checks import Check
 from .context import ARTIFACTS, report_context
 from .decision import decide
 from .evaluation import TREE, evaluate_models
 from .experiment import Experiment
-from .exports import export_files
+from .exports import FIGURE_DPI, export_files
 from .fitting import fit_models
 from .leakage import Screen
 from .numbers import report_numbers, write_numbers
@@ -35,6 +37,7 @@ from .render import render_html
 from .review import run_checks
 from .settings import Progress, ReportSettings, no_progress
 from .split import split_rows
+from .stability import evaluate_stability, save_stability_figure, stability_context, stability_numbers
 
 __all__ = ["ARTIFACTS", "Report", "ReportSettings", "make_report"]
 
@@ -92,16 +95,21 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
     split = split_rows(experiment, settings, progress)
     models = fit_models(split, settings, progress)
     evaluation = evaluate_models(split, models, settings, progress)
+    stability = evaluate_stability(split, models, settings, progress)
     decision = decide(split, models, settings, ids, progress)
     exports = export_files(split, models, evaluation, decision, settings, out_dir, progress)
     checks = run_checks(split, models.tree.schema_, evaluation, exports.sheet, TREE, progress)
+    stability_files = save_stability_figure(stability, out_dir, FIGURE_DPI)
 
     html = out_dir / "report.html"
     with progress("Writing report.html"):
         context = report_context(settings, split, models, evaluation, decision, exports, checks,
                                  time.perf_counter() - started)
+        context["stability"] = stability_context(stability, outcome_format(models.tree), stability_files)
         html.write_text(render_html(context), encoding="utf-8")
-        write_numbers(report_numbers(settings, split, evaluation, decision, exports, checks), out_dir / "report.json")
-    files = {"report.html": html, "report.json": out_dir / "report.json", **exports.files}
+        numbers = report_numbers(settings, split, evaluation, decision, exports, checks)
+        numbers["stability"] = stability_numbers(stability)
+        write_numbers(numbers, out_dir / "report.json")
+    files = {"report.html": html, "report.json": out_dir / "report.json", **exports.files, **stability_files}
     return Report(out_dir, html, files, models.tree, models.forest, models.learners, evaluation.scores,
                   checks.checks, split.screen)

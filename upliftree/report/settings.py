@@ -39,6 +39,13 @@ class ReportSettings:
         Share of the training rows each forest tree draws (None: as many as there are); smaller is faster.
     test_size : float
         Share of the rows (stratified by arm and outcome) held out for evaluation.
+    time : str or None
+        A column of the experiment's features holding each row's time (numbers, or dates): train on the earlier
+        rows, evaluate on the later ``test_size`` of them (the cut rule is
+        :func:`upliftree.report.split.time_holdout`); the column is then not a feature, and the report shows the
+        held-out metrics per period. None: a random split.
+    time_periods : int
+        Number of periods the held-out rows are split into with ``time`` (fewer when there are fewer times).
     n_boot : int
         Bootstrap resamples of the intervals and curve bands.
     alpha : float
@@ -69,6 +76,8 @@ class ReportSettings:
     forest_max_depth: int = 6
     forest_max_samples: float | None = None
     test_size: float = 0.3
+    time: str | None = None
+    time_periods: int = 4
     n_boot: int = 200
     alpha: float = 0.05
     learners: tuple[str, ...] = DEFAULT_LEARNERS
@@ -95,6 +104,9 @@ class ReportSettings:
         check_int(self.n_boot, "n_boot", 1)
         check_int(self.seed, "seed", 0)
         check_real(self.test_size, "test_size", 0.0, 0.9, open_low=True)
+        check_int(self.time_periods, "time_periods", 1)
+        if self.time is not None and (not isinstance(self.time, str) or not self.time):
+            raise ValueError(f"time must be the name of a column, got {self.time!r}")
         # A report's intervals are claims at 50% coverage or more.
         check_real(check_alpha(self.alpha), "alpha", 0.0, 0.5, open_low=True)
         check_explore(self.explore)
