@@ -14,7 +14,11 @@ Models, fitted on the same rows in the same run:
 Reported per model and d: coverage of the 95% intervals of tau(x) over test points and replications, mean
 width, MSE of the point estimate, and fit + interval seconds.
 
+``--speed`` instead times ``predict_interval`` against ``predict`` on 1M rows x 200 trees (the forest above,
+grown on 20,000 rows with d = 8; issue 19's target is at most 2x) and writes results/forest_ci_speed.json.
+
 Usage: python benchmarks/bench_forest_ci.py [--replications 20] [--dims 2 4 8] [--outcome continuous]
+       python benchmarks/bench_forest_ci.py --speed
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ ALPHA = 0.05
 UPLIFTREE_PARAMS = dict(n_estimators=N_TREES, ci_group_size=2, honest=True, bootstrap=False, max_samples=0.5,
                         max_features=1.0, max_depth=12, min_samples_leaf=5, min_samples_treatment=2)
 TARGETS = "coverage of 95% intervals between 0.90 and 0.98 at every d (issue 19)"
+SPEED_FIT_ROWS = 20_000
+SPEED_ROWS = 1_000_000
+SPEED_REPEATS = 3
+SPEED_TARGET = "predict_interval at most 2x predict on 1M rows x 200 trees (issue 19)"
 
 
 def xi(x: np.ndarray) -> np.ndarray:
@@ -78,19 +86,55 @@ def fit_econml(econml_dml, outcome, seed, X, treatment, y, X_test):
             np.asarray(upper).reshape(-1))
 
 
+def speed(upliftree, info: dict, notes: list[str], out: Path) -> None:
+    """``predict_interval`` against ``predict`` on 1M rows x 200 trees, calls interleaved (a busy machine slows
+    both alike), median of ``SPEED_REPEATS`` each."""
+    rng = np.random.default_rng(0)
+    X, treatment, y, _ = simulate(SPEED_FIT_ROWS, 8, "continuous", rng)
+    forest = upliftree.UpliftRandomForestRegressor(**UPLIFTREE_PARAMS, n_jobs=cpu_count(), random_state=0,
+                                                   verbose=0).fit(X, treatment, y)
+    X_new = rng.uniform(size=(SPEED_ROWS, 8))
+    forest.predict_interval(X_new[:1000])  # compile outside the timings
+    seconds: dict[str, list[float]] = {"predict": [], "predict_interval": [], "predict_variance": []}
+    for _ in range(SPEED_REPEATS):
+        for method in seconds:
+            start = time.perf_counter()
+            getattr(forest, method)(X_new)
+            seconds[method].append(time.perf_counter() - start)
+    median = {method: float(np.median(values)) for method, values in seconds.items()}
+    depth = float(np.mean([tree.tree_.max_depth() for tree in forest.estimators_]))
+    rows = [[method, median[method], round(median[method] / median["predict"], 2)] for method in seconds]
+    table = {"title": f"{SPEED_ROWS:,} rows x {N_TREES} trees (mean depth {depth:.1f}, grown on "
+                      f"{SPEED_FIT_ROWS:,} rows, d = 8), {cpu_count()} threads, median of {SPEED_REPEATS}",
+             "header": ["method", "seconds", "x predict"], "rows": rows}
+    print(f"\n{table['title']}\n{format_table(table['header'], table['rows'])}")
+    write_json(out, {"benchmark": "forest_ci_speed", "machine": info, "notes": notes,
+                     "protocol": {"fit_rows": SPEED_FIT_ROWS, "rows": SPEED_ROWS, "repeats": SPEED_REPEATS,
+                                  "upliftree_params": UPLIFTREE_PARAMS},
+                     "targets": SPEED_TARGET, "results": {"seconds": seconds, "median": median},
+                     "tables": [table]})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replications", type=int, default=20, help="simulated data sets per d")
     parser.add_argument("--dims", type=int, nargs="+", default=[2, 4, 8], help="numbers of features d")
     parser.add_argument("--outcome", choices=["continuous", "binary"], default="continuous")
+    parser.add_argument("--speed", action="store_true", help="time predict_interval against predict instead")
     parser.add_argument("--out", type=Path, default=None, help="JSON result path (default results/forest_ci"
-                        "[_binary].json)")
+                        "[_binary|_speed].json)")
     args = parser.parse_args()
-    name = "forest_ci" if args.outcome == "continuous" else "forest_ci_binary"
+    name = "forest_ci_speed" if args.speed else "forest_ci" if args.outcome == "continuous" else "forest_ci_binary"
     out = args.out or default_out(name)
     notes: list[str] = []
     quiet_peer_warnings()
     import upliftree
+
+    if args.speed:
+        info = machine_info()
+        print_header("Forest interval speed: predict_interval against predict", info, notes)
+        speed(upliftree, info, notes, out)
+        return 0
 
     models = {"upliftree": lambda *a: fit_upliftree(upliftree, args.outcome, *a)}
     econml_dml = try_import("econml.dml", notes)
