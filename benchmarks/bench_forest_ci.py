@@ -14,7 +14,11 @@ Models, fitted on the same rows in the same run:
 Reported per model and d: coverage of the 95% intervals of tau(x) over test points and replications, mean
 width, MSE of the point estimate, and fit + interval seconds.
 
+``--speed`` instead times ``predict_interval`` against ``predict`` on 1M rows x 200 trees (the forest above,
+grown on 20,000 rows with d = 8; issue 19's target is at most 2x) and writes results/forest_ci_speed.json.
+
 Usage: python benchmarks/bench_forest_ci.py [--replications 20] [--dims 2 4 8] [--outcome continuous]
+       python benchmarks/bench_forest_ci.py --speed
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ ALPHA = 0.05
 UPLIFTREE_PARAMS = dict(n_estimators=N_TREES, ci_group_size=2, honest=True, bootstrap=False, max_samples=0.5,
                         max_features=1.0, max_depth=12, min_samples_leaf=5, min_samples_treatment=2)
 TARGETS = "coverage of 95% intervals between 0.90 and 0.98 at every d (issue 19)"
+SPEED_FIT_ROWS = 20_000
+SPEED_ROWS = 1_000_000
+SPEED_REPEATS = 3
+SPEED_TARGET = "predict_interval at most 2x predict on 1M rows x 200 trees (issue 19)"
 
 
 def xi(x: np.ndarray) -> np.ndarray:
@@ -78,19 +86,91 @@ def fit_econml(econml_dml, outcome, seed, X, treatment, y, X_test):
             np.asarray(upper).reshape(-1))
 
 
+def speed(upliftree, info: dict, notes: list[str], out: Path) -> None:
+    """``predict_interval`` against ``predict`` on 1M rows x 200 trees, calls interleaved (a busy machine slows
+    both alike), median of ``SPEED_REPEATS`` each."""
+    rng = np.random.default_rng(0)
+    X, treatment, y, _ = simulate(SPEED_FIT_ROWS, 8, "continuous", rng)
+    forest = upliftree.UpliftRandomForestRegressor(**UPLIFTREE_PARAMS, n_jobs=cpu_count(), random_state=0,
+                                                   verbose=0).fit(X, treatment, y)
+    X_new = rng.uniform(size=(SPEED_ROWS, 8))
+    forest.predict_interval(X_new[:1000])  # compile outside the timings
+    seconds: dict[str, list[float]] = {"predict": [], "predict_interval": [], "predict_variance": []}
+    for _ in range(SPEED_REPEATS):
+        for method in seconds:
+            start = time.perf_counter()
+            getattr(forest, method)(X_new)
+            seconds[method].append(time.perf_counter() - start)
+    median = {method: float(np.median(values)) for method, values in seconds.items()}
+    depth = float(np.mean([tree.tree_.max_depth() for tree in forest.estimators_]))
+    rows = [[method, median[method], round(median[method] / median["predict"], 2)] for method in seconds]
+    table = {"title": f"{SPEED_ROWS:,} rows x {N_TREES} trees (mean depth {depth:.1f}, grown on "
+                      f"{SPEED_FIT_ROWS:,} rows, d = 8), {cpu_count()} threads, median of {SPEED_REPEATS}",
+             "header": ["method", "seconds", "x predict"], "rows": rows}
+    print(f"\n{table['title']}\n{format_table(table['header'], table['rows'])}")
+    write_json(out, {"benchmark": "forest_ci_speed", "machine": info, "notes": notes,
+                     "protocol": {"fit_rows": SPEED_FIT_ROWS, "rows": SPEED_ROWS, "repeats": SPEED_REPEATS,
+                                  "upliftree_params": UPLIFTREE_PARAMS},
+                     "targets": SPEED_TARGET, "results": {"seconds": seconds, "median": median},
+                     "tables": [table]})
+
+
+def result_payload(name: str, info: dict, notes: list[str], protocol: dict, raw: dict) -> dict:
+    """The JSON result of the replications in ``raw`` (``{d: {model: {measure: [one per replication]}}}``)."""
+    rows = []
+    for d, per_model in raw.items():
+        for model, result in per_model.items():
+            if result["covered"]:
+                rows.append([int(d), model, len(result["covered"]), round(float(np.mean(result["covered"])), 3),
+                             round(float(np.min(result["covered"])), 3), float(np.mean(result["width"])),
+                             float(np.mean(result["mse"])), float(np.mean(result["seconds"]))])
+    table = {"title": f"95% intervals of tau(x), {protocol['outcome']} outcome, n = {N_ROWS:,}, {N_TEST:,} test "
+                      f"points, {protocol['replications']} replications per d planned",
+             "header": ["d", "model", "replications", "coverage", "worst replication", "mean width", "MSE",
+                        "fit+interval s"],
+             "rows": rows}
+    return {"benchmark": name, "machine": info, "notes": notes, "protocol": protocol, "targets": TARGETS,
+            "results": raw, "tables": [table]}
+
+
+def merge(paths: list[Path], out: Path) -> None:
+    """One result from runs of the same protocol on different d (run side by side to share a busy machine)."""
+    import json
+
+    payloads = [json.loads(path.read_text()) for path in paths]
+    first = payloads[0]
+    raw = {d: per_model for payload in payloads for d, per_model in payload["results"].items()}
+    protocol = {**first["protocol"], "dims": [int(d) for d in raw]}
+    notes = first["notes"] + (["merged from runs side by side: " + "; ".join(payload["command"] for payload in
+                                                                            payloads)] if len(payloads) > 1 else [])
+    write_json(out, result_payload(first["benchmark"], first["machine"], notes, protocol, raw))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replications", type=int, default=20, help="simulated data sets per d")
     parser.add_argument("--dims", type=int, nargs="+", default=[2, 4, 8], help="numbers of features d")
     parser.add_argument("--outcome", choices=["continuous", "binary"], default="continuous")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="merge these result files (one protocol, different d) into --out instead of running")
+    parser.add_argument("--speed", action="store_true", help="time predict_interval against predict instead")
     parser.add_argument("--out", type=Path, default=None, help="JSON result path (default results/forest_ci"
-                        "[_binary].json)")
+                        "[_binary|_speed].json)")
     args = parser.parse_args()
-    name = "forest_ci" if args.outcome == "continuous" else "forest_ci_binary"
+    name = "forest_ci_speed" if args.speed else "forest_ci" if args.outcome == "continuous" else "forest_ci_binary"
     out = args.out or default_out(name)
     notes: list[str] = []
+    if args.merge:
+        merge(args.merge, out)
+        return 0
     quiet_peer_warnings()
     import upliftree
+
+    if args.speed:
+        info = machine_info()
+        print_header("Forest interval speed: predict_interval against predict", info, notes)
+        speed(upliftree, info, notes, out)
+        return 0
 
     models = {"upliftree": lambda *a: fit_upliftree(upliftree, args.outcome, *a)}
     econml_dml = try_import("econml.dml", notes)
@@ -103,10 +183,13 @@ def main() -> int:
     X, treatment, y, _ = simulate(2000, 2, args.outcome, np.random.default_rng(0))
     fit_upliftree(upliftree, args.outcome, 0, X, treatment, y, X[:10])
 
-    raw: dict[str, dict[str, list]] = {}
-    rows = []
+    # Written after every replication, so a run stopped early keeps what it measured (the titles say how much).
+    raw: dict[str, dict[str, dict[str, list]]] = {}
+    protocol = {"n_rows": N_ROWS, "n_test": N_TEST, "replications": args.replications, "dims": args.dims,
+                "outcome": args.outcome, "alpha": ALPHA, "upliftree_params": UPLIFTREE_PARAMS,
+                "econml_params": {"discrete_treatment": True, "n_estimators": N_TREES}}
     for d in args.dims:
-        per_model = {model: {"covered": [], "width": [], "mse": [], "seconds": []} for model in models}
+        per_model = raw[str(d)] = {model: {"covered": [], "width": [], "mse": [], "seconds": []} for model in models}
         for replication in range(args.replications):
             rng = np.random.default_rng([d, replication])
             X, treatment, y, _ = simulate(N_ROWS, d, args.outcome, rng)
@@ -122,30 +205,9 @@ def main() -> int:
                 result["seconds"].append(seconds)
             print(f"d={d} replication {replication}: " + ", ".join(
                 f"{model} coverage {per_model[model]['covered'][-1]:.3f}" for model in models), flush=True)
-        for model, result in per_model.items():
-            rows.append([d, model, round(float(np.mean(result["covered"])), 3),
-                         round(float(np.min(result["covered"])), 3), float(np.mean(result["width"])),
-                         float(np.mean(result["mse"])), float(np.mean(result["seconds"]))])
-        raw[str(d)] = per_model
-    tables = [{
-        "title": f"95% intervals of tau(x), {args.outcome} outcome, n = {N_ROWS:,}, {N_TEST:,} test points, "
-                 f"{args.replications} replications per d",
-        "header": ["d", "model", "coverage", "worst replication", "mean width", "MSE", "fit+interval s"],
-        "rows": rows,
-    }]
-    for table in tables:
-        print(f"\n{table['title']}\n{format_table(table['header'], table['rows'])}")
-    write_json(out, {
-        "benchmark": name,
-        "machine": info,
-        "notes": notes,
-        "protocol": {"n_rows": N_ROWS, "n_test": N_TEST, "replications": args.replications, "dims": args.dims,
-                     "outcome": args.outcome, "alpha": ALPHA, "upliftree_params": UPLIFTREE_PARAMS,
-                     "econml_params": {"discrete_treatment": True, "n_estimators": N_TREES}},
-        "targets": TARGETS,
-        "results": raw,
-        "tables": tables,
-    })
+            write_json(out, result_payload(name, info, notes, protocol, raw))
+    table = result_payload(name, info, notes, protocol, raw)["tables"][0]
+    print(f"\n{table['title']}\n{format_table(table['header'], table['rows'])}")
     return 0
 
 

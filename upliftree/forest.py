@@ -265,10 +265,9 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
         z = ndtri(1.0 - check_alpha(alpha) / 2.0)
         state = self.fitted_state_
         group_size = self._inference_group_size(state)
-        encoded = state.inputs.encode(X)
-        values = state.stacked.mean_values(encoded)
-        uplift = values[:, 1:] - values[:, :1]
-        half_width = z * np.sqrt(state.stacked.uplift_variance(encoded, group_size))
+        # One pass gives both the centre (``predict``'s uplift, bit for bit) and the variance.
+        uplift, variance = state.stacked.uplift_with_variance(state.inputs.encode(X), group_size)
+        half_width = z * np.sqrt(variance)
         lower, upper = uplift - half_width, uplift + half_width
         return (lower[:, 0], upper[:, 0]) if uplift.shape[1] == 1 else (lower, upper)
 

@@ -131,9 +131,15 @@ class StackedForest:
     def uplift_variance(self, encoded: np.ndarray, group_size: int) -> np.ndarray:
         """Debiased little-bag variance of the forest's uplift of each treatment, ``(n_rows, n_arms - 1)``, when
         trees ``g * group_size ...`` shared group ``g``'s half-sample (:func:`debiased_variance`)."""
+        return self.uplift_with_variance(encoded, group_size)[1]
+
+    def uplift_with_variance(self, encoded: np.ndarray, group_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The forest's uplift of each treatment (equal to the difference of :meth:`mean_values`' columns, bit
+        for bit) and its :meth:`uplift_variance`, both ``(n_rows, n_arms - 1)``, from one pass over the trees."""
         n_rows, n_trees, n_arms = len(encoded), len(self.tree_roots), self.value.shape[0]
-        between = np.empty((n_rows, n_arms - 1), dtype=np.float64)
-        noise = np.empty_like(between)
+        uplift = np.empty((n_rows, n_arms - 1), dtype=np.float64)
+        between = np.empty_like(uplift)
+        noise = np.empty_like(uplift)
         values, row_stride, column_stride = strided_matrix(encoded)
         # Stacked node ids instead of each tree's own: ``value[arm, node]`` reads them directly.
         routing = (*self.routing[:-1], read_only(np.arange(len(self.routing[-1]), dtype=np.int64)))
@@ -143,18 +149,19 @@ class StackedForest:
             block = np.empty(self.block_entries, dtype=np.int64)
             leaves = np.empty((min(VARIANCE_CHUNK, stop - start), n_trees), dtype=np.int64)
             for chunk_start in range(start, stop, VARIANCE_CHUNK):
-                n_chunk = min(stop, chunk_start + VARIANCE_CHUNK) - chunk_start
+                chunk = slice(chunk_start, min(stop, chunk_start + VARIANCE_CHUNK))
+                n_chunk = chunk.stop - chunk.start
                 # Element [row, column] of the chunk is at chunk_start * row_stride + row * row_stride + ...,
                 # whatever the layout: the chunk's rows start the view.
                 forest_pass(values[chunk_start * row_stride:], row_stride, column_stride, 0, n_chunk, self.columns,
                             self.tree_roots, self.tree_depths, *routing, self.value, True, leaves, no_mean, block,
                             block.view(np.float64))
-                little_bag_terms(leaves[:n_chunk], self.value, group_size,
-                                 between[chunk_start:chunk_start + n_chunk], noise[chunk_start:chunk_start + n_chunk])
+                little_bag_terms(leaves[:n_chunk], self.value, group_size, uplift[chunk], between[chunk],
+                                 noise[chunk])
 
         if n_rows:
             run_blocks(estimate, block_bounds(n_rows, PASS_MIN_ROWS, ROW_BLOCK))
-        return debiased_variance(between, noise, n_trees // group_size)
+        return uplift, debiased_variance(between, noise, n_trees // group_size)
 
     def _pass(self, encoded: np.ndarray, want_leaves: bool, leaves: np.ndarray, mean: np.ndarray) -> None:
         matrix = strided_matrix(encoded)

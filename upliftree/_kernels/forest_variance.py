@@ -13,12 +13,14 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def little_bag_terms(leaves, value, group_size, between, noise):
-    """Fill ``between`` and ``noise`` ``(n_rows, n_arms - 1)`` from the stacked leaf of every row in
-    every tree, ``leaves`` ``(n_rows, n_trees)``, and the stacked values ``value`` ``(n_arms, n_nodes)``.
+def little_bag_terms(leaves, value, group_size, uplift, between, noise):
+    """Fill ``uplift``, ``between`` and ``noise`` ``(n_rows, n_arms - 1)`` from the stacked leaf of every row
+    in every tree, ``leaves`` ``(n_rows, n_trees)``, and the stacked values ``value`` ``(n_arms, n_nodes)``.
 
-    Trees ``g * group_size ... (g + 1) * group_size - 1`` form group ``g``. Sums are taken of differences from
-    the row's uplift in the first tree, so they do not lose digits to a large common uplift.
+    ``uplift`` is the forest's uplift exactly as ``predictor.forest_pass`` computes it (each arm's values summed
+    in tree order, divided once, control subtracted), so an interval needs no second pass to find its centre.
+    Trees ``g * group_size ... (g + 1) * group_size - 1`` form group ``g``. The variance sums are taken of
+    differences from the row's uplift in the first tree, so they do not lose digits to a large common uplift.
     """
     n_rows, n_trees = leaves.shape
     n_treatments = value.shape[0] - 1
@@ -28,6 +30,8 @@ def little_bag_terms(leaves, value, group_size, between, noise):
             arm = treatment + 1
             first = leaves[row, 0]
             shift = value[arm, first] - value[0, first]
+            arm_total = 0.0
+            control_total = 0.0
             total_sum = 0.0
             total_squares = 0.0
             group_squares = 0.0
@@ -35,6 +39,8 @@ def little_bag_terms(leaves, value, group_size, between, noise):
                 group_sum = 0.0
                 for member in range(group_size):
                     leaf = leaves[row, group * group_size + member]
+                    arm_total += value[arm, leaf]
+                    control_total += value[0, leaf]
                     deviation = value[arm, leaf] - value[0, leaf] - shift
                     group_sum += deviation
                     total_squares += deviation * deviation
@@ -44,5 +50,6 @@ def little_bag_terms(leaves, value, group_size, between, noise):
             overall = total_sum / (n_groups * group_size)
             between_value = group_squares / n_groups - overall * overall
             total_value = total_squares / (n_groups * group_size) - overall * overall
+            uplift[row, treatment] = arm_total / n_trees - control_total / n_trees
             between[row, treatment] = between_value
             noise[row, treatment] = (total_value - between_value) / (group_size - 1)
