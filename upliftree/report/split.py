@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .._base import spawn_generators
 from .._validation import arm_codes
 from ..design import cluster_holdout
@@ -26,6 +28,7 @@ class SplitRows:
     train: Experiment
     test: Experiment
     design: Check
+    held_out: np.ndarray | None = None  # which rows of ``experiment`` are ``test`` (boolean mask)
 
     @property
     def labels(self) -> list[str]:
@@ -49,4 +52,4 @@ def split_rows(experiment: Experiment, settings: ReportSettings, progress: Progr
             held_out = stratified_holdout(arm, experiment.y, experiment.binary, settings.test_size, split_rng)
         else:
             held_out = cluster_holdout(experiment.cluster, arm, settings.test_size, split_rng)
-    return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out), design)
+    return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out), design, held_out)
