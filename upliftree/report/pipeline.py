@@ -89,14 +89,14 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
     """
     settings = settings or ReportSettings()
     settings.check()
+    if settings.propensity == ESTIMATE and experiment.propensity is not None:
+        raise ValueError("propensity: the experiment comes with its propensity (its design); 'estimate' is for "
+                         "observational data without one")
     progress = progress or no_progress
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    if settings.propensity == ESTIMATE and experiment.propensity is not None:
-        raise ValueError("propensity: the experiment comes with its propensity (its design); 'estimate' is for "
-                         "observational data without one")
     if settings.propensity == ESTIMATE:  # marked before the feature screen, which then keeps confounders
         experiment = replace(experiment, design={**experiment.design, "propensity": ESTIMATE})
     split = split_rows(experiment, settings, progress)
