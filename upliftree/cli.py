@@ -106,6 +106,11 @@ OUTCOME_TYPE = typer.Option(OutcomeType.auto, "--outcome-type",
 PROPENSITY = typer.Option(None, "--propensity", show_default="the arms' shares (fixed probabilities)",
                           help="Known assignment probability: a column with each row's probability of the arm it "
                                "received, or (two arms) one number, the probability of treatment.")
+REPORT_PROPENSITY = typer.Option(
+    None, "--propensity", show_default="the arms' shares (fixed probabilities)",
+    help="Known assignment probability: a column with each row's probability of the arm it received, or (two arms) "
+         "one number, the probability of treatment; or 'estimate' for observational data: the report estimates it "
+         "(cross-fitted) and features the DR tree.")
 CLUSTER = typer.Option(None, "--cluster", show_default="rows randomized one by one",
                        help="Column of the unit of randomization (store, household) when whole units were "
                             "randomized together: intervals and bootstrap work over these units.")
@@ -320,7 +325,7 @@ def report(
                                  help="Meta-learners to rank next to the tree, comma-separated: s, t, x, r, dr, "
                                       "ct (class transformation); 'none' for none."),
     title: str = typer.Option("Uplift report", "--title", help="Title of the report."),
-    propensity: str = PROPENSITY,
+    propensity: str = REPORT_PROPENSITY,
     cluster: str = CLUSTER,
     time_column: str = typer.Option(None, "--time", show_default="a random split",
                                     help="Column of each row's time (numbers or dates): train on the earlier rows, "
@@ -345,6 +350,8 @@ def report(
         forest_max_samples=forest_max_samples, test_size=test_size, n_boot=n_boot, alpha=alpha,
         benefit=benefit, cost=cost or 0.0, budget=budget, explore=explore, seed=seed, title=title,
         learners=parse_learners(learners), time=time_column, time_periods=time_periods,
+        # --propensity estimate: observational data, the report estimates the propensity (docs/cli.md)
+        propensity="estimate" if propensity == "estimate" else None,
     )
     settings.check()
     console = _Console(quiet, table_format)
@@ -354,7 +361,8 @@ def report(
     with console.step(f"Reading {data}"):
         experiment, frame = _load_experiment(data, treatment, control, outcome, feature_names,
                                              _columns(exclude), outcome_type,
-                                             (id_column,) if id_column else (), propensity=propensity,
+                                             (id_column,) if id_column else (),
+                                             propensity=None if settings.propensity else propensity,
                                              cluster=cluster)
     ids = frame[id_column].to_numpy() if id_column else None
     result = make_report(experiment, out, settings, ids=ids, progress=console.step)

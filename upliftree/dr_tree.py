@@ -172,6 +172,26 @@ class DRUpliftTree(TreeModel):
         _, tree_rng = spawn_generators(self.random_state, 2)
         return self._grow(as_pandas(X, "X"), scores, tree_rng)
 
+    def estimate_nodes(self, X, scores: DRScores) -> TreeArrays:
+        """The fitted tree's node table with every node estimated on other rows: the rows of ``X``, from their
+        doubly robust ``scores`` (:func:`upliftree.learners.doubly_robust_scores` on the same rows, with this
+        tree's arms), as the fit estimates its leaves. For a held-out check of the segments: pass the table to
+        :func:`upliftree.segments.node_effects` for effects with the intervals of the mean score.
+        """
+        state = self.fitted_state_
+        if not isinstance(scores, DRScores):
+            raise TypeError(f"scores must be the DRScores of upliftree.learners.doubly_robust_scores, got "
+                            f"{type(scores).__name__}")
+        if tuple(scores.treatments) != tuple(state.inputs.treatments):
+            raise ValueError(f"scores has arms {list(scores.treatments)}, the tree {list(state.inputs.treatments)}; "
+                             "compute the scores with the tree's control and arms")
+        encoded = state.inputs.encode(X)
+        if len(encoded) != len(scores.arm):
+            raise ValueError(f"X has {len(encoded)} rows but scores has {len(scores.arm)}; compute the scores on "
+                             "X's rows")
+        return score_estimates(state.tree, encoded, scores.arm, scores.weight, scores.potential_outcome_scores(),
+                               scores.cluster)
+
     def _grow(self, features: Any, scores: DRScores, rng: np.random.Generator) -> DRUpliftTree:
         n_rows = check_n_rows(features)
         if n_rows != len(scores.arm):

@@ -8,11 +8,11 @@ docs/learners.md. scikit-learn is imported on first use.
 """
 
 from ._class_transformation import ClassTransformation
-from ._doubly_robust import DRLearner, DRScores, doubly_robust_scores
+from ._doubly_robust import DRLearner, DRScores, cross_fitted_propensity, doubly_robust_scores
 from ._outcome_learners import SLearner, TLearner
-from ._propensity import Overlap
+from ._propensity import EstimatedPropensity, Overlap
 from ._r_learner import RLearner
 from ._x_learner import XLearner
 
-__all__ = ["ClassTransformation", "DRLearner", "DRScores", "Overlap", "RLearner", "SLearner", "TLearner",
-           "XLearner", "doubly_robust_scores"]
+__all__ = ["ClassTransformation", "DRLearner", "DRScores", "EstimatedPropensity", "Overlap", "RLearner", "SLearner",
+           "TLearner", "XLearner", "cross_fitted_propensity", "doubly_robust_scores"]

@@ -21,12 +21,13 @@ import numpy as np
 
 from .._base import check_is_fitted
 from .._params import check_alpha
+from .._validation import check_n_rows
 from ._base import MetaLearner
 from ._crossfit import CrossFit, Fit, Seeds, check_cv, cross_fit, fit_models, make_folds, n_workers
 from ._data import LearnerData, prepare
 from ._nuisance import check_propensity_clip, classifier, mean_prediction, regressor
 from ._outcome_learners import arm_outcome_fits
-from ._propensity import Overlap, propensity_nuisance, training_propensity
+from ._propensity import EstimatedPropensity, Overlap, estimated_propensity, propensity_nuisance, training_propensity
 
 
 @dataclass(frozen=True)
@@ -228,3 +229,27 @@ class DRLearner(MetaLearner):
 
     def _uplift(self, features: Any) -> np.ndarray:
         return self._predict_columns(self.effect_models_, features)
+
+
+def cross_fitted_propensity(X: Any, treatment: Any, sample_weight: Any = None, *, cluster: Any = None,
+                            control: Any = 0, propensity_model: Any = None, cv: int = 5,
+                            propensity_clip: float = 0.01, random_state: Any = None,
+                            n_jobs: int | None = None) -> EstimatedPropensity:
+    """Estimate every row's propensity as the learners do, for observational data: out-of-fold predictions of a
+    classifier of the arm (``cv`` folds stratified by arm, whole clusters with ``cluster``), clipped to
+    ``[propensity_clip, 1 - propensity_clip]`` (docs/learners.md, "Propensities and overlap"), with the
+    overlap report (one warning when some probability is outside the bounds).
+
+    ``propensity_model`` defaults to ``HistGradientBoostingClassifier`` with early stopping. The result's
+    ``received`` (or ``by_arm``) is what ``propensity=`` of every estimator and metric takes.
+    """
+    check_cv(cv)
+    clip = check_propensity_clip(propensity_clip)
+    workers = n_workers(n_jobs)
+    # The outcome plays no part: folds are stratified by arm alone (a "continuous" placeholder outcome).
+    data, _ = prepare(X, treatment, np.zeros(check_n_rows(X)), sample_weight, None, cluster, control=control,
+                      outcome="continuous")
+    seeds = Seeds.of(random_state)
+    fold = make_folds(data, cv, seeds.folds)
+    return estimated_propensity(data, classifier(propensity_model, "propensity_model"), fold, cv, clip,
+                                seeds.model, workers)

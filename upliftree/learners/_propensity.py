@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._crossfit import CrossFit, Fit
+from ._crossfit import CrossFit, Fit, cross_fit
 from ._data import LearnerData
 from ._nuisance import arm_probabilities
 
@@ -125,3 +125,44 @@ def training_propensity(data: LearnerData, estimated: np.ndarray | None, clip: f
     overlap = _overlap(probabilities, data, clip, estimated=False)
     _warn_overlap(overlap)
     return TrainingPropensity(known.received, by_arm, overlap)
+
+
+@dataclass(frozen=True)
+class EstimatedPropensity:
+    """Cross-fitted propensities of every row (:func:`cross_fitted_propensity`).
+
+    Attributes
+    ----------
+    treatments : tuple
+        Arm labels, control first.
+    arm : ndarray of int (n,)
+        Arm code of every row (position in ``treatments``).
+    raw : ndarray (n, n_arms)
+        Every arm's out-of-fold predicted probability, before clipping.
+    by_arm : ndarray (n, n_arms)
+        ``raw`` clipped to ``[clip, 1 - clip]`` (each arm on its own, as the learners clip).
+    fold : ndarray of int (n,)
+        Cross-fitting fold of every row.
+    overlap : Overlap
+        Probabilities of ``raw`` outside the bounds, per arm.
+    """
+
+    treatments: tuple
+    arm: np.ndarray
+    raw: np.ndarray
+    by_arm: np.ndarray
+    fold: np.ndarray
+    overlap: Overlap
+
+    @property
+    def received(self) -> np.ndarray:
+        """The clipped probability of the arm each row received, ``(n,)``: what ``propensity=`` takes."""
+        return self.by_arm[np.arange(len(self.arm)), self.arm]
+
+
+def estimated_propensity(data: LearnerData, model: object, fold: np.ndarray, cv: int, clip: float,
+                         seed: int | None, workers: int) -> EstimatedPropensity:
+    """The cross-fitted, clipped propensities of ``data``'s rows on the folds ``fold`` (the learners' rule)."""
+    raw = cross_fit(data, [propensity_nuisance(data, model)], fold, cv, seed, workers)[0]
+    clipped = training_propensity(data, raw, clip, "the propensity", needs_by_arm=True)
+    return EstimatedPropensity(data.labels, data.arm, raw, clipped.by_arm, fold, clipped.overlap)

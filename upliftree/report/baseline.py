@@ -25,7 +25,7 @@ import numpy as np
 from .._validation import arm_codes
 
 __all__ = ["BASE_MODEL_LEAVES", "BASE_MODEL_ROUNDS", "CROSS_FIT_FOLDS", "DEFAULT_LEARNERS", "LEARNERS",
-           "arm_shares", "check_learners", "learner_description", "make_learner", "parse_learners"]
+           "arm_shares", "base_models", "check_learners", "learner_description", "make_learner", "parse_learners"]
 
 # Short name (as --learners takes it) -> label in the report's tables and figures.
 LEARNERS = {"s": "S-learner", "t": "T-learner", "x": "X-learner", "r": "R-learner", "dr": "DR-learner",
@@ -66,14 +66,16 @@ def parse_learners(text: str) -> tuple[str, ...]:
     return () if names == ("none",) else check_learners(names)
 
 
-def learner_description(name: str, propensity_given: bool) -> str:
+def learner_description(name: str, propensity_given: bool, estimated: bool = False) -> str:
     """What the learner ``name`` fits, for the report's model table; ``propensity_given``: the experiment came
-    with its propensity (else the learners use the arm shares)."""
+    with its propensity (else the learners use the arm shares), ``estimated``: that propensity is the report's
+    cross-fitted estimate (``propensity="estimate"``)."""
     # The class transformation cross-fits only an estimated propensity, and the report always gives one.
     cross_fitted = f", {CROSS_FIT_FOLDS}-fold cross-fitting" if name in ("r", "dr") else ""
     design = ""
     if name in ("x", "r", "dr", "ct"):
-        design = "; the given propensity" if propensity_given else "; propensity: each arm's share of the training rows"
+        design = ("; the report's cross-fitted propensity estimate" if estimated else "; the given propensity"
+                  if propensity_given else "; propensity: each arm's share of the training rows")
     return (f"{_DESCRIPTIONS[name]}; scikit-learn HistGradientBoosting base models (up to {BASE_MODEL_ROUNDS} "
             f"rounds of {BASE_MODEL_LEAVES} leaves, early stopping){cross_fitted}{design}")
 
@@ -85,17 +87,22 @@ def arm_shares(treatment: np.ndarray, arms: Sequence[Any]) -> dict[Any, float]:
     return {arm: float(count / counts.sum()) for arm, count in zip(arms, counts, strict=True)}
 
 
-def make_learner(name: str, binary: bool, control: Any, random_state: int) -> Any:
-    """The unfitted learner ``name`` with the report's base models, for an outcome that is ``binary`` or not."""
+def base_models(binary: bool) -> tuple[Any, Any, Any]:
+    """The report's unfitted base models: outcome (a classifier for a ``binary`` outcome), propensity (a
+    classifier of the arm) and effect (a regressor), each a small ``HistGradientBoosting`` model."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-    from .. import learners
 
     options = {"max_iter": BASE_MODEL_ROUNDS, "max_leaf_nodes": BASE_MODEL_LEAVES, "early_stopping": True,
                "categorical_features": "from_dtype"}
     outcome = HistGradientBoostingClassifier(**options) if binary else HistGradientBoostingRegressor(**options)
-    propensity = HistGradientBoostingClassifier(**options)
-    effect = HistGradientBoostingRegressor(**options)
+    return outcome, HistGradientBoostingClassifier(**options), HistGradientBoostingRegressor(**options)
+
+
+def make_learner(name: str, binary: bool, control: Any, random_state: int) -> Any:
+    """The unfitted learner ``name`` with the report's base models, for an outcome that is ``binary`` or not."""
+    from .. import learners
+
+    outcome, propensity, effect = base_models(binary)
     shared = {"control": control, "outcome": "binary" if binary else "continuous", "random_state": random_state}
     folds = {"cv": CROSS_FIT_FOLDS}
     if name == "s":

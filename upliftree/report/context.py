@@ -26,7 +26,9 @@ from .._format import (
     percent,
     significant,
 )
-from .._validation import arm_codes
+from .._validation import arm_codes, inverse_probability_weights
+from ..design import arm_mean_moments, one_node_moments
+from ..dr_tree import DRUpliftTree
 from ..export.drawing import tree_drawing
 from ..export.sheets import outcome_format
 from ..policy.evaluation import describe_alternative
@@ -35,20 +37,22 @@ from .baseline import LEARNERS, learner_description
 from .checks import SMD_WARNING
 from .decision import Decision
 from .evaluation import RANDOM, TOP_SHARES, Evaluation
+from .experiment import Experiment
 from .exports import RENDERER_NAMES, Exports
 from .fitting import FittedModels
+from .overlap import IPW_TREE, PROPENSITY_FOLDS, PROPENSITY_QUANTILES, UNCONFOUNDED, Observational
 from .review import Checks
 from .settings import ReportSettings
 from .split import SplitRows
 from .tree_view import arm_cells, tree_view
 
-__all__ = ["ARTIFACTS", "report_context"]
+__all__ = ["ARTIFACTS", "arm_outcomes", "report_context"]
 
 # File written -> what it holds (the report lists them; eligibility.csv only with a policy).
 ARTIFACTS = {
     "report.html": "this report, one self-contained file",
     "report.json": "every number of this report, for scripts (schema in docs/cli.md)",
-    "model.json": "the honest uplift tree (upliftree.load / upliftree score), with its training profile",
+    "model.json": "the honest tree of the report (upliftree.load / upliftree score), with its training profile",
     "tree.svg": "the tree drawing at full size",
     "rules.md": "segment rule sheet, Markdown",
     "rules.csv": "segment rule sheet, CSV",
@@ -56,6 +60,7 @@ ARTIFACTS = {
     "qini.png": "Qini curves with bootstrap bands",
     "uplift.png": "uplift curves with bootstrap bands",
     "deciles.png": "held-out outcome by decile of the forest's predicted uplift",
+    "propensity.png": "estimated propensities per arm (--propensity estimate)",
     "eligibility.csv": "who gets which treatment under the policy",
     "scoring.sql": "SQL query that scores rows in a database like the tree",
 }
@@ -140,15 +145,49 @@ def _balance_rows(balance: pd.DataFrame, arms: list[str]) -> list[dict[str, Any]
             for entry in balance.to_dict("records")]
 
 
+def arm_outcomes(experiment: Experiment) -> np.ndarray:
+    """Each arm's outcome level (rate or mean), control first: with a propensity the Hajek mean with
+    inverse-probability weights (each arm standing for all rows, as the average effects and the trees' nodes
+    weigh them: :func:`upliftree.design.arm_mean_moments`), else the arm's plain mean."""
+    codes = arm_codes(experiment.treatment, tuple(experiment.arms))
+    weight = np.ones(experiment.n_rows)
+    if experiment.propensity is not None:
+        weight = inverse_probability_weights(weight, experiment.propensity)
+    stats, moments = one_node_moments(codes, weight, experiment.y, experiment.cluster, len(experiment.arms))
+    return arm_mean_moments(stats, moments)[0][0]
+
+
 def _arm_rows(split: SplitRows, numbers: OutcomeFormat) -> list[dict[str, Any]]:
     experiment = split.experiment
     codes = arm_codes(experiment.treatment, tuple(experiment.arms))
+    levels = arm_outcomes(experiment)
     rows = []
     for code, label in enumerate(split.labels):
-        y = experiment.y[codes == code]
-        rows.append({"label": label, "role": "control" if code == 0 else "treatment", "n": count(len(y)),
-                     "share": percent(len(y) / experiment.n_rows), "outcome": numbers.level(float(y.mean()))})
+        n_rows = int((codes == code).sum())
+        rows.append({"label": label, "role": "control" if code == 0 else "treatment", "n": count(n_rows),
+                     "share": percent(n_rows / experiment.n_rows), "outcome": numbers.level(float(levels[code]))})
     return rows
+
+
+def _observational_context(observational: Observational | None) -> dict[str, Any] | None:
+    """The Overlap section: the quantile table of the estimated propensities per arm, the counts outside the
+    clipping bounds and the rule applied."""
+    if observational is None:
+        return None
+    quantiles = observational.quantiles()
+    columns = [f"q{round(100 * q)}" for q in PROPENSITY_QUANTILES]
+    rows = [{"treatment": entry["treatment"], "arm": entry["arm"], "n": count(entry["n"]),
+             "mean": fixed(entry["mean"], 3), "quantiles": [fixed(entry[name], 3) for name in columns]}
+            for entry in quantiles.to_dict("records")]
+    overlap = [{"arm": entry["arm"], "n_below": count(entry["n_below"]), "n_above": count(entry["n_above"]),
+                "minimum": fixed(entry["minimum"], 4), "maximum": fixed(entry["maximum"], 4),
+                "outside": entry["n_below"] + entry["n_above"] > 0}
+               for entry in observational.overlap_table().to_dict("records")]
+    clip = observational.clip
+    return {"quantile_labels": [f"{q:.0%}" for q in PROPENSITY_QUANTILES], "quantiles": rows, "overlap": overlap,
+            "clip": f"{clip:g}", "upper": f"{1 - clip:g}", "max_weight": f"{1 / clip:g}", "folds": PROPENSITY_FOLDS,
+            "n_outside": count(observational.estimate.overlap.n_outside), "ipw_tree": IPW_TREE,
+            "warning": UNCONFOUNDED}
 
 
 def _policy_context(decision: Decision, settings: ReportSettings, split: SplitRows) -> dict[str, Any]:
@@ -188,8 +227,10 @@ def _data_uri(path: Path) -> str:
 
 
 def report_context(settings: ReportSettings, split: SplitRows, models: FittedModels, evaluation: Evaluation,
-                   decision: Decision | None, exports: Exports, checks: Checks, elapsed: float) -> dict[str, Any]:
-    """The template's variables (``report.html.j2``) from every stage's output."""
+                   decision: Decision | None, exports: Exports, checks: Checks, elapsed: float, *,
+                   observational: Observational | None = None) -> dict[str, Any]:
+    """The template's variables (``report.html.j2``) from every stage's output; ``observational``: the
+    estimated propensities of ``propensity="estimate"`` (:mod:`upliftree.report.overlap`)."""
     tree, forest, experiment = models.tree, models.forest, split.experiment
     labels = split.labels
     numbers = outcome_format(tree)
@@ -210,10 +251,13 @@ def report_context(settings: ReportSettings, split: SplitRows, models: FittedMod
         "labels": labels,
         "treatments": labels[1:],
         "arms": _arm_rows(split, numbers),
+        "arms_weighted": experiment.propensity is not None,
+        "observational": _observational_context(observational),
         "effects": _effect_cards(evaluation, numbers),
         "interval": interval_label(settings.alpha),
         "settings": asdict(settings),
-        "tree": {"criterion": tree.criterion, "max_depth": tree.max_depth, "depth": tree.depth_,
+        "tree": {"criterion": getattr(tree, "criterion", "squared error of the doubly robust scores"),
+                 "dr": isinstance(tree, DRUpliftTree), "max_depth": tree.max_depth, "depth": tree.depth_,
                  "min_samples_leaf": _leaf_text(tree), "honest_fraction": tree.honest_fraction,
                  "n_leaves": tree.n_leaves_, "honest": bool(tree.honest_estimates_),
                  "n_estimation": count(n_estimation)},
@@ -222,13 +266,15 @@ def report_context(settings: ReportSettings, split: SplitRows, models: FittedMod
                    "min_samples_leaf": _leaf_text(forest), "max_features": forest.max_features},
         "search": _search_context(models.search, settings),
         "learners": [{"label": LEARNERS[name],
-                      "settings": learner_description(name, experiment.propensity is not None)}
+                      "settings": learner_description(name, experiment.propensity is not None,
+                                                      observational is not None)}
                      for name in settings.learners],
         "learner_notes": models.learner_notes,
         "scores": {label: _score_rows(table, numbers) for label, table in evaluation.scores.items()},
         "top_shares": [f"{share:.0%}" for share in TOP_SHARES],
         "deciles": {label: _decile_rows(table, numbers) for label, table in evaluation.deciles.items()},
-        "images": {name: _data_uri(exports.files[name]) for name in evaluation.figures},
+        "images": {name: _data_uri(exports.files[name]) for name in (*evaluation.figures, "propensity.png")
+                   if name in exports.files},
         "tree_view": tree_view(drawing, labels, root_name),
         "tree_legend": drawing.legend,
         "tree_renderer": RENDERER_NAMES[exports.tree_renderer],

@@ -13,9 +13,10 @@ from .._params import check_choice
 from .._validation import arm_codes, validate_cluster, validate_propensity
 from .io import DataError, check_unique_names, require_columns
 
-__all__ = ["OUTCOME_TYPES", "Experiment", "as_label", "experiment_from_frame"]
+__all__ = ["ESTIMATE", "OUTCOME_TYPES", "Experiment", "as_label", "experiment_from_frame"]
 
 OUTCOME_TYPES = ("auto", "binary", "continuous")
+ESTIMATE = "estimate"  # design["propensity"] of observational data whose propensity the report estimates
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,12 @@ class Experiment:
     def has_design(self) -> bool:
         """Whether a propensity or a cluster was given."""
         return self.propensity is not None or self.cluster is not None
+
+    @property
+    def observational(self) -> bool:
+        """Whether the propensity is the report's estimate (``propensity="estimate"``): the arms were not
+        randomized, so features differ between them by confounding (``upliftree.report.overlap``)."""
+        return self.design.get("propensity") == ESTIMATE
 
     @property
     def arms(self) -> list[Any]:

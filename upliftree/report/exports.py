@@ -12,11 +12,14 @@ import pandas as pd
 from .._base import BINARY
 from .._tree_arrays import estimated
 from .._validation import inverse_probability_weights
+from ..dr_tree import DRUpliftTree
 from ..export.dot import graphviz_available
 from ..export.dot import plot as plot_tree
+from ..learners import DRScores, doubly_robust_scores
 from ..monitor import record_training_profile
 from ..segments import node_effects
 from ..tree import ExperimentData
+from .baseline import arm_shares
 from .decision import Decision
 from .evaluation import Evaluation
 from .experiment import Experiment
@@ -24,7 +27,7 @@ from .fitting import FittedModels
 from .settings import Progress, ReportSettings
 from .split import SplitRows
 
-__all__ = ["FIGURE_DPI", "RENDERER_NAMES", "Exports", "export_files", "held_out_effects"]
+__all__ = ["FIGURE_DPI", "RENDERER_NAMES", "Exports", "export_files", "held_out_effects", "held_out_scores"]
 
 FIGURE_DPI = 110
 RENDERER_NAMES = {"graphviz": "Graphviz (dot)", "matplotlib": "matplotlib (Graphviz's dot program was not found)"}
@@ -40,9 +43,29 @@ class Exports:
     tree_renderer: str
 
 
+def held_out_scores(tree: DRUpliftTree, test: Experiment) -> DRScores:
+    """Doubly robust scores of the held-out rows for a DR tree's held-out check: its own nuisance settings
+    (base models, folds, clip, seed) cross-fitted on those rows, with their design; without a propensity, the
+    report's reading of a randomized experiment (each arm's share of the rows, as the learners get)."""
+    arms = list(tree.treatments_)
+    propensity = test.propensity if test.propensity is not None else arm_shares(test.treatment, arms)
+    return doubly_robust_scores(test.X, test.treatment, test.y, propensity=propensity, cluster=test.cluster,
+                                control=arms[0], outcome=tree.outcome_type_, outcome_model=tree.outcome_model,
+                                propensity_model=tree.propensity_model, cv=tree.cv,
+                                propensity_clip=tree.propensity_clip, random_state=tree.random_state,
+                                n_jobs=tree.n_jobs)
+
+
 def held_out_effects(tree: Any, test: Experiment, alpha: float) -> Any:
     """Per-node effects of the tree computed from the held-out rows (does each segment replicate?), with the
-    experiment's design weights and design-based intervals when it has a design."""
+    experiment's design weights and design-based intervals when it has a design.
+
+    A :class:`upliftree.DRUpliftTree` is estimated as it estimates itself, by the mean doubly robust scores of
+    the rows in each node (:func:`held_out_scores`, :meth:`~upliftree.DRUpliftTree.estimate_nodes`), not by
+    the arms' raw means, which confounding biases."""
+    if isinstance(tree, DRUpliftTree):
+        return node_effects(tree.estimate_nodes(test.X, held_out_scores(tree, test)),
+                            tree.outcome_type_ == BINARY, alpha)
     weight = np.ones(test.n_rows)
     if test.propensity is not None:
         weight = inverse_probability_weights(weight, test.propensity)

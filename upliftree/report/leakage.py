@@ -223,7 +223,7 @@ def _holm(p_values: np.ndarray) -> np.ndarray:
 
 
 def leakage_screen(X: pd.DataFrame, arm: np.ndarray, y: np.ndarray, binary: bool, outcome: str,
-                   by_arm: np.ndarray | None = None) -> pd.DataFrame:
+                   by_arm: np.ndarray | None = None, test_arms: bool = True) -> pd.DataFrame:
     """Test every column of ``X`` for signs that it was recorded after treatment (see the module docstring).
 
     Parameters
@@ -241,6 +241,8 @@ def leakage_screen(X: pd.DataFrame, arm: np.ndarray, y: np.ndarray, binary: bool
     by_arm : ndarray ``(n_rows, n_arms)``, optional
         Known assignment probabilities: the arm test then asks whether the arm counts per bin are those the
         probabilities imply (a stratified design makes a stratum "differ by arm" by design).
+    test_arms : bool
+        Whether a column that differs by arm is flagged; not in observational data, where confounders do.
 
     Returns
     -------
@@ -277,7 +279,7 @@ def leakage_screen(X: pd.DataFrame, arm: np.ndarray, y: np.ndarray, binary: bool
             found.append(f"looks like another outcome: {entry.nested}")
         if entry.explained >= DETERMINED_SHARE:
             found.append(f"explains {entry.explained:.0%} of the variance of {outcome}")
-        if entry.arm_p <= LEAKAGE_ALPHA:
+        if test_arms and entry.arm_p <= LEAKAGE_ALPHA:
             found.append(f"its distribution differs between arms (p = {entry.arm_p:.2g}, Holm-adjusted)")
         reasons.append("; ".join(found))
     table["reasons"] = reasons
@@ -311,10 +313,12 @@ class Screen:
 def screen_experiment(experiment: Experiment) -> tuple[Experiment, Screen]:
     """Screen the experiment's features (:func:`leakage_screen`); leave flagged ones out unless they were
     listed by name (``experiment.features_given``): a post-treatment feature biases every estimate, while
-    leaving out a pre-treatment one only costs precision."""
+    leaving out a pre-treatment one only costs precision. In observational data (``experiment.observational``)
+    the features that differ between arms are the confounders the estimated propensity accounts for, so only
+    the outcome tests flag: leaving a confounder out would bias every estimate."""
     arm = arm_codes(experiment.treatment, tuple(experiment.arms))
     table = leakage_screen(experiment.X, arm, experiment.y, experiment.binary, experiment.outcome_column,
-                           experiment.arm_probabilities())
+                           experiment.arm_probabilities(), test_arms=not experiment.observational)
     flagged = table.loc[table["flagged"], "feature"].tolist()
     excluded = [] if experiment.features_given else flagged
     return experiment.without(excluded), Screen(table, flagged, excluded, experiment.outcome_column)

@@ -45,9 +45,10 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def report_numbers(settings: ReportSettings, split: SplitRows, evaluation: Evaluation, decision: Decision | None,
-                   exports: Exports, checks: Checks) -> dict[str, Any]:
+                   exports: Exports, checks: Checks, observational: Any = None) -> dict[str, Any]:
     """The content of ``report.json``: design, per-arm effects, model scores, deciles, segments, policy
-    values and checks."""
+    values and checks; with ``observational`` (:class:`upliftree.report.overlap.Observational`) the estimated
+    propensities' overlap and quantiles (``"propensity"``)."""
     experiment = split.experiment
     policy = None
     if decision is not None:
@@ -72,6 +73,7 @@ def report_numbers(settings: ReportSettings, split: SplitRows, evaluation: Evalu
         "segments": _records(exports.sheet),
         "policy": policy,
         "checks": [asdict(check) for check in checks.checks],
+        "propensity": None if observational is None else observational.numbers(),
     })
 
 

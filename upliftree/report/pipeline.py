@@ -17,7 +17,7 @@ A new design (propensities, clusters), another learner or another policy compari
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from .exports import FIGURE_DPI, export_files
 from .fitting import fit_models
 from .leakage import Screen
 from .numbers import report_numbers, write_numbers
+from .overlap import ESTIMATE, estimate_propensity, feature_dr_tree, save_overlap_figure
 from .render import render_html
 from .review import run_checks
 from .settings import Progress, ReportSettings, no_progress
@@ -69,6 +70,10 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
     table of the forest; each segment's held-out uplift. With ``settings.benefit`` a :class:`Policy` on the
     tree gives actions, the eligibility list and the policy's held-out value. Files: :data:`ARTIFACTS`.
 
+    With ``settings.propensity="estimate"`` (observational data) the propensity is estimated, cross-fitted,
+    and used as the design of every weighted number, the featured tree is a :class:`upliftree.DRUpliftTree`
+    and an Overlap section shows the propensities per arm (:mod:`upliftree.report.overlap`).
+
     First the features are screened for columns recorded after treatment
     (:func:`~upliftree.report.leakage.screen_experiment`): flagged columns fail a check, and are left out
     unless the experiment's features were listed by name.
@@ -87,27 +92,41 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
     """
     settings = settings or ReportSettings()
     settings.check()
+    if settings.propensity == ESTIMATE and experiment.propensity is not None:
+        raise ValueError("propensity: the experiment comes with its propensity (its design); 'estimate' is for "
+                         "observational data without one")
     progress = progress or no_progress
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
+    if settings.propensity == ESTIMATE:  # marked before the feature screen, which then keeps confounders
+        experiment = replace(experiment, design={**experiment.design, "propensity": ESTIMATE})
     split = split_rows(experiment, settings, progress)
+    observational = None
+    if settings.propensity == ESTIMATE:  # observational data: estimated propensities as the design
+        split, observational = estimate_propensity(split, settings, progress)
     models = fit_models(split, settings, progress)
+    if observational is not None:
+        models = feature_dr_tree(models, split, settings, progress)
     evaluation = evaluate_models(split, models, settings, progress)
     stability = evaluate_stability(split, models, settings, progress)
     decision = decide(split, models, settings, ids, progress)
     exports = export_files(split, models, evaluation, decision, settings, out_dir, progress)
+    if observational is not None:
+        exports = replace(exports, files={**exports.files, "propensity.png": save_overlap_figure(
+            observational, out_dir / "propensity.png", FIGURE_DPI)})
     checks = run_checks(split, models.tree.schema_, evaluation, exports.sheet, TREE, progress)
     stability_files = save_stability_figure(stability, out_dir, FIGURE_DPI)
 
     html = out_dir / "report.html"
     with progress("Writing report.html"):
         context = report_context(settings, split, models, evaluation, decision, exports, checks,
-                                 time.perf_counter() - started)
+                                 time.perf_counter() - started, observational=observational)
         context["stability"] = stability_context(stability, outcome_format(models.tree), stability_files)
         html.write_text(render_html(context), encoding="utf-8")
-        numbers = report_numbers(settings, split, evaluation, decision, exports, checks)
+        numbers = report_numbers(settings, split, evaluation, decision, exports, checks,
+                                 observational=observational)
         numbers["stability"] = stability_numbers(stability)
         write_numbers(numbers, out_dir / "report.json")
     files = {"report.html": html, "report.json": out_dir / "report.json", **exports.files, **stability_files}

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .._params import check_alpha, check_amount, check_budget, check_explore, check_int, check_real
+from .._params import check_alpha, check_amount, check_budget, check_choice, check_explore, check_int, check_real
 from .baseline import DEFAULT_LEARNERS, check_learners
 
 __all__ = ["Progress", "ReportSettings", "no_progress"]
@@ -65,6 +65,9 @@ class ReportSettings:
         Seeds the split, the models and the bootstrap.
     title, description : str
         Title of the report and an optional paragraph under it (what the experiment was).
+    propensity : None or "estimate"
+        ``"estimate"``: observational data, whose propensity the report estimates (cross-fitted) and uses as
+        the design, featuring the DR tree (:mod:`upliftree.report.overlap`); None: the experiment's own design.
     """
 
     criterion: str | None = None
@@ -90,6 +93,7 @@ class ReportSettings:
     seed: int = 0
     title: str = "Uplift report"
     description: str = ""
+    propensity: str | None = None
 
     def check(self) -> None:
         check_int(self.max_depth, "max_depth", 0)
@@ -112,6 +116,8 @@ class ReportSettings:
         check_explore(self.explore)
         check_amount(self.cost, "cost", 0.0)
         check_learners(self.learners)
+        if self.propensity is not None:
+            check_choice(self.propensity, "propensity", ("estimate",))
         if self.benefit is not None:
             check_amount(self.benefit, "benefit")
         elif self.budget is not None or self.cost:

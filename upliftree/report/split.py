@@ -35,6 +35,7 @@ class SplitRows:
     # With a time split: the held-out rows' period labels and the first held-out time, as text.
     test_periods: np.ndarray | None = None
     time_cut: str | None = None
+    held_out: np.ndarray | None = None  # which rows of ``experiment`` are ``test`` (boolean mask)
 
     @property
     def labels(self) -> list[str]:
@@ -127,11 +128,11 @@ def split_rows(experiment: Experiment, settings: ReportSettings, progress: Progr
             periods = held_out_periods(time[held_out], labels[held_out], settings.time_periods)
             cut = labels[held_out][np.argmin(time[held_out])]
             return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out), design,
-                             periods, str(cut))
+                             held_out=held_out, test_periods=periods, time_cut=str(cut))
         arm = arm_codes(experiment.treatment, tuple(experiment.arms))
         split_rng, = spawn_generators(settings.seed, 1)
         if experiment.cluster is None:
             held_out = stratified_holdout(arm, experiment.y, experiment.binary, settings.test_size, split_rng)
         else:
             held_out = cluster_holdout(experiment.cluster, arm, settings.test_size, split_rng)
-    return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out), design)
+    return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out), design, held_out=held_out)
