@@ -135,4 +135,5 @@ def split_rows(experiment: Experiment, settings: ReportSettings, progress: Progr
             held_out = stratified_holdout(arm, experiment.y, experiment.binary, settings.test_size, split_rng)
         else:
             held_out = cluster_holdout(experiment.cluster, arm, settings.test_size, split_rng)
-    return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out), design, held_out=held_out)
+    return SplitRows(experiment, screen, experiment.subset(~held_out), experiment.subset(held_out), design,
+                     held_out=held_out)
