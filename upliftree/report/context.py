@@ -48,7 +48,8 @@ from .tree_view import arm_cells, tree_view
 
 __all__ = ["ARTIFACTS", "arm_outcomes", "report_context"]
 
-# File written -> what it holds (the report lists them; eligibility.csv only with a policy).
+# File written -> what it holds (the report lists them; eligibility.csv only with a policy, propensity.png only
+# with propensity="estimate").
 ARTIFACTS = {
     "report.html": "this report, one self-contained file",
     "report.json": "every number of this report, for scripts (schema in docs/cli.md)",
