@@ -21,6 +21,7 @@ from .amounts import (
     row_values,
     treatment_index,
 )
+from .confidence import confident_treatments
 
 RULES = ("threshold", "top_k", "budget")
 
@@ -209,7 +210,7 @@ class Policy:
     # -- decisions -------------------------------------------------------------------------------------
     def decide(self, X: Any, rule: str = "threshold", *, threshold: float = 0.0, k: Any = None,
                budget: float | None = None, capacity: Any = None, eligible: Any = None, contacts: Any = None,
-               max_contacts: float | None = None) -> np.ndarray:
+               max_contacts: float | None = None, min_confidence: float | None = None) -> np.ndarray:
         """Arm label per row of ``X``; the control label means "do nothing".
 
         Parameters
@@ -234,14 +235,20 @@ class Policy:
             dict ``{label: one of those}`` restricts single treatments.
         contacts, max_contacts : column name or per-row values, and a number
             Frequency cap: rows with ``contacts >= max_contacts`` are not treated.
+        min_confidence : float in [0.5, 1), optional
+            A treatment is an option only where the model is this confident that its uplift helps: the lower
+            one-sided ``min_confidence`` bound of the uplift is above 0 (below 0 for a negative ``benefit``).
+            Trees use their honest leaf intervals, forests ``predict_interval`` (grown with ``ci_group_size``;
+            see ``docs/policy.md``). Works with every rule.
         """
         X = as_pandas(X, "X")
-        plan = self._plan(X, rule, threshold, k, budget, capacity, eligible, contacts, max_contacts)
+        plan = self._plan(X, rule, threshold, k, budget, capacity, eligible, contacts, max_contacts,
+                          min_confidence)
         return self.treatments_[plan.codes]
 
     def _plan(self, X: Any, rule: str = "threshold", threshold: float = 0.0, k: Any = None,
               budget: float | None = None, capacity: Any = None, eligible: Any = None, contacts: Any = None,
-              max_contacts: float | None = None) -> Plan:
+              max_contacts: float | None = None, min_confidence: float | None = None) -> Plan:
         check_choice(rule, "rule", RULES)
         _check_threshold(threshold)
         if k is not None and rule != "top_k":
@@ -256,6 +263,8 @@ class Policy:
                      & self._under_frequency_cap(contacts, max_contacts, X, n_rows)[:, None])
         scores = self._score(self._inputs(X))
         permitted &= scores.harm_ok
+        if min_confidence is not None:
+            permitted &= confident_treatments(self.model, X, min_confidence, self._benefit)
         allowed = permitted & (scores.value > threshold)
         if total_budget is not None:
             codes = assign_within_budget(scores.value, scores.inputs.cost, allowed, limits, total_budget)
