@@ -42,6 +42,7 @@ def test_save_load_file_round_trip(tree, binary_experiment, tmp_path) -> None:
     np.testing.assert_array_equal(loaded.feature_importances_, tree.feature_importances_)
     assert loaded.n_splits_merged_ == tree.n_splits_merged_
     assert loaded.honest_estimates_ == tree.honest_estimates_
+    assert loaded.min_samples_leaf_ == tree.min_samples_leaf_ == 200
     # Everything downstream of a fitted tree works on the loaded one.
     pd.testing.assert_frame_equal(loaded.segments(), tree.segments())
     assert loaded.to_sql("t") == tree.to_sql("t")
@@ -49,7 +50,7 @@ def test_save_load_file_round_trip(tree, binary_experiment, tmp_path) -> None:
 
 
 def test_document_is_the_documented_schema(tree, document) -> None:
-    assert document["format"] == "upliftree-model" and document["format_version"] == 3
+    assert document["format"] == "upliftree-model" and document["format_version"] == 4
     assert document["library_version"] == upliftree.__version__
     assert document["class"] == "UpliftTreeClassifier" and document["outcome"] == "binary"
     assert document["treatments"] == ["control", "email"]
@@ -125,6 +126,22 @@ def test_version_1_documents_load_as_every_feature_having_missing_values(tree, d
         load_document(mutate(document, ("format_version",), 1))
 
 
+def test_the_resolved_leaf_size_is_saved_and_older_files_load_without_it(binary_experiment) -> None:
+    experiment = binary_experiment
+    forest = upliftree.UpliftRandomForestClassifier(n_estimators=3, max_depth=2, control="control", random_state=0)
+    for model in (UpliftTreeClassifier(max_depth=2, control="control", random_state=0), forest):
+        model.fit(experiment.X, experiment.treatment, experiment.y)
+        assert model.get_params()["min_samples_leaf"] == "auto" and model.min_samples_leaf_ > 1
+        loaded = upliftree.from_json(model.to_json())
+        assert loaded.min_samples_leaf_ == model.min_samples_leaf_
+    document = json.loads(UpliftTreeClassifier(max_depth=2, control="control", random_state=0).fit(
+        experiment.X, experiment.treatment, experiment.y).to_json())
+    document["format_version"] = 3
+    del document["tree"]["fitted"]["min_samples_leaf"]
+    loaded = load_document(document)
+    assert not hasattr(loaded, "min_samples_leaf_") and loaded.n_leaves_ >= 2
+
+
 def test_unfitted_and_foreign_objects_are_refused() -> None:
     with pytest.raises(ValueError, match="not fitted"):
         UpliftTreeClassifier().to_json()
@@ -149,7 +166,7 @@ def mutate(document: dict, path: tuple, value) -> dict:
 DELETE = object()
 MALFORMED = [
     (("format",), "upliftree-tree", "this is not an upliftree model file"),
-    (("format_version",), 4, "reads format_version 1 or 2 or 3, got 4"),
+    (("format_version",), 5, "reads format_version 1 or 2 or 3 or 4, got 5"),
     (("format_version",), True, "format_version"),
     (("class",), "os.system", "unknown class 'os.system'"),
     (("class",), ["UpliftTreeClassifier"], "class: expected a string"),

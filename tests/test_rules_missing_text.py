@@ -132,7 +132,7 @@ def test_sql_query_strings_and_masks_route_missing_values_exactly(fitted, scorin
 def test_json_round_trip_keeps_the_flags(fitted, tmp_path) -> None:
     model, X = fitted
     document = json.loads(model.to_json())
-    assert document["format_version"] == 3
+    assert document["format_version"] == 4
     assert [feature["has_missing"] for feature in document["features"]] == [False, True, False]
     path = tmp_path / "model.json"
     model.save(path)

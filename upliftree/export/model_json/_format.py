@@ -10,12 +10,13 @@ from ..._tree_arrays import STAT_NAMES
 __all__ = ["ModelFormatError", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "upliftree-model"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # Versions a reader accepts. Version 1 lacks the features' "has_missing" flags and the categorical features'
 # "pooled" categories (both added in 2); its models read as "every feature had missing values", which keeps
 # their rule text as it was, and as having pooled no category. Version 3 adds the trees' optional
-# "design_moments" (fits given propensity or cluster); version 1 and 2 files have none.
-READABLE_VERSIONS = (1, 2, 3)
+# "design_moments" (fits given propensity or cluster); version 1 and 2 files have none. Version 4 adds the
+# fitted "min_samples_leaf" (the leaf size a tree grew with, "auto" resolved); older files load without it.
+READABLE_VERSIONS = (1, 2, 3, 4)
 STATS_FIELDS = STAT_NAMES  # the node table's statistics columns, in order
 NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
@@ -47,6 +48,10 @@ FITTED_SCALARS = {
     "qini_model_": float,
     "qini_distilled_": float,
     "qini_kept_": float,
+}
+# Fitted scalars added in later versions of the format: written always, optional when read (older files).
+OPTIONAL_FITTED_SCALARS = {
+    "min_samples_leaf_": int,
 }
 
 

@@ -27,6 +27,7 @@ from ._format import (
     FOREST_CLASSES,
     FORMAT,
     NON_FINITE,
+    OPTIONAL_FITTED_SCALARS,
     OUTCOMES,
     READABLE_VERSIONS,
     STATS_FIELDS,
@@ -278,12 +279,13 @@ def _estimator_class(class_name: str) -> tuple[type, str | None, type]:
 
 def _read_fitted(value: Any, path: str, state_class: type) -> dict[str, Any]:
     """The fitted scalars of a tree document, by field of ``state_class`` (only the non-null ones)."""
-    fitted = _object(value, path, tuple(attribute.rstrip("_") for attribute in FITTED_SCALARS))
+    fitted = _object(value, path, tuple(attribute.rstrip("_") for attribute in FITTED_SCALARS),
+                     tuple(attribute.rstrip("_") for attribute in OPTIONAL_FITTED_SCALARS))
     state_fields = {field.name for field in dataclasses.fields(state_class)}
     values = {}
-    for attribute, kind in FITTED_SCALARS.items():
+    for attribute, kind in {**FITTED_SCALARS, **OPTIONAL_FITTED_SCALARS}.items():
         name = attribute.rstrip("_")
-        item = fitted[name]
+        item = fitted.get(name)
         if item is None:
             continue
         if name not in state_fields:
@@ -366,9 +368,12 @@ def read_document(document: Any) -> Any:
     model = _new_estimator(estimator_class, params, "params")
     estimators = tuple(_read_tree(item, f"trees[{index}]", model.tree_class, FittedTree, None, inputs)
                        for index, item in enumerate(documents))
-    # The trees' grouping (little bags) is the forest's ci_group_size parameter, saved with the others.
+    # The trees' grouping (little bags) is the forest's ci_group_size parameter, saved with the others; the
+    # forest's leaf size is the one every tree grew with (unknown in files older than version 4).
+    leaf_sizes = {estimator.fitted_state_.min_samples_leaf for estimator in estimators}
     model.fitted_state_ = state_class(inputs, estimators, training_profile=profile,
-                                      ci_group_size=max(int(model.ci_group_size), 1))
+                                      ci_group_size=max(int(model.ci_group_size), 1),
+                                      min_samples_leaf=leaf_sizes.pop() if len(leaf_sizes) == 1 else None)
     return model
 
 

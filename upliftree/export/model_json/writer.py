@@ -16,7 +16,15 @@ import numpy as np
 from ..._base import FOREST, model_kind
 from ..._tree_arrays import categories_in_bitset
 from ..._validation import FeatureSchema, pooled_group
-from ._format import ESTIMATOR_CLASSES, FITTED_SCALARS, FORMAT, FORMAT_VERSION, STATS_FIELDS, UNSAVED_PARAMS
+from ._format import (
+    ESTIMATOR_CLASSES,
+    FITTED_SCALARS,
+    FORMAT,
+    FORMAT_VERSION,
+    OPTIONAL_FITTED_SCALARS,
+    STATS_FIELDS,
+    UNSAVED_PARAMS,
+)
 
 __all__ = ["model_document", "to_json", "save"]
 
@@ -52,7 +60,7 @@ def _param_value(name: str, value: Any) -> Any:
 
 def _fitted_document(model: Any) -> dict[str, Any]:
     fitted: dict[str, Any] = {}
-    for attribute, kind in FITTED_SCALARS.items():
+    for attribute, kind in {**FITTED_SCALARS, **OPTIONAL_FITTED_SCALARS}.items():
         value = getattr(model, attribute, None)
         name = attribute.rstrip("_")
         if value is None:
