@@ -137,8 +137,9 @@ def test_reference_rows_and_policy_gain():
 
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"estimator": "aipw"}, ValueError, "estimator must be one of"),
-    ({"propensity": 0.0}, ValueError, "propensity must be 1-D"),
-    ({"propensity": np.zeros(3_000)}, ValueError, r"propensity must lie in \(0, 1\]"),
+    ({"propensity": 0.5}, ValueError, "a number is the probability of treatment in a two-arm experiment"),
+    ({"propensity": np.zeros(3_000)}, ValueError, r"propensity holds 3000 value\(s\) outside \(0, 1\]"),
+    ({"propensity": {"control": 0.5, "a": 0.3, "b": 0.3}}, ValueError, "must sum to 1"),
     ({"propensity": {"control": 0.5, "a": 0.3}}, ValueError, r"no probability for arm\(s\) \['b'\]"),
     ({"n_boot": 0}, ValueError, "n_boot"),
     ({"alpha": 1.5}, ValueError, "alpha"),

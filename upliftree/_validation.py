@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
 from typing import Any
@@ -810,20 +811,27 @@ def _check_sums(sums: np.ndarray, argument: str) -> None:
         )
 
 
-def _arm_probability_dict(propensity: dict, arm_labels: tuple) -> np.ndarray:
+def probabilities_by_arm(probabilities: dict, arm_labels: Sequence, argument: str) -> np.ndarray:
+    """``{arm label: probability}`` as an array in ``arm_labels`` order; every arm needs a number, and every
+    key must be an arm (labels compare as :func:`labels_equal`). The values are not range-checked here."""
     per_arm = np.full(len(arm_labels), np.nan)
-    for key, value in propensity.items():
+    for key, value in probabilities.items():
         matches = [code for code, label in enumerate(arm_labels) if labels_equal(key, label)]
         if not matches:
-            raise ValueError(f"propensity: {key!r} is not an arm; arms: {list(arm_labels)}")
+            raise ValueError(f"{argument}: {key!r} is not an arm; arms: {list(arm_labels)}")
         if isinstance(value, bool) or not isinstance(value, Real):
-            raise TypeError(f"propensity[{key!r}] must be a number, got {value!r}")
+            raise TypeError(f"{argument}[{key!r}] must be a number, got {value!r}")
         per_arm[matches[0]] = value
     missing = [label for code, label in enumerate(arm_labels) if np.isnan(per_arm[code])]
     if missing:
-        raise ValueError(f"propensity has no probability for arm(s) {missing}; give one for every arm "
+        raise ValueError(f"{argument} has no probability for arm(s) {missing}; give one for every arm "
                          f"{list(arm_labels)}")
-    per_arm = _check_probabilities(per_arm, "propensity (dict values)")
+    return per_arm
+
+
+def _arm_probability_dict(propensity: dict, arm_labels: tuple) -> np.ndarray:
+    per_arm = _check_probabilities(probabilities_by_arm(propensity, arm_labels, "propensity"),
+                                   "propensity (dict values)")
     _check_sums(np.array([per_arm.sum()]), "propensity (dict values)")
     return per_arm
 

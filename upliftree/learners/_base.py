@@ -83,3 +83,23 @@ class MetaLearner(BaseEstimator):
         (columns in ``treatments_[1:]`` order)."""
         uplift = self._uplift(self._features(X))
         return uplift[:, 0] if uplift.shape[1] == 1 else uplift
+
+
+class CrossFittedEffectLearner(MetaLearner):
+    """Base of the learners that regress an effect model on cross-fitted nuisances (R- and DR-learner):
+    their shared constructor parameters."""
+
+    _cross_fitted = True
+
+    def __init__(self, outcome_model: Any = None, propensity_model: Any = None, effect_model: Any = None,
+                 cv: int = 5, propensity_clip: float = 0.01, control: Any = 0, outcome: str = "auto",
+                 random_state: Any = None, n_jobs: int | None = None):
+        self.outcome_model = outcome_model
+        self.propensity_model = propensity_model
+        self.effect_model = effect_model
+        self.cv = cv
+        self.propensity_clip = propensity_clip
+        self.control = control
+        self.outcome = outcome
+        self.random_state = random_state
+        self.n_jobs = n_jobs

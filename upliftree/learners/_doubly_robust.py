@@ -22,7 +22,7 @@ import numpy as np
 from .._base import check_is_fitted
 from .._params import check_alpha
 from .._validation import check_n_rows
-from ._base import MetaLearner
+from ._base import CrossFittedEffectLearner
 from ._crossfit import CrossFit, Fit, Seeds, check_cv, cross_fit, fit_models, make_folds, n_workers
 from ._data import LearnerData, prepare
 from ._nuisance import check_propensity_clip, classifier, mean_prediction, regressor
@@ -166,7 +166,7 @@ def doubly_robust_scores(X: Any, treatment: Any, y: Any, sample_weight: Any = No
     return _scores(data, outcome_model, propensity_model, cv, clip, Seeds.of(random_state), workers)
 
 
-class DRLearner(MetaLearner):
+class DRLearner(CrossFittedEffectLearner):
     """DR-learner: an effect model regressed on cross-fitted doubly robust scores.
 
     Parameters
@@ -194,21 +194,6 @@ class DRLearner(MetaLearner):
     overlap_ : Overlap
     treatments_, outcome_type_, schema_, feature_names_in_, n_features_in_
     """
-
-    _cross_fitted = True
-
-    def __init__(self, outcome_model: Any = None, propensity_model: Any = None, effect_model: Any = None,
-                 cv: int = 5, propensity_clip: float = 0.01, control: Any = 0, outcome: str = "auto",
-                 random_state: Any = None, n_jobs: int | None = None):
-        self.outcome_model = outcome_model
-        self.propensity_model = propensity_model
-        self.effect_model = effect_model
-        self.cv = cv
-        self.propensity_clip = propensity_clip
-        self.control = control
-        self.outcome = outcome
-        self.random_state = random_state
-        self.n_jobs = n_jobs
 
     def _fit(self, data: LearnerData, seeds: Seeds, workers: int) -> dict[str, Any]:
         effect = regressor(self.effect_model, "effect_model")

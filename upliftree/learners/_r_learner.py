@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from ._base import MetaLearner
+from ._base import CrossFittedEffectLearner
 from ._crossfit import CrossFit, Fit, Seeds, cross_fit, fit_models, make_folds
 from ._data import LearnerData
 from ._nuisance import classifier, mean_prediction, outcome_model, regressor
 from ._propensity import propensity_nuisance, training_propensity
 
 
-class RLearner(MetaLearner):
+class RLearner(CrossFittedEffectLearner):
     """R-learner: effect model fitted on residualized outcomes, with cross-fitted nuisances.
 
     Parameters
@@ -56,21 +56,6 @@ class RLearner(MetaLearner):
         Cross-fitting fold of every training row.
     treatments_, outcome_type_, schema_, feature_names_in_, n_features_in_
     """
-
-    _cross_fitted = True
-
-    def __init__(self, outcome_model: Any = None, propensity_model: Any = None, effect_model: Any = None,
-                 cv: int = 5, propensity_clip: float = 0.01, control: Any = 0, outcome: str = "auto",
-                 random_state: Any = None, n_jobs: int | None = None):
-        self.outcome_model = outcome_model
-        self.propensity_model = propensity_model
-        self.effect_model = effect_model
-        self.cv = cv
-        self.propensity_clip = propensity_clip
-        self.control = control
-        self.outcome = outcome
-        self.random_state = random_state
-        self.n_jobs = n_jobs
 
     def _fit(self, data: LearnerData, seeds: Seeds, workers: int) -> dict[str, Any]:
         effect = regressor(self.effect_model, "effect_model")

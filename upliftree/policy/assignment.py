@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .._params import check_real
-from .._validation import as_pandas, label_mask, labels_equal
+from .._validation import as_pandas, label_mask, labels_equal, probabilities_by_arm
 
 HOLDOUT, PERSONALIZATION = "holdout", "personalization"
 GROUPS = (HOLDOUT, PERSONALIZATION)
@@ -181,15 +181,9 @@ def _arm_shares(arms: Any, probabilities: Any) -> tuple[list[Any], np.ndarray]:
     if probabilities is None:
         return labels, np.full(len(labels), 1.0 / len(labels))
     if isinstance(probabilities, dict):
-        share = np.full(len(labels), np.nan)
-        for key, value in probabilities.items():
-            matches = [code for code, label in enumerate(labels) if labels_equal(key, label)]
-            if not matches:
-                raise ValueError(f"probabilities: {key!r} is not one of arms {labels}")
-            share[matches[0]] = _probability(value, f"probabilities[{key!r}]")
-        missing = [label for label, value in zip(labels, share, strict=True) if np.isnan(value)]
-        if missing:
-            raise ValueError(f"probabilities has no probability for arm(s) {missing}")
+        share = probabilities_by_arm(probabilities, labels, "probabilities")
+        for label, value in zip(labels, share, strict=True):
+            _probability(value, f"probabilities[{label!r}]")
     else:
         values = list(probabilities)
         if len(values) != len(labels):

@@ -15,7 +15,6 @@ must not depend on the features, which :mod:`.randomization` checks). Formulas a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ from .._validation import (
     labels_equal,
     validate_cluster,
     validate_outcome,
+    validate_propensity,
     validate_treatment,
 )
 from .allocation import with_control
@@ -165,10 +165,11 @@ def policy_value(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, *, 
         Features of the evaluation rows.
     treatment, y : array-like
         The arm each row actually received (randomized) and its outcome.
-    propensity : None, dict, 1-D or 2-D array
-        Probability of each row's received arm: ``None`` (each arm's share of the rows, for a randomized
-        experiment with fixed probabilities), ``{label: probability}`` for every arm, one value per row (e.g.
-        ``assignment_probability`` of :meth:`Policy.eligibility`), or ``(n, n_arms)`` per arm.
+    propensity : None, number, dict, 1-D or 2-D array, or column name of ``X``
+        Known assignment probabilities, in the forms (and with the checks) of every estimator's ``fit``:
+        ``None`` (each arm's share of the rows, for a randomized experiment with fixed probabilities), the
+        probability of treatment (two arms), ``{label: probability}`` for every arm, one value per row for its
+        received arm (e.g. ``assignment_probability`` of :meth:`Policy.eligibility`), or ``(n, n_arms)``.
     cluster : None, array-like or column name of ``X``
         Ids of the unit of randomization (store, household): the bootstrap resamples whole clusters.
     estimator : {"dr", "ipw"}
@@ -251,9 +252,11 @@ def _valuation(policy_or_assignments: Any, X: Any, treatment: Any, y: Any, prope
             decided_on = getattr(policy_or_assignments.model, "feature_names_in_", None)
         _require_randomized(X, arm, assigned, cluster_codes, labels, decided_on, (treatment, y))
 
+    # The forms and checks of every estimator's fit (so an eligibility list's logged probability feeds back).
+    known = validate_propensity(propensity, labels, arm, n_rows, X)
     data = _Experiment(
         arm=arm, y=validate_outcome(y, n_rows, binary=False),
-        propensity=_observed_propensity(propensity, arm, labels),
+        propensity=None if known is None else known.received,
         outcome=(_outcome_per_arm(outcome_model, X, n_rows, labels)
                  if estimator == "dr" and outcome_model is not None else None),
         doubly_robust=estimator == "dr", policy=assigned,
@@ -319,40 +322,6 @@ def _value_table(valuation: _Valuation, alpha: float, estimator: str, n_boot: in
         table[name], table[f"{name}_low"], table[f"{name}_high"] = estimate, low, high
     table.attrs.update(estimator=estimator, alpha=alpha, n_boot=n_boot, n_rows=len(data.arm))
     return table
-
-
-def _observed_propensity(propensity: Any, arm: np.ndarray, labels: tuple) -> np.ndarray | None:
-    """Probability of each row's received arm, checked to lie in (0, 1]."""
-    if propensity is None:
-        return None
-    n_rows = len(arm)
-    if isinstance(propensity, dict):
-        per_arm = np.full(len(labels), np.nan)
-        for key, value in propensity.items():
-            matches = [code for code, label in enumerate(labels) if labels_equal(key, label)]
-            if not matches:
-                raise ValueError(f"propensity: {key!r} is not an arm; arms: {list(labels)}")
-            if isinstance(value, bool) or not isinstance(value, Real):
-                raise TypeError(f"propensity[{key!r}] must be a number, got {value!r}")
-            per_arm[matches[0]] = value
-        if np.isnan(per_arm).any():
-            missing = [label for code, label in enumerate(labels) if np.isnan(per_arm[code])]
-            raise ValueError(f"propensity has no probability for arm(s) {missing}")
-        observed = per_arm[arm]
-    else:
-        values = np.asarray(propensity)
-        if values.ndim == 2:
-            if values.shape != (n_rows, len(labels)):
-                raise ValueError(f"propensity has shape {values.shape}; a 2-D propensity is (n_rows, n_arms) = "
-                                 f"({n_rows}, {len(labels)}) in the order {list(labels)}")
-            values = values[np.arange(n_rows), arm]
-        observed = check_1d(values, "propensity", n_rows)
-    if not np.issubdtype(observed.dtype, np.number):
-        raise TypeError(f"propensity must be numeric, got dtype {observed.dtype}")
-    observed = observed.astype(np.float64)
-    if not ((observed > 0.0) & (observed <= 1.0)).all():
-        raise ValueError("propensity must lie in (0, 1] for every row's received arm")
-    return observed
 
 
 def _outcome_per_arm(model: Any, X: Any, n_rows: int, labels: tuple) -> np.ndarray:
