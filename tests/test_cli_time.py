@@ -40,9 +40,12 @@ def test_report_with_time(files):
     out = files["folder"] / "report"
     result = run("report", files["new"], *EXPERIMENT, "--features", "x0,x1,x2", "--time",
                  "week", "--time-periods", 2, "--max-depth", 2, "--n-estimators", 5, "--n-boot", 30,
-                 "--learners", "none", "--out", out, "--quiet")
+                 "--learners", "none", "--search-seconds", 0, "--criterion", "ddp", "--out", out, "--quiet")
     assert result.exit_code == 0, result.stderr
     numbers = json.loads((out / "report.json").read_text())
+    # --search-seconds 0: no settings search, the tree as configured
+    assert numbers["search"] is None and numbers["settings"]["search_seconds"] is None
+    assert numbers["settings"]["criterion"] == "ddp"
     assert numbers["stability"]["time_column"] == "week"
     assert len(numbers["stability"]["periods"]["1"]) == 2
     assert (out / "stability.png").exists()

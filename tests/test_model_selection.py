@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -254,7 +255,15 @@ def test_report_chooses_the_tree_by_a_search_and_shows_it(tmp_path):
     # ed/ddp/kl/chi x depth 2, 1 x leaves auto and 100 (0.5% and 2% of the 2,800 training rows, at least 100)
     assert "16 of\n        16 candidates tried in" in html and "(chosen)" in html
     assert "time budget of 600 s" in html
+    numbers = json.loads((tmp_path / "searched" / "report.json").read_text())
+    search = numbers["search"]
+    assert search["time_budget"] == 600 and search["n_candidates"] == search["n_tried"] == 16
+    assert search["folds"] == 3 and not search["stopped_early"] and len(search["candidates"]) == 16
+    best = min(search["candidates"], key=lambda row: row["rank"])
+    assert {name: best[name] for name in search["best_params"]} == search["best_params"]
+    assert best["mean"] == max(row["mean"] for row in search["candidates"])
     fixed = make_report(experiment, tmp_path / "fixed", ReportSettings(max_depth=2, learners=(), n_boot=10,
                                                                        search_seconds=None))
     assert "How the tree's settings were chosen" not in fixed.html.read_text(encoding="utf-8")
     assert fixed.tree.min_samples_leaf == "auto"
+    assert json.loads((tmp_path / "fixed" / "report.json").read_text())["search"] is None

@@ -314,6 +314,9 @@ def report(
     min_samples_leaf: int = typer.Option(None, "--min-samples-leaf", min=1,
                                          show_default="searched: auto, 0.5% or 2% of training rows",
                                          help="Rows per leaf of the tree."),
+    search_seconds: float = typer.Option(30.0, "--search-seconds", min=0.0,
+                                         help="Time budget of the tree's settings search (3-fold cross-validated "
+                                              "Qini); 0: no search, the given or default settings."),
     n_estimators: int = typer.Option(100, "--n-estimators", min=1, help="Trees in the forest."),
     forest_max_samples: float = typer.Option(None, "--forest-max-samples", min=0.01, max=1.0,
                                              show_default="all rows",
@@ -346,8 +349,9 @@ def report(
     from .report.baseline import parse_learners
 
     settings = ReportSettings(
-        criterion=criterion, max_depth=max_depth, min_samples_leaf=min_samples_leaf, n_estimators=n_estimators,
-        forest_max_samples=forest_max_samples, test_size=test_size, n_boot=n_boot, alpha=alpha,
+        criterion=criterion, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+        search_seconds=search_seconds or None, n_estimators=n_estimators, forest_max_samples=forest_max_samples,
+        test_size=test_size, n_boot=n_boot, alpha=alpha,
         benefit=benefit, cost=cost or 0.0, budget=budget, explore=explore, seed=seed, title=title,
         learners=parse_learners(learners), time=time_column, time_periods=time_periods,
         # --propensity estimate: observational data, the report estimates the propensity (docs/cli.md)

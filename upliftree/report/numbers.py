@@ -77,5 +77,17 @@ def report_numbers(settings: ReportSettings, split: SplitRows, evaluation: Evalu
     })
 
 
+def search_numbers(search: Any) -> dict[str, Any] | None:
+    """``report.json``'s ``search``: the tree settings search (budget, candidates tried of how many, whether
+    the budget stopped it, and every tried candidate's cross-validated score in the grid's order); None when
+    no search ran."""
+    if search is None:
+        return None
+    return _plain({"time_budget": search.time_budget, "folds": search.n_splits_, "elapsed": search.elapsed_,
+                   "n_candidates": search.n_candidates_, "n_tried": search.n_candidates_tried_,
+                   "stopped_early": search.stopped_early_, "best_params": search.best_params_,
+                   "candidates": _records(search.results_)})
+
+
 def write_numbers(numbers: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(numbers, indent=1, allow_nan=False), encoding="utf-8")

@@ -32,7 +32,7 @@ from .experiment import Experiment
 from .exports import FIGURE_DPI, export_files
 from .fitting import fit_models
 from .leakage import Screen
-from .numbers import report_numbers, write_numbers
+from .numbers import report_numbers, search_numbers, write_numbers
 from .overlap import ESTIMATE, estimate_propensity, feature_dr_tree, save_overlap_figure
 from .render import render_html
 from .review import run_checks
@@ -128,6 +128,7 @@ def make_report(experiment: Experiment, out_dir: str | Path, settings: ReportSet
         numbers = report_numbers(settings, split, evaluation, decision, exports, checks,
                                  observational=observational)
         numbers["stability"] = stability_numbers(stability)
+        numbers["search"] = search_numbers(models.search)
         write_numbers(numbers, out_dir / "report.json")
     files = {"report.html": html, "report.json": out_dir / "report.json", **exports.files, **stability_files}
     return Report(out_dir, html, files, models.tree, models.forest, models.learners, evaluation.scores,
