@@ -71,11 +71,12 @@ HONEST_TREE_PARAMS = {"max_depth": 4, "honest": True, "criterion": "ed", "min_sa
 # The searches (issue 17). The tree's grid leaves out KL and chi, the weakest single-tree criteria here (see
 # HONEST_TREE_PARAMS), and leaves below 1,000 rows: with them (36 candidates, one 5-fold pass) the searched
 # tree scored 0.0604, because fold-to-fold noise of held-out Qini (SE ~0.01) is larger than the differences
-# between candidates and the search then picks noise. Repeating the folds (SEARCH_REPEATS) averages it out.
+# between candidates and the search then picks noise. Repeating the folds (SEARCH_REPEATS) averages it out:
+# with this grid, 3 repeats gave 0.0638 and 10 repeats 0.0670 (same seeds; trees are cheap, ~40 s a seed).
 SEARCHED_TREE_GRID = {"criterion": ["ed", "ddp"], "max_depth": [3, 4, 5], "min_samples_leaf": ["auto", 1000, 2000]}
 SEARCHED_FOREST_GRID = {"criterion": ["kl", "ddp"], "max_depth": [4, 5], "min_samples_leaf": ["auto", 300]}
 SEARCH_FOLDS = 5
-SEARCH_REPEATS = 3  # of the tree search (trees are cheap); the forest search does one pass
+SEARCH_REPEATS = 10  # of the tree search (trees are cheap); the forest search does one pass
 # What each search chose, per model and seed (written to the JSON).
 SEARCH_CHOICES: dict[str, list[dict[str, Any]]] = {}
 
