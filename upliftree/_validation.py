@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from dataclasses import dataclass, replace
+from functools import cached_property
 from numbers import Integral, Real
 from typing import Any
 
@@ -737,14 +738,31 @@ class Propensities:
         Probability of every arm for every row, columns in the order of the arm labels (control first).
         None when the probabilities were given only for the received arm (a 1-D array or a column) and there
         are more than two arms: they do not determine the other arms' probabilities then. With two arms they
-        do (the other arm's is ``1 - received``, which is 0 where ``received`` is 1).
+        do (the other arm's is ``1 - received``, which is 0 where ``received`` is 1): built on first use, as a
+        fit reads only ``received``.
     form : str
         The form given: ``"number"``, ``"dict"``, ``"received"`` (1-D array or column name) or ``"by_arm"``.
+    arm_codes : ndarray of int
+        Each row's arm (its position in the arm labels).
+    given_by_arm : ndarray of shape (n_rows, n_arms) or None
+        ``by_arm`` as given (every form but ``"received"``).
     """
 
     received: np.ndarray
-    by_arm: np.ndarray | None
     form: str
+    arm_codes: np.ndarray
+    n_arms: int
+    given_by_arm: np.ndarray | None = None
+
+    @cached_property
+    def by_arm(self) -> np.ndarray | None:
+        if self.given_by_arm is not None or self.n_arms != 2:
+            return self.given_by_arm
+        rows = np.arange(len(self.received))
+        by_arm = np.empty((len(self.received), 2))
+        by_arm[rows, self.arm_codes] = self.received
+        by_arm[rows, 1 - self.arm_codes] = 1.0 - self.received
+        return by_arm
 
     @property
     def constant(self) -> bool:
@@ -874,19 +892,14 @@ def validate_propensity(propensity: Any, arm_labels: tuple, arm_codes: np.ndarra
                 "so neither probability can be 0"
             )
         by_arm = np.broadcast_to(np.array([1.0 - treated, treated]), (n_rows, 2))
-        return Propensities(by_arm[rows, arm_codes], by_arm, "number")
+        return Propensities(by_arm[rows, arm_codes], "number", arm_codes, n_arms, by_arm)
     if isinstance(propensity, dict):
         by_arm = np.broadcast_to(_arm_probability_dict(propensity, arm_labels), (n_rows, n_arms))
-        return Propensities(by_arm[rows, arm_codes], by_arm, "dict")
+        return Propensities(by_arm[rows, arm_codes], "dict", arm_codes, n_arms, by_arm)
     if isinstance(propensity, str) or np.ndim(propensity) < 2 or np.shape(propensity)[1:] == (1,):
         argument = f"propensity column {propensity!r}" if isinstance(propensity, str) else "propensity"
         received = _check_probabilities(design_values(propensity, X, n_rows, "propensity"), argument)
-        by_arm = None
-        if n_arms == 2:
-            by_arm = np.empty((n_rows, 2))
-            by_arm[rows, arm_codes] = received
-            by_arm[rows, 1 - arm_codes] = 1.0 - received
-        return Propensities(received, by_arm, "received")
+        return Propensities(received, "received", arm_codes, n_arms)
     values = np.asarray(propensity)
     if values.shape != (n_rows, n_arms):
         raise ValueError(
@@ -895,7 +908,7 @@ def validate_propensity(propensity: Any, arm_labels: tuple, arm_codes: np.ndarra
         )
     by_arm = _check_probabilities(values, "propensity")
     _check_sums(by_arm.sum(axis=1), "propensity")
-    return Propensities(by_arm[rows, arm_codes], by_arm, "by_arm")
+    return Propensities(by_arm[rows, arm_codes], "by_arm", arm_codes, n_arms, by_arm)
 
 
 def validate_cluster(cluster: Any, n_rows: int, X: Any = None) -> np.ndarray | None:
