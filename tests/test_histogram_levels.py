@@ -2,7 +2,7 @@
 
 A binary outcome whose weights take few distinct values (unit weights, a stratified design's ``1 / p`` times
 unit sample weights) is histogrammed by counting (bin, arm, weight level, outcome) cells in integers: the
-levels found by :func:`weight_levels`, the counts and their expansion to the stats layout by
+levels and classes found by :func:`level_classes`, the counts and their expansion to the stats layout by
 :func:`class_histograms`, chosen by :meth:`HistogramSource.of`. Each is checked on many random inputs (one
 level, many levels, zero weights, rows drawn several times) against a loop over the rows.
 """
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upliftree._grower import HistogramSource
-from upliftree._kernels.histogram import MAX_WEIGHT_LEVELS, class_histograms, weight_levels
+from upliftree._kernels.histogram import MAX_WEIGHT_LEVELS, class_histograms, level_classes
 from upliftree._tree_arrays import COUNT, N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 SEEDS = st.integers(0, 2**32 - 1)
@@ -50,9 +50,10 @@ def reference_histograms(binned, arm, weight, y, rows, counts, features, n_bins,
 
 
 @settings(max_examples=200, deadline=None)
-@given(seed=SEEDS, n_rows=st.integers(0, 300), n_levels=st.integers(1, MAX_WEIGHT_LEVELS + 3),
+@given(seed=SEEDS, n_rows=st.integers(0, 300), n_arms=st.integers(1, 4), n_levels=st.integers(1, MAX_WEIGHT_LEVELS + 3),
        kind=st.sampled_from(LEVEL_KINDS), runs=st.booleans())
-def test_weight_levels_lists_the_distinct_weights_in_order_of_first_appearance(seed, n_rows, n_levels, kind, runs):
+def test_level_classes_number_rows_by_arm_sorted_weight_level_and_outcome(seed, n_rows, n_arms, n_levels, kind,
+                                                                          runs):
     rng = np.random.default_rng(seed)
     levels = draw_levels(rng, kind, n_levels)
     weight = levels[rng.integers(0, len(levels), n_rows)]
@@ -60,17 +61,23 @@ def test_weight_levels_lists_the_distinct_weights_in_order_of_first_appearance(s
         weight = np.sort(weight)
     weight = weight.copy()
     weight.flags.writeable = False
-    level_of_row, found = weight_levels(weight, MAX_WEIGHT_LEVELS)
-    distinct = []
-    for value in weight:
-        if value not in distinct:
-            distinct.append(value)
+    arm = rng.integers(0, n_arms, n_rows)
+    y = rng.integers(0, 2, n_rows)
+    row_class, level_weights = level_classes(arm, y.astype(np.float64), weight, MAX_WEIGHT_LEVELS)
+    distinct = sorted(set(weight.tolist()))
     if len(distinct) > MAX_WEIGHT_LEVELS:
-        assert len(found) == 0
+        assert len(level_weights) == 0
         return
-    np.testing.assert_array_equal(found, distinct)
-    np.testing.assert_array_equal(found[level_of_row], weight)
-    assert level_of_row.dtype == np.uint8
+    np.testing.assert_array_equal(level_weights, distinct)
+    expected = [(arm[row] * len(distinct) + distinct.index(weight[row])) * 2 + y[row] for row in range(n_rows)]
+    np.testing.assert_array_equal(row_class, expected)
+    assert row_class.dtype == np.uint16
+
+
+def test_level_classes_refuse_nan_weights():
+    weight = np.array([1.0, np.nan, 2.0])
+    _, level_weights = level_classes(np.zeros(3, dtype=np.int64), np.zeros(3), weight, MAX_WEIGHT_LEVELS)
+    assert len(level_weights) == 0
 
 
 @settings(max_examples=200, deadline=None)

@@ -29,8 +29,8 @@ from ._kernels.histogram import (
     MAX_WEIGHT_LEVELS,
     class_histograms,
     gather_node_stats,
+    level_classes,
     sibling_histogram,
-    weight_levels,
     weighted_histograms,
 )
 from ._kernels.partition import partition_rows
@@ -252,19 +252,13 @@ class HistogramSource:
         bin_class, level_weights = NO_CLASSES, NO_LEVELS
         if binary and n_bins_total * 2 * n_arms <= 2**16:
             if bool(np.all(weight == 1.0)):  # the common case, without a pass over the weights' levels
-                level_of_row, levels = NO_LEVEL_CODES, UNIT_LEVEL
+                row_class, levels = (2 * arm + y.astype(np.int64)).astype(np.uint16), UNIT_LEVEL
             else:
-                level_of_row, levels = weight_levels(weight, MAX_WEIGHT_LEVELS)
+                row_class, levels = level_classes(kernel_array(arm, np.int64), kernel_array(y, np.float64), weight,
+                                                  MAX_WEIGHT_LEVELS)
             n_classes = 2 * n_arms * len(levels)
             if len(levels) > 0 and n_bins_total * n_classes <= 2**16:
-                order = np.argsort(levels)
-                level_weights = kernel_array(levels[order], np.float64)
-                arm_and_level = arm.astype(np.int64)
-                if len(levels) > 1:
-                    rank = np.empty(len(levels), dtype=np.int64)
-                    rank[order] = np.arange(len(levels))
-                    arm_and_level = arm_and_level * len(levels) + rank[level_of_row]
-                row_class = (2 * arm_and_level + y.astype(np.int64)).astype(np.uint16)
+                level_weights = kernel_array(levels, np.float64)
                 bin_class = binned.astype(np.uint16) * np.uint16(n_classes) + row_class
         return cls(binned, bin_class, level_weights, kernel_array(arm, np.int64), weight,
                    kernel_array(y, np.float64), n_arms, n_bins_total, bool((weight == 0.0).any()))
@@ -316,7 +310,6 @@ class HistogramSource:
 NO_CLASSES = np.zeros((0, 0), dtype=np.uint16)
 NO_LEVELS = kernel_array(np.zeros(0), np.float64)
 UNIT_LEVEL = kernel_array(np.ones(1), np.float64)
-NO_LEVEL_CODES = np.zeros(0, dtype=np.uint8)  # one level: every row's is 0, not gathered
 
 
 @dataclass(frozen=True)
