@@ -258,3 +258,29 @@ def test_bad_clusters_are_refused(cluster, error, message):
 def test_a_missing_cluster_column_is_refused():
     with pytest.raises(ValueError, match="cluster='shop' is not a column of X"):
         validate_cluster("shop", 2, pd.DataFrame({"store": [1, 2]}))
+
+
+# -- bounded statistics of the design weights ---------------------------------------------------------------------
+
+def _large_design(n_rows: int = 100):
+    """Sample weights 1e70 (their own statistics within bounds) and one row of weight 1 and propensity 1e-70."""
+    from upliftree._validation import Arms, design_weights
+
+    arm = np.arange(n_rows) % 2
+    weight = np.full(n_rows, 1e70)
+    propensity = np.full(n_rows, 0.5)
+    weight[0], propensity[0] = 1.0, 1e-70
+    return design_weights, np.zeros(n_rows), weight, propensity, Arms(arm, TWO)
+
+
+def test_design_weights_whose_cheap_bound_fails_are_checked_exactly():
+    # sum(s) / min(p) * max(s) / min(p) is 1e282, but sum((s / p)**2) is about 4e142: accepted.
+    design_weights, y, weight, propensity, arms = _large_design()
+    np.testing.assert_array_equal(design_weights(y, weight, propensity, arms, None, 1), weight / propensity)
+
+
+def test_design_weights_whose_statistics_overflow_are_refused():
+    design_weights, y, weight, propensity, arms = _large_design()
+    propensity[1] = 1e-79  # sum(w) over 1e149, (1e70 / 1e-79)**2 = 1e298
+    with pytest.raises(ValueError, match=r"^sample_weight / propensity too large: sum\(w\*\*2\)"):
+        design_weights(y, weight, propensity, arms, None, 1)

@@ -25,7 +25,14 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 import numpy as np
 
 from ._kernels.boundary import block_bounds, kernel_array, run_blocks
-from ._kernels.histogram import class_histograms, gather_node_stats, sibling_histogram, weighted_histograms
+from ._kernels.histogram import (
+    MAX_WEIGHT_LEVELS,
+    class_histograms,
+    gather_node_stats,
+    level_classes,
+    sibling_histogram,
+    weighted_histograms,
+)
 from ._kernels.partition import partition_rows
 from ._kernels.splitter import find_best_split, find_best_squared_error_split, node_totals
 from ._tree_arrays import (
@@ -213,16 +220,18 @@ class _NodeTable:
 class HistogramSource:
     """Rows in memory: the feature-major bin matrix and per-row arrays; a node's sample is ``(rows, counts)``.
 
-    ``bin_class`` is ``bin * 2 * n_arms + 2 * arm + y`` per feature and row when every weight is 1 and the
-    outcome is 0/1 (histograms are then counted with integers), else empty. ``has_zero_weight`` tells
-    whether some row weighs 0 (see :class:`TreeGrower`). A forest's trees share one source (it holds no
-    state of a tree).
+    ``bin_class`` is ``bin * n_classes + (arm * n_levels + level) * 2 + y`` per feature and row when the outcome
+    is 0/1 and the weights take at most ``MAX_WEIGHT_LEVELS`` distinct values ``level_weights`` (sorted; the row's
+    weight is ``level_weights[level]``): histograms are then counted with integers. Else it is empty.
+    ``has_zero_weight`` tells whether some row weighs 0 (see :class:`TreeGrower`). A forest's trees share one
+    source (it holds no state of a tree).
     """
 
     level_wise: ClassVar[bool] = False
 
     binned: np.ndarray
     bin_class: np.ndarray
+    level_weights: np.ndarray
     arm: np.ndarray
     weight: np.ndarray
     y: np.ndarray
@@ -233,18 +242,25 @@ class HistogramSource:
     @classmethod
     def of(cls, binned: np.ndarray, arm: np.ndarray, weight: np.ndarray, y: np.ndarray, n_arms: int,
            n_bins_total: int, binary: bool) -> HistogramSource:
-        """The counting mode when ``binary`` and all weights are 1 (and codes fit 16 bits).
+        """The counting mode when ``binary`` and the weights have few levels (and codes fit 16 bits).
 
-        The per-row arrays may be the caller's own (read-only, say): they reach the kernels as read-only
-        contiguous arrays, one compiled version whatever their origin.
+        The levels are sorted, so the order their sums are taken in (and the histograms, bit for bit) does
+        not depend on the order of the rows. The per-row arrays may be the caller's own (read-only, say): they
+        reach the kernels as read-only contiguous arrays, one compiled version whatever their origin.
         """
-        n_classes = 2 * n_arms
-        if binary and n_bins_total * n_classes <= 2**16 and bool(np.all(weight == 1.0)):
-            row_class = (2 * arm + y.astype(np.int64)).astype(np.uint16)
-            bin_class = binned.astype(np.uint16) * np.uint16(n_classes) + row_class
-        else:
-            bin_class = NO_CLASSES
-        return cls(binned, bin_class, kernel_array(arm, np.int64), kernel_array(weight, np.float64),
+        weight = kernel_array(weight, np.float64)
+        bin_class, level_weights = NO_CLASSES, NO_LEVELS
+        if binary and n_bins_total * 2 * n_arms <= 2**16:
+            if bool(np.all(weight == 1.0)):  # the common case, without a pass over the weights' levels
+                row_class, levels = (2 * arm + y.astype(np.int64)).astype(np.uint16), UNIT_LEVEL
+            else:
+                row_class, levels = level_classes(kernel_array(arm, np.int64), kernel_array(y, np.float64), weight,
+                                                  MAX_WEIGHT_LEVELS)
+            n_classes = 2 * n_arms * len(levels)
+            if len(levels) > 0 and n_bins_total * n_classes <= 2**16:
+                level_weights = kernel_array(levels, np.float64)
+                bin_class = binned.astype(np.uint16) * np.uint16(n_classes) + row_class
+        return cls(binned, bin_class, level_weights, kernel_array(arm, np.int64), weight,
                    kernel_array(y, np.float64), n_arms, n_bins_total, bool((weight == 0.0).any()))
 
     @property
@@ -260,7 +276,7 @@ class HistogramSource:
         histogram = np.zeros((self.n_features, self.n_bins_total, self.n_arms, N_STATS), dtype=np.float64)
         if len(self.bin_class) > 0:
             def fill(start: int, stop: int) -> None:
-                class_histograms(histogram, self.bin_class, rows, counts, features[start:stop])
+                class_histograms(histogram, self.bin_class, rows, counts, self.level_weights, features[start:stop])
         else:
             node_stats = gather_node_stats(rows, counts, self.arm, self.weight, self.y)
 
@@ -292,6 +308,8 @@ class HistogramSource:
 
 
 NO_CLASSES = np.zeros((0, 0), dtype=np.uint16)
+NO_LEVELS = kernel_array(np.zeros(0), np.float64)
+UNIT_LEVEL = kernel_array(np.ones(1), np.float64)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from numbers import Integral, Real
 from typing import Any
 
@@ -738,14 +739,31 @@ class Propensities:
         Probability of every arm for every row, columns in the order of the arm labels (control first).
         None when the probabilities were given only for the received arm (a 1-D array or a column) and there
         are more than two arms: they do not determine the other arms' probabilities then. With two arms they
-        do (the other arm's is ``1 - received``, which is 0 where ``received`` is 1).
+        do (the other arm's is ``1 - received``, which is 0 where ``received`` is 1): built on first use, as a
+        fit reads only ``received``.
     form : str
         The form given: ``"number"``, ``"dict"``, ``"received"`` (1-D array or column name) or ``"by_arm"``.
+    arm_codes : ndarray of int
+        Each row's arm (its position in the arm labels).
+    given_by_arm : ndarray of shape (n_rows, n_arms) or None
+        ``by_arm`` as given (every form but ``"received"``).
     """
 
     received: np.ndarray
-    by_arm: np.ndarray | None
     form: str
+    arm_codes: np.ndarray
+    n_arms: int
+    given_by_arm: np.ndarray | None = None
+
+    @cached_property
+    def by_arm(self) -> np.ndarray | None:
+        if self.given_by_arm is not None or self.n_arms != 2:
+            return self.given_by_arm
+        rows = np.arange(len(self.received))
+        by_arm = np.empty((len(self.received), 2))
+        by_arm[rows, self.arm_codes] = self.received
+        by_arm[rows, 1 - self.arm_codes] = 1.0 - self.received
+        return by_arm
 
     @property
     def constant(self) -> bool:
@@ -882,19 +900,14 @@ def validate_propensity(propensity: Any, arm_labels: tuple, arm_codes: np.ndarra
                 "so neither probability can be 0"
             )
         by_arm = np.broadcast_to(np.array([1.0 - treated, treated]), (n_rows, 2))
-        return Propensities(by_arm[rows, arm_codes], by_arm, "number")
+        return Propensities(by_arm[rows, arm_codes], "number", arm_codes, n_arms, by_arm)
     if isinstance(propensity, dict):
         by_arm = np.broadcast_to(_arm_probability_dict(propensity, arm_labels), (n_rows, n_arms))
-        return Propensities(by_arm[rows, arm_codes], by_arm, "dict")
+        return Propensities(by_arm[rows, arm_codes], "dict", arm_codes, n_arms, by_arm)
     if isinstance(propensity, str) or np.ndim(propensity) < 2 or np.shape(propensity)[1:] == (1,):
         argument = f"propensity column {propensity!r}" if isinstance(propensity, str) else "propensity"
         received = _check_probabilities(design_values(propensity, X, n_rows, "propensity"), argument)
-        by_arm = None
-        if n_arms == 2:
-            by_arm = np.empty((n_rows, 2))
-            by_arm[rows, arm_codes] = received
-            by_arm[rows, 1 - arm_codes] = 1.0 - received
-        return Propensities(received, by_arm, "received")
+        return Propensities(received, "received", arm_codes, n_arms)
     values = np.asarray(propensity)
     if values.shape != (n_rows, n_arms):
         raise ValueError(
@@ -903,7 +916,7 @@ def validate_propensity(propensity: Any, arm_labels: tuple, arm_codes: np.ndarra
         )
     by_arm = _check_probabilities(values, "propensity")
     _check_sums(by_arm.sum(axis=1), "propensity")
-    return Propensities(by_arm[rows, arm_codes], by_arm, "by_arm")
+    return Propensities(by_arm[rows, arm_codes], "by_arm", arm_codes, n_arms, by_arm)
 
 
 def validate_cluster(cluster: Any, n_rows: int, X: Any = None) -> np.ndarray | None:
@@ -918,6 +931,13 @@ def validate_cluster(cluster: Any, n_rows: int, X: Any = None) -> np.ndarray | N
     missing = pd.isna(ids)
     if missing.any():
         raise ValueError(f"cluster has {int(missing.sum())} missing id(s); every row needs the id of its cluster")
+    if ids.dtype.kind in "iu" and len(ids) and int(ids.max()) - int(ids.min()) < 2 * len(ids):
+        # Integer ids in a range of at most twice the rows (store numbers, row blocks): codes by marking the
+        # ids present, without hashing or sorting them (twice as fast as factorize).
+        offsets = ids.astype(np.int64) - int(ids.min())
+        present = np.zeros(int(offsets.max()) + 1, dtype=np.bool_)
+        present[offsets] = True
+        return (np.cumsum(present, dtype=np.int64) - 1)[offsets]
     try:
         codes, _ = pd.factorize(ids, sort=True)
     except TypeError:
@@ -949,6 +969,22 @@ def design_weights(y: np.ndarray, weight: np.ndarray, propensity: Any, arms: Arm
     propensities = validate_propensity(propensity, arms.labels, arms.codes, len(weight), X)
     if propensities is None:
         return weight
-    weight = inverse_probability_weights(weight, propensities.received)
-    check_statistic_totals(statistic_totals(y, weight), max_draws, y_name, "sample_weight / propensity")
-    return weight
+    received = propensities.received
+    design_weight = inverse_probability_weights(weight, received)
+    if len(weight) and _design_totals_may_exceed(y, weight, float(received.min()), max_draws):
+        check_statistic_totals(statistic_totals(y, design_weight), max_draws, y_name, "sample_weight / propensity")
+    return design_weight
+
+
+def _design_totals_may_exceed(y: np.ndarray, sample_weight: np.ndarray, smallest_propensity: float,
+                              max_draws: int) -> bool:
+    """Whether a bound on the :func:`statistic_totals` of ``sample_weight / p`` (``p`` at least
+    ``smallest_propensity``) passes ``MAX_STATISTIC / max_draws``: ``sum s / p_min`` times the largest of 1,
+    ``max |y|``, ``y**2`` and ``max s / p_min``. A few reductions without temporaries, where the exact totals
+    take eight passes; they are computed only when the bound (with room for rounding) does not pass."""
+    total_weight = sample_weight.sum() / smallest_propensity
+    largest_y = max(abs(float(y.max())), abs(float(y.min())))
+    factor = max(1.0, largest_y, largest_y * largest_y, float(sample_weight.max()) / smallest_propensity)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bound = total_weight * factor * (1.0 + 1e-6)
+    return not bound <= MAX_STATISTIC / max_draws

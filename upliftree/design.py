@@ -71,7 +71,8 @@ def design_moments(parent: np.ndarray, leaves: np.ndarray, arm: np.ndarray, weig
     n_arms : int
 
     One compiled pass over the rows (``upliftree._kernels.design``): with clusters each row walks up its
-    ancestors (``unit_moments``); rows as units need only per-leaf sums (``row_moments``).
+    ancestors (``unit_moments``, after a counting sort of the rows by unit); rows as units need only per-leaf
+    sums (``row_moments``).
     """
     # Imported on first use: the column constants above are read by modules that need no compiled code.
     from ._kernels.boundary import kernel_array
@@ -81,10 +82,14 @@ def design_moments(parent: np.ndarray, leaves: np.ndarray, arm: np.ndarray, weig
             kernel_array(weight, np.float64), kernel_array(y, np.float64))
     if cluster is None:
         return row_moments(*rows, int(n_arms))
-    units = kernel_array(cluster, np.int64)
-    # Units summed in the order of their codes (sorted ids), rows of a unit in their order.
-    unit_order = kernel_array(np.argsort(units, kind="stable"), np.int64)
-    return unit_moments(*rows, unit_order, units, int(n_arms))
+    # Units summed in the order of their codes (sorted ids), rows of a unit in their order: the kernel sorts
+    # codes 0 .. n_units - 1; codes that are not (negative, or sparse) are first made so, in the same order.
+    units = np.asarray(cluster)
+    n_units = int(units.max()) + 1 if len(units) else 0
+    if len(units) and (units.min() < 0 or n_units > 2 * len(units) + 1024):
+        uniques, units = np.unique(units, return_inverse=True)
+        n_units = len(uniques)
+    return unit_moments(*rows, kernel_array(units, np.int64), n_units, int(n_arms))
 
 
 def robust_mean_covariance(mean: np.ndarray, weight: np.ndarray, moments: np.ndarray

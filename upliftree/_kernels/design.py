@@ -12,30 +12,42 @@ N_MOMENTS = 8
 
 
 @njit(cache=True, nogil=True)
-def unit_moments(parent, leaves, arm, weight, y, unit_order, unit, n_arms):
+def unit_moments(parent, leaves, arm, weight, y, unit, n_units, n_arms):
     """Moments ``(n_nodes, n_arms, N_MOMENTS)`` of the rows reaching each node, over the units of randomization.
 
     ``parent`` (int64, -1 for the root), ``leaves`` (int64, the node each row reaches), ``arm`` (int64),
-    ``weight`` and ``y`` (float64) are per node / per row; ``unit_order`` (int64) lists the rows with the rows of
-    every unit together (units in the order they are summed), ``unit`` (int64) each row's unit code. One pass
-    over the rows, each walking up its ancestors: a unit's totals ``W = sum w`` and ``S = sum w y`` per (node,
-    arm) are built in scratch arrays, then folded into the moments of the nodes it touched and reset.
+    ``weight`` and ``y`` (float64) are per node / per row; ``unit`` (int64) is each row's unit code, in
+    ``0 .. n_units - 1``. Units are summed in the order of their codes, the rows of a unit in row order (a
+    counting sort of the rows by unit: linear time, where a comparison sort of a million shuffled codes took
+    longer than the moments). One pass over the rows, each walking up its ancestors: a unit's totals
+    ``W = sum w`` and ``S = sum w y`` per (node, arm) are built in scratch arrays, then folded into the moments
+    of the nodes it touched (the arms it has rows of: an absent arm's totals are 0) and reset.
     """
     n_nodes = parent.shape[0]
     n_rows = leaves.shape[0]
+    unit_start = np.zeros(n_units + 1, dtype=np.int64)
+    for row in range(n_rows):
+        unit_start[unit[row] + 1] += 1
+    for code in range(n_units):
+        unit_start[code + 1] += unit_start[code]
+    next_position = np.empty(n_units, dtype=np.int64)
+    for code in range(n_units):
+        next_position[code] = unit_start[code]
+    unit_order = np.empty(n_rows, dtype=np.int64)
+    for row in range(n_rows):
+        code = unit[row]
+        unit_order[next_position[code]] = row
+        next_position[code] += 1
     moments = np.zeros((n_nodes, n_arms, N_MOMENTS), dtype=np.float64)
     unit_weight = np.zeros((n_nodes, n_arms), dtype=np.float64)
     unit_sum = np.zeros((n_nodes, n_arms), dtype=np.float64)
     present = np.zeros((n_nodes, n_arms), dtype=np.bool_)
     touched = np.empty(n_nodes, dtype=np.int64)
     is_touched = np.zeros(n_nodes, dtype=np.bool_)
-    start = 0
-    while start < n_rows:
-        code = unit[unit_order[start]]
+    for code in range(n_units):
         n_touched = 0
-        stop = start
-        while stop < n_rows and unit[unit_order[stop]] == code:
-            row = unit_order[stop]
+        for position in range(unit_start[code], unit_start[code + 1]):
+            row = unit_order[position]
             row_arm = arm[row]
             row_weight = weight[row]
             row_sum = row_weight * y[row]
@@ -49,16 +61,16 @@ def unit_moments(parent, leaves, arm, weight, y, unit_order, unit, n_arms):
                 unit_sum[node, row_arm] += row_sum
                 present[node, row_arm] = True
                 node = parent[node]
-            stop += 1
         for index in range(n_touched):
             node = touched[index]
             control_weight = unit_weight[node, 0]
             control_sum = unit_sum[node, 0]
             for arm_code in range(n_arms):
+                if not present[node, arm_code]:
+                    continue
                 total_weight = unit_weight[node, arm_code]
                 total_sum = unit_sum[node, arm_code]
-                if present[node, arm_code]:
-                    moments[node, arm_code, 0] += 1.0
+                moments[node, arm_code, 0] += 1.0
                 moments[node, arm_code, 1] += total_weight * total_weight
                 moments[node, arm_code, 2] += total_sum * total_weight
                 moments[node, arm_code, 3] += total_sum * total_sum
@@ -71,7 +83,6 @@ def unit_moments(parent, leaves, arm, weight, y, unit_order, unit, n_arms):
                 unit_sum[node, arm_code] = 0.0
                 present[node, arm_code] = False
             is_touched[node] = False
-        start = stop
     return moments
 
 

@@ -5,13 +5,16 @@ the feature-major bin matrix and, aligned with them, how many times each row is 
 bootstrap draws rows several times): a row drawn ``m`` times adds ``m`` times its values, so each distinct
 row is read once.
 
-When every weight is 1 and the outcome is 0/1, each row is one of ``n_classes = 2 * n_arms`` classes (arm,
-outcome) and ``bin_class[feature, row] = bin * n_classes + class`` is computed once per fit: a node's
-histogram is then one integer addition per row and feature at ``bin_class[feature, row]`` (2.5 times faster
-than gathering the class separately), expanded to the stats layout afterwards (:func:`class_histograms`).
-Otherwise :func:`weighted_histograms` sums the weighted stats gathered once per node. The caller picks the
-mode, so a fit compiles only the kernel it uses, and fills a histogram allocated by the caller, a block of
-features per thread.
+When the outcome is 0/1 and the weights take few distinct values (``level_weights``, at most
+``MAX_WEIGHT_LEVELS``: weights 1, or a stratified design's ``1 / p`` times unit sample weights), each row is one
+of ``n_classes = 2 * n_arms * n_levels`` classes (arm, weight level, outcome) and ``bin_class[feature, row] =
+bin * n_classes + class`` is computed once per fit (:func:`level_classes` finds the levels): a node's histogram
+is then one integer addition per row and feature at ``bin_class[feature, row]`` (2.5 times faster than
+gathering the class separately, and than the five float additions of a weighted histogram), expanded to the
+stats layout afterwards with the levels' weights, summed over the levels in their (sorted) order
+(:func:`class_histograms`). Otherwise :func:`weighted_histograms` sums the weighted stats gathered once per
+node. The caller picks the mode, so a fit compiles only the kernel it uses, and fills a histogram allocated
+by the caller, a block of features per thread.
 """
 
 import numpy as np
@@ -42,13 +45,72 @@ def gather_node_stats(rows, counts, arm, weight, y):
     return node_arm, node_count, node_weight, node_wy, node_wy2, node_w2
 
 
+# Most weight levels of class counting: beyond, the cells (bins x arms x levels x outcomes, cleared and
+# expanded per node and feature) outgrow the first-level cache and cost more than small nodes' rows.
+MAX_WEIGHT_LEVELS = 16
+
+
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True)
-def class_histograms(histogram, bin_class, rows, counts, features):
+def level_classes(arm, y, weight, max_levels):
+    """Each row's class ``(arm * n_levels + level) * 2 + y`` (uint16) and the sorted distinct weights
+    ``level_weights`` (the row's weight is ``level_weights[level]``), or an empty array of levels when there
+    are more than ``max_levels`` of them. ``y`` is 0/1.
+
+    One pass finds the levels (in order of first appearance; a row whose weight is the previous row's takes
+    one comparison), a sort of the few levels ranks them, a second pass writes the classes.
+    """
+    n_rows = weight.shape[0]
+    levels = np.empty(max_levels, dtype=np.float64)
+    level_of_row = np.empty(n_rows, dtype=np.uint8)
+    row_class = np.empty(n_rows, dtype=np.uint16)
+    n_levels = 0
+    last = 0
+    for row in range(n_rows):
+        row_weight = weight[row]
+        if n_levels > 0 and levels[last] == row_weight:
+            level_of_row[row] = last
+            continue
+        found = -1
+        for level in range(n_levels):
+            if levels[level] == row_weight:
+                found = level
+                break
+        if found < 0:
+            if n_levels == max_levels or row_weight != row_weight:  # too many levels, or NaN (never equal)
+                return row_class, levels[:0]
+            levels[n_levels] = row_weight
+            found = n_levels
+            n_levels += 1
+        level_of_row[row] = found
+        last = found
+    # Rank of each level among the sorted levels (they are distinct): a count of the smaller ones.
+    rank = np.empty(n_levels, dtype=np.int64)
+    level_weights = np.empty(n_levels, dtype=np.float64)
+    for level in range(n_levels):
+        n_smaller = 0
+        for other in range(n_levels):
+            if levels[other] < levels[level]:
+                n_smaller += 1
+        rank[level] = n_smaller
+        level_weights[n_smaller] = levels[level]
+    for row in range(n_rows):
+        row_class[row] = (arm[row] * n_levels + rank[level_of_row[row]]) * 2 + np.int64(y[row])
+    return row_class, level_weights
+
+
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+def class_histograms(histogram, bin_class, rows, counts, level_weights, features):
     """Fill ``histogram[feature]`` for the listed ``features`` of the node sample ``rows, counts`` by counting
-    (bin, arm, outcome) cells with integer additions, written as unit-weight stats (every weight 1, outcome
-    0/1); other features are left as they are."""
+    (bin, arm, weight level, outcome) cells with integer additions (class ``(arm * n_levels + level) * 2 + y``,
+    outcome 0/1), then writing each (bin, arm)'s stats as sums over the levels, in order, of the level's counts
+    times its weight ``level_weights[level]`` (and squared weight); other features are left as they are.
+
+    Counts are exact integers, so the stats depend on the rows only through the counts per cell: not on their
+    order. With one level of weight 1 they are the unit-weight counts themselves.
+    """
     n_bins, n_arms = histogram.shape[1], histogram.shape[2]
-    n_classes = 2 * n_arms
+    n_levels = level_weights.shape[0]
+    n_classes = 2 * n_arms * n_levels
     cell_counts = np.empty(n_bins * n_classes, dtype=np.int64)
     for position in range(features.shape[0]):
         feature = features[position]
@@ -60,13 +122,25 @@ def class_histograms(histogram, bin_class, rows, counts, features):
             cell_counts[bin_class_column[rows[i]]] += counts[i]
         for bin_code in range(n_bins):
             for arm_code in range(n_arms):
-                n_positive = np.float64(cell_counts[bin_code * n_classes + 2 * arm_code + 1])
-                n_rows = np.float64(cell_counts[bin_code * n_classes + 2 * arm_code]) + n_positive
-                feature_histogram[bin_code, arm_code, COUNT] = n_rows
-                feature_histogram[bin_code, arm_code, WEIGHT] = n_rows
-                feature_histogram[bin_code, arm_code, WEIGHTED_Y] = n_positive
-                feature_histogram[bin_code, arm_code, WEIGHTED_Y2] = n_positive
-                feature_histogram[bin_code, arm_code, WEIGHT_SQUARED] = n_rows
+                first_cell = bin_code * n_classes + 2 * n_levels * arm_code
+                n_rows = 0
+                sum_weight = 0.0
+                sum_weighted_y = 0.0
+                sum_squared_weight = 0.0
+                for level in range(n_levels):
+                    n_negative = cell_counts[first_cell + 2 * level]
+                    n_positive = cell_counts[first_cell + 2 * level + 1]
+                    n_rows += n_negative + n_positive
+                    level_weight = level_weights[level]
+                    level_rows = np.float64(n_negative + n_positive)
+                    sum_weight += level_rows * level_weight
+                    sum_weighted_y += np.float64(n_positive) * level_weight
+                    sum_squared_weight += level_rows * (level_weight * level_weight)
+                feature_histogram[bin_code, arm_code, COUNT] = np.float64(n_rows)
+                feature_histogram[bin_code, arm_code, WEIGHT] = sum_weight
+                feature_histogram[bin_code, arm_code, WEIGHTED_Y] = sum_weighted_y
+                feature_histogram[bin_code, arm_code, WEIGHTED_Y2] = sum_weighted_y
+                feature_histogram[bin_code, arm_code, WEIGHT_SQUARED] = sum_squared_weight
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True)
