@@ -23,7 +23,7 @@ def map_to_bins(values, row_stride, column_stride, start, stop, padded_threshold
     """
     n_features = binned.shape[0]
     for block_start in range(start, stop, ROW_BLOCK):
-        block_stop = min(stop, block_start + ROW_BLOCK)
+        block_stop = block_start + ROW_BLOCK if block_start + ROW_BLOCK < stop else stop
         for feature in range(n_features):
             thresholds = padded_thresholds[feature]
             column = feature * column_stride

@@ -192,7 +192,8 @@ def _curve_scratch(group_offsets):
     resample cost page faults), and the scratch of the arm sums."""
     max_groups = 0
     for ordering in range(group_offsets.shape[0] - 1):
-        max_groups = max(max_groups, group_offsets[ordering + 1] - group_offsets[ordering])
+        n_groups = group_offsets[ordering + 1] - group_offsets[ordering]
+        max_groups = n_groups if n_groups > max_groups else max_groups
     return (np.empty(max_groups, dtype=np.float64), np.empty(max_groups, dtype=np.float64),
             np.empty(4, dtype=np.float64))
 

@@ -140,12 +140,12 @@ def forest_pass(values, row_stride, column_stride, start, stop, columns, tree_ro
     node = np.empty(ROW_BLOCK, dtype=np.uint64)
     total = np.empty(0 if want_leaves else n_arms * ROW_BLOCK, dtype=np.float64)
     for block_start in range(start, stop, ROW_BLOCK):
-        n_block_rows = min(stop, block_start + ROW_BLOCK) - block_start
+        n_block_rows = ROW_BLOCK if block_start + ROW_BLOCK < stop else stop - block_start
         for column in range(columns.shape[0]):
             base = column * ROW_BLOCK
             for offset in range(ROW_BLOCK):
                 # Offsets past the last row repeat it: every offset routes on real values, none is tested.
-                row = min(block_start + offset, stop - 1)
+                row = block_start + offset if block_start + offset < stop else stop - 1
                 x = values[row * row_stride + columns[column] * column_stride] + 0.0  # -0.0 + 0.0 is 0.0
                 if np.isnan(x):
                     block[base + offset] = LOWEST_KEY

@@ -22,7 +22,8 @@ def next_position(state, n):
     z = (z ^ (z >> _SHIFT_27)) * _MIX_2
     z = z ^ (z >> _SHIFT_31)
     # 53 random bits as a double in [0, 1); u * n can still round up to n for large n, hence the min.
-    return min(int(float(z >> _SHIFT_11) * _TWO_POW_MINUS_53 * n), n - 1)
+    position = np.int64(float(z >> _SHIFT_11) * _TWO_POW_MINUS_53 * n)
+    return position if position < n - 1 else n - 1
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True)

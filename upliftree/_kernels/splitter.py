@@ -331,7 +331,7 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
         node_square += node[column, WEIGHTED_Y] * node[column, WEIGHTED_Y]
         node_target_square += node[column, WEIGHTED_Y2]
     node_score = node_square / node_weight
-    min_arm_rows = max(min_samples_treatment, 1)
+    min_arm_rows = min_samples_treatment if min_samples_treatment > 1 else 1
     # Scratch sums, cleared for every feature: the non-missing bins before the threshold (``left``) and all of
     # them (``total``), added in scan order. A child's sums are ``left`` or ``total - left``, plus the missing
     # bin's on its side: a child without rows or weight then has sums exactly 0, and a partition reached by two
@@ -386,8 +386,9 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
                 fewest_rows = arm_child_left[0, COUNT]
                 least_weight = arm_child_left[0, WEIGHT]
                 for arm in range(n_arms):
-                    fewest_rows = min(min(fewest_rows, arm_child_left[arm, COUNT]), arm_child_right[arm, COUNT])
-                    least_weight = min(min(least_weight, arm_child_left[arm, WEIGHT]), arm_child_right[arm, WEIGHT])
+                    for child in (arm_child_left, arm_child_right):
+                        fewest_rows = child[arm, COUNT] if child[arm, COUNT] < fewest_rows else fewest_rows
+                        least_weight = child[arm, WEIGHT] if child[arm, WEIGHT] < least_weight else least_weight
                     left_rows += arm_child_left[arm, COUNT]
                     right_rows += arm_child_right[arm, COUNT]
                 if not (fewest_rows >= min_arm_rows and least_weight > 0.0 and left_rows >= min_samples_leaf
