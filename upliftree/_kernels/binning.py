@@ -38,11 +38,13 @@ def map_to_bins(values, row_stride, column_stride, start, stop, padded_threshold
                 value_1 = values[(row + 1) * row_stride + column]
                 value_2 = values[(row + 2) * row_stride + column]
                 value_3 = values[(row + 3) * row_stride + column]
-                below_0 = 0
-                below_1 = 0
-                below_2 = 0
-                below_3 = 0
-                step = 128
+                # np.int64, not literals: a literal's type is widened one loop level per typing pass
+                # (docs/architecture.md, kernel rules).
+                below_0 = np.int64(0)
+                below_1 = np.int64(0)
+                below_2 = np.int64(0)
+                below_3 = np.int64(0)
+                step = np.int64(128)
                 while step > 0:
                     below_0 += step * np.int64(thresholds[below_0 + step - 1] < value_0)
                     below_1 += step * np.int64(thresholds[below_1 + step - 1] < value_1)
@@ -56,8 +58,8 @@ def map_to_bins(values, row_stride, column_stride, start, stop, padded_threshold
                 row += 4
             for tail_row in range(row, block_stop):
                 value = values[tail_row * row_stride + column]
-                below = 0
-                step = 128
+                below = np.int64(0)
+                step = np.int64(128)
                 while step > 0:
                     below += step * np.int64(thresholds[below + step - 1] < value)
                     step >>= 1

@@ -74,7 +74,7 @@ def curve_points(kind, counts, rows_in_order, treated_in_order, control_in_order
     area = 0.0
     previous_x = 0.0
     previous_value = 0.0
-    position = 0
+    position = np.int64(0)  # not a literal 0, which is typed again per loop level (docs/architecture.md)
     for group in range(group_ends.shape[0]):
         while position < group_ends[group]:
             count = counts[rows_in_order[position]]
@@ -190,7 +190,7 @@ def _sweep_orderings(kind, counts, rows_in_order, treated_in_order, control_in_o
 def _curve_scratch(group_offsets):
     """Point arrays long enough for the longest ordering (reused across resamples: fresh large arrays per
     resample cost page faults), and the scratch of the arm sums."""
-    max_groups = 0
+    max_groups = np.int64(0)
     for ordering in range(group_offsets.shape[0] - 1):
         n_groups = group_offsets[ordering + 1] - group_offsets[ordering]
         max_groups = n_groups if n_groups > max_groups else max_groups

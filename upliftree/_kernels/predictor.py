@@ -22,7 +22,7 @@ def apply_tree(values, row_stride, column_stride, rows, start, stop, children_le
     use_rows = rows.shape[0] > 0
     for i in range(start, stop):
         row_start = (rows[i] if use_rows else i) * row_stride
-        node = 0
+        node = np.int64(0)  # not a literal 0, which is typed again per loop level (docs/architecture.md)
         while children_left[node] >= 0:
             value = values[row_start + feature[node] * column_stride]
             if np.isnan(value):

@@ -49,12 +49,12 @@ def drawn_sample(counts):
     is written at the next free slot, which only advances past drawn rows; one spare slot takes the writes
     after the last drawn row.
     """
-    n_drawn = 0
+    n_drawn = np.int64(0)  # not literal 0s, which are typed again per loop level (docs/architecture.md)
     for row in range(counts.shape[0]):
         n_drawn += counts[row] != 0
     rows = np.empty(n_drawn + 1, dtype=np.int64)
     row_counts = np.empty(n_drawn + 1, dtype=counts.dtype)
-    position = 0
+    position = np.int64(0)
     for row in range(counts.shape[0]):
         rows[position] = row
         row_counts[position] = counts[row]

@@ -82,7 +82,7 @@ def category_orders(histogram, features, n_bins_non_missing, is_categorical, mis
             continue
         feature_histogram = histogram[feature]
         order = orders[position]
-        n_present = 0
+        n_present = np.int64(0)  # not a literal 0, which is typed again per loop level (docs/architecture.md)
         for code in range(n_bins_non_missing[feature]):
             if _row_count(feature_histogram[code]) == 0.0:
                 continue
@@ -163,9 +163,10 @@ def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_
 
     # ΔΔP and the t-statistic are never normalized.
     normalized = normalize and criterion != DDP and criterion != TSTAT
-    best_position = -1
-    best_prefix = -1
-    best_missing_left = False
+    # Typed (not literal) starting values: a literal's type is widened one loop level per typing pass.
+    best_position = np.int64(-1)
+    best_prefix = np.int64(-1)
+    best_missing_left = np.bool_(False)
     best_gain = 0.0
     best_raw_gain = 0.0
     for position in range(features.shape[0]):
@@ -346,9 +347,10 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
     arm_child_left = np.empty((n_arms, N_STATS), dtype=np.float64)
     arm_child_right = np.empty((n_arms, N_STATS), dtype=np.float64)
 
-    best_position = -1
-    best_prefix = -1
-    best_missing_left = False
+    # Typed (not literal) starting values: a literal's type is widened one loop level per typing pass.
+    best_position = np.int64(-1)
+    best_prefix = np.int64(-1)
+    best_missing_left = np.bool_(False)
     best_heavier_left = False
     best_reduction = SQUARED_ERROR_TOLERANCE * node_target_square
     for position in range(features.shape[0]):
