@@ -8,7 +8,7 @@ ROW_BLOCK = 16_384
 PADDED_WIDTH = 255
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def map_to_bins(values, row_stride, column_stride, start, stop, padded_thresholds, is_categorical, missing_bin,
                 binned):
     """Bin codes of rows ``start..stop`` into ``binned[:, start:stop]`` (``binned`` is ``(n_features, n_rows)``):

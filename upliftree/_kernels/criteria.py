@@ -32,7 +32,7 @@ VARIANCE_FLOOR = 1e-12
 NOISE_TOLERANCE = 1e-9
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
 def arm_divergence(p, q, criterion, binary):
     """Divergence of a treatment's mean ``p`` from control's ``q``.
 
@@ -58,7 +58,7 @@ def arm_divergence(p, q, criterion, binary):
     return (p - q) * (p - q)
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
 def bernoulli_impurity(p, criterion):
     """Entropy (bits) of Bernoulli(p) for KL, its Gini impurity for the other criteria."""
     if criterion == KL:
@@ -71,7 +71,7 @@ def bernoulli_impurity(p, criterion):
     return 1.0 - p * p - (1.0 - p) * (1.0 - p)
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
 def arm_means(sums, target_means, n_reg, out):
     """Per-arm mean outcome shrunk toward ``target_means``: (sum_wy + n_reg * target) / (sum_w + n_reg)."""
     for arm in range(sums.shape[0]):
@@ -82,7 +82,7 @@ def arm_means(sums, target_means, n_reg, out):
             out[arm] = target_means[arm]
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
 def split_gain(left, right, node, node_means, node_divergence, criterion, normalized, n_reg, binary, best_gain,
                left_means, right_means):
     """Gain of splitting ``node`` into ``left`` and ``right`` (an admissible candidate: both children keep

@@ -22,7 +22,7 @@ def partition_rows(rows, counts, column, left_bins):
             ordered_counts[next_left:])
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def partition_rows_into(rows, counts, column, left_bins, ordered_rows, ordered_counts):
     """:func:`partition_rows` into ``ordered_rows`` and ``ordered_counts`` (as long as ``rows``); returns the
     number of rows that go left."""

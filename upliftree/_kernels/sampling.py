@@ -43,7 +43,7 @@ def add_draws(state, candidates, n_draw, counts):
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def drawn_sample(counts):
-    """Rows with a nonzero count, in increasing order, and their counts (as the growers take a sample).
+    """Rows with a nonzero count (int32), in increasing order, and their counts (as the growers take a sample).
 
     Branch-free (about a third of the rows of a bootstrap are not drawn, an unpredictable branch): every row
     is written at the next free slot, which only advances past drawn rows; one spare slot takes the writes
@@ -53,7 +53,7 @@ def drawn_sample(counts):
     for row in range(counts.shape[0]):
         n_drawn += counts[row] != 0
     rows = np.empty(n_drawn + 1, dtype=np.int64)
-    row_counts = np.empty(n_drawn + 1, dtype=counts.dtype)
+    row_counts = np.empty(n_drawn + 1, dtype=np.int32)
     position = np.int64(0)
     for row in range(counts.shape[0]):
         rows[position] = row
