@@ -1,5 +1,7 @@
 """Map raw encoded values to bin codes."""
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -30,7 +32,7 @@ def map_to_bins(values, row_stride, column_stride, start, stop, padded_threshold
             if is_categorical[feature]:
                 for row in range(block_start, block_stop):
                     value = values[row * row_stride + column]
-                    binned[feature, row] = missing_bin if np.isnan(value) else np.uint8(value)
+                    binned[feature, row] = missing_bin if math.isnan(value) else np.uint8(value)
                 continue
             row = block_start
             while row + 4 <= block_stop:
@@ -51,10 +53,10 @@ def map_to_bins(values, row_stride, column_stride, start, stop, padded_threshold
                     below_2 += step * np.int64(thresholds[below_2 + step - 1] < value_2)
                     below_3 += step * np.int64(thresholds[below_3 + step - 1] < value_3)
                     step >>= 1
-                binned[feature, row] = missing_bin if np.isnan(value_0) else below_0
-                binned[feature, row + 1] = missing_bin if np.isnan(value_1) else below_1
-                binned[feature, row + 2] = missing_bin if np.isnan(value_2) else below_2
-                binned[feature, row + 3] = missing_bin if np.isnan(value_3) else below_3
+                binned[feature, row] = missing_bin if math.isnan(value_0) else below_0
+                binned[feature, row + 1] = missing_bin if math.isnan(value_1) else below_1
+                binned[feature, row + 2] = missing_bin if math.isnan(value_2) else below_2
+                binned[feature, row + 3] = missing_bin if math.isnan(value_3) else below_3
                 row += 4
             for tail_row in range(row, block_stop):
                 value = values[tail_row * row_stride + column]
@@ -63,4 +65,4 @@ def map_to_bins(values, row_stride, column_stride, start, stop, padded_threshold
                 while step > 0:
                     below += step * np.int64(thresholds[below + step - 1] < value)
                     step >>= 1
-                binned[feature, tail_row] = missing_bin if np.isnan(value) else below
+                binned[feature, tail_row] = missing_bin if math.isnan(value) else below

@@ -16,6 +16,8 @@ return exactly the rows / clusters that the other kernels count for the same see
 The bootstrap kernels return, per resample, a row of totals whose columns are the constants below.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -412,7 +414,7 @@ def _interpolate(at, x, values, out):
     j = 0
     for i in range(at.shape[0]):
         a = at[i]
-        if np.isnan(a):
+        if math.isnan(a):
             out[i] = a
             continue
         if a > x[last]:
@@ -430,9 +432,9 @@ def _interpolate(at, x, values, out):
             continue
         slope = (values[j + 1] - values[j]) / (x[j + 1] - x[j])
         result = slope * (a - x[j]) + values[j]
-        if np.isnan(result):
+        if math.isnan(result):
             # NumPy retries from the right end, then takes the common value of a flat segment.
             result = slope * (a - x[j + 1]) + values[j + 1]
-            if np.isnan(result) and values[j] == values[j + 1]:
+            if math.isnan(result) and values[j] == values[j + 1]:
                 result = values[j]
         out[i] = result

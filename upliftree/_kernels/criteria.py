@@ -8,7 +8,8 @@ milliseconds of compile time on its own and is optimized again inside each of it
 docs/architecture.md, "Kernel rules").
 """
 
-import numpy as np
+import math
+
 from numba import njit
 
 from .stats_layout import WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
@@ -47,9 +48,9 @@ def arm_divergence(p, q, criterion, binary):
     if criterion == KL:
         divergence = 0.0
         if p > 0.0:
-            divergence += p * np.log2(p / q)
+            divergence += p * math.log2(p / q)
         if p < 1.0:
-            divergence += (1.0 - p) * np.log2((1.0 - p) / (1.0 - q))
+            divergence += (1.0 - p) * math.log2((1.0 - p) / (1.0 - q))
         return divergence
     if criterion == CHI:
         return (p - q) * (p - q) / (q * (1.0 - q))
@@ -64,9 +65,9 @@ def bernoulli_impurity(p, criterion):
     if criterion == KL:
         entropy = 0.0
         if p > 0.0:
-            entropy -= p * np.log2(p)
+            entropy -= p * math.log2(p)
         if p < 1.0:
-            entropy -= (1.0 - p) * np.log2(1.0 - p)
+            entropy -= (1.0 - p) * math.log2(1.0 - p)
         return entropy
     return 1.0 - p * p - (1.0 - p) * (1.0 - p)
 

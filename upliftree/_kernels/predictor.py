@@ -8,6 +8,8 @@ The step of one tree level is written inside the loop, not as a helper taking ar
 reference counting on every call, which made traversal about ten times slower.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -25,7 +27,7 @@ def apply_tree(values, row_stride, column_stride, rows, start, stop, children_le
         node = np.int64(0)  # not a literal 0, which is typed again per loop level (docs/architecture.md)
         while children_left[node] >= 0:
             value = values[row_start + feature[node] * column_stride]
-            if np.isnan(value):
+            if math.isnan(value):
                 goes_left = missing_left[node]
             elif is_categorical[node]:
                 code = np.int64(value)
@@ -155,7 +157,7 @@ def forest_pass(values, row_stride, column_stride, start, stop, columns, tree_ro
                 # Offsets past the last row repeat it: every offset routes on real values, none is tested.
                 row = block_start + offset if block_start + offset < stop else stop - 1
                 x = values[row * row_stride + columns[column] * column_stride] + 0.0  # -0.0 + 0.0 is 0.0
-                if np.isnan(x):
+                if math.isnan(x):
                     block[base + offset] = LOWEST_KEY
                     block[kind_size + base + offset] = HIGHEST_KEY
                 else:

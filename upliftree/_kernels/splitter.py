@@ -9,6 +9,8 @@ tried on both sides; "missing versus not missing" is a candidate too. Ties keep 
 categorical, so numeric data never compiles that kernel.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -109,7 +111,7 @@ def category_orders(histogram, features, n_bins_non_missing, is_categorical, mis
                     score += code_means[arm] - code_means[0]
             # Insert after every earlier code whose score does not sort after this one.
             slot = n_present
-            while slot > 0 and (score < scores[slot - 1] or (np.isnan(scores[slot - 1]) and not np.isnan(score))):
+            while slot > 0 and (score < scores[slot - 1] or (math.isnan(scores[slot - 1]) and not math.isnan(score))):
                 scores[slot] = scores[slot - 1]
                 order[slot] = order[slot - 1]
                 slot -= 1
