@@ -22,6 +22,7 @@ from ._kernels.predictor import (
     block_slot,
     forest_pass,
     order_keys,
+    pass_buffers,
 )
 from ._tree_arrays import TreeArrays
 
@@ -146,7 +147,7 @@ class StackedForest:
         no_mean = np.empty((0, n_arms), dtype=np.float64)
 
         def estimate(start: int, stop: int) -> None:
-            block = np.empty(self.block_entries, dtype=np.int64)
+            buffers = pass_buffers(self.block_entries, n_arms, True)
             leaves = np.empty((min(VARIANCE_CHUNK, stop - start), n_trees), dtype=np.int64)
             for chunk_start in range(start, stop, VARIANCE_CHUNK):
                 chunk = slice(chunk_start, min(stop, chunk_start + VARIANCE_CHUNK))
@@ -154,8 +155,7 @@ class StackedForest:
                 # Element [row, column] of the chunk is at chunk_start * row_stride + row * row_stride + ...,
                 # whatever the layout: the chunk's rows start the view.
                 forest_pass(values[chunk_start * row_stride:], row_stride, column_stride, 0, n_chunk, self.columns,
-                            self.tree_roots, self.tree_depths, *routing, self.value, True, leaves, no_mean, block,
-                            block.view(np.float64))
+                            self.tree_roots, self.tree_depths, *routing, self.value, True, leaves, no_mean, *buffers)
                 little_bag_terms(leaves[:n_chunk], self.value, group_size, uplift[chunk], between[chunk],
                                  noise[chunk])
 
@@ -167,8 +167,8 @@ class StackedForest:
         matrix = strided_matrix(encoded)
 
         def route(start: int, stop: int) -> None:
-            block = np.empty(self.block_entries, dtype=np.int64)
             forest_pass(*matrix, start, stop, self.columns, self.tree_roots, self.tree_depths, *self.routing,
-                        self.value, want_leaves, leaves, mean, block, block.view(np.float64))
+                        self.value, want_leaves, leaves, mean, *pass_buffers(self.block_entries, self.value.shape[0],
+                                                                               want_leaves))
 
         run_blocks(route, block_bounds(len(encoded), PASS_MIN_ROWS, ROW_BLOCK))

@@ -31,7 +31,7 @@ QUIET_VARIABLE = "UPLIFTREE_QUIET"
 # Seconds a first import + tree fit spends compiling on an empty cache on the 2-core reference machine, quiet:
 # the "of which compiling" figure of benchmarks/bench_coldstart.py (docs/benchmarks.md), which prints this
 # value beside its measurement. Other operations (forests, metrics) compile a little more on their first call.
-COMPILE_SECONDS_ESTIMATE = 4
+COMPILE_SECONDS_ESTIMATE = 3
 COMPILE_MESSAGE = (
     f"compiling upliftree's kernels for this machine, once: ~{COMPILE_SECONDS_ESTIMATE} s "
     f"({QUIET_VARIABLE}=1 hides this line)"

@@ -16,6 +16,8 @@ return exactly the rows / clusters that the other kernels count for the same see
 The bootstrap kernels return, per resample, a row of totals whose columns are the constants below.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -36,7 +38,7 @@ TREATED_ROWS = 6
 N_TOTALS = 7
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def curve_points(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order, group_ends,
                  x, values, sums):
     """Sweep one curve (scikit-uplift 0.5.1 definitions, weighted) and its trapezoid area from (0, 0).
@@ -74,7 +76,7 @@ def curve_points(kind, counts, rows_in_order, treated_in_order, control_in_order
     area = 0.0
     previous_x = 0.0
     previous_value = 0.0
-    position = 0
+    position = np.int64(0)  # not a literal 0, which is typed again per loop level (docs/architecture.md)
     for group in range(group_ends.shape[0]):
         while position < group_ends[group]:
             count = counts[rows_in_order[position]]
@@ -123,6 +125,27 @@ def resample_rows(seed, n_boot, treated_rows, control_rows):
                 rows[rep, column] = arm_rows[next_position(state, n_rows)]
                 column += 1
     return rows
+
+
+def _resample_buffers(seed, n_boot, n_rows):
+    """What every curve bootstrap kernel resamples with, allocated here (a kernel's own ``np.empty`` of each
+    dtype and shape is a Numba routine to compile, and a kernel that allocates needs reference counting): the
+    per-resample totals ``(n_boot, N_TOTALS)``, the draw stream seeded with ``seed``, and the rows' draw
+    counts (refilled for every resample)."""
+    return (np.empty((n_boot, N_TOTALS), dtype=np.float64), np.array([seed], dtype=np.uint64),
+            np.empty(n_rows, dtype=np.int32))
+
+
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
+def _draw_rows(state, treated_rows, control_rows, counts, totals, rep):
+    """One stratified row resample: how many times each row is drawn into ``counts`` (cleared here), each arm
+    drawing as many rows as it has; its row counts into ``totals[rep]``."""
+    for row in range(counts.shape[0]):
+        counts[row] = 0
+    add_draws(state, treated_rows, treated_rows.shape[0], counts)
+    add_draws(state, control_rows, control_rows.shape[0], counts)
+    totals[rep, ROWS] = treated_rows.shape[0] + control_rows.shape[0]
+    totals[rep, TREATED_ROWS] = treated_rows.shape[0]
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
@@ -175,29 +198,26 @@ def _spread_cluster_counts(cluster_counts, cluster_rows, cluster_offsets, cluste
 def _sweep_orderings(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order,
                      group_ends, group_offsets, x, values, sums, areas, totals, rep):
     """Curve areas of one resample for every ordering into ``areas[rep]``, its sums into ``totals[rep]``."""
-    for ordering in range(rows_in_order.shape[0]):
+    n_orderings = rows_in_order.shape[0]
+    for ordering in range(n_orderings):
         ends = group_ends[group_offsets[ordering]:group_offsets[ordering + 1]]
         areas[rep, ordering] = curve_points(
             kind, counts, rows_in_order[ordering], treated_in_order[ordering], control_in_order[ordering],
             outcome_in_order[ordering], ends, x, values, sums,
         )
-    totals[rep, FINAL_VALUE] = values[ends.shape[0] - 1]
+    # The last ordering's final point (its group count from the offsets: a loop variable read after its loop
+    # costs Numba two more typing passes).
+    totals[rep, FINAL_VALUE] = values[group_offsets[n_orderings] - group_offsets[n_orderings - 1] - 1]
     for column in range(4):
         totals[rep, WEIGHT_TREATED + column] = sums[column]
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
-def _curve_scratch(group_offsets):
-    """Point arrays long enough for the longest ordering (reused across resamples: fresh large arrays per
-    resample cost page faults), and the scratch of the arm sums."""
-    max_groups = 0
-    for ordering in range(group_offsets.shape[0] - 1):
-        max_groups = max(max_groups, group_offsets[ordering + 1] - group_offsets[ordering])
-    return (np.empty(max_groups, dtype=np.float64), np.empty(max_groups, dtype=np.float64),
-            np.empty(4, dtype=np.float64))
+def _curve_buffers(n_points):
+    """A curve's points (reused across resamples: fresh large arrays per resample cost page faults) and the
+    scratch of its arm sums."""
+    return np.empty(n_points, dtype=np.float64), np.empty(n_points, dtype=np.float64), np.empty(4, dtype=np.float64)
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def bootstrap_curve_areas(
     seed, n_boot, kind, treated_rows, control_rows, rows_in_order, treated_in_order, control_in_order,
     outcome_in_order, group_ends, group_offsets,
@@ -227,25 +247,27 @@ def bootstrap_curve_areas(
         ordering) to ``TREATED_ROWS``.
     """
     areas = np.empty((n_boot, rows_in_order.shape[0]), dtype=np.float64)
-    totals = np.empty((n_boot, N_TOTALS), dtype=np.float64)
-    state = np.empty(1, dtype=np.uint64)
-    state[0] = seed
-    counts = np.empty(rows_in_order.shape[1], dtype=np.int32)  # cleared for every resample
-    x, values, sums = _curve_scratch(group_offsets)
-    for rep in range(n_boot):
-        # One stratified resample: how many times each row is drawn.
-        for row in range(counts.shape[0]):
-            counts[row] = 0
-        add_draws(state, treated_rows, treated_rows.shape[0], counts)
-        add_draws(state, control_rows, control_rows.shape[0], counts)
-        _sweep_orderings(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order,
-                         group_ends, group_offsets, x, values, sums, areas, totals, rep)
-        totals[rep, ROWS] = treated_rows.shape[0] + control_rows.shape[0]
-        totals[rep, TREATED_ROWS] = treated_rows.shape[0]
+    totals, state, counts = _resample_buffers(seed, n_boot, rows_in_order.shape[1])
+    # Point arrays long enough for the longest ordering.
+    x, values, sums = _curve_buffers(int(np.diff(group_offsets).max(initial=0)))
+    bootstrap_curve_areas_into(kind, treated_rows, control_rows, rows_in_order, treated_in_order, control_in_order,
+                               outcome_in_order, group_ends, group_offsets, state, counts, x, values, sums, areas,
+                               totals)
     return areas, totals
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
+def bootstrap_curve_areas_into(kind, treated_rows, control_rows, rows_in_order, treated_in_order, control_in_order,
+                               outcome_in_order, group_ends, group_offsets, state, counts, x, values, sums, areas,
+                               totals):
+    """:func:`bootstrap_curve_areas` into ``areas`` and ``totals``, one resample per row, with the buffers of
+    :func:`_resample_buffers` and :func:`_curve_buffers` (nothing allocated here, so no reference counting)."""
+    for rep in range(areas.shape[0]):
+        _draw_rows(state, treated_rows, control_rows, counts, totals, rep)
+        _sweep_orderings(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order,
+                         group_ends, group_offsets, x, values, sums, areas, totals, rep)
+
+
 def cluster_bootstrap_curve_areas(
     seed, n_boot, kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated,
     rows_in_order, treated_in_order, control_in_order, outcome_in_order, group_ends, group_offsets,
@@ -253,13 +275,24 @@ def cluster_bootstrap_curve_areas(
     """:func:`bootstrap_curve_areas` on cluster resamples (see :func:`_draw_clusters` and
     :func:`_spread_cluster_counts` for the cluster arrays); the same outputs."""
     areas = np.empty((n_boot, rows_in_order.shape[0]), dtype=np.float64)
-    totals = np.empty((n_boot, N_TOTALS), dtype=np.float64)
-    state = np.empty(1, dtype=np.uint64)
-    state[0] = seed
-    counts = np.empty(rows_in_order.shape[1], dtype=np.int32)
-    cluster_counts = np.empty(cluster_treated.shape[0], dtype=np.int32)
-    x, values, sums = _curve_scratch(group_offsets)
-    for rep in range(n_boot):
+    totals, state, counts = _resample_buffers(seed, n_boot, rows_in_order.shape[1])
+    x, values, sums = _curve_buffers(int(np.diff(group_offsets).max(initial=0)))
+    cluster_bootstrap_curve_areas_into(
+        kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated, rows_in_order,
+        treated_in_order, control_in_order, outcome_in_order, group_ends, group_offsets, state, counts,
+        np.empty(cluster_treated.shape[0], dtype=np.int32), x, values, sums, areas, totals)
+    return areas, totals
+
+
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
+def cluster_bootstrap_curve_areas_into(
+    kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated, rows_in_order,
+    treated_in_order, control_in_order, outcome_in_order, group_ends, group_offsets, state, counts, cluster_counts,
+    x, values, sums, areas, totals,
+):
+    """:func:`cluster_bootstrap_curve_areas` into ``areas`` and ``totals`` (``cluster_counts``: int32 scratch,
+    one per cluster)."""
+    for rep in range(areas.shape[0]):
         _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts)
         n_rows, n_treated = _spread_cluster_counts(cluster_counts, cluster_rows, cluster_offsets, cluster_treated,
                                                    counts)
@@ -267,7 +300,15 @@ def cluster_bootstrap_curve_areas(
                          group_ends, group_offsets, x, values, sums, areas, totals, rep)
         totals[rep, ROWS] = n_rows
         totals[rep, TREATED_ROWS] = n_treated
-    return areas, totals
+
+
+def _grid_buffers(group_ends):
+    """:func:`_curve_buffers` for a curve read on a grid: its points start at (0, 0), the sweep fills the points
+    after it."""
+    x, values, sums = _curve_buffers(group_ends.shape[0] + 1)
+    x[0] = 0.0
+    values[0] = 0.0
+    return x, values, sums
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
@@ -283,7 +324,6 @@ def _curve_on_grid(kind, counts, rows_in_order, treated_in_order, control_in_ord
         totals[rep, WEIGHT_TREATED + column] = sums[column]
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def bootstrap_curves_on_grid(
     seed, n_boot, kind, treated_rows, control_rows, rows_in_order, treated_in_order, control_in_order,
     outcome_in_order, group_ends, grid,
@@ -296,30 +336,25 @@ def bootstrap_curves_on_grid(
     :func:`bootstrap_curve_areas`.
     """
     curves = np.empty((n_boot, grid.shape[0]), dtype=np.float64)
-    totals = np.empty((n_boot, N_TOTALS), dtype=np.float64)
-    state = np.empty(1, dtype=np.uint64)
-    state[0] = seed
-    counts = np.empty(rows_in_order.shape[0], dtype=np.int32)  # cleared for every resample
-    # Curves start at (0, 0); the sweep fills the points after it.
-    x = np.empty(group_ends.shape[0] + 1, dtype=np.float64)
-    values = np.empty(group_ends.shape[0] + 1, dtype=np.float64)
-    x[0] = 0.0
-    values[0] = 0.0
-    sums = np.empty(4, dtype=np.float64)
-    for rep in range(n_boot):
-        # One stratified resample: how many times each row is drawn.
-        for row in range(counts.shape[0]):
-            counts[row] = 0
-        add_draws(state, treated_rows, treated_rows.shape[0], counts)
-        add_draws(state, control_rows, control_rows.shape[0], counts)
-        _curve_on_grid(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order,
-                       group_ends, grid, x, values, sums, curves, totals, rep)
-        totals[rep, ROWS] = treated_rows.shape[0] + control_rows.shape[0]
-        totals[rep, TREATED_ROWS] = treated_rows.shape[0]
+    totals, state, counts = _resample_buffers(seed, n_boot, rows_in_order.shape[0])
+    bootstrap_curves_on_grid_into(kind, treated_rows, control_rows, rows_in_order, treated_in_order,
+                                  control_in_order, outcome_in_order, group_ends, grid, state, counts,
+                                  *_grid_buffers(group_ends), curves, totals)
     return curves, totals
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
+def bootstrap_curves_on_grid_into(kind, treated_rows, control_rows, rows_in_order, treated_in_order,
+                                  control_in_order, outcome_in_order, group_ends, grid, state, counts, x, values,
+                                  sums, curves, totals):
+    """:func:`bootstrap_curves_on_grid` into ``curves`` and ``totals`` with the buffers of
+    :func:`_resample_buffers` and :func:`_grid_buffers`."""
+    for rep in range(curves.shape[0]):
+        _draw_rows(state, treated_rows, control_rows, counts, totals, rep)
+        _curve_on_grid(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order,
+                       group_ends, grid, x, values, sums, curves, totals, rep)
+
+
 def cluster_bootstrap_curves_on_grid(
     seed, n_boot, kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated,
     rows_in_order, treated_in_order, control_in_order, outcome_in_order, group_ends, grid,
@@ -331,20 +366,25 @@ def cluster_bootstrap_curves_on_grid(
     the returned totals.
     """
     curves = np.empty((n_boot, grid.shape[0]), dtype=np.float64)
-    totals = np.empty((n_boot, N_TOTALS), dtype=np.float64)
-    state = np.empty(1, dtype=np.uint64)
-    state[0] = seed
+    totals, state, counts = _resample_buffers(seed, n_boot, rows_in_order.shape[0])
+    cluster_bootstrap_curves_on_grid_into(
+        kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated, rows_in_order,
+        treated_in_order, control_in_order, outcome_in_order, group_ends, grid, state, counts,
+        np.empty(cluster_treated.shape[0], dtype=np.int32), *_grid_buffers(group_ends),
+        np.empty(grid.shape[0], dtype=np.float64), curves, totals)
+    return curves, totals
+
+
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
+def cluster_bootstrap_curves_on_grid_into(
+    kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated, rows_in_order,
+    treated_in_order, control_in_order, outcome_in_order, group_ends, grid, state, counts, cluster_counts, x,
+    values, sums, shares, curves, totals,
+):
+    """:func:`cluster_bootstrap_curves_on_grid` into ``curves`` and ``totals`` (``cluster_counts``: int32, one
+    per cluster, and ``shares``: float64, like ``grid``, are scratch)."""
     n_data_rows = rows_in_order.shape[0]
-    counts = np.empty(n_data_rows, dtype=np.int32)
-    cluster_counts = np.empty(cluster_treated.shape[0], dtype=np.int32)
-    # Curves start at (0, 0); the sweep fills the points after it.
-    x = np.empty(group_ends.shape[0] + 1, dtype=np.float64)
-    values = np.empty(group_ends.shape[0] + 1, dtype=np.float64)
-    x[0] = 0.0
-    values[0] = 0.0
-    sums = np.empty(4, dtype=np.float64)
-    shares = np.empty(grid.shape[0], dtype=np.float64)
-    for rep in range(n_boot):
+    for rep in range(curves.shape[0]):
         _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts)
         n_rows, n_treated = _spread_cluster_counts(cluster_counts, cluster_rows, cluster_offsets, cluster_treated,
                                                    counts)
@@ -354,7 +394,6 @@ def cluster_bootstrap_curves_on_grid(
                        group_ends, shares, x, values, sums, curves, totals, rep)
         totals[rep, ROWS] = n_rows
         totals[rep, TREATED_ROWS] = n_treated
-    return curves, totals
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
@@ -375,7 +414,7 @@ def _interpolate(at, x, values, out):
     j = 0
     for i in range(at.shape[0]):
         a = at[i]
-        if np.isnan(a):
+        if math.isnan(a):
             out[i] = a
             continue
         if a > x[last]:
@@ -393,9 +432,9 @@ def _interpolate(at, x, values, out):
             continue
         slope = (values[j + 1] - values[j]) / (x[j + 1] - x[j])
         result = slope * (a - x[j]) + values[j]
-        if np.isnan(result):
+        if math.isnan(result):
             # NumPy retries from the right end, then takes the common value of a flat segment.
             result = slope * (a - x[j + 1]) + values[j + 1]
-            if np.isnan(result) and values[j] == values[j + 1]:
+            if math.isnan(result) and values[j] == values[j + 1]:
                 result = values[j]
         out[i] = result

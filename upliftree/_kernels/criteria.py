@@ -8,7 +8,8 @@ milliseconds of compile time on its own and is optimized again inside each of it
 docs/architecture.md, "Kernel rules").
 """
 
-import numpy as np
+import math
+
 from numba import njit
 
 from .stats_layout import WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
@@ -32,7 +33,7 @@ VARIANCE_FLOOR = 1e-12
 NOISE_TOLERANCE = 1e-9
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
 def arm_divergence(p, q, criterion, binary):
     """Divergence of a treatment's mean ``p`` from control's ``q``.
 
@@ -40,36 +41,38 @@ def arm_divergence(p, q, criterion, binary):
     and the unused node divergence of ΔΔP and the t-statistic) the squared Euclidean distance of the two
     Bernoulli distributions, 2 (p - q)^2, for a binary outcome and (p - q)^2 for a continuous one.
     """
+    if criterion == KL or criterion == CHI:
+        # ``min(max(q, CLIP), 1 - CLIP)`` as numba's builtins compute it, written out (see the module docstring).
+        q = PROBABILITY_CLIP if PROBABILITY_CLIP > q else q
+        q = 1.0 - PROBABILITY_CLIP if 1.0 - PROBABILITY_CLIP < q else q
     if criterion == KL:
-        q = min(max(q, PROBABILITY_CLIP), 1.0 - PROBABILITY_CLIP)
         divergence = 0.0
         if p > 0.0:
-            divergence += p * np.log2(p / q)
+            divergence += p * math.log2(p / q)
         if p < 1.0:
-            divergence += (1.0 - p) * np.log2((1.0 - p) / (1.0 - q))
+            divergence += (1.0 - p) * math.log2((1.0 - p) / (1.0 - q))
         return divergence
     if criterion == CHI:
-        q = min(max(q, PROBABILITY_CLIP), 1.0 - PROBABILITY_CLIP)
         return (p - q) * (p - q) / (q * (1.0 - q))
     if binary:
         return 2.0 * (p - q) * (p - q)
     return (p - q) * (p - q)
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
 def bernoulli_impurity(p, criterion):
     """Entropy (bits) of Bernoulli(p) for KL, its Gini impurity for the other criteria."""
     if criterion == KL:
         entropy = 0.0
         if p > 0.0:
-            entropy -= p * np.log2(p)
+            entropy -= p * math.log2(p)
         if p < 1.0:
-            entropy -= (1.0 - p) * np.log2(1.0 - p)
+            entropy -= (1.0 - p) * math.log2(1.0 - p)
         return entropy
     return 1.0 - p * p - (1.0 - p) * (1.0 - p)
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
 def arm_means(sums, target_means, n_reg, out):
     """Per-arm mean outcome shrunk toward ``target_means``: (sum_wy + n_reg * target) / (sum_w + n_reg)."""
     for arm in range(sums.shape[0]):
@@ -80,7 +83,7 @@ def arm_means(sums, target_means, n_reg, out):
             out[arm] = target_means[arm]
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
 def split_gain(left, right, node, node_means, node_divergence, criterion, normalized, n_reg, binary, best_gain,
                left_means, right_means):
     """Gain of splitting ``node`` into ``left`` and ``right`` (an admissible candidate: both children keep
@@ -110,7 +113,10 @@ def split_gain(left, right, node, node_means, node_divergence, criterion, normal
         signal = 0.0
         scale = 0.0
         for arm in range(n_arms):
-            scale = max(max(scale, abs(left_means[arm])), abs(right_means[arm]))
+            left_size = abs(left_means[arm])
+            scale = left_size if left_size > scale else scale
+            right_size = abs(right_means[arm])
+            scale = right_size if right_size > scale else scale
         for arm in range(1, n_arms):
             difference = (left_means[arm] - left_means[0]) - (right_means[arm] - right_means[0])
             signal += abs(difference)
@@ -127,7 +133,10 @@ def split_gain(left, right, node, node_means, node_divergence, criterion, normal
                         residual += (child[cell_arm, WEIGHTED_Y2]
                                      - child[cell_arm, WEIGHTED_Y] * child[cell_arm, WEIGHTED_Y] / cell_weight)
                     weight += cell_weight
-            variance = VARIANCE_FLOOR if weight <= 4.0 else max(residual / (weight - 4.0), VARIANCE_FLOOR)
+            variance = VARIANCE_FLOOR
+            if weight > 4.0:
+                pooled = residual / (weight - 4.0)
+                variance = VARIANCE_FLOOR if VARIANCE_FLOOR > pooled else pooled
             inverse_weights = (1.0 / left[arm, WEIGHT] + 1.0 / left[0, WEIGHT]
                                + 1.0 / right[arm, WEIGHT] + 1.0 / right[0, WEIGHT])
             raw_gain += difference * difference / (variance * inverse_weights)
@@ -153,16 +162,30 @@ def split_gain(left, right, node, node_means, node_divergence, criterion, normal
     raw_gain = left_term + right_term - node_divergence
     # The divergences are quadratic in the uplifts m_t - m_0 near 0, and an uplift is rounded relative to the
     # means it is a difference of: with (nearly) no uplift, rounding is of size max |uplift| * max |mean|.
-    # (Maxima of several values are written as nested pairs: the same result, one compiled ``max``.)
+    # Maxima are ``m = v if v > m else m``, exactly Python's ``max(m, v)`` (see the module docstring).
     largest_mean = 0.0
     largest_uplift = 0.0
     for arm in range(n_arms):
-        largest_mean = max(max(max(largest_mean, abs(node_means[arm])), abs(left_means[arm])),
-                           abs(right_means[arm]))
+        node_size = abs(node_means[arm])
+        largest_mean = node_size if node_size > largest_mean else largest_mean
+        left_size = abs(left_means[arm])
+        largest_mean = left_size if left_size > largest_mean else largest_mean
+        right_size = abs(right_means[arm])
+        largest_mean = right_size if right_size > largest_mean else largest_mean
         if arm > 0:
-            largest_uplift = max(max(max(largest_uplift, abs(node_means[arm] - node_means[0])),
-                                     abs(left_means[arm] - left_means[0])), abs(right_means[arm] - right_means[0]))
-    scale = max(max(max(abs(left_term), abs(right_term)), abs(node_divergence)), largest_uplift * largest_mean)
+            node_size = abs(node_means[arm] - node_means[0])
+            largest_uplift = node_size if node_size > largest_uplift else largest_uplift
+            left_size = abs(left_means[arm] - left_means[0])
+            largest_uplift = left_size if left_size > largest_uplift else largest_uplift
+            right_size = abs(right_means[arm] - right_means[0])
+            largest_uplift = right_size if right_size > largest_uplift else largest_uplift
+    scale = abs(left_term)
+    right_size = abs(right_term)
+    scale = right_size if right_size > scale else scale
+    node_size = abs(node_divergence)
+    scale = node_size if node_size > scale else scale
+    mean_scale = largest_uplift * largest_mean
+    scale = mean_scale if mean_scale > scale else scale
     if not raw_gain > NOISE_TOLERANCE * scale:
         return 0.0, 0.0
     if not normalized:

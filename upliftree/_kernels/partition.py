@@ -22,12 +22,12 @@ def partition_rows(rows, counts, column, left_bins):
             ordered_counts[next_left:])
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def partition_rows_into(rows, counts, column, left_bins, ordered_rows, ordered_counts):
     """:func:`partition_rows` into ``ordered_rows`` and ``ordered_counts`` (as long as ``rows``); returns the
     number of rows that go left."""
     n_rows = rows.shape[0]
-    next_left = 0
+    next_left = np.int64(0)  # not a literal 0, which is typed again per loop level (docs/architecture.md)
     next_right = n_rows - 1
     for i in range(n_rows):
         row = rows[i]

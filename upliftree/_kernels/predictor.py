@@ -8,13 +8,15 @@ The step of one tree level is written inside the loop, not as a helper taking ar
 reference counting on every call, which made traversal about ten times slower.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
 from .stats_layout import N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def apply_tree(values, row_stride, column_stride, rows, start, stop, children_left, children_right, feature,
                threshold, is_categorical, category_bitset, missing_left, leaves):
     """Leaf id of row ``i`` (of row ``rows[i]`` when ``rows`` is not empty) into ``leaves[i]``, for ``i`` in
@@ -22,10 +24,10 @@ def apply_tree(values, row_stride, column_stride, rows, start, stop, children_le
     use_rows = rows.shape[0] > 0
     for i in range(start, stop):
         row_start = (rows[i] if use_rows else i) * row_stride
-        node = 0
+        node = np.int64(0)  # not a literal 0, which is typed again per loop level (docs/architecture.md)
         while children_left[node] >= 0:
             value = values[row_start + feature[node] * column_stride]
-            if np.isnan(value):
+            if math.isnan(value):
                 goes_left = missing_left[node]
             elif is_categorical[node]:
                 code = np.int64(value)
@@ -50,7 +52,7 @@ def accumulate_node_stats(leaves, arm, weight, y, n_arms, parent):
     return stats
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def accumulate_node_stats_into(leaves, arm, weight, y, parent, stats):
     """:func:`accumulate_node_stats` into ``stats`` (float64, ``(n_nodes, n_arms, N_STATS)``, any contents)."""
     n_nodes, n_arms = stats.shape[0], stats.shape[1]
@@ -100,6 +102,14 @@ def block_size(n_columns, categorical):
     return (BLOCK_KINDS if categorical else CATEGORY_CODE) * n_columns * ROW_BLOCK
 
 
+def pass_buffers(block_entries, n_arms, want_leaves):
+    """The scratch of one thread's :func:`forest_pass` calls, allocated by the caller (a uint64 ``np.empty``
+    in the kernel is a Numba routine of its own to compile): ``(block, block_float, node, total)``."""
+    block = np.empty(block_entries, dtype=np.int64)
+    total = np.empty(0 if want_leaves else n_arms * ROW_BLOCK, dtype=np.float64)
+    return block, block.view(np.float64), np.empty(ROW_BLOCK, dtype=np.uint64), total
+
+
 def block_slot(column, kind, n_columns):
     """Where the values of one kind of the ``column``-th of ``n_columns`` columns start in a block's buffer."""
     return (np.asarray(kind, dtype=np.int64) * n_columns + column) * ROW_BLOCK
@@ -111,10 +121,10 @@ def order_keys(values):
     return bits ^ ((bits >> 63) & MAGNITUDE_BITS)
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def forest_pass(values, row_stride, column_stride, start, stop, columns, tree_roots, tree_depths, next_node, slot,
                 split_key, is_categorical, category_bitset, categorical, leaf_id, value, want_leaves, leaves, mean,
-                block, block_float):
+                block, block_float, node, total):
     """One pass of rows ``start..stop`` through a lockstep forest table (built by ``predictor.StackedForest``).
 
     Blocks of ``ROW_BLOCK`` rows copy the ``columns`` of the matrix (``values`` with its strides) the forest
@@ -133,21 +143,21 @@ def forest_pass(values, row_stride, column_stride, start, stop, columns, tree_ro
 
     ``block`` is the int64 buffer (``block_size`` entries) and ``block_float`` a float64 view of it, made by
     the caller (``ndarray.view`` inside a kernel cost a quarter of this kernel's compile time): a value is
-    written as a float and read back as its bits.
+    written as a float and read back as its bits. ``node`` (uint64, ``ROW_BLOCK``) holds the block's current
+    nodes and ``total`` (float64, ``n_arms * ROW_BLOCK``, or empty with ``want_leaves``) their sums; all four
+    come from :func:`pass_buffers`, so the kernel allocates nothing.
     """
     kind_size = columns.shape[0] * ROW_BLOCK
     n_arms = value.shape[0]
-    node = np.empty(ROW_BLOCK, dtype=np.uint64)
-    total = np.empty(0 if want_leaves else n_arms * ROW_BLOCK, dtype=np.float64)
     for block_start in range(start, stop, ROW_BLOCK):
-        n_block_rows = min(stop, block_start + ROW_BLOCK) - block_start
+        n_block_rows = ROW_BLOCK if block_start + ROW_BLOCK < stop else stop - block_start
         for column in range(columns.shape[0]):
             base = column * ROW_BLOCK
             for offset in range(ROW_BLOCK):
                 # Offsets past the last row repeat it: every offset routes on real values, none is tested.
-                row = min(block_start + offset, stop - 1)
+                row = block_start + offset if block_start + offset < stop else stop - 1
                 x = values[row * row_stride + columns[column] * column_stride] + 0.0  # -0.0 + 0.0 is 0.0
-                if np.isnan(x):
+                if math.isnan(x):
                     block[base + offset] = LOWEST_KEY
                     block[kind_size + base + offset] = HIGHEST_KEY
                 else:

@@ -22,7 +22,8 @@ def next_position(state, n):
     z = (z ^ (z >> _SHIFT_27)) * _MIX_2
     z = z ^ (z >> _SHIFT_31)
     # 53 random bits as a double in [0, 1); u * n can still round up to n for large n, hence the min.
-    return min(int(float(z >> _SHIFT_11) * _TWO_POW_MINUS_53 * n), n - 1)
+    position = np.int64(float(z >> _SHIFT_11) * _TWO_POW_MINUS_53 * n)
+    return position if position < n - 1 else n - 1
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True)
@@ -42,18 +43,18 @@ def add_draws(state, candidates, n_draw, counts):
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def drawn_sample(counts):
-    """Rows with a nonzero count, in increasing order, and their counts (as the growers take a sample).
+    """Rows with a nonzero count (int32), in increasing order, and their counts (as the growers take a sample).
 
     Branch-free (about a third of the rows of a bootstrap are not drawn, an unpredictable branch): every row
     is written at the next free slot, which only advances past drawn rows; one spare slot takes the writes
     after the last drawn row.
     """
-    n_drawn = 0
+    n_drawn = np.int64(0)  # not literal 0s, which are typed again per loop level (docs/architecture.md)
     for row in range(counts.shape[0]):
         n_drawn += counts[row] != 0
     rows = np.empty(n_drawn + 1, dtype=np.int64)
-    row_counts = np.empty(n_drawn + 1, dtype=counts.dtype)
-    position = 0
+    row_counts = np.empty(n_drawn + 1, dtype=np.int32)
+    position = np.int64(0)
     for row in range(counts.shape[0]):
         rows[position] = row
         row_counts[position] = counts[row]

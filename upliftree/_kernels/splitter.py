@@ -9,6 +9,8 @@ tried on both sides; "missing versus not missing" is a candidate too. Ties keep 
 categorical, so numeric data never compiles that kernel.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -18,33 +20,43 @@ from .stats_layout import COUNT, N_STATS, WEIGHT, WEIGHTED_Y, WEIGHTED_Y2
 
 # The criteria read count, weight and the weighted outcome moments; the squared weight is not needed here.
 SPLIT_STATS = WEIGHTED_Y2 + 1
+# Scratch of the uplift scan, allocated by find_best_split: per-arm sums (the node, the scanned prefix, the
+# feature's total, the candidate's children) and per-arm means (the node, the candidate's children).
+SCAN_SUMS = 5
+SCAN_MEANS = 3
 # Scan orders of a call without categorical features: never read.
 NO_ORDERS = np.zeros((0, 0), dtype=np.int64)
 NO_ORDER_SIZES = np.zeros(0, dtype=np.int64)
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def node_totals(histogram, feature):
-    """Per-arm sums of the node: the histogram of any (built) ``feature`` summed over its bins."""
+    """Per-arm sums of the node: the histogram of any (built) ``feature`` summed over its bins,
+    ``(n_arms, n_stats)``."""
+    totals = np.empty(histogram.shape[2:], dtype=np.float64)
+    node_totals_into(histogram, feature, totals)
+    return totals
+
+
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
+def node_totals_into(histogram, feature, totals):
+    """:func:`node_totals` into ``totals`` (float64, ``(n_arms, n_stats)``, any contents)."""
     feature_histogram = histogram[feature]
     n_bins, n_arms, n_stats = feature_histogram.shape
-    totals = np.empty((n_arms, n_stats), dtype=np.float64)
     for arm in range(n_arms):
         for stat in range(n_stats):
             totals[arm, stat] = 0.0
     for bin_code in range(n_bins):
         _add_cells(totals, feature_histogram[bin_code])
-    return totals
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
 def _add_cells(total, cells):
     for arm in range(total.shape[0]):
         for stat in range(total.shape[1]):
             total[arm, stat] += cells[arm, stat]
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
 def _row_count(cells):
     """Rows of an ``(n_arms, N_STATS)`` block of sums: ``cells[:, COUNT].sum()``, as a loop."""
     total = 0.0
@@ -53,9 +65,9 @@ def _row_count(cells):
     return total
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg, by_mean_target,
-                    orders, order_sizes):
+                    orders, order_sizes, node, means, scores):
     """Scan order of each categorical feature among ``features``: its non-empty category bins sorted by their
     shrunk uplift in the node (summed over treatments) or, ``by_mean_target``, for the squared-error rule, by
     their mean target summed over the target columns ``Σ_c S_c / W`` (0 without weight; ``histogram`` is then
@@ -63,18 +75,19 @@ def category_orders(histogram, features, n_bins_non_missing, is_categorical, mis
 
     Fills ``orders`` (int64, ``(len(features), missing_bin)``) and ``order_sizes`` (int64, ``len(features)``):
     feature ``features[k]`` is scanned as ``orders[k, :order_sizes[k]]`` (rows of numeric features are not
-    filled). The caller allocates them, as every kernel of the split search its outputs: a 2-D int64 or a
-    bool ``np.empty`` in a kernel is one more Numba routine to compile. The sort is a stable insertion sort
+    filled). The caller allocates them, as every kernel of the split search its outputs and scratch (``node``:
+    float64 ``(n_arms, N_STATS)``, ``means``: ``(2, n_arms)``, ``scores``: ``missing_bin``; any contents): the
+    split search allocates nothing, so it is compiled without Numba's reference counting (``_nrt=False``,
+    docs/architecture.md). The sort is a stable insertion sort
     (at most 255 categories) with NaN last: exactly the order of numba's ``argsort(kind="mergesort")``, which
     cost a second of compile time. One kernel for both statistics: the second is three lines.
     """
     n_arms = histogram.shape[2]
-    node = node_totals(histogram, features[0])
-    node_means = np.empty(n_arms, dtype=np.float64)
+    node_totals_into(histogram, features[0], node)
+    node_means = means[0]
     for arm in range(n_arms):
         node_means[arm] = node[arm, WEIGHTED_Y] / node[arm, WEIGHT] if node[arm, WEIGHT] > 0.0 else 0.0
-    means = np.empty(n_arms, dtype=np.float64)
-    scores = np.empty(missing_bin, dtype=np.float64)
+    code_means = means[1]
     for position in range(features.shape[0]):
         feature = features[position]
         order_sizes[position] = 0
@@ -82,7 +95,7 @@ def category_orders(histogram, features, n_bins_non_missing, is_categorical, mis
             continue
         feature_histogram = histogram[feature]
         order = orders[position]
-        n_present = 0
+        n_present = np.int64(0)  # not a literal 0, which is typed again per loop level (docs/architecture.md)
         for code in range(n_bins_non_missing[feature]):
             if _row_count(feature_histogram[code]) == 0.0:
                 continue
@@ -93,12 +106,12 @@ def category_orders(histogram, features, n_bins_non_missing, is_categorical, mis
                 weight = feature_histogram[code, 0, WEIGHT]
                 score = score / weight if weight > 0.0 else 0.0
             else:
-                arm_means(feature_histogram[code], node_means, n_reg, means)
+                arm_means(feature_histogram[code], node_means, n_reg, code_means)
                 for arm in range(1, n_arms):
-                    score += means[arm] - means[0]
+                    score += code_means[arm] - code_means[0]
             # Insert after every earlier code whose score does not sort after this one.
             slot = n_present
-            while slot > 0 and (score < scores[slot - 1] or (np.isnan(scores[slot - 1]) and not np.isnan(score))):
+            while slot > 0 and (score < scores[slot - 1] or (math.isnan(scores[slot - 1]) and not math.isnan(score))):
                 scores[slot] = scores[slot - 1]
                 order[slot] = order[slot - 1]
                 slot -= 1
@@ -120,9 +133,12 @@ def find_best_split(histogram, features, n_bins_non_missing, is_categorical, mis
     is_categorical = kernel_array(is_categorical, np.bool_)
     orders, order_sizes = _scan_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg,
                                        False)
-    left_bins = np.empty(missing_bin + 1, dtype=np.bool_)
+    n_arms = histogram.shape[2]
     return best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_categorical, missing_bin,
-                      criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment, left_bins)
+                      criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment,
+                      np.empty(missing_bin + 1, dtype=np.bool_),
+                      np.empty((SCAN_SUMS, n_arms, N_STATS), dtype=np.float64),
+                      np.empty((SCAN_MEANS, n_arms), dtype=np.float64))
 
 
 def _scan_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg, by_mean_target):
@@ -131,20 +147,24 @@ def _scan_orders(histogram, features, n_bins_non_missing, is_categorical, missin
         return NO_ORDERS, NO_ORDER_SIZES
     orders = np.empty((len(features), missing_bin), dtype=np.int64)
     order_sizes = np.empty(len(features), dtype=np.int64)
+    n_arms = histogram.shape[2]
     category_orders(histogram, features, n_bins_non_missing, is_categorical, missing_bin, n_reg, by_mean_target,
-                    orders, order_sizes)
+                    orders, order_sizes, np.empty((n_arms, N_STATS), dtype=np.float64),
+                    np.empty((2, n_arms), dtype=np.float64), np.empty(missing_bin, dtype=np.float64))
     return orders, order_sizes
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_categorical, missing_bin,
-               criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment, left_bins):
+               criterion, normalize, n_reg, binary, min_samples_leaf, min_samples_treatment, left_bins, sums, means):
     """The scan of :func:`find_best_split`: a numeric feature in bin order, categorical feature
     ``features[k]`` in the order ``orders[k, :order_sizes[k]]`` (:func:`category_orders`). ``left_bins``
-    (bool, ``missing_bin + 1``, any contents) is filled and returned."""
+    (bool, ``missing_bin + 1``, any contents) is filled and returned; ``sums`` (float64, ``(SCAN_SUMS, n_arms,
+    N_STATS)``) and ``means`` (float64, ``(SCAN_MEANS, n_arms)``) are scratch of any contents."""
     n_arms = histogram.shape[2]
-    node = node_totals(histogram, features[0])
-    node_means = np.empty(n_arms, dtype=np.float64)
+    node = sums[0]
+    node_totals_into(histogram, features[0], node)
+    node_means = means[0]
     for arm in range(n_arms):
         node_means[arm] = node[arm, WEIGHTED_Y] / node[arm, WEIGHT] if node[arm, WEIGHT] > 0.0 else 0.0
     # The divergence of the treatments from control, averaged over treatments (uniform weights).
@@ -154,18 +174,19 @@ def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_
     node_divergence = node_divergence / (n_arms - 1)
     # Scratch sums: ``left`` and ``feature_total`` are cleared for every feature; the candidates' stats up to
     # SPLIT_STATS are written before they are read, the others never read.
-    left = np.empty((n_arms, N_STATS), dtype=np.float64)
-    feature_total = np.empty((n_arms, N_STATS), dtype=np.float64)
-    candidate_left = np.empty((n_arms, N_STATS), dtype=np.float64)
-    candidate_right = np.empty((n_arms, N_STATS), dtype=np.float64)
-    left_means = np.empty(n_arms, dtype=np.float64)
-    right_means = np.empty(n_arms, dtype=np.float64)
+    left = sums[1]
+    feature_total = sums[2]
+    candidate_left = sums[3]
+    candidate_right = sums[4]
+    left_means = means[1]
+    right_means = means[2]
 
     # ΔΔP and the t-statistic are never normalized.
     normalized = normalize and criterion != DDP and criterion != TSTAT
-    best_position = -1
-    best_prefix = -1
-    best_missing_left = False
+    # Typed (not literal) starting values: a literal's type is widened one loop level per typing pass.
+    best_position = np.int64(-1)
+    best_prefix = np.int64(-1)
+    best_missing_left = np.bool_(False)
     best_gain = 0.0
     best_raw_gain = 0.0
     for position in range(features.shape[0]):
@@ -321,7 +342,8 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
     n_arms = arm_histogram.shape[2]
     for code in range(missing_bin + 1):
         left_bins[code] = False
-    node = node_totals(target_histogram, features[0])
+    node = np.empty((n_columns, N_STATS), dtype=np.float64)
+    node_totals_into(target_histogram, features[0], node)
     node_weight = node[0, WEIGHT]
     if not node_weight > 0.0:
         return -1, 0.0, left_bins
@@ -331,7 +353,7 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
         node_square += node[column, WEIGHTED_Y] * node[column, WEIGHTED_Y]
         node_target_square += node[column, WEIGHTED_Y2]
     node_score = node_square / node_weight
-    min_arm_rows = max(min_samples_treatment, 1)
+    min_arm_rows = min_samples_treatment if min_samples_treatment > 1 else 1
     # Scratch sums, cleared for every feature: the non-missing bins before the threshold (``left``) and all of
     # them (``total``), added in scan order. A child's sums are ``left`` or ``total - left``, plus the missing
     # bin's on its side: a child without rows or weight then has sums exactly 0, and a partition reached by two
@@ -346,9 +368,10 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
     arm_child_left = np.empty((n_arms, N_STATS), dtype=np.float64)
     arm_child_right = np.empty((n_arms, N_STATS), dtype=np.float64)
 
-    best_position = -1
-    best_prefix = -1
-    best_missing_left = False
+    # Typed (not literal) starting values: a literal's type is widened one loop level per typing pass.
+    best_position = np.int64(-1)
+    best_prefix = np.int64(-1)
+    best_missing_left = np.bool_(False)
     best_heavier_left = False
     best_reduction = SQUARED_ERROR_TOLERANCE * node_target_square
     for position in range(features.shape[0]):
@@ -386,8 +409,9 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
                 fewest_rows = arm_child_left[0, COUNT]
                 least_weight = arm_child_left[0, WEIGHT]
                 for arm in range(n_arms):
-                    fewest_rows = min(min(fewest_rows, arm_child_left[arm, COUNT]), arm_child_right[arm, COUNT])
-                    least_weight = min(min(least_weight, arm_child_left[arm, WEIGHT]), arm_child_right[arm, WEIGHT])
+                    for child in (arm_child_left, arm_child_right):
+                        fewest_rows = child[arm, COUNT] if child[arm, COUNT] < fewest_rows else fewest_rows
+                        least_weight = child[arm, WEIGHT] if child[arm, WEIGHT] < least_weight else least_weight
                     left_rows += arm_child_left[arm, COUNT]
                     right_rows += arm_child_right[arm, COUNT]
                 if not (fewest_rows >= min_arm_rows and least_weight > 0.0 and left_rows >= min_samples_leaf
