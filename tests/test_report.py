@@ -398,3 +398,46 @@ def test_report_json_matches_the_report(stratified_reports):
     html = unescape(report.html.read_text())
     card = html[html.index('id="card-effect"'):]
     assert f"{effect['effect'] * 100:+.1f}" in card[:600] or f"{effect['effect'] * 100:+.2f}" in card[:600]
+
+
+def test_forest_bands_give_each_decile_the_interval_of_its_mean_predicted_uplift(tmp_path):
+    """With forest_bands the forest is grown in little bags and every decile row of report.json has the interval
+    of the forest's mean predicted uplift over the decile's held-out rows; without, the bounds are null."""
+    from upliftree.metrics import calibration_table, score_bins
+    from upliftree.report.evaluation import with_forest_bands
+
+    frame = make_uplift_data(4_000, n_treatments=2, outcome="continuous", random_state=21)
+    experiment = experiment_from_frame(frame, treatment="treatment", control="control", outcome="outcome",
+                                       features=FEATURES)
+    settings = ReportSettings(max_depth=2, n_estimators=8, n_boot=10, learners=(), search_seconds=None,
+                              forest_bands=True)
+    report = make_report(experiment, tmp_path / "bands", settings)
+    forest = report.forest
+    assert (forest.ci_group_size, forest.honest, forest.bootstrap, forest.max_samples) == (2, True, False, 0.5)
+    numbers = json.loads(report.files["report.json"].read_text())
+    for label in ("email", "discount"):
+        rows = numbers["deciles"][label]
+        assert len(rows) == 10
+        for row in rows:
+            assert row["predicted_low"] < row["predicted_uplift"] < row["predicted_high"]
+    html = unescape(report.html.read_text())
+    assert "Predicted uplift (95% CI)" in html and "in pairs of trees sharing half of the rows" in html
+    # The bands are the forest's group intervals over the deciles of its scores, row for row.
+    X, treatment, y = experiment.X.iloc[:1500], experiment.treatment[:1500], experiment.y[:1500]
+    code = list(forest.treatments_).index("discount")
+    rows = (treatment == "discount") | (treatment == "control")
+    score = forest.predict(X[rows])[:, code - 1]
+    table = with_forest_bands(calibration_table(y[rows], score, (treatment[rows] == "discount").astype(int)), forest,
+                              X[rows], score, code, 0.05)
+    expected = forest.predict_group_interval(X[rows], score_bins(score))
+    expected = expected[expected["treatment"] == "discount"]
+    np.testing.assert_allclose(table["predicted_low"], expected["ci_low"])
+    np.testing.assert_allclose(table["predicted_high"], expected["ci_high"])
+    np.testing.assert_allclose(table["predicted_uplift"], expected["uplift"], rtol=1e-9)
+
+    plain = make_report(experiment, tmp_path / "plain", replace(settings, forest_bands=False))
+    rows = json.loads(plain.files["report.json"].read_text())["deciles"]["email"]
+    assert all(row["predicted_low"] is None and row["predicted_high"] is None for row in rows)
+    assert "Predicted uplift (95% CI)" not in unescape(plain.html.read_text())
+    with pytest.raises(ValueError, match="n_estimators must be even and at least 4, got 5"):
+        replace(settings, n_estimators=5).check()

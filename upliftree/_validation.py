@@ -927,25 +927,33 @@ def validate_cluster(cluster: Any, n_rows: int, X: Any = None) -> np.ndarray | N
     """
     if cluster is None:
         return None
-    ids = design_values(cluster, X, n_rows, "cluster")
+    return sorted_id_codes(design_values(cluster, X, n_rows, "cluster"), "cluster", "cluster")[0]
+
+
+def sorted_id_codes(ids: np.ndarray, argument: str, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """Int64 codes ``0 .. n_ids - 1`` of the 1-D ``ids`` (numbers or text) and the ids of the codes, in sorted
+    order, so the codes do not depend on the row order; a missing id is an error naming ``argument`` (every row
+    needs the id of its ``unit``)."""
     missing = pd.isna(ids)
     if missing.any():
-        raise ValueError(f"cluster has {int(missing.sum())} missing id(s); every row needs the id of its cluster")
+        raise ValueError(f"{argument} has {int(missing.sum())} missing id(s); every row needs the id of its {unit}")
     if ids.dtype.kind in "iu" and len(ids) and int(ids.max()) - int(ids.min()) < 2 * len(ids):
         # Integer ids in a range of at most twice the rows (store numbers, row blocks): codes by marking the
         # ids present, without hashing or sorting them (twice as fast as factorize).
-        offsets = ids.astype(np.int64) - int(ids.min())
+        lowest = int(ids.min())
+        offsets = ids.astype(np.int64) - lowest
         present = np.zeros(int(offsets.max()) + 1, dtype=np.bool_)
         present[offsets] = True
-        return (np.cumsum(present, dtype=np.int64) - 1)[offsets]
+        return (np.cumsum(present, dtype=np.int64) - 1)[offsets], (np.flatnonzero(present) + lowest).astype(ids.dtype)
     try:
-        codes, _ = pd.factorize(ids, sort=True)
+        codes, uniques = pd.factorize(ids, sort=True)
     except TypeError:
         # Ids of mixed types (numbers and text) do not sort; a stable text order still makes codes row-order free.
         codes, uniques = pd.factorize(ids)
         order = sorted(range(len(uniques)), key=lambda code: (type(uniques[code]).__name__, str(uniques[code])))
         codes = np.argsort(order)[codes]
-    return codes.astype(np.int64)
+        uniques = np.asarray(uniques, dtype=object)[order]
+    return codes.astype(np.int64), np.asarray(uniques)
 
 
 def without_design_columns(X: Any, *design: Any) -> Any:

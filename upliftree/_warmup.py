@@ -200,6 +200,11 @@ def _forests() -> None:
                     forest.apply(X)
                 upliftree.from_json(forest.to_json()).predict(X)
                 upliftree.distill(forest, X, treatment, y, max_depth=2, min_samples_leaf=20).predict(X)
+            # Little bags: per-row and per-group intervals.
+            bags = forest_class(control="control", honest=True, bootstrap=False, max_samples=0.5, ci_group_size=2,
+                                **{**FOREST_OPTIONS, "n_estimators": 4}).fit(X, treatment, y)
+            bags.predict_interval(X)
+            bags.predict_group_interval(X, np.arange(len(frame)) % 3)
             for X in _array_layouts(frame):
                 forest.fit(X, treatment, y).predict(X)
                 forest.predict(X[::2])

@@ -321,6 +321,9 @@ def report(
     forest_max_samples: float = typer.Option(None, "--forest-max-samples", min=0.01, max=1.0,
                                              show_default="all rows",
                                              help="Share of training rows each forest tree draws (smaller: faster)."),
+    forest_bands: bool = typer.Option(False, "--forest-bands",
+                                      help="Grow the forest for intervals (honest pairs of trees on half-samples) "
+                                           "and show each decile's interval of mean predicted uplift."),
     test_size: float = typer.Option(0.3, "--test-size", min=0.05, max=0.9, help="Share of rows held out."),
     n_boot: int = typer.Option(200, "--n-boot", min=10, help="Bootstrap resamples for intervals and bands."),
     alpha: float = ALPHA,
@@ -351,7 +354,7 @@ def report(
     settings = ReportSettings(
         criterion=criterion, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
         search_seconds=search_seconds or None, n_estimators=n_estimators, forest_max_samples=forest_max_samples,
-        test_size=test_size, n_boot=n_boot, alpha=alpha,
+        forest_bands=forest_bands, test_size=test_size, n_boot=n_boot, alpha=alpha,
         benefit=benefit, cost=cost or 0.0, budget=budget, explore=explore, seed=seed, title=title,
         learners=parse_learners(learners), time=time_column, time_periods=time_periods,
         # --propensity estimate: observational data, the report estimates the propensity (docs/cli.md)

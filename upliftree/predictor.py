@@ -9,7 +9,7 @@ import numpy as np
 
 from ._base import read_only, restore_frozen
 from ._kernels.boundary import block_bounds, run_blocks, strided_matrix
-from ._kernels.forest_variance import little_bag_terms
+from ._kernels.forest_variance import group_tree_sums, little_bag_terms
 from ._kernels.predictor import (
     CATEGORY_CODE,
     CATEGORY_WORDS,
@@ -33,6 +33,9 @@ PASS_MIN_ROWS = 8 * ROW_BLOCK
 # Rows whose leaves in every tree are held at once by the variance pass (a chunk x trees int64 buffer), so no
 # rows x trees matrix is ever stored.
 VARIANCE_CHUNK = 32 * ROW_BLOCK
+# Blocks of rows whose group sums are kept apart and added in order (a number fixed in advance, not the thread
+# count, so the sums do not depend on the threads; each block holds one n_arms x groups x trees table).
+GROUP_SUM_BLOCKS = 16
 
 
 def debiased_variance(between: np.ndarray, noise: np.ndarray, n_groups: int) -> np.ndarray:
@@ -141,10 +144,8 @@ class StackedForest:
         uplift = np.empty((n_rows, n_arms - 1), dtype=np.float64)
         between = np.empty_like(uplift)
         noise = np.empty_like(uplift)
-        values, row_stride, column_stride = strided_matrix(encoded)
-        # Stacked node ids instead of each tree's own: ``value[arm, node]`` reads them directly.
-        routing = (*self.routing[:-1], read_only(np.arange(len(self.routing[-1]), dtype=np.int64)))
-        no_mean = np.empty((0, n_arms), dtype=np.float64)
+        matrix = strided_matrix(encoded)
+        routing = self._stacked_leaf_routing()
 
         def estimate(start: int, stop: int) -> None:
             buffers = pass_buffers(self.block_entries, n_arms, True)
@@ -152,16 +153,77 @@ class StackedForest:
             for chunk_start in range(start, stop, VARIANCE_CHUNK):
                 chunk = slice(chunk_start, min(stop, chunk_start + VARIANCE_CHUNK))
                 n_chunk = chunk.stop - chunk.start
-                # Element [row, column] of the chunk is at chunk_start * row_stride + row * row_stride + ...,
-                # whatever the layout: the chunk's rows start the view.
-                forest_pass(values[chunk_start * row_stride:], row_stride, column_stride, 0, n_chunk, self.columns,
-                            self.tree_roots, self.tree_depths, *routing, self.value, True, leaves, no_mean, *buffers)
+                self._chunk_leaves(matrix, routing, chunk_start, n_chunk, leaves, buffers)
                 little_bag_terms(leaves[:n_chunk], self.value, group_size, uplift[chunk], between[chunk],
                                  noise[chunk])
 
         if n_rows:
             run_blocks(estimate, block_bounds(n_rows, PASS_MIN_ROWS, ROW_BLOCK))
         return uplift, debiased_variance(between, noise, n_trees // group_size)
+
+    def group_uplift_with_variance(self, encoded: np.ndarray, row_group: np.ndarray, n_row_groups: int,
+                                   group_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The mean of the forest's uplift over each group of rows and its debiased little-bag variance, both
+        ``(n_row_groups, n_arms - 1)``; ``row_group`` holds every row's group code (int64, ``0 .. n_row_groups -
+        1``, every code used), trees ``g * group_size ...`` shared group ``g``'s half-sample.
+
+        The little-bag terms are those of the group mean itself, from each tree's mean over the group's rows
+        (``_kernels.forest_variance.group_tree_sums``), so they measure how the trees' errors move together over
+        the group's rows; averaging the rows' own variances or bounds would not. Rows are summed in chunks of
+        :data:`VARIANCE_CHUNK` rows, in at most :data:`GROUP_SUM_BLOCKS` blocks of chunks fixed by the row count,
+        each block into its own table, and the tables added in block order, so the result does not depend on the
+        kernel threads.
+        """
+        n_rows, n_trees, n_arms = len(encoded), len(self.tree_roots), self.value.shape[0]
+        matrix = strided_matrix(encoded)
+        routing = self._stacked_leaf_routing()
+        n_chunks = -(-n_rows // VARIANCE_CHUNK)
+        # Blocks of chunks fixed by the row count alone, each summing into its own table.
+        per_block = -(-n_chunks // GROUP_SUM_BLOCKS) if n_chunks else 1
+        blocks = [(first, min(first + per_block, n_chunks)) for first in range(0, n_chunks, per_block)]
+        block_sums = np.zeros((len(blocks), n_arms, n_row_groups * n_trees), dtype=np.float64)
+
+        def add_chunks(first: int, stop: int) -> None:
+            buffers = pass_buffers(self.block_entries, n_arms, True)
+            leaves = np.empty((min(VARIANCE_CHUNK, n_rows), n_trees), dtype=np.int64)
+            for chunk_index in range(first, stop):
+                start = chunk_index * VARIANCE_CHUNK
+                n_chunk = min(n_rows, start + VARIANCE_CHUNK) - start
+                self._chunk_leaves(matrix, routing, start, n_chunk, leaves, buffers)
+                group_tree_sums(leaves[:n_chunk], self.value, row_group[start:start + n_chunk],
+                                block_sums[first // per_block])
+
+        if blocks:
+            run_blocks(add_chunks, blocks)
+        sums = np.zeros((n_arms, n_row_groups * n_trees), dtype=np.float64)
+        for table in block_sums:  # in block order, whatever the threads
+            sums += table
+        group_rows = np.bincount(row_group, minlength=n_row_groups).astype(np.float64)
+        tree_means = np.ascontiguousarray(sums / np.repeat(group_rows, n_trees))
+        # Entry ``group * n_trees + tree`` of ``tree_means`` plays the leaf of the group's rows in that tree.
+        virtual_leaves = np.arange(n_row_groups * n_trees, dtype=np.int64).reshape(n_row_groups, n_trees)
+        uplift = np.empty((n_row_groups, n_arms - 1), dtype=np.float64)
+        between = np.empty_like(uplift)
+        noise = np.empty_like(uplift)
+        little_bag_terms(virtual_leaves, tree_means, group_size, uplift, between, noise)
+        return uplift, debiased_variance(between, noise, n_trees // group_size)
+
+    def _chunk_leaves(self, matrix: tuple, routing: tuple, start: int, n_chunk: int, leaves: np.ndarray,
+                      buffers: tuple) -> None:
+        """The stacked leaf of rows ``start .. start + n_chunk - 1`` of ``matrix`` (``strided_matrix``'s) in every
+        tree into ``leaves[:n_chunk]``, with ``routing`` from :meth:`_stacked_leaf_routing` and one thread's
+        ``pass_buffers`` (for leaves)."""
+        values, row_stride, column_stride = matrix
+        # Element [row, column] of the chunk is at start * row_stride + row * row_stride + ..., whatever the
+        # layout: the chunk's rows start the view.
+        forest_pass(values[start * row_stride:], row_stride, column_stride, 0, n_chunk, self.columns,
+                    self.tree_roots, self.tree_depths, *routing, self.value, True, leaves,
+                    np.empty((0, self.value.shape[0]), dtype=np.float64), *buffers)
+
+    def _stacked_leaf_routing(self) -> tuple:
+        """``routing`` with stacked node ids for leaves instead of each tree's own: ``value[arm, node]`` reads
+        them directly."""
+        return (*self.routing[:-1], read_only(np.arange(len(self.routing[-1]), dtype=np.int64)))
 
     def _pass(self, encoded: np.ndarray, want_leaves: bool, leaves: np.ndarray, mean: np.ndarray) -> None:
         matrix = strided_matrix(encoded)

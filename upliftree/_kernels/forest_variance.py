@@ -7,6 +7,9 @@ minus its control value). With ``G`` groups of ``l`` trees, mean ``u`` over all 
 
 ``between - noise`` estimates the variance of the forest's uplift (the "bootstrap of little bags" of Sexton &
 Laake 2009, as in Athey, Tibshirani & Wager 2019, section 4.1); the caller debiases it (``upliftree.predictor``).
+
+The mean prediction over a group of rows (a decile, a segment) is a mean over trees too: tree ``t``'s mean over
+the rows. The same terms over those per-tree group means estimate its variance (:func:`group_tree_sums`).
 """
 
 from numba import njit
@@ -53,3 +56,24 @@ def little_bag_terms(leaves, value, group_size, uplift, between, noise):
             uplift[row, treatment] = arm_total / n_trees - control_total / n_trees
             between[row, treatment] = between_value
             noise[row, treatment] = (total_value - between_value) / (group_size - 1)
+
+
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
+def group_tree_sums(leaves, value, row_group, sums):
+    """Add, for every row and tree, the row's leaf values to its row group's entry of that tree: ``sums[arm,
+    group * n_trees + tree] += value[arm, leaves[row, tree]]`` with ``group = row_group[row]``; ``leaves``
+    ``(n_rows, n_trees)``, ``row_group`` ``(n_rows,)`` codes ``0 .. n_row_groups - 1``, ``sums`` ``(n_arms,
+    n_row_groups * n_trees)``.
+
+    Divided by the groups' sizes, ``sums`` is a value table whose "leaf" ``group * n_trees + tree`` holds tree
+    ``tree``'s mean prediction over the group's rows: :func:`little_bag_terms` on it gives the little-bag terms of
+    the group means (``upliftree.predictor.StackedForest.group_uplift_with_variance``).
+    """
+    n_rows, n_trees = leaves.shape
+    n_arms = value.shape[0]
+    for row in range(n_rows):
+        offset = row_group[row] * n_trees
+        for tree in range(n_trees):
+            leaf = leaves[row, tree]
+            for arm in range(n_arms):
+                sums[arm, offset + tree] += value[arm, leaf]

@@ -34,6 +34,7 @@ from .groups import qini_by_group
 from .tables import (
     calibration_table,
     response_rate_by_percentile,
+    score_bins,
     treatment_balance_curve,
     uplift_at_k,
     uplift_by_percentile,
@@ -56,6 +57,7 @@ __all__ = [
     "weighted_average_uplift",
     "treatment_balance_curve",
     "calibration_table",
+    "score_bins",
     "one_vs_control",
     "best_arm_rows",
     "best_arm_score",

@@ -117,6 +117,31 @@ def uplift_at_k(
     return outcome_treated / n_treated - outcome_control / n_control
 
 
+def score_bins(uplift: ArrayLike, bins: int = 10) -> np.ndarray:
+    """The bin of every row in the decile tables (:func:`calibration_table`, :func:`uplift_by_percentile`):
+    0 for the highest predicted uplift, ``bins - 1`` for the lowest, tie groups kept whole.
+
+    Parameters
+    ----------
+    uplift : array-like of shape (n_samples,)
+        Predicted uplift (finite numbers).
+    bins : int
+        Number of bins, fewer than the rows.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``calibration_table``'s ``bin`` of each row, less one.
+    """
+    score = np.asarray(uplift, dtype=np.float64)
+    if score.ndim != 1 or not np.all(np.isfinite(score)):
+        raise ValueError("uplift must be a 1-D array of finite numbers")
+    bins = check_int(bins, "bins", 1)
+    if bins >= len(score):
+        raise ValueError(f"bins={bins} must be fewer than the {len(score)} rows of uplift")
+    return _bin_of_rows(score, bins)
+
+
 def _bin_of_rows(score: np.ndarray, bins: int) -> np.ndarray:
     """Bin of each row: ``numpy.array_split`` of the rows by descending score, tie groups kept whole.
 

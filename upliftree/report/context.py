@@ -130,7 +130,7 @@ def _score_rows(table: pd.DataFrame, numbers: OutcomeFormat) -> list[dict[str, A
 
 def _decile_rows(table: pd.DataFrame, numbers: OutcomeFormat) -> list[dict[str, Any]]:
     return [{"bin": int(entry["bin"]), "n": f"{count(entry['n_treatment'])} / {count(entry['n_control'])}",
-             "predicted": numbers.effect(entry["predicted_uplift"]),
+             "predicted": numbers.effect(entry["predicted_uplift"], entry["predicted_low"], entry["predicted_high"]),
              "treated": numbers.level(entry["response_rate_treatment"]),
              "control": numbers.level(entry["response_rate_control"]),
              "observed": numbers.effect(entry["observed_uplift"], entry["ci_low"], entry["ci_high"]),
@@ -264,7 +264,8 @@ def report_context(settings: ReportSettings, split: SplitRows, models: FittedMod
                  "n_estimation": count(n_estimation)},
         "forest": {"n_estimators": forest.n_estimators, "max_depth": forest.max_depth,
                    "max_samples": forest.max_samples,
-                   "min_samples_leaf": _leaf_text(forest), "max_features": forest.max_features},
+                   "min_samples_leaf": _leaf_text(forest), "max_features": forest.max_features,
+                   "bands": forest.ci_group_size >= 2},
         "search": _search_context(models.search, settings),
         "learners": [{"label": LEARNERS[name],
                       "settings": learner_description(name, experiment.propensity is not None,

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics
-from .._validation import arm_codes, inverse_probability_weights
+from .._validation import arm_codes, inverse_probability_weights, labels_equal
 from ..design import arm_mean_moments, one_node_moments
 from ..inference import diff_proportions_ci, robust_difference_ci, welch_ci
-from ..metrics import calibration_table
+from ..metrics import calibration_table, score_bins
 from ..plot import plot_qini_curve, plot_uplift_by_percentile, plot_uplift_curve
 from .experiment import Experiment
 from .fitting import FittedModels
@@ -25,9 +25,10 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["FOREST", "RANDOM", "TOP_SHARES", "TREE", "Evaluation", "average_effect", "curves_figure", "design_of",
-           "deciles_figure", "evaluate_models", "score_table"]
+           "deciles_figure", "evaluate_models", "score_table", "with_forest_bands"]
 
 TOP_SHARES = (0.1, 0.2, 0.3)
+DECILES = 10  # bins of the decile table (calibration_table's default)
 RANDOM = "random targeting"
 TREE = "uplift tree"
 FOREST = "uplift forest"
@@ -66,8 +67,10 @@ def evaluate_models(split: SplitRows, models: FittedModels, settings: ReportSett
             arm_scores = {name: matrix[rows, code - 1] for name, matrix in predictions.items()}
             scores[label] = score_table(y, treated, arm_scores, test.binary, settings.n_boot, settings.alpha,
                                         settings.seed, **design)
-            deciles[label] = calibration_table(y, arm_scores[FOREST], treated.astype(np.int64), alpha=settings.alpha,
-                                               **design)
+            deciles[label] = with_forest_bands(
+                calibration_table(y, arm_scores[FOREST], treated.astype(np.int64), bins=DECILES, alpha=settings.alpha,
+                                  **design),
+                models.forest, test.X.iloc[np.flatnonzero(rows)], arm_scores[FOREST], code, settings.alpha)
             panels.append((label, y, treated, arm_scores, design))
             decile_panels.append((label, y, treated, arm_scores[FOREST], design))
     with progress("Drawing the curves"):
@@ -83,6 +86,25 @@ def evaluate_models(split: SplitRows, models: FittedModels, settings: ReportSett
                         **average_effect(full.y[rows], full_arm[rows] == code, full.binary, settings.alpha,
                                          **design_of(full, rows))})
     return Evaluation(scores, deciles, figures, effects)
+
+
+def with_forest_bands(table: pd.DataFrame, forest: Any, X: pd.DataFrame, score: np.ndarray, code: int,
+                      alpha: float) -> pd.DataFrame:
+    """The decile ``table`` of ``forest``'s uplift ``score`` of treatment ``code`` (its position in
+    ``forest.treatments_``) on the rows ``X``, with ``predicted_low`` and ``predicted_high``: the ``1 - alpha``
+    interval of each decile's mean predicted uplift (``forest.predict_group_interval`` over the decile's rows,
+    the little-bag variance of the group mean, ``docs/forest.md``). NaN when the forest was not grown in little
+    bags (``ReportSettings.forest_bands``)."""
+    table = table.copy()
+    table["predicted_low"] = table["predicted_high"] = np.nan
+    if forest.ci_group_size < 2:
+        return table
+    bands = forest.predict_group_interval(X, score_bins(score, DECILES), alpha=alpha)
+    bands = bands[bands["treatment"].map(lambda label: labels_equal(label, forest.treatments_[code]))]
+    by_bin = bands.set_index(bands["group"].to_numpy() + 1)
+    table["predicted_low"] = by_bin["ci_low"].reindex(table["bin"]).to_numpy()
+    table["predicted_high"] = by_bin["ci_high"].reindex(table["bin"]).to_numpy()
+    return table
 
 
 def design_of(experiment: Experiment, rows: np.ndarray) -> dict[str, np.ndarray | None]:

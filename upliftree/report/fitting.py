@@ -14,12 +14,15 @@ from .experiment import Experiment
 from .settings import Progress, ReportSettings
 from .split import SplitRows
 
-__all__ = ["FittedModels", "fit_models", "tree_search", "unfitted_models"]
+__all__ = ["FittedModels", "fit_models", "forest_sampling_params", "tree_search", "unfitted_models"]
 SEARCH_FOLDS = 3  # folds of the report's tree search: few, so a budget of seconds tries several candidates
 # Criteria in the order the search tries them (a budget may stop it early): best single-tree criteria on
 # Hillstrom first (docs/model_selection.md), chi-squared last.
 CRITERIA_ORDER = ("ed", "ddp", "kl", "chi")
 REGRESSOR_CRITERIA_ORDER = ("tstat", "ed", "ddp")
+# The forest's little bags with forest_bands: pairs of trees sharing half of the training rows (grf's default).
+FOREST_GROUP_SIZE = 2
+FOREST_HALF_SAMPLE = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,21 @@ def unfitted_models(experiment: Experiment, settings: ReportSettings, n_train: i
                       random_state=settings.seed, **criterion)
     forest_leaf = "auto" if settings.min_samples_leaf is None else max(50, settings.min_samples_leaf // 4)
     forest = forest_class(n_estimators=settings.n_estimators, max_depth=settings.forest_max_depth,
-                          min_samples_leaf=forest_leaf, max_samples=settings.forest_max_samples,
-                          control=experiment.control, n_jobs=-1, random_state=settings.seed, verbose=0, **criterion)
+                          min_samples_leaf=forest_leaf, control=experiment.control, n_jobs=-1,
+                          random_state=settings.seed, verbose=0, **forest_sampling_params(settings), **criterion)
     return tree, forest
+
+
+def forest_sampling_params(settings: ReportSettings) -> dict[str, Any]:
+    """How the report's forest samples its rows: ``forest_max_samples`` rows per tree with replacement, or with
+    ``settings.forest_bands`` grown for intervals ("little bags", ``docs/forest.md``), so that the decile table
+    can show the interval of the forest's mean predicted uplift: honest trees on subsamples of at most half the
+    training rows (``forest_max_samples`` when smaller), without replacement, in pairs sharing a half-sample."""
+    if not settings.forest_bands:
+        return {"max_samples": settings.forest_max_samples}
+    max_samples = FOREST_HALF_SAMPLE if settings.forest_max_samples is None else min(FOREST_HALF_SAMPLE,
+                                                                                    settings.forest_max_samples)
+    return {"honest": True, "bootstrap": False, "max_samples": max_samples, "ci_group_size": FOREST_GROUP_SIZE}
 
 
 def tree_search(tree: Any, settings: ReportSettings, n_train: int) -> UpliftSearchCV | None:

@@ -6,7 +6,16 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .._params import check_alpha, check_amount, check_budget, check_choice, check_explore, check_int, check_real
+from .._params import (
+    check_alpha,
+    check_amount,
+    check_bool,
+    check_budget,
+    check_choice,
+    check_explore,
+    check_int,
+    check_real,
+)
 from .baseline import DEFAULT_LEARNERS, check_learners
 
 __all__ = ["Progress", "ReportSettings", "no_progress"]
@@ -36,7 +45,14 @@ class ReportSettings:
     n_estimators, forest_max_depth : int
         Size of the forest.
     forest_max_samples : float or None
-        Share of the training rows each forest tree draws (None: as many as there are); smaller is faster.
+        Share of the training rows each forest tree draws (None: as many as there are, with replacement);
+        smaller is faster.
+    forest_bands : bool
+        Grow the forest for intervals (honest trees in pairs sharing half of the training rows, each drawing at
+        most half of the rows without replacement; ``docs/forest.md``) and show, in the decile table, the
+        interval of each decile's mean predicted uplift (``predict_group_interval``). Such a forest ranked
+        about as well as the default one (``docs/forest.md``); off by default, the observed-uplift interval of
+        each decile being the claim about its true uplift. Needs an even ``n_estimators`` of at least 4.
     test_size : float
         Share of the rows (stratified by arm and outcome) held out for evaluation.
     time : str or None
@@ -78,6 +94,7 @@ class ReportSettings:
     n_estimators: int = 100
     forest_max_depth: int = 6
     forest_max_samples: float | None = None
+    forest_bands: bool = False
     test_size: float = 0.3
     time: str | None = None
     time_periods: int = 4
@@ -103,6 +120,10 @@ class ReportSettings:
             check_real(self.search_seconds, "search_seconds", 0.0, open_low=True)
         check_int(self.n_estimators, "n_estimators", 1)
         check_int(self.forest_max_depth, "forest_max_depth", 0)
+        check_bool(self.forest_bands, "forest_bands")
+        if self.forest_bands and (self.n_estimators % 2 or self.n_estimators < 4):
+            raise ValueError(f"forest_bands grows the forest's trees in pairs: n_estimators must be even and at "
+                             f"least 4, got {self.n_estimators}")
         if self.forest_max_samples is not None:
             check_real(self.forest_max_samples, "forest_max_samples", 0.0, 1.0, open_low=True)
         check_int(self.n_boot, "n_boot", 1)
