@@ -319,6 +319,14 @@ def test_bad_input_is_refused_with_clear_errors(client, binary_experiment):
         udask.fit_tree(UpliftTreeClassifier(control="control"), ddf, features=FEATURES, bin_edges={"region": [1.0]})
 
 
+def test_fit_forest_refuses_little_bags_before_any_work(client, binary_experiment):
+    forest = UpliftRandomForestClassifier(control="control", n_estimators=4, honest=True, bootstrap=False,
+                                          max_samples=0.5, ci_group_size=2)
+    with pytest.raises(ValueError, match="ci_group_size=2: fit_forest does not grow little bags"):
+        udask.fit_forest(forest, as_dask(binary_experiment.frame), features=FEATURES)
+    assert not hasattr(forest, "fitted_state_")
+
+
 def _changing_partition(number: int) -> pd.DataFrame:
     """A partition whose row count changes on every read (an unseeded generator)."""
     return make_uplift_data(int(np.random.default_rng().integers(400, 800)), random_state=number)

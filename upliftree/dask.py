@@ -673,10 +673,17 @@ def fit_forest(estimator: BaseUpliftForest, ddf: Any, treatment: Any = "treatmen
     :func:`fit_tree`, plus ``rows_per_group`` (int >= 1); ``n_jobs`` is the number of threads growing one
     group's trees. ``propensity`` weighs the rows by ``sample_weight / p``; with ``cluster`` honest trees hold
     out whole clusters of their group's rows (a cluster with rows in two groups is split between them: keep
-    clusters within groups, e.g. ``ddf.shuffle(on=cluster)``, for whole clusters). See ``docs/dask.md``.
+    clusters within groups, e.g. ``ddf.shuffle(on=cluster)``, for whole clusters). Little bags
+    (``ci_group_size >= 2``, for ``predict_interval``) are refused: fit those forests in memory. See
+    ``docs/dask.md``.
     """
     _check_estimator(estimator, BaseUpliftForest, "UpliftRandomForestClassifier or UpliftRandomForestRegressor")
     estimator.check_params()
+    if estimator.ci_group_size > 1:
+        # A group of trees shares a half-sample of all rows; the trees grow on groups of partitions instead.
+        raise ValueError(f"ci_group_size={estimator.ci_group_size}: fit_forest does not grow little bags (each "
+                         "group of trees needs a half-sample of all the rows, and trees grow on groups of "
+                         "partitions); fit the forest in memory for predict_interval, or set ci_group_size=1")
     rows_per_group = check_int(rows_per_group, "rows_per_group", 1)
     binning_rng, *tree_rngs = spawn_generators(estimator.random_state, 1 + estimator.n_estimators)
     try:
