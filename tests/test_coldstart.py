@@ -143,6 +143,14 @@ def test_compile_message_once_per_process_and_silent_when_cached_or_quiet(tmp_pa
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
 
 
+def test_first_bootstrap_on_an_empty_cache(tmp_path):
+    """The curve bootstraps compile without reference counting; the row draws they call must not allocate (a
+    first bootstrap_ci failed when nothing, e.g. a forest, had compiled the draws before)."""
+    code = FIRST_METRIC + "print(metrics.bootstrap_ci(metrics.qini_auc_score, y, score, treated, n_boot=20))\n"
+    completed = run_python(code, {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), QUIET_VARIABLE: "1"})
+    assert completed.returncode == 0, completed.stderr
+
+
 # Whether Python's garbage collector runs while upliftree's kernels compile, and after.
 COLLECTOR_STATES = textwrap.dedent("""
     import gc, json
