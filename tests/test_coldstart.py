@@ -157,7 +157,7 @@ COLLECTOR_STATES = textwrap.dedent("""
     import numpy as np
     from numba.core import event
     from upliftree import metrics
-    from upliftree._kernels.splitter import node_totals
+    from upliftree._kernels.histogram import sibling_histogram
 
     during = []
 
@@ -175,7 +175,7 @@ COLLECTOR_STATES = textwrap.dedent("""
     enabled_after = gc.isenabled()
     gc.disable()
     n_compiled = len(during)
-    node_totals(np.zeros((1, 3, 2, 5)), 0)
+    sibling_histogram(np.ones((1, 3, 2, 5)), np.zeros((1, 3, 2, 5)))
     print(json.dumps({"during": during, "compiled_after": len(during) - n_compiled, "enabled_after": enabled_after,
                       "program_disabled_stays": not gc.isenabled()}))
 """)
