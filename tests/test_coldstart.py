@@ -143,6 +143,50 @@ def test_compile_message_once_per_process_and_silent_when_cached_or_quiet(tmp_pa
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
 
 
+def test_first_bootstrap_on_an_empty_cache(tmp_path):
+    """The curve bootstraps compile without reference counting; the row draws they call must not allocate (a
+    first bootstrap_ci failed when nothing, e.g. a forest, had compiled the draws before)."""
+    code = FIRST_METRIC + "print(metrics.bootstrap_ci(metrics.qini_auc_score, y, score, treated, n_boot=20))\n"
+    completed = run_python(code, {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), QUIET_VARIABLE: "1"})
+    assert completed.returncode == 0, completed.stderr
+
+
+# Whether Python's garbage collector runs while upliftree's kernels compile, and after.
+COLLECTOR_STATES = textwrap.dedent("""
+    import gc, json
+    import numpy as np
+    from numba.core import event
+    from upliftree import metrics
+    from upliftree._kernels.histogram import sibling_histogram
+
+    during = []
+
+    class Spy(event.Listener):  # registered after upliftree's listeners, so it sees the collector as they leave it
+        def on_start(self, ev):
+            during.append(gc.isenabled())
+
+        def on_end(self, ev):
+            pass
+
+    event.register("numba:compile", Spy())
+    rng = np.random.default_rng(0)
+    y, score, treated = rng.integers(0, 2, 200), rng.normal(size=200), rng.integers(0, 2, 200)
+    metrics.qini_auc_score(y, score, treated)
+    enabled_after = gc.isenabled()
+    gc.disable()
+    n_compiled = len(during)
+    sibling_histogram(np.ones((1, 3, 2, 5)), np.zeros((1, 3, 2, 5)))
+    print(json.dumps({"during": during, "compiled_after": len(during) - n_compiled, "enabled_after": enabled_after,
+                      "program_disabled_stays": not gc.isenabled()}))
+""")
+
+
+def test_collector_paused_while_compiling_and_left_as_the_program_set_it(tmp_path):
+    states = recorded(run_python(COLLECTOR_STATES, {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}))
+    assert states["during"] and not any(states["during"])
+    assert states["compiled_after"] > 0 and states["enabled_after"] and states["program_disabled_stays"]
+
+
 @pytest.fixture()
 def message_enabled(monkeypatch):
     """The message's switch as seen by code running inside estimators and commands (conftest sets it quiet)."""

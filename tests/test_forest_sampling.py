@@ -56,8 +56,9 @@ def test_draw_counts_match_drawing_one_row_at_a_time(seed, n_rows, n_arms, draw_
     n_draws = [int(draw_scale * len(candidates)) for candidates in candidates_by_arm]
     state = np.array([seed], dtype=np.uint64)
     counts = np.zeros(n_rows, dtype=np.int32)
+    scratch = np.full(n_rows, 7, dtype=np.int32)  # add_draws clears what it uses
     for candidates, n_draw in zip(candidates_by_arm, n_draws, strict=True):
-        add_draws(state, candidates, n_draw, counts)
+        add_draws(state, candidates, n_draw, counts, scratch)
     np.testing.assert_array_equal(counts, _draw_one_at_a_time(seed, candidates_by_arm, n_draws, n_rows))
     assert counts.sum() == sum(n_draws)
     rows, row_counts = drawn_sample(counts)

@@ -47,7 +47,7 @@ def _draw_counts(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray,
         if n_draw == 0 or len(candidates) == 0:
             continue
         if bootstrap:
-            add_draws(state, candidates, n_draw, times_drawn)
+            add_draws(state, candidates, n_draw, times_drawn, np.empty(len(candidates), dtype=np.int32))
         elif n_draw < len(candidates):
             times_drawn[candidates[rng.choice(len(candidates), size=n_draw, replace=False)]] = 1
         else:

@@ -9,6 +9,8 @@ Every kernel module imports this package first, so it sets up what all kernels s
 - **A one-line message** on stderr when this process starts compiling upliftree's kernels (an on-disk cache
   miss), at most once per process. ``UPLIFTREE_QUIET=1``, forests' ``verbose=0`` and the CLI's ``--quiet``
   silence it.
+- **No garbage collection while a kernel compiles** (``_CollectorPause``): 0.4 s of a first tree fit's
+  4 s; nothing changes when the kernels come from the cache.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import gc
 import os
 import shutil
 import sys
@@ -151,5 +154,38 @@ class _CompileAnnouncer(event.Listener):
         pass
 
 
+# -- no garbage collection while compiling --------------------------------------------------------------------
+class _CollectorPause(event.Listener):
+    """Pauses Python's cyclic garbage collector while Numba compiles one of upliftree's kernels.
+
+    Compiling allocates hundreds of thousands of objects that live until the kernel is done (Numba's IR, types,
+    LLVM modules, typing errors with tracebacks): each collection of the oldest generation walks all of them
+    and the rest of the process's heap (pandas, Numba), five times per first tree fit, 0.4 s of its 4 s.
+    Paused, the garbage is collected on the collector's usual schedule once the kernel is compiled. Outermost
+    compilations only (they nest, under Numba's compiler lock, so on one thread at a time); a collector that
+    the program disabled stays disabled.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.resume = False
+
+    def on_start(self, ev: event.Event) -> None:
+        if self.depth == 0:
+            if not compiles_upliftree_function(ev):
+                return
+            self.resume = gc.isenabled()
+            gc.disable()
+        self.depth += 1
+
+    def on_end(self, ev: event.Event) -> None:
+        if self.depth == 0:
+            return
+        self.depth -= 1
+        if self.depth == 0 and self.resume:
+            gc.enable()
+
+
 _temporary_cache = _ensure_cache_directory()
 event.register("numba:compile", _CompileAnnouncer(TEMPORARY_CACHE_MESSAGE if _temporary_cache else COMPILE_MESSAGE))
+event.register("numba:compile", _CollectorPause())

@@ -130,36 +130,39 @@ def resample_rows(seed, n_boot, treated_rows, control_rows):
 def _resample_buffers(seed, n_boot, n_rows):
     """What every curve bootstrap kernel resamples with, allocated here (a kernel's own ``np.empty`` of each
     dtype and shape is a Numba routine to compile, and a kernel that allocates needs reference counting): the
-    per-resample totals ``(n_boot, N_TOTALS)``, the draw stream seeded with ``seed``, and the rows' draw
-    counts (refilled for every resample)."""
+    per-resample totals ``(n_boot, N_TOTALS)``, the draw stream seeded with ``seed``, the rows' draw counts
+    (refilled for every resample) and the scratch of :func:`.sampling.add_draws` (as long: an arm, or a
+    stratum of clusters, has at most as many rows or clusters as the data has rows)."""
     return (np.empty((n_boot, N_TOTALS), dtype=np.float64), np.array([seed], dtype=np.uint64),
-            np.empty(n_rows, dtype=np.int32))
+            np.empty(n_rows, dtype=np.int32), np.empty(n_rows, dtype=np.int32))
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
-def _draw_rows(state, treated_rows, control_rows, counts, totals, rep):
+def _draw_rows(state, treated_rows, control_rows, counts, positions, totals, rep):
     """One stratified row resample: how many times each row is drawn into ``counts`` (cleared here), each arm
-    drawing as many rows as it has; its row counts into ``totals[rep]``."""
+    drawing as many rows as it has; its row counts into ``totals[rep]`` (``positions``: scratch of
+    :func:`.sampling.add_draws`)."""
     for row in range(counts.shape[0]):
         counts[row] = 0
-    add_draws(state, treated_rows, treated_rows.shape[0], counts)
-    add_draws(state, control_rows, control_rows.shape[0], counts)
+    add_draws(state, treated_rows, treated_rows.shape[0], counts, positions)
+    add_draws(state, control_rows, control_rows.shape[0], counts, positions)
     totals[rep, ROWS] = treated_rows.shape[0] + control_rows.shape[0]
     totals[rep, TREATED_ROWS] = treated_rows.shape[0]
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, inline="always")
-def _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts):
+def _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts, positions):
     """One cluster resample: how many times each cluster is drawn, each stratum drawing as many as it has.
 
-    Stratum ``s`` owns the clusters ``stratum_clusters[stratum_offsets[s]:stratum_offsets[s + 1]]``.
+    Stratum ``s`` owns the clusters ``stratum_clusters[stratum_offsets[s]:stratum_offsets[s + 1]]``;
+    ``positions`` is scratch of :func:`.sampling.add_draws`, as long as the largest stratum at least.
     """
     for cluster in range(cluster_counts.shape[0]):
         cluster_counts[cluster] = 0
     for stratum in range(stratum_offsets.shape[0] - 1):
         start = stratum_offsets[stratum]
         stop = stratum_offsets[stratum + 1]
-        add_draws(state, stratum_clusters[start:stop], stop - start, cluster_counts)
+        add_draws(state, stratum_clusters[start:stop], stop - start, cluster_counts, positions)
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True)
@@ -169,8 +172,9 @@ def resample_cluster_counts(seed, n_boot, stratum_clusters, stratum_offsets, n_c
     state[0] = seed
     draws = np.empty((n_boot, n_clusters), dtype=np.int32)
     cluster_counts = np.empty(n_clusters, dtype=np.int32)
+    positions = np.empty(n_clusters, dtype=np.int32)
     for rep in range(n_boot):
-        _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts)
+        _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts, positions)
         for cluster in range(n_clusters):
             draws[rep, cluster] = cluster_counts[cluster]
     return draws
@@ -247,23 +251,23 @@ def bootstrap_curve_areas(
         ordering) to ``TREATED_ROWS``.
     """
     areas = np.empty((n_boot, rows_in_order.shape[0]), dtype=np.float64)
-    totals, state, counts = _resample_buffers(seed, n_boot, rows_in_order.shape[1])
+    totals, state, counts, positions = _resample_buffers(seed, n_boot, rows_in_order.shape[1])
     # Point arrays long enough for the longest ordering.
     x, values, sums = _curve_buffers(int(np.diff(group_offsets).max(initial=0)))
     bootstrap_curve_areas_into(kind, treated_rows, control_rows, rows_in_order, treated_in_order, control_in_order,
-                               outcome_in_order, group_ends, group_offsets, state, counts, x, values, sums, areas,
-                               totals)
+                               outcome_in_order, group_ends, group_offsets, state, counts, positions, x, values, sums,
+                               areas, totals)
     return areas, totals
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def bootstrap_curve_areas_into(kind, treated_rows, control_rows, rows_in_order, treated_in_order, control_in_order,
-                               outcome_in_order, group_ends, group_offsets, state, counts, x, values, sums, areas,
-                               totals):
+                               outcome_in_order, group_ends, group_offsets, state, counts, positions, x, values, sums,
+                               areas, totals):
     """:func:`bootstrap_curve_areas` into ``areas`` and ``totals``, one resample per row, with the buffers of
     :func:`_resample_buffers` and :func:`_curve_buffers` (nothing allocated here, so no reference counting)."""
     for rep in range(areas.shape[0]):
-        _draw_rows(state, treated_rows, control_rows, counts, totals, rep)
+        _draw_rows(state, treated_rows, control_rows, counts, positions, totals, rep)
         _sweep_orderings(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order,
                          group_ends, group_offsets, x, values, sums, areas, totals, rep)
 
@@ -275,11 +279,11 @@ def cluster_bootstrap_curve_areas(
     """:func:`bootstrap_curve_areas` on cluster resamples (see :func:`_draw_clusters` and
     :func:`_spread_cluster_counts` for the cluster arrays); the same outputs."""
     areas = np.empty((n_boot, rows_in_order.shape[0]), dtype=np.float64)
-    totals, state, counts = _resample_buffers(seed, n_boot, rows_in_order.shape[1])
+    totals, state, counts, positions = _resample_buffers(seed, n_boot, rows_in_order.shape[1])
     x, values, sums = _curve_buffers(int(np.diff(group_offsets).max(initial=0)))
     cluster_bootstrap_curve_areas_into(
         kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated, rows_in_order,
-        treated_in_order, control_in_order, outcome_in_order, group_ends, group_offsets, state, counts,
+        treated_in_order, control_in_order, outcome_in_order, group_ends, group_offsets, state, counts, positions,
         np.empty(cluster_treated.shape[0], dtype=np.int32), x, values, sums, areas, totals)
     return areas, totals
 
@@ -287,13 +291,13 @@ def cluster_bootstrap_curve_areas(
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def cluster_bootstrap_curve_areas_into(
     kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated, rows_in_order,
-    treated_in_order, control_in_order, outcome_in_order, group_ends, group_offsets, state, counts, cluster_counts,
-    x, values, sums, areas, totals,
+    treated_in_order, control_in_order, outcome_in_order, group_ends, group_offsets, state, counts, positions,
+    cluster_counts, x, values, sums, areas, totals,
 ):
     """:func:`cluster_bootstrap_curve_areas` into ``areas`` and ``totals`` (``cluster_counts``: int32 scratch,
     one per cluster)."""
     for rep in range(areas.shape[0]):
-        _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts)
+        _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts, positions)
         n_rows, n_treated = _spread_cluster_counts(cluster_counts, cluster_rows, cluster_offsets, cluster_treated,
                                                    counts)
         _sweep_orderings(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order,
@@ -336,21 +340,21 @@ def bootstrap_curves_on_grid(
     :func:`bootstrap_curve_areas`.
     """
     curves = np.empty((n_boot, grid.shape[0]), dtype=np.float64)
-    totals, state, counts = _resample_buffers(seed, n_boot, rows_in_order.shape[0])
+    totals, state, counts, positions = _resample_buffers(seed, n_boot, rows_in_order.shape[0])
     bootstrap_curves_on_grid_into(kind, treated_rows, control_rows, rows_in_order, treated_in_order,
-                                  control_in_order, outcome_in_order, group_ends, grid, state, counts,
+                                  control_in_order, outcome_in_order, group_ends, grid, state, counts, positions,
                                   *_grid_buffers(group_ends), curves, totals)
     return curves, totals
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def bootstrap_curves_on_grid_into(kind, treated_rows, control_rows, rows_in_order, treated_in_order,
-                                  control_in_order, outcome_in_order, group_ends, grid, state, counts, x, values,
-                                  sums, curves, totals):
+                                  control_in_order, outcome_in_order, group_ends, grid, state, counts, positions, x,
+                                  values, sums, curves, totals):
     """:func:`bootstrap_curves_on_grid` into ``curves`` and ``totals`` with the buffers of
     :func:`_resample_buffers` and :func:`_grid_buffers`."""
     for rep in range(curves.shape[0]):
-        _draw_rows(state, treated_rows, control_rows, counts, totals, rep)
+        _draw_rows(state, treated_rows, control_rows, counts, positions, totals, rep)
         _curve_on_grid(kind, counts, rows_in_order, treated_in_order, control_in_order, outcome_in_order,
                        group_ends, grid, x, values, sums, curves, totals, rep)
 
@@ -366,10 +370,10 @@ def cluster_bootstrap_curves_on_grid(
     the returned totals.
     """
     curves = np.empty((n_boot, grid.shape[0]), dtype=np.float64)
-    totals, state, counts = _resample_buffers(seed, n_boot, rows_in_order.shape[0])
+    totals, state, counts, positions = _resample_buffers(seed, n_boot, rows_in_order.shape[0])
     cluster_bootstrap_curves_on_grid_into(
         kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated, rows_in_order,
-        treated_in_order, control_in_order, outcome_in_order, group_ends, grid, state, counts,
+        treated_in_order, control_in_order, outcome_in_order, group_ends, grid, state, counts, positions,
         np.empty(cluster_treated.shape[0], dtype=np.int32), *_grid_buffers(group_ends),
         np.empty(grid.shape[0], dtype=np.float64), curves, totals)
     return curves, totals
@@ -378,14 +382,14 @@ def cluster_bootstrap_curves_on_grid(
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def cluster_bootstrap_curves_on_grid_into(
     kind, stratum_clusters, stratum_offsets, cluster_rows, cluster_offsets, cluster_treated, rows_in_order,
-    treated_in_order, control_in_order, outcome_in_order, group_ends, grid, state, counts, cluster_counts, x,
+    treated_in_order, control_in_order, outcome_in_order, group_ends, grid, state, counts, positions, cluster_counts, x,
     values, sums, shares, curves, totals,
 ):
     """:func:`cluster_bootstrap_curves_on_grid` into ``curves`` and ``totals`` (``cluster_counts``: int32, one
     per cluster, and ``shares``: float64, like ``grid``, are scratch)."""
     n_data_rows = rows_in_order.shape[0]
     for rep in range(curves.shape[0]):
-        _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts)
+        _draw_clusters(state, stratum_clusters, stratum_offsets, cluster_counts, positions)
         n_rows, n_treated = _spread_cluster_counts(cluster_counts, cluster_rows, cluster_offsets, cluster_treated,
                                                    counts)
         for point in range(grid.shape[0]):

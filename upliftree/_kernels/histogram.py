@@ -17,6 +17,8 @@ node. The caller picks the mode, so a fit compiles only the kernel it uses, and 
 by the caller, a block of features per thread.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -98,7 +100,6 @@ def level_classes(arm, y, weight, max_levels):
     return row_class, level_weights
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def class_histograms(histogram, bin_class, rows, counts, level_weights, features):
     """Fill ``histogram[feature]`` for the listed ``features`` of the node sample ``rows, counts`` by counting
     (bin, arm, weight level, outcome) cells with integer additions (class ``(arm * n_levels + level) * 2 + y``,
@@ -108,10 +109,18 @@ def class_histograms(histogram, bin_class, rows, counts, level_weights, features
     Counts are exact integers, so the stats depend on the rows only through the counts per cell: not on their
     order. With one level of weight 1 they are the unit-weight counts themselves.
     """
+    cells = histogram.shape[1] * 2 * histogram.shape[2] * level_weights.shape[0]
+    class_histograms_into(histogram, bin_class, rows, counts, level_weights, features,
+                          np.empty(cells, dtype=np.int64))
+
+
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
+def class_histograms_into(histogram, bin_class, rows, counts, level_weights, features, cell_counts):
+    """:func:`class_histograms` with the scratch ``cell_counts`` (int64, one per (bin, class), any contents)
+    from the caller: an int64 ``np.empty`` in the kernel is a Numba routine compiled for it alone."""
     n_bins, n_arms = histogram.shape[1], histogram.shape[2]
     n_levels = level_weights.shape[0]
     n_classes = 2 * n_arms * n_levels
-    cell_counts = np.empty(n_bins * n_classes, dtype=np.int64)
     for position in range(features.shape[0]):
         feature = features[position]
         feature_histogram = histogram[feature]
@@ -187,7 +196,7 @@ def sibling_histogram(parent, child):
     return sibling
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
 def sibling_histogram_into(parent, child, sibling):
     """:func:`sibling_histogram` into ``sibling``, a float64 array of ``parent``'s shape."""
     n_features, n_bins, n_arms, n_stats = parent.shape
@@ -206,7 +215,7 @@ def sibling_histogram_into(parent, child, sibling):
                 for stat in (WEIGHT, WEIGHTED_Y2, WEIGHT_SQUARED):
                     if sibling[feature, bin_code, arm, stat] <= tolerance * parent[feature, bin_code, arm, stat]:
                         sibling[feature, bin_code, arm, stat] = 0.0
-                outcome_terms = np.sqrt(parent[feature, bin_code, arm, WEIGHT]
-                                        * parent[feature, bin_code, arm, WEIGHTED_Y2])
+                outcome_terms = math.sqrt(parent[feature, bin_code, arm, WEIGHT]
+                                          * parent[feature, bin_code, arm, WEIGHTED_Y2])
                 if abs(sibling[feature, bin_code, arm, WEIGHTED_Y]) <= tolerance * outcome_terms:
                     sibling[feature, bin_code, arm, WEIGHTED_Y] = 0.0

@@ -26,13 +26,17 @@ def next_position(state, n):
     return position if position < n - 1 else n - 1
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
-def add_draws(state, candidates, n_draw, counts):
-    """Draw ``n_draw`` of ``candidates`` with replacement, adding one to ``counts[row]`` per draw of ``row``."""
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
+def add_draws(state, candidates, n_draw, counts, position_counts):
+    """Draw ``n_draw`` of ``candidates`` with replacement, adding one to ``counts[row]`` per draw of ``row``.
+
+    ``position_counts`` (int32, at least ``len(candidates)``, any contents) is the caller's scratch: a kernel
+    allocating it would need reference counting, which a kernel compiled without it (the curve bootstraps)
+    cannot compile for it, the first time it is compiled from there.
+    """
     n_candidates = candidates.shape[0]
     # Count by position first: the random increments then hit an array the size of ``candidates``, not of
     # ``counts``, and the scatter into ``counts`` runs in order (three times faster on 1M rows).
-    position_counts = np.empty(n_candidates, dtype=np.int32)
     for position in range(n_candidates):
         position_counts[position] = 0
     for _ in range(n_draw):
