@@ -17,10 +17,17 @@ Models, fitted on the same rows in the same run:
 Reported per model and d: coverage of the 95% intervals of tau(x) over test points and replications, mean
 width, MSE of the point estimate, and fit + interval seconds.
 
+``--decompose`` splits each model's error on fixed test points into squared bias and variance over the
+replications (the data sets vary, the test points do not), beside the variance its intervals imply
+((upper - lower) / (2 z))^2: an interval under-covers from bias when bias^2 is large against that variance,
+and from the variance estimate when the implied variance is below the actual one. Writes
+results/forest_ci_decompose[_binary].json.
+
 ``--speed`` instead times ``predict_interval`` against ``predict`` on 1M rows x 200 trees (the forest above,
 grown on 20,000 rows with d = 8; issue 19's target is at most 2x) and writes results/forest_ci_speed.json.
 
 Usage: python benchmarks/bench_forest_ci.py [--replications 20] [--dims 2 4 8] [--outcome continuous]
+       python benchmarks/bench_forest_ci.py --decompose --outcome binary --dims 8
        python benchmarks/bench_forest_ci.py --speed
 """
 
@@ -75,6 +82,10 @@ def simulate(n_rows: int, d: int, outcome: str, rng: np.random.Generator) -> tup
     return X, treatment, (treatment - 0.5) * tau + rng.normal(size=n_rows), tau
 
 
+def upliftree_criterion(outcome: str) -> str:
+    return BINARY_CRITERION if outcome == "binary" else "tstat (the regressor's default)"
+
+
 def fit_upliftree(upliftree, outcome, criterion, seed, X, treatment, y, X_test):
     """``criterion=None`` is the class's default."""
     model_class = (upliftree.UpliftRandomForestClassifier if outcome == "binary"
@@ -124,6 +135,46 @@ def speed(upliftree, info: dict, notes: list[str], out: Path) -> None:
                      "tables": [table]})
 
 
+def decompose(models: dict, args: argparse.Namespace, info: dict, notes: list[str], out: Path) -> None:
+    """Squared bias, variance and interval-implied variance of every model on fixed test points per d."""
+    from scipy.stats import norm
+
+    z = norm.ppf(1 - ALPHA / 2)
+    rows, raw = [], {}
+    for d in args.dims:
+        X_test, *_, tau_test = simulate(N_TEST, d, args.outcome, np.random.default_rng([d, 10**6]))
+        estimates = {model: [] for model in models}
+        implied = {model: [] for model in models}
+        for replication in range(args.replications):
+            X, treatment, y, _ = simulate(N_ROWS, d, args.outcome, np.random.default_rng([d, replication]))
+            for model, fit in models.items():
+                estimate, lower, upper = fit(replication, X, treatment, y, X_test)
+                estimates[model].append(estimate)
+                implied[model].append(((upper - lower) / (2 * z)) ** 2)
+            print(f"d={d} replication {replication} done", flush=True)
+        for model in models:
+            estimate = np.array(estimates[model])
+            variance = float(np.mean(np.var(estimate, axis=0, ddof=1)))
+            # The mean over R replications still carries variance / R of noise: taken out of the squared bias.
+            bias_squared = float(np.mean((estimate.mean(axis=0) - tau_test) ** 2)) - variance / args.replications
+            implied_variance = float(np.mean(implied[model]))
+            raw.setdefault(str(d), {})[model] = {"bias_squared": bias_squared, "variance": variance,
+                                                 "implied_variance": implied_variance}
+            rows.append([d, model, bias_squared, variance, implied_variance,
+                         round(implied_variance / variance, 2), round(bias_squared / implied_variance, 2)])
+    table = {"title": f"Error of the point estimate on {N_TEST:,} fixed test points over {args.replications} data "
+                      f"sets, {args.outcome} outcome, n = {N_ROWS:,}",
+             "header": ["d", "model", "bias^2", "variance", "interval-implied variance", "implied / variance",
+                        "bias^2 / implied"],
+             "rows": rows}
+    print(f"\n{table['title']}\n{format_table(table['header'], table['rows'])}")
+    protocol = {"n_rows": N_ROWS, "n_test": N_TEST, "replications": args.replications, "dims": args.dims,
+                "outcome": args.outcome, "alpha": ALPHA, "upliftree_params": UPLIFTREE_PARAMS,
+                "upliftree_criterion": upliftree_criterion(args.outcome)}
+    write_json(out, {"benchmark": out.stem, "machine": info, "notes": notes, "protocol": protocol,
+                     "results": raw, "tables": [table]})
+
+
 def result_payload(name: str, info: dict, notes: list[str], protocol: dict, raw: dict) -> dict:
     """The JSON result of the replications in ``raw`` (``{d: {model: {measure: [one per replication]}}}``)."""
     rows = []
@@ -163,10 +214,14 @@ def main() -> int:
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
                         help="merge these result files (one protocol, different d) into --out instead of running")
     parser.add_argument("--speed", action="store_true", help="time predict_interval against predict instead")
+    parser.add_argument("--decompose", action="store_true",
+                        help="split the error into bias and variance on fixed test points instead")
     parser.add_argument("--out", type=Path, default=None, help="JSON result path (default results/forest_ci"
                         "[_binary|_speed].json)")
     args = parser.parse_args()
-    name = "forest_ci_speed" if args.speed else "forest_ci" if args.outcome == "continuous" else "forest_ci_binary"
+    name = "forest_ci_speed" if args.speed else "forest_ci_decompose" if args.decompose else "forest_ci"
+    if args.outcome == "binary" and not args.speed:
+        name += "_binary"
     out = args.out or default_out(name)
     notes: list[str] = []
     if args.merge:
@@ -197,12 +252,15 @@ def main() -> int:
     for model, fit in models.items():
         if model.startswith("upliftree"):
             fit(0, X, treatment, y, X[:10])
+    if args.decompose:
+        decompose(models, args, info, notes, out)
+        return 0
 
     # Written after every replication, so a run stopped early keeps what it measured (the titles say how much).
     raw: dict[str, dict[str, dict[str, list]]] = {}
     protocol = {"n_rows": N_ROWS, "n_test": N_TEST, "replications": args.replications, "dims": args.dims,
                 "outcome": args.outcome, "alpha": ALPHA, "upliftree_params": UPLIFTREE_PARAMS,
-                "upliftree_criterion": BINARY_CRITERION if binary else "tstat (the regressor's default)",
+                "upliftree_criterion": upliftree_criterion(args.outcome),
                 "econml_params": {"discrete_treatment": True, "n_estimators": N_TREES}}
     for d in args.dims:
         per_model = raw[str(d)] = {model: {"covered": [], "width": [], "mse": [], "seconds": []} for model in models}
