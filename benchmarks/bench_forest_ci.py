@@ -11,6 +11,8 @@ Models, fitted on the same rows in the same run:
               on the difference in uplift: the regressor's default "tstat", criterion="ddp" for the classifier
   upliftree_kl  (binary outcome only) the same classifier with its default criterion "kl", beside it: it
               ranks well but its trees are more biased for tau(x), so its intervals under-cover as d grows
+  upliftree_kl_raw  (binary outcome only) KL without its normalization (normalize=False): is the
+              normalization what biases KL's trees?
   econml_cf   EconML CausalForestDML(discrete_treatment=True), EconML defaults, 200 trees; effect_interval
               (run with the peers venv: /opt/upliftree-peers/bin/python)
 
@@ -86,11 +88,11 @@ def upliftree_criterion(outcome: str) -> str:
     return BINARY_CRITERION if outcome == "binary" else "tstat (the regressor's default)"
 
 
-def fit_upliftree(upliftree, outcome, criterion, seed, X, treatment, y, X_test):
-    """``criterion=None`` is the class's default."""
+def fit_upliftree(upliftree, outcome, changed, seed, X, treatment, y, X_test):
+    """The forest of ``UPLIFTREE_PARAMS`` with the parameters ``changed`` (the class's defaults otherwise)."""
     model_class = (upliftree.UpliftRandomForestClassifier if outcome == "binary"
                    else upliftree.UpliftRandomForestRegressor)
-    params = {**UPLIFTREE_PARAMS, **({} if criterion is None else {"criterion": criterion})}
+    params = {**UPLIFTREE_PARAMS, **changed}
     forest = model_class(**params, n_jobs=cpu_count(), random_state=seed, verbose=0)
     forest.fit(X, treatment, y)
     lower, upper = forest.predict_interval(X_test, alpha=ALPHA)
@@ -237,10 +239,11 @@ def main() -> int:
         return 0
 
     binary = args.outcome == "binary"
-    models = {"upliftree": lambda *a: fit_upliftree(upliftree, args.outcome, BINARY_CRITERION if binary else None,
-                                                    *a)}
+    models = {"upliftree": lambda *a: fit_upliftree(upliftree, args.outcome,
+                                                    {"criterion": BINARY_CRITERION} if binary else {}, *a)}
     if binary:
-        models["upliftree_kl"] = lambda *a: fit_upliftree(upliftree, args.outcome, None, *a)
+        models["upliftree_kl"] = lambda *a: fit_upliftree(upliftree, args.outcome, {}, *a)
+        models["upliftree_kl_raw"] = lambda *a: fit_upliftree(upliftree, args.outcome, {"normalize": False}, *a)
     econml_dml = try_import("econml.dml", notes)
     if econml_dml is not None:
         models["econml_cf"] = lambda *a: fit_econml(econml_dml, args.outcome, *a)
