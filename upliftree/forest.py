@@ -437,9 +437,9 @@ class UpliftRandomForestClassifier(BaseUpliftForest):
         sharing a half-sample of the rows (stratified by arm; whole clusters with ``cluster``), each tree
         subsampling it, so that :meth:`predict_interval` can estimate every row's variance ("little bags",
         ``docs/forest.md``); needs ``bootstrap=False``, ``max_samples`` <= 0.5 and ``n_estimators`` a multiple
-        of ``l``, and ``honest=True`` for intervals. Grow such a forest with ``criterion="ddp"``: KL's trees
-        are too biased for ``tau(x)`` when there are many features, and its intervals under-cover
-        (``docs/forest.md``, measured coverage).
+        of ``l``, and ``honest=True`` for intervals. Grow such a forest with ``criterion="ddp"`` or
+        ``normalize=False``: the normalized KL's trees are too biased for ``tau(x)`` when there are many
+        features, and its intervals under-cover (``docs/forest.md``, measured coverage).
     n_jobs : None or int
         Threads growing trees: ``None`` is one, ``-1`` all cores (see :mod:`upliftree._params`). Results do
         not depend on it.
