@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 import upliftree
+from upliftree import _background_compile as background_compile
 from upliftree._kernels import COMPILE_MESSAGE, COMPILE_SECONDS_ESTIMATE, QUIET_VARIABLE, compile_message_enabled
 from upliftree.cli import app
 from upliftree.datasets import FEATURES, make_uplift_data
@@ -90,9 +91,11 @@ COMMON_OPERATIONS = textwrap.dedent("""
 
 
 def run_python(code: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``code`` in a fresh interpreter that imports this checkout of upliftree, compile message enabled."""
+    """``code`` in a fresh interpreter that imports this checkout of upliftree, compile message enabled, and
+    no background compile helper unless ``env`` asks for one (what compiles where stays this process's)."""
     environment = {key: value for key, value in os.environ.items() if key != QUIET_VARIABLE}
     environment["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_DIR.parent), environment.get("PYTHONPATH", "")])
+    environment[background_compile.ENABLE_VARIABLE] = "0"
     environment.update(env or {})
     return subprocess.run([sys.executable, "-c", code], env=environment, cwd=cwd, capture_output=True, text=True,
                           check=False, timeout=900)
@@ -261,6 +264,7 @@ def test_no_writable_cache_location_falls_back_to_a_temporary_directory(tmp_path
     env = {"PYTHONPATH": str(copy), "HOME": str(home), "TMPDIR": str(temporary), "PYTHONDONTWRITEBYTECODE": "1"}
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", QUIET_VARIABLE)}
+    environment[background_compile.ENABLE_VARIABLE] = "0"
     try:
         completed = subprocess.run([sys.executable, "-c", code], env={**environment, **env}, cwd=tmp_path,
                                    capture_output=True, text=True, check=False, timeout=600)
@@ -289,3 +293,134 @@ def test_warmup_is_exported_lazily():
                            "from upliftree import warmup; print(warmup.__module__)")
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "upliftree._warmup"
+
+
+# -- the background compile helper --------------------------------------------------------------------------
+# A first session (as benchmarks/bench_coldstart.py runs it, smaller): an honest tree on categorical and missing
+# features, a forest, predictions, the metrics with a bootstrap interval.
+FIRST_SESSION = textwrap.dedent("""
+    from upliftree import UpliftRandomForestClassifier, UpliftTreeClassifier, metrics
+    from upliftree.datasets import FEATURES, make_uplift_data
+
+    data = make_uplift_data(3_000, random_state=0)
+    X, t, y = data[FEATURES], data["treatment"], data["outcome"]
+    tree = UpliftTreeClassifier(control="control", honest=True, random_state=0).fit(X, t, y)
+    forest = UpliftRandomForestClassifier(n_estimators=8, control="control", n_jobs=2, verbose=0).fit(X, t, y)
+    tree.predict(X)
+    score = forest.predict(X)
+    treated = (t != "control").astype(int)
+    metrics.qini_auc_score(y, score, treated)
+    metrics.bootstrap_ci(metrics.qini_auc_score, y, score, treated, n_boot=50, random_state=0)
+    metrics.uplift_by_percentile(y, score, treated, std=True)
+""")
+
+
+def test_background_helper_compiles_what_a_first_session_uses(tmp_path):
+    """The helper compiles only kernels and signatures a first session compiles by itself, and the session
+    then compiles none of them: the helper's calls have the session's types (a kernel it compiled with other
+    types would compile again in the session, and one the session does not use would be wasted work)."""
+    alone = recorded(run_python(RECORDER + FIRST_SESSION, {"NUMBA_CACHE_DIR": str(tmp_path / "alone")}))
+    cache = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    helper = recorded(run_python(RECORDER + "from upliftree._background_compile import main\nmain()\n", cache))
+    session = recorded(run_python(RECORDER + FIRST_SESSION, cache))
+    helper_kernels = set(helper["compiled"])
+    assert {"upliftree._kernels.criteria.split_gain", "upliftree._kernels.predictor.forest_pass",
+            "upliftree._kernels.bootstrap.bootstrap_curve_areas_into"} <= helper_kernels
+    wasted = {kernel: sorted(set(signatures) - set(alone["signatures"].get(kernel, [])))
+              for kernel, signatures in helper["signatures"].items()}
+    assert {kernel: signatures for kernel, signatures in wasted.items() if signatures} == {}
+    assert helper_kernels.isdisjoint(session["compiled"])
+    # The session still compiled its first kernels itself: the helper takes the later ones.
+    assert "upliftree._kernels.splitter.best_split" in session["compiled"]
+    assert set(session["compiled"]) | helper_kernels == set(alone["compiled"])
+
+
+def test_background_helper_runs_on_a_cold_cache_and_is_stopped_at_exit(tmp_path):
+    code = textwrap.dedent("""
+        import json, sys
+        import upliftree.tree
+        from upliftree._background_compile import helper_process
+
+        helper = helper_process()
+        if sys.argv[1] == "wait":
+            helper.wait()
+        print(json.dumps([helper.pid, helper.returncode]))
+    """)
+    environment = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), background_compile.ENABLE_VARIABLE: "1"}
+
+    def run(mode: str) -> list:
+        completed = run_python(code.replace("sys.argv[1]", repr(mode)), environment)
+        assert completed.returncode == 0, completed.stderr
+        return json.loads(completed.stdout.strip().splitlines()[-1])
+
+    _, returncode = run("wait")
+    assert returncode == 0
+    cached = {path.name.split("-")[0] for path in (tmp_path / "cache").rglob("*.nbi")}
+    assert {"criteria.split_gain", "predictor.forest_pass", "sampling.drawn_sample"} <= cached
+    # Once a fit has compiled the split search, the cache is warm: no helper.
+    fit = recorded(run_python(RECORDER + textwrap.dedent("""
+        import numpy as np
+        from upliftree import UpliftTreeClassifier
+
+        rng = np.random.default_rng(0)
+        arm, y = rng.integers(0, 2, 400), rng.integers(0, 2, 400)
+        UpliftTreeClassifier(max_depth=2).fit(rng.normal(size=(400, 2)), arm, y)
+    """), {"NUMBA_CACHE_DIR": environment["NUMBA_CACHE_DIR"]}))
+    assert "upliftree._kernels.splitter.best_split" in fit["compiled"]
+    warm = run_python("import upliftree.tree\nfrom upliftree._background_compile import helper_process\n"
+                      "print(helper_process())", environment)
+    assert warm.returncode == 0 and warm.stdout.strip() == "None", warm.stderr
+    shutil.rmtree(tmp_path / "cache")
+    pid, returncode = run("exit")  # exits while the helper compiles
+    assert returncode is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped and reaped at exit
+
+
+@pytest.fixture()
+def start_conditions(monkeypatch, tmp_path):
+    """start_if_cold with everything allowing a helper, Popen recorded instead of run."""
+    started: list[dict] = []
+
+    class FakeProcess:
+        def __init__(self, command, env, **kwargs):
+            started.append({"command": command, "env": env})
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(background_compile, "_helper", None)
+    monkeypatch.setattr(background_compile.subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr(background_compile, "_usable_cpus", lambda: 2)
+    monkeypatch.setattr(background_compile.sys, "executable", "/usr/bin/python3")
+    monkeypatch.delenv(background_compile.ENABLE_VARIABLE, raising=False)
+    return started
+
+
+def test_background_helper_starts_only_when_it_can_help(start_conditions, monkeypatch, tmp_path):
+    cold = str(tmp_path)
+    assert background_compile.start_if_cold(cold, jit_disabled=True) is None
+    monkeypatch.setattr(background_compile, "_usable_cpus", lambda: 1)
+    assert background_compile.start_if_cold(cold, jit_disabled=False) is None
+    monkeypatch.setattr(background_compile, "_usable_cpus", lambda: 2)
+    monkeypatch.setenv(background_compile.ENABLE_VARIABLE, "0")
+    assert background_compile.start_if_cold(cold, jit_disabled=False) is None
+    monkeypatch.delenv(background_compile.ENABLE_VARIABLE)
+    monkeypatch.setattr(background_compile.sys, "executable", "/usr/bin/uwsgi")  # an embedding program
+    assert background_compile.start_if_cold(cold, jit_disabled=False) is None
+    monkeypatch.setattr(background_compile.sys, "executable", "/usr/bin/python3")
+    index = tmp_path / "splitter.best_split-160.py311.nbi"
+    index.write_text("")
+    os.utime(index, (1, 1))  # older than the source: Numba would recompile, so the cache is cold
+    assert not background_compile.kernels_cached(cold)
+    os.utime(index)
+    assert background_compile.kernels_cached(cold)
+    assert background_compile.start_if_cold(cold, jit_disabled=False) is None
+    assert start_conditions == []
+    index.unlink()
+    helper = background_compile.start_if_cold(cold, jit_disabled=False)
+    assert helper is background_compile.helper_process() is not None
+    assert background_compile.start_if_cold(cold, jit_disabled=False) is None  # one helper per process
+    [started] = start_conditions
+    assert started["command"][:2] == ["/usr/bin/python3", "-c"]
+    assert started["env"][background_compile.ENABLE_VARIABLE] == "0" and started["env"][QUIET_VARIABLE] == "1"

@@ -34,7 +34,7 @@ from .tree import (
 )
 
 
-def _draw_counts(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray, bootstrap: bool, n_rows: int,
+def draw_counts(candidates_by_arm: list[np.ndarray], n_draw_by_arm: np.ndarray, bootstrap: bool, n_rows: int,
                  rng: np.random.Generator) -> np.ndarray:
     """How many times each row is drawn for one tree, drawing per arm so every arm keeps its share.
 
@@ -215,7 +215,7 @@ class BaseUpliftForest(UpliftEstimatorMixin, UpliftModel):
         for candidates_by_arm in parts:
             share = np.array([len(c) for c in candidates_by_arm]) / n_candidates
             n_draw_by_arm = np.round(share * n_draw).astype(np.int64)
-            counts.append(_draw_counts(candidates_by_arm, n_draw_by_arm, self.bootstrap, n_rows, rng))
+            counts.append(draw_counts(candidates_by_arm, n_draw_by_arm, self.bootstrap, n_rows, rng))
         tree = grow_tree(source, bin_mapper, *drawn_sample(counts[0]), params, rng)
         if self.honest:
             estimation_rows = np.repeat(np.arange(n_rows), counts[1])

@@ -11,6 +11,9 @@ Every kernel module imports this package first, so it sets up what all kernels s
   silence it.
 - **No garbage collection while a kernel compiles** (``_CollectorPause``): 0.4 s of a first tree fit's
   4 s; nothing changes when the kernels come from the cache.
+- **A second compiling process** on a cold cache (:mod:`upliftree._background_compile`), started once the
+  cache directory is settled: it compiles the kernels a first session reaches late while this process
+  compiles the first ones.
 """
 
 from __future__ import annotations
@@ -189,3 +192,8 @@ class _CollectorPause(event.Listener):
 _temporary_cache = _ensure_cache_directory()
 event.register("numba:compile", _CompileAnnouncer(TEMPORARY_CACHE_MESSAGE if _temporary_cache else COMPILE_MESSAGE))
 event.register("numba:compile", _CollectorPause())
+
+# Imported here, not at the top: it must see the cache directory settled above (and imports nothing heavy).
+from .._background_compile import start_if_cold  # noqa: E402
+
+start_if_cold(cache_directory(), bool(config.DISABLE_JIT))

@@ -48,18 +48,18 @@ def node_totals_into(histogram, feature, totals):
         for stat in range(n_stats):
             totals[arm, stat] = 0.0
     for bin_code in range(n_bins):
-        _add_cells(totals, feature_histogram[bin_code])
+        add_cells(totals, feature_histogram[bin_code])
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
-def _add_cells(total, cells):
+def add_cells(total, cells):
     for arm in range(total.shape[0]):
         for stat in range(total.shape[1]):
             total[arm, stat] += cells[arm, stat]
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True, _nrt=False)
-def _row_count(cells):
+def row_count(cells):
     """Rows of an ``(n_arms, N_STATS)`` block of sums: ``cells[:, COUNT].sum()``, as a loop."""
     total = 0.0
     for arm in range(cells.shape[0]):
@@ -99,7 +99,7 @@ def category_orders(histogram, node, features, n_bins_non_missing, is_categorica
         order = orders[position]
         n_present = np.int64(0)  # not a literal 0, which is typed again per loop level (docs/architecture.md)
         for code in range(n_bins_non_missing[feature]):
-            if _row_count(feature_histogram[code]) == 0.0:
+            if row_count(feature_histogram[code]) == 0.0:
                 continue
             score = 0.0
             if by_mean_target:
@@ -198,7 +198,7 @@ def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_
         n_order = order_sizes[position] if categorical else n_bins_non_missing[feature]
         feature_histogram = histogram[feature]
         missing = feature_histogram[missing_bin]
-        has_missing = _row_count(missing) > 0.0
+        has_missing = row_count(missing) > 0.0
         # The node's sums re-added in scan order, so that a child's cell is exactly zero when it has no rows
         # or no weight there: ``node - left`` leaves rounding residue of the other order (a tiny positive
         # weight would pass the admissibility test and give a child a 0/0 mean).
@@ -207,10 +207,10 @@ def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_
                 feature_total[arm, stat] = 0.0
                 left[arm, stat] = 0.0
         for prefix in range(n_order):
-            _add_cells(feature_total, feature_histogram[orders[position, prefix] if categorical else prefix])
-        _add_cells(feature_total, missing)
+            add_cells(feature_total, feature_histogram[orders[position, prefix] if categorical else prefix])
+        add_cells(feature_total, missing)
         for prefix in range(n_order):
-            _add_cells(left, feature_histogram[orders[position, prefix] if categorical else prefix])
+            add_cells(left, feature_histogram[orders[position, prefix] if categorical else prefix])
             last = prefix == n_order - 1
             for missing_left in (False, True):
                 # With every non-missing bin on the left, only "missing goes right" is a real split.
@@ -256,7 +256,7 @@ def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_
     feature_histogram = histogram[best_feature]
     for prefix in range(best_prefix + 1):
         left_bins[orders[best_position, prefix] if categorical else prefix] = True
-    if _row_count(feature_histogram[missing_bin]) > 0.0:
+    if row_count(feature_histogram[missing_bin]) > 0.0:
         left_bins[missing_bin] = best_missing_left
     else:
         # No missing rows here: missing values met later go to the heavier child.
@@ -274,7 +274,7 @@ def best_split(histogram, features, orders, order_sizes, n_bins_non_missing, is_
     if categorical:
         # Categories absent from this node follow the missing-value direction, like unseen ones.
         for code in range(n_bins_non_missing[best_feature]):
-            if _row_count(feature_histogram[code]) == 0.0:
+            if row_count(feature_histogram[code]) == 0.0:
                 left_bins[code] = left_bins[missing_bin]
     return best_feature, best_gain, best_raw_gain, left_bins
 
@@ -398,12 +398,12 @@ def best_squared_error_split(target_histogram, arm_histogram, features, orders, 
                 arm_total[arm, stat] = 0.0
         for prefix in range(n_order):
             code = orders[position, prefix] if categorical else prefix
-            _add_cells(target_total, target_bins[code])
-            _add_cells(arm_total, arm_bins[code])
+            add_cells(target_total, target_bins[code])
+            add_cells(arm_total, arm_bins[code])
         for prefix in range(n_order):
             code = orders[position, prefix] if categorical else prefix
-            _add_cells(target_left, target_bins[code])
-            _add_cells(arm_left, arm_bins[code])
+            add_cells(target_left, target_bins[code])
+            add_cells(arm_left, arm_bins[code])
             last = prefix == n_order - 1
             for missing_left in (False, True):
                 if (missing_left and not has_missing) or (last and (missing_left or not has_missing)):
