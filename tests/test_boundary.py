@@ -39,7 +39,8 @@ LAYERS = {
     2: ("upliftree._grower", "upliftree.predictor", "upliftree.tree", "upliftree.forest"),
     # what builds or drives models: distillation, the DR tree, reading model files, Dask, the report, the CLI
     3: ("upliftree.export.distill", "upliftree.dr_tree", "upliftree.export.model_json.reader", "upliftree.dask",
-        "upliftree.report", "upliftree.cli", "upliftree._warmup", "upliftree.__main__", "upliftree.model_selection"),
+        "upliftree.report", "upliftree.cli", "upliftree._warmup",
+        "upliftree._background_compile", "upliftree.__main__", "upliftree.model_selection"),
 }
 UPWARD_IMPORTS = {
     ("upliftree._base", "upliftree.export.sql"): "UpliftModel.to_sql delegates to the exporter",

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 import upliftree
-from upliftree import _background_compile as background_compile
+from upliftree import _kernels as kernels_package
 from upliftree._kernels import COMPILE_MESSAGE, COMPILE_SECONDS_ESTIMATE, QUIET_VARIABLE, compile_message_enabled
 from upliftree.cli import app
 from upliftree.datasets import FEATURES, make_uplift_data
@@ -95,7 +95,7 @@ def run_python(code: str, env: dict[str, str] | None = None, cwd: Path | None = 
     no background compile helper unless ``env`` asks for one (what compiles where stays this process's)."""
     environment = {key: value for key, value in os.environ.items() if key != QUIET_VARIABLE}
     environment["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_DIR.parent), environment.get("PYTHONPATH", "")])
-    environment[background_compile.ENABLE_VARIABLE] = "0"
+    environment[kernels_package.HELPER_VARIABLE] = "0"
     environment.update(env or {})
     return subprocess.run([sys.executable, "-c", code], env=environment, cwd=cwd, capture_output=True, text=True,
                           check=False, timeout=900)
@@ -264,7 +264,7 @@ def test_no_writable_cache_location_falls_back_to_a_temporary_directory(tmp_path
     env = {"PYTHONPATH": str(copy), "HOME": str(home), "TMPDIR": str(temporary), "PYTHONDONTWRITEBYTECODE": "1"}
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", QUIET_VARIABLE)}
-    environment[background_compile.ENABLE_VARIABLE] = "0"
+    environment[kernels_package.HELPER_VARIABLE] = "0"
     try:
         completed = subprocess.run([sys.executable, "-c", code], env={**environment, **env}, cwd=tmp_path,
                                    capture_output=True, text=True, check=False, timeout=600)
@@ -339,14 +339,14 @@ def test_background_helper_runs_on_a_cold_cache_and_is_stopped_at_exit(tmp_path)
     code = textwrap.dedent("""
         import json, sys
         import upliftree.tree
-        from upliftree._background_compile import helper_process
+        from upliftree._kernels import helper_process
 
         helper = helper_process()
         if sys.argv[1] == "wait":
             helper.wait()
         print(json.dumps([helper.pid, helper.returncode]))
     """)
-    environment = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), background_compile.ENABLE_VARIABLE: "1"}
+    environment = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), kernels_package.HELPER_VARIABLE: "1"}
 
     def run(mode: str) -> list:
         completed = run_python(code.replace("sys.argv[1]", repr(mode)), environment)
@@ -367,7 +367,7 @@ def test_background_helper_runs_on_a_cold_cache_and_is_stopped_at_exit(tmp_path)
         UpliftTreeClassifier(max_depth=2).fit(rng.normal(size=(400, 2)), arm, y)
     """), {"NUMBA_CACHE_DIR": environment["NUMBA_CACHE_DIR"]}))
     assert "upliftree._kernels.splitter.best_split" in fit["compiled"]
-    warm = run_python("import upliftree.tree\nfrom upliftree._background_compile import helper_process\n"
+    warm = run_python("import upliftree.tree\nfrom upliftree._kernels import helper_process\n"
                       "print(helper_process())", environment)
     assert warm.returncode == 0 and warm.stdout.strip() == "None", warm.stderr
     shutil.rmtree(tmp_path / "cache")
@@ -389,38 +389,38 @@ def start_conditions(monkeypatch, tmp_path):
         def poll(self):
             return 0
 
-    monkeypatch.setattr(background_compile, "_helper", None)
-    monkeypatch.setattr(background_compile.subprocess, "Popen", FakeProcess)
-    monkeypatch.setattr(background_compile, "_usable_cpus", lambda: 2)
-    monkeypatch.setattr(background_compile.sys, "executable", "/usr/bin/python3")
-    monkeypatch.delenv(background_compile.ENABLE_VARIABLE, raising=False)
+    monkeypatch.setattr(kernels_package, "_helper", None)
+    monkeypatch.setattr(kernels_package.subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr(kernels_package, "_usable_cpus", lambda: 2)
+    monkeypatch.setattr(kernels_package.sys, "executable", "/usr/bin/python3")
+    monkeypatch.delenv(kernels_package.HELPER_VARIABLE, raising=False)
     return started
 
 
 def test_background_helper_starts_only_when_it_can_help(start_conditions, monkeypatch, tmp_path):
     cold = str(tmp_path)
-    assert background_compile.start_if_cold(cold, jit_disabled=True) is None
-    monkeypatch.setattr(background_compile, "_usable_cpus", lambda: 1)
-    assert background_compile.start_if_cold(cold, jit_disabled=False) is None
-    monkeypatch.setattr(background_compile, "_usable_cpus", lambda: 2)
-    monkeypatch.setenv(background_compile.ENABLE_VARIABLE, "0")
-    assert background_compile.start_if_cold(cold, jit_disabled=False) is None
-    monkeypatch.delenv(background_compile.ENABLE_VARIABLE)
-    monkeypatch.setattr(background_compile.sys, "executable", "/usr/bin/uwsgi")  # an embedding program
-    assert background_compile.start_if_cold(cold, jit_disabled=False) is None
-    monkeypatch.setattr(background_compile.sys, "executable", "/usr/bin/python3")
+    assert kernels_package.start_compile_helper(cold, jit_disabled=True) is None
+    monkeypatch.setattr(kernels_package, "_usable_cpus", lambda: 1)
+    assert kernels_package.start_compile_helper(cold, jit_disabled=False) is None
+    monkeypatch.setattr(kernels_package, "_usable_cpus", lambda: 2)
+    monkeypatch.setenv(kernels_package.HELPER_VARIABLE, "0")
+    assert kernels_package.start_compile_helper(cold, jit_disabled=False) is None
+    monkeypatch.delenv(kernels_package.HELPER_VARIABLE)
+    monkeypatch.setattr(kernels_package.sys, "executable", "/usr/bin/uwsgi")  # an embedding program
+    assert kernels_package.start_compile_helper(cold, jit_disabled=False) is None
+    monkeypatch.setattr(kernels_package.sys, "executable", "/usr/bin/python3")
     index = tmp_path / "splitter.best_split-160.py311.nbi"
     index.write_text("")
     os.utime(index, (1, 1))  # older than the source: Numba would recompile, so the cache is cold
-    assert not background_compile.kernels_cached(cold)
+    assert not kernels_package.kernels_cached(cold)
     os.utime(index)
-    assert background_compile.kernels_cached(cold)
-    assert background_compile.start_if_cold(cold, jit_disabled=False) is None
+    assert kernels_package.kernels_cached(cold)
+    assert kernels_package.start_compile_helper(cold, jit_disabled=False) is None
     assert start_conditions == []
     index.unlink()
-    helper = background_compile.start_if_cold(cold, jit_disabled=False)
-    assert helper is background_compile.helper_process() is not None
-    assert background_compile.start_if_cold(cold, jit_disabled=False) is None  # one helper per process
+    helper = kernels_package.start_compile_helper(cold, jit_disabled=False)
+    assert helper is kernels_package.helper_process() is not None
+    assert kernels_package.start_compile_helper(cold, jit_disabled=False) is None  # one helper per process
     [started] = start_conditions
     assert started["command"][:2] == ["/usr/bin/python3", "-c"]
-    assert started["env"][background_compile.ENABLE_VARIABLE] == "0" and started["env"][QUIET_VARIABLE] == "1"
+    assert started["env"][kernels_package.HELPER_VARIABLE] == "0" and started["env"][QUIET_VARIABLE] == "1"

@@ -1,104 +1,24 @@
-"""A second process compiling kernels while this one compiles its own, on a cold cache (``docs/performance.md``).
+"""The work of the compile helper, the second process that compiles kernels on a cold cache (``docs/performance.md``).
 
 Numba compiles on one thread, under a lock held for the whole compilation, so a first run on an empty cache
 uses one core however many the machine has. When the kernels are not cached yet, importing them starts a
-helper interpreter (:func:`start_if_cold`) that compiles, into the same on-disk cache, the kernels a first
-session reaches *late*, in the order it reaches them (:data:`STEPS`): the callees of the split search (which the
-split search then links from the cache instead of compiling them), the rest of a tree fit, a forest's row
-draws, forest prediction and the metrics. Meanwhile this process compiles the first kernels of its fit (bin
-mapping, histograms, category orders, the split search); each kernel it reaches later is loaded from the cache
-when the helper has finished it, and compiled here otherwise (Numba looks in the cache before compiling), so
-results never depend on the helper: it only moves compilation to another core.
-
-The helper runs at a lower priority, writes nothing but the cache, and is stopped when this process exits.
-It is not started when ``UPLIFTREE_BACKGROUND_COMPILE=0``, with fewer than two CPUs, without compilation
-(``NUMBA_DISABLE_JIT``), or when the cache already holds the split search. ``tests/test_coldstart.py`` checks
-that every kernel the helper compiles is one a first session would otherwise compile, with the same types.
+helper interpreter (``upliftree._kernels.start_compile_helper``) that runs :func:`main`: it compiles, into the
+same on-disk cache, the kernels a first session reaches *late*, in the order it reaches them (:data:`STEPS`):
+the callees of the split search (which the split search then links from the cache instead of compiling them),
+the rest of a tree fit, forest prediction, the metrics, a forest's row draws. Meanwhile the session compiles
+the first kernels of its fit (bin mapping, histograms, category orders, the split search); each kernel it
+reaches later is loaded from the cache when the helper has finished it, and compiled there otherwise (Numba
+looks in the cache before compiling), so results never depend on the helper: it only moves compilation to
+another core. ``tests/test_coldstart.py`` checks that the helper compiles only kernels and signatures a first
+session compiles by itself, and that the session then compiles none of them.
 """
 
 from __future__ import annotations
 
-import atexit
-import glob
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 
-ENABLE_VARIABLE = "UPLIFTREE_BACKGROUND_COMPILE"
-# A kernel whose cache entry tells that the kernels are compiled: the largest one, which a fit compiles first
-# of the kernels the helper's work depends on (the helper compiles its callees).
-_SENTINEL_MODULE = "splitter"
-_SENTINEL_INDEX = f"{_SENTINEL_MODULE}.best_split-*.nbi"
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The helper: this package, imported from the directory this process imported it from.
-_HELPER_CODE = (f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); "
-                "from upliftree._background_compile import main; main()")
 
-_helper: subprocess.Popen | None = None
-
-
-def helper_process() -> subprocess.Popen | None:
-    """The helper this process started, or None."""
-    return _helper
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _is_python(executable: str) -> bool:
-    """Whether ``executable`` is a Python interpreter: an embedding program (a WSGI server, say) can be
-    ``sys.executable`` and must not be started again."""
-    return os.path.basename(executable or "").lower().startswith(("python", "pypy"))
-
-
-def kernels_cached(cache_directory: str) -> bool:
-    """Whether ``cache_directory`` holds the split search compiled from the current source (Numba recompiles
-    an entry older than its source, so an older entry does not count)."""
-    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernels", f"{_SENTINEL_MODULE}.py")
-    indexes = glob.glob(os.path.join(glob.escape(cache_directory), _SENTINEL_INDEX))
-    try:
-        source_time = os.path.getmtime(source)
-    except OSError:
-        return False
-    return any(os.path.getmtime(index) >= source_time for index in indexes)
-
-
-def start_if_cold(cache_directory: str, jit_disabled: bool) -> subprocess.Popen | None:
-    """Start the helper when nothing is cached in ``cache_directory`` and it may run (see the module docstring);
-    return it (or None)."""
-    global _helper
-    if (_helper is not None or jit_disabled or os.environ.get(ENABLE_VARIABLE, "").strip() == "0"
-            or _usable_cpus() < 2 or not _is_python(sys.executable) or kernels_cached(cache_directory)):
-        return None
-    # The helper starts no helper of its own and prints nothing; NUMBA_CACHE_DIR (when set, maybe by the
-    # fallback of ._kernels) is inherited, so it caches where this process looks.
-    environment = {**os.environ, ENABLE_VARIABLE: "0", "UPLIFTREE_QUIET": "1"}
-    try:
-        _helper = subprocess.Popen([sys.executable, "-c", _HELPER_CODE], env=environment, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except OSError:  # no interpreter to run (an embedded Python): compile in this process only
-        return None
-    atexit.register(_stop_helper, _helper, os.getpid())
-    return _helper
-
-
-def _stop_helper(helper: subprocess.Popen, owner: int) -> None:
-    """At exit, stop a helper still compiling (Numba writes each cache entry to a temporary file renamed into
-    place, so an entry is complete or absent). Forked children inherit the handle; only the owner stops it."""
-    if os.getpid() != owner or helper.poll() is not None:
-        return
-    helper.terminate()
-    try:
-        helper.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        helper.kill()
-
-
-# -- the helper's work ----------------------------------------------------------------------------------------
 def _split_search_callees() -> None:
     """The functions the split search calls, typed as ``best_split`` and ``category_orders`` call them: cached,
     they are linked into the split search instead of compiled inside it (about a third of its compile time)."""

@@ -11,9 +11,10 @@ Every kernel module imports this package first, so it sets up what all kernels s
   silence it.
 - **No garbage collection while a kernel compiles** (``_CollectorPause``): 0.4 s of a first tree fit's
   4 s; nothing changes when the kernels come from the cache.
-- **A second compiling process** on a cold cache (:mod:`upliftree._background_compile`), started once the
-  cache directory is settled: it compiles the kernels a first session reaches late while this process
-  compiles the first ones.
+- **A compile helper** on a cold cache (:func:`start_compile_helper`), once the cache directory is settled:
+  a second interpreter compiles the kernels a first session reaches late (``upliftree._background_compile``)
+  into the same cache while this process compiles the first ones. It runs at a lower priority, writes only
+  the cache, and is stopped when this process exits.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import atexit
 import contextlib
 import functools
 import gc
+import glob
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,7 +40,7 @@ QUIET_VARIABLE = "UPLIFTREE_QUIET"
 # Seconds a first import + tree fit spends compiling on an empty cache on the 2-core reference machine, quiet:
 # the "of which compiling" figure of benchmarks/bench_coldstart.py (docs/benchmarks.md), which prints this
 # value beside its measurement. Other operations (forests, metrics) compile a little more on their first call.
-COMPILE_SECONDS_ESTIMATE = 3
+COMPILE_SECONDS_ESTIMATE = 2
 COMPILE_MESSAGE = (
     f"compiling upliftree's kernels for this machine, once: ~{COMPILE_SECONDS_ESTIMATE} s "
     f"({QUIET_VARIABLE}=1 hides this line)"
@@ -193,7 +196,81 @@ _temporary_cache = _ensure_cache_directory()
 event.register("numba:compile", _CompileAnnouncer(TEMPORARY_CACHE_MESSAGE if _temporary_cache else COMPILE_MESSAGE))
 event.register("numba:compile", _CollectorPause())
 
-# Imported here, not at the top: it must see the cache directory settled above (and imports nothing heavy).
-from .._background_compile import start_if_cold  # noqa: E402
 
-start_if_cold(cache_directory(), bool(config.DISABLE_JIT))
+# -- the compile helper ------------------------------------------------------------------------------------------
+HELPER_VARIABLE = "UPLIFTREE_BACKGROUND_COMPILE"
+# The kernel whose cache entry means that a fit has compiled here: the split search, which every fit compiles
+# and the helper does not (it compiles the split search's callees).
+_SENTINEL_MODULE = "splitter"
+_SENTINEL_INDEX = f"{_SENTINEL_MODULE}.best_split-*.nbi"
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The helper: this package, imported from the directory this process imported it from, runs the work of
+# upliftree._background_compile (named, not imported: that module drives estimators, a layer above this one).
+_HELPER_CODE = (f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); "
+                "from upliftree._background_compile import main; main()")
+
+_helper: subprocess.Popen | None = None
+
+
+def helper_process() -> subprocess.Popen | None:
+    """The helper this process started, or None."""
+    return _helper
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _is_python(executable: str) -> bool:
+    """Whether ``executable`` is a Python interpreter: an embedding program (a WSGI server, say) can be
+    ``sys.executable`` and must not be started again."""
+    return os.path.basename(executable or "").lower().startswith(("python", "pypy"))
+
+
+def kernels_cached(cache_directory: str) -> bool:
+    """Whether ``cache_directory`` holds the split search compiled from the current source (Numba recompiles
+    an entry older than its source, so an older entry does not count)."""
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{_SENTINEL_MODULE}.py")
+    indexes = glob.glob(os.path.join(glob.escape(cache_directory), _SENTINEL_INDEX))
+    try:
+        source_time = os.path.getmtime(source)
+    except OSError:
+        return False
+    return any(os.path.getmtime(index) >= source_time for index in indexes)
+
+
+def start_compile_helper(cache_directory: str, jit_disabled: bool) -> subprocess.Popen | None:
+    """Start the compile helper when nothing is cached in ``cache_directory`` and it may help: not when
+    ``UPLIFTREE_BACKGROUND_COMPILE=0``, with fewer than two CPUs, without compilation (``jit_disabled``),
+    when ``sys.executable`` is not a Python interpreter, or once started; return it (or None)."""
+    global _helper
+    if (_helper is not None or jit_disabled or os.environ.get(HELPER_VARIABLE, "").strip() == "0"
+            or _usable_cpus() < 2 or not _is_python(sys.executable) or kernels_cached(cache_directory)):
+        return None
+    # The helper starts no helper of its own and prints nothing; NUMBA_CACHE_DIR (when set, maybe by the
+    # fallback of ._kernels) is inherited, so it caches where this process looks.
+    environment = {**os.environ, HELPER_VARIABLE: "0", QUIET_VARIABLE: "1"}
+    try:
+        _helper = subprocess.Popen([sys.executable, "-c", _HELPER_CODE], env=environment, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:  # no interpreter to run (an embedded Python): compile in this process only
+        return None
+    atexit.register(_stop_helper, _helper, os.getpid())
+    return _helper
+
+
+def _stop_helper(helper: subprocess.Popen, owner: int) -> None:
+    """At exit, stop a helper still compiling (Numba writes each cache entry to a temporary file renamed into
+    place, so an entry is complete or absent). Forked children inherit the handle; only the owner stops it."""
+    if os.getpid() != owner or helper.poll() is not None:
+        return
+    helper.terminate()
+    try:
+        helper.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        helper.kill()
+
+
+start_compile_helper(cache_directory(), bool(config.DISABLE_JIT))
