@@ -25,11 +25,21 @@ replications (the data sets vary, the test points do not), beside the variance i
 and from the variance estimate when the implied variance is below the actual one. Writes
 results/forest_ci_decompose[_binary].json.
 
+``--deciles`` (binary outcome) asks the report's question instead: on 2,000 held-out rows with outcomes, the
+rows are cut into deciles of each forest's predicted uplift, and the forest's interval of each decile's mean
+uplift (``predict_group_interval``, the report's ``--forest-bands``) is checked against the decile's true mean
+uplift, beside the decile's observed-uplift interval on those rows (Newcombe's, ``calibration_table``: the
+report's claim about the decile). Forests: the report's band forest (``ReportSettings(forest_bands=True)``:
+100 trees of depth 6, ``min_samples_leaf="auto"``, honest pairs on half-samples), with its default criterion
+and with ``"ddp"``, and the interval forest above (``criterion="ddp"``). Writes
+results/forest_ci_deciles_binary.json.
+
 ``--speed`` instead times ``predict_interval`` against ``predict`` on 1M rows x 200 trees (the forest above,
 grown on 20,000 rows with d = 8; issue 19's target is at most 2x) and writes results/forest_ci_speed.json.
 
 Usage: python benchmarks/bench_forest_ci.py [--replications 20] [--dims 2 4 8] [--outcome continuous]
        python benchmarks/bench_forest_ci.py --decompose --outcome binary --dims 8
+       python benchmarks/bench_forest_ci.py --deciles --outcome binary --dims 2 8
        python benchmarks/bench_forest_ci.py --speed
 """
 
@@ -181,6 +191,72 @@ def decompose(models: dict, args: argparse.Namespace, info: dict, notes: list[st
                      "results": raw, "tables": [table]})
 
 
+N_DECILE_TEST = 2000
+
+
+def decile_models(upliftree) -> dict[str, dict]:
+    """The forests of ``--deciles``: the report's band forest (its own settings) and the interval forest."""
+    from upliftree.report import ReportSettings
+    from upliftree.report.fitting import forest_sampling_params
+
+    settings = ReportSettings(forest_bands=True)
+    report = {"n_estimators": settings.n_estimators, "max_depth": settings.forest_max_depth,
+              "min_samples_leaf": "auto", **forest_sampling_params(settings)}
+    return {"report_bands": report, "report_bands_ddp": {**report, "criterion": "ddp"},
+            "interval_forest": {**UPLIFTREE_PARAMS, "criterion": BINARY_CRITERION}}
+
+
+def deciles(upliftree, args: argparse.Namespace, info: dict, notes: list[str], out: Path) -> None:
+    """Coverage of the deciles' true mean uplift by the forest's decile bands and by the observed intervals."""
+    from upliftree.metrics import calibration_table, score_bins
+
+    models = decile_models(upliftree)
+    raw: dict[str, dict[str, dict[str, list]]] = {}
+    measures = ("band_covered", "band_width", "band_error", "observed_covered", "observed_width")
+    for d in args.dims:
+        per_model = raw[str(d)] = {model: {measure: [] for measure in measures} for model in models}
+        for replication in range(args.replications):
+            rng = np.random.default_rng([d, replication, 7])
+            X, treatment, y, _ = simulate(N_ROWS, d, "binary", rng)
+            X_test, treatment_test, y_test, tau_test = simulate(N_DECILE_TEST, d, "binary", rng)
+            for model, params in models.items():
+                forest = upliftree.UpliftRandomForestClassifier(**params, n_jobs=cpu_count(), random_state=replication,
+                                                                verbose=0).fit(X, treatment, y)
+                score = forest.predict(X_test)
+                bins = score_bins(score)  # 0: the highest predicted uplift
+                bands = forest.predict_group_interval(X_test, bins, alpha=ALPHA).sort_values("group")
+                truth = np.array([tau_test[bins == group].mean() for group in bands["group"]])
+                observed = calibration_table(y_test, score, treatment_test, alpha=ALPHA).sort_values("bin")
+                result = per_model[model]
+                result["band_covered"].append(((bands["ci_low"] <= truth) & (truth <= bands["ci_high"])).tolist())
+                result["band_width"].append((bands["ci_high"] - bands["ci_low"]).tolist())
+                result["band_error"].append((bands["uplift"] - truth).tolist())
+                result["observed_covered"].append(((observed["ci_low"].to_numpy() <= truth)
+                                                   & (truth <= observed["ci_high"].to_numpy())).tolist())
+                result["observed_width"].append((observed["ci_high"] - observed["ci_low"]).tolist())
+            print(f"d={d} replication {replication} done", flush=True)
+    rows = []
+    for d, per_model in raw.items():
+        for model, result in per_model.items():
+            band, error = np.array(result["band_covered"]), np.array(result["band_error"])
+            rows.append([int(d), model, len(band), round(float(band.mean()), 3), round(float(band[:, 0].mean()), 2),
+                         round(float(band[:, -1].mean()), 2), float(error[:, 0].mean()), float(error[:, -1].mean()),
+                         float(np.mean(result["band_width"])), round(float(np.mean(result["observed_covered"])), 3),
+                         float(np.mean(result["observed_width"]))])
+    table = {"title": f"95% intervals of each decile's true mean uplift, binary outcome, n = {N_ROWS:,}, "
+                      f"{N_DECILE_TEST:,} held-out rows cut into deciles of predicted uplift, {args.replications} "
+                      "replications per d",
+             "header": ["d", "forest", "replications", "band coverage", "top decile", "bottom decile",
+                        "top decile error", "bottom decile error", "band width", "observed coverage",
+                        "observed width"],
+             "rows": rows}
+    print(f"\n{table['title']}\n{format_table(table['header'], table['rows'])}")
+    protocol = {"n_rows": N_ROWS, "n_test": N_DECILE_TEST, "replications": args.replications, "dims": args.dims,
+                "outcome": "binary", "alpha": ALPHA, "forests": models}
+    write_json(out, {"benchmark": out.stem, "machine": info, "notes": notes, "protocol": protocol,
+                     "results": raw, "tables": [table]})
+
+
 def result_payload(name: str, info: dict, notes: list[str], protocol: dict, raw: dict) -> dict:
     """The JSON result of the replications in ``raw`` (``{d: {model: {measure: [one per replication]}}}``)."""
     rows = []
@@ -222,10 +298,15 @@ def main() -> int:
     parser.add_argument("--speed", action="store_true", help="time predict_interval against predict instead")
     parser.add_argument("--decompose", action="store_true",
                         help="split the error into bias and variance on fixed test points instead")
+    parser.add_argument("--deciles", action="store_true",
+                        help="check the forest's decile bands against the deciles' true uplift instead (binary)")
     parser.add_argument("--out", type=Path, default=None, help="JSON result path (default results/forest_ci"
-                        "[_binary|_speed].json)")
+                        "[_decompose|_deciles][_binary] or forest_ci_speed.json)")
     args = parser.parse_args()
-    name = "forest_ci_speed" if args.speed else "forest_ci_decompose" if args.decompose else "forest_ci"
+    if args.deciles and args.outcome != "binary":
+        parser.error("--deciles asks the report's question of a binary outcome: add --outcome binary")
+    name = ("forest_ci_speed" if args.speed else "forest_ci_decompose" if args.decompose
+            else "forest_ci_deciles" if args.deciles else "forest_ci")
     if args.outcome == "binary" and not args.speed:
         name += "_binary"
     out = args.out or default_out(name)
@@ -240,6 +321,12 @@ def main() -> int:
         info = machine_info()
         print_header("Forest interval speed: predict_interval against predict", info, notes)
         speed(upliftree, info, notes, out)
+        return 0
+    if args.deciles:
+        info = machine_info()
+        print_header("Forest decile bands against the deciles' true uplift (the report's --forest-bands)", info,
+                     notes)
+        deciles(upliftree, args, info, notes, out)
         return 0
 
     variants = BINARY_VARIANTS if args.outcome == "binary" else {"upliftree": {}}
