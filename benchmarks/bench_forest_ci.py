@@ -13,6 +13,8 @@ Models, fitted on the same rows in the same run:
               ranks well but its trees are more biased for tau(x), so its intervals under-cover as d grows
   upliftree_kl_raw  (binary outcome only) KL without its normalization (normalize=False): is the
               normalization what biases KL's trees?
+  upliftree_no_shrinkage  (binary, with --models only) criterion="ddp" with n_reg=0: no shrinkage of the
+              children's means toward the node's
   econml_cf   EconML CausalForestDML(discrete_treatment=True), EconML defaults, 200 trees; effect_interval
               (run with the peers venv: /opt/upliftree-peers/bin/python)
 
@@ -39,6 +41,7 @@ grown on 20,000 rows with d = 8; issue 19's target is at most 2x) and writes res
 
 Usage: python benchmarks/bench_forest_ci.py [--replications 20] [--dims 2 4 8] [--outcome continuous]
        python benchmarks/bench_forest_ci.py --decompose --outcome binary --dims 8
+       python benchmarks/bench_forest_ci.py --outcome binary --dims 8 --models upliftree upliftree_no_shrinkage
        python benchmarks/bench_forest_ci.py --deciles --outcome binary --dims 2 8
        python benchmarks/bench_forest_ci.py --speed
 """
@@ -76,6 +79,9 @@ BINARY_CRITERION = "ddp"
 # The binary outcome's upliftree models: parameters changed from UPLIFTREE_PARAMS and the class's defaults.
 BINARY_VARIANTS = {"upliftree": {"criterion": BINARY_CRITERION}, "upliftree_kl": {},
                    "upliftree_kl_raw": {"normalize": False}}
+# Models run only when named with --models: the interval criterion without shrinkage (n_reg=0; the
+# classifier warns that its intervals fail).
+EXTRA_BINARY_VARIANTS = {"upliftree_no_shrinkage": {"criterion": BINARY_CRITERION, "n_reg": 0}}
 TARGETS = "coverage of 95% intervals between 0.90 and 0.98 at every d (issue 19)"
 SPEED_FIT_ROWS = 20_000
 SPEED_ROWS = 1_000_000
@@ -298,6 +304,9 @@ def main() -> int:
     parser.add_argument("--speed", action="store_true", help="time predict_interval against predict instead")
     parser.add_argument("--decompose", action="store_true",
                         help="split the error into bias and variance on fixed test points instead")
+    parser.add_argument("--models", nargs="+", default=None,
+                        help="run only these models (default: the outcome's table; binary extras: "
+                             f"{', '.join(EXTRA_BINARY_VARIANTS)})")
     parser.add_argument("--deciles", action="store_true",
                         help="check the forest's decile bands against the deciles' true uplift instead (binary)")
     parser.add_argument("--out", type=Path, default=None, help="JSON result path (default results/forest_ci"
@@ -330,9 +339,15 @@ def main() -> int:
         return 0
 
     variants = BINARY_VARIANTS if args.outcome == "binary" else {"upliftree": {}}
+    if args.models:
+        known = {**variants, **(EXTRA_BINARY_VARIANTS if args.outcome == "binary" else {}), "econml_cf": None}
+        unknown = sorted(set(args.models) - set(known))
+        if unknown:
+            parser.error(f"--models: unknown {unknown}; known: {sorted(known)}")
+        variants = {model: known[model] for model in args.models if model != "econml_cf"}
     models = {model: functools.partial(fit_upliftree, upliftree, args.outcome, changed)
               for model, changed in variants.items()}
-    econml_dml = try_import("econml.dml", notes)
+    econml_dml = try_import("econml.dml", notes) if not args.models or "econml_cf" in args.models else None
     if econml_dml is not None:
         models["econml_cf"] = lambda *a: fit_econml(econml_dml, args.outcome, *a)
     info = machine_info()

@@ -223,6 +223,23 @@ def test_forests_not_grown_for_intervals_say_what_to_set(params):
         inference_forest(n_estimators=4).fit(X, treatment, y).predict_interval(X, alpha=1.5)
 
 
+def test_intervals_without_shrinkage_on_a_binary_outcome_warn(recwarn):
+    """n_reg=0 makes a classifier's little-bag intervals fail (docs/forest.md): the fit says so, naming n_reg;
+    shrinkage, no little bags, or a continuous outcome (where they hold) do not warn."""
+    rng = np.random.default_rng(0)
+    X, treatment = rng.uniform(size=(800, 2)), rng.integers(0, 2, 800)
+    binary = (rng.uniform(size=800) < 0.3 + 0.1 * treatment).astype(float)
+    params = dict(n_estimators=4, ci_group_size=2, honest=True, bootstrap=False, max_samples=0.5, random_state=0,
+                  verbose=0)
+    with pytest.warns(UserWarning, match=r"n_reg=0 with ci_group_size=2 on a binary outcome.*set n_reg > 0") as caught:
+        UpliftRandomForestClassifier(**params, n_reg=0).fit(X, treatment, binary)
+    assert caught[0].filename == __file__  # points at the caller's fit
+    UpliftRandomForestClassifier(**params).fit(X, treatment, binary)
+    UpliftRandomForestClassifier(**{**params, "ci_group_size": 1}, n_reg=0).fit(X, treatment, binary)
+    UpliftRandomForestRegressor(**params, n_reg=0).fit(X, treatment, binary + rng.normal(size=800))
+    assert not [warning for warning in recwarn if "n_reg" in str(warning.message)]
+
+
 def test_a_saved_forest_keeps_its_little_bags(tmp_path):
     from upliftree import load
 
