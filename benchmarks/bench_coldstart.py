@@ -163,7 +163,13 @@ def _met(value: float, limit: float) -> str:
     return "yes" if value <= limit else "no"
 
 
-def _session_rows(session: dict[str, Any], args: argparse.Namespace, suffix: str) -> list[list[Any]]:
+# The steps of the session shown for the one-process scenario: its totals beside the targets' totals.
+ONE_PROCESS_ROWS = (("import", "tree_fit"), ("predict", "metrics"), SESSION_STEPS)
+
+
+def _session_rows(session: dict[str, Any], args: argparse.Namespace, suffix: str = "",
+                  only: tuple[tuple[str, ...], ...] | None = None) -> list[list[Any]]:
+    """Table rows of a session's steps (those in ``only``, else all), labels ending in ``suffix``."""
     labels = {
         ("import",): "import upliftree (Numba, pandas)",
         ("tree_fit",): f"UpliftTreeClassifier(honest=True).fit, {args.n_rows:,} rows",
@@ -176,6 +182,8 @@ def _session_rows(session: dict[str, Any], args: argparse.Namespace, suffix: str
     }
     rows = []
     for steps, label in labels.items():
+        if only is not None and steps not in only:
+            continue
         cold, warm = _cold(session, steps), _best_warm(session, steps)
         target, met = None, None
         if steps == ("import", "tree_fit"):
@@ -193,11 +201,10 @@ def _session_rows(session: dict[str, Any], args: argparse.Namespace, suffix: str
 
 
 def summary_table(results: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    rows = _session_rows(results["session"], args, "")
+    rows = _session_rows(results["session"], args)
     if "session_one_process" in results:
-        one_process = results["session_one_process"]
-        rows += [row[:5] + [None, None] for row in _session_rows(one_process, args, ", one compiling process")
-                 if row[0].startswith(("import +", "predict +", "whole"))]
+        rows += [row[:5] + [None, None] for row in _session_rows(results["session_one_process"], args,
+                                                                 ", one compiling process", ONE_PROCESS_ROWS)]
     demo_rows = f"{args.demo_rows:,}" if args.demo_rows else "default"
     for name, label in (("warmup", "upliftree warmup"), ("demo", f"upliftree demo ({demo_rows} rows)")):
         if name in results:

@@ -200,7 +200,7 @@ def decompose(models: dict, args: argparse.Namespace, info: dict, notes: list[st
 N_DECILE_TEST = 2000
 
 
-def decile_models(upliftree) -> dict[str, dict]:
+def decile_models() -> dict[str, dict]:
     """The forests of ``--deciles``: the report's band forest (its own settings) and the interval forest."""
     from upliftree.report import ReportSettings
     from upliftree.report.fitting import forest_sampling_params
@@ -216,7 +216,7 @@ def deciles(upliftree, args: argparse.Namespace, info: dict, notes: list[str], o
     """Coverage of the deciles' true mean uplift by the forest's decile bands and by the observed intervals."""
     from upliftree.metrics import calibration_table, score_bins
 
-    models = decile_models(upliftree)
+    models = decile_models()
     raw: dict[str, dict[str, dict[str, list]]] = {}
     measures = ("band_covered", "band_width", "band_error", "observed_covered", "observed_width")
     for d in args.dims:

@@ -34,20 +34,17 @@ def _split_search_callees() -> None:
     row_count.compile((cells,))
 
 
-# The arrays of TreeArrays._routing, in the order and dtypes the traversal kernels take them.
-_ROUTING = (("children_left", "int64"), ("children_right", "int64"), ("feature", "int64"), ("threshold", "float64"),
-            ("is_categorical", "bool"), ("category_bitset", "uint64"), ("missing_left", "bool"))
-
-
 def _one_split_tree_fields() -> dict:
-    """The node table of a tree with one split (feature 0 at 0.5), two arms: TreeArrays' fields but its values."""
+    """The node table of a tree with one split (feature 0 at 0.5), two arms: TreeArrays' fields but its
+    statistics (``_tree_arrays`` imports pandas, which the tree-fit step does not wait for)."""
     import numpy as np
 
-    bitset_words = 4  # TreeArrays' BITSET_WORDS, which module imports pandas
+    from ._kernels.predictor import BITSET_WORDS
+
     return {"children_left": np.array([1, -1, -1]), "children_right": np.array([2, -1, -1]),
             "parent": np.array([-1, 0, 0]), "depth": np.array([0, 1, 1]), "feature": np.array([0, -1, -1]),
             "threshold": np.array([0.5, np.nan, np.nan]), "is_categorical": np.zeros(3, dtype=bool),
-            "category_bitset": np.zeros((3, bitset_words), dtype=np.uint64), "missing_left": np.zeros(3, dtype=bool),
+            "category_bitset": np.zeros((3, BITSET_WORDS), dtype=np.uint64), "missing_left": np.zeros(3, dtype=bool),
             "gain": np.zeros(3), "raw_gain": np.zeros(3)}
 
 
@@ -71,7 +68,7 @@ def _tree_fit_rest() -> None:
     from ._kernels.boundary import kernel_array, strided_matrix
     from ._kernels.histogram import sibling_histogram
     from ._kernels.partition import partition_rows
-    from ._kernels.predictor import accumulate_node_stats, apply_tree
+    from ._kernels.predictor import ALL_ROWS, ROUTING_FIELDS, accumulate_node_stats, apply_tree
     from ._kernels.stats_layout import N_STATS
 
     binned = np.zeros((1, 4), dtype=np.uint8)
@@ -79,9 +76,9 @@ def _tree_fit_rest() -> None:
     histogram = np.ones((1, 256, 2, N_STATS))
     sibling_histogram(histogram, histogram)
     tree = _one_split_tree_fields()
-    routing = tuple(kernel_array(tree[name], dtype) for name, dtype in _ROUTING)
+    routing = tuple(kernel_array(tree[name], dtype) for name, dtype in ROUTING_FIELDS)
     leaves = np.empty(4, dtype=np.int64)
-    apply_tree(*strided_matrix(np.zeros((4, 1))), kernel_array(np.zeros(0), np.int64), 0, 4, *routing, leaves)
+    apply_tree(*strided_matrix(np.zeros((4, 1))), ALL_ROWS, 0, 4, *routing, leaves)
     per_row = (kernel_array(leaves, np.int64), kernel_array([0, 1, 0, 1], np.int64),
                kernel_array(np.ones(4), np.float64), kernel_array(np.zeros(4), np.float64))
     accumulate_node_stats(*per_row, 2, kernel_array(tree["parent"], np.int64))

@@ -15,7 +15,7 @@ import numpy as np
 
 from ._base import read_only, restore_frozen
 from ._kernels.boundary import block_bounds, kernel_array, run_blocks, strided_matrix
-from ._kernels.predictor import accumulate_node_stats, apply_tree
+from ._kernels.predictor import ALL_ROWS, BITSET_WORDS, ROUTING_FIELDS, accumulate_node_stats, apply_tree
 from ._kernels.stats_layout import COUNT, N_STATS, STAT_NAMES, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
 from .design import N_MOMENTS, N_UNITS, design_moments
 
@@ -26,9 +26,6 @@ __all__ = [
     "estimated", "merge_short_leaves", "no_design_moments", "node_values", "MIN_UNITS_PER_ARM",
 ]
 
-BITSET_WORDS = 4  # 4 x 64 bits cover the at most 255 categories of a feature
-# ``rows`` argument of ``apply_tree`` meaning "row i itself".
-ALL_ROWS = kernel_array(np.zeros(0, dtype=np.int64), np.int64)
 # Below this many rows, compiled passes run on one thread: waking the thread pool costs more than it saves.
 PARALLEL_MIN_ROWS = 50_000
 # dtype of every field and the shape of one node's entry (after the node axis; None: n_arms).
@@ -191,10 +188,7 @@ class TreeArrays:
 
     def _routing(self) -> tuple[np.ndarray, ...]:
         """The arrays the traversal kernels take, each in the one layout and dtype they are compiled for."""
-        return (kernel_array(self.children_left, np.int64), kernel_array(self.children_right, np.int64),
-                kernel_array(self.feature, np.int64), kernel_array(self.threshold, np.float64),
-                kernel_array(self.is_categorical, np.bool_), kernel_array(self.category_bitset, np.uint64),
-                kernel_array(self.missing_left, np.bool_))
+        return tuple(kernel_array(getattr(self, name), dtype) for name, dtype in ROUTING_FIELDS)
 
     def with_stats(self, stats: np.ndarray, root_fallback: np.ndarray | None = None,
                    design_moments: np.ndarray | None = None) -> TreeArrays:

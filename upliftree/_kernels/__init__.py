@@ -9,8 +9,8 @@ Every kernel module imports this package first, so it sets up what all kernels s
 - **A one-line message** on stderr when this process starts compiling upliftree's kernels (an on-disk cache
   miss), at most once per process. ``UPLIFTREE_QUIET=1``, forests' ``verbose=0`` and the CLI's ``--quiet``
   silence it.
-- **No garbage collection while a kernel compiles** (``_CollectorPause``): 0.4 s of a first tree fit's
-  4 s; nothing changes when the kernels come from the cache.
+- **No garbage collection while a kernel compiles** (``_CollectorPause``): 0.4 s of a first tree fit when it
+  took 4 s; nothing changes when the kernels come from the cache.
 - **A compile helper** on a cold cache (:func:`start_compile_helper`), once the cache directory is settled:
   a second interpreter compiles the kernels a first session reaches late (``upliftree._background_compile``)
   into the same cache while this process compiles the first ones. It runs at a lower priority, writes only
@@ -166,7 +166,7 @@ class _CollectorPause(event.Listener):
 
     Compiling allocates hundreds of thousands of objects that live until the kernel is done (Numba's IR, types,
     LLVM modules, typing errors with tracebacks): each collection of the oldest generation walks all of them
-    and the rest of the process's heap (pandas, Numba), five times per first tree fit, 0.4 s of its 4 s.
+    and the rest of the process's heap (pandas, Numba), five times per first tree fit (0.4 s when it took 4 s).
     Paused, the garbage is collected on the collector's usual schedule once the kernel is compiled. Outermost
     compilations only (they nest, under Numba's compiler lock, so on one thread at a time); a collector that
     the program disabled stays disabled.

@@ -13,7 +13,18 @@ import math
 import numpy as np
 from numba import njit
 
+from .boundary import kernel_array
 from .stats_layout import N_STATS, WEIGHT, WEIGHT_SQUARED, WEIGHTED_Y, WEIGHTED_Y2
+
+# Words of a node's category bitset: 4 x 64 bits cover the at most 255 categories of a feature.
+BITSET_WORDS = 4
+# The node-table fields :func:`apply_tree` takes after the row range, in its order, with their dtypes (the
+# fields are read-only C arrays of these dtypes, converted once with ``kernel_array``).
+ROUTING_FIELDS = (("children_left", np.int64), ("children_right", np.int64), ("feature", np.int64),
+                  ("threshold", np.float64), ("is_categorical", np.bool_), ("category_bitset", np.uint64),
+                  ("missing_left", np.bool_))
+# ``rows`` argument of ``apply_tree`` meaning "row i itself".
+ALL_ROWS = kernel_array(np.zeros(0, dtype=np.int64), np.int64)
 
 
 @njit(cache=True, nogil=True, no_cfunc_wrapper=True, _nrt=False)
@@ -94,7 +105,7 @@ MAGNITUDE_BITS = np.int64(2**63 - 1)
 # Code of NaN (and of anything that is not a category code): bit 256 of a node's 5-word bitset is set when
 # missing values go left.
 MISSING_CODE = 256
-CATEGORY_WORDS = 5
+CATEGORY_WORDS = BITSET_WORDS + 1
 
 
 def block_size(n_columns, categorical):
